@@ -1,0 +1,127 @@
+"""The ``driftline`` command line.
+
+Each service registers its own subcommands here; heavy imports happen inside the commands so
+``driftline --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from driftline.errors import DriftlineError
+from driftline.settings import DriftlineSettings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="driftline",
+    help="Streaming model monitor: score, publish, join late labels, judge drift, retrain.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+kafka_app = typer.Typer(help="The local Apache Kafka broker (KRaft, from the official jars).")
+topics_app = typer.Typer(help="driftline's Kafka topics.")
+app.add_typer(kafka_app, name="kafka")
+app.add_typer(topics_app, name="topics")
+
+
+def _settings() -> DriftlineSettings:
+    settings = DriftlineSettings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+@kafka_app.command("fetch")
+def kafka_fetch() -> None:
+    """Resolve the broker jars with Maven (cached) without starting anything."""
+    from driftline.localkafka import LocalKafka
+
+    local = LocalKafka(_settings())
+    jars = local.fetch()
+    typer.echo(f"Kafka {local.version}: {len(jars)} jars resolved from the Maven cache")
+
+
+@kafka_app.command("start")
+def kafka_start(
+    timeout: float = typer.Option(90.0, help="Seconds to wait for the broker to answer."),
+) -> None:
+    """Start the local broker and wait until it answers a metadata request."""
+    import time
+
+    from driftline.localkafka import LocalKafka
+
+    settings = _settings()
+    if not settings.kafka.uses_local_broker:
+        typer.echo(
+            f"DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS={settings.kafka.bootstrap} is set: driftline "
+            "uses that cluster and does not start a local broker."
+        )
+        return
+    began = time.monotonic()
+    status = LocalKafka(settings).start(timeout=timeout)
+    typer.echo(f"{status.describe()} [ready in {time.monotonic() - began:.1f}s]")
+
+
+@kafka_app.command("stop")
+def kafka_stop() -> None:
+    """Stop the local broker (SIGTERM, then SIGKILL after 30 s)."""
+    from driftline.localkafka import LocalKafka
+
+    stopped = LocalKafka(_settings()).stop()
+    typer.echo("local Kafka stopped" if stopped else "local Kafka was not running")
+
+
+@kafka_app.command("status")
+def kafka_status() -> None:
+    """Show whether the local broker runs and answers. Exit code 1 when it does not."""
+    from driftline.localkafka import LocalKafka
+
+    status = LocalKafka(_settings()).status()
+    typer.echo(status.describe())
+    raise typer.Exit(0 if status.answering else 1)
+
+
+@topics_app.command("create")
+def topics_create() -> None:
+    """Create every topic of the topic table that does not exist yet (idempotent)."""
+    from driftline.kafka.admin import create_topics, wait_for_broker
+
+    settings = _settings()
+    wait_for_broker(settings.kafka, timeout=15)
+    for name, outcome in create_topics(settings.kafka).items():
+        typer.echo(f"{outcome:8} {name}")
+
+
+@topics_app.command("list")
+def topics_list() -> None:
+    """Show driftline's topics with partition counts and end offsets."""
+    from driftline.kafka.admin import describe_topics, wait_for_broker
+
+    settings = _settings()
+    wait_for_broker(settings.kafka, timeout=15)
+    infos = describe_topics(settings.kafka)
+    if not infos:
+        typer.echo("no driftline topics yet: run `driftline topics create`")
+        return
+    typer.echo(f"{'topic':24} {'partitions':>10} {'messages':>10}  end offsets")
+    for info in infos:
+        offsets = " ".join(f"{p}:{o}" for p, o in sorted(info.end_offsets.items()))
+        typer.echo(f"{info.name:24} {info.partitions:>10} {info.messages:>10}  {offsets}")
+
+
+def main() -> None:
+    """Console-script entry point: DriftlineError becomes one clear line and exit code 2."""
+    try:
+        app()
+    except DriftlineError as exc:
+        typer.echo(f"driftline: {exc}", err=True)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""Cluster administration: wait for the broker, create and describe driftline's topics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer as _ConfluentConsumer
+from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
+
+from driftline.errors import BrokerUnavailableError
+from driftline.settings import KafkaSettings
+from driftline.topics import TOPICS, TopicSpec
+
+__all__ = [
+    "TopicInfo",
+    "create_topics",
+    "delete_topics",
+    "describe_topics",
+    "end_offsets",
+    "wait_for_broker",
+    "watermarks",
+]
+
+
+_probe_log = logging.getLogger("driftline.kafka.probe")
+
+
+def _admin(settings: KafkaSettings, quiet: bool = False) -> AdminClient:
+    conf = settings.confluent_config()
+    if quiet:  # connection refusals while waiting are expected: keep them off stderr
+        conf["logger"] = _probe_log
+    return AdminClient(conf)
+
+
+def wait_for_broker(settings: KafkaSettings, timeout: float = 30.0) -> ClusterMetadata:
+    """Block until the cluster answers a metadata request, or raise BrokerUnavailableError."""
+    admin = _admin(settings, quiet=True)
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            metadata = admin.list_topics(timeout=min(2.0, max(0.1, deadline - time.monotonic())))
+            if metadata.brokers:
+                return metadata
+        except KafkaException as exc:
+            last = exc
+        time.sleep(0.2)
+    hint = (
+        "start the local broker with `driftline kafka start`"
+        if settings.uses_local_broker
+        else "check DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS and the security settings"
+    )
+    raise BrokerUnavailableError(
+        f"no Kafka broker answered at {settings.bootstrap} within {timeout:.0f}s ({last}); {hint}"
+    )
+
+
+def create_topics(
+    settings: KafkaSettings,
+    specs: Iterable[TopicSpec] = TOPICS,
+    *,
+    timeout: float = 30.0,
+) -> dict[str, str]:
+    """Create each topic that does not exist yet. Returns full name -> "created" | "exists"."""
+    admin = _admin(settings)
+    existing = set(admin.list_topics(timeout=timeout).topics)
+    result: dict[str, str] = {}
+    wanted: list[NewTopic] = []
+    for spec in specs:
+        name = spec.full_name(settings.topic_prefix)
+        if name in existing:
+            result[name] = "exists"
+            continue
+        wanted.append(
+            NewTopic(
+                name,
+                num_partitions=spec.partitions or settings.partitions,
+                replication_factor=settings.replication_factor,
+                config=dict(spec.config),
+            )
+        )
+    if wanted:
+        for name, future in admin.create_topics(wanted, operation_timeout=timeout).items():
+            try:
+                future.result()
+                result[name] = "created"
+            except KafkaException as exc:
+                if exc.args[0].code() == 36:  # TOPIC_ALREADY_EXISTS: a concurrent creator won
+                    result[name] = "exists"
+                else:
+                    raise
+        _wait_for_topics(admin, [t.topic for t in wanted], timeout)
+    return result
+
+
+def _wait_for_topics(admin: AdminClient, names: list[str], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=timeout).topics
+        if all(n in topics and not topics[n].error and topics[n].partitions for n in names):
+            return
+        time.sleep(0.1)
+
+
+def delete_topics(settings: KafkaSettings, names: Iterable[str], timeout: float = 30.0) -> None:
+    """Delete topics (missing ones are ignored)."""
+    names = list(names)
+    if not names:
+        return
+    admin = _admin(settings)  # keep the handle alive until the futures resolve
+    for future in admin.delete_topics(names, operation_timeout=timeout).values():
+        try:
+            future.result()
+        except KafkaException as exc:
+            if exc.args[0].code() != 3:  # UNKNOWN_TOPIC_OR_PART
+                raise
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    name: str
+    partitions: int
+    end_offsets: dict[int, int]
+
+    @property
+    def messages(self) -> int:
+        """Sum of end offsets: messages ever written (compaction and retention aside)."""
+        return sum(self.end_offsets.values())
+
+
+def end_offsets(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> dict[int, int]:
+    """Partition -> high watermark of ``topic``."""
+    return {p: high for p, (_low, high) in watermarks(settings, topic, timeout).items()}
+
+
+def watermarks(
+    settings: KafkaSettings, topic: str, timeout: float = 10.0
+) -> dict[int, tuple[int, int]]:
+    """Partition -> (low, high) watermarks of ``topic``."""
+    consumer = _ConfluentConsumer(
+        {**settings.confluent_config(), "group.id": "driftline-admin", "enable.auto.commit": False}
+    )
+    try:
+        metadata = consumer.list_topics(topic, timeout=timeout)
+        partitions = metadata.topics[topic].partitions
+        return {
+            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
+            for p in sorted(partitions)
+        }
+    finally:
+        consumer.close()
+
+
+def describe_topics(settings: KafkaSettings, prefix: str | None = None) -> list[TopicInfo]:
+    """driftline's topics that exist on the cluster, with partition counts and end offsets."""
+    prefix = settings.topic_prefix if prefix is None else prefix
+    present = _admin(settings).list_topics(timeout=10).topics
+    infos = []
+    for spec in TOPICS:
+        name = spec.full_name(prefix)
+        if name in present:
+            partitions = len(present[name].partitions)
+            infos.append(TopicInfo(name, partitions, end_offsets(settings, name)))
+    return infos

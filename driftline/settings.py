@@ -1,0 +1,149 @@
+"""Settings shared by every driftline process.
+
+Each process builds exactly one settings object (a subclass of :class:`DriftlineSettings`) at
+start-up; it reads ``DRIFTLINE_*`` environment variables and fails fast on bad values. Kafka
+options live in :class:`KafkaSettings` (prefix ``DRIFTLINE_KAFKA_``) and are translated once
+for both Kafka clients in use: confluent-kafka (librdkafka) and aiokafka (faust).
+"""
+
+from __future__ import annotations
+
+import ssl
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["DriftlineSettings", "KafkaSettings"]
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"]
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka and how topics are named and sized.
+
+    With ``bootstrap_servers`` unset, driftline uses the local broker that
+    ``driftline kafka start`` runs on ``127.0.0.1:<local_port>``.
+
+    >>> KafkaSettings(bootstrap_servers="k1:9092,k2:9092").bootstrap
+    'k1:9092,k2:9092'
+    >>> KafkaSettings(local_port=19092, bootstrap_servers=None).bootstrap
+    '127.0.0.1:19092'
+    """
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_KAFKA_", extra="ignore")
+
+    bootstrap_servers: str | None = None
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_ca_location: Path | None = None
+    ssl_certificate_location: Path | None = None
+    ssl_key_location: Path | None = None
+    ssl_key_password: SecretStr | None = None
+    client_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Extra librdkafka options passed through verbatim (JSON object).",
+    )
+
+    topic_prefix: str = ""
+    partitions: int = Field(default=6, ge=1, le=1000)
+    replication_factor: int = Field(default=1, ge=1, le=10)
+
+    local_port: int = Field(default=9092, ge=1, le=65535)
+    local_controller_port: int = Field(default=9093, ge=1, le=65535)
+    local_heap: str = "512m"
+
+    @field_validator("bootstrap_servers")
+    @classmethod
+    def _strip(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return value.strip()
+
+    @model_validator(mode="after")
+    def _check_sasl(self) -> KafkaSettings:
+        if self.security_protocol.startswith("SASL") and self.sasl_mechanism is None:
+            raise ValueError(
+                "DRIFTLINE_KAFKA_SECURITY_PROTOCOL is SASL_* but DRIFTLINE_KAFKA_SASL_MECHANISM "
+                "is unset; set it to PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"
+            )
+        if self.local_port == self.local_controller_port:
+            raise ValueError("DRIFTLINE_KAFKA_LOCAL_PORT and _LOCAL_CONTROLLER_PORT must differ")
+        return self
+
+    @property
+    def bootstrap(self) -> str:
+        """The bootstrap servers string both clients use."""
+        return self.bootstrap_servers or f"127.0.0.1:{self.local_port}"
+
+    @property
+    def uses_local_broker(self) -> bool:
+        return self.bootstrap_servers is None
+
+    def confluent_config(self) -> dict[str, Any]:
+        """librdkafka options for confluent-kafka clients (security included)."""
+        conf: dict[str, Any] = {
+            "bootstrap.servers": self.bootstrap,
+            "security.protocol": self.security_protocol.lower(),
+        }
+        if self.sasl_mechanism:
+            conf["sasl.mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl.username"] = self.sasl_username
+        if self.sasl_password:
+            conf["sasl.password"] = self.sasl_password.get_secret_value()
+        if self.ssl_ca_location:
+            conf["ssl.ca.location"] = str(self.ssl_ca_location)
+        if self.ssl_certificate_location:
+            conf["ssl.certificate.location"] = str(self.ssl_certificate_location)
+        if self.ssl_key_location:
+            conf["ssl.key.location"] = str(self.ssl_key_location)
+        if self.ssl_key_password:
+            conf["ssl.key.password"] = self.ssl_key_password.get_secret_value()
+        conf.update(self.client_options)
+        return conf
+
+    def aiokafka_config(self) -> dict[str, Any]:
+        """Keyword arguments for aiokafka clients (the client faust uses)."""
+        conf: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl_mechanism:
+            conf["sasl_mechanism"] = self.sasl_mechanism
+        if self.sasl_username:
+            conf["sasl_plain_username"] = self.sasl_username
+        if self.sasl_password:
+            conf["sasl_plain_password"] = self.sasl_password.get_secret_value()
+        if self.security_protocol in ("SSL", "SASL_SSL"):
+            conf["ssl_context"] = self.ssl_context()
+        return conf
+
+    def ssl_context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context(
+            cafile=str(self.ssl_ca_location) if self.ssl_ca_location else None
+        )
+        if self.ssl_certificate_location:
+            context.load_cert_chain(
+                str(self.ssl_certificate_location),
+                str(self.ssl_key_location) if self.ssl_key_location else None,
+                self.ssl_key_password.get_secret_value() if self.ssl_key_password else None,
+            )
+        return context
+
+
+class DriftlineSettings(BaseSettings):
+    """Base of every process's settings object: where state lives and how to reach Kafka."""
+
+    model_config = SettingsConfigDict(env_prefix="DRIFTLINE_", extra="ignore")
+
+    home: Path = Field(
+        default=Path(".driftline"),
+        description="Local state: broker data, embedded MLflow, manifests.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)

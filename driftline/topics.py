@@ -1,0 +1,100 @@
+"""The topic table: every Kafka topic driftline uses, declared once.
+
+``predictions``, ``labels`` and ``labeled`` share the key (prediction_id) and the partition
+count, so the monitor's join is local to a partition.
+
+>>> [t.name for t in TOPICS][:3]
+['transactions', 'predictions', 'labels']
+>>> topic_names(prefix="t1.")["predictions"]
+'t1.predictions'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from driftline.events import (
+    DeadLetter,
+    DriftEvent,
+    Event,
+    LabeledEvent,
+    LabelEvent,
+    ModelUpdateEvent,
+    PredictionEvent,
+    TransactionEvent,
+)
+
+__all__ = ["TOPICS", "TopicSpec", "spec_for", "topic_names"]
+
+_WEEK_MS = 7 * 24 * 3600 * 1000
+_MONTH_MS = 30 * 24 * 3600 * 1000
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    """One topic: its name, sizing, retention or compaction, and what it carries."""
+
+    name: str
+    event: type[Event]
+    key: str
+    partitions: int | None = None  # None: the cluster-wide default from KafkaSettings
+    config: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    def full_name(self, prefix: str = "") -> str:
+        return f"{prefix}{self.name}"
+
+
+TOPICS: tuple[TopicSpec, ...] = (
+    TopicSpec(
+        "transactions", TransactionEvent, "entity_id",
+        config={"retention.ms": str(_WEEK_MS)},
+        description="raw requests to score as a stream",
+    ),
+    TopicSpec(
+        "predictions", PredictionEvent, "prediction_id",
+        config={"retention.ms": str(_MONTH_MS)},
+        description="every prediction with its features as scored",
+    ),
+    TopicSpec(
+        "labels", LabelEvent, "prediction_id",
+        config={"retention.ms": str(_MONTH_MS)},
+        description="ground truth, minutes to days late",
+    ),
+    TopicSpec(
+        "labeled", LabeledEvent, "prediction_id",
+        config={"retention.ms": str(3 * _MONTH_MS)},
+        description="predictions joined with labels: the training log",
+    ),
+    TopicSpec(
+        "drift-events", DriftEvent, "model_name", partitions=1,
+        config={"retention.ms": str(3 * _MONTH_MS)},
+        description="one event per drift finding, with evidence",
+    ),
+    TopicSpec(
+        "model-updates", ModelUpdateEvent, "model_name", partitions=1,
+        config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+        description="alias moves in the model registry (compacted)",
+    ),
+    TopicSpec(
+        "dead-letter", DeadLetter, "source_topic", partitions=1,
+        config={"retention.ms": str(_MONTH_MS)},
+        description="raw bytes that failed, with the reason and source offsets",
+    ),
+)
+
+_BY_NAME = {t.name: t for t in TOPICS}
+
+
+def spec_for(name: str) -> TopicSpec:
+    """The spec of a logical topic name (without prefix)."""
+    try:
+        return _BY_NAME[name]
+    except KeyError:
+        known = ", ".join(_BY_NAME)
+        raise KeyError(f"unknown topic {name!r}; driftline's topics are: {known}") from None
+
+
+def topic_names(prefix: str = "") -> dict[str, str]:
+    """Logical name -> name on the cluster, with the configured prefix."""
+    return {t.name: t.full_name(prefix) for t in TOPICS}

@@ -1,0 +1,170 @@
+"""Reference profiles: the training data of a model version, summarised for drift judgement.
+
+A profile holds, per numeric feature, fixed bin cut points taken from the training quantiles
+with the counts in each bin, a few quantiles and moments; per categorical feature, the category
+counts; and the same for the model's score. It is stored as JSON beside the model version in
+MLflow (artifact ``reference_profile.json``) and read by the monitor, which judges each
+prediction against the profile of the version that made it. Fixed cut points make window
+statistics mergeable counts: a window costs O(bins) to judge and never rescans rows.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(0)
+>>> prof = build_profile({"x": rng.normal(size=1000), "c": np.array(["a", "b"] * 500)},
+...                      rng.random(1000), numeric=["x"], categorical=["c"], bins=4)
+>>> prof.numeric_by_name["x"].counts
+[250, 250, 250, 250]
+>>> prof.categorical_by_name["c"].counts
+{'a': 500, 'b': 500}
+>>> ReferenceProfile.from_json(prof.to_json()) == prof
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+import numpy as np
+
+__all__ = [
+    "PROFILE_ARTIFACT",
+    "QUANTILES",
+    "CategoricalProfile",
+    "NumericProfile",
+    "ReferenceProfile",
+    "bin_counts",
+    "build_profile",
+]
+
+PROFILE_ARTIFACT = "reference_profile.json"
+QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+SCORE_CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 20 equal bins on [0, 1]
+
+
+class NumericProfile(msgspec.Struct, kw_only=True, frozen=True):
+    """``cuts`` are the inner bin edges: bin i holds values in [cuts[i-1], cuts[i]), the first
+    bin everything below cuts[0] and the last everything at or above cuts[-1]."""
+
+    name: str
+    cuts: list[float]
+    counts: list[int]
+    quantiles: dict[str, float]
+    mean: float
+    std: float
+    minimum: float
+    maximum: float
+    count: int
+    missing: int = 0
+
+    @property
+    def proportions(self) -> np.ndarray:
+        counts = np.asarray(self.counts, dtype=float)
+        return counts / max(counts.sum(), 1.0)
+
+
+class CategoricalProfile(msgspec.Struct, kw_only=True, frozen=True):
+    name: str
+    counts: dict[str, int]
+    count: int
+    missing: int = 0
+
+
+class ReferenceProfile(msgspec.Struct, kw_only=True, frozen=True):
+    schema_version: int = 1
+    model_name: str = ""
+    model_version: str = ""
+    rows: int
+    numeric: list[NumericProfile]
+    categorical: list[CategoricalProfile]
+    score: NumericProfile | None = None
+    label_rate: float | None = None
+
+    @property
+    def numeric_by_name(self) -> dict[str, NumericProfile]:
+        return {p.name: p for p in self.numeric}
+
+    @property
+    def categorical_by_name(self) -> dict[str, CategoricalProfile]:
+        return {p.name: p for p in self.categorical}
+
+    def to_json(self) -> bytes:
+        return msgspec.json.encode(self)
+
+    @classmethod
+    def from_json(cls, data: bytes | str) -> ReferenceProfile:
+        return msgspec.json.decode(data, type=cls)
+
+    def for_version(self, model_name: str, model_version: str) -> ReferenceProfile:
+        return msgspec.structs.replace(self, model_name=model_name, model_version=model_version)
+
+
+def bin_counts(values: np.ndarray, cuts: Sequence[float]) -> np.ndarray:
+    """Counts of ``values`` in the bins defined by inner edges ``cuts`` (len(cuts) + 1 bins).
+
+    >>> bin_counts(np.array([0.0, 1.0, 1.5, 2.0, 9.0]), [1.0, 2.0]).tolist()
+    [1, 2, 2]
+    """
+    idx = np.searchsorted(np.asarray(cuts, dtype=float), values, side="right")
+    return np.bincount(idx, minlength=len(cuts) + 1)
+
+
+def _numeric(name: str, raw: Any, cuts: Sequence[float] | None, bins: int) -> NumericProfile:
+    values = np.asarray(raw, dtype=float)
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        raise ValueError(f"feature {name!r} has no finite values to profile")
+    if cuts is None:
+        qs = np.quantile(finite, np.linspace(0, 1, bins + 1)[1:-1])
+        cuts = sorted({float(q) for q in qs})
+    counts = bin_counts(finite, cuts)
+    quantiles = np.quantile(finite, QUANTILES)
+    return NumericProfile(
+        name=name,
+        cuts=[float(c) for c in cuts],
+        counts=[int(c) for c in counts],
+        quantiles={f"{q:g}": float(v) for q, v in zip(QUANTILES, quantiles, strict=True)},
+        mean=float(finite.mean()),
+        std=float(finite.std()),
+        minimum=float(finite.min()),
+        maximum=float(finite.max()),
+        count=int(finite.size),
+        missing=int(values.size - finite.size),
+    )
+
+
+def _categorical(name: str, raw: Any) -> CategoricalProfile:
+    values = [v for v in raw if v is not None and v == v]
+    cats, counts = np.unique(np.asarray(values, dtype=str), return_counts=True)
+    return CategoricalProfile(
+        name=name,
+        counts={str(c): int(n) for c, n in zip(cats, counts, strict=True)},
+        count=len(values),
+        missing=len(raw) - len(values),
+    )
+
+
+def build_profile(
+    columns: Mapping[str, Any],
+    scores: Any | None,
+    *,
+    numeric: Sequence[str],
+    categorical: Sequence[str],
+    labels: Any | None = None,
+    bins: int = 20,
+    model_name: str = "",
+    model_version: str = "",
+) -> ReferenceProfile:
+    """Summarise training columns (and the model's scores on them) into a profile."""
+    if bins < 2:
+        raise ValueError("bins must be at least 2")
+    rows = len(next(iter(columns.values()))) if columns else 0
+    return ReferenceProfile(
+        model_name=model_name,
+        model_version=model_version,
+        rows=rows,
+        numeric=[_numeric(n, columns[n], None, bins) for n in numeric],
+        categorical=[_categorical(n, columns[n]) for n in categorical],
+        score=None if scores is None else _numeric("score", scores, SCORE_CUTS, bins),
+        label_rate=None if labels is None else float(np.mean(labels)),
+    )

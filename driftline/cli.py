@@ -114,6 +114,24 @@ def topics_list() -> None:
         typer.echo(f"{info.name:24} {info.partitions:>10} {info.messages:>10}  {offsets}")
 
 
+def _register_services() -> None:
+    """Each service adds its commands from ``<service>/cli.py`` (a ``register(app)`` function
+    that keeps heavy imports inside the commands)."""
+    import importlib
+
+    for module in ("scorer.cli", "producers.cli", "monitor.cli", "retrainer.cli"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            continue
+        mod.register(app)
+
+
+_register_services()
+
+
 def main() -> None:
     """Console-script entry point: DriftlineError becomes one clear line and exit code 2."""
     try:

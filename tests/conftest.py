@@ -36,6 +36,17 @@ def _docker_answers() -> bool:
         return False
 
 
+def _answers(bootstrap: str) -> bool:
+    """A broker already listens there (another checkout's test session, say): share it."""
+    from driftline.errors import BrokerUnavailableError
+
+    try:
+        wait_for_broker(KafkaSettings(bootstrap_servers=bootstrap), timeout=1.5)
+        return True
+    except BrokerUnavailableError:
+        return False
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> Iterator[str]:
     """Bootstrap servers of a real broker for the whole test session."""
@@ -60,7 +71,7 @@ def kafka_bootstrap() -> Iterator[str]:
         ),
     )
     local = LocalKafka(settings)
-    started_here = not local.status(probe_timeout=1).running
+    started_here = not local.status(probe_timeout=1).running and not _answers(local.bootstrap)
     if started_here:
         shutil.rmtree(local.root / "data", ignore_errors=True)  # fresh cluster per session
         local.start(timeout=120)

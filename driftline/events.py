@@ -87,12 +87,16 @@ class Event(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class TransactionEvent(Event, kw_only=True, frozen=True):
-    """A raw application or transaction to score, as a stream (topic ``transactions``)."""
+    """A raw application or transaction to score, as a stream (topic ``transactions``).
+
+    ``request_id``, when set, is the id the scorer gives the prediction it makes of this event,
+    so whoever sent it can key the label by it before the prediction exists."""
 
     topic: ClassVar[str] = "transactions"
     entity_id: NonEmpty
     features: Features
     model_name: str | None = None
+    request_id: str | None = None
 
     @property
     def key(self) -> bytes:

@@ -1,0 +1,125 @@
+"""``driftline bootstrap`` and ``driftline serve``; heavy imports stay inside the commands."""
+
+from __future__ import annotations
+
+import typer
+
+__all__ = ["register"]
+
+
+def _settings(**overrides: object):  # -> ScorerSettings
+    import logging
+
+    from scorer.settings import ScorerSettings
+
+    settings = ScorerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    return settings
+
+
+def register(app: typer.Typer) -> None:
+    """Add the scorer's commands to the ``driftline`` CLI."""
+
+    @app.command("bootstrap")
+    def bootstrap(
+        seed: int = typer.Option(7, help="Seed of the synthetic training history."),
+        rows: int = typer.Option(50_000, help="Applications to draw (80% train, 20% holdout)."),
+        force: bool = typer.Option(False, help="Register a new version even if @champion exists."),
+    ) -> None:
+        """Train the default credit-risk model and register it in MLflow as @champion."""
+        from scorer.training import bootstrap as run_bootstrap
+
+        settings = _settings()
+        ref, message = run_bootstrap(
+            settings.home,
+            name=settings.model_name,
+            alias=settings.model_alias,
+            seed=seed,
+            rows=rows,
+            force=force,
+        )
+        typer.echo(message)
+        if ref is not None:
+            _announce(settings, ref.version)
+
+    @app.command("serve")
+    def serve(
+        host: str = typer.Option(None, help="Bind address [DRIFTLINE_HOST, 127.0.0.1]."),
+        port: int = typer.Option(None, help="Port [DRIFTLINE_PORT, 8000]."),
+        stream: bool = typer.Option(
+            None, "--stream/--no-stream", help="Also score `transactions` [DRIFTLINE_STREAM]."
+        ),
+        http: bool = typer.Option(
+            True,
+            "--http/--no-http",
+            help="Serve HTTP; --no-http with --stream scores the topic only.",
+        ),
+    ) -> None:
+        """Serve the champion over HTTP (and/or from `transactions`), publishing every
+        prediction to `predictions` and following `model-updates` for hot swaps."""
+        settings = _settings(host=host, port=port, stream=stream)
+        if not http:
+            _serve_stream_only(settings)
+            return
+        import uvicorn
+
+        from scorer.app import create_app
+
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            loop="auto",  # uvloop when installed
+            http="auto",  # httptools when installed
+            access_log=settings.access_log,
+            log_level=settings.log_level.lower(),
+        )
+
+
+def _announce(settings, version: str) -> None:
+    """Tell `model-updates` about the new champion when Kafka answers (optional)."""
+    from driftline.errors import BrokerUnavailableError
+    from driftline.events import ModelUpdateEvent, now
+    from driftline.kafka import Producer, create_topics, wait_for_broker
+
+    try:
+        wait_for_broker(settings.kafka, timeout=5)
+    except BrokerUnavailableError:
+        typer.echo(
+            "Kafka is not running: model-updates not announced (the scorer reads the "
+            "alias from MLflow at start anyway)"
+        )
+        return
+    create_topics(settings.kafka)
+    event = ModelUpdateEvent(
+        event_time=now(),
+        model_name=settings.model_name,
+        version=version,
+        alias=settings.model_alias,
+        reason="bootstrap",
+    )
+    with Producer(settings.kafka) as producer:
+        producer.send(settings.topic("model-updates"), event)
+    typer.echo(f"announced {settings.model_name} v{version} on model-updates")
+
+
+def _serve_stream_only(settings) -> None:
+    import signal
+    import threading
+
+    from scorer.service import Scorer
+
+    if not settings.stream:
+        raise typer.BadParameter("--no-http needs --stream (or DRIFTLINE_STREAM=true)")
+    scorer = Scorer(settings)
+    scorer.start_blocking()
+    stopping = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stopping.set())
+    typer.echo(
+        f"scoring {settings.topic('transactions')} as group {settings.stream_group}; Ctrl-C stops"
+    )
+    stopping.wait()
+    scorer.stop_blocking()

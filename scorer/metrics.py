@@ -1,0 +1,118 @@
+"""Prometheus metrics of the scorer, all named ``driftline_...``.
+
+Each :class:`ScorerMetrics` owns its registry, so several apps in one process (tests, the
+benchmark) never collide on the global one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+__all__ = ["CONTENT_TYPE", "ScorerMetrics"]
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+
+
+class ScorerMetrics:
+    """The scorer's counters, gauges and histograms."""
+
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.request_seconds = Histogram(
+            "driftline_scorer_request_duration_seconds",
+            "HTTP request latency by route",
+            ["route"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "driftline_predictions_total",
+            "Predictions made, by model version, tier and source",
+            ["model_name", "model_version", "risk_tier", "source"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            "driftline_scorer_rejected_total",
+            "Requests refused: invalid, too_large, unauthorized, buffer_full, no_model",
+            ["reason"],
+            registry=r,
+        )
+        self.micro_batch_rows = Histogram(
+            "driftline_scorer_micro_batch_rows",
+            "Rows per coalesced model call",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
+            registry=r,
+        )
+        self.published = Counter(
+            "driftline_publish_delivered_total", "Predictions acknowledged by Kafka", registry=r
+        )
+        self.publish_failures = Counter(
+            "driftline_publish_failures_total",
+            "Delivery failures reported by Kafka, by error (each is retried or dead-lettered)",
+            ["reason"],
+            registry=r,
+        )
+        self.dead_lettered = Counter(
+            "driftline_dead_lettered_total",
+            "Messages written to dead-letter, by source",
+            ["source"],
+            registry=r,
+        )
+        self.buffer_depth = Gauge(
+            "driftline_publish_buffer_depth",
+            "Predictions queued for Kafka, not yet acknowledged",
+            registry=r,
+        )
+        self.buffer_capacity = Gauge(
+            "driftline_publish_buffer_capacity",
+            "Queue size beyond which /predict answers 503",
+            registry=r,
+        )
+        self.kafka_reachable = Gauge(
+            "driftline_kafka_reachable", "1 when the broker answered the last probe", registry=r
+        )
+        self.model_version = Gauge(
+            "driftline_model_version_info",
+            "1 for the model version being served",
+            ["model_name", "model_version"],
+            registry=r,
+        )
+        self.model_swaps = Counter(
+            "driftline_model_swaps_total", "Hot swaps to a new model version", registry=r
+        )
+        self.model_load_failures = Counter(
+            "driftline_model_load_failures_total",
+            "Model versions that failed to load",
+            registry=r,
+        )
+        self.stream_messages = Counter(
+            "driftline_stream_messages_total",
+            "transactions consumed by outcome: scored, dead_lettered, skipped",
+            ["outcome"],
+            registry=r,
+        )
+
+    def bind_buffer(self, depth: Callable[[], float], capacity: int) -> None:
+        """Read the buffer depth from the publisher at scrape time."""
+        self.buffer_depth.set_function(depth)
+        self.buffer_capacity.set(capacity)
+
+    def count_predictions(self, name: str, version: str, tiers: np.ndarray, source: str) -> None:
+        """Count one scored batch by tier (one increment per tier, not per row)."""
+        values, counts = np.unique(tiers, return_counts=True)
+        for tier, n in zip(values, counts, strict=True):
+            self.predictions.labels(name, version, tier, source).inc(int(n))
+
+    def served(self, name: str, version: str, previous: str | None) -> None:
+        if previous is not None:
+            self.model_version.labels(name, previous).set(0)
+            self.model_swaps.inc()
+        self.model_version.labels(name, version).set(1)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)

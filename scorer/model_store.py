@@ -1,0 +1,249 @@
+"""The served model: loaded from the MLflow registry by alias, swapped without a restart.
+
+:class:`ModelStore` holds one immutable :class:`~scorer.scoring.ServedModel`. ``refresh()``
+re-reads the alias; when it points at another version, that version is downloaded, checked,
+warmed up and only then swapped in with a single reference assignment. Requests hold the
+snapshot they were validated with, so requests in flight finish on the old model and every
+prediction records the version that made it.
+
+:class:`UpdateFollower` calls ``refresh()`` when ``model-updates`` announces a move of the
+served alias (and every ``model_poll_s`` seconds as a fallback), on its own thread, so the
+event loop never waits for a download.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+from typing import Any
+
+from confluent_kafka import Consumer
+
+from driftline.errors import ContractError, DriftlineError
+from driftline.events import ModelUpdateEvent, decode
+from driftline.kafka import DeadLetterWriter
+from driftline.registry import LoadedModel, RegistryError, get_alias, load_model, wait_for_registry
+from scorer.metrics import ScorerMetrics
+from scorer.schemas import build_request_models, columns_from_signature
+from scorer.scoring import ModelError, ServedModel
+from scorer.settings import ScorerSettings
+
+__all__ = ["ModelStore", "NoModelError", "UpdateFollower", "serve_loaded"]
+
+log = logging.getLogger(__name__)
+
+
+class NoModelError(DriftlineError):
+    """No model version is loaded yet."""
+
+
+def _positive_column(estimator: Any) -> int:
+    if not hasattr(estimator, "predict_proba"):
+        raise ModelError(
+            f"{type(estimator).__name__} has no predict_proba; the scorer serves classifiers"
+        )
+    classes = list(getattr(estimator, "classes_", []))
+    for positive in (1, True, "1"):
+        if positive in classes:
+            return classes.index(positive)
+    return max(len(classes) - 1, 1)
+
+
+def _warm_row(served: ServedModel) -> dict[str, Any]:
+    features = served.features
+    mids = {f.name: (f.minimum + f.maximum) / 2 for f in features.numeric} if features else {}
+    cats = {f.name: f.categories[0] for f in features.categorical} if features else {}
+    blank = {"float": 0.0, "int": 0, "bool": False, "str": ""}
+    return {c.name: cats.get(c.name, mids.get(c.name, blank[c.kind])) for c in served.columns}
+
+
+def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedModel:
+    """Turn a loaded registry version into a ServedModel, warmed up by one model call."""
+    columns = columns_from_signature(loaded.signature)
+    features = loaded.features
+    row, batch = build_request_models(columns, features, max_rows=max_rows)
+    served = ServedModel(
+        name=loaded.name,
+        version=loaded.version,
+        alias=alias,
+        estimator=loaded.estimator,
+        columns=columns,
+        row=row,
+        batch=batch,
+        positive=_positive_column(loaded.estimator),
+        features=features,
+        info={
+            "run_id": loaded.run_id,
+            "created_at": loaded.created_at,
+            "estimator": _describe(loaded.estimator),
+            "inputs": [{"name": c.name, "type": c.kind, "required": c.required} for c in columns],
+            "metrics": loaded.metrics,
+            "tags": loaded.tags,
+            "description": loaded.description,
+            "source": loaded.source,
+        },
+    )
+    try:
+        served.score([_warm_row(served)])  # first call pays sklearn's lazy set-up, not a client
+    except Exception as exc:
+        log.warning(
+            "warm-up call of %s v%s failed (%s); serving it anyway",
+            loaded.name,
+            loaded.version,
+            exc,
+        )
+    return served
+
+
+def _describe(estimator: Any) -> str:
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return "Pipeline(" + ", ".join(type(s).__name__ for _, s in steps) + ")"
+    return type(estimator).__name__
+
+
+class ModelStore:
+    """The current ServedModel and how to replace it."""
+
+    def __init__(self, settings: ScorerSettings, metrics: ScorerMetrics) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._current: ServedModel | None = None
+        self._lock = threading.Lock()  # one load at a time; readers never take it
+
+    @property
+    def current(self) -> ServedModel | None:
+        return self._current
+
+    def require(self) -> ServedModel:
+        """The served model, or NoModelError while none is loaded."""
+        served = self._current
+        if served is None:
+            raise NoModelError("no model version is loaded yet")
+        return served
+
+    def load_initial(self, timeout: float) -> ServedModel:
+        """Wait for the registry (bounded), then load the version the alias points at."""
+        wait_for_registry(timeout)
+        self.refresh()
+        return self.require()
+
+    def refresh(self) -> bool:
+        """Re-read the alias; load and swap in the version it points at if it changed.
+        Returns True when a new version was swapped in."""
+        name, alias = self._settings.model_name, self._settings.model_alias
+        with self._lock:
+            version = get_alias(name, alias)
+            if version is None:
+                raise RegistryError(
+                    f"no version of model {name!r} has the alias @{alias}: run "
+                    "`driftline bootstrap` to register the default model, or set "
+                    "DRIFTLINE_MODEL_NAME / DRIFTLINE_MODEL_ALIAS"
+                )
+            previous = self._current
+            if previous is not None and previous.version == version:
+                return False
+            began = time.monotonic()
+            try:
+                loaded = load_model(name, version, trusted_types=self._settings.trusted_types)
+                served = serve_loaded(loaded, alias, max_rows=self._settings.max_batch_rows)
+            except Exception:
+                self._metrics.model_load_failures.inc()
+                raise
+            self._current = served  # the swap: one reference assignment
+            self._metrics.served(name, version, previous.version if previous else None)
+            log.info(
+                "serving %s v%s (@%s, loaded in %.2fs)%s",
+                name,
+                version,
+                alias,
+                time.monotonic() - began,
+                f", replacing v{previous.version}" if previous else "",
+            )
+            return True
+
+
+class UpdateFollower:
+    """Follows ``model-updates`` on a daemon thread and refreshes the store on relevant events.
+
+    Each replica uses its own consumer group, reading the compacted topic from the start, so
+    every replica sees every update.
+    """
+
+    def __init__(
+        self,
+        store: ModelStore,
+        settings: ScorerSettings,
+        dead_letters: DeadLetterWriter,
+        metrics: ScorerMetrics,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._dead = dead_letters
+        self._metrics = metrics
+        self._topic = settings.topic("model-updates")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(
+            target=self._run, name="driftline-model-updates", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10.0)
+
+    def _relevant(self, event: ModelUpdateEvent) -> bool:
+        return (
+            event.model_name == self._settings.model_name
+            and event.alias == self._settings.model_alias
+        )
+
+    def _refresh(self, why: str) -> None:
+        try:
+            if self._store.refresh():
+                log.info("model swapped after %s", why)
+        except Exception as exc:  # keep serving the old version; the next event retries
+            log.error("could not load the new model version after %s: %s", why, exc)
+
+    def _run(self) -> None:
+        consumer = Consumer(
+            {
+                **self._settings.kafka.confluent_config(),
+                "group.id": f"driftline-scorer-updates-{uuid.uuid4().hex[:12]}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "logger": logging.getLogger("driftline.kafka.updates"),
+            }
+        )
+        consumer.subscribe([self._topic])
+        poll_s = self._settings.model_poll_s
+        next_poll = time.monotonic() + poll_s if poll_s else float("inf")
+        try:
+            while not self._stop.is_set():
+                messages = consumer.consume(100, 0.5)
+                relevant = None
+                for msg in messages:
+                    if msg.error():
+                        continue  # transient broker errors; librdkafka recovers by itself
+                    try:
+                        event = decode(ModelUpdateEvent, msg.value())
+                    except ContractError as exc:
+                        self._dead.send_message(exc, msg)
+                        self._metrics.dead_lettered.labels(msg.topic()).inc()
+                        continue
+                    if self._relevant(event):
+                        relevant = event
+                if relevant is not None:
+                    self._refresh(f"model-updates: v{relevant.version} is @{relevant.alias}")
+                    next_poll = time.monotonic() + poll_s if poll_s else float("inf")
+                elif time.monotonic() >= next_poll:
+                    self._refresh("the periodic alias check")
+                    next_poll = time.monotonic() + poll_s
+        finally:
+            consumer.close()

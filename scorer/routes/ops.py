@@ -1,0 +1,44 @@
+"""``/health`` (the process answers), ``/ready`` (it can score and publish), ``/metrics``."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+
+from scorer.deps import ScorerDep
+from scorer.metrics import CONTENT_TYPE
+from scorer.schemas import ReadinessPublic
+
+__all__ = ["router"]
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/health")
+async def health() -> dict[str, str]:
+    """Liveness: the process and its event loop answer."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", response_model=ReadinessPublic, responses={503: {"model": ReadinessPublic}})
+async def ready(scorer: ScorerDep) -> JSONResponse:
+    """Readiness: a model is loaded, Kafka is reachable and the publish buffer has room.
+    While Kafka is away predictions are still accepted into the buffer; this says so."""
+    served = scorer.store.current
+    publisher = scorer.publisher
+    depth = publisher.depth()
+    state = ReadinessPublic(
+        ready=served is not None and publisher.reachable and depth < publisher.capacity,
+        model_loaded=served is not None,
+        model_version=served.version if served else None,
+        kafka_reachable=publisher.reachable,
+        buffered=depth,
+        buffer_capacity=publisher.capacity,
+    )
+    return JSONResponse(state.model_dump(), status_code=200 if state.ready else 503)
+
+
+@router.get("/metrics")
+async def metrics(scorer: ScorerDep) -> Response:
+    """Prometheus exposition of the ``driftline_...`` metrics."""
+    return Response(scorer.metrics.exposition(), media_type=CONTENT_TYPE)

@@ -1,0 +1,183 @@
+"""Request and response schemas.
+
+Requests are validated by pydantic classes built at load time from the served version's MLflow
+signature (column names and types), tightened with the ranges and categories recorded in its
+metadata (for the credit-risk model, those of :data:`driftline.features.CREDIT_RISK`). Numbers
+must be finite JSON numbers (no strings, no NaN or infinity) and unknown fields are refused, so
+every 422 names the field at fault. Responses are a family of ``...Public`` classes that
+document the API; the routes encode them with msgspec for speed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+
+from driftline.features import FeatureSchema
+from scorer.scoring import Column, ModelError
+
+__all__ = [
+    "BatchPredictionPublic",
+    "InvalidInputError",
+    "ModelPublic",
+    "PredictionPublic",
+    "ReadinessPublic",
+    "build_request_models",
+    "columns_from_signature",
+    "parse",
+]
+
+ENTITY_FIELD = "entity_id"
+
+
+class InvalidInputError(ValueError):
+    """A request failed validation; ``errors`` are pydantic's, each naming its field."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        fields = ", ".join(".".join(map(str, e["loc"])) or "body" for e in errors[:5])
+        super().__init__(f"invalid input at: {fields}")
+
+
+def parse(model: type[BaseModel], body: bytes) -> Any:
+    """Validate JSON bytes with ``model``; InvalidInputError names each field at fault."""
+    try:
+        return model.model_validate_json(body)
+    except ValidationError as exc:
+        raise InvalidInputError(
+            exc.errors(include_url=False, include_input=False, include_context=False)
+        ) from None
+
+
+_KINDS = {
+    "double": "float",
+    "float": "float",
+    "long": "int",
+    "integer": "int",
+    "boolean": "bool",
+    "string": "str",
+}
+
+
+def columns_from_signature(signature: Any) -> tuple[Column, ...]:
+    """Model inputs from an MLflow signature with named columns (a ColSpec schema)."""
+    inputs = signature.inputs
+    if not inputs.has_input_names():
+        raise ModelError(
+            "the model signature has unnamed (tensor) inputs; serve models whose signature "
+            "names each column: infer_signature(dataframe, model.predict_proba(dataframe))"
+        )
+    columns = []
+    for spec in inputs.inputs:
+        type_name = getattr(spec.type, "name", str(spec.type))
+        kind = _KINDS.get(type_name)
+        if kind is None:
+            raise ModelError(
+                f"input column {spec.name!r} has type {type_name}, which the "
+                "scorer cannot take from JSON; use double, long, boolean or string"
+            )
+        columns.append(Column(spec.name, kind, getattr(spec, "required", True)))
+    return tuple(columns)
+
+
+def _field_type(column: Column, features: FeatureSchema | None) -> Any:
+    numeric = {f.name: f for f in features.numeric} if features else {}
+    categorical = {f.name: f for f in features.categorical} if features else {}
+    if column.name in categorical:
+        return Literal[categorical[column.name].categories]  # type: ignore[valid-type]
+    if column.kind == "float":
+        limits = numeric.get(column.name)
+        bounds = {"ge": limits.minimum, "le": limits.maximum} if limits else {}
+        return Annotated[float, Field(strict=True, allow_inf_nan=False, **bounds)]
+    if column.kind == "int":
+        limits = numeric.get(column.name)
+        bounds = {"ge": limits.minimum, "le": limits.maximum} if limits else {}
+        return Annotated[int, Field(strict=True, **bounds)]
+    if column.kind == "bool":
+        return Annotated[bool, Field(strict=True)]
+    return Annotated[str, Field(strict=True, min_length=1, max_length=256)]
+
+
+_STRICT = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def build_request_models(
+    columns: tuple[Column, ...], features: FeatureSchema | None, *, max_rows: int
+) -> tuple[type[BaseModel], type[BaseModel]]:
+    """The (row, batch) request classes for a model's inputs.
+
+    A row has one field per column plus an optional ``entity_id`` carried to the prediction
+    event; a batch is ``{"rows": [row, ...]}`` with at most ``max_rows`` rows.
+
+    >>> from scorer.scoring import Column
+    >>> row, batch = build_request_models((Column("x", "float"), Column("c", "str")), None,
+    ...                                   max_rows=2)
+    >>> row.model_validate_json(b'{"x": 1, "c": "a", "entity_id": "e-1"}').x
+    1.0
+    >>> from pydantic import ValidationError
+    >>> try:
+    ...     row.model_validate_json(b'{"x": NaN, "c": "a", "y": 2}')
+    ... except ValidationError as e:
+    ...     print([(err["loc"], err["type"]) for err in e.errors()])
+    [(('x',), 'finite_number'), (('y',), 'extra_forbidden')]
+    """
+    fields: dict[str, Any] = {}
+    for column in columns:
+        kind = _field_type(column, features)
+        fields[column.name] = (kind, ...) if column.required else (kind | None, None)
+    if ENTITY_FIELD not in fields:
+        fields[ENTITY_FIELD] = (Annotated[str | None, Field(max_length=256)], None)
+    row = create_model("PredictionRequest", __config__=_STRICT, **fields)
+    batch = create_model(
+        "BatchPredictionRequest",
+        __config__=_STRICT,
+        rows=(Annotated[list[row], Field(min_length=1, max_length=max_rows)], ...),  # type: ignore[valid-type]
+    )
+    return row, batch
+
+
+class PredictionPublic(BaseModel):
+    """One prediction as returned over HTTP."""
+
+    prediction_id: str
+    default_probability: float
+    risk_tier: Literal["LOW", "MEDIUM", "HIGH"]
+    model_version: str
+
+
+class BatchPredictionPublic(BaseModel):
+    """A batch of predictions, in request order."""
+
+    model_name: str
+    model_version: str
+    count: int
+    predictions: list[PredictionPublic]
+
+
+class ModelPublic(BaseModel):
+    """The version being served and its registry metadata."""
+
+    name: str
+    version: str
+    alias: str
+    loaded_at: float
+    run_id: str | None = None
+    created_at: float | None = None
+    estimator: str
+    inputs: list[dict[str, Any]]
+    metrics: dict[str, float] = {}
+    tags: dict[str, str] = {}
+    description: str = ""
+    source: str = ""
+
+
+class ReadinessPublic(BaseModel):
+    """What /ready checked."""
+
+    ready: bool
+    model_loaded: bool
+    model_version: str | None
+    kafka_reachable: bool
+    buffered: int
+    buffer_capacity: int

@@ -1,0 +1,96 @@
+"""The scorer's one settings object (``DRIFTLINE_*`` environment variables).
+
+>>> s = ScorerSettings(api_key="", high_risk_threshold=0.5)
+>>> s.api_key is None, s.thresholds
+(True, RiskThresholds(high=0.5, medium=0.15))
+>>> try:
+...     ScorerSettings(medium_risk_threshold=0.6)
+... except ValueError as exc:
+...     print(exc.errors()[0]["msg"].split(" (")[0])
+Value error, DRIFTLINE_MEDIUM_RISK_THRESHOLD
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from driftline.settings import DriftlineSettings
+from scorer.scoring import RiskThresholds
+
+__all__ = ["ScorerSettings"]
+
+_MIB = 1024 * 1024
+
+
+class ScorerSettings(DriftlineSettings):
+    """Everything ``driftline serve`` and ``driftline bootstrap`` read from the environment."""
+
+    # HTTP
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="When set, /predict, /predict/batch and /model require it "
+        "(header X-API-Key or Authorization: Bearer).",
+    )
+    access_log: bool = False
+    max_body_bytes: int = Field(default=64 * 1024, ge=256, description="/predict body limit")
+    max_batch_rows: int = Field(default=10_000, ge=1, le=1_000_000)
+    max_batch_body_bytes: int = Field(default=16 * _MIB, ge=1024)
+
+    # model
+    model_name: str = "credit-risk"
+    model_alias: str = "champion"
+    high_risk_threshold: float = Field(default=0.35, gt=0.0, lt=1.0)
+    medium_risk_threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
+    trusted_types: list[str] = Field(
+        default_factory=list, description="Extra skops types to trust when loading models."
+    )
+    model_poll_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        description="Also re-read the alias from MLflow this often (0: only on model-updates).",
+    )
+
+    # micro-batching of concurrent /predict requests
+    micro_batch_size: int = Field(default=256, ge=1, le=100_000)
+    micro_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+
+    # publishing
+    buffer_max_messages: int = Field(
+        default=100_000,
+        ge=100,
+        description="Predictions held while Kafka is unreachable; then /predict answers 503.",
+    )
+    kafka_probe_s: float = Field(default=2.0, gt=0.0, description="Reachability probe period.")
+
+    # streaming scoring from `transactions`
+    stream: bool = False
+    stream_group: str = "driftline-scorer"
+    stream_batch: int = Field(default=500, ge=1, le=100_000)
+
+    startup_timeout_s: float = Field(default=30.0, gt=0.0)
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @model_validator(mode="after")
+    def _check_thresholds(self) -> ScorerSettings:
+        if self.medium_risk_threshold >= self.high_risk_threshold:
+            raise ValueError(
+                f"DRIFTLINE_MEDIUM_RISK_THRESHOLD ({self.medium_risk_threshold}) must be below "
+                f"DRIFTLINE_HIGH_RISK_THRESHOLD ({self.high_risk_threshold})"
+            )
+        return self
+
+    @property
+    def thresholds(self) -> RiskThresholds:
+        return RiskThresholds(high=self.high_risk_threshold, medium=self.medium_risk_threshold)
+
+    def topic(self, logical: str) -> str:
+        """Full name of a driftline topic under the configured prefix."""
+        return f"{self.kafka.topic_prefix}{logical}"

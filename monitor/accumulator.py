@@ -1,0 +1,313 @@
+"""Mergeable window counts of one model version's predictions, judged against its reference.
+
+A :class:`WindowAccumulator` keeps, for one (model name, version, window), the count of
+predictions in each of the reference profile's bins per numeric feature (and the sum of the
+values in each bin, for the binned Wasserstein distance), the count per category per
+categorical feature, missing counts, the same bins for the score, and the first and last
+offset per topic partition of the events it counted (the evidence a drift event cites).
+
+- :meth:`~WindowAccumulator.update` is O(features) per prediction (a binary search per
+  numeric feature over at most ``bins`` cut points, a dict increment per categorical one).
+- :meth:`~WindowAccumulator.merge` adds another accumulator of the same model version:
+  partial windows from several workers or partitions, or panes into a larger window.
+- :meth:`~WindowAccumulator.evaluate` judges the window in O(features x bins) and returns a
+  plain :class:`~monitor.judge.WindowReport`; no raw row is kept or rescanned.
+- The state is a msgspec Struct (:class:`WindowState`): :meth:`~WindowAccumulator.encode`
+  gives JSON bytes for a faust table with a changelog, :meth:`~WindowAccumulator.decode`
+  reads them back with the profile.
+
+A numeric value that is ``None``, not a number or not finite counts as missing; so does a
+categorical ``None``. Features not in the profile are ignored. At most ``max_categories``
+distinct categories are kept per feature per window; further new ones count as ``"__other__"``
+(never a reference category, so they show as unseen).
+
+>>> import numpy as np
+>>> from driftline.profile import build_profile
+>>> rng = np.random.default_rng(1)
+>>> profile = build_profile({"x": rng.normal(size=5000), "c": rng.choice(["a", "b"], 5000)},
+...                         rng.random(5000), numeric=["x"], categorical=["c"], bins=10)
+>>> acc = WindowAccumulator(profile, Window(0.0, 60.0))
+>>> for i, (x, c) in enumerate(zip(rng.normal(1.0, size=2000), rng.choice(["a", "b"], 2000))):
+...     acc.update({"x": float(x), "c": str(c)}, score=0.5, evidence=("predictions", 0, 100 + i))
+>>> report = acc.evaluate()
+>>> report.rows, report.drifted_features, report.share_drifted
+(2000, ['x'], 0.5)
+>>> report.evidence
+[OffsetRange(topic='predictions', partition=0, first_offset=100, last_offset=2099)]
+>>> WindowAccumulator.decode(profile, acc.encode()).evaluate() == report
+True
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Mapping
+
+import msgspec
+
+from driftline.events import FeatureValue, OffsetRange
+from driftline.profile import NumericProfile, ReferenceProfile
+from monitor.judge import (
+    DriftConfig,
+    FeatureJudgement,
+    WindowReport,
+    judge_categorical,
+    judge_numeric,
+)
+from monitor.windows import Window
+
+__all__ = [
+    "OTHER_CATEGORY",
+    "CategoricalCounts",
+    "NumericCounts",
+    "WindowAccumulator",
+    "WindowState",
+]
+
+OTHER_CATEGORY = "__other__"
+_INF = float("inf")
+
+
+class NumericCounts(msgspec.Struct, kw_only=True):
+    """Counts and value sums per bin of one numeric feature (``len(cuts) + 1`` bins)."""
+
+    counts: list[int]
+    sums: list[float]
+    missing: int = 0
+
+    @classmethod
+    def empty(cls, bins: int) -> NumericCounts:
+        return cls(counts=[0] * bins, sums=[0.0] * bins)
+
+    def merge(self, other: NumericCounts) -> None:
+        if len(other.counts) != len(self.counts):
+            raise ValueError("cannot merge counts made on different bins")
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.sums = [a + b for a, b in zip(self.sums, other.sums, strict=True)]
+        self.missing += other.missing
+
+
+class CategoricalCounts(msgspec.Struct, kw_only=True):
+    """Counts per category of one categorical feature."""
+
+    counts: dict[str, int] = {}
+    missing: int = 0
+
+    def merge(self, other: CategoricalCounts) -> None:
+        for name, count in other.counts.items():
+            self.counts[name] = self.counts.get(name, 0) + count
+        self.missing += other.missing
+
+
+class WindowState(msgspec.Struct, kw_only=True):
+    """The serialisable counts of one window; ``offsets`` maps ``"topic:partition"`` to
+    ``[first, last]`` offset counted."""
+
+    model_name: str
+    model_version: str
+    window_start: float
+    window_end: float
+    rows: int = 0
+    numeric: dict[str, NumericCounts] = {}
+    categorical: dict[str, CategoricalCounts] = {}
+    score: NumericCounts | None = None
+    offsets: dict[str, list[int]] = {}
+
+
+class WindowAccumulator:
+    """Counts of one model version's predictions in one window, against ``profile``.
+
+    Parameters
+    ----------
+    profile
+        The reference profile of the version that made the predictions: it fixes the bins.
+    window
+        The window's bounds, copied into reports and drift events.
+    max_categories
+        Distinct categories kept per categorical feature; further new ones pool as
+        ``"__other__"``, so that a free-text field cannot grow the state without bound.
+    """
+
+    def __init__(
+        self,
+        profile: ReferenceProfile,
+        window: Window | None = None,
+        *,
+        max_categories: int = 1000,
+        state: WindowState | None = None,
+    ) -> None:
+        self.profile = profile
+        self.max_categories = max_categories
+        if state is None:
+            window = window or Window(0.0, 0.0)
+            state = WindowState(
+                model_name=profile.model_name,
+                model_version=profile.model_version,
+                window_start=window.start,
+                window_end=window.end,
+                numeric={p.name: NumericCounts.empty(len(p.cuts) + 1) for p in profile.numeric},
+                categorical={p.name: CategoricalCounts() for p in profile.categorical},
+                score=None if profile.score is None else NumericCounts.empty(
+                    len(profile.score.cuts) + 1
+                ),
+            )
+        self._state = state
+        self._bind()
+
+    def _bind(self) -> None:
+        # Per-event lookups resolved once: (name, cuts, counts) per numeric feature.
+        st = self._state
+        self._numeric = [(p.name, p.cuts, st.numeric[p.name]) for p in self.profile.numeric]
+        self._categorical = [(p.name, st.categorical[p.name]) for p in self.profile.categorical]
+        self._score = (
+            None if self.profile.score is None or st.score is None
+            else (self.profile.score.cuts, st.score)
+        )
+
+    @property
+    def state(self) -> WindowState:
+        return self._state
+
+    @property
+    def rows(self) -> int:
+        return self._state.rows
+
+    @property
+    def window(self) -> Window:
+        return Window(self._state.window_start, self._state.window_end)
+
+    def update(
+        self,
+        features: Mapping[str, FeatureValue],
+        score: float | None = None,
+        *,
+        evidence: tuple[str, int, int] | None = None,
+    ) -> None:
+        """Count one prediction; ``evidence`` is its ``(topic, partition, offset)``."""
+        self._state.rows += 1
+        for name, cuts, nc in self._numeric:
+            _count_number(nc, cuts, features.get(name))
+        for name, cc in self._categorical:
+            value = features.get(name)
+            if value is None:
+                cc.missing += 1
+                continue
+            key = value if isinstance(value, str) else str(value)
+            counts = cc.counts
+            if key not in counts and len(counts) >= self.max_categories:
+                key = OTHER_CATEGORY
+            counts[key] = counts.get(key, 0) + 1
+        if self._score is not None and score is not None:
+            _count_number(self._score[1], self._score[0], score)
+        if evidence is not None:
+            topic, partition, offset = evidence
+            where = f"{topic}:{partition}"
+            span = self._state.offsets.get(where)
+            if span is None:
+                self._state.offsets[where] = [offset, offset]
+            elif offset < span[0]:
+                span[0] = offset
+            elif offset > span[1]:
+                span[1] = offset
+
+    def merge(self, other: WindowAccumulator) -> WindowAccumulator:
+        """Add ``other``'s counts (same model version and bins) into this one; returns self.
+
+        The window becomes the smallest interval covering both.
+        """
+        a, b = self._state, other._state
+        if (a.model_name, a.model_version) != (b.model_name, b.model_version):
+            raise ValueError(
+                f"cannot merge windows of {b.model_name}/{b.model_version} into "
+                f"{a.model_name}/{a.model_version}: judge each version against its own profile"
+            )
+        a.rows += b.rows
+        a.window_start = min(a.window_start, b.window_start)
+        a.window_end = max(a.window_end, b.window_end)
+        for name, nc in b.numeric.items():
+            a.numeric[name].merge(nc)
+        for name, cc in b.categorical.items():
+            a.categorical[name].merge(cc)
+        if a.score is not None and b.score is not None:
+            a.score.merge(b.score)
+        for where, (first, last) in b.offsets.items():
+            span = a.offsets.get(where)
+            a.offsets[where] = [first, last] if span is None else [
+                min(span[0], first), max(span[1], last)
+            ]
+        return self
+
+    def evaluate(self, config: DriftConfig | None = None) -> WindowReport:
+        """Judge the window against the profile: per-feature verdicts and dataset drift."""
+        config = config or DriftConfig()
+        st = self._state
+        features: list[FeatureJudgement] = []
+        for ref in self.profile.numeric:
+            nc = st.numeric[ref.name]
+            features.append(judge_numeric(ref, nc.counts, nc.sums, nc.missing, config))
+        for cref in self.profile.categorical:
+            cc = st.categorical[cref.name]
+            features.append(judge_categorical(cref, cc.counts, cc.missing, config))
+        score = None
+        if isinstance(self.profile.score, NumericProfile) and st.score is not None:
+            score = judge_numeric(
+                self.profile.score, st.score.counts, st.score.sums, st.score.missing, config,
+                feature_type="score",
+            )
+        drifted = [j.feature for j in features if j.drifted]
+        share = len(drifted) / len(features) if features else 0.0
+        judged = st.rows >= config.min_rows
+        return WindowReport(
+            model_name=st.model_name,
+            model_version=st.model_version,
+            window_start=st.window_start,
+            window_end=st.window_end,
+            rows=st.rows,
+            judged=judged,
+            features=features,
+            score=score,
+            drifted_features=drifted,
+            share_drifted=share,
+            dataset_drifted=judged and bool(features) and share >= config.dataset_share,
+            dataset_threshold=config.dataset_share,
+            evidence=self.evidence(),
+        )
+
+    def evidence(self) -> list[OffsetRange]:
+        """The offset ranges of the counted events, per topic partition, sorted."""
+        ranges = []
+        for where, (first, last) in self._state.offsets.items():
+            topic, _, partition = where.rpartition(":")
+            ranges.append(
+                OffsetRange(topic=topic, partition=int(partition), first_offset=first,
+                            last_offset=last)
+            )
+        return sorted(ranges, key=lambda r: (r.topic, r.partition))
+
+    def encode(self) -> bytes:
+        """The state as JSON bytes."""
+        return _ENCODER.encode(self._state)
+
+    @classmethod
+    def decode(
+        cls, profile: ReferenceProfile, data: bytes, *, max_categories: int = 1000
+    ) -> WindowAccumulator:
+        """Rebuild an accumulator from :meth:`encode`'s bytes and the same profile."""
+        return cls(profile, max_categories=max_categories, state=_DECODER.decode(data))
+
+    @classmethod
+    def from_state(cls, profile: ReferenceProfile, state: WindowState) -> WindowAccumulator:
+        return cls(profile, state=state)
+
+
+def _count_number(nc: NumericCounts, cuts: list[float], value: object) -> None:
+    if value is None or isinstance(value, str | bool) or not -_INF < value < _INF:  # type: ignore[operator]
+        nc.missing += 1
+        return
+    i = bisect_right(cuts, value)
+    nc.counts[i] += 1
+    nc.sums[i] += value  # type: ignore[operator]
+
+
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(WindowState)

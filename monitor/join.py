@@ -1,0 +1,236 @@
+"""The prediction/label join as a pure state machine, one slot per prediction id.
+
+Predictions and labels share the key (``prediction_id``) and the partition count, so the join
+is local to a partition. Each prediction id has at most one slot in ``store``, a mutable
+mapping of ``prediction_id -> bytes`` (a dict in tests, a faust table with a changelog in the
+app, so a restarted worker resumes where the changelog left it):
+
+=================  =========================  ==========================================
+slot               on a prediction            on a label
+=================  =========================  ==========================================
+(none)             wait for the label          wait for the prediction (label first)
+waiting: label     emit LabeledEvent, joined   duplicate label: counted, ignored
+waiting: pred.     duplicate: counted          emit LabeledEvent, joined
+joined             duplicate: counted          duplicate label: counted, ignored
+expired            duplicate: counted          late label: counted, dropped
+=================  =========================  ==========================================
+
+Time is event time, never the wall clock: the join's clock is the largest event time it has
+seen (prediction times and label times alike), so a replay expires exactly what the live run
+expired. A prediction still waiting ``ttl`` seconds after its event time *expires* (counted,
+returned by :meth:`JoinState.expire` so that label coverage can count it); a label waiting
+``ttl`` after its label time for a prediction that never came expires as an orphan. Joined
+and expired slots stay as small tombstones for ``retention`` seconds (default: ``ttl``) so that
+duplicates arriving then are recognised, and are then deleted.
+
+Finding due slots without scanning the table uses an in-memory heap of deadlines. It is
+derived state: after a restart, call :meth:`JoinState.rebuild` once the table has been
+recovered from its changelog. Counts are a separate small struct (:class:`JoinCounts`) to
+store beside the table (for example one faust table row per partition).
+
+>>> from driftline.events import LabelEvent, PredictionEvent
+>>> join = JoinState(ttl=3600)
+>>> p = PredictionEvent(prediction_id="p1", event_time=100.0, model_name="m", model_version="1",
+...                     features={}, score=0.8, decision="HIGH")
+>>> join.add_label(LabelEvent(prediction_id="p1", label=1, event_time=160.0)).outcome
+'waiting'
+>>> result = join.add_prediction(p)
+>>> result.outcome, result.labeled.delay_seconds
+('joined', 60.0)
+>>> join.add_label(LabelEvent(prediction_id="p1", label=1, event_time=170.0)).outcome
+'duplicate'
+>>> join.counts.joined, join.counts.duplicate_labels
+(1, 1)
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import MutableMapping
+from typing import Literal
+
+import msgspec
+
+from driftline.events import LabeledEvent, LabelEvent, PredictionEvent
+
+__all__ = ["JoinCounts", "JoinResult", "JoinState", "Outcome"]
+
+Outcome = Literal["joined", "waiting", "duplicate", "late"]
+_Status = Literal["prediction", "label", "joined", "expired"]
+
+
+class _Slot(msgspec.Struct, kw_only=True, omit_defaults=True):
+    status: _Status
+    since: float  # event time the current status is measured from (for expiry and retention)
+    prediction: PredictionEvent | None = None
+    label: LabelEvent | None = None
+
+
+class JoinCounts(msgspec.Struct, kw_only=True):
+    """Running counts of the join (serialisable; store them beside the slots)."""
+
+    predictions: int = 0
+    labels: int = 0
+    joined: int = 0
+    duplicate_predictions: int = 0
+    duplicate_labels: int = 0
+    expired_predictions: int = 0
+    expired_labels: int = 0
+    late_labels: int = 0
+
+
+class JoinResult(msgspec.Struct, frozen=True):
+    """What one event did: the outcome and, when it completed a pair, the joined record."""
+
+    outcome: Outcome
+    labeled: LabeledEvent | None = None
+
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(_Slot)
+
+
+class JoinState:
+    """Join predictions and labels by ``prediction_id``, whichever comes first.
+
+    Parameters
+    ----------
+    ttl
+        Seconds of event time a prediction waits for its label (and an orphan label for its
+        prediction) before it expires.
+    retention
+        Seconds a joined or expired slot is kept to recognise duplicates; defaults to ``ttl``.
+    store
+        Where the slots live: any mutable mapping of ``str -> bytes`` (default: a dict).
+    counts
+        Counts restored from a snapshot; fresh ones by default.
+    """
+
+    def __init__(
+        self,
+        ttl: float,
+        retention: float | None = None,
+        *,
+        store: MutableMapping[str, bytes] | None = None,
+        counts: JoinCounts | None = None,
+    ) -> None:
+        if ttl <= 0:
+            raise ValueError(f"ttl must be positive, got {ttl}")
+        self.ttl = float(ttl)
+        self.retention = self.ttl if retention is None else float(retention)
+        self.store: MutableMapping[str, bytes] = {} if store is None else store
+        self.counts = counts or JoinCounts()
+        self._clock: float | None = None
+        self._deadlines: list[tuple[float, str]] = []
+        if self.store:
+            self.rebuild()
+
+    @property
+    def clock(self) -> float | None:
+        """The largest event time seen (prediction or label)."""
+        return self._clock
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def pending(self) -> dict[str, int]:
+        """Slots by status: predictions and labels waiting, tombstones kept (O(slots))."""
+        out = {"prediction": 0, "label": 0, "joined": 0, "expired": 0}
+        for data in self.store.values():
+            out[_decoder.decode(data).status] += 1
+        return out
+
+    def rebuild(self) -> None:
+        """Recompute the deadline heap and the clock from the store (after recovery)."""
+        self._deadlines = []
+        for key, data in self.store.items():
+            slot = _decoder.decode(data)
+            self._tick(slot.since)
+            self._deadlines.append((self._deadline(slot), key))
+        heapq.heapify(self._deadlines)
+
+    def add_prediction(self, prediction: PredictionEvent) -> JoinResult:
+        """Handle one prediction."""
+        self.counts.predictions += 1
+        self._tick(prediction.event_time)
+        key = prediction.prediction_id
+        slot = self._get(key)
+        if slot is None:
+            self._put(key, _Slot(status="prediction", since=prediction.event_time,
+                                 prediction=prediction))
+            return JoinResult("waiting")
+        if slot.status == "label" and slot.label is not None:
+            return JoinResult("joined", self._complete(key, prediction, slot.label))
+        self.counts.duplicate_predictions += 1
+        return JoinResult("duplicate")
+
+    def add_label(self, label: LabelEvent) -> JoinResult:
+        """Handle one label."""
+        self.counts.labels += 1
+        self._tick(label.event_time)
+        key = label.prediction_id
+        slot = self._get(key)
+        if slot is None:
+            self._put(key, _Slot(status="label", since=label.event_time, label=label))
+            return JoinResult("waiting")
+        if slot.status == "prediction" and slot.prediction is not None:
+            return JoinResult("joined", self._complete(key, slot.prediction, label))
+        if slot.status == "expired":
+            self.counts.late_labels += 1
+            return JoinResult("late")
+        self.counts.duplicate_labels += 1
+        return JoinResult("duplicate")
+
+    def expire(self, now: float | None = None) -> list[PredictionEvent]:
+        """Expire what waited longer than ``ttl`` and drop tombstones older than ``retention``.
+
+        ``now`` defaults to the join's clock (the largest event time seen); a larger value may
+        be passed for a quiet stream. Returns the predictions that expired unlabeled.
+        """
+        clock = self._clock if now is None else max(now, self._clock or now)
+        if clock is None:
+            return []
+        expired: list[PredictionEvent] = []
+        heap = self._deadlines
+        while heap and heap[0][0] < clock:
+            _, key = heapq.heappop(heap)
+            slot = self._get(key)
+            if slot is None:
+                continue
+            due = self._deadline(slot)
+            if due >= clock:  # stale heap entry: the slot moved on since it was pushed
+                heapq.heappush(heap, (due, key))
+                continue
+            if slot.status == "prediction" and slot.prediction is not None:
+                self.counts.expired_predictions += 1
+                expired.append(slot.prediction)
+                self._put(key, _Slot(status="expired", since=clock))
+            elif slot.status == "label":
+                self.counts.expired_labels += 1
+                del self.store[key]
+            else:
+                del self.store[key]
+        return expired
+
+    # internals
+
+    def _tick(self, event_time: float) -> None:
+        if self._clock is None or event_time > self._clock:
+            self._clock = event_time
+
+    def _deadline(self, slot: _Slot) -> float:
+        wait = self.ttl if slot.status in ("prediction", "label") else self.retention
+        return slot.since + wait
+
+    def _get(self, key: str) -> _Slot | None:
+        data = self.store.get(key)
+        return None if data is None else _decoder.decode(data)
+
+    def _put(self, key: str, slot: _Slot) -> None:
+        self.store[key] = _encoder.encode(slot)
+        heapq.heappush(self._deadlines, (self._deadline(slot), key))
+
+    def _complete(self, key: str, prediction: PredictionEvent, label: LabelEvent) -> LabeledEvent:
+        self.counts.joined += 1
+        self._put(key, _Slot(status="joined", since=max(prediction.event_time, label.event_time)))
+        return LabeledEvent.join(prediction, label)

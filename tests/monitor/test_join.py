@@ -1,0 +1,121 @@
+"""The prediction/label join as a state machine: order, duplicates, expiry, restart."""
+
+from __future__ import annotations
+
+import random
+
+from driftline.events import LabelEvent, PredictionEvent
+from monitor.join import JoinCounts, JoinState
+
+
+def prediction(pid: str, t: float, score: float = 0.7) -> PredictionEvent:
+    return PredictionEvent(prediction_id=pid, event_time=t, model_name="credit-risk",
+                           model_version="3", features={"loan_amount": 1.0}, score=score,
+                           decision="HIGH")
+
+
+def label(pid: str, t: float, y: int = 1) -> LabelEvent:
+    return LabelEvent(prediction_id=pid, label=y, event_time=t)
+
+
+def test_prediction_then_label_joins_with_the_delay():
+    join = JoinState(ttl=100)
+    assert join.add_prediction(prediction("a", 10)).outcome == "waiting"
+    result = join.add_label(label("a", 40, 0))
+    assert result.outcome == "joined"
+    assert result.labeled is not None
+    assert (result.labeled.event_time, result.labeled.label, result.labeled.delay_seconds) == (
+        10, 0, 30
+    )
+    assert result.labeled.prediction == prediction("a", 10)
+
+
+def test_label_then_prediction_joins_too():
+    join = JoinState(ttl=100)
+    assert join.add_label(label("a", 40)).outcome == "waiting"
+    result = join.add_prediction(prediction("a", 10))
+    assert result.outcome == "joined"
+    assert result.labeled is not None and result.labeled.delay_seconds == 30
+
+
+def test_duplicates_are_counted_and_never_joined_twice():
+    join = JoinState(ttl=100)
+    outcomes = [
+        join.add_prediction(prediction("a", 10)).outcome,
+        join.add_prediction(prediction("a", 10)).outcome,  # duplicate while waiting
+        join.add_label(label("a", 20)).outcome,
+        join.add_label(label("a", 20)).outcome,  # duplicate after the join
+        join.add_prediction(prediction("a", 10)).outcome,  # duplicate after the join
+        join.add_label(label("b", 21)).outcome,
+        join.add_label(label("b", 22)).outcome,  # duplicate label while waiting
+    ]
+    assert outcomes == ["waiting", "duplicate", "joined", "duplicate", "duplicate", "waiting",
+                        "duplicate"]
+    assert join.counts == JoinCounts(predictions=3, labels=4, joined=1, duplicate_predictions=2,
+                                     duplicate_labels=2)
+
+
+def test_unlabeled_predictions_expire_after_the_ttl_in_event_time():
+    join = JoinState(ttl=100)
+    join.add_prediction(prediction("a", 0))
+    join.add_prediction(prediction("b", 50))
+    join.add_prediction(prediction("c", 100))  # clock 100: "a" waited exactly the ttl
+    assert join.expire() == []
+    join.add_label(label("c", 101))  # clock 101: "a" waited longer than the ttl
+    assert [p.prediction_id for p in join.expire()] == ["a"]
+    assert join.add_label(label("a", 102)).outcome == "late"
+    assert [p.prediction_id for p in join.expire(now=151)] == ["b"]
+    assert join.counts.expired_predictions == 2
+    assert join.counts.late_labels == 1
+
+
+def test_orphan_labels_expire_and_tombstones_are_dropped_after_retention():
+    join = JoinState(ttl=10, retention=5)
+    join.add_label(label("orphan", 0))
+    join.add_prediction(prediction("a", 1))
+    join.add_label(label("a", 2))  # joined at 2, tombstone kept until 7
+    assert join.pending() == {"prediction": 0, "label": 1, "joined": 1, "expired": 0}
+    join.expire(now=8)
+    assert join.pending() == {"prediction": 0, "label": 1, "joined": 0, "expired": 0}
+    join.expire(now=11)
+    assert len(join) == 0
+    assert join.counts.expired_labels == 1
+    assert join.counts.expired_predictions == 0
+
+
+def test_a_restarted_join_resumes_from_its_store_and_counts():
+    events = []
+    rng = random.Random(5)
+    for i in range(400):
+        t = float(i)
+        events.append(prediction(f"p{i}", t))
+        if rng.random() < 0.8:  # some labels never come
+            events.append(label(f"p{i}", t + rng.uniform(0, 40)))
+        if rng.random() < 0.1:  # redelivered
+            events.append(events[-1])
+    rng.shuffle(events[100:300])  # out of order in the middle
+
+    def feed(join: JoinState, batch: list) -> list[str]:
+        out = []
+        for e in batch:
+            r = join.add_prediction(e) if isinstance(e, PredictionEvent) else join.add_label(e)
+            if r.labeled is not None:
+                out.append(r.labeled.prediction.prediction_id)
+            out.extend(f"expired:{p.prediction_id}" for p in join.expire())
+        return out
+
+    whole = JoinState(ttl=60)
+    expected = feed(whole, events)
+
+    first = JoinState(ttl=60)
+    got = feed(first, events[:333])
+    # the worker dies; the table (store) and the counts come back from their changelogs
+    second = JoinState(ttl=60, store=dict(first.store),
+                       counts=JoinCounts(**{f: getattr(first.counts, f)
+                                            for f in first.counts.__struct_fields__}))
+    got += feed(second, events[333:])
+    assert got == expected
+    assert second.counts == whole.counts
+    # every prediction is joined, expired or still waiting: none lost, none twice
+    counts = second.counts
+    assert counts.joined + counts.expired_predictions + second.pending()["prediction"] == 400

@@ -1,0 +1,452 @@
+"""``driftline replay``: copy a range of a topic to another topic, exactly.
+
+Keys, values, headers and timestamps are copied as read; each source partition is read in order
+and, when both topics have the same number of partitions, written to the same partition number
+(otherwise by key, with driftline's murmur2 partitioner, which keeps the order per key). At
+``max`` speed it is a batch consume and produce loop (large consume batches, lz4, long linger);
+at a finite speed the partitions are merged by timestamp and each message is sent when its
+time comes (:class:`~producers.timedmerge.TimedMerge`). The range is resolved to offsets once,
+up front (:mod:`producers.bounds`); the manifest records them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from confluent_kafka import OFFSET_END, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer as _Consumer
+from confluent_kafka import Producer as _Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from driftline.errors import DriftlineError
+from driftline.settings import KafkaSettings
+from driftline.topics import topic_names
+from producers.bounds import parse_bound, parse_speed, resolve_range
+from producers.manifest import PartitionRange, ReplayManifest
+from producers.timedmerge import TimedMerge
+
+__all__ = ["ReplayError", "ReplayRequest", "replay", "resolve_topic"]
+
+log = logging.getLogger(__name__)
+
+_CONSUMER: dict[str, Any] = {
+    "enable.auto.commit": False,
+    "enable.auto.offset.store": False,
+    "enable.partition.eof": False,
+    "auto.offset.reset": "error",  # a range that vanished under us is an error, not a skip
+    "fetch.max.bytes": 52_428_800,
+    "max.partition.fetch.bytes": 10_485_760,
+    "fetch.wait.max.ms": 100,
+    "queued.min.messages": 500_000,
+    "queued.max.messages.kbytes": 65_536,
+}
+_PRODUCER: dict[str, Any] = {
+    "enable.idempotence": True,  # retries never reorder or duplicate within a partition
+    "acks": "all",
+    "compression.type": "lz4",
+    "linger.ms": 50,
+    "batch.size": 1_000_000,
+    "batch.num.messages": 100_000,
+    "queue.buffering.max.messages": 2_000_000,
+    "queue.buffering.max.kbytes": 1_048_576,
+    "partitioner": "murmur2_random",
+    "delivery.report.only.error": True,
+}
+_BATCH = 50_000
+_SETTLING = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+)
+_TIMED_HIGH = 50_000  # messages buffered per partition before it is paused (finite speed)
+
+
+class ReplayError(DriftlineError):
+    """A replay could not run as asked."""
+
+
+@dataclass(frozen=True)
+class ReplayRequest:
+    """One replay, as given on the command line."""
+
+    topic: str
+    to_topic: str
+    start: str = "earliest"
+    end: str = "latest"
+    speed: str = "max"
+    partitions: tuple[int, ...] | None = None
+    keep_timestamps: bool = True
+    create_target: bool = True
+    idle_timeout: float = 30.0
+
+
+def resolve_topic(name: str, settings: KafkaSettings) -> str:
+    """A driftline logical topic name (``predictions``) gets the configured prefix; any
+    other name is used as given.
+
+    >>> resolve_topic("predictions", KafkaSettings(topic_prefix="prod."))
+    'prod.predictions'
+    >>> resolve_topic("prod.predictions", KafkaSettings(topic_prefix="prod."))
+    'prod.predictions'
+    """
+    return topic_names(settings.topic_prefix).get(name, name)
+
+
+class _Tally:
+    """What was copied from each source partition."""
+
+    def __init__(self, partitions: list[int]) -> None:
+        self.count = dict.fromkeys(partitions, 0)
+        self.first: dict[int, tuple[int, int]] = {}
+        self.last: dict[int, tuple[int, int]] = {}
+
+    @property
+    def total(self) -> int:
+        return sum(self.count.values())
+
+
+@dataclass
+class _Copier:
+    consumer: _Consumer
+    producer: _Producer
+    source: str
+    target: str
+    same: bool  # same partition number in the target
+    keep_ts: bool
+    idle_timeout: float
+    on_progress: Callable[[int], None] | None
+    _last_progress: float = 0.0
+
+    def _progress(self, tally: _Tally) -> None:
+        now = time.monotonic()
+        if self.on_progress is not None and now - self._last_progress >= 0.25:
+            self._last_progress = now
+            self.on_progress(tally.total)
+
+    def _close_finished(self, open_: dict[int, int]) -> list[int]:
+        """Close partitions the consumer has read past the end of (gaps at the end of a range,
+        such as transaction markers, leave no message at ``end - 1``)."""
+        if not open_:
+            return []
+        positions = self.consumer.position([TopicPartition(self.source, p) for p in open_])
+        finished = [tp.partition for tp in positions if tp.offset >= open_[tp.partition]]
+        self._unassign(open_, finished)
+        return finished
+
+    def _unassign(self, open_: dict[int, int], partitions: list[int]) -> None:
+        for p in partitions:
+            del open_[p]
+        if partitions:
+            self.consumer.incremental_unassign(
+                [TopicPartition(self.source, p, OFFSET_END) for p in partitions]
+            )
+
+    def _consume(self, open_: dict[int, int], timeout: float, idle: list[float]) -> list[Message]:
+        msgs = self.consumer.consume(_BATCH, timeout)
+        if msgs:
+            idle[0] = 0.0
+            return msgs
+        self._close_finished(open_)
+        idle[0] += timeout
+        if open_ and idle[0] >= self.idle_timeout:
+            raise ReplayError(
+                f"no message from {self.source} for {self.idle_timeout:.0f}s while partitions "
+                f"{sorted(open_)} had not reached the end of the range"
+            )
+        return []
+
+    def _produce(self, msg: Message, partition: int) -> None:
+        ts_type, ts = msg.timestamp()
+        kwargs: dict[str, Any] = {}
+        if self.same:
+            kwargs["partition"] = partition
+        if self.keep_ts and ts_type != 0:  # 0: TIMESTAMP_NOT_AVAILABLE
+            kwargs["timestamp"] = ts
+        headers = msg.headers()
+        if headers:
+            kwargs["headers"] = headers
+        while True:
+            try:
+                self.producer.produce(self.target, msg.value(), msg.key(), **kwargs)
+                return
+            except BufferError:
+                self.producer.poll(0.05)
+
+    def copy_max(self, ranges: dict[int, tuple[int, int]], tally: _Tally) -> None:
+        """As fast as possible: batches straight from consume to produce."""
+        open_ = {p: end for p, (start, end) in ranges.items() if end > start}
+        if not open_:
+            return
+        self.consumer.assign([TopicPartition(self.source, p, ranges[p][0]) for p in open_])
+        count, first, last = tally.count, tally.first, tally.last
+        produce, poll, target, same, keep_ts = (
+            self.producer.produce, self.producer.poll, self.target, self.same, self.keep_ts
+        )
+        idle = [0.0]
+        while open_:
+            msgs = self._consume(open_, 0.5, idle)
+            done: list[int] = []
+            for msg in msgs:
+                if msg.error() is not None:
+                    _raise(msg)
+                p = msg.partition()
+                end = open_.get(p)
+                offset = msg.offset()
+                if end is None or offset >= end:
+                    continue
+                ts_type, ts = msg.timestamp()
+                try:
+                    produce(
+                        target,
+                        msg.value(),
+                        msg.key(),
+                        partition=p if same else -1,
+                        timestamp=ts if keep_ts and ts_type else 0,
+                        headers=msg.headers(),
+                    )
+                except BufferError:
+                    poll(0.05)
+                    self._produce(msg, p)
+                count[p] += 1
+                if p not in first:
+                    first[p] = (offset, ts)
+                last[p] = (offset, ts)
+                if offset >= end - 1:
+                    done.append(p)
+            poll(0)
+            self._unassign(open_, [p for p in set(done) if p in open_])
+            if msgs:
+                self._close_finished(open_)
+            self._progress(tally)
+
+    def copy_timed(self, ranges: dict[int, tuple[int, int]], tally: _Tally, speed: float) -> None:
+        """At ``speed`` x real time, partitions merged by timestamp."""
+        open_ = {p: end for p, (start, end) in ranges.items() if end > start}
+        if not open_:
+            return
+        self.consumer.assign([TopicPartition(self.source, p, ranges[p][0]) for p in open_])
+        merge: TimedMerge[Message] = TimedMerge(list(open_), speed)
+        paused: set[int] = set()
+        idle = [0.0]
+        while not merge.done:
+            if open_ and (merge.starving or len(paused) < len(open_)):
+                msgs = self._consume(open_, 0.1 if merge.starving else 0.0, idle)
+                for msg in msgs:
+                    if msg.error() is not None:
+                        _raise(msg)
+                    p, offset = msg.partition(), msg.offset()
+                    end = open_.get(p)
+                    if end is None or offset >= end:
+                        continue
+                    merge.add(p, msg.timestamp()[1], msg)
+                    if offset >= end - 1:
+                        self._unassign(open_, [p])
+                for p in list(merge.starving):
+                    if p not in open_:
+                        merge.finish(p)
+                for p in list(open_):
+                    if p not in paused and merge.buffered(p) >= _TIMED_HIGH:
+                        self.consumer.pause([TopicPartition(self.source, p)])
+                        paused.add(p)
+                    elif p in paused and merge.buffered(p) < _TIMED_HIGH // 2:
+                        self.consumer.resume([TopicPartition(self.source, p)])
+                        paused.discard(p)
+            for p in [p for p in merge.starving if p not in open_]:
+                merge.finish(p)
+            for msg in merge.pop_ready(time.monotonic()):
+                p, offset = msg.partition(), msg.offset()
+                self._produce(msg, p)
+                ts = msg.timestamp()[1]
+                tally.count[p] += 1
+                tally.first.setdefault(p, (offset, ts))
+                tally.last[p] = (offset, ts)
+            self.producer.poll(0)
+            self._progress(tally)
+            due = merge.next_due
+            if due is not None:
+                time.sleep(min(max(0.0, due - time.monotonic()), 0.05))
+
+
+def _raise(msg: Message) -> None:
+    err = msg.error()
+    if err.code() == KafkaError._PARTITION_EOF:
+        return
+    raise ReplayError(f"reading {msg.topic()} [{msg.partition()}]: {err.str()}")
+
+
+def _ensure_target(
+    admin: AdminClient, settings: KafkaSettings, name: str, partitions: int, create: bool
+) -> int:
+    topics = admin.list_topics(timeout=10).topics
+    if name in topics and not topics[name].error:
+        return len(topics[name].partitions)
+    if not create:
+        raise ReplayError(f"target topic {name!r} does not exist (drop --no-create to create it)")
+    future = admin.create_topics(
+        [NewTopic(name, num_partitions=partitions, replication_factor=settings.replication_factor)]
+    )[name]
+    try:
+        future.result()
+    except KafkaException as exc:
+        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+            raise ReplayError(f"cannot create target topic {name!r}: {exc}") from None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(name, timeout=10).topics
+        if name in topics and not topics[name].error and topics[name].partitions:
+            return len(topics[name].partitions)
+        time.sleep(0.1)
+    raise ReplayError(f"target topic {name!r} was created but did not appear within 30s")
+
+
+def _high_watermarks(consumer: _Consumer, topic: str, timeout: float = 30.0) -> dict[int, int]:
+    """Partition -> high watermark, retried while a new topic's leaders settle."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
+            return {
+                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
+                for p in sorted(partitions)
+            }
+        except KafkaException as exc:
+            if not exc.args[0].retriable() and exc.args[0].code() not in _SETTLING:
+                raise
+            if time.monotonic() >= deadline:
+                raise ReplayError(
+                    f"{topic}: no partition leader within {timeout:.0f}s ({exc})"
+                ) from None
+            time.sleep(0.2)
+
+
+def replay(
+    settings: KafkaSettings,
+    request: ReplayRequest,
+    *,
+    on_plan: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    producer_options: dict[str, Any] | None = None,
+) -> ReplayManifest:
+    """Copy ``request``'s range and return the manifest (not yet written anywhere).
+
+    ``on_plan(n)`` is told the most messages the range can hold once it is resolved;
+    ``on_progress(copied)`` is called a few times a second while copying.
+    """
+    start, end = parse_bound(request.start), parse_bound(request.end)
+    speed = parse_speed(request.speed)
+    source = resolve_topic(request.topic, settings)
+    target = resolve_topic(request.to_topic, settings)
+    if source == target:
+        raise ReplayError(f"--to-topic must differ from --topic ({source})")
+    base = settings.confluent_config()
+    consumer = _Consumer(
+        {**base, **_CONSUMER, "group.id": f"driftline-replay-{uuid.uuid4().hex[:12]}"}
+    )
+    producer: _Producer | None = None
+    failures: list[str] = []
+
+    def on_error(err: KafkaError | None, _msg: Message) -> None:
+        if err is not None:
+            failures.append(str(err))
+
+    try:
+        metadata = consumer.list_topics(source, timeout=10).topics.get(source)
+        if metadata is None or metadata.error is not None or not metadata.partitions:
+            raise ReplayError(f"source topic {source!r} does not exist")
+        all_partitions = sorted(metadata.partitions)
+        partitions = list(request.partitions) if request.partitions else all_partitions
+        unknown = sorted(set(partitions) - set(all_partitions))
+        if unknown:
+            raise ReplayError(
+                f"{source} has partitions {all_partitions[0]}..{all_partitions[-1]}; "
+                f"no partition {', '.join(map(str, unknown))}"
+            )
+        marks = {
+            p: consumer.get_watermark_offsets(TopicPartition(source, p), timeout=10)
+            for p in partitions
+        }
+
+        def lookup(time_ms: int) -> dict[int, int | None]:
+            found = consumer.offsets_for_times(
+                [TopicPartition(source, p, time_ms) for p in partitions], timeout=10
+            )
+            return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in found}
+
+        ranges = resolve_range(start, end, marks, lookup)
+        if on_plan is not None:
+            on_plan(sum(e - s for s, e in ranges.values()))
+        admin = AdminClient(base)
+        target_count = _ensure_target(
+            admin, settings, target, len(all_partitions), request.create_target
+        )
+        same = target_count == len(all_partitions)
+        before = _high_watermarks(consumer, target)
+        producer = _Producer(
+            {**base, **_PRODUCER, **(producer_options or {}), "on_delivery": on_error}
+        )
+        copier = _Copier(
+            consumer, producer, source, target, same, request.keep_timestamps,
+            request.idle_timeout, on_progress,
+        )
+        tally = _Tally(partitions)
+        began = time.monotonic()
+        if speed is None:
+            copier.copy_max(ranges, tally)
+        else:
+            copier.copy_timed(ranges, tally, speed)
+        left = producer.flush(60)
+        elapsed = time.monotonic() - began
+        if left or failures:
+            raise ReplayError(
+                f"{left} messages not delivered to {target} and {len(failures)} failed"
+                + (f" (first: {failures[0]})" if failures else "")
+                + "; the target holds a partial copy"
+            )
+        after = _high_watermarks(consumer, target)
+    finally:
+        consumer.close()
+    notes = []
+    if start.kind == "offsets" or end.kind == "offsets":
+        for p in ranges:
+            low, high = marks[p]
+            asked_s = start.offsets.get(p, start.offsets.get(-1)) if start.offsets else None
+            if asked_s is not None and asked_s < low:
+                notes.append(f"partition {p}: offsets below {low} are gone (retention); "
+                             f"started at {low}, not {asked_s}")
+            asked_e = end.offsets.get(p, end.offsets.get(-1)) if end.offsets else None
+            if asked_e is not None and asked_e > high:
+                notes.append(f"partition {p}: the range ends at the high watermark {high}")
+    return ReplayManifest(
+        replay_id=uuid.uuid4().hex[:12],
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        source_topic=source,
+        target_topic=target,
+        requested_from=request.start,
+        requested_to=request.end,
+        speed=request.speed,
+        partitioning="same-partition" if same else "by-key",
+        ranges=[
+            PartitionRange(
+                partition=p,
+                start_offset=s,
+                end_offset=e,
+                count=tally.count[p],
+                first_offset=tally.first[p][0] if p in tally.first else None,
+                last_offset=tally.last[p][0] if p in tally.last else None,
+                first_timestamp_ms=tally.first[p][1] if p in tally.first else None,
+                last_timestamp_ms=tally.last[p][1] if p in tally.last else None,
+                target_partition=p if same else None,
+            )
+            for p, (s, e) in sorted(ranges.items())
+        ],
+        elapsed_s=round(elapsed, 6),
+        target_end_offsets_before=before,
+        target_end_offsets_after=after,
+        notes=notes,
+    )

@@ -9,7 +9,7 @@ from driftline.settings import DriftlineSettings
 
 def test_missing_java_says_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setattr("driftline.localkafka.shutil.which", lambda name: None)
-    with pytest.raises(LocalKafkaError, match="Java 17 or newer.*apt-get install openjdk-17"):
+    with pytest.raises(LocalKafkaError, match=r"Java 17 or newer.*apt-get install openjdk-17"):
         LocalKafka(DriftlineSettings(home=tmp_path)).fetch()
 
 

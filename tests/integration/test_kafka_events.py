@@ -144,3 +144,32 @@ def test_same_key_same_partition_across_clients(kafka: KafkaSettings, topic_fact
     assert len(pred_part) == n_keys
     assert pred_part == label_part
     assert len(set(pred_part.values())) == 6  # keys really spread over partitions
+
+
+def test_aiokafka_reads_what_the_driftline_producer_wrote(kafka: KafkaSettings, topic_factory,
+                                                        group_id):
+    """The scorer writes with confluent-kafka (lz4-compressed batches); the monitor reads with
+    aiokafka through faust. This is the path every prediction takes."""
+    topic = topic_factory(partitions=3)
+    with Producer(kafka) as producer:
+        for event in SAMPLES:
+            producer.send(topic, event)
+
+    async def consume() -> set[tuple[bytes, bytes]]:
+        consumer = AIOKafkaConsumer(
+            topic, group_id=group_id, auto_offset_reset="earliest", **kafka.aiokafka_config()
+        )
+        await consumer.start()
+        got: set[tuple[bytes, bytes]] = set()
+        try:
+            while len(got) < len(SAMPLES):
+                batch = await consumer.getmany(timeout_ms=5000)
+                if not batch:
+                    break
+                for records in batch.values():
+                    got.update((r.key, r.value) for r in records)
+        finally:
+            await consumer.stop()
+        return got
+
+    _assert_same_events(asyncio.run(asyncio.wait_for(consume(), 60)))

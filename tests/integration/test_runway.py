@@ -67,7 +67,7 @@ def test_dead_letter_round_trip(kafka: KafkaSettings, driftline_topics, group_id
     assert letter.value == bad and letter.raw_key == b"p-1"
     assert letter.source_topic == labels and letter.error_field == "label"
     assert "Expected `int`, got `str`" in letter.error
-    source = [m for m in read_topic(kafka, labels) if m.key() == b"p-1"][0]
+    source = next(m for m in read_topic(kafka, labels) if m.key() == b"p-1")
     assert (letter.source_partition, letter.source_offset) == (source.partition(), source.offset())
 
 
@@ -94,9 +94,10 @@ def test_cli_creates_and_lists_topics(kafka: KafkaSettings):
             producer.produce(f"{kafka.topic_prefix}labels", b"{}", f"k{i}".encode())
     listed = _cli("topics", "list", env=env)
     assert listed.returncode == 0, listed.stderr
-    line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(f"{kafka.topic_prefix}labels"))
+    labels = f"{kafka.topic_prefix}labels"
+    line = next(ln for ln in listed.stdout.splitlines() if ln.startswith(labels))
     assert line.split()[1:3] == ["6", "5"]
-    assert {i.name: i.messages for i in describe_topics(kafka)}[f"{kafka.topic_prefix}labels"] == 5
+    assert {i.name: i.messages for i in describe_topics(kafka)}[labels] == 5
 
 
 def test_cli_reports_an_unreachable_cluster_clearly():

@@ -1,0 +1,43 @@
+"""DRIFTLINE_API_KEY: prediction and admin endpoints require it, probes and metrics do not."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from driftline.settings import KafkaSettings
+from scorer.app import create_app
+from tests.scorer.support import APPLICATION, register_model, scorer_settings
+
+KEY = "s3cret-key"
+
+
+@pytest.fixture
+def client(kafka: KafkaSettings, driftline_topics, tmp_path):
+    register_model(tmp_path, "credit-risk")
+    with TestClient(create_app(scorer_settings(tmp_path, kafka, api_key=KEY))) as test_client:
+        yield test_client
+
+
+def test_api_key_guards_prediction_and_admin_endpoints(client):
+    for method, path, body in (
+        ("POST", "/predict", APPLICATION),
+        ("POST", "/predict/batch", {"rows": [APPLICATION]}),
+        ("GET", "/model", None),
+        ("POST", "/model/reload", None),
+    ):
+        missing = client.request(method, path, json=body)
+        wrong = client.request(method, path, json=body, headers={"X-API-Key": "nope"})
+        assert (missing.status_code, wrong.status_code) == (401, 401), path
+        assert missing.headers["www-authenticate"] == "Bearer"
+        by_header = client.request(method, path, json=body, headers={"X-API-Key": KEY})
+        by_bearer = client.request(
+            method, path, json=body, headers={"Authorization": f"Bearer {KEY}"}
+        )
+        assert (by_header.status_code, by_bearer.status_code) == (200, 200), path
+
+
+def test_probes_and_metrics_need_no_key(client):
+    assert client.get("/health").status_code == 200
+    assert client.get("/ready").status_code == 200
+    assert client.get("/metrics").status_code == 200

@@ -1,0 +1,57 @@
+"""Streaming scoring: `transactions` in, `predictions` out, no HTTP; bad input dead-lettered."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from driftline.events import DeadLetter, TransactionEvent, decode, encode
+from driftline.kafka import Producer, read_topic
+from driftline.settings import KafkaSettings
+from scorer.service import Scorer
+from tests.scorer.support import APPLICATION, register_model, scorer_settings, wait_for_predictions
+
+
+def test_transactions_are_scored_and_published_without_http(
+    kafka: KafkaSettings, driftline_topics, tmp_path
+):
+    register_model(tmp_path, "credit-risk")
+    settings = scorer_settings(
+        tmp_path, kafka, stream=True, stream_group=f"scorer-{uuid.uuid4().hex[:8]}"
+    )
+    transactions = [
+        TransactionEvent(
+            entity_id=f"app-{i}", event_time=1_760_000_000.0 + i, request_id=f"req-{i}",
+            features={**APPLICATION, "loan_amount": 50_000.0 * (i + 1)},
+        )
+        for i in range(30)
+    ]
+    invalid = TransactionEvent(
+        entity_id="app-bad", event_time=1.0, features={**APPLICATION, "channel": "fax"}
+    )
+    scorer = Scorer(settings)
+    scorer.start_blocking()
+    try:
+        with Producer(kafka) as producer:
+            for event in transactions:
+                producer.send(driftline_topics["transactions"], event)
+            producer.send(driftline_topics["transactions"], invalid)
+            producer.produce(driftline_topics["transactions"], b"not json", b"app-junk")
+        found = wait_for_predictions(kafka, {t.request_id for t in transactions})
+    finally:
+        scorer.stop_blocking()
+
+    for tx in transactions:
+        prediction = found[tx.request_id]
+        assert prediction.entity_id == tx.entity_id
+        assert prediction.event_time == tx.event_time
+        assert prediction.features == tx.features
+        assert prediction.model_version == "1"
+    deadline = time.monotonic() + 20
+    letters: list[DeadLetter] = []
+    while len(letters) < 2 and time.monotonic() < deadline:
+        letters = [decode(DeadLetter, m.value())
+                   for m in read_topic(kafka, driftline_topics["dead-letter"])]
+        time.sleep(0.2)
+    assert sorted(letter.error_field for letter in letters) == ["", "features.channel"]
+    assert {letter.value for letter in letters} == {encode(invalid), b"not json"}

@@ -4,6 +4,7 @@ HTTP against the scorer itself (and a stand-in app for the failure paths)."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 import time
@@ -83,10 +84,12 @@ def test_cli_produce_prints_the_summary(kafka, driftline_topics, monkeypatch):
         "fixed:1h", "--label-loss", "0", "--no-progress",
     ])
     assert result.exit_code == 0, result.output
-    lines = {line.split()[0] + " " + line.split()[1]: line for line in result.output.splitlines()
-             if line.strip() and not line.startswith("producing")}
-    assert lines["sent 50"] and "labels pending" in result.output
-    assert " 50 " in lines["labels pending"] + " "
+    counts = {
+        m.group("name"): int(m.group("n"))
+        for m in re.finditer(r"^(?P<name>[a-z][a-z ]*?) +(?P<n>\d+)", result.output, re.M)
+    }
+    assert counts["sent"] == counts["accepted"] == counts["labels pending"] == 50
+    assert counts["labels emitted"] == counts["rejected"] == 0
     assert len(read_topic(kafka, driftline_topics["transactions"])) == 50
 
 

@@ -1,1 +1,1 @@
-"""driftline retrainer."""
+"""driftline retrainer: drift events in, gated model versions out."""

@@ -1,0 +1,139 @@
+"""Which drift events start a retrain: kinds, severity, duplicates, debounce, cooldown.
+
+A pure decision per event, so that every decision (triggered, or skipped and why) can be
+logged and counted. Time is the drift event's own event time, so a replay of
+``drift-events`` decides exactly as the live run did.
+
+>>> from driftline.events import DriftEvent
+>>> policy = TriggerPolicy(cooldown=600, debounce=60)
+>>> def event(i, t, kind="covariate", severity="high"):
+...     return DriftEvent(event_id=f"d{i}", event_time=t, model_name="credit-risk",
+...                       model_version="1", kind=kind, severity=severity,
+...                       window_start=t - 60, window_end=t)
+>>> policy.decide(event(1, 1000.0)).reason
+'triggered: covariate drift (high) on credit-risk v1'
+>>> policy.decide(event(1, 1000.0)).reason
+'skipped: duplicate of drift event d1'
+>>> policy.decide(event(2, 1030.0)).reason
+'skipped: a retrain of credit-risk is already in flight'
+>>> policy.finished("credit-risk", at=1100.0)
+>>> policy.decide(event(3, 1200.0)).reason
+'skipped: cooldown until 1700 after the retrain that finished at 1100'
+>>> policy.decide(event(4, 1800.0, severity="low")).reason
+'skipped: severity low is below medium'
+>>> policy.decide(event(5, 1800.0, kind="prediction")).reason
+'skipped: kind prediction does not trigger (covariate, performance, concept)'
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from driftline.events import DriftEvent, DriftKind, Severity
+
+__all__ = ["Decision", "TriggerPolicy"]
+
+_RANK: dict[str, int] = {"low": 1, "medium": 2, "high": 3}
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do about one drift event, and why (the reason is logged verbatim)."""
+
+    trigger: bool
+    reason: str
+    model_name: str
+    event_id: str
+
+    @property
+    def outcome(self) -> str:
+        """A short label for metrics: ``triggered`` or the kind of skip."""
+        if self.trigger:
+            return "triggered"
+        return self.reason.removeprefix("skipped: ").split(" ", 1)[0].rstrip(":")
+
+
+class TriggerPolicy:
+    """Decide whether a drift event triggers a retrain.
+
+    Parameters
+    ----------
+    kinds
+        Drift kinds that may trigger (default covariate, performance and concept).
+    min_severity
+        The lowest severity that triggers.
+    debounce
+        Seconds after a trigger during which further events for the same model coalesce into
+        the retrain already started (they are answered by it).
+    cooldown
+        Seconds after a retrain finishes before the same model may retrain again.
+    remember
+        How many recent event ids are kept to recognise duplicates.
+    """
+
+    def __init__(
+        self,
+        kinds: Iterable[DriftKind] = ("covariate", "performance", "concept"),
+        min_severity: Severity = "medium",
+        debounce: float = 60.0,
+        cooldown: float = 900.0,
+        remember: int = 10_000,
+    ) -> None:
+        if debounce < 0 or cooldown < 0:
+            raise ValueError("debounce and cooldown are seconds >= 0")
+        self.kinds = tuple(kinds)
+        self.min_severity = min_severity
+        self.debounce = float(debounce)
+        self.cooldown = float(cooldown)
+        self._remember = remember
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._in_flight: dict[str, float] = {}  # model -> event time that triggered it
+        self._finished: dict[str, float] = {}  # model -> event time its last retrain ended
+
+    def in_flight(self, model_name: str) -> bool:
+        return model_name in self._in_flight
+
+    def decide(self, event: DriftEvent) -> Decision:
+        """Decide about ``event``; a trigger marks the model as in flight until
+        :meth:`finished` is called."""
+        model, t = event.model_name, event.event_time
+
+        def skip(reason: str) -> Decision:
+            return Decision(False, f"skipped: {reason}", model, event.event_id)
+
+        if event.event_id in self._seen:
+            return skip(f"duplicate of drift event {event.event_id}")
+        self._seen[event.event_id] = None
+        while len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+
+        if event.kind not in self.kinds:
+            return skip(f"kind {event.kind} does not trigger ({', '.join(self.kinds)})")
+        if _RANK[event.severity] < _RANK[self.min_severity]:
+            return skip(f"severity {event.severity} is below {self.min_severity}")
+        if model in self._in_flight:
+            return skip(f"a retrain of {model} is already in flight")
+        finished = self._finished.get(model)
+        if finished is not None and t < finished + self.cooldown:
+            return skip(
+                f"cooldown until {finished + self.cooldown:.0f} after the retrain that "
+                f"finished at {finished:.0f}"
+            )
+        self._in_flight[model] = t
+        return Decision(
+            True,
+            f"triggered: {event.kind} drift ({event.severity}) on {model} "
+            f"v{event.model_version}",
+            model,
+            event.event_id,
+        )
+
+    def finished(self, model_name: str, at: float) -> None:
+        """A retrain of ``model_name`` ended (promoted, rejected or failed) at event time
+        ``at``; the cooldown starts. Events that arrived within ``debounce`` of the trigger
+        were already answered by it."""
+        started = self._in_flight.pop(model_name, None)
+        end = at if started is None else max(at, started + self.debounce)
+        self._finished[model_name] = end

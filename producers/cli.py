@@ -217,7 +217,7 @@ class _ProgressBar:
 
             self._progress = Progress(
                 TextColumn("{task.description}"),
-                BarColumn(),
+                BarColumn(bar_width=24),
                 MofNCompleteColumn(),
                 TimeElapsedColumn(),
                 TextColumn("{task.fields[detail]}"),
@@ -231,8 +231,8 @@ class _ProgressBar:
         if self._progress is None:
             return
         detail = (
-            f"ok {summary.accepted}  rejected {summary.rejected}  failed {summary.failed}  "
-            f"labels {summary.labels_emitted} (+{summary.labels_pending} pending)"
+            f"ok {summary.accepted} rej {summary.rejected} fail {summary.failed} "
+            f"labels {summary.labels_emitted}+{summary.labels_pending}"
         )
         self._progress.update(self._task, completed=summary.sent, detail=detail)
 

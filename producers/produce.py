@@ -121,7 +121,7 @@ class ProduceSummary:
             )
         if self.interrupted:
             out.append("interrupted before the end")
-        return out
+        return [line.rstrip() for line in out]
 
 
 class Sender(ABC):

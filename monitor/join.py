@@ -23,6 +23,12 @@ returned by :meth:`JoinState.expire` so that label coverage can count it); a lab
 and expired slots stay as small tombstones for ``retention`` seconds (default: ``ttl``) so that
 duplicates arriving then are recognised, and are then deleted.
 
+A caller that knows where each event was read passes ``source=(topic, partition, offset)``:
+the slot remembers it, and the same event read again after a restart (the worker resumes
+from an older checkpoint) repeats its first outcome and counts, instead of being taken for a
+duplicate; a joined slot keeps both halves for its retention so that the pair can be emitted
+again. Without ``source`` every repeat is a duplicate.
+
 Finding due slots without scanning the table uses an in-memory heap of deadlines. It is
 derived state: after a restart, call :meth:`JoinState.rebuild` once the table has been
 recovered from its changelog. Counts are a separate small struct (:class:`JoinCounts`) to
@@ -55,6 +61,10 @@ from driftline.events import LabeledEvent, LabelEvent, PredictionEvent
 
 __all__ = ["JoinCounts", "JoinResult", "JoinState", "Outcome"]
 
+
+def _where(source: tuple[str, int, int] | None) -> str | None:
+    return None if source is None else f"{source[0]}:{source[1]}:{source[2]}"
+
 Outcome = Literal["joined", "waiting", "duplicate", "late"]
 _Status = Literal["prediction", "label", "joined", "expired"]
 
@@ -64,6 +74,12 @@ class _Slot(msgspec.Struct, kw_only=True, omit_defaults=True):
     since: float  # event time the current status is measured from (for expiry and retention)
     prediction: PredictionEvent | None = None
     label: LabelEvent | None = None
+    # Where the prediction and the label were read ("topic:partition:offset"), and which of the
+    # two completed the pair: a replayed event (after a restart) is recognised by its source and
+    # repeats its first outcome instead of counting as a duplicate.
+    prediction_source: str | None = None
+    label_source: str | None = None
+    completed_by: Literal["prediction", "label"] | None = None
 
 
 class JoinCounts(msgspec.Struct, kw_only=True):
@@ -149,32 +165,45 @@ class JoinState:
             self._deadlines.append((self._deadline(slot), key))
         heapq.heapify(self._deadlines)
 
-    def add_prediction(self, prediction: PredictionEvent) -> JoinResult:
-        """Handle one prediction."""
+    def add_prediction(
+        self, prediction: PredictionEvent, source: tuple[str, int, int] | None = None
+    ) -> JoinResult:
+        """Handle one prediction (``source``: where it was read, to recognise replays)."""
         self.counts.predictions += 1
         self._tick(prediction.event_time)
         key = prediction.prediction_id
+        where = _where(source)
         slot = self._get(key)
         if slot is None:
             self._put(key, _Slot(status="prediction", since=prediction.event_time,
-                                 prediction=prediction))
+                                 prediction=prediction, prediction_source=where))
             return JoinResult("waiting")
+        if where is not None and slot.prediction_source == where:
+            return self._replay(slot, "prediction")
         if slot.status == "label" and slot.label is not None:
-            return JoinResult("joined", self._complete(key, prediction, slot.label))
+            return JoinResult("joined", self._complete(
+                key, prediction, slot.label, where, slot.label_source, "prediction"))
         self.counts.duplicate_predictions += 1
         return JoinResult("duplicate")
 
-    def add_label(self, label: LabelEvent) -> JoinResult:
-        """Handle one label."""
+    def add_label(
+        self, label: LabelEvent, source: tuple[str, int, int] | None = None
+    ) -> JoinResult:
+        """Handle one label (``source``: where it was read, to recognise replays)."""
         self.counts.labels += 1
         self._tick(label.event_time)
         key = label.prediction_id
+        where = _where(source)
         slot = self._get(key)
         if slot is None:
-            self._put(key, _Slot(status="label", since=label.event_time, label=label))
+            self._put(key, _Slot(status="label", since=label.event_time, label=label,
+                                 label_source=where))
             return JoinResult("waiting")
+        if where is not None and slot.label_source == where:
+            return self._replay(slot, "label")
         if slot.status == "prediction" and slot.prediction is not None:
-            return JoinResult("joined", self._complete(key, slot.prediction, label))
+            return JoinResult("joined", self._complete(
+                key, slot.prediction, label, slot.prediction_source, where, "label"))
         if slot.status == "expired":
             self.counts.late_labels += 1
             return JoinResult("late")
@@ -230,7 +259,30 @@ class JoinState:
         self.store[key] = _encoder.encode(slot)
         heapq.heappush(self._deadlines, (self._deadline(slot), key))
 
-    def _complete(self, key: str, prediction: PredictionEvent, label: LabelEvent) -> LabeledEvent:
+    def _complete(
+        self,
+        key: str,
+        prediction: PredictionEvent,
+        label: LabelEvent,
+        prediction_source: str | None,
+        label_source: str | None,
+        completed_by: Literal["prediction", "label"],
+    ) -> LabeledEvent:
         self.counts.joined += 1
-        self._put(key, _Slot(status="joined", since=max(prediction.event_time, label.event_time)))
+        since = max(prediction.event_time, label.event_time)
+        if prediction_source is None and label_source is None:
+            slot = _Slot(status="joined", since=since)  # a bare tombstone suffices
+        else:
+            slot = _Slot(status="joined", since=since, prediction=prediction, label=label,
+                         prediction_source=prediction_source, label_source=label_source,
+                         completed_by=completed_by)
+        self._put(key, slot)
         return LabeledEvent.join(prediction, label)
+
+    def _replay(self, slot: _Slot, half: Literal["prediction", "label"]) -> JoinResult:
+        """The same event again (read again after a restart): repeat its first outcome."""
+        if slot.status == "joined" and slot.completed_by == half:
+            assert slot.prediction is not None and slot.label is not None
+            self.counts.joined += 1
+            return JoinResult("joined", LabeledEvent.join(slot.prediction, slot.label))
+        return JoinResult("waiting")

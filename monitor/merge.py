@@ -1,0 +1,180 @@
+"""Merge every partition's share of a window, judge it once, and raise few drift events.
+
+Partials (:class:`~monitor.partition.Partial`) arrive from every source partition, possibly
+from several workers, on one internal topic. :class:`WindowMerger` adds them up per
+(kind, model, version, window) and judges a window when every *active* partition's watermark
+has passed its end (drift windows) or its end plus ``label_wait`` (performance windows). A
+partition is active while it reported within ``idle_timeout`` seconds of wall time, so one
+quiet partition does not hold every window open forever; until all ``partitions`` have
+reported once, nothing is judged before ``idle_timeout`` has passed since start.
+
+Judged windows go through :class:`~monitor.policy.DriftPolicy` (hysteresis and cooldown),
+which turns findings into at most one DriftEvent per kind per episode.
+
+>>> merger = WindowMerger(partitions=1, profiles=lambda n, v: None)
+>>> merger.add(Partial(kind="watermark", partition=0, watermark=10.0), now=0.0)
+[]
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from driftline.events import DriftEvent
+from driftline.profile import ReferenceProfile
+from monitor.accumulator import WindowAccumulator
+from monitor.judge import DriftConfig, WindowReport
+from monitor.partition import Partial
+from monitor.performance import PerformanceAccumulator, PerformanceReport, judge_performance
+from monitor.policy import DriftPolicy
+
+__all__ = ["Judged", "WindowMerger"]
+
+ProfileLookup = Callable[[str, str], ReferenceProfile | None]
+BaselineLookup = Callable[[str, str], Mapping[str, float]]
+
+
+@dataclass
+class Judged:
+    """One window judged: its report and the drift events it raised (often none)."""
+
+    kind: str  # "drift" | "performance"
+    model_name: str
+    model_version: str
+    window_start: float
+    window_end: float
+    partitions: int
+    drift: WindowReport | None = None
+    performance: PerformanceReport | None = None
+    events: list[DriftEvent] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    kind: str
+    model_name: str
+    model_version: str
+    start: float
+    end: float
+    partitions: set[int] = field(default_factory=set)
+    drift: WindowAccumulator | None = None
+    performance: PerformanceAccumulator | None = None
+
+
+class WindowMerger:
+    """Merge partials per window and judge windows once every partition has passed them."""
+
+    def __init__(
+        self,
+        partitions: int,
+        profiles: ProfileLookup,
+        baselines: BaselineLookup = lambda n, v: {},
+        *,
+        config: DriftConfig | None = None,
+        policy: DriftPolicy | None = None,
+        label_wait: float = 600.0,
+        idle_timeout: float = 30.0,
+        min_labeled: int = 200,
+        started: float | None = None,
+    ) -> None:
+        self.expected = partitions
+        self.profiles = profiles
+        self.baselines = baselines
+        self.config = config or DriftConfig()
+        self.policy = policy or DriftPolicy()
+        self.label_wait = label_wait
+        self.idle_timeout = idle_timeout
+        self.min_labeled = min_labeled
+        self._started = time.monotonic() if started is None else started
+        self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
+        self._pending: dict[tuple[str, str, str, float], _Pending] = {}
+        self._judged: set[tuple[str, str, str, float]] = set()
+        self.late_partials = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def add(self, partial: Partial, now: float | None = None) -> list[Judged]:
+        """Take one partial; returns the windows that became ready to judge."""
+        now = time.monotonic() if now is None else now
+        mark = self._marks.get(partial.partition)
+        watermark = partial.watermark if mark is None else max(mark[0], partial.watermark)
+        self._marks[partial.partition] = (watermark, now)
+        if partial.kind in ("drift", "performance"):
+            self._merge(partial)
+        return self.ready(now)
+
+    def _merge(self, partial: Partial) -> None:
+        key = (partial.kind, partial.model_name, partial.model_version, partial.window_start)
+        if key in self._judged:
+            self.late_partials += 1
+            return
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending(
+                partial.kind, partial.model_name, partial.model_version,
+                partial.window_start, partial.window_end,
+            )
+        if partial.partition in pending.partitions:
+            return  # the same partition's share again (a replay after a restart)
+        pending.partitions.add(partial.partition)
+        if partial.drift is not None:
+            profile = self.profiles(partial.model_name, partial.model_version)
+            if profile is None:
+                return
+            incoming = WindowAccumulator.from_state(profile, partial.drift)
+            pending.drift = incoming if pending.drift is None else pending.drift.merge(incoming)
+        if partial.performance is not None:
+            pending.performance = (
+                partial.performance if pending.performance is None
+                else pending.performance.merge(partial.performance)
+            )
+
+    def _low_watermark(self, now: float) -> float | None:
+        if len(self._marks) < self.expected and now - self._started < self.idle_timeout:
+            return None  # some partition has not spoken yet: wait for it a while
+        active = [w for w, seen in self._marks.values() if now - seen <= self.idle_timeout]
+        if not active:
+            active = [w for w, _ in self._marks.values()]
+        return min(active) if active else None
+
+    def ready(self, now: float | None = None) -> list[Judged]:
+        """Judge every pending window that all active partitions have passed."""
+        now = time.monotonic() if now is None else now
+        low = self._low_watermark(now)
+        if low is None:
+            return []
+        done = []
+        for key, pending in sorted(self._pending.items(), key=lambda kv: (kv[1].end, kv[0])):
+            due = pending.end + (self.label_wait if pending.kind == "performance" else 0.0)
+            if low >= due:
+                done.append(key)
+        out = []
+        for key in done:
+            pending = self._pending.pop(key)
+            self._judged.add(key)
+            out.append(self._judge(pending))
+        return out
+
+    def _judge(self, p: _Pending) -> Judged:
+        judged = Judged(p.kind, p.model_name, p.model_version, p.start, p.end,
+                        partitions=len(p.partitions))
+        if p.drift is not None:
+            report = p.drift.evaluate(self.config)
+            judged.drift = report
+            judged.events.extend(self.policy.observe_window(report))
+        if p.performance is not None:
+            report = p.performance.evaluate()
+            judged.performance = report
+            baseline = self.baselines(p.model_name, p.model_version)
+            judgements = judge_performance(report, baseline, min_labeled=self.min_labeled)
+            if judgements and report.labeled >= self.min_labeled:
+                event = self.policy.observe(
+                    "performance", p.model_name, p.model_version, p.start, p.end, judgements,
+                )
+                if event is not None:
+                    judged.events.append(event)
+        return judged

@@ -31,11 +31,19 @@ from producers.bounds import parse_bound, parse_speed, resolve_range
 from producers.manifest import PartitionRange, ReplayManifest
 from producers.timedmerge import TimedMerge
 
-__all__ = ["ReplayError", "ReplayRequest", "replay", "resolve_topic"]
+__all__ = [
+    "CONSUMER_OPTIONS",
+    "PRODUCER_OPTIONS",
+    "ReplayError",
+    "ReplayRequest",
+    "replay",
+    "resolve_topic",
+]
 
 log = logging.getLogger(__name__)
 
-_CONSUMER: dict[str, Any] = {
+# librdkafka settings of the copy (the benchmark measures its anchors with the same ones)
+CONSUMER_OPTIONS: dict[str, Any] = {
     "enable.auto.commit": False,
     "enable.auto.offset.store": False,
     "enable.partition.eof": False,
@@ -46,7 +54,7 @@ _CONSUMER: dict[str, Any] = {
     "queued.min.messages": 500_000,
     "queued.max.messages.kbytes": 65_536,
 }
-_PRODUCER: dict[str, Any] = {
+PRODUCER_OPTIONS: dict[str, Any] = {
     "enable.idempotence": True,  # retries never reorder or duplicate within a partition
     "acks": "all",
     "compression.type": "lz4",
@@ -346,7 +354,7 @@ def replay(
         raise ReplayError(f"--to-topic must differ from --topic ({source})")
     base = settings.confluent_config()
     consumer = _Consumer(
-        {**base, **_CONSUMER, "group.id": f"driftline-replay-{uuid.uuid4().hex[:12]}"}
+        {**base, **CONSUMER_OPTIONS, "group.id": f"driftline-replay-{uuid.uuid4().hex[:12]}"}
     )
     producer: _Producer | None = None
     failures: list[str] = []
@@ -388,7 +396,7 @@ def replay(
         same = target_count == len(all_partitions)
         before = _high_watermarks(consumer, target)
         producer = _Producer(
-            {**base, **_PRODUCER, **(producer_options or {}), "on_delivery": on_error}
+            {**base, **PRODUCER_OPTIONS, **(producer_options or {}), "on_delivery": on_error}
         )
         copier = _Copier(
             consumer, producer, source, target, same, request.keep_timestamps,

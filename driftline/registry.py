@@ -64,12 +64,19 @@ class RegistryError(DriftlineError):
     """The model registry is unreachable, or a model version cannot be registered or loaded."""
 
 
+# mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (for child processes), so the
+# variable is only the user's choice when it differs from what configure() last set.
+_configured: str | None = None
+
+
+def _user_uri() -> str | None:
+    given = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
+    return given if given and given != _configured else None
+
+
 def tracking_uri(home: Path) -> str:
     """``MLFLOW_TRACKING_URI`` if set, else the embedded sqlite file under ``home``."""
-    given = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    if given:
-        return given
-    return f"sqlite:///{(Path(home) / 'mlflow' / 'mlflow.db').resolve()}"
+    return _user_uri() or f"sqlite:///{(Path(home) / 'mlflow' / 'mlflow.db').resolve()}"
 
 
 def configure(home: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
@@ -80,14 +87,16 @@ def configure(home: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
     """
     import mlflow
 
+    global _configured
     # Artifact downloads draw progress bars on stderr; a service log has no use for them.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    embedded = _user_uri() is None
     uri = tracking_uri(home)
-    embedded = "MLFLOW_TRACKING_URI" not in os.environ or not os.environ["MLFLOW_TRACKING_URI"]
     if embedded:
         (Path(home) / "mlflow").mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    _configured = uri
     client = mlflow.MlflowClient()
     found = client.get_experiment_by_name(experiment)
     if found is not None:

@@ -46,11 +46,17 @@ def _unavailable(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503, headers={"Retry-After": "1"})
 
 
-def create_app(settings: ScorerSettings | None = None, *, scorer: Scorer | None = None) -> FastAPI:
+def create_app(
+    settings: ScorerSettings | None = None,
+    *,
+    scorer: Scorer | None = None,
+    tune_gc: bool = False,
+) -> FastAPI:
     """The ASGI app. Starting it (lifespan) waits for Kafka and MLflow, loads the champion and
-    starts publishing; stopping it flushes what is queued for Kafka."""
+    starts publishing; stopping it flushes what is queued for Kafka. ``tune_gc`` applies
+    :func:`~scorer.service.tune_gc` once started (for a process that runs only the scorer)."""
     if scorer is None:
-        scorer = Scorer(settings or ScorerSettings())
+        scorer = Scorer(settings or ScorerSettings(), tune_gc=tune_gc)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

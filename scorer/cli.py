@@ -68,7 +68,7 @@ def register(app: typer.Typer) -> None:
         from scorer.app import create_app
 
         uvicorn.run(
-            create_app(settings),
+            create_app(settings, tune_gc=True),
             host=settings.host,
             port=settings.port,
             loop="auto",  # uvloop when installed
@@ -113,7 +113,7 @@ def _serve_stream_only(settings) -> None:
 
     if not settings.stream:
         raise typer.BadParameter("--no-http needs --stream (or DRIFTLINE_STREAM=true)")
-    scorer = Scorer(settings)
+    scorer = Scorer(settings, tune_gc=True)
     scorer.start_blocking()
     stopping = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -48,8 +48,10 @@ class ScorerMetrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
             registry=r,
         )
-        self.published = Counter(
-            "driftline_publish_delivered_total", "Predictions acknowledged by Kafka", registry=r
+        self.enqueued = Counter(
+            "driftline_publish_enqueued_total",
+            "Predictions handed to the producer (acknowledged = enqueued - depth - failures)",
+            registry=r,
         )
         self.publish_failures = Counter(
             "driftline_publish_failures_total",

@@ -26,7 +26,12 @@ from driftline.events import ModelUpdateEvent, decode
 from driftline.kafka import DeadLetterWriter
 from driftline.registry import LoadedModel, RegistryError, get_alias, load_model, wait_for_registry
 from scorer.metrics import ScorerMetrics
-from scorer.schemas import build_request_models, columns_from_signature
+from scorer.schemas import (
+    ENTITY_FIELD,
+    REQUEST_ID_FIELD,
+    build_request_models,
+    columns_from_signature,
+)
 from scorer.scoring import ModelError, ServedModel
 from scorer.settings import ScorerSettings
 
@@ -73,6 +78,9 @@ def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedMod
         row=row,
         batch=batch,
         positive=_positive_column(loaded.estimator),
+        extras=tuple(
+            f for f in (ENTITY_FIELD, REQUEST_ID_FIELD) if f not in {c.name for c in columns}
+        ),
         features=features,
         info={
             "run_id": loaded.run_id,

@@ -1,6 +1,6 @@
 """Request and response schemas.
 
-Requests are validated by pydantic classes built at load time from the served version's MLflow
+Requests are validated by pydantic TypedDicts built at load time from the served version's MLflow
 signature (column names and types), tightened with the ranges and categories recorded in its
 metadata (for the credit-risk model, those of :data:`driftline.features.CREDIT_RISK`). Numbers
 must be finite JSON numbers (no strings, no NaN or infinity) and unknown fields are refused, so
@@ -10,9 +10,10 @@ document the API; the routes encode them with msgspec for speed.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic needs this one before Python 3.12
 
 from driftline.features import FeatureSchema
 from scorer.scoring import Column, ModelError
@@ -29,6 +30,7 @@ __all__ = [
 ]
 
 ENTITY_FIELD = "entity_id"
+REQUEST_ID_FIELD = "request_id"  # becomes the prediction_id, so labels can be keyed early
 
 
 class InvalidInputError(ValueError):
@@ -40,10 +42,10 @@ class InvalidInputError(ValueError):
         super().__init__(f"invalid input at: {fields}")
 
 
-def parse(model: type[BaseModel], body: bytes) -> Any:
-    """Validate JSON bytes with ``model``; InvalidInputError names each field at fault."""
+def parse(validator: TypeAdapter[Any], body: bytes) -> Any:
+    """Validate JSON bytes; InvalidInputError names each field at fault."""
     try:
-        return model.model_validate_json(body)
+        return validator.validate_json(body)
     except ValidationError as exc:
         raise InvalidInputError(
             exc.errors(include_url=False, include_input=False, include_context=False)
@@ -99,25 +101,27 @@ def _field_type(column: Column, features: FeatureSchema | None) -> Any:
     return Annotated[str, Field(strict=True, min_length=1, max_length=256)]
 
 
-_STRICT = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+_STRICT = ConfigDict(extra="forbid", hide_input_in_errors=True)
 
 
 def build_request_models(
     columns: tuple[Column, ...], features: FeatureSchema | None, *, max_rows: int
-) -> tuple[type[BaseModel], type[BaseModel]]:
-    """The (row, batch) request classes for a model's inputs.
+) -> tuple[TypeAdapter[Any], TypeAdapter[Any]]:
+    """The (row, batch) validators for a model's inputs.
 
-    A row has one field per column plus an optional ``entity_id`` carried to the prediction
-    event; a batch is ``{"rows": [row, ...]}`` with at most ``max_rows`` rows.
+    A row is a TypedDict with one key per column plus optional ``entity_id`` (carried to the
+    prediction event) and ``request_id`` (used as its prediction_id instead of a new one); a
+    batch is ``{"rows": [row, ...]}`` with at most ``max_rows`` rows. TypedDicts validate into
+    plain dicts, the form the features take in the event, without building model instances.
 
     >>> from scorer.scoring import Column
     >>> row, batch = build_request_models((Column("x", "float"), Column("c", "str")), None,
     ...                                   max_rows=2)
-    >>> row.model_validate_json(b'{"x": 1, "c": "a", "entity_id": "e-1"}').x
-    1.0
+    >>> row.validate_json(b'{"x": 1, "c": "a", "entity_id": "e-1"}')
+    {'x': 1.0, 'c': 'a', 'entity_id': 'e-1'}
     >>> from pydantic import ValidationError
     >>> try:
-    ...     row.model_validate_json(b'{"x": NaN, "c": "a", "y": 2}')
+    ...     row.validate_json(b'{"x": NaN, "c": "a", "y": 2}')
     ... except ValidationError as e:
     ...     print([(err["loc"], err["type"]) for err in e.errors()])
     [(('x',), 'finite_number'), (('y',), 'extra_forbidden')]
@@ -125,16 +129,19 @@ def build_request_models(
     fields: dict[str, Any] = {}
     for column in columns:
         kind = _field_type(column, features)
-        fields[column.name] = (kind, ...) if column.required else (kind | None, None)
-    if ENTITY_FIELD not in fields:
-        fields[ENTITY_FIELD] = (Annotated[str | None, Field(max_length=256)], None)
-    row = create_model("PredictionRequest", __config__=_STRICT, **fields)
-    batch = create_model(
+        fields[column.name] = kind if column.required else NotRequired[kind | None]
+    for extra in (ENTITY_FIELD, REQUEST_ID_FIELD):
+        if extra not in fields:  # a model input of the same name wins
+            fields[extra] = NotRequired[Annotated[str, Field(min_length=1, max_length=256)]]
+    row = TypedDict("PredictionRequest", fields)  # type: ignore[misc]
+    row.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+    # functional form: the class form would resolve `row` and `max_rows` lazily, by name
+    batch = TypedDict(  # type: ignore[misc]  # noqa: UP013
         "BatchPredictionRequest",
-        __config__=_STRICT,
-        rows=(Annotated[list[row], Field(min_length=1, max_length=max_rows)], ...),  # type: ignore[valid-type]
+        {"rows": Annotated[list[row], Field(min_length=1, max_length=max_rows)]},  # type: ignore[valid-type]
     )
-    return row, batch
+    batch.__pydantic_config__ = _STRICT  # type: ignore[attr-defined]
+    return TypeAdapter(row), TypeAdapter(batch)
 
 
 class PredictionPublic(BaseModel):

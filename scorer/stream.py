@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from driftline.errors import ContractError
 from driftline.events import TransactionEvent, decode
 from driftline.kafka import group_consumer
-from scorer.publisher import Ack, BufferFullError
+from scorer.publisher import Ack, BufferFullError, PredictionPublisher
 
 if TYPE_CHECKING:
     from scorer.service import Scorer
@@ -40,6 +40,17 @@ class TransactionScorer:
         self._topic = settings.topic("transactions")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # A publisher of its own, reporting every delivery: offsets are committed only once
+        # Kafka has the batch's predictions.
+        self._publisher = PredictionPublisher(
+            settings.kafka,
+            topic=settings.topic("predictions"),
+            dead_letter_topic=settings.topic("dead-letter"),
+            capacity=settings.buffer_max_messages,
+            metrics=scorer.metrics,
+            probe_s=settings.kafka_probe_s,
+            report_successes=True,
+        )
         self._consumer = group_consumer(
             settings.kafka,
             settings.stream_group,
@@ -48,6 +59,7 @@ class TransactionScorer:
         )
 
     def start(self) -> None:
+        self._publisher.start()
         self._thread = threading.Thread(target=self._run, name="driftline-stream", daemon=True)
         self._thread.start()
 
@@ -55,6 +67,9 @@ class TransactionScorer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30.0)
+        left = self._publisher.close(30.0)
+        if left:
+            log.error("%d streamed predictions were still waiting for Kafka at shutdown", left)
 
     def _run(self) -> None:
         batch_size = self._scorer.settings.stream_batch
@@ -70,7 +85,7 @@ class TransactionScorer:
             self._consumer.close()
 
     def _reject(self, error: Exception, msg: Message) -> None:
-        self._scorer.publisher.dead_letters.send_message(error, msg)
+        self._publisher.dead_letters.send_message(error, msg)
         self._scorer.metrics.dead_lettered.labels(msg.topic()).inc()
         self._scorer.metrics.stream_messages.labels("dead_lettered").inc()
 
@@ -84,7 +99,7 @@ class TransactionScorer:
                 if event.model_name not in (None, served.name):
                     scorer.metrics.stream_messages.labels("skipped").inc()
                     continue  # meant for another model's scorer group
-                rows.append(served.row.model_validate(event.features))
+                rows.append(served.row.validate_python(event.features))
                 events.append(event)
             except ContractError as exc:
                 self._reject(exc, msg)
@@ -102,6 +117,7 @@ class TransactionScorer:
                     rows,
                     source="stream",
                     entity_ids=[e.entity_id for e in events],
+                    prediction_ids=[e.request_id for e in events],
                     event_times=[e.event_time for e in events],
                     on_done=ack,
                 )

@@ -79,4 +79,4 @@ def test_batch_over_the_row_limit_is_too_long(models):
 def test_unreadable_json_is_reported_not_raised(models):
     row, _ = models
     assert errors_of(row, b"{not json") == [((), "json_invalid")]
-    assert errors_of(row, b"[1, 2]") == [((), "model_type")]
+    assert errors_of(row, b"[1, 2]") == [((), "dict_type")]

@@ -60,6 +60,7 @@ def register(app: typer.Typer) -> None:
         """Serve the champion over HTTP (and/or from `transactions`), publishing every
         prediction to `predictions` and following `model-updates` for hot swaps."""
         settings = _settings(host=host, port=port, stream=stream)
+        _preflight(settings)
         if not http:
             _serve_stream_only(settings)
             return
@@ -75,6 +76,22 @@ def register(app: typer.Typer) -> None:
             http="auto",  # httptools when installed
             access_log=settings.access_log,
             log_level=settings.log_level.lower(),
+        )
+
+
+def _preflight(settings) -> None:
+    """Check Kafka, MLflow and the served alias before starting, so a missing piece is one
+    clear line (DriftlineError) rather than a failed-startup traceback."""
+    from driftline.kafka import wait_for_broker
+    from driftline.registry import RegistryError, configure, get_alias, wait_for_registry
+
+    wait_for_broker(settings.kafka, timeout=settings.startup_timeout_s)
+    configure(settings.home)
+    wait_for_registry(settings.startup_timeout_s)
+    if get_alias(settings.model_name, settings.model_alias) is None:
+        raise RegistryError(
+            f"no version of {settings.model_name!r} has the alias @{settings.model_alias}: run "
+            "`driftline bootstrap` first"
         )
 
 

@@ -39,6 +39,7 @@ from driftline.events import PredictionEvent, encode
 from driftline.kafka import DeadLetterWriter, Producer
 from driftline.settings import KafkaSettings
 from scorer.metrics import ScorerMetrics
+from scorer.settings import ScorerSettings
 
 __all__ = ["Ack", "BufferFullError", "PredictionPublisher"]
 
@@ -107,6 +108,21 @@ class PredictionPublisher:
         self._prober: threading.Thread | None = None
         metrics.bind_buffer(self.depth, capacity)
 
+    @classmethod
+    def from_settings(
+        cls, settings: ScorerSettings, metrics: ScorerMetrics, *, report_successes: bool = False
+    ) -> PredictionPublisher:
+        """A publisher to the settings' ``predictions`` topic with their buffer and probe."""
+        return cls(
+            settings.kafka,
+            topic=settings.topic("predictions"),
+            dead_letter_topic=settings.topic("dead-letter"),
+            capacity=settings.buffer_max_messages,
+            metrics=metrics,
+            probe_s=settings.kafka_probe_s,
+            report_successes=report_successes,
+        )
+
     # -- lifecycle --------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -165,19 +181,20 @@ class PredictionPublisher:
                 f"{self.depth()} predictions are waiting for Kafka (capacity {self.capacity})"
             )
         report = self._report if on_done is None else self._reporter(on_done)
-        # The client's own produce, not the shared wrapper's: this loop runs once per
-        # prediction and the wrapper's per-call closure and bookkeeping double its cost.
-        produce = self._producer.client.produce
-        topic = self.topic
+        messages = [{"key": e.prediction_id.encode(), "value": encode(e)} for e in events]
+        # One call for the whole batch: about a third of the cost of a produce() per message.
+        # Keys still go through the configured partitioner (murmur2), as with produce().
         try:
-            for event in events:
-                produce(topic, encode(event), event.prediction_id.encode(), on_delivery=report)
+            queued = self._producer.client.produce_batch(self.topic, messages, on_delivery=report)
         except BufferError:
+            queued = 0
+        if queued < len(messages):
             # Only a concurrent producer can fill the queue between the check and here; the
             # events already enqueued will be delivered, the caller answers 503 for all.
             raise BufferFullError(
-                f"the Kafka queue filled up while enqueuing (capacity {self.capacity})"
-            ) from None
+                f"the Kafka queue filled up while enqueuing (capacity {self.capacity}); "
+                f"{queued} of {len(messages)} were enqueued"
+            )
         self._metrics.enqueued.inc(len(events))
 
     def _reporter(

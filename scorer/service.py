@@ -85,14 +85,7 @@ class Scorer:
         self._tune_gc = tune_gc  # only in a process of its own: it changes the whole process
         self.metrics = ScorerMetrics()
         self.store = ModelStore(settings, self.metrics)
-        self.publisher = PredictionPublisher(
-            settings.kafka,
-            topic=settings.topic("predictions"),
-            dead_letter_topic=settings.topic("dead-letter"),
-            capacity=settings.buffer_max_messages,
-            metrics=self.metrics,
-            probe_s=settings.kafka_probe_s,
-        )
+        self.publisher = PredictionPublisher.from_settings(settings, self.metrics)
         self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], Any] = MicroBatcher(
             self._score_micro_batch,
             max_size=settings.micro_batch_size,

@@ -42,14 +42,8 @@ class TransactionScorer:
         self._thread: threading.Thread | None = None
         # A publisher of its own, reporting every delivery: offsets are committed only once
         # Kafka has the batch's predictions.
-        self._publisher = PredictionPublisher(
-            settings.kafka,
-            topic=settings.topic("predictions"),
-            dead_letter_topic=settings.topic("dead-letter"),
-            capacity=settings.buffer_max_messages,
-            metrics=scorer.metrics,
-            probe_s=settings.kafka_probe_s,
-            report_successes=True,
+        self._publisher = PredictionPublisher.from_settings(
+            settings, scorer.metrics, report_successes=True
         )
         self._consumer = group_consumer(
             settings.kafka,

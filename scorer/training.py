@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -153,12 +154,12 @@ def bootstrap(
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"bootstrap-{name}") as run:
         mlflow.log_params(trained.params)
         mlflow.log_metrics(trained.metrics)
-        mlflow.log_input(
-            mlflow.data.from_pandas(
+        with warnings.catch_warnings():  # MLflow warns that the 0/1 label is an integer column
+            warnings.simplefilter("ignore", UserWarning)
+            dataset = mlflow.data.from_pandas(
                 trained.train, name=f"loans-seed{seed}", targets=CREDIT_RISK.target
-            ),
-            context="training",
-        )
+            )
+        mlflow.log_input(dataset, context="training")
         with tempfile.TemporaryDirectory() as tmp:
             for split, frame in (("train", trained.train), ("holdout", trained.holdout)):
                 path = Path(tmp) / f"{split}.csv.gz"

@@ -1,0 +1,278 @@
+"""Scorer throughput and latency against the tutorial scorer, measured in the same run.
+
+Anchor (a): ``bench/_baseline_scorer.py``, the usual FastAPI + scikit-learn scorer (pydantic
+model, sync endpoint, ``predict_proba`` on one row, no Kafka) serving the same fitted pipeline.
+Candidate (b): ``driftline serve``, validating against the model signature, micro-batching
+concurrent requests into one model call and publishing every prediction to the real broker.
+Both run as one uvicorn process (uvloop + httptools) and get the same wrk load: 16 connections,
+the same duration, a POST of one loan application. Then ``/predict/batch`` is loaded with
+10,000-row batches, and the rows/s counts only predictions Kafka has acknowledged; the
+benchmark checks that every one of them is on the topic.
+
+The broker: ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` if set, else the local broker under
+``.driftline/bench`` on 127.0.0.1:39192 (started here if not running, stopped at the end if
+started here). The registry: an embedded MLflow under ``.driftline/bench``.
+
+    .venv/bin/python bench/bench_scorer.py                  # 20 s per load
+    .venv/bin/python bench/bench_scorer.py --duration 10
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+HOME = REPO / ".driftline" / "bench"
+BENCH_PORT = 39192
+BASELINE_PORT, DRIFTLINE_PORT = 18100, 18101
+APPLICATION = {
+    "annual_income": 850000.0, "loan_amount": 250000.0, "employment_years": 4.5,
+    "existing_debt_ratio": 0.3, "credit_history_months": 60.0, "channel": "web",
+    "city_tier": "tier1",
+}
+GOALS = {"ratio": 3.0, "p99_ms": 25.0, "batch_rows_s": 100_000}
+
+
+def _broker():
+    from driftline.kafka.admin import wait_for_broker
+    from driftline.settings import DriftlineSettings, KafkaSettings
+
+    given = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        wait_for_broker(KafkaSettings(bootstrap_servers=given), timeout=30)
+        return given, None
+    from driftline.localkafka import LocalKafka
+
+    local = LocalKafka(DriftlineSettings(
+        home=HOME,
+        kafka=KafkaSettings(bootstrap_servers=None, local_port=BENCH_PORT,
+                            local_controller_port=BENCH_PORT + 1, local_heap="1g"),
+    ))
+    if local.status(probe_timeout=1).answering:
+        return local.bootstrap, None
+    print(f"starting a local broker on {local.bootstrap} (data in {local.data_dir})")
+    local.start(timeout=120)
+    return local.bootstrap, local
+
+
+def _champion_file() -> Path:
+    """Register the default model in the bench registry if needed; export its skops file."""
+    import skops.io
+
+    from driftline.registry import configure, get_alias, load_model
+    from scorer.training import bootstrap
+
+    configure(HOME)
+    if get_alias("credit-risk", "champion") is None:
+        print("training and registering the default model (once)")
+        bootstrap(HOME)
+    loaded = load_model("credit-risk", get_alias("credit-risk", "champion"))
+    path = HOME / "baseline-model.skops"
+    skops.io.dump(loaded.estimator, path)
+    return path
+
+
+def _wait_http(url: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout:.0f}s")
+
+
+def _start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        cmd, cwd=REPO, env={**os.environ, **env}, stdout=log.open("wb"),
+        stderr=subprocess.STDOUT, start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def _lua(body: bytes, folder: Path, name: str) -> Path:
+    script = folder / f"{name}.lua"
+    script.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = [==[{body.decode()}]==]\n"
+    )
+    return script
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0}
+
+
+def _wrk(url: str, script: Path, connections: int, duration: float, threads: int = 2) -> dict:
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration:.0f}s", "--latency",
+         "-s", str(script), url],
+        capture_output=True, text=True, check=True,
+    ).stdout
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * _UNITS[unit]
+
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = re.search(r"Socket errors: (.*)", out)
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": latency("50"), "p99": latency("99"), "requests": requests,
+        "errors": int(errors.group(1)) if errors else 0,
+        "socket_errors": socket_errors.group(1) if socket_errors else "",
+    }
+
+
+def _offsets(kafka, topic: str) -> int:
+    from driftline.kafka.admin import end_offsets
+
+    return sum(end_offsets(kafka, topic).values())
+
+
+def _buffered(base: str) -> int:
+    with urllib.request.urlopen(f"{base}/ready", timeout=5) as response:
+        return json.loads(response.read())["buffered"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=float, default=20.0, help="seconds per wrk load")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--batch-rows", type=int, default=10_000)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is needed: apt-get install -y wrk")
+
+    from driftline.kafka import create_topics, delete_topics, read_topic
+    from driftline.settings import KafkaSettings
+    from driftline.topics import topic_names
+    from producers.generator import LoanGenerator
+
+    HOME.mkdir(parents=True, exist_ok=True)
+    load_before = os.getloadavg()[0]
+    bootstrap, local = _broker()
+    prefix = f"bench{uuid.uuid4().hex[:8]}."
+    kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
+    create_topics(kafka)
+    predictions = f"{prefix}predictions"
+    model_file = _champion_file()
+    work = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
+    single = _lua(json.dumps(APPLICATION).encode(), work, "single")
+    rows = LoanGenerator(seed=11).sample(args.batch_rows).rows()
+    batch = _lua(json.dumps({"rows": rows}).encode(), work, "batch")
+    results: dict[str, dict] = {}
+    try:
+        print(f"baseline: tutorial scorer on :{BASELINE_PORT}")
+        proc = _start(
+            [sys.executable, "-m", "uvicorn", "bench._baseline_scorer:app", "--port",
+             str(BASELINE_PORT), "--no-access-log", "--log-level", "warning"],
+            {"BASELINE_MODEL": str(model_file)}, work / "baseline.log",
+        )
+        try:
+            url = f"http://127.0.0.1:{BASELINE_PORT}/predict"
+            _wait_http(f"http://127.0.0.1:{BASELINE_PORT}/docs")
+            _wrk(url, single, args.connections, 3)  # warm-up
+            results["baseline"] = _wrk(url, single, args.connections, args.duration)
+        finally:
+            _stop(proc)
+
+        print(f"driftline: driftline serve on :{DRIFTLINE_PORT}, publishing to {predictions}")
+        env = {
+            "DRIFTLINE_HOME": str(HOME), "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "DRIFTLINE_KAFKA_TOPIC_PREFIX": prefix, "DRIFTLINE_PORT": str(DRIFTLINE_PORT),
+            "DRIFTLINE_LOG_LEVEL": "WARNING", "DRIFTLINE_MAX_BATCH_ROWS": str(args.batch_rows),
+        }
+        proc = _start([sys.executable, "-m", "driftline.cli", "serve"], env,
+                      work / "driftline.log")
+        base = f"http://127.0.0.1:{DRIFTLINE_PORT}"
+        try:
+            _wait_http(f"{base}/ready")
+            _wrk(f"{base}/predict", single, args.connections, 3)  # warm-up
+            results["driftline"] = _wrk(f"{base}/predict", single, args.connections,
+                                        args.duration)
+            time.sleep(1.0)  # let requests still in the server when wrk stopped finish
+            while _buffered(base):
+                time.sleep(0.1)
+            before = _offsets(kafka, predictions)
+            began = time.monotonic()
+            load = _wrk(f"{base}/predict/batch", batch, 2, args.duration, threads=1)
+            while _buffered(base):  # rows count once Kafka acknowledged them
+                time.sleep(0.05)
+            elapsed = time.monotonic() - began
+            published = _offsets(kafka, predictions) - before
+            answered = (load["requests"] - load["errors"]) * args.batch_rows
+            results["batch"] = {
+                "answered": answered, "published": published,
+                "rows_s": answered / elapsed, "p50": load["p50"], "p99": load["p99"],
+                "errors": load["errors"],
+            }
+        finally:
+            _stop(proc)
+        on_topic = sum(1 for _ in read_topic(kafka, predictions))
+    finally:
+        delete_topics(kafka, topic_names(prefix).values())
+        shutil.rmtree(work, ignore_errors=True)
+        if local is not None:
+            local.stop()
+
+    _report(results, args, on_topic, load_before)
+    return 0
+
+
+def _report(
+    results: dict[str, dict], args: argparse.Namespace, on_topic: int, load_before: float
+) -> None:
+    base, ours, batch = results["baseline"], results["driftline"], results["batch"]
+    ratio = ours["rps"] / base["rps"]
+    print()
+    print(f"POST /predict, wrk {args.connections} connections, {args.duration:.0f} s each, "
+          f"{os.cpu_count()} CPUs shared by server, wrk and broker; load average "
+          f"{load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
+    print(f"{'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, r in (("baseline (tutorial, no Kafka)", base),
+                    ("driftline (publishing to Kafka)", ours)):
+        print(f"{name:34} {r['rps']:>9.0f} {r['p50']:>8.2f} {r['p99']:>8.2f} {r['errors']:>8}")
+    print(f"ratio driftline/baseline: {ratio:.2f}x req/s (goal >= {GOALS['ratio']:.0f}x: "
+          f"{'met' if ratio >= GOALS['ratio'] else 'NOT met'}); driftline p99 "
+          f"{ours['p99']:.2f} ms (goal <= {GOALS['p99_ms']:.0f} ms: "
+          f"{'met' if ours['p99'] <= GOALS['p99_ms'] else 'NOT met'})")
+    # wrk stops with up to 2 batches in flight: the server answers (and publishes) them after
+    ok = batch["answered"] <= batch["published"] <= batch["answered"] + 2 * args.batch_rows
+    met = "met" if batch["rows_s"] >= GOALS["batch_rows_s"] else "NOT met"
+    print(f"POST /predict/batch, {args.batch_rows:,}-row batches, 2 in flight: "
+          f"{batch['rows_s']:,.0f} rows/s acknowledged by Kafka (goal >= "
+          f"{GOALS['batch_rows_s']:,}: {met}); request p50 {batch['p50']:.0f} ms, "
+          f"p99 {batch['p99']:.0f} ms")
+    print(f"verified on the topic: {batch['published']:,} batch rows for {batch['answered']:,} "
+          f"answered within wrk's window ({'none missing' if ok else 'MISMATCH'}); "
+          f"{on_topic:,} predictions read back in total (warm-up, /predict, /predict/batch)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -159,7 +159,7 @@ def bootstrap(
             dataset = mlflow.data.from_pandas(
                 trained.train, name=f"loans-seed{seed}", targets=CREDIT_RISK.target
             )
-        mlflow.log_input(dataset, context="training")
+            mlflow.log_input(dataset, context="training")
         with tempfile.TemporaryDirectory() as tmp:
             for split, frame in (("train", trained.train), ("holdout", trained.holdout)):
                 path = Path(tmp) / f"{split}.csv.gz"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from fastapi import APIRouter, Depends, Response
 
+from driftline.features import CREDIT_RISK
 from scorer.deps import BatchBody, PredictBody, ScorerDep, require_api_key
-from scorer.schemas import BatchPredictionPublic, PredictionPublic, parse
+from scorer.schemas import BatchPredictionPublic, PredictionPublic, build_request_models, parse
+from scorer.scoring import Column
 
 __all__ = ["router"]
 
@@ -22,6 +25,21 @@ router = APIRouter(prefix="/predict", tags=["predict"], dependencies=[Depends(re
 # does not stall the single requests sharing the event loop.
 _INLINE_BYTES = 64 * 1024
 
+
+def _documented_body(batch: bool) -> dict[str, Any]:
+    """OpenAPI request body of the default credit-risk model (the served model may differ:
+    GET /model lists its inputs; validation always follows the served version)."""
+    columns = tuple(Column(f.name, "float") for f in CREDIT_RISK.numeric) + tuple(
+        Column(f.name, "str") for f in CREDIT_RISK.categorical
+    )
+    row, many = build_request_models(columns, CREDIT_RISK, max_rows=10_000)
+    schema = (many if batch else row).json_schema(ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)
+    if batch:
+        schema["properties"]["rows"]["items"] = row.json_schema()
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
 _ERRORS = {
     401: {"description": "DRIFTLINE_API_KEY is set and the request does not carry it"},
     413: {"description": "body or batch over the configured limit"},
@@ -30,7 +48,9 @@ _ERRORS = {
 }
 
 
-@router.post("", response_model=PredictionPublic, responses=_ERRORS)
+@router.post(
+    "", response_model=PredictionPublic, responses=_ERRORS, openapi_extra=_documented_body(False)
+)
 async def predict(scorer: ScorerDep, body: PredictBody) -> Response:
     """Score one application; it is published to ``predictions`` before the answer."""
     began = time.perf_counter()
@@ -41,7 +61,12 @@ async def predict(scorer: ScorerDep, body: PredictBody) -> Response:
     return Response(content, media_type="application/json")
 
 
-@router.post("/batch", response_model=BatchPredictionPublic, responses=_ERRORS)
+@router.post(
+    "/batch",
+    response_model=BatchPredictionPublic,
+    responses=_ERRORS,
+    openapi_extra=_documented_body(True),
+)
 async def predict_batch(scorer: ScorerDep, body: BatchBody) -> Response:
     """Score ``{"rows": [...]}`` (at most DRIFTLINE_MAX_BATCH_ROWS rows) in one model call;
     every row is published to ``predictions`` before the answer."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from producers.produce import ProduceSummary
+    from producers.produce import ProduceOptions, ProduceSummary
     from producers.settings import ProducerSettings
 
 __all__ = ["register"]
@@ -179,7 +179,7 @@ def produce(
         raise typer.Exit(1)
 
 
-def _plan_line(options: Any, settings: ProducerSettings) -> str:
+def _plan_line(options: ProduceOptions, settings: ProducerSettings) -> str:
     from producers.durations import format_duration
 
     where = (

@@ -10,6 +10,7 @@ validated against one version is also scored by it.
 
 from __future__ import annotations
 
+import operator
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -104,6 +105,12 @@ class ServedModel:
             return pd.DataFrame(data, copy=False)
         dtypes = {c.dtype for c in self.columns}
         dtype = dtypes.pop() if len(dtypes) == 1 else object
+        if all(c.required for c in self.columns):
+            # one C-level itemgetter call per row: the cheapest way from dicts to a 2-D array
+            pick = operator.itemgetter(*self.names)
+            if len(self.columns) == 1:
+                return np.array([[pick(r)] for r in rows], dtype=dtype)
+            return np.array([pick(r) for r in rows], dtype=dtype)
         out = np.empty((len(rows), len(self.columns)), dtype=dtype)
         for j, c in enumerate(self.columns):
             out[:, j] = [r.get(c.name) for r in rows]

@@ -32,8 +32,8 @@ def test_bootstrap_stores_a_skops_model_with_signature_and_feature_ranges(regist
     assert [c.name for c in loaded.signature.inputs.inputs] == CREDIT_RISK.names
     assert loaded.features.numeric == CREDIT_RISK.numeric
     assert loaded.source.startswith("models:/")
-    model_dir = mlflow.artifacts.download_artifacts("models:/credit-risk/1")
-    assert "model.skops" in {p.name for p in __import__("pathlib").Path(model_dir).iterdir()}
+    model_dir = Path(mlflow.artifacts.download_artifacts("models:/credit-risk/1"))
+    assert "model.skops" in {p.name for p in model_dir.iterdir()}
 
 
 def test_bootstrap_logs_holdout_metrics_params_and_training_data(registered):

@@ -1,1 +1,11 @@
-"""driftline scorer."""
+"""driftline scorer: FastAPI scoring and stream scoring that publish every prediction to Kafka,
+serving the MLflow champion with hot swap.
+
+Modules: ``app`` builds the FastAPI app, ``routes/`` one router per resource, ``deps`` the
+dependencies, ``service`` ties the parts together, ``batching`` coalesces concurrent requests,
+``publisher`` is the Kafka policy, ``model_store`` loads and hot-swaps, ``stream`` consumes
+``transactions``, ``training`` is ``driftline bootstrap``, ``cli`` the commands. Nothing heavy is
+imported here, so ``driftline --help`` stays fast.
+"""
+
+__all__: list[str] = []

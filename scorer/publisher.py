@@ -106,7 +106,6 @@ class PredictionPublisher:
         self._probed = False
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
-        metrics.bind_buffer(self.depth, capacity)
 
     @classmethod
     def from_settings(

@@ -86,6 +86,10 @@ class Scorer:
         self.metrics = ScorerMetrics()
         self.store = ModelStore(settings, self.metrics)
         self.publisher = PredictionPublisher.from_settings(settings, self.metrics)
+        self.publishers = [self.publisher]  # the stream scorer adds its own
+        self.metrics.bind_buffer(
+            lambda: sum(p.depth() for p in self.publishers), settings.buffer_max_messages
+        )
         self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], Any] = MicroBatcher(
             self._score_micro_batch,
             max_size=settings.micro_batch_size,

@@ -45,6 +45,7 @@ class TransactionScorer:
         self._publisher = PredictionPublisher.from_settings(
             settings, scorer.metrics, report_successes=True
         )
+        scorer.publishers.append(self._publisher)
         self._consumer = group_consumer(
             settings.kafka,
             settings.stream_group,

@@ -140,6 +140,7 @@ def test_health_and_ready_answer(client):
 
 def test_metrics_export_driftline_names(client):
     client.post("/predict", json=APPLICATION)
+    client.post("/predict", json={**APPLICATION, "channel": "fax"})
     text = client.get("/metrics").text
     for name in (
         "driftline_scorer_request_duration_seconds_bucket",

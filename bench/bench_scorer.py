@@ -9,9 +9,10 @@ the same duration, a POST of one loan application. Then ``/predict/batch`` is lo
 10,000-row batches, and the rows/s counts only predictions Kafka has acknowledged; the
 benchmark checks that every one of them is on the topic.
 
-The broker: ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` if set, else the local broker under
-``.driftline/bench`` on 127.0.0.1:39192 (started here if not running, stopped at the end if
-started here). The registry: an embedded MLflow under ``.driftline/bench``.
+The broker: ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` if set, else a local broker of its own under
+``.driftline/bench/scorer`` on 127.0.0.1:39292 (``DRIFTLINE_BENCH_SCORER_KAFKA_PORT``; started
+here if not running, stopped at the end if started here). The registry: an embedded MLflow
+under ``.driftline/bench/scorer``.
 
     .venv/bin/python bench/bench_scorer.py                  # 20 s per load
     .venv/bin/python bench/bench_scorer.py --duration 10
@@ -34,8 +35,8 @@ import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-HOME = REPO / ".driftline" / "bench"
-BENCH_PORT = 39192
+HOME = REPO / ".driftline" / "bench" / "scorer"
+BENCH_PORT = int(os.environ.get("DRIFTLINE_BENCH_SCORER_KAFKA_PORT", "39292"))
 BASELINE_PORT, DRIFTLINE_PORT = 18100, 18101
 APPLICATION = {
     "annual_income": 850000.0, "loan_amount": 250000.0, "employment_years": 4.5,
@@ -197,7 +198,7 @@ def main() -> int:
         try:
             url = f"http://127.0.0.1:{BASELINE_PORT}/predict"
             _wait_http(f"http://127.0.0.1:{BASELINE_PORT}/docs")
-            _wrk(url, single, args.connections, 3)  # warm-up
+            _wrk(url, single, args.connections, 5)  # warm-up
             results["baseline"] = _wrk(url, single, args.connections, args.duration)
         finally:
             _stop(proc)
@@ -213,7 +214,8 @@ def main() -> int:
         base = f"http://127.0.0.1:{DRIFTLINE_PORT}"
         try:
             _wait_http(f"{base}/ready")
-            _wrk(f"{base}/predict", single, args.connections, 3)  # warm-up
+            # warm-up, also of the broker's JIT on the produce path
+            _wrk(f"{base}/predict", single, args.connections, 5)
             results["driftline"] = _wrk(f"{base}/predict", single, args.connections,
                                         args.duration)
             time.sleep(1.0)  # let requests still in the server when wrk stopped finish
@@ -268,7 +270,7 @@ def _report(
     print(f"POST /predict/batch, {args.batch_rows:,}-row batches, 2 in flight: "
           f"{batch['rows_s']:,.0f} rows/s acknowledged by Kafka (goal >= "
           f"{GOALS['batch_rows_s']:,}: {met}); request p50 {batch['p50']:.0f} ms, "
-          f"p99 {batch['p99']:.0f} ms")
+          f"p99 {batch['p99']:.0f} ms, {batch['errors']} non-2xx (503: buffer full)")
     print(f"verified on the topic: {batch['published']:,} batch rows for {batch['answered']:,} "
           f"answered within wrk's window ({'none missing' if ok else 'MISMATCH'}); "
           f"{on_topic:,} predictions read back in total (warm-up, /predict, /predict/batch)")

@@ -106,6 +106,7 @@ class PredictionPublisher:
         self._probed = False
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
+        self._enqueue_lock = threading.Lock()
 
     @classmethod
     def from_settings(
@@ -171,28 +172,38 @@ class PredictionPublisher:
     def publish(
         self, events: Sequence[PredictionEvent], on_done: Callable[[], None] | None = None
     ) -> None:
-        """Enqueue every event or none (BufferFullError when they would not fit).
+        """Enqueue every event or none (BufferFullError, nothing enqueued, when they would
+        not fit).
 
         ``on_done`` is called once per event when Kafka acknowledged it or it was dead-lettered.
         """
-        if not self.has_room(len(events)):
-            raise BufferFullError(
-                f"{self.depth()} predictions are waiting for Kafka (capacity {self.capacity})"
-            )
         report = self._report if on_done is None else self._reporter(on_done)
         messages = [{"key": e.prediction_id.encode(), "value": encode(e)} for e in events]
-        # One call for the whole batch: about a third of the cost of a produce() per message.
-        # Keys still go through the configured partitioner (murmur2), as with produce().
-        try:
-            queued = self._producer.client.produce_batch(self.topic, messages, on_delivery=report)
-        except BufferError:
-            queued = 0
+        # The check and the enqueue are one step, so concurrent batches (HTTP worker threads)
+        # cannot both pass the check and overflow the queue half-way: all or nothing.
+        with self._enqueue_lock:
+            if not self.has_room(len(events)):
+                raise BufferFullError(
+                    f"{self.depth()} predictions are waiting for Kafka (capacity {self.capacity})"
+                )
+            # One call for the whole batch: about a third of the cost of a produce() per
+            # message. Keys still go through the configured partitioner (murmur2).
+            try:
+                queued = self._producer.client.produce_batch(
+                    self.topic, messages, on_delivery=report
+                )
+            except BufferError:
+                queued = 0
         if queued < len(messages):
-            # Only a concurrent producer can fill the queue between the check and here; the
-            # events already enqueued will be delivered, the caller answers 503 for all.
+            # Only a dead letter written meanwhile can take the room just checked; what was
+            # enqueued will be delivered and the caller answers 503 for all.
+            log.error(
+                "%d of %d predictions enqueued before the Kafka queue filled up",
+                queued,
+                len(messages),
+            )
             raise BufferFullError(
-                f"the Kafka queue filled up while enqueuing (capacity {self.capacity}); "
-                f"{queued} of {len(messages)} were enqueued"
+                f"the Kafka queue filled up while enqueuing (capacity {self.capacity})"
             )
         self._metrics.enqueued.inc(len(events))
 

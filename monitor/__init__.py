@@ -8,13 +8,29 @@ drift detectors (:mod:`monitor.concept`) and the hysteresis and cooldown policy 
 findings into DriftEvents (:mod:`monitor.policy`).
 """
 
-from monitor.accumulator import WindowAccumulator, WindowState
-from monitor.concept import ConceptDetectors, ConceptDriftDetector
-from monitor.join import JoinCounts, JoinResult, JoinState
-from monitor.judge import DriftConfig, FeatureJudgement, WindowReport
-from monitor.performance import PerformanceAccumulator, PerformanceReport, judge_performance
-from monitor.policy import DriftPolicy
-from monitor.windows import EventTimeWindows, Window, WindowClock
+import importlib
+from typing import Any
+
+# Names are imported on first use so that `driftline --help` (which imports monitor.cli) does
+# not load scipy and the rest of the statistics stack.
+_HOME = {
+    "WindowAccumulator": "monitor.accumulator", "WindowState": "monitor.accumulator",
+    "ConceptDetectors": "monitor.concept", "ConceptDriftDetector": "monitor.concept",
+    "JoinCounts": "monitor.join", "JoinResult": "monitor.join", "JoinState": "monitor.join",
+    "DriftConfig": "monitor.judge", "FeatureJudgement": "monitor.judge",
+    "WindowReport": "monitor.judge", "PerformanceAccumulator": "monitor.performance",
+    "PerformanceReport": "monitor.performance", "judge_performance": "monitor.performance",
+    "DriftPolicy": "monitor.policy", "EventTimeWindows": "monitor.windows",
+    "Window": "monitor.windows", "WindowClock": "monitor.windows",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        raise AttributeError(f"module 'monitor' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "ConceptDetectors",

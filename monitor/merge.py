@@ -3,10 +3,14 @@
 Partials (:class:`~monitor.partition.Partial`) arrive from every source partition, possibly
 from several workers, on one internal topic. :class:`WindowMerger` adds them up per
 (kind, model, version, window) and judges a window when every *active* partition's watermark
-has passed its end (drift windows) or its end plus ``label_wait`` (performance windows). A
-partition is active while it reported within ``idle_timeout`` seconds of wall time, so one
-quiet partition does not hold every window open forever; until all ``partitions`` have
-reported once, nothing is judged before ``idle_timeout`` has passed since start.
+has passed its end (drift windows), or every active partition's performance watermark has
+(performance windows: see :attr:`PartitionState.performance_watermark`).
+
+A partition is active while it has a backlog (its last heartbeat said it was not caught up)
+or reported within ``idle_timeout`` seconds of wall time: a quiet, caught-up partition does
+not hold every window open forever, and a slow one is always waited for. Until all
+``partitions`` have reported once, nothing is judged before ``idle_timeout`` has passed since
+start.
 
 Judged windows go through :class:`~monitor.policy.DriftPolicy` (hysteresis and cooldown),
 which turns findings into at most one DriftEvent per kind per episode.
@@ -40,7 +44,7 @@ BaselineLookup = Callable[[str, str], Mapping[str, float]]
 class Judged:
     """One window judged: its report and the drift events it raised (often none)."""
 
-    kind: str  # "drift" | "performance"
+    kind: str  # "drift" | "performance" | "concept"
     model_name: str
     model_version: str
     window_start: float
@@ -74,7 +78,6 @@ class WindowMerger:
         *,
         config: DriftConfig | None = None,
         policy: DriftPolicy | None = None,
-        label_wait: float = 600.0,
         idle_timeout: float = 30.0,
         min_labeled: int = 200,
         started: float | None = None,
@@ -84,11 +87,12 @@ class WindowMerger:
         self.baselines = baselines
         self.config = config or DriftConfig()
         self.policy = policy or DriftPolicy()
-        self.label_wait = label_wait
         self.idle_timeout = idle_timeout
         self.min_labeled = min_labeled
         self._started = time.monotonic() if started is None else started
         self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
+        self._perf_marks: dict[int, float] = {}  # partition -> performance watermark
+        self._behind: set[int] = set()  # partitions whose last heartbeat had a backlog
         self._pending: dict[tuple[str, str, str, float], _Pending] = {}
         self._judged: set[tuple[str, str, str, float]] = set()
         self.late_partials = 0
@@ -97,15 +101,41 @@ class WindowMerger:
     def pending(self) -> int:
         return len(self._pending)
 
+    def is_judged(self, partial: Partial) -> bool:
+        """Whether the window ``partial`` belongs to was judged already (a late share)."""
+        return (partial.kind, partial.model_name, partial.model_version,
+                partial.window_start) in self._judged
+
     def add(self, partial: Partial, now: float | None = None) -> list[Judged]:
         """Take one partial; returns the windows that became ready to judge."""
         now = time.monotonic() if now is None else now
         mark = self._marks.get(partial.partition)
-        watermark = partial.watermark if mark is None else max(mark[0], partial.watermark)
+        incoming = -float("inf") if partial.watermark is None else partial.watermark
+        watermark = incoming if mark is None else max(mark[0], incoming)
         self._marks[partial.partition] = (watermark, now)
+        if partial.caught_up is not None:
+            if partial.caught_up:
+                self._behind.discard(partial.partition)
+            else:
+                self._behind.add(partial.partition)
+        if partial.performance_watermark is not None:
+            self._perf_marks[partial.partition] = max(
+                partial.performance_watermark, self._perf_marks.get(partial.partition, -1e300)
+            )
         if partial.kind in ("drift", "performance"):
             self._merge(partial)
-        return self.ready(now)
+        out = []
+        if partial.kind == "detection" and partial.detection:
+            event = self.policy.observe_detection(
+                partial.model_name, partial.model_version, partial.event_time,
+                partial.detection,
+            )
+            judged = Judged("concept", partial.model_name, partial.model_version,
+                            partial.event_time, partial.event_time, partitions=1)
+            if event is not None:
+                judged.events.append(event)
+            out.append(judged)
+        return out + self.ready(now)
 
     def _merge(self, partial: Partial) -> None:
         key = (partial.kind, partial.model_name, partial.model_version, partial.window_start)
@@ -133,24 +163,30 @@ class WindowMerger:
                 else pending.performance.merge(partial.performance)
             )
 
-    def _low_watermark(self, now: float) -> float | None:
+    def _low_watermarks(self, now: float) -> tuple[float, float] | None:
+        """(drift, performance) watermarks that every active partition has passed."""
         if len(self._marks) < self.expected and now - self._started < self.idle_timeout:
             return None  # some partition has not spoken yet: wait for it a while
-        active = [w for w, seen in self._marks.values() if now - seen <= self.idle_timeout]
+        active = [p for p, (_, seen) in self._marks.items()
+                  if p in self._behind or now - seen <= self.idle_timeout]
         if not active:
-            active = [w for w, _ in self._marks.values()]
-        return min(active) if active else None
+            active = list(self._marks)
+        if not active:
+            return None
+        drift = min(self._marks[p][0] for p in active)
+        perf = min(self._perf_marks.get(p, -float("inf")) for p in active)
+        return drift, perf
 
     def ready(self, now: float | None = None) -> list[Judged]:
         """Judge every pending window that all active partitions have passed."""
         now = time.monotonic() if now is None else now
-        low = self._low_watermark(now)
-        if low is None:
+        marks = self._low_watermarks(now)
+        if marks is None:
             return []
         done = []
         for key, pending in sorted(self._pending.items(), key=lambda kv: (kv[1].end, kv[0])):
-            due = pending.end + (self.label_wait if pending.kind == "performance" else 0.0)
-            if low >= due:
+            low = marks[1] if pending.kind == "performance" else marks[0]
+            if low >= pending.end:
                 done.append(key)
         out = []
         for key in done:

@@ -8,8 +8,10 @@ that owns ``p`` joins them locally. :class:`PartitionState` does that work for o
 - drift windows: per (model, version, window) a mergeable :class:`WindowAccumulator` of the
   predictions' features and scores, closed by this partition's event-time watermark;
 - performance windows: per (model, version, window of the prediction's event time) a
-  :class:`PerformanceAccumulator`, closed ``label_wait`` seconds later than the drift
-  window so that late labels still count;
+  :class:`PerformanceAccumulator`, closed once the predictions' watermark has passed the
+  window *and* the labels' own watermark (largest label time minus grace) has passed its end
+  plus ``label_wait``: labels are judged by their own clock, so a backlog read faster on one
+  topic than the other does not close a window before its labels were read;
 - a heartbeat of its watermark whenever it crosses a window boundary, so the stage that merges
   partitions knows when every partition has passed a window end.
 
@@ -35,31 +37,50 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from driftline.events import LabeledEvent, LabelEvent, PredictionEvent
+from driftline.events import FeatureStatistic, LabeledEvent, LabelEvent, PredictionEvent
 from driftline.profile import ReferenceProfile
 from monitor.accumulator import WindowAccumulator, WindowState
 from monitor.join import JoinCounts, JoinState
 from monitor.performance import PerformanceAccumulator
 from monitor.windows import ClockState, EventTimeWindows, Window, WindowClock
 
-__all__ = ["Partial", "PartitionConfig", "PartitionSnapshot", "PartitionState", "Step"]
+__all__ = [
+    "Partial",
+    "PartitionConfig",
+    "PartitionSnapshot",
+    "PartitionState",
+    "Step",
+    "finite_or_none",
+]
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON carries no infinities: an unset watermark travels as None."""
+    return value if value is not None and math.isfinite(value) else None
 
 ProfileLookup = Callable[[str, str], ReferenceProfile | None]
 
 
 class Partial(msgspec.Struct, kw_only=True, frozen=True):
-    """One partition's share of one closed window, or (``kind="watermark"``) a heartbeat.
+    """One partition's share of one closed window, a heartbeat (``kind="watermark"``) or a
+    concept-drift detection (``kind="detection"``).
     ``watermark`` is always the partition's drift watermark (largest event time minus grace)."""
 
-    kind: str  # "drift" | "performance" | "watermark"
+    kind: str  # "drift" | "performance" | "watermark" | "detection"
     partition: int
-    watermark: float
+    watermark: float | None  # None: no event time yet (JSON has no -infinity)
     model_name: str = ""
     model_version: str = ""
     window_start: float = 0.0
     window_end: float = 0.0
     drift: WindowState | None = None
     performance: PerformanceAccumulator | None = None
+    performance_watermark: float | None = None
+    # heartbeats from the worker's timer: whether the partition had nothing left to read
+    caught_up: bool | None = None
+    # kind "detection": a concept-drift detector fired at ``event_time``
+    event_time: float = 0.0
+    detection: list[FeatureStatistic] | None = None
 
     @property
     def key(self) -> bytes:
@@ -70,7 +91,8 @@ class PartitionSnapshot(msgspec.Struct, kw_only=True):
     offsets: dict[str, int] = {}  # topic -> last offset included
     join: JoinCounts = msgspec.field(default_factory=JoinCounts)
     drift_clock: ClockState = msgspec.field(default_factory=ClockState)
-    perf_clock: ClockState = msgspec.field(default_factory=ClockState)
+    label_max: float | None = None  # largest label event time seen
+    perf_closed: float | None = None  # performance windows ending at or before this are closed
     drift: dict[str, WindowState] = {}
     performance: dict[str, PerformanceAccumulator] = {}
     heartbeat_at: float | None = None
@@ -122,11 +144,8 @@ class PartitionState:
         self.offsets = dict(snap.offsets)
         self.join = JoinState(config.join_ttl, store=store, counts=snap.join)
         self.drift_clock = WindowClock(config.windows, snap.drift_clock)
-        perf_windows = EventTimeWindows(
-            size=config.windows.size, step=config.windows.step,
-            grace=config.windows.grace + config.label_wait, origin=config.windows.origin,
-        )
-        self.perf_clock = WindowClock(perf_windows, snap.perf_clock)
+        self.label_max = snap.label_max
+        self.perf_closed = -math.inf if snap.perf_closed is None else snap.perf_closed
         self._drift: dict[str, WindowAccumulator] = {}
         for key, state in snap.drift.items():
             profile = profiles(state.model_name, state.model_version)
@@ -161,8 +180,8 @@ class PartitionState:
             if acc is not None:
                 acc.update(prediction.features, prediction.score,
                            evidence=(topic, self.partition, offset))
-        for window in self.perf_clock.observe(prediction.event_time, label):
-            self._perf_acc(name, version, window).add_predictions()
+            if window.end > self.perf_closed:
+                self._perf_acc(name, version, window).add_predictions()
         if result.labeled is not None:
             self._count_label(result.labeled)
         return self._close(step)
@@ -172,6 +191,8 @@ class PartitionState:
             return Step(skipped=True)
         self.offsets[topic] = offset
         step = Step()
+        if self.label_max is None or label.event_time > self.label_max:
+            self.label_max = label.event_time
         result = self.join.add_label(label, source=(topic, self.partition, offset))
         if result.labeled is not None:
             step.labeled.append(result.labeled)
@@ -211,10 +232,21 @@ class PartitionState:
             acc = self._perf[key] = PerformanceAccumulator(threshold=self.config.threshold)
         return acc
 
+    @property
+    def performance_watermark(self) -> float:
+        """Performance windows ending at or before this are complete: the predictions'
+        watermark has passed them and the labels' has passed them plus ``label_wait``."""
+        if self.label_max is None:
+            return -math.inf
+        labels = self.label_max - self.config.windows.grace - self.config.label_wait
+        return min(self.drift_clock.watermark, labels)
+
+    def _perf_end(self, key: str) -> float:
+        return float(key.rsplit("\t", 1)[1]) + self.config.windows.size
+
     def _count_label(self, labeled: LabeledEvent) -> None:
         p = labeled.prediction
-        windows = self.perf_clock.windows.assign(p.event_time)
-        for window in windows:
+        for window in self.config.windows.assign(p.event_time):
             acc = self._perf.get(_window_key(p.model_name, p.model_version, window.start))
             if acc is not None:  # its window is still open; a later label is counted late
                 acc.update(p.score, labeled.label, delay=labeled.delay_seconds)
@@ -226,18 +258,21 @@ class PartitionState:
             acc = self._drift.pop(_window_key(name, version, window.start), None)
             if acc is not None:
                 step.partials.append(Partial(
-                    kind="drift", partition=self.partition, watermark=watermark,
+                    kind="drift", partition=self.partition, watermark=finite_or_none(watermark),
                     model_name=name, model_version=version, window_start=window.start,
                     window_end=window.end, drift=acc.state,
                 ))
-        for label, window in self.perf_clock.pop_closed():
-            name, _, version = label.rpartition("/")
-            acc = self._perf.pop(_window_key(name, version, window.start), None)
-            if acc is not None:
+        mark = self.performance_watermark
+        if mark > self.perf_closed:
+            self.perf_closed = mark
+            for key in [k for k, _ in self._perf.items() if self._perf_end(k) <= mark]:
+                name, version, start = key.split("\t")
                 step.partials.append(Partial(
-                    kind="performance", partition=self.partition, watermark=watermark,
-                    model_name=name, model_version=version, window_start=window.start,
-                    window_end=window.end, performance=acc,
+                    kind="performance", partition=self.partition,
+                    watermark=finite_or_none(watermark), performance_watermark=mark,
+                    model_name=name, model_version=version,
+                    window_start=float(start), window_end=self._perf_end(key),
+                    performance=self._perf.pop(key),
                 ))
         # A heartbeat each time the watermark crosses a window boundary (on the step grid).
         if math.isfinite(watermark):
@@ -258,7 +293,8 @@ class PartitionState:
             offsets=dict(self.offsets),
             join=self.join.counts,
             drift_clock=self.drift_clock.state(),
-            perf_clock=self.perf_clock.state(),
+            label_max=self.label_max,
+            perf_closed=finite_or_none(self.perf_closed),
             drift={k: a.state for k, a in self._drift.items()},
             performance=dict(self._perf),
             heartbeat_at=self.heartbeat_at,

@@ -1,0 +1,61 @@
+"""The monitor's one settings object (``DRIFTLINE_*`` environment variables).
+
+>>> s = MonitorSettings(window_size=60, grace=5)
+>>> s.windows().size, s.windows().step, s.windows().grace
+(60.0, 60.0, 5.0)
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from driftline.settings import DriftlineSettings
+from monitor.windows import EventTimeWindows
+
+__all__ = ["MonitorSettings"]
+
+
+class MonitorSettings(DriftlineSettings):
+    """Everything ``driftline monitor`` reads from the environment."""
+
+    monitor_app_id: str = Field(
+        default="driftline-monitor",
+        description="faust app id: the consumer group and the prefix of internal topics.",
+    )
+    # windows (event time, seconds)
+    window_size: float = Field(default=300.0, gt=0)
+    window_step: float | None = Field(default=None, gt=0, description="unset: tumbling")
+    grace: float = Field(default=30.0, ge=0)
+    label_wait: float = Field(
+        default=600.0, ge=0,
+        description="performance windows close this long after their drift window",
+    )
+    join_ttl: float = Field(default=86_400.0, gt=0, description="unlabeled predictions expire")
+    positive_threshold: float = Field(default=0.5, gt=0, lt=1)
+
+    # judging
+    dataset_share: float = Field(default=0.5, gt=0, le=1)
+    min_rows: int = Field(default=30, ge=1)
+    min_labeled: int = Field(default=200, ge=1)
+    raise_after: int = Field(default=2, ge=1)
+    clear_after: int = Field(default=2, ge=1)
+    cooldown: float = Field(default=3600.0, ge=0)
+    idle_timeout: float = Field(
+        default=30.0, gt=0,
+        description="wall seconds after which a silent partition no longer holds windows open",
+    )
+
+    # running
+    checkpoint_interval: float = Field(default=2.0, gt=0, description="wall seconds")
+    metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: no /metrics")
+    webhook_url: str | None = Field(default=None, description="Slack-compatible incoming webhook")
+    webhook_timeout: float = Field(default=5.0, gt=0)
+    webhook_retries: int = Field(default=3, ge=0)
+
+    @model_validator(mode="after")
+    def _check_windows(self) -> MonitorSettings:
+        self.windows()  # raises with a clear message on a bad size/step/grace
+        return self
+
+    def windows(self) -> EventTimeWindows:
+        return EventTimeWindows(size=self.window_size, step=self.window_step, grace=self.grace)

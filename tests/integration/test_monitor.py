@@ -1,0 +1,300 @@
+"""The monitor worker (``driftline monitor``, faust) against the real broker and an embedded
+MLflow registry: the join, dead letters, drift on a shifted stream and none before it, window
+reports with exact counts, and a worker killed mid-stream that resumes with nothing lost and
+nothing counted twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from driftline.events import DeadLetter, DriftEvent, LabeledEvent, LabelEvent, PredictionEvent
+from driftline.events import decode as decode_event
+from driftline.kafka import Producer, create_topics, read_topic
+from driftline.kafka.admin import watermarks
+from driftline.settings import KafkaSettings
+from producers.generator import GeneratorParams, LoanGenerator
+from tests.scorer.support import register_model
+
+WINDOW, GRACE, LABEL_WAIT = 60.0, 5.0, 40.0
+T0 = 1_700_000_040.0  # a window boundary
+RATE = 10.0  # predictions per second of event time
+ONSET = T0 + 300.0
+
+
+@dataclass
+class Fed:
+    predictions: dict[str, PredictionEvent] = field(default_factory=dict)
+    labels: dict[str, int] = field(default_factory=dict)
+
+    def per_window(self) -> dict[float, int]:
+        counts: dict[float, int] = {}
+        for p in self.predictions.values():
+            start = (p.event_time // WINDOW) * WINDOW
+            counts[start] = counts.get(start, 0) + 1
+        return counts
+
+
+def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
+          labels_first_every: int = 4, duplicate_every: int = 10, bad: bool = True) -> Fed:
+    """Stable then loan-amount-shifted traffic; labels 30 s after their prediction (every
+    ``labels_first_every``-th label is written before its prediction), some labels twice,
+    a bad message on each input topic, and a quiet tail that closes the last windows."""
+    gen = LoanGenerator(seed)
+    fed = Fed()
+    pred_topic, label_topic = f"{kafka.topic_prefix}predictions", f"{kafka.topic_prefix}labels"
+    with Producer(kafka) as producer:
+        i = 0
+        for n, params in ((stable, None), (shifted, GeneratorParams(loan_mean=850_000.0))):
+            batch = gen.sample(n, params)
+            for row, label, prob in zip(batch.rows(), batch.labels.tolist(),
+                                        batch.probabilities.tolist(), strict=True):
+                t = T0 + i / RATE
+                pid = f"p{i:06d}"
+                prediction = PredictionEvent(
+                    prediction_id=pid, event_time=t, model_name="credit-risk",
+                    model_version="1", features=row, score=prob, decision="LOW")
+                label_event = LabelEvent(prediction_id=pid, event_time=t + 30.0, label=label)
+                if i % labels_first_every == 0:
+                    producer.send(label_topic, label_event)
+                    producer.send(pred_topic, prediction)
+                else:
+                    producer.send(pred_topic, prediction)
+                    producer.send(label_topic, label_event)
+                if i % duplicate_every == 0:
+                    producer.send(label_topic, label_event)
+                fed.predictions[pid] = prediction
+                fed.labels[pid] = label
+                i += 1
+        if bad:
+            producer.produce(pred_topic, b'{"prediction_id": "bad", "score": "high"}', b"bad")
+            producer.produce(label_topic, b"\xff\xfe not json", b"bad-label")
+        # Tail: predictions and labels late enough to move every partition's watermarks past
+        # the last full window (they are counted too, in a window left open).
+        end = T0 + i / RATE + WINDOW + LABEL_WAIT + GRACE + 1
+        for j in range(60):
+            pid = f"tail{j:03d}"
+            prediction = PredictionEvent(
+                prediction_id=pid, event_time=end, model_name="credit-risk", model_version="1",
+                features=fed.predictions["p000000"].features, score=0.1, decision="LOW")
+            producer.send(pred_topic, prediction)
+            producer.send(label_topic, LabelEvent(prediction_id=pid, event_time=end + 30.0,
+                                                  label=0))
+            fed.predictions[pid] = prediction
+            fed.labels[pid] = 0
+    return fed
+
+
+def _env(home: Path, kafka: KafkaSettings, app_id: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env.update({
+        "DRIFTLINE_HOME": str(home),
+        "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "DRIFTLINE_MONITOR_APP_ID": app_id,
+        "DRIFTLINE_WINDOW_SIZE": str(WINDOW),
+        "DRIFTLINE_GRACE": str(GRACE),
+        "DRIFTLINE_LABEL_WAIT": str(LABEL_WAIT),
+        "DRIFTLINE_CHECKPOINT_INTERVAL": "0.5",
+        "DRIFTLINE_IDLE_TIMEOUT": "3",
+        "DRIFTLINE_METRICS_PORT": "0",
+        "DRIFTLINE_MIN_LABELED": "50",
+    })
+    return env
+
+
+def _start(home: Path, kafka: KafkaSettings, app_id: str, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "driftline.cli", "monitor"],
+        env=_env(home, kafka, app_id), stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, sig)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def _count(kafka: KafkaSettings, topic: str) -> int:
+    try:
+        return sum(high for _low, high in watermarks(kafka, topic).values())
+    except Exception:
+        return 0
+
+
+def _wait(what: str, condition: Callable[[], bool], timeout: float, log: Path) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise AssertionError(f"timed out waiting for {what}; monitor log tail:\n{tail}")
+        time.sleep(0.5)
+
+
+def _reports(kafka: KafkaSettings, app_id: str) -> dict[tuple[str, float], dict]:
+    """Judged windows by (kind, window start); a window judged twice must agree."""
+    out: dict[tuple[str, float], dict] = {}
+    for msg in read_topic(kafka, f"{kafka.topic_prefix}{app_id}-reports"):
+        report = msgspec.json.decode(msg.value())
+        key = (report["kind"], report["window_start"])
+        if key in out:
+            assert _essence(out[key]) == _essence(report), f"window {key} judged differently"
+        out[key] = report
+    return out
+
+
+def _essence(report: dict) -> tuple:
+    drift = report.get("drift") or {}
+    perf = report.get("performance") or {}
+    return (drift.get("rows"), tuple(drift.get("drifted_features") or ()),
+            perf.get("labeled"), perf.get("predictions"))
+
+
+def _done(kafka: KafkaSettings, app_id: str, fed: Fed) -> Callable[[], bool]:
+    windows = set(fed.per_window())
+
+    def check() -> bool:
+        if _count(kafka, f"{kafka.topic_prefix}{app_id}-reports") < len(windows) - 1:
+            return False
+        judged = {start for kind, start in _reports(kafka, app_id) if kind == "performance"}
+        return windows - {max(windows)} <= judged
+
+    return check
+
+
+@pytest.fixture(scope="module")
+def registry_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("monitor-home")
+    register_model(home, "credit-risk", rows=4000)
+    return home
+
+
+@dataclass
+class Run:
+    kafka: KafkaSettings
+    app_id: str
+    fed: Fed
+    log: Path
+
+
+@pytest.fixture(scope="module")
+def shifted_run(kafka_bootstrap: str, registry_home: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
+                          topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+    create_topics(kafka)
+    app_id = "monitor-test"
+    fed = _feed(kafka, stable=3000, shifted=3000)
+    log = tmp_path_factory.mktemp("monitor-log") / "monitor.log"
+    proc = _start(registry_home, kafka, app_id, log)
+    try:
+        _wait("every window judged", _done(kafka, app_id, fed), 240, log)
+    finally:
+        _stop(proc)
+    yield Run(kafka, app_id, fed, log)
+
+
+def test_every_prediction_is_joined_with_its_label_whichever_came_first(shifted_run: Run):
+    kafka, fed = shifted_run.kafka, shifted_run.fed
+    labeled = [decode_event(LabeledEvent, m.value())
+               for m in read_topic(kafka, f"{kafka.topic_prefix}labeled")]
+    by_id = {e.prediction.prediction_id: e for e in labeled}
+    assert len(labeled) == len(by_id) == len(fed.labels)  # duplicates were not joined twice
+    for pid, label in fed.labels.items():
+        event = by_id[pid]
+        assert event.label == label and event.prediction == fed.predictions[pid]
+        assert event.delay_seconds == pytest.approx(30.0)
+
+
+def test_bad_messages_go_to_the_dead_letter_topic_and_processing_goes_on(shifted_run: Run):
+    kafka = shifted_run.kafka
+    letters = [decode_event(DeadLetter, m.value())
+               for m in read_topic(kafka, f"{kafka.topic_prefix}dead-letter")]
+    by_topic = {letter.source_topic: letter for letter in letters}
+    assert len(letters) == 2
+    bad_prediction = by_topic[f"{kafka.topic_prefix}predictions"]
+    assert bad_prediction.raw_key == b"bad" and bad_prediction.error_field == "score"
+    assert by_topic[f"{kafka.topic_prefix}labels"].value == b"\xff\xfe not json"
+
+
+def test_windows_count_every_prediction_once(shifted_run: Run):
+    reports = _reports(shifted_run.kafka, shifted_run.app_id)
+    expected = shifted_run.fed.per_window()
+    drift_rows = {start: r["drift"]["rows"] for (kind, start), r in reports.items()
+                  if kind == "drift"}
+    last = max(expected)
+    assert drift_rows == {s: n for s, n in expected.items() if s != last}
+    for (kind, start), report in reports.items():
+        if kind == "performance" and start != last:
+            perf = report["performance"]
+            assert perf["predictions"] == expected[start]
+            assert perf["labeled"] == expected[start]  # every label came within the wait
+            assert perf["label_coverage"] == 1.0
+
+
+def test_a_shift_raises_one_covariate_event_and_the_stable_part_none(shifted_run: Run):
+    kafka = shifted_run.kafka
+    events = [decode_event(DriftEvent, m.value())
+              for m in read_topic(kafka, f"{kafka.topic_prefix}drift-events")]
+    covariate = [e for e in events if e.kind == "covariate"]
+    assert len(covariate) == 1, [e.summary for e in covariate]
+    event = covariate[0]
+    # The first full window after the onset, or the one the onset falls in.
+    assert ONSET - WINDOW <= event.window_start <= ONSET
+    assert event.severity == "high"
+    loan = {s.statistic: s for s in event.statistics if s.feature == "loan_amount"}
+    assert loan["psi"].drifted and loan["psi"].value > loan["psi"].threshold
+    assert event.evidence and all(r.topic == f"{kafka.topic_prefix}predictions"
+                                  for r in event.evidence)
+    assert all(e.window_end > ONSET for e in events)  # nothing raised on stable traffic
+
+
+def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
+    kafka_bootstrap: str, registry_home: Path, tmp_path: Path
+):
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
+                          topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+    create_topics(kafka)
+    app_id = "monitor-restart"
+    fed = _feed(kafka, stable=4000, shifted=0, bad=False)
+    log = tmp_path / "monitor.log"
+    labeled_topic = f"{kafka.topic_prefix}labeled"
+    proc = _start(registry_home, kafka, app_id, log)
+    try:
+        _wait("some progress", lambda: _count(kafka, labeled_topic) >= 1000, 180, log)
+        _stop(proc, signal.SIGKILL)  # no chance to flush or commit anything more
+        killed_at = _count(kafka, labeled_topic)
+        assert killed_at < len(fed.labels), "the worker finished before it could be killed"
+        proc = _start(registry_home, kafka, app_id, log)
+        _wait("every window judged after the restart", _done(kafka, app_id, fed), 240, log)
+    finally:
+        _stop(proc)
+
+    reports = _reports(kafka, app_id)
+    expected = fed.per_window()
+    last = max(expected)
+    drift_rows = {start: r["drift"]["rows"] for (kind, start), r in reports.items()
+                  if kind == "drift"}
+    assert drift_rows == {s: n for s, n in expected.items() if s != last}
+    perf = {start: r["performance"]["labeled"] for (kind, start), r in reports.items()
+            if kind == "performance"}
+    assert perf == {s: n for s, n in expected.items() if s != last}
+    labeled_ids = {decode_event(LabeledEvent, m.value()).prediction.prediction_id
+                   for m in read_topic(kafka, labeled_topic)}
+    assert labeled_ids == set(fed.labels)  # at least once: every pair is there

@@ -87,7 +87,10 @@ def _field_type(column: Column, features: FeatureSchema | None) -> Any:
     numeric = {f.name: f for f in features.numeric} if features else {}
     categorical = {f.name: f for f in features.categorical} if features else {}
     if column.name in categorical:
-        return Literal[categorical[column.name].categories]  # type: ignore[valid-type]
+        # Any category is accepted: a value never seen in training is exactly what drift
+        # monitoring must see (the monitor reports the share of unseen categories), and the
+        # default pipeline scores it as the baseline (OneHotEncoder(handle_unknown="ignore")).
+        return Annotated[str, Field(strict=True, min_length=1, max_length=64)]
     if column.kind == "float":
         limits = numeric.get(column.name)
         bounds = {"ge": limits.minimum, "le": limits.maximum} if limits else {}

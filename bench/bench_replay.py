@@ -20,7 +20,6 @@ unless ``--keep-broker``).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 import uuid
@@ -29,8 +28,8 @@ from pathlib import Path
 from confluent_kafka import Consumer, Producer, TopicPartition
 
 from driftline.events import PredictionEvent, encode
-from driftline.kafka.admin import create_topics, delete_topics, wait_for_broker
-from driftline.settings import DriftlineSettings, KafkaSettings
+from driftline.kafka.admin import create_topics, delete_topics
+from driftline.settings import KafkaSettings
 from driftline.topics import TopicSpec
 from producers.replay import CONSUMER_OPTIONS, PRODUCER_OPTIONS, ReplayRequest, replay
 
@@ -40,27 +39,10 @@ BENCH_PORT = 39192
 
 def _broker(keep: bool) -> tuple[KafkaSettings, object | None]:
     """Kafka settings for the benchmark broker, and the LocalKafka to stop (None: leave it)."""
-    given = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS")
-    if given:
-        settings = KafkaSettings(bootstrap_servers=given)
-        wait_for_broker(settings, timeout=30)
-        return settings, None
-    from driftline.localkafka import LocalKafka
+    from _broker import bench_broker
 
-    home = DriftlineSettings(
-        home=REPO / ".driftline" / "bench",
-        kafka=KafkaSettings(
-            bootstrap_servers=None, local_port=BENCH_PORT, local_controller_port=BENCH_PORT + 1,
-            local_heap="1g",
-        ),
-    )
-    local = LocalKafka(home)
-    started = not local.status(probe_timeout=1).answering
-    if started:
-        print(f"starting a local broker on {local.bootstrap} (data in {local.data_dir})")
-        local.start(timeout=120)
-    settings = KafkaSettings(bootstrap_servers=local.bootstrap)
-    return settings, (local if started and not keep else None)
+    bootstrap, local = bench_broker("replay", BENCH_PORT, keep=keep)
+    return KafkaSettings(bootstrap_servers=bootstrap), local
 
 
 def _topic(settings: KafkaSettings, name: str, partitions: int) -> str:

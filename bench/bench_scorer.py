@@ -47,25 +47,9 @@ GOALS = {"ratio": 3.0, "p99_ms": 25.0, "batch_rows_s": 100_000}
 
 
 def _broker():
-    from driftline.kafka.admin import wait_for_broker
-    from driftline.settings import DriftlineSettings, KafkaSettings
+    from _broker import bench_broker
 
-    given = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS")
-    if given:
-        wait_for_broker(KafkaSettings(bootstrap_servers=given), timeout=30)
-        return given, None
-    from driftline.localkafka import LocalKafka
-
-    local = LocalKafka(DriftlineSettings(
-        home=HOME,
-        kafka=KafkaSettings(bootstrap_servers=None, local_port=BENCH_PORT,
-                            local_controller_port=BENCH_PORT + 1, local_heap="1g"),
-    ))
-    if local.status(probe_timeout=1).answering:
-        return local.bootstrap, None
-    print(f"starting a local broker on {local.bootstrap} (data in {local.data_dir})")
-    local.start(timeout=120)
-    return local.bootstrap, local
+    return bench_broker("scorer", BENCH_PORT)
 
 
 def _champion_file() -> Path:

@@ -1,0 +1,35 @@
+"""The broker a benchmark runs against: ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` if set, else a
+local broker of its own (data under ``.driftline/bench/<name>``) started on ``port`` unless one
+already answers there. Returns the bootstrap string and the LocalKafka to stop afterwards
+(None when the benchmark did not start it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from driftline.kafka.admin import wait_for_broker
+from driftline.settings import DriftlineSettings, KafkaSettings
+
+__all__ = ["bench_broker"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def bench_broker(name: str, port: int, *, keep: bool = False):  # -> tuple[str, LocalKafka | None]
+    given = os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS")
+    if given:
+        wait_for_broker(KafkaSettings(bootstrap_servers=given), timeout=30)
+        return given, None
+    from driftline.localkafka import LocalKafka
+
+    local = LocalKafka(DriftlineSettings(
+        home=REPO / ".driftline" / "bench" / name,
+        kafka=KafkaSettings(bootstrap_servers=None, local_port=port,
+                            local_controller_port=port + 1, local_heap="1g"),
+    ))
+    if local.status(probe_timeout=1).answering:
+        return local.bootstrap, None
+    print(f"starting a local broker on {local.bootstrap} (data in {local.data_dir})")
+    local.start(timeout=120)
+    return local.bootstrap, (None if keep else local)

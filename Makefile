@@ -6,7 +6,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-unit lint bench bench-contracts bench-scorer bench-replay kafka-start kafka-stop clean
+BENCH_STAMP := $(VENV)/.installed-bench
+
+.PHONY: install test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
+	bench-window-cost bench-drift-quality kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,10 +38,35 @@ kafka-start: install
 kafka-stop: install
 	$(BIN)/driftline kafka stop
 
-bench: bench-contracts
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# Every benchmark, each against its anchor in the same run. Several minutes; best on a quiet
+# machine (the ratios are measured in one run, the absolute numbers follow the load).
+bench: bench-contracts bench-replay bench-scorer bench-monitor bench-window-cost bench-drift-quality
 
 bench-contracts: install
 	$(BIN)/python bench/bench_contracts.py
+
+bench-replay: install
+	$(BIN)/driftline kafka fetch
+	$(BIN)/python bench/bench_replay.py
+
+bench-scorer: install
+	@command -v wrk >/dev/null || { echo "bench-scorer needs wrk: apt-get install -y wrk"; exit 2; }
+	$(BIN)/driftline kafka fetch
+	$(BIN)/python bench/bench_scorer.py
+
+bench-monitor: install
+	$(BIN)/driftline kafka fetch
+	$(BIN)/python bench/bench_monitor.py
+
+bench-window-cost: $(BENCH_STAMP)
+	$(BIN)/python bench/bench_window_cost.py
+
+bench-drift-quality: $(BENCH_STAMP)
+	$(BIN)/python bench/bench_drift_quality.py both
 
 clean:
 	-$(BIN)/driftline kafka stop

@@ -73,12 +73,20 @@ class RangePolicy:
         The most recent share of the rows, by event time, held out for the gate.
     model_name
         Only rows whose prediction came from this model (``None``: any).
+    max_rows
+        Keep at most this many of the most recent rows (``None``: no cap), so a busy topic
+        cannot make a retrain slow or memory-hungry.
+    not_before
+        Leave out rows with an earlier event time (``None``: no bound), for example the start
+        of the drift window that triggered the retrain, to train on the new population only.
     """
 
     window: float | None = 3600.0
     min_rows: int = 2000
     holdout_fraction: float = 0.25
     model_name: str | None = None
+    max_rows: int | None = None
+    not_before: float | None = None
 
     def __post_init__(self) -> None:
         if not 0.0 < self.holdout_fraction < 1.0:
@@ -87,6 +95,8 @@ class RangePolicy:
             raise ValueError("min_rows must be at least 2")
         if self.window is not None and self.window <= 0:
             raise ValueError("window must be positive seconds or None")
+        if self.max_rows is not None and self.max_rows < self.min_rows:
+            raise ValueError("max_rows must be at least min_rows")
 
 
 @dataclass
@@ -155,6 +165,10 @@ def build_dataset(rows: Iterable[SourcedRow], policy: RangePolicy) -> Dataset:
     if ordered and policy.window is not None:
         start = ordered[-1].event.event_time - policy.window
         ordered = [r for r in ordered if r.event.event_time >= start]
+    if policy.not_before is not None:
+        ordered = [r for r in ordered if r.event.event_time >= policy.not_before]
+    if policy.max_rows is not None:
+        ordered = ordered[-policy.max_rows:]
     if len(ordered) < policy.min_rows:
         raise InsufficientDataError(
             f"{len(ordered)} labeled rows in range, fewer than the {policy.min_rows} needed; "

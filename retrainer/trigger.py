@@ -23,6 +23,8 @@ logged and counted. Time is the drift event's own event time, so a replay of
 'skipped: severity low is below medium'
 >>> policy.decide(event(5, 1800.0, kind="prediction")).reason
 'skipped: kind prediction does not trigger (covariate, performance, concept)'
+>>> policy.decide(event(6, 1800.0), champion_version="2").reason
+'skipped: v1 no longer serves (the champion is v2)'
 """
 
 from __future__ import annotations
@@ -40,19 +42,23 @@ _RANK: dict[str, int] = {"low": 1, "medium": 2, "high": 3}
 
 @dataclass(frozen=True)
 class Decision:
-    """What to do about one drift event, and why (the reason is logged verbatim)."""
+    """What to do about one drift event, and why (the reason is logged verbatim).
+
+    ``outcome`` is a short label for metrics: ``triggered``, or the kind of skip
+    (``duplicate``, ``kind``, ``severity``, ``in_flight``, ``cooldown``, or one a caller
+    adds such as ``stale_version``).
+    """
 
     trigger: bool
     reason: str
     model_name: str
     event_id: str
+    outcome: str = "triggered"
 
-    @property
-    def outcome(self) -> str:
-        """A short label for metrics: ``triggered`` or the kind of skip."""
-        if self.trigger:
-            return "triggered"
-        return self.reason.removeprefix("skipped: ").split(" ", 1)[0].rstrip(":")
+    @classmethod
+    def skip(cls, outcome: str, reason: str, model_name: str, event_id: str) -> Decision:
+        """A decision not to retrain; ``reason`` is prefixed with ``skipped:``."""
+        return cls(False, f"skipped: {reason}", model_name, event_id, outcome)
 
 
 class TriggerPolicy:
@@ -93,31 +99,42 @@ class TriggerPolicy:
         self._finished: dict[str, float] = {}  # model -> event time its last retrain ended
 
     def in_flight(self, model_name: str) -> bool:
+        """True between a trigger for ``model_name`` and :meth:`finished`."""
         return model_name in self._in_flight
 
-    def decide(self, event: DriftEvent) -> Decision:
+    def decide(self, event: DriftEvent, champion_version: str | None = None) -> Decision:
         """Decide about ``event``; a trigger marks the model as in flight until
-        :meth:`finished` is called."""
+        :meth:`finished` is called.
+
+        ``champion_version``, when known, is the version serving now: drift found in another
+        version (one already replaced, say by the retrain this event would ask for) is stale.
+        """
         model, t = event.model_name, event.event_time
 
-        def skip(reason: str) -> Decision:
-            return Decision(False, f"skipped: {reason}", model, event.event_id)
+        def skip(outcome: str, reason: str) -> Decision:
+            return Decision.skip(outcome, reason, model, event.event_id)
 
         if event.event_id in self._seen:
-            return skip(f"duplicate of drift event {event.event_id}")
+            return skip("duplicate", f"duplicate of drift event {event.event_id}")
         self._seen[event.event_id] = None
         while len(self._seen) > self._remember:
             self._seen.popitem(last=False)
 
         if event.kind not in self.kinds:
-            return skip(f"kind {event.kind} does not trigger ({', '.join(self.kinds)})")
+            return skip("kind", f"kind {event.kind} does not trigger ({', '.join(self.kinds)})")
         if _RANK[event.severity] < _RANK[self.min_severity]:
-            return skip(f"severity {event.severity} is below {self.min_severity}")
+            return skip("severity", f"severity {event.severity} is below {self.min_severity}")
+        if champion_version is not None and event.model_version != champion_version:
+            return skip(
+                "stale_version",
+                f"v{event.model_version} no longer serves (the champion is v{champion_version})",
+            )
         if model in self._in_flight:
-            return skip(f"a retrain of {model} is already in flight")
+            return skip("in_flight", f"a retrain of {model} is already in flight")
         finished = self._finished.get(model)
         if finished is not None and t < finished + self.cooldown:
             return skip(
+                "cooldown",
                 f"cooldown until {finished + self.cooldown:.0f} after the retrain that "
                 f"finished at {finished:.0f}"
             )

@@ -1,0 +1,175 @@
+"""The retrainer's one settings object (``DRIFTLINE_*`` environment variables).
+
+Everything specific to the retrainer is named ``retrain_*`` or ``gate_*``, so the retrainer can
+share an environment (and a ``.env``) with the scorer and the monitor without collisions;
+``DRIFTLINE_MODEL_NAME`` is shared on purpose: it names the model all three work on.
+
+>>> s = RetrainerSettings(retrain_kinds="covariate,concept", retrain_window=600)
+>>> s.kinds, s.range_policy().window, s.gate().metric
+(('covariate', 'concept'), 600.0, 'roc_auc')
+>>> try:
+...     RetrainerSettings(retrain_kinds="covariate,weather")
+... except ValueError as exc:
+...     print(exc.errors()[0]["msg"].split(";")[0])
+Value error, DRIFTLINE_RETRAIN_KINDS: unknown drift kind 'weather'
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from pydantic import Field, field_validator, model_validator
+
+from driftline.events import DriftKind, Severity
+from driftline.settings import DriftlineSettings
+from retrainer.dataset import RangePolicy
+from retrainer.gate import Gate
+from retrainer.trigger import TriggerPolicy
+
+__all__ = ["RetrainerSettings"]
+
+GateMetric = Literal["roc_auc", "brier", "log_loss", "accuracy"]
+
+
+class RetrainerSettings(DriftlineSettings):
+    """Everything ``driftline retrain`` and ``driftline models`` read from the environment."""
+
+    model_name: str = Field(default="credit-risk", min_length=1)
+
+    # trigger
+    # A comma-separated string rather than a list: pydantic-settings would insist on JSON.
+    retrain_kinds: str = Field(
+        default="covariate,performance,concept",
+        description="Drift kinds that trigger a retrain, comma-separated.",
+    )
+    retrain_min_severity: Severity = "medium"
+    retrain_debounce: float = Field(default=60.0, ge=0, description="event-time seconds")
+    retrain_cooldown: float = Field(default=900.0, ge=0, description="event-time seconds")
+
+    # training data from `labeled`
+    retrain_window: float | None = Field(
+        default=3600.0, gt=0,
+        description="Event-time seconds back from the newest labeled row (unset: all).",
+    )
+    retrain_min_rows: int = Field(default=2000, ge=10)
+    retrain_max_rows: int = Field(default=100_000, ge=10)
+    retrain_holdout_fraction: float = Field(default=0.25, gt=0, lt=1)
+    retrain_since_drift: bool = Field(
+        default=False,
+        description="Train only on rows from the triggering drift window's start onwards.",
+    )
+    retrain_read_margin: float = Field(
+        default=300.0, ge=0,
+        description="Extra seconds read before the window by Kafka timestamp, for label delays.",
+    )
+    retrain_data_wait: float = Field(
+        default=300.0, ge=0,
+        description="Seconds to wait for enough labeled rows before giving a retrain up.",
+    )
+    retrain_data_poll: float = Field(default=5.0, gt=0)
+    retrain_pipeline: str = Field(
+        default="default",
+        description="'default' (scorer.training.default_pipeline), 'champion' (a clone of the "
+        "champion's estimator) or 'package.module:factory' taking a FeatureSchema.",
+    )
+
+    # gate
+    gate_metric: GateMetric = "roc_auc"
+    gate_margin: float = Field(default=0.01, ge=0)
+    gate_brier_tolerance: float = Field(default=0.005, ge=0)
+
+    # running
+    retrain_group: str = Field(default="driftline-retrainer", min_length=1)
+    retrain_offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest",
+        description="Where a new consumer group starts on drift-events.",
+    )
+    retrain_metrics_port: int = Field(default=9103, ge=0, le=65535, description="0: no /metrics")
+    retrain_metrics_host: str = "127.0.0.1"
+    retrain_trusted_types: list[str] = Field(
+        default_factory=list, description="Extra skops types to trust when loading the champion."
+    )
+    startup_timeout_s: float = Field(default=30.0, gt=0)
+
+    @field_validator("retrain_kinds", mode="before")
+    @classmethod
+    def _check_kinds(cls, value: object) -> object:
+        if isinstance(value, list | tuple):
+            value = ",".join(map(str, value))
+        if not isinstance(value, str):
+            return value
+        kinds = [k.strip() for k in value.strip("[]").replace('"', "").split(",") if k.strip()]
+        known = get_args(DriftKind)
+        for kind in kinds:
+            if kind not in known:
+                raise ValueError(
+                    f"DRIFTLINE_RETRAIN_KINDS: unknown drift kind {kind!r}; choose from "
+                    f"{', '.join(known)}"
+                )
+        if not kinds:
+            raise ValueError("DRIFTLINE_RETRAIN_KINDS is empty: nothing would ever trigger")
+        return ",".join(kinds)
+
+    @field_validator("retrain_pipeline")
+    @classmethod
+    def _check_pipeline(cls, value: str) -> str:
+        value = value.strip()
+        if value in ("default", "champion"):
+            return value
+        module, _, name = value.partition(":")
+        if not module or not name.isidentifier():
+            raise ValueError(
+                f"DRIFTLINE_RETRAIN_PIPELINE={value!r}: use 'default', 'champion' or "
+                "'package.module:factory'"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _check_sizes(self) -> RetrainerSettings:
+        if self.retrain_max_rows < self.retrain_min_rows:
+            raise ValueError(
+                f"DRIFTLINE_RETRAIN_MAX_ROWS ({self.retrain_max_rows}) is below "
+                f"DRIFTLINE_RETRAIN_MIN_ROWS ({self.retrain_min_rows})"
+            )
+        holdout = round(self.retrain_min_rows * self.retrain_holdout_fraction)
+        if holdout < 5 or self.retrain_min_rows - holdout < 5:
+            raise ValueError(
+                "DRIFTLINE_RETRAIN_MIN_ROWS x DRIFTLINE_RETRAIN_HOLDOUT_FRACTION leaves fewer "
+                "than 5 rows for training or for the holdout; raise the minimum"
+            )
+        return self
+
+    @property
+    def kinds(self) -> tuple[DriftKind, ...]:
+        """The drift kinds that trigger, as a tuple."""
+        return tuple(self.retrain_kinds.split(","))  # type: ignore[return-value]
+
+    def topic(self, logical: str) -> str:
+        """Full name of a driftline topic under the configured prefix."""
+        return f"{self.kafka.topic_prefix}{logical}"
+
+    def trigger_policy(self) -> TriggerPolicy:
+        return TriggerPolicy(
+            kinds=self.kinds,
+            min_severity=self.retrain_min_severity,
+            debounce=self.retrain_debounce,
+            cooldown=self.retrain_cooldown,
+        )
+
+    def range_policy(self, not_before: float | None = None) -> RangePolicy:
+        """The range policy; ``not_before`` applies only with ``retrain_since_drift``."""
+        return RangePolicy(
+            window=self.retrain_window,
+            min_rows=self.retrain_min_rows,
+            holdout_fraction=self.retrain_holdout_fraction,
+            model_name=self.model_name,
+            max_rows=self.retrain_max_rows,
+            not_before=not_before if self.retrain_since_drift else None,
+        )
+
+    def gate(self) -> Gate:
+        return Gate(
+            metric=self.gate_metric,
+            margin=self.gate_margin,
+            brier_tolerance=self.gate_brier_tolerance,
+        )

@@ -1,0 +1,204 @@
+"""One retrain, start to finish: data, challenger, gate, one MLflow run, registration,
+promotion and the ``model-updates`` announcement.
+
+:class:`RetrainJob` is what the worker runs on its thread for a triggering drift event; it can
+also be called directly (``RetrainJob(settings, ...).run(event)``) to retrain on demand. It
+never raises: every ending is a :class:`RetrainResult` with a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+
+from driftline.events import DriftEvent
+from driftline.features import CREDIT_RISK
+from driftline.kafka import Producer
+from driftline.registry import LoadedModel, get_alias, load_model, register_version
+from retrainer.dataset import Dataset, InsufficientDataError, build_dataset
+from retrainer.gate import Verdict
+from retrainer.lineage import TAGS, Lineage
+from retrainer.metrics import RetrainerMetrics
+from retrainer.promotion import CHAMPION, ModelsError, announce, promote
+from retrainer.settings import RetrainerSettings
+from retrainer.source import LabeledRead, LabeledSource
+from retrainer.train import complete_rows, feature_columns, train_and_evaluate
+
+__all__ = ["RetrainJob", "RetrainResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RetrainResult:
+    """How a retrain ended.
+
+    ``result`` is ``promoted``, ``rejected``, ``insufficient_data``, ``failed`` or
+    ``cancelled``; ``version`` is the registered challenger (None when none was registered);
+    ``announced`` tells whether the ModelUpdateEvent was acknowledged by the broker.
+    """
+
+    event_id: str
+    model_name: str
+    result: str
+    reason: str
+    seconds: float
+    version: str | None = None
+    champion_before: str | None = None
+    run_id: str | None = None
+    announced: bool = False
+    challenger: dict[str, float] = field(default_factory=dict)
+    champion: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def promoted(self) -> bool:
+        return self.result == "promoted"
+
+
+class _Cancelled(Exception):
+    pass
+
+
+class RetrainJob:
+    """Runs retrains for one model with shared clients (producer, labeled source)."""
+
+    def __init__(
+        self,
+        settings: RetrainerSettings,
+        *,
+        producer: Producer,
+        source: LabeledSource,
+        experiment_id: str,
+        metrics: RetrainerMetrics | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self._settings = settings
+        self._producer = producer
+        self._source = source
+        self._experiment_id = experiment_id
+        self._metrics = metrics or RetrainerMetrics()
+        self._stop = stop or threading.Event()
+
+    def run(self, event: DriftEvent) -> RetrainResult:
+        """Retrain in answer to ``event``; never raises."""
+        began = time.monotonic()
+        name = self._settings.model_name
+
+        def ended(result: str, reason: str, **extra: object) -> RetrainResult:
+            outcome = RetrainResult(event.event_id, name, result, reason,
+                                    time.monotonic() - began, **extra)  # type: ignore[arg-type]
+            log.info("retrain of %s for drift event %s finished in %.1fs: %s (%s)", name,
+                     event.event_id, outcome.seconds, result, reason)
+            return outcome
+
+        try:
+            return self._run(event, ended)
+        except _Cancelled:
+            return ended("cancelled", "the retrainer stopped before the retrain was done")
+        except InsufficientDataError as exc:
+            return ended("insufficient_data", str(exc))
+        except Exception as exc:  # a failed retrain is an outcome, logged and counted
+            log.exception("retrain of %s for drift event %s failed", name, event.event_id)
+            return ended("failed", f"{type(exc).__name__}: {exc}")
+
+    def _run(self, event: DriftEvent, ended) -> RetrainResult:
+        s = self._settings
+        name = s.model_name
+        champion_version = get_alias(name, CHAMPION)
+        champion: LoadedModel | None = None
+        if champion_version is not None:
+            champion = load_model(name, champion_version, trusted_types=s.retrain_trusted_types)
+        features = (champion.features if champion else None) or CREDIT_RISK
+        dataset, read, incomplete = self._dataset(event, [n for n, _ in feature_columns(features)])
+        self._check_stop()
+        evaluation = train_and_evaluate(dataset, champion, name=name, pipeline=s.retrain_pipeline)
+        verdict = s.gate().judge(evaluation.labels, evaluation.champion_scores,
+                                 evaluation.challenger_scores)
+        lineage = Lineage(
+            model_name=name, event=event, dataset=dataset, verdict=verdict, gate=s.gate(),
+            pipeline=s.retrain_pipeline, champion_version=champion_version,
+            rows_read=len(read.rows), incomplete_rows=incomplete,
+            dead_lettered=read.dead_lettered,
+        )
+        self._observe(dataset, verdict)
+        ref = self._register(lineage, evaluation.challenger)
+        result, reason, announced = lineage.decision, verdict.reason, False
+        if verdict.promote:
+            try:
+                move = promote(name, ref.version, reason=verdict.reason,
+                               expect_champion=champion_version)
+            except ModelsError as exc:
+                result, reason = "rejected", f"rejected: {exc}"
+                self._mark_rejected(name, ref.version, reason)
+            else:
+                announced = announce(self._producer, s.topic("model-updates"), move)
+                if not announced:
+                    self._metrics.updates_unacknowledged.inc()
+                self._metrics.champion.labels(name).set(float(ref.version))
+        return ended(result, reason, version=ref.version, champion_before=champion_version,
+                     run_id=ref.run_id, announced=announced, challenger=verdict.challenger,
+                     champion=verdict.champion)
+
+    def _check_stop(self) -> None:
+        if self._stop.is_set():
+            raise _Cancelled
+
+    def _dataset(self, event: DriftEvent, names: list[str]) -> tuple[Dataset, LabeledRead, int]:
+        """Read and build the dataset, waiting (bounded) for enough labeled rows."""
+        s = self._settings
+        policy = s.range_policy(not_before=event.window_start)
+        deadline = time.monotonic() + s.retrain_data_wait
+        while True:
+            self._check_stop()
+            read = self._source.read(s.retrain_window, s.retrain_max_rows)
+            if read.dead_lettered:
+                self._metrics.dead_lettered.labels(self._source.topic).inc(read.dead_lettered)
+            rows, incomplete = complete_rows(read.rows, names)
+            try:
+                return build_dataset(rows, policy), read, incomplete
+            except InsufficientDataError as exc:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise
+                log.info("waiting for labeled rows (%s); %.0fs left", exc, left)
+                self._stop.wait(min(s.retrain_data_poll, left))
+
+    def _observe(self, dataset: Dataset, verdict: Verdict) -> None:
+        m = self._metrics
+        m.rows.labels("train").set(len(dataset.train))
+        m.rows.labels("holdout").set(len(dataset.holdout))
+        for role, values in (("challenger", verdict.challenger), ("champion", verdict.champion)):
+            for metric, value in values.items():
+                m.holdout.labels(role, metric).set(value)
+
+    def _register(self, lineage: Lineage, challenger):  # -> ModelVersionRef
+        """One MLflow run: params, metrics, trigger tags, lineage.json and the new version
+        (never aliased here: promotion is a separate, checked step)."""
+        import mlflow
+
+        event = lineage.event
+        description = (
+            f"retrained on drift event {event.event_id} ({event.kind}, {event.severity}) with "
+            f"{len(lineage.dataset.train)} labeled rows: {lineage.verdict.reason}"
+        )
+        with mlflow.start_run(experiment_id=self._experiment_id,
+                              run_name=f"retrain-{lineage.model_name}-{event.event_id[:12]}"):
+            mlflow.set_tags(lineage.run_tags())
+            mlflow.log_params(lineage.params())
+            mlflow.log_metrics(lineage.metrics())
+            mlflow.log_text(lineage.to_json().decode(), "lineage.json")
+            return register_version(
+                lineage.model_name, challenger.model, signature=challenger.signature,
+                profile=challenger.profile, features=challenger.features,
+                description=description, tags=lineage.version_tags(),
+            )
+
+    @staticmethod
+    def _mark_rejected(name: str, version: str, reason: str) -> None:
+        import mlflow
+
+        client = mlflow.MlflowClient()
+        client.set_model_version_tag(name, version, TAGS.decision, "rejected")
+        client.set_model_version_tag(name, version, TAGS.reason, reason)

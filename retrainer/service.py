@@ -1,0 +1,276 @@
+"""The retrainer worker: ``drift-events`` in, gated model versions out.
+
+:class:`Retrainer` consumes ``drift-events`` in a consumer group and asks
+:class:`~retrainer.trigger.TriggerPolicy` about each event; every decision is logged and
+counted (``driftline_retrainer_decisions_total{outcome}``). A triggered retrain runs on a
+worker thread (:class:`~retrainer.job.RetrainJob`), one at a time, while consumption goes on:
+events that arrive meanwhile are skipped as ``in_flight``. Offsets are committed only once a
+decision is final, the triggering event's when its retrain has ended (at-least-once; a
+re-delivered duplicate is recognised by its event id).
+
+In-process use (the demo, tests)::
+
+    retrainer = Retrainer(RetrainerSettings(home=home, kafka=kafka), on_result=print)
+    retrainer.start()          # returns once Kafka and MLflow answer; consumes on a thread
+    ...
+    retrainer.stop()
+
+Each finished retrain is logged as ``retrain of <model> for drift event <id> finished in
+<s>s: <result> (<reason>)``, appended to ``retrainer.results`` and passed to ``on_result``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+
+from driftline.errors import ContractError
+from driftline.events import DriftEvent, decode
+from driftline.kafka import (
+    DeadLetterWriter,
+    Producer,
+    create_topics,
+    group_consumer,
+    wait_for_broker,
+)
+from driftline.registry import configure, get_alias, wait_for_registry
+from retrainer.job import RetrainJob, RetrainResult
+from retrainer.metrics import RetrainerMetrics
+from retrainer.offsets import CommitTracker
+from retrainer.promotion import CHAMPION
+from retrainer.settings import RetrainerSettings
+from retrainer.source import LabeledSource
+from retrainer.trigger import Decision
+
+__all__ = ["Retrainer"]
+
+log = logging.getLogger(__name__)
+
+
+class Retrainer:
+    """The ``driftline retrain`` worker; see the module text for how to run it in-process."""
+
+    def __init__(
+        self,
+        settings: RetrainerSettings,
+        *,
+        on_result: Callable[[RetrainResult], None] | None = None,
+        metrics: RetrainerMetrics | None = None,
+    ) -> None:
+        self.settings = settings
+        self.metrics = metrics or RetrainerMetrics()
+        self.policy = settings.trigger_policy()
+        self.results: list[RetrainResult] = []
+        self.decisions: deque[Decision] = deque(maxlen=1000)  # the most recent, for callers
+        self._on_result = on_result
+        self._stop = threading.Event()
+        self._stop_timeout = 120.0
+        self._thread: threading.Thread | None = None
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftline-retrain")
+        self._job: tuple[Future[RetrainResult], DriftEvent, int, int] | None = None
+        self._tracker = CommitTracker()
+        self._latest_event_time = 0.0
+        self._producer = Producer(settings.kafka)
+        self._dead = DeadLetterWriter(self._producer, settings.topic("dead-letter"), "retrainer")
+        self._http: Any = None
+        self._runner: RetrainJob | None = None
+        self._ready = threading.Event()
+        self._failure: BaseException | None = None
+
+    # lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Wait (bounded) for Kafka and MLflow, then consume on a daemon thread."""
+        s = self.settings
+        wait_for_broker(s.kafka, timeout=s.startup_timeout_s)
+        experiment_id = configure(s.home)
+        wait_for_registry(s.startup_timeout_s)
+        create_topics(s.kafka)  # idempotent: the topics the worker reads and writes exist
+        self._runner = RetrainJob(
+            s,
+            producer=self._producer,
+            source=LabeledSource(s.kafka, s.topic("labeled"), self._dead,
+                                 margin=s.retrain_read_margin),
+            experiment_id=experiment_id,
+            metrics=self.metrics,
+            stop=self._stop,
+        )
+        if s.retrain_metrics_port:
+            from prometheus_client import start_http_server
+
+            self._http, _ = start_http_server(
+                s.retrain_metrics_port, addr=s.retrain_metrics_host, registry=self.metrics.registry
+            )
+        self._thread = threading.Thread(target=self._consume, name="driftline-retrainer",
+                                        daemon=True)
+        self._thread.start()
+        if not self._ready.wait(s.startup_timeout_s) and self._failure is None:
+            log.warning("the drift-events consumer did not start within %.0fs",
+                        s.startup_timeout_s)
+        if self._failure is not None:
+            raise self._failure
+        log.info("retrainer for %s consuming %s as group %s", s.model_name,
+                 s.topic("drift-events"), s.retrain_group)
+
+    def stop(self, timeout: float = 120.0) -> None:
+        """Stop consuming; a retrain in progress stops at its next checkpoint (waiting for
+        data, before training) or finishes; its event stays uncommitted if it did not."""
+        self._stop_timeout = timeout
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout + 10.0)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._producer.close(10.0)
+        if self._http is not None:
+            self._http.shutdown()
+            self._http.server_close()
+
+    def run_forever(self) -> None:
+        """Start, then block until SIGINT or SIGTERM (the CLI's entry point)."""
+        import signal
+
+        self.start()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self._stop.set())
+        while not self._stop.wait(1.0):
+            if self._thread is not None and not self._thread.is_alive():
+                break
+        self.stop()
+        if self._failure is not None:
+            raise self._failure
+
+    @property
+    def busy(self) -> bool:
+        """True while a retrain runs."""
+        return self._job is not None
+
+    # the consumer thread -----------------------------------------------------------------
+
+    def _consume(self) -> None:
+        s = self.settings
+        try:
+            consumer = group_consumer(
+                s.kafka, s.retrain_group, None,
+                **{"enable.auto.commit": False, "auto.offset.reset": s.retrain_offset_reset},
+            )
+        except BaseException as exc:
+            self._failure = exc
+            self._ready.set()
+            raise
+        consumer.subscribe([s.topic("drift-events")], on_revoke=self._revoked)
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                for msg in consumer.consume(50, 0.5):
+                    self._handle(msg)
+                self._reap()
+                self._commit(consumer)
+            if self._job is not None:
+                # The job sees the stop flag at its checkpoints; one past them (training,
+                # registering) is let finish so its event is committed, not retrained again.
+                try:
+                    self._job[0].exception(timeout=self._stop_timeout)
+                except TimeoutError:
+                    log.warning("stopping with a retrain still running; its drift event stays "
+                                "uncommitted and is retrained after a restart")
+                else:
+                    self._reap()
+            self._commit(consumer)
+        except BaseException as exc:
+            self._failure = exc
+            log.exception("the retrainer's consumer loop stopped")
+            raise
+        finally:
+            consumer.close()
+
+    def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        for tp in partitions:
+            self._tracker.forget(tp.partition)
+
+    def _handle(self, msg: Message) -> None:
+        if msg.error():
+            log.warning("drift-events: %s", msg.error())  # librdkafka recovers by itself
+            return
+        partition, offset = msg.partition(), msg.offset()
+        try:
+            event = decode(DriftEvent, msg.value())
+        except ContractError as exc:
+            self._dead.send_message(exc, msg)
+            self.metrics.dead_lettered.labels(msg.topic()).inc()
+            self._decided(Decision.skip("invalid", str(exc), "", ""), None)
+            self._tracker.seen(partition, offset)
+            return
+        self._latest_event_time = max(self._latest_event_time, event.event_time)
+        decision = self._decide(event)
+        self._decided(decision, event)
+        if not decision.trigger:
+            self._tracker.seen(partition, offset)
+            return
+        assert self._runner is not None
+        self._tracker.seen(partition, offset, final=False)
+        self.metrics.in_flight.set(1)
+        self._job = (self._pool.submit(self._runner.run, event), event, partition, offset)
+
+    def _decide(self, event: DriftEvent) -> Decision:
+        name = self.settings.model_name
+        if event.model_name != name:
+            return Decision.skip(
+                "other_model",
+                f"drift in {event.model_name}, this retrainer serves {name} "
+                "(DRIFTLINE_MODEL_NAME)",
+                event.model_name, event.event_id,
+            )
+        try:
+            champion = get_alias(name, CHAMPION)
+        except Exception as exc:  # the registry is down: decide without the version check
+            log.warning("could not read %s@%s (%s)", name, CHAMPION, exc)
+            champion = None
+        return self.policy.decide(event, champion_version=champion)
+
+    def _decided(self, decision: Decision, event: DriftEvent | None) -> None:
+        self.decisions.append(decision)
+        self.metrics.decisions.labels(decision.outcome).inc()
+        if event is None:
+            log.warning("drift-events: invalid record dead-lettered: %s", decision.reason)
+            return
+        log.info("drift event %s (%s, %s, %s v%s): %s", event.event_id, event.kind,
+                 event.severity, event.model_name, event.model_version, decision.reason)
+
+    def _reap(self) -> None:
+        """Finish the bookkeeping of a retrain that ended."""
+        if self._job is None or not self._job[0].done():
+            return
+        future, event, partition, offset = self._job
+        self._job = None
+        result = future.result()  # RetrainJob.run never raises
+        self.policy.finished(event.model_name, at=max(self._latest_event_time, event.event_time))
+        self.metrics.in_flight.set(0)
+        self.metrics.retrains.labels(result.result).inc()
+        self.metrics.retrain_seconds.observe(result.seconds)
+        if result.result != "cancelled":  # a cancelled retrain is re-delivered after restart
+            self._tracker.finish(partition, offset)
+        self.results.append(result)
+        if self._on_result is not None:
+            try:
+                self._on_result(result)
+            except Exception:
+                log.exception("the on_result callback failed")
+
+    def _commit(self, consumer: Consumer) -> None:
+        offsets = self._tracker.to_commit()
+        if not offsets:
+            return
+        topic = self.settings.topic("drift-events")
+        try:
+            consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
+                            asynchronous=False)
+        except KafkaException as exc:  # retried with the next commit
+            log.warning("committing drift-events offsets %s failed: %s", offsets, exc)
+            return
+        self._tracker.committed(offsets)

@@ -111,6 +111,7 @@ class TransactionScorer:
                     served,
                     rows,
                     source="stream",
+                    publisher=self._publisher,  # the one that reports successes to `ack`
                     entity_ids=[e.entity_id for e in events],
                     prediction_ids=[e.request_id for e in events],
                     event_times=[e.event_time for e in events],

@@ -17,7 +17,8 @@ def test_transactions_are_scored_and_published_without_http(
 ):
     register_model(tmp_path, "credit-risk")
     settings = scorer_settings(
-        tmp_path, kafka, stream=True, stream_group=f"scorer-{uuid.uuid4().hex[:8]}"
+        tmp_path, kafka, stream=True, stream_group=f"scorer-{uuid.uuid4().hex[:8]}",
+        stream_batch=4,  # many batches: each must be acknowledged before the next is taken
     )
     transactions = [
         TransactionEvent(
@@ -27,7 +28,7 @@ def test_transactions_are_scored_and_published_without_http(
         for i in range(30)
     ]
     invalid = TransactionEvent(
-        entity_id="app-bad", event_time=1.0, features={**APPLICATION, "channel": "fax"}
+        entity_id="app-bad", event_time=1.0, features={**APPLICATION, "channel": 7}
     )
     scorer = Scorer(settings)
     scorer.start_blocking()

@@ -114,11 +114,8 @@ def _block(v: VersionFacts) -> list[str]:
         fingerprint = f", fingerprint {v.fingerprint[:12]}" if v.fingerprint else ""
         add("data", f"{v.train_rows} train + {v.holdout_rows} holdout rows"
             f"{_window(v.data_window)}{fingerprint}")
-        ranges = "; ".join(
-            f"{split} {text}" for split, text in (("train", v.train_ranges),
-                                                 ("holdout", v.holdout_ranges)) if text
-        )
-        add("", ranges)
+        add("", f"train {v.train_ranges}" if v.train_ranges else "")
+        add("", f"holdout {v.holdout_ranges}" if v.holdout_ranges else "")
     add("holdout", _holdout(v))
     return lines
 

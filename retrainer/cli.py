@@ -90,6 +90,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Make VERSION the champion (the former champion becomes @previous) and tell the
         scorers on model-updates."""
+        import mlflow
+
+        from retrainer.lineage import TAGS
         from retrainer.promotion import promote
 
         settings = _settings()
@@ -98,6 +101,10 @@ def register(app: typer.Typer) -> None:
         was = f"v{move.previous}" if move.previous else "none"
         typer.echo(f"{move.model_name}: @champion v{move.version} (was {was}); "
                    f"@previous {was}")
+        tags = mlflow.MlflowClient().get_model_version(move.model_name, move.version).tags
+        if (tags or {}).get(TAGS.decision) == "rejected":
+            typer.echo(f"note: the gate had rejected v{move.version} "
+                       f"({tags.get(TAGS.reason, '')}); promoted as asked")
         _announce(settings, move)
 
     @models_app.command("rollback")

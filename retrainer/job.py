@@ -11,12 +11,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from driftline.events import DriftEvent
 from driftline.features import CREDIT_RISK
 from driftline.kafka import Producer
-from driftline.registry import LoadedModel, get_alias, load_model, register_version
+from driftline.registry import (
+    LoadedModel,
+    ModelVersionRef,
+    get_alias,
+    load_model,
+    register_version,
+)
 from retrainer.dataset import Dataset, InsufficientDataError, build_dataset
 from retrainer.gate import Verdict
 from retrainer.lineage import TAGS, Lineage
@@ -24,7 +30,7 @@ from retrainer.metrics import RetrainerMetrics
 from retrainer.promotion import CHAMPION, ModelsError, announce, promote
 from retrainer.settings import RetrainerSettings
 from retrainer.source import LabeledRead, LabeledSource
-from retrainer.train import complete_rows, feature_columns, train_and_evaluate
+from retrainer.train import Challenger, complete_rows, feature_columns, train_and_evaluate
 
 __all__ = ["RetrainJob", "RetrainResult"]
 
@@ -86,24 +92,24 @@ class RetrainJob:
         began = time.monotonic()
         name = self._settings.model_name
 
-        def ended(result: str, reason: str, **extra: object) -> RetrainResult:
-            outcome = RetrainResult(event.event_id, name, result, reason,
-                                    time.monotonic() - began, **extra)  # type: ignore[arg-type]
-            log.info("retrain of %s for drift event %s finished in %.1fs: %s (%s)", name,
-                     event.event_id, outcome.seconds, result, reason)
-            return outcome
+        def ended(result: str, reason: str) -> RetrainResult:
+            return RetrainResult(event.event_id, name, result, reason, 0.0)
 
         try:
-            return self._run(event, ended)
+            outcome = self._run(event)
         except _Cancelled:
-            return ended("cancelled", "the retrainer stopped before the retrain was done")
+            outcome = ended("cancelled", "the retrainer stopped before the retrain was done")
         except InsufficientDataError as exc:
-            return ended("insufficient_data", str(exc))
+            outcome = ended("insufficient_data", str(exc))
         except Exception as exc:  # a failed retrain is an outcome, logged and counted
             log.exception("retrain of %s for drift event %s failed", name, event.event_id)
-            return ended("failed", f"{type(exc).__name__}: {exc}")
+            outcome = ended("failed", f"{type(exc).__name__}: {exc}")
+        outcome = replace(outcome, seconds=time.monotonic() - began)
+        log.info("retrain of %s for drift event %s finished in %.1fs: %s (%s)", name,
+                 event.event_id, outcome.seconds, outcome.result, outcome.reason)
+        return outcome
 
-    def _run(self, event: DriftEvent, ended) -> RetrainResult:
+    def _run(self, event: DriftEvent) -> RetrainResult:
         s = self._settings
         name = s.model_name
         champion_version = get_alias(name, CHAMPION)
@@ -137,9 +143,11 @@ class RetrainJob:
                 if not announced:
                     self._metrics.updates_unacknowledged.inc()
                 self._metrics.champion.labels(name).set(float(ref.version))
-        return ended(result, reason, version=ref.version, champion_before=champion_version,
-                     run_id=ref.run_id, announced=announced, challenger=verdict.challenger,
-                     champion=verdict.champion)
+        return RetrainResult(
+            event.event_id, name, result, reason, 0.0, version=ref.version,
+            champion_before=champion_version, run_id=ref.run_id, announced=announced,
+            challenger=verdict.challenger, champion=verdict.champion,
+        )
 
     def _check_stop(self) -> None:
         if self._stop.is_set():
@@ -173,7 +181,7 @@ class RetrainJob:
             for metric, value in values.items():
                 m.holdout.labels(role, metric).set(value)
 
-    def _register(self, lineage: Lineage, challenger):  # -> ModelVersionRef
+    def _register(self, lineage: Lineage, challenger: Challenger) -> ModelVersionRef:
         """One MLflow run: params, metrics, trigger tags, lineage.json and the new version
         (never aliased here: promotion is a separate, checked step)."""
         import mlflow

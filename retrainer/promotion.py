@@ -82,12 +82,12 @@ def _version(name: str, version: str):  # -> mlflow ModelVersion
         ) from None
 
 
-def _crown(client, name: str, version: str, reason: str) -> str:
-    """Record when and why ``version`` became champion; returns the time stamp."""
-    stamp = f"{time.time():.3f}"
-    client.set_model_version_tag(name, version, TAGS.champion_since, stamp)
+def _crown(client, name: str, version: str, reason: str) -> None:
+    """Record when and why ``version`` became champion; an old rollback no longer applies."""
+    client.set_model_version_tag(name, version, TAGS.champion_since, f"{time.time():.3f}")
     client.set_model_version_tag(name, version, TAGS.champion_reason, reason[:5000])
-    return stamp
+    if TAGS.rolled_back in (client.get_model_version(name, version).tags or {}):
+        client.delete_model_version_tag(name, version, TAGS.rolled_back)
 
 
 def promote(
@@ -133,10 +133,11 @@ def rollback(name: str, *, reason: str = "rollback") -> AliasMove:
     client = mlflow.MlflowClient()
     set_alias(name, CHAMPION, target)
     client.delete_registered_model_alias(name, PREVIOUS)
-    stamp = _crown(client, name, target, f"{reason} (from v{current})")
+    _crown(client, name, target, f"{reason} (from v{current})")
     if current is not None and current != target:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())
         client.set_model_version_tag(
-            name, current, TAGS.rolled_back, f"to v{target} at {stamp}: {reason}"
+            name, current, TAGS.rolled_back, f"to v{target} at {when}: {reason}"
         )
     log.info("%s: rolled @champion back to v%s from v%s", name, target, current)
     return AliasMove(name, target, current, reason, mv.run_id)

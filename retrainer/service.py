@@ -71,6 +71,7 @@ class Retrainer:
         self._on_result = on_result
         self._stop = threading.Event()
         self._stop_timeout = 120.0
+        self._stopped = False
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftline-retrain")
         self._job: tuple[Future[RetrainResult], DriftEvent, int, int] | None = None
@@ -120,7 +121,11 @@ class Retrainer:
 
     def stop(self, timeout: float = 120.0) -> None:
         """Stop consuming; a retrain in progress stops at its next checkpoint (waiting for
-        data, before training) or finishes; its event stays uncommitted if it did not."""
+        data, before training) or finishes; its event stays uncommitted if it did not.
+        Calling it again does nothing."""
+        if self._stopped:
+            return
+        self._stopped = True
         self._stop_timeout = timeout
         self._stop.set()
         if self._thread is not None:
@@ -130,6 +135,8 @@ class Retrainer:
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
+        log.info("retrainer for %s stopped after %d retrains", self.settings.model_name,
+                 len(self.results))
 
     def run_forever(self) -> None:
         """Start, then block until SIGINT or SIGTERM (the CLI's entry point)."""

@@ -224,3 +224,22 @@ def test_rollback_moves_champion_back_and_the_scorer_follows_within_5_seconds(
     same = _cli(kafka, tmp_path, "models", "promote", "1")
     assert isinstance(same.exception, ModelsError) and "already the champion" in str(
         same.exception)
+
+
+def test_a_retrain_waits_for_enough_labeled_rows_then_trains_on_them(
+    kafka, driftline_topics, tmp_path, start_retrainer
+):
+    register_model(tmp_path, NAME, seed=1)
+    events = labeled_events(2000, DRIFTED)
+    produce_labeled(kafka, events[:500])  # labels are late: too few rows yet
+    retrainer = start_retrainer()
+    _send_drift(kafka, drift_event("drift-early"))
+    _wait("the retrain to start", lambda: retrainer.busy, 10)
+    time.sleep(2.0)
+    assert not retrainer.results  # still waiting for labeled rows, not given up
+    produce_labeled(kafka, events[500:])
+    result = _wait("the retrain", lambda: retrainer.results, 60)[0]
+    assert result.promoted, result.reason
+    assert result.seconds > 2.0
+    run = mlflow.MlflowClient().get_run(result.run_id)
+    assert run.data.params["train_rows"] == "1500"

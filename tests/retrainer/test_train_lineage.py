@@ -141,3 +141,12 @@ def test_models_list_says_when_nothing_serves():
     text = render("credit-risk", [VersionFacts(version="3", decision="rejected",
                                                reason="rejected: roc_auc 0.7 ...")])
     assert "nothing serves" in text and "REJECTED" in text and "rejected: roc_auc" in text
+
+
+def test_since_drift_trains_only_on_rows_from_the_drift_window_on():
+    rows = sourced(labeled_events(300, rate=1.0))  # event times T0 .. T0 + 299
+    settings = RetrainerSettings(retrain_min_rows=20, retrain_since_drift=True)
+    data = build_dataset(rows, settings.range_policy(not_before=rows[0].event.event_time + 200))
+    assert len(data.train) + len(data.holdout) == 100
+    everything = RetrainerSettings(retrain_min_rows=20).range_policy(not_before=1e12)
+    assert len(build_dataset(rows, everything).train) == 225  # not_before ignored by default

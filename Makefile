@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: install test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
+.PHONY: demo install test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
 	bench-window-cost bench-drift-quality kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The main job: the whole loop on this machine (broker, MLflow, scorer, monitor, retrainer,
+# a drifting producer), live progress and a summary, in about four minutes.
+demo: install
+	$(BIN)/driftline kafka fetch
+	$(BIN)/driftline demo
 
 # Resolves the broker jars once (Maven cache), then runs every test. The test session uses
 # DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS if set, else a Docker engine's Kafka, else the local broker

@@ -1,0 +1,338 @@
+"""``driftline demo``: the whole loop on one machine, closing by itself.
+
+It starts the local Kafka broker (unless ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` names a
+cluster) and the embedded MLflow under ``<home>/demo``, trains and registers the first model,
+then runs the scorer (HTTP and stream), the monitor, the retrainer and the producer as
+separate processes, exactly as a user would run them, on topics of their own (a fresh prefix
+per run). Traffic goes stable, then the loan amount shifts and the meaning of debt flips at
+the same moment. Simulated time runs ``time_scale`` times faster than the wall clock, so the
+windows and label delays of a real deployment fit in a few minutes. While it runs it prints
+every judged window (rows, PSI of the loan amount and the score, AUC, the version judged),
+every drift event and every promotion; at the end a summary (onset, detection, retrain,
+promotion, AUC before, at its worst, after), and it stops everything it started.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from driftline.demo_summary import DemoSummary, WindowPoint, summarize
+from driftline.events import DriftEvent, ModelUpdateEvent, decode
+from driftline.settings import DriftlineSettings, KafkaSettings
+
+__all__ = ["DemoPlan", "run_demo"]
+
+
+@dataclass(frozen=True)
+class DemoPlan:
+    """Timing of the demo, in simulated seconds unless named wall."""
+
+    rate: float = 200.0  # transactions per wall second
+    time_scale: float = 10.0
+    stable: float = 600.0
+    drifted: float = 720.0
+    window: float = 120.0
+    grace: float = 10.0
+    label_delay: str = "exponential:20s"
+    label_wait: float = 100.0
+    seed: int = 7
+    train_rows: int = 20_000
+    timeout_wall: float = 300.0
+
+    @property
+    def duration(self) -> float:
+        return self.stable + self.drifted
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _Processes:
+    """The services the demo started, stopped in reverse order on exit."""
+
+    def __init__(self, logs: Path) -> None:
+        self.logs = logs
+        self.running: list[tuple[str, subprocess.Popen]] = []
+
+    def start(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen:
+        log = (self.logs / f"{name}.log").open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "driftline.cli", *args], env=env, stdout=log,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+        log.close()
+        self.running.append((name, proc))
+        return proc
+
+    def check(self) -> None:
+        for name, proc in self.running:
+            if name != "producer" and proc.poll() is not None:
+                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the {name} exited with code {proc.returncode}:\n{tail}")
+
+    def stop_all(self) -> None:
+        for _name, proc in reversed(self.running):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for _name, proc in reversed(self.running):
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(10)
+
+
+def _say(began: float, text: str) -> None:
+    print(f"[{time.monotonic() - began:5.0f}s] {text}", flush=True)
+
+
+def _clock(t: float) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%H:%M")
+
+
+def run_demo(plan: DemoPlan | None = None) -> DemoSummary:
+    """Run the demo end to end and return its summary (also printed)."""
+    plan = plan or DemoPlan()
+    began = time.monotonic()
+    base = DriftlineSettings()
+    home = (base.home / "demo").resolve()
+    shutil.rmtree(home, ignore_errors=True)
+    (home / "logs").mkdir(parents=True)
+    procs = _Processes(home / "logs")
+    local = None
+    try:
+        kafka = base.kafka
+        if kafka.uses_local_broker:
+            from driftline.localkafka import LocalKafka
+
+            local = LocalKafka(base)
+            if local.status(probe_timeout=1).answering:
+                local = None  # someone else's broker: use it, leave it running
+            else:
+                _say(began, "starting the local Kafka broker")
+                local.start()
+        prefix = f"demo{uuid.uuid4().hex[:6]}."
+        kafka = kafka.model_copy(update={"topic_prefix": prefix})
+        from driftline.kafka.admin import create_topics, wait_for_broker
+
+        wait_for_broker(kafka, timeout=30)
+        create_topics(kafka)
+        _say(began, f"Kafka at {kafka.bootstrap}; topics under the prefix {prefix!r}")
+
+        from scorer.training import bootstrap
+
+        _say(began, "training the first credit-risk model and registering it in MLflow")
+        _ref, message = bootstrap(home, seed=plan.seed, rows=plan.train_rows)
+        _say(began, message)
+
+        port = _free_port()
+        env = _environment(home, kafka, plan, port)
+        procs.start("scorer", ["serve", "--stream", "--port", str(port)], env)
+        procs.start("monitor", ["monitor"], env)
+        procs.start("retrainer", ["retrain"], env)
+        _wait_ready(port, procs)
+        _say(began, f"scorer ready on http://127.0.0.1:{port} (try /model), monitor and "
+                    "retrainer running")
+
+        start = time.time()
+        onset = start + plan.stable
+        scenario = f"stable:{plan.stable:.0f}s,loan-amount-shift+concept-flip"
+        procs.start("producer", [
+            "produce", "--to", "kafka", "--scenario", scenario, "--rate", str(plan.rate),
+            "--duration", f"{plan.duration:.0f}s", "--time-scale", str(plan.time_scale),
+            "--label-delay", plan.label_delay, "--label-loss", "0.02", "--seed",
+            str(plan.seed), "--start", datetime.fromtimestamp(start, UTC).isoformat(),
+            "--no-progress", "--drain",
+        ], env)
+        _say(began, f"traffic: {plan.rate:.0f} applications/s, simulated time x"
+                    f"{plan.time_scale:g}; stable until {_clock(onset)}, then the loan amount "
+                    "shifts to 8.5 lakh and debt changes meaning")
+        return _follow(plan, kafka, env, procs, began, onset)
+    finally:
+        procs.stop_all()
+        if local is not None:
+            local.stop()
+        _say(began, f"stopped everything; logs in {home / 'logs'}")
+
+
+def _environment(home: Path, kafka: KafkaSettings, plan: DemoPlan, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env.update({
+        "DRIFTLINE_HOME": str(home),
+        "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "DRIFTLINE_LOG_LEVEL": "INFO",
+        # scorer
+        "DRIFTLINE_SCORER_URL": f"http://127.0.0.1:{port}",
+        "DRIFTLINE_MODEL_POLL_S": "5",
+        # monitor: windows in simulated seconds
+        "DRIFTLINE_WINDOW_SIZE": str(plan.window),
+        "DRIFTLINE_GRACE": str(plan.grace),
+        "DRIFTLINE_LABEL_WAIT": str(plan.label_wait),
+        "DRIFTLINE_METRICS_PORT": "0",
+        "DRIFTLINE_IDLE_TIMEOUT": "10",
+        "DRIFTLINE_CHECKPOINT_INTERVAL": "1",
+        # retrainer: learn from what came after the drift
+        "DRIFTLINE_RETRAIN_WINDOW": str(plan.window * 1.5),
+        "DRIFTLINE_RETRAIN_SINCE_DRIFT": "true",
+        "DRIFTLINE_RETRAIN_MIN_ROWS": "1500",
+        "DRIFTLINE_RETRAIN_DATA_WAIT": "90",
+        "DRIFTLINE_RETRAIN_DATA_POLL": "2",
+        "DRIFTLINE_RETRAIN_METRICS_PORT": "0",
+        "DRIFTLINE_RETRAIN_READ_MARGIN": "60",
+    })
+    return env
+
+
+def _wait_ready(port: int, procs: _Processes, timeout: float = 90.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        procs.check()
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{port}/ready", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"the scorer was not ready within {timeout:.0f}s")
+
+
+def _follow(plan: DemoPlan, kafka: KafkaSettings, env: dict[str, str], procs: _Processes,
+            began: float, onset: float) -> DemoSummary:
+    from confluent_kafka import Consumer
+
+    prefix = kafka.topic_prefix
+    reports = f"{prefix}driftline-monitor-reports"
+    drift, updates = f"{prefix}drift-events", f"{prefix}model-updates"
+    predictions = f"{prefix}predictions"
+    consumer = Consumer({**kafka.confluent_config(), "group.id": f"{prefix}demo",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "topic.metadata.refresh.interval.ms": 2000})
+    consumer.subscribe([reports, drift, updates])
+    windows: list[WindowPoint] = []
+    detections: list[tuple[float, str, float]] = []
+    promotions: list[tuple[str, float]] = []
+    psi: dict[tuple[str, float], dict[str, float]] = {}
+    producer = procs.running[-1][1]
+    finished_at: float | None = None
+    last_rate = (time.monotonic(), 0)
+    end_event_time = onset - plan.stable + plan.duration
+    try:
+        while True:
+            procs.check()
+            msg = consumer.poll(0.5)
+            now = time.monotonic()
+            if now - last_rate[0] >= 15:
+                count = _end_offsets(kafka, predictions)
+                rate = (count - last_rate[1]) / (now - last_rate[0])
+                _say(began, f"{count:,} predictions so far ({rate:,.0f}/s)")
+                last_rate = (now, count)
+            if producer.poll() is not None and finished_at is None:
+                finished_at = now
+                _say(began, "the producer finished; waiting for the last windows")
+            if finished_at is not None and (
+                now - finished_at > plan.label_wait / plan.time_scale + 20
+                or any(w.end >= end_event_time - plan.window for w in windows)
+            ):
+                break
+            if now - began > plan.timeout_wall:
+                _say(began, "time is up")
+                break
+            if msg is None or msg.error():
+                continue
+            topic = msg.topic()
+            if topic == reports:
+                _report(msgspec.json.decode(msg.value()), windows, psi, began)
+            elif topic == drift:
+                event = decode(DriftEvent, msg.value())
+                detections.append((event.event_time, event.kind, now - began))
+                _say(began, f"DRIFT {event.severity} {event.kind} on v{event.model_version} "
+                            f"(window from {_clock(event.window_start)}): {event.summary[:110]}")
+            elif topic == updates:
+                update = decode(ModelUpdateEvent, msg.value())
+                promotions.append((update.version, now - began))
+                _say(began, f"MODEL v{update.version} is now @{update.alias} (was "
+                            f"v{update.previous_version}): {update.reason[:100]}")
+    finally:
+        consumer.close()
+    summary = summarize(windows, onset=onset, detections=detections, promotions=promotions)
+    _print_summary(summary, began)
+    return summary
+
+
+def _end_offsets(kafka: KafkaSettings, topic: str) -> int:
+    from driftline.kafka.admin import end_offsets
+
+    with contextlib.suppress(Exception):
+        return sum(end_offsets(kafka, topic).values())
+    return 0
+
+
+def _report(report: dict[str, Any], windows: list[WindowPoint],
+            psi: dict[tuple[str, float], dict[str, float]], began: float) -> None:
+    version, start = report["model_version"], report["window_start"]
+    if report.get("drift"):
+        stats = {}
+        for feature in [*report["drift"]["features"], report["drift"].get("score") or {}]:
+            for stat in feature.get("statistics", []):
+                if stat["statistic"] == "psi":
+                    stats[stat["feature"]] = stat["value"]
+        psi[(version, start)] = stats
+        drifted = ", ".join(report["drift"]["drifted_features"]) or "none"
+        _say(began, f"window {_clock(start)}-{_clock(report['window_end'])} v{version}: "
+                    f"{report['drift']['rows']:,} predictions, PSI loan_amount "
+                    f"{stats.get('loan_amount', float('nan')):.2f}, score "
+                    f"{stats.get('score', float('nan')):.2f}; drifted: {drifted}")
+    if report.get("performance"):
+        perf = report["performance"]
+        auc = perf.get("roc_auc")
+        windows.append(WindowPoint(start, report["window_end"], version, auc, perf["labeled"]))
+        auc_text = "n/a" if auc is None else f"{auc:.3f}"
+        coverage = perf.get("label_coverage") or 0.0
+        _say(began, f"  performance {_clock(start)} v{version}: AUC {auc_text}, "
+                    f"{perf['labeled']:,} labeled ({coverage:.0%}), Brier "
+                    f"{(perf.get('brier') or float('nan')):.3f}")
+
+
+def _print_summary(s: DemoSummary, began: float) -> None:
+    def auc(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    print("\n==== driftline demo summary ====")
+    print(f"drift onset (simulated)        {_clock(s.onset)}")
+    if s.first_detection:
+        t, kind, wall = s.first_detection
+        print(f"first detection                {kind} drift for the window ending {_clock(t)} "
+              f"(at {wall:.0f}s of the demo)")
+    else:
+        print("first detection                none")
+    if s.promotion:
+        print(f"retrain and promotion          v{s.promotion[0]} became champion at "
+              f"{s.promotion[1]:.0f}s of the demo")
+    else:
+        print("retrain and promotion          none")
+    print(f"AUC before the drift           {auc(s.auc_before)}")
+    print(f"AUC at its worst               {auc(s.auc_worst)}")
+    print(f"AUC after the promotion        {auc(s.auc_after)}"
+          + ("  (back to >= 95% of before)" if s.recovered else ""))
+    print(f"total time                     {time.monotonic() - began:.0f}s")

@@ -396,7 +396,7 @@ def run(settings: MonitorSettings) -> None:
 
     monitor = build_monitor(settings)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     worker = faust.Worker(monitor.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
     worker.execute_from_commandline()

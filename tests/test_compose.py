@@ -51,11 +51,6 @@ METRICS_HOST_SETTING = {
     "retrainer": "DRIFTLINE_RETRAIN_METRICS_HOST",
 }
 # Settings docker-compose.yaml already sets that the service does not read yet.
-PENDING_SETTINGS = {
-    "DRIFTLINE_METRICS_HOST": "the monitor's /metrics listens on 127.0.0.1 only "
-    "(monitor/app.py); Prometheus in its own container needs MonitorSettings.metrics_host "
-    "so that DRIFTLINE_METRICS_HOST=0.0.0.0 takes effect",
-}
 METRICS_MODULES = ("scorer/metrics.py", "monitor/metrics.py", "retrainer/metrics.py")
 
 
@@ -319,12 +314,9 @@ def test_driftline_env_is_settings_that_load(name: str, monkeypatch: pytest.Monk
     from the service's environment (values in range, windows consistent)."""
     env = _env(_services()[name])
     settings_class = _settings_class(DRIFTLINE_SERVICES[name])
-    if settings_class is None:
-        pytest.skip("retrainer/settings.py is not written yet")
     unknown = {
         k for k in env
         if k.startswith("DRIFTLINE_") and k not in _env_names(settings_class)
-        and k not in PENDING_SETTINGS
     }
     assert not unknown, f"{name}: {sorted(unknown)} are not settings of {settings_class.__name__}"
     for key in list(os.environ):
@@ -342,10 +334,7 @@ def test_metrics_listen_beyond_loopback(name: str) -> None:
     setting = METRICS_HOST_SETTING[name]
     assert _env(_services()[name]).get(setting) == "0.0.0.0", f"{name}: set {setting}=0.0.0.0"
     settings_class = _settings_class(DRIFTLINE_SERVICES[name])
-    if settings_class is None:
-        pytest.skip(f"{name}: settings not written yet")
-    if setting not in _env_names(settings_class):
-        pytest.xfail(PENDING_SETTINGS.get(setting, f"{name} does not read {setting}"))
+    assert setting in _env_names(settings_class), f"{name} does not read {setting}"
 
 
 def test_bind_mounts_exist() -> None:
@@ -407,8 +396,6 @@ def test_dashboard_queries_name_exported_metrics() -> None:
     exprs = _dashboard_exprs(dashboard)
     used = {m for e in exprs for m in re.findall(r"\bdriftline_[a-z0-9_]+", e)}
     assert used, "no driftline metric in the dashboard"
-    if not (ROOT / "retrainer" / "metrics.py").exists():  # the retrainer is not written yet
-        used = {m for m in used if not m.startswith("driftline_retrainer_")}
     assert not used - set(exported), f"not exported by any service: {sorted(used - set(exported))}"
     for expr in exprs:
         for metric, matchers in re.findall(r"\b(driftline_[a-z0-9_]+)\{([^}]*)\}", expr):

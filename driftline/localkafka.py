@@ -216,9 +216,11 @@ class LocalKafka:
         if (self.data_dir / "meta.properties").is_file():
             return
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        # "--cluster-id=<id>": a base64url id may start with "-", which the tool's argument
+        # parser would otherwise take for an option.
         cmd = self._java_cmd(
-            jars, "kafka.tools.StorageTool", "format", "-t", cluster_id, "-c",
-            str(self.properties),
+            jars, "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id}",
+            f"--config={self.properties}",
         )
         proc = subprocess.run(cmd, capture_output=True, text=True)
         if proc.returncode != 0:

@@ -24,3 +24,19 @@ def test_missing_maven_says_what_to_install(monkeypatch, tmp_path):
 
 def test_version_comes_from_the_pom(tmp_path):
     assert LocalKafka(DriftlineSettings(home=tmp_path)).version.startswith("4.")
+
+
+def test_a_cluster_id_starting_with_a_dash_formats(tmp_path, monkeypatch):
+    """base64url cluster ids start with "-" one time in 64; the storage tool must take it."""
+    import uuid
+
+    from driftline.settings import KafkaSettings
+
+    dashed = uuid.UUID(bytes=b"\xfb" + b"\x00" * 15)  # encodes to "-wAAAA..."
+    monkeypatch.setattr("driftline.localkafka.uuid.uuid4", lambda: dashed)
+    local = LocalKafka(DriftlineSettings(
+        home=tmp_path, kafka=KafkaSettings(local_port=39291, local_controller_port=39290)))
+    jars = local.fetch()
+    local._write_config()
+    local._format_once(jars)
+    assert "cluster.id=-wAAAA" in (local.data_dir / "meta.properties").read_text()

@@ -78,6 +78,26 @@ def test_every_event_round_trips_through_confluent_kafka(kafka: KafkaSettings, t
     _assert_same_events({(m.key(), m.value()) for m in messages})
 
 
+async def _aiokafka_read(kafka: KafkaSettings, topic: str, group_id: str, n: int
+                         ) -> list[tuple[bytes, bytes]]:
+    """(key, value) of the first ``n`` messages on ``topic``, read with aiokafka."""
+    consumer = AIOKafkaConsumer(
+        topic, group_id=group_id, auto_offset_reset="earliest", **kafka.aiokafka_config()
+    )
+    await consumer.start()
+    got: list[tuple[bytes, bytes]] = []
+    try:
+        while len(got) < n:
+            batch = await consumer.getmany(timeout_ms=5000)
+            if not batch:
+                break
+            for records in batch.values():
+                got.extend((r.key, r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return got
+
+
 def _assert_same_events(got: set[tuple[bytes, bytes]]) -> None:
     """``got`` holds exactly SAMPLES, each under its own key, each decoding to itself."""
     assert got == {(e.key, encode(e)) for e in SAMPLES}
@@ -96,21 +116,7 @@ def test_every_event_round_trips_through_aiokafka(kafka: KafkaSettings, topic_fa
                 await producer.send_and_wait(topic, encode(event), key=event.key)
         finally:
             await producer.stop()
-        consumer = AIOKafkaConsumer(
-            topic, group_id=group_id, auto_offset_reset="earliest", **kafka.aiokafka_config()
-        )
-        await consumer.start()
-        got: list[tuple[bytes, bytes]] = []
-        try:
-            while len(got) < len(SAMPLES):
-                batch = await consumer.getmany(timeout_ms=5000)
-                if not batch:
-                    break
-                for records in batch.values():
-                    got.extend((r.key, r.value) for r in records)
-        finally:
-            await consumer.stop()
-        return got
+        return await _aiokafka_read(kafka, topic, group_id, len(SAMPLES))
 
     got = asyncio.run(asyncio.wait_for(scenario(), 60))
     assert len(got) == len(SAMPLES)
@@ -155,21 +161,6 @@ def test_aiokafka_reads_what_the_driftline_producer_wrote(kafka: KafkaSettings, 
         for event in SAMPLES:
             producer.send(topic, event)
 
-    async def consume() -> set[tuple[bytes, bytes]]:
-        consumer = AIOKafkaConsumer(
-            topic, group_id=group_id, auto_offset_reset="earliest", **kafka.aiokafka_config()
-        )
-        await consumer.start()
-        got: set[tuple[bytes, bytes]] = set()
-        try:
-            while len(got) < len(SAMPLES):
-                batch = await consumer.getmany(timeout_ms=5000)
-                if not batch:
-                    break
-                for records in batch.values():
-                    got.update((r.key, r.value) for r in records)
-        finally:
-            await consumer.stop()
-        return got
-
-    _assert_same_events(asyncio.run(asyncio.wait_for(consume(), 60)))
+    got = asyncio.run(asyncio.wait_for(_aiokafka_read(kafka, topic, group_id, len(SAMPLES)), 60))
+    assert len(got) == len(SAMPLES)
+    _assert_same_events(set(got))

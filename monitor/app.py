@@ -154,6 +154,10 @@ def build_monitor(
         producer_acks=-1,
         broker_commit_interval=min(2.8, settings.checkpoint_interval),
         table_cleanup_interval=60.0,
+        # Events are acknowledged only when a checkpoint covers them, so faust must not wait
+        # for every event to be acked before a rebalance or a stop: it would wait for the
+        # agent it has just paused. Unacked events are read again and skipped or replayed.
+        stream_wait_empty=False,
     )
     metrics = MonitorMetrics()
     monitor = Monitor(app=app, settings=settings, metrics=metrics)
@@ -203,12 +207,19 @@ def build_monitor(
                 del monitor.states[partition]
                 held.pop(partition, None)
 
+    async def drain() -> None:
+        """Wait until everything handed to faust's producer is acknowledged by Kafka (its own
+        flush gives up on a message slower than 0.1 s)."""
+        while app.producer.buffer.size:
+            await app.producer.buffer.flush()
+        await app.producer.flush()
+
     async def checkpoint(partition: int, state: PartitionState) -> None:
         # Everything sent so far (labeled pairs, partials, slots) must be in Kafka before the
         # checkpoint says it was, and the checkpoint before the offsets move past it.
-        await app.producer.flush()
+        await drain()
         checkpoints[str(partition).encode()] = state.snapshot()
-        await app.producer.flush()
+        await drain()
         for event in held.pop(partition, []):
             event.ack()
         last_checkpoint[partition] = time.monotonic()
@@ -316,7 +327,7 @@ def build_monitor(
                 key = (judged.kind, judged.model_name, judged.model_version,
                        judged.window_start)
                 if key in waiting:
-                    await app.producer.flush()  # the report and events are out before the ack
+                    await drain()  # the report and events are out before the ack
                 for done in waiting.pop(key, []):
                     done.ack()
             if partial.kind in ("drift", "performance") and merger.is_judged(partial):

@@ -86,24 +86,27 @@ def kafka_status() -> None:
     raise typer.Exit(0 if status.answering else 1)
 
 
+_WAIT = typer.Option(15.0, "--wait", help="Seconds to wait for the cluster to answer.")
+
+
 @topics_app.command("create")
-def topics_create() -> None:
+def topics_create(wait: float = _WAIT) -> None:
     """Create every topic of the topic table that does not exist yet (idempotent)."""
     from driftline.kafka.admin import create_topics, wait_for_broker
 
     settings = _settings()
-    wait_for_broker(settings.kafka, timeout=15)
+    wait_for_broker(settings.kafka, timeout=wait)
     for name, outcome in create_topics(settings.kafka).items():
         typer.echo(f"{outcome:8} {name}")
 
 
 @topics_app.command("list")
-def topics_list() -> None:
+def topics_list(wait: float = _WAIT) -> None:
     """Show driftline's topics with partition counts and end offsets."""
     from driftline.kafka.admin import describe_topics, wait_for_broker
 
     settings = _settings()
-    wait_for_broker(settings.kafka, timeout=15)
+    wait_for_broker(settings.kafka, timeout=wait)
     infos = describe_topics(settings.kafka)
     if not infos:
         typer.echo("no driftline topics yet: run `driftline topics create`")

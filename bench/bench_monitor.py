@@ -65,21 +65,6 @@ async def raw_rate(kafka: KafkaSettings, total: int) -> float:
         await consumer.stop()
 
 
-def register_model(home: Path) -> None:
-    import mlflow
-
-    from driftline.features import CREDIT_RISK
-    from driftline.registry import configure, register_version
-    from scorer.training import train_default
-
-    experiment = configure(home)
-    trained = train_default(rows=4000)
-    with mlflow.start_run(experiment_id=experiment):
-        mlflow.log_metrics(trained.metrics)
-        register_version("credit-risk", trained.model, signature=trained.signature,
-                         profile=trained.profile, features=CREDIT_RISK, alias="champion")
-
-
 def monitor_rate(kafka: KafkaSettings, home: Path, n: int) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update({
@@ -122,7 +107,9 @@ def main() -> None:
         create_topics(kafka)
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
-            register_model(home)
+            from scorer.training import bootstrap
+
+            bootstrap(home, rows=4000)  # v1 @champion with its reference profile
             fill(kafka, args.events)
             raw = asyncio.run(raw_rate(kafka, 2 * args.events))
             pairs, wall = monitor_rate(kafka, home, args.events)

@@ -167,7 +167,7 @@ def run_demo(plan: DemoPlan | None = None) -> DemoSummary:
         _say(began, f"traffic: {plan.rate:.0f} applications/s, simulated time x"
                     f"{plan.time_scale:g}; stable until {_clock(onset)}, then the loan amount "
                     "shifts to 8.5 lakh and debt changes meaning")
-        return _follow(plan, kafka, env, procs, began, onset)
+        return _follow(plan, kafka, procs, began, onset)
     finally:
         procs.stop_all()
         if local is not None:
@@ -217,8 +217,8 @@ def _wait_ready(port: int, procs: _Processes, timeout: float = 90.0) -> None:
     raise RuntimeError(f"the scorer was not ready within {timeout:.0f}s")
 
 
-def _follow(plan: DemoPlan, kafka: KafkaSettings, env: dict[str, str], procs: _Processes,
-            began: float, onset: float) -> DemoSummary:
+def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: _Processes, began: float,
+            onset: float) -> DemoSummary:
     from confluent_kafka import Consumer
 
     prefix = kafka.topic_prefix
@@ -232,7 +232,6 @@ def _follow(plan: DemoPlan, kafka: KafkaSettings, env: dict[str, str], procs: _P
     windows: list[WindowPoint] = []
     detections: list[tuple[float, str, float]] = []
     promotions: list[tuple[str, float]] = []
-    psi: dict[tuple[str, float], dict[str, float]] = {}
     producer = procs.running[-1][1]
     finished_at: float | None = None
     last_rate = (time.monotonic(), 0)
@@ -262,7 +261,7 @@ def _follow(plan: DemoPlan, kafka: KafkaSettings, env: dict[str, str], procs: _P
                 continue
             topic = msg.topic()
             if topic == reports:
-                _report(msgspec.json.decode(msg.value()), windows, psi, began)
+                _report(msgspec.json.decode(msg.value()), windows, began)
             elif topic == drift:
                 event = decode(DriftEvent, msg.value())
                 detections.append((event.event_time, event.kind, now - began))
@@ -288,8 +287,7 @@ def _end_offsets(kafka: KafkaSettings, topic: str) -> int:
     return 0
 
 
-def _report(report: dict[str, Any], windows: list[WindowPoint],
-            psi: dict[tuple[str, float], dict[str, float]], began: float) -> None:
+def _report(report: dict[str, Any], windows: list[WindowPoint], began: float) -> None:
     version, start = report["model_version"], report["window_start"]
     if report.get("drift"):
         stats = {}
@@ -297,7 +295,6 @@ def _report(report: dict[str, Any], windows: list[WindowPoint],
             for stat in feature.get("statistics", []):
                 if stat["statistic"] == "psi":
                     stats[stat["feature"]] = stat["value"]
-        psi[(version, start)] = stats
         drifted = ", ".join(report["drift"]["drifted_features"]) or "none"
         _say(began, f"window {_clock(start)}-{_clock(report['window_end'])} v{version}: "
                     f"{report['drift']['rows']:,} predictions, PSI loan_amount "

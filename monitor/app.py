@@ -101,7 +101,6 @@ class Monitor:
     settings: MonitorSettings
     metrics: MonitorMetrics
     states: dict[int, PartitionState] = field(default_factory=dict)
-    merger: WindowMerger | None = None
 
 
 def _credentials(settings: MonitorSettings) -> Any:
@@ -223,9 +222,7 @@ def build_monitor(
         for event in held.pop(partition, []):
             event.ack()
         last_checkpoint[partition] = time.monotonic()
-        for expired in state.expire():
-            metrics.expired.inc()
-            del expired
+        metrics.expired.inc(len(state.expire()))
 
     @app.agent(source)
     async def process(stream: Any) -> None:
@@ -259,7 +256,7 @@ def build_monitor(
                 p = labeled.prediction
                 fired = detectors.update(p.model_name, p.model_version, p.score,
                                          labeled.label)
-                if fired and not step.skipped:
+                if fired:
                     detector = detectors.get(p.model_name, p.model_version)
                     stats = [
                         FeatureStatistic(feature="error_rate", statistic=name,
@@ -282,9 +279,8 @@ def build_monitor(
 
     @app.agent(partials_topic)
     async def judge(stream: Any) -> None:
-        from monitor.merge import WindowMerger
 
-        merger = monitor.merger = WindowMerger(
+        merger = WindowMerger(
             partitions=k.partitions,
             profiles=profiles,
             baselines=baselines,

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from driftline.errors import BrokerUnavailableError, LocalKafkaError
 from driftline.kafka.admin import wait_for_broker
-from driftline.settings import DriftlineSettings
+from driftline.settings import DriftlineSettings, KafkaSettings
 
 __all__ = ["LocalKafka", "LocalKafkaStatus", "find_pom"]
 
@@ -273,7 +273,8 @@ class LocalKafka:
             data_dir=self.data_dir,
         )
 
-    def _local_settings(self):
+    def _local_settings(self) -> KafkaSettings:
+        """The Kafka settings pointed at the local listener."""
         return self._kafka.model_copy(update={"bootstrap_servers": self.bootstrap})
 
     def start(self, timeout: float = 90.0) -> LocalKafkaStatus:

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 from retrainer.lineage import TAGS
 from retrainer.promotion import CHAMPION, PREVIOUS
+from retrainer.schedule import SCHEDULED_PREFIX
 
 __all__ = ["VersionFacts", "collect", "render"]
 
@@ -108,7 +109,9 @@ def _block(v: VersionFacts) -> list[str]:
     if v.champion_since is not None and CHAMPION not in v.aliases:  # the head says it
         add("served", f"was made champion {_when(v.champion_since)}: {v.champion_reason}")
     add("rolled", f"back {v.rolled_back}" if v.rolled_back else "")
-    if v.trigger_event:
+    if v.trigger_event.startswith(SCHEDULED_PREFIX):
+        add("trigger", f"{v.trigger} ({v.trigger_event})")
+    elif v.trigger_event:
         add("trigger", f"drift event {v.trigger_event}: {v.trigger}")
     if v.train_rows:
         fingerprint = f", fingerprint {v.fingerprint[:12]}" if v.fingerprint else ""

@@ -63,12 +63,19 @@ def register(app: typer.Typer) -> None:
         metrics_port: int = typer.Option(
             None, help="/metrics port, 0 for none [DRIFTLINE_RETRAIN_METRICS_PORT, 9103]."
         ),
+        every: float = typer.Option(
+            None, metavar="SECONDS", min=1,
+            help="Retrain every SECONDS of wall-clock time on a fixed schedule instead of on "
+            "drift events (drift-events is then not read) [DRIFTLINE_RETRAIN_EVERY, off].",
+        ),
     ) -> None:
         """Answer drift: consume drift-events, retrain from `labeled`, gate the challenger
-        against the champion, register it in MLflow and promote it when it wins."""
+        against the champion, register it in MLflow and promote it when it wins. With
+        --every, retrain on a fixed schedule instead, through the same data, gate and
+        promotion."""
         from retrainer.service import Retrainer
 
-        Retrainer(_settings(retrain_metrics_port=metrics_port)).run_forever()
+        Retrainer(_settings(retrain_metrics_port=metrics_port, retrain_every=every)).run_forever()
 
     @models_app.command("list")
     def models_list(

@@ -1,9 +1,10 @@
 """One retrain, start to finish: data, challenger, gate, one MLflow run, registration,
 promotion and the ``model-updates`` announcement.
 
-:class:`RetrainJob` is what the worker runs on its thread for a triggering drift event; it can
-also be called directly (``RetrainJob(settings, ...).run(event)``) to retrain on demand. It
-never raises: every ending is a :class:`RetrainResult` with a reason.
+:class:`RetrainJob` is what the worker runs on its thread for a triggering drift event or a
+tick of its fixed schedule; it can also be called directly
+(``RetrainJob(settings, ...).run(event)``) to retrain on demand. It never raises: every ending
+is a :class:`RetrainResult` with a reason.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from driftline.registry import (
 )
 from retrainer.dataset import Dataset, InsufficientDataError, build_dataset
 from retrainer.gate import Verdict
-from retrainer.lineage import TAGS, Lineage
+from retrainer.lineage import TAGS, Lineage, Trigger, describe_trigger
 from retrainer.metrics import RetrainerMetrics
 from retrainer.promotion import CHAMPION, ModelsError, announce, promote
 from retrainer.settings import RetrainerSettings
@@ -87,10 +88,11 @@ class RetrainJob:
         self._metrics = metrics or RetrainerMetrics()
         self._stop = stop or threading.Event()
 
-    def run(self, event: DriftEvent) -> RetrainResult:
-        """Retrain in answer to ``event``; never raises."""
+    def run(self, event: Trigger) -> RetrainResult:
+        """Retrain in answer to ``event`` (a drift event or a scheduled tick); never raises."""
         began = time.monotonic()
         name = self._settings.model_name
+        label = _label(event)
 
         def ended(result: str, reason: str) -> RetrainResult:
             return RetrainResult(event.event_id, name, result, reason, 0.0)
@@ -102,14 +104,14 @@ class RetrainJob:
         except InsufficientDataError as exc:
             outcome = ended("insufficient_data", str(exc))
         except Exception as exc:  # a failed retrain is an outcome, logged and counted
-            log.exception("retrain of %s for drift event %s failed", name, event.event_id)
+            log.exception("retrain of %s for %s failed", name, label)
             outcome = ended("failed", f"{type(exc).__name__}: {exc}")
         outcome = replace(outcome, seconds=time.monotonic() - began)
-        log.info("retrain of %s for drift event %s finished in %.1fs: %s (%s)", name,
-                 event.event_id, outcome.seconds, outcome.result, outcome.reason)
+        log.info("retrain of %s for %s finished in %.1fs: %s (%s)", name, label,
+                 outcome.seconds, outcome.result, outcome.reason)
         return outcome
 
-    def _run(self, event: DriftEvent) -> RetrainResult:
+    def _run(self, event: Trigger) -> RetrainResult:
         s = self._settings
         name = s.model_name
         champion_version = get_alias(name, CHAMPION)
@@ -153,10 +155,12 @@ class RetrainJob:
         if self._stop.is_set():
             raise _Cancelled
 
-    def _dataset(self, event: DriftEvent, names: list[str]) -> tuple[Dataset, LabeledRead, int]:
+    def _dataset(self, event: Trigger, names: list[str]) -> tuple[Dataset, LabeledRead, int]:
         """Read and build the dataset, waiting (bounded) for enough labeled rows."""
         s = self._settings
-        policy = s.range_policy(not_before=event.window_start)
+        # A scheduled retrain has no drift window to start from.
+        since = event.window_start if isinstance(event, DriftEvent) else None
+        policy = s.range_policy(not_before=since)
         deadline = time.monotonic() + s.retrain_data_wait
         while True:
             self._check_stop()
@@ -186,13 +190,11 @@ class RetrainJob:
         (never aliased here: promotion is a separate, checked step)."""
         import mlflow
 
-        event = lineage.event
         description = (
-            f"retrained on drift event {event.event_id} ({event.kind}, {event.severity}) with "
+            f"retrained for {_label(lineage.event)} ({describe_trigger(lineage.event)}) with "
             f"{len(lineage.dataset.train)} labeled rows: {lineage.verdict.reason}"
         )
-        with mlflow.start_run(experiment_id=self._experiment_id,
-                              run_name=f"retrain-{lineage.model_name}-{event.event_id[:12]}"):
+        with mlflow.start_run(experiment_id=self._experiment_id, run_name=lineage.run_name):
             mlflow.set_tags(lineage.run_tags())
             mlflow.log_params(lineage.params())
             mlflow.log_metrics(lineage.metrics())
@@ -210,3 +212,10 @@ class RetrainJob:
         client = mlflow.MlflowClient()
         client.set_model_version_tag(name, version, TAGS.decision, "rejected")
         client.set_model_version_tag(name, version, TAGS.reason, reason)
+
+
+def _label(trigger: Trigger) -> str:
+    """``drift event <id>`` or the scheduled retrain's id (``schedule-<due time>``)."""
+    if isinstance(trigger, DriftEvent):
+        return f"drift event {trigger.event_id}"
+    return trigger.event_id

@@ -2,10 +2,10 @@
 
 One run per retrain carries the parameters, both models' holdout metrics (the challenger's as
 ``holdout_*``, the names the monitor reads as a version's baseline; the champion's as
-``champion_holdout_*``), the triggering drift event as tags, and ``lineage.json`` with the
-exact topic/partition/offset ranges. The registered version carries the facts
-``driftline models list`` shows as ``driftline.*`` version tags, so listing needs one registry
-query, not one per run.
+``champion_holdout_*``), the trigger (a drift event or a tick of the schedule) as tags, and
+``lineage.json`` with the exact topic/partition/offset ranges. The registered version carries
+the facts ``driftline models list`` shows as ``driftline.*`` version tags, so listing needs one
+registry query, not one per run.
 
 >>> from driftline.events import OffsetRange
 >>> format_ranges([OffsetRange(topic="labeled", partition=0, first_offset=0, last_offset=99),
@@ -27,13 +27,19 @@ import msgspec
 from driftline.events import DriftEvent, OffsetRange
 from retrainer.dataset import Dataset
 from retrainer.gate import Gate, Verdict
+from retrainer.schedule import ScheduledRetrain
 
 __all__ = [
     "TAGS",
     "Lineage",
+    "Trigger",
+    "describe_trigger",
     "format_ranges",
     "metric_names",
 ]
+
+Trigger = DriftEvent | ScheduledRetrain
+"""What started a retrain: a drift event, or a tick of the fixed schedule."""
 
 
 class _Tags:
@@ -81,6 +87,17 @@ def metric_names(metrics: Mapping[str, float], prefix: str = "") -> dict[str, fl
     }
 
 
+def describe_trigger(trigger: Trigger) -> str:
+    """One line on what started a retrain, as tagged on its run and version.
+
+    >>> describe_trigger(ScheduledRetrain("schedule-1060", 1060.0, "credit-risk", 60.0))
+    'fixed schedule, every 60s'
+    """
+    if isinstance(trigger, ScheduledRetrain):
+        return trigger.description
+    return f"{trigger.kind} drift ({trigger.severity}) on v{trigger.model_version}"
+
+
 def _fmt(value: float | None) -> str:
     return "" if value is None or math.isnan(value) else f"{value:.4f}"
 
@@ -90,7 +107,7 @@ class Lineage:
     """Everything a retrain records: the trigger, the data and the verdict."""
 
     model_name: str
-    event: DriftEvent
+    event: Trigger
     dataset: Dataset
     verdict: Verdict
     gate: Gate
@@ -130,16 +147,24 @@ class Lineage:
             **metric_names(self.verdict.champion, prefix="champion_"),
         }
 
+    @property
+    def run_name(self) -> str:
+        e = self.event
+        short = e.event_id if isinstance(e, ScheduledRetrain) else e.event_id[:12]
+        return f"retrain-{self.model_name}-{short}"
+
     def run_tags(self) -> dict[str, str]:
         e = self.event
-        return {
+        tags = {
             TAGS.trigger_event: e.event_id,
-            TAGS.trigger: f"{e.kind} drift ({e.severity}) on v{e.model_version}",
-            "driftline.trigger_window": f"{e.window_start:.0f}-{e.window_end:.0f}",
+            TAGS.trigger: describe_trigger(e),
             TAGS.decision: self.decision,
             TAGS.reason: self.verdict.reason,
             TAGS.fingerprint: self.dataset.fingerprint,
         }
+        if isinstance(e, DriftEvent):
+            tags["driftline.trigger_window"] = f"{e.window_start:.0f}-{e.window_end:.0f}"
+        return tags
 
     def version_tags(self) -> dict[str, str]:
         d, v = self.dataset, self.verdict

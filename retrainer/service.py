@@ -8,6 +8,10 @@ events that arrive meanwhile are skipped as ``in_flight``. Offsets are committed
 decision is final, the triggering event's when its retrain has ended (at-least-once; a
 re-delivered duplicate is recognised by its event id).
 
+With ``retrain_every`` set (``driftline retrain --every``) it reads no drift events and
+retrains on a fixed wall-clock schedule instead (:class:`~retrainer.schedule.RetrainSchedule`),
+through the same job, one at a time, each tick's decision logged and counted the same way.
+
 In-process use (the demo, tests)::
 
     retrainer = Retrainer(RetrainerSettings(home=home, kafka=kafka), on_result=print)
@@ -16,13 +20,15 @@ In-process use (the demo, tests)::
     retrainer.stop()
 
 Each finished retrain is logged as ``retrain of <model> for drift event <id> finished in
-<s>s: <result> (<reason>)``, appended to ``retrainer.results`` and passed to ``on_result``.
+<s>s: <result> (<reason>)`` (``for schedule-<due time>`` on the schedule), appended to
+``retrainer.results`` and passed to ``on_result``.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -41,9 +47,11 @@ from driftline.kafka import (
 )
 from driftline.registry import configure, get_alias, wait_for_registry
 from retrainer.job import RetrainJob, RetrainResult
+from retrainer.lineage import Trigger
 from retrainer.metrics import RetrainerMetrics
 from retrainer.offsets import CommitTracker
 from retrainer.promotion import CHAMPION
+from retrainer.schedule import RetrainSchedule
 from retrainer.settings import RetrainerSettings
 from retrainer.source import LabeledSource
 from retrainer.trigger import Decision
@@ -74,7 +82,9 @@ class Retrainer:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="driftline-retrain")
-        self._job: tuple[Future[RetrainResult], DriftEvent, int, int] | None = None
+        # The running retrain, its trigger and (for a drift event) where that was read.
+        self._job: tuple[Future[RetrainResult], Trigger, int | None, int | None] | None = None
+        self.schedule: RetrainSchedule | None = None  # set by start() with retrain_every
         self._tracker = CommitTracker()
         self._latest_event_time = 0.0
         self._producer = Producer(settings.kafka)
@@ -87,7 +97,8 @@ class Retrainer:
     # lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Wait (bounded) for Kafka and MLflow, then consume on a daemon thread."""
+        """Wait (bounded) for Kafka and MLflow, then consume (or follow the schedule) on a
+        daemon thread."""
         s = self.settings
         wait_for_broker(s.kafka, timeout=s.startup_timeout_s)
         experiment_id = configure(s.home)
@@ -108,16 +119,23 @@ class Retrainer:
             self._http, _ = start_http_server(
                 s.retrain_metrics_port, addr=s.retrain_metrics_host, registry=self.metrics.registry
             )
-        self._thread = threading.Thread(target=self._consume, name="driftline-retrainer",
-                                        daemon=True)
+        self.schedule = s.schedule(start=time.time())
+        loop = self._consume if self.schedule is None else self._follow_schedule
+        self._thread = threading.Thread(target=loop, name="driftline-retrainer", daemon=True)
         self._thread.start()
         if not self._ready.wait(s.startup_timeout_s) and self._failure is None:
             log.warning("the drift-events consumer did not start within %.0fs",
                         s.startup_timeout_s)
         if self._failure is not None:
             raise self._failure
-        log.info("retrainer for %s consuming %s as group %s", s.model_name,
-                 s.topic("drift-events"), s.retrain_group)
+        if self.schedule is None:
+            log.info("retrainer for %s consuming %s as group %s", s.model_name,
+                     s.topic("drift-events"), s.retrain_group)
+        else:
+            log.info("retrainer for %s on a fixed schedule: every %gs of wall-clock time, the "
+                     "first at %s UTC; drift events are not read", s.model_name,
+                     self.schedule.every,
+                     time.strftime("%H:%M:%S", time.gmtime(self.schedule.next_at)))
 
     def stop(self, timeout: float = 120.0) -> None:
         """Stop consuming; a retrain in progress stops at its next checkpoint (waiting for
@@ -178,16 +196,7 @@ class Retrainer:
                     self._handle(msg)
                 self._reap()
                 self._commit(consumer)
-            if self._job is not None:
-                # The job sees the stop flag at its checkpoints; one past them (training,
-                # registering) is let finish so its event is committed, not retrained again.
-                try:
-                    self._job[0].exception(timeout=self._stop_timeout)
-                except TimeoutError:
-                    log.warning("stopping with a retrain still running; its drift event stays "
-                                "uncommitted and is retrained after a restart")
-                else:
-                    self._reap()
+            self._let_finish()
             self._commit(consumer)
         except BaseException as exc:
             self._failure = exc
@@ -195,6 +204,41 @@ class Retrainer:
             raise
         finally:
             consumer.close()
+
+    def _let_finish(self) -> None:
+        """On stop: the job sees the stop flag at its checkpoints; one past them (training,
+        registering) is let finish so its drift event is committed, not retrained again."""
+        if self._job is None:
+            return
+        try:
+            self._job[0].exception(timeout=self._stop_timeout)
+        except TimeoutError:
+            log.warning("stopping with a retrain still running; a drift event that triggered "
+                        "it stays uncommitted and is retrained after a restart")
+        else:
+            self._reap()
+
+    # the schedule thread (retrain_every) ---------------------------------------------------
+
+    def _follow_schedule(self) -> None:
+        assert self.schedule is not None and self._runner is not None
+        self._ready.set()
+        try:
+            while not self._stop.is_set():
+                self._reap()
+                due = self.schedule.decide(time.time(), busy=self.busy)
+                if due is not None:
+                    decision, run = due
+                    self._decided(decision, run)
+                    if decision.trigger:
+                        self.metrics.in_flight.set(1)
+                        self._job = (self._pool.submit(self._runner.run, run), run, None, None)
+                self._stop.wait(min(0.5, max(0.0, self.schedule.next_at - time.time())))
+            self._let_finish()
+        except BaseException as exc:
+            self._failure = exc
+            log.exception("the retrainer's schedule loop stopped")
+            raise
 
     def _revoked(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         for tp in partitions:
@@ -240,11 +284,14 @@ class Retrainer:
             champion = None
         return self.policy.decide(event, champion_version=champion)
 
-    def _decided(self, decision: Decision, event: DriftEvent | None) -> None:
+    def _decided(self, decision: Decision, event: Trigger | None) -> None:
         self.decisions.append(decision)
         self.metrics.decisions.labels(decision.outcome).inc()
         if event is None:
             log.warning("drift-events: invalid record dead-lettered: %s", decision.reason)
+            return
+        if not isinstance(event, DriftEvent):
+            log.info("%s: %s", event.event_id, decision.reason)
             return
         log.info("drift event %s (%s, %s, %s v%s): %s", event.event_id, event.kind,
                  event.severity, event.model_name, event.model_version, decision.reason)
@@ -256,11 +303,14 @@ class Retrainer:
         future, event, partition, offset = self._job
         self._job = None
         result = future.result()  # RetrainJob.run never raises
-        self.policy.finished(event.model_name, at=max(self._latest_event_time, event.event_time))
+        if isinstance(event, DriftEvent):
+            self.policy.finished(event.model_name,
+                                 at=max(self._latest_event_time, event.event_time))
         self.metrics.in_flight.set(0)
         self.metrics.retrains.labels(result.result).inc()
         self.metrics.retrain_seconds.observe(result.seconds)
-        if result.result != "cancelled":  # a cancelled retrain is re-delivered after restart
+        # A cancelled retrain's drift event is re-delivered after a restart.
+        if partition is not None and offset is not None and result.result != "cancelled":
             self._tracker.finish(partition, offset)
         self.results.append(result)
         if self._on_result is not None:

@@ -24,6 +24,7 @@ from driftline.events import DriftKind, Severity
 from driftline.settings import DriftlineSettings
 from retrainer.dataset import RangePolicy
 from retrainer.gate import Gate
+from retrainer.schedule import RetrainSchedule
 from retrainer.trigger import TriggerPolicy
 
 __all__ = ["RetrainerSettings"]
@@ -45,6 +46,11 @@ class RetrainerSettings(DriftlineSettings):
     retrain_min_severity: Severity = "medium"
     retrain_debounce: float = Field(default=60.0, ge=0, description="event-time seconds")
     retrain_cooldown: float = Field(default=900.0, ge=0, description="event-time seconds")
+    retrain_every: float | None = Field(
+        default=None, ge=1,
+        description="Wall-clock seconds between retrains on a fixed schedule, instead of "
+        "retraining on drift events (unset: on drift events).",
+    )
 
     # training data from `labeled`
     retrain_window: float | None = Field(
@@ -155,6 +161,13 @@ class RetrainerSettings(DriftlineSettings):
             debounce=self.retrain_debounce,
             cooldown=self.retrain_cooldown,
         )
+
+    def schedule(self, start: float) -> RetrainSchedule | None:
+        """The fixed schedule counted from ``start`` (wall clock); None when retraining on
+        drift events."""
+        if self.retrain_every is None:
+            return None
+        return RetrainSchedule(self.retrain_every, start, self.model_name)
 
     def range_policy(self, not_before: float | None = None) -> RangePolicy:
         """The range policy; ``not_before`` applies only with ``retrain_since_drift``."""

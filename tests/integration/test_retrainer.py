@@ -243,3 +243,30 @@ def test_a_retrain_waits_for_enough_labeled_rows_then_trains_on_them(
     assert result.seconds > 2.0
     run = mlflow.MlflowClient().get_run(result.run_id)
     assert run.data.params["train_rows"] == "1500"
+
+
+def test_a_fixed_schedule_retrains_without_drift_events_and_promotes_through_the_same_gate(
+    kafka, driftline_topics, tmp_path, start_retrainer
+):
+    register_model(tmp_path, NAME, seed=1)
+    produce_labeled(kafka, labeled_events(2400, DRIFTED))
+    _send_drift(kafka, drift_event("drift-ignored"))  # not read on a schedule
+    retrainer = start_retrainer(retrain_every=2.0, gate_margin=0.02)
+    first = _wait("the first scheduled retrain", lambda: retrainer.results, 60)[0]
+    assert first.promoted, first.reason
+    assert first.event_id.startswith("schedule-") and first.announced
+    # the next ticks retrain again on the same rows: the new champion cannot be beaten by 0.02
+    second = _wait("a second scheduled retrain", lambda: retrainer.results[1:], 60)[0]
+    retrainer.stop()
+
+    assert second.result == "rejected" and second.champion_before == "2"
+    assert {d.outcome for d in retrainer.decisions} <= {"scheduled", "in_flight"}
+    assert retrainer.metrics.decisions.labels("scheduled")._value.get() >= 2
+    assert get_alias(NAME, "champion") == "2"
+    [update] = _updates(kafka)
+    assert (update.version, update.previous_version) == ("2", "1")
+    run = mlflow.MlflowClient().get_run(first.run_id)
+    assert run.data.tags[TAGS.trigger] == "fixed schedule, every 2s"
+    assert run.data.params["train_rows"] == "1800"  # not cut at a drift window
+    listing = _cli(kafka, tmp_path, "models", "list").output
+    assert f"fixed schedule, every 2s ({first.event_id})" in listing

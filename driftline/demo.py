@@ -10,6 +10,11 @@ windows and label delays of a real deployment fit in a few minutes. While it run
 every judged window (rows, PSI of the loan amount and the score, AUC, the version judged),
 every drift event and every promotion; at the end a summary (onset, detection, retrain,
 promotion, AUC before, at its worst, after), and it stops everything it started.
+
+The pieces are reusable: :func:`start_loop` starts the loop on given topics and MLflow home
+(the closed-loop benchmark runs it twice, drift-triggered and on a fixed retrain schedule),
+:class:`Processes` stops what it started, :func:`read_report` and friends turn what the loop
+writes to Kafka into progress lines.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +40,23 @@ from driftline.demo_summary import DemoSummary, WindowPoint, summarize
 from driftline.events import DriftEvent, ModelUpdateEvent, decode
 from driftline.settings import DriftlineSettings, KafkaSettings
 
-__all__ = ["DemoPlan", "run_demo"]
+__all__ = [
+    "REPORTS",
+    "DemoPlan",
+    "Loop",
+    "Processes",
+    "drift_line",
+    "progress",
+    "read_report",
+    "run_demo",
+    "start_loop",
+    "update_line",
+]
+
+# The monitor's window reports, under the topic prefix (``<app id>-reports``).
+REPORTS = "driftline-monitor-reports"
+
+Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -64,8 +86,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class _Processes:
-    """The services the demo started, stopped in reverse order on exit."""
+class Processes:
+    """``driftline`` commands started as processes of their own (logs in ``logs/<name>.log``,
+    working directory ``logs``'s parent, so their local state stays there), stopped in reverse
+    order by :meth:`stop_all`."""
 
     def __init__(self, logs: Path) -> None:
         self.logs = logs
@@ -76,6 +100,7 @@ class _Processes:
         proc = subprocess.Popen(
             [sys.executable, "-m", "driftline.cli", *args], env=env, stdout=log,
             stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            cwd=self.logs.parent,
         )
         log.close()
         self.running.append((name, proc))
@@ -102,8 +127,13 @@ class _Processes:
                 proc.wait(10)
 
 
-def _say(began: float, text: str) -> None:
-    print(f"[{time.monotonic() - began:5.0f}s] {text}", flush=True)
+def progress(began: float) -> Say:
+    """Print a line prefixed with the seconds since ``began`` (monotonic)."""
+
+    def say(text: str) -> None:
+        print(f"[{time.monotonic() - began:5.0f}s] {text}", flush=True)
+
+    return say
 
 
 def _clock(t: float) -> str:
@@ -114,11 +144,12 @@ def run_demo(plan: DemoPlan | None = None) -> DemoSummary:
     """Run the demo end to end and return its summary (also printed)."""
     plan = plan or DemoPlan()
     began = time.monotonic()
+    say = progress(began)
     base = DriftlineSettings()
     home = (base.home / "demo").resolve()
     shutil.rmtree(home, ignore_errors=True)
     (home / "logs").mkdir(parents=True)
-    procs = _Processes(home / "logs")
+    procs = Processes(home / "logs")
     local = None
     try:
         kafka = base.kafka
@@ -129,50 +160,69 @@ def run_demo(plan: DemoPlan | None = None) -> DemoSummary:
             if local.status(probe_timeout=1).answering:
                 local = None  # someone else's broker: use it, leave it running
             else:
-                _say(began, "starting the local Kafka broker")
+                say("starting the local Kafka broker")
                 local.start()
-        prefix = f"demo{uuid.uuid4().hex[:6]}."
-        kafka = kafka.model_copy(update={"topic_prefix": prefix})
-        from driftline.kafka.admin import create_topics, wait_for_broker
-
-        wait_for_broker(kafka, timeout=30)
-        create_topics(kafka)
-        _say(began, f"Kafka at {kafka.bootstrap}; topics under the prefix {prefix!r}")
-
-        from scorer.training import bootstrap
-
-        _say(began, "training the first credit-risk model and registering it in MLflow")
-        _ref, message = bootstrap(home, seed=plan.seed, rows=plan.train_rows)
-        _say(began, message)
-
-        port = _free_port()
-        env = _environment(home, kafka, plan, port)
-        procs.start("scorer", ["serve", "--stream", "--port", str(port)], env)
-        procs.start("monitor", ["monitor"], env)
-        procs.start("retrainer", ["retrain"], env)
-        _wait_ready(port, procs)
-        _say(began, f"scorer ready on http://127.0.0.1:{port} (try /model), monitor and "
-                    "retrainer running")
-
-        start = time.time()
-        onset = start + plan.stable
-        scenario = f"stable:{plan.stable:.0f}s,loan-amount-shift+concept-flip"
-        procs.start("producer", [
-            "produce", "--to", "kafka", "--scenario", scenario, "--rate", str(plan.rate),
-            "--duration", f"{plan.duration:.0f}s", "--time-scale", str(plan.time_scale),
-            "--label-delay", plan.label_delay, "--label-loss", "0.02", "--seed",
-            str(plan.seed), "--start", datetime.fromtimestamp(start, UTC).isoformat(),
-            "--no-progress", "--drain",
-        ], env)
-        _say(began, f"traffic: {plan.rate:.0f} applications/s, simulated time x"
-                    f"{plan.time_scale:g}; stable until {_clock(onset)}, then the loan amount "
-                    "shifts to 8.5 lakh and debt changes meaning")
-        return _follow(plan, kafka, procs, began, onset)
+        kafka = kafka.model_copy(update={"topic_prefix": f"demo{uuid.uuid4().hex[:6]}."})
+        loop = start_loop(plan, kafka, home, procs, say)
+        return _follow(plan, kafka, procs, began, loop)
     finally:
         procs.stop_all()
         if local is not None:
             local.stop()
-        _say(began, f"stopped everything; logs in {home / 'logs'}")
+        say(f"stopped everything; logs in {home / 'logs'}")
+
+
+@dataclass(frozen=True)
+class Loop:
+    """A loop :func:`start_loop` started: where the scorer answers, the simulated start of the
+    traffic and its drift onset (event times, seconds since the epoch), and the producer."""
+
+    port: int
+    start: float
+    onset: float
+    producer: subprocess.Popen
+
+
+def start_loop(plan: DemoPlan, kafka: KafkaSettings, home: Path, procs: Processes, say: Say,
+               *, retrain_args: Sequence[str] = ()) -> Loop:
+    """Create the topics under ``kafka``'s prefix, train and register the first model in the
+    MLflow under ``home``, start the scorer (HTTP and stream), the monitor and the retrainer
+    (``driftline retrain`` with ``retrain_args``), wait for the scorer, then start the
+    producer: stable traffic, then the loan amount shifts and debt changes meaning."""
+    from driftline.kafka.admin import create_topics, wait_for_broker
+
+    wait_for_broker(kafka, timeout=30)
+    create_topics(kafka)
+    say(f"Kafka at {kafka.bootstrap}; topics under the prefix {kafka.topic_prefix!r}")
+
+    from scorer.training import bootstrap
+
+    say("training the first credit-risk model and registering it in MLflow")
+    _ref, message = bootstrap(home, seed=plan.seed, rows=plan.train_rows)
+    say(message)
+
+    port = _free_port()
+    env = _environment(home, kafka, plan, port)
+    procs.start("scorer", ["serve", "--stream", "--port", str(port)], env)
+    procs.start("monitor", ["monitor"], env)
+    procs.start("retrainer", ["retrain", *retrain_args], env)
+    _wait_ready(port, procs)
+    say(f"scorer ready on http://127.0.0.1:{port} (try /model), monitor and retrainer running")
+
+    start = time.time()
+    onset = start + plan.stable
+    scenario = f"stable:{plan.stable:.0f}s,loan-amount-shift+concept-flip"
+    producer = procs.start("producer", [
+        "produce", "--to", "kafka", "--scenario", scenario, "--rate", str(plan.rate),
+        "--duration", f"{plan.duration:.0f}s", "--time-scale", str(plan.time_scale),
+        "--label-delay", plan.label_delay, "--label-loss", "0.02", "--seed",
+        str(plan.seed), "--start", datetime.fromtimestamp(start, UTC).isoformat(),
+        "--no-progress", "--drain",
+    ], env)
+    say(f"traffic: {plan.rate:.0f} applications/s, simulated time x{plan.time_scale:g}; "
+        f"stable until {_clock(onset)}, then the loan amount shifts to 8.5 lakh and debt "
+        "changes meaning")
+    return Loop(port, start, onset, producer)
 
 
 def _environment(home: Path, kafka: KafkaSettings, plan: DemoPlan, port: int) -> dict[str, str]:
@@ -204,7 +254,7 @@ def _environment(home: Path, kafka: KafkaSettings, plan: DemoPlan, port: int) ->
     return env
 
 
-def _wait_ready(port: int, procs: _Processes, timeout: float = 90.0) -> None:
+def _wait_ready(port: int, procs: Processes, timeout: float = 90.0) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -217,12 +267,13 @@ def _wait_ready(port: int, procs: _Processes, timeout: float = 90.0) -> None:
     raise RuntimeError(f"the scorer was not ready within {timeout:.0f}s")
 
 
-def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: _Processes, began: float,
-            onset: float) -> DemoSummary:
+def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: Processes, began: float,
+            loop: Loop) -> DemoSummary:
     from confluent_kafka import Consumer
 
+    say = progress(began)
     prefix = kafka.topic_prefix
-    reports = f"{prefix}driftline-monitor-reports"
+    reports = f"{prefix}{REPORTS}"
     drift, updates = f"{prefix}drift-events", f"{prefix}model-updates"
     predictions = f"{prefix}predictions"
     consumer = Consumer({**kafka.confluent_config(), "group.id": f"{prefix}demo",
@@ -232,10 +283,9 @@ def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: _Processes, began: floa
     windows: list[WindowPoint] = []
     detections: list[tuple[float, str, float]] = []
     promotions: list[tuple[str, float]] = []
-    producer = procs.running[-1][1]
     finished_at: float | None = None
     last_rate = (time.monotonic(), 0)
-    end_event_time = onset - plan.stable + plan.duration
+    end_event_time = loop.start + plan.duration
     try:
         while True:
             procs.check()
@@ -244,37 +294,40 @@ def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: _Processes, began: floa
             if now - last_rate[0] >= 15:
                 count = _end_offsets(kafka, predictions)
                 rate = (count - last_rate[1]) / (now - last_rate[0])
-                _say(began, f"{count:,} predictions so far ({rate:,.0f}/s)")
+                say(f"{count:,} predictions so far ({rate:,.0f}/s)")
                 last_rate = (now, count)
-            if producer.poll() is not None and finished_at is None:
+            if loop.producer.poll() is not None and finished_at is None:
                 finished_at = now
-                _say(began, "the producer finished; waiting for the last windows")
+                say("the producer finished; waiting for the last windows")
             if finished_at is not None and (
                 now - finished_at > plan.label_wait / plan.time_scale + 20
                 or any(w.end >= end_event_time - plan.window for w in windows)
             ):
                 break
             if now - began > plan.timeout_wall:
-                _say(began, "time is up")
+                say("time is up")
                 break
             if msg is None or msg.error():
                 continue
             topic = msg.topic()
             if topic == reports:
-                _report(msgspec.json.decode(msg.value()), windows, began)
+                point, lines = read_report(msgspec.json.decode(msg.value()))
+                for line in lines:
+                    say(line)
+                if point is not None:
+                    windows.append(point)
             elif topic == drift:
                 event = decode(DriftEvent, msg.value())
                 detections.append((event.event_time, event.kind, now - began))
-                _say(began, f"DRIFT {event.severity} {event.kind} on v{event.model_version} "
-                            f"(window from {_clock(event.window_start)}): {event.summary[:110]}")
+                say(drift_line(event))
             elif topic == updates:
                 update = decode(ModelUpdateEvent, msg.value())
                 promotions.append((update.version, now - began))
-                _say(began, f"MODEL v{update.version} is now @{update.alias} (was "
-                            f"v{update.previous_version}): {update.reason[:100]}")
+                say(update_line(update))
     finally:
         consumer.close()
-    summary = summarize(windows, onset=onset, detections=detections, promotions=promotions)
+    summary = summarize(windows, onset=loop.onset, detections=detections,
+                        promotions=promotions)
     _print_summary(summary, began)
     return summary
 
@@ -287,8 +340,12 @@ def _end_offsets(kafka: KafkaSettings, topic: str) -> int:
     return 0
 
 
-def _report(report: dict[str, Any], windows: list[WindowPoint], began: float) -> None:
+def read_report(report: dict[str, Any]) -> tuple[WindowPoint | None, list[str]]:
+    """One report of the monitor (decoded JSON from ``<prefix>driftline-monitor-reports``):
+    its performance window, if it has one, and its progress lines (PSI of the loan amount and
+    the score, AUC, the version judged)."""
     version, start = report["model_version"], report["window_start"]
+    lines, point = [], None
     if report.get("drift"):
         stats = {}
         for feature in [*report["drift"]["features"], report["drift"].get("score") or {}]:
@@ -296,19 +353,30 @@ def _report(report: dict[str, Any], windows: list[WindowPoint], began: float) ->
                 if stat["statistic"] == "psi":
                     stats[stat["feature"]] = stat["value"]
         drifted = ", ".join(report["drift"]["drifted_features"]) or "none"
-        _say(began, f"window {_clock(start)}-{_clock(report['window_end'])} v{version}: "
-                    f"{report['drift']['rows']:,} predictions, PSI loan_amount "
-                    f"{stats.get('loan_amount', float('nan')):.2f}, score "
-                    f"{stats.get('score', float('nan')):.2f}; drifted: {drifted}")
+        lines.append(f"window {_clock(start)}-{_clock(report['window_end'])} v{version}: "
+                     f"{report['drift']['rows']:,} predictions, PSI loan_amount "
+                     f"{stats.get('loan_amount', float('nan')):.2f}, score "
+                     f"{stats.get('score', float('nan')):.2f}; drifted: {drifted}")
     if report.get("performance"):
         perf = report["performance"]
         auc = perf.get("roc_auc")
-        windows.append(WindowPoint(start, report["window_end"], version, auc, perf["labeled"]))
+        point = WindowPoint(start, report["window_end"], version, auc, perf["labeled"])
         auc_text = "n/a" if auc is None else f"{auc:.3f}"
         coverage = perf.get("label_coverage") or 0.0
-        _say(began, f"  performance {_clock(start)} v{version}: AUC {auc_text}, "
-                    f"{perf['labeled']:,} labeled ({coverage:.0%}), Brier "
-                    f"{(perf.get('brier') or float('nan')):.3f}")
+        lines.append(f"  performance {_clock(start)} v{version}: AUC {auc_text}, "
+                     f"{perf['labeled']:,} labeled ({coverage:.0%}), Brier "
+                     f"{(perf.get('brier') or float('nan')):.3f}")
+    return point, lines
+
+
+def drift_line(event: DriftEvent) -> str:
+    return (f"DRIFT {event.severity} {event.kind} on v{event.model_version} (window from "
+            f"{_clock(event.window_start)}): {event.summary[:110]}")
+
+
+def update_line(update: ModelUpdateEvent) -> str:
+    return (f"MODEL v{update.version} is now @{update.alias} (was v{update.previous_version}): "
+            f"{update.reason[:100]}")
 
 
 def _print_summary(s: DemoSummary, began: float) -> None:

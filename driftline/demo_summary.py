@@ -10,6 +10,8 @@ model updates. Pure, so it is tested without running anything.
 ...               promotions=[("2", 20.0)])
 >>> s.auc_before, s.auc_worst, s.auc_after, s.recovered
 (0.8, 0.42, 0.79, True)
+>>> first_recovered(windows, onset=60.0, auc_before=s.auc_before)
+WindowPoint(start=120, end=180, version='2', auc=0.79, rows=100)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-__all__ = ["DemoSummary", "WindowPoint", "summarize"]
+__all__ = ["DemoSummary", "WindowPoint", "first_recovered", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -74,3 +76,20 @@ def summarize(
         auc_worst=min(during) if during else None,  # type: ignore[type-var]
         auc_after=_mean(after),  # type: ignore[arg-type]
     )
+
+
+def first_recovered(
+    windows: Sequence[WindowPoint],
+    *,
+    onset: float,
+    auc_before: float | None,
+    share: float = 0.95,
+) -> WindowPoint | None:
+    """The judged window, of any version, that ends first among those starting at or after
+    ``onset`` with an AUC of at least ``share`` of ``auc_before`` (None: none yet). A window
+    holding the onset mixes both populations and does not count."""
+    if auc_before is None:
+        return None
+    back = [w for w in windows
+            if w.auc is not None and w.start >= onset and w.auc >= share * auc_before]
+    return min(back, key=lambda w: (w.end, w.start), default=None)

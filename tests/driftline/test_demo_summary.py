@@ -1,4 +1,4 @@
-from driftline.demo_summary import WindowPoint, summarize
+from driftline.demo_summary import WindowPoint, first_recovered, summarize
 
 
 def _w(start, version, auc):
@@ -22,3 +22,15 @@ def test_summary_without_a_promotion_has_no_after():
                   promotions=[])
     assert s.promotion is None and s.auc_after is None and s.first_detection is None
     assert not s.recovered
+
+
+def test_recovery_is_the_first_window_after_the_onset_back_to_95_percent_of_before():
+    windows = [_w(0, "1", 0.80), _w(60, "1", 0.79),  # the onset at 90 falls in [60, 120)
+               _w(120, "1", 0.30), _w(180, "1", 0.31), _w(180, "2", 0.74),
+               _w(240, "2", 0.77), _w(300, "2", 0.79)]
+    # 95% of 0.80 is 0.76: v2's window [180, 240) is not back yet, [240, 300) is
+    assert first_recovered(windows, onset=90.0, auc_before=0.80) == _w(240, "2", 0.77)
+    # the window holding the onset never counts, however good its AUC
+    assert first_recovered(windows[:2], onset=90.0, auc_before=0.80) is None
+    assert first_recovered(windows, onset=90.0, auc_before=None) is None
+    assert first_recovered(windows, onset=90.0, auc_before=0.80, share=0.9) == _w(180, "2", 0.74)

@@ -31,5 +31,9 @@ def bench_broker(name: str, port: int, *, keep: bool = False):  # -> tuple[str, 
     if local.status(probe_timeout=1).answering:
         return local.bootstrap, None
     print(f"starting a local broker on {local.bootstrap} (data in {local.data_dir})")
-    local.start(timeout=120)
+    try:
+        local.start(timeout=120)
+    except BaseException:  # Ctrl-C or a failed start: leave no broker behind
+        local.stop()
+        raise
     return local.bootstrap, (None if keep else local)

@@ -17,6 +17,7 @@ from driftline.topics import TOPICS, TopicSpec
 
 __all__ = [
     "TopicInfo",
+    "create_internal_topics",
     "create_topics",
     "delete_topics",
     "describe_topics",
@@ -66,23 +67,37 @@ def create_topics(
     timeout: float = 30.0,
 ) -> dict[str, str]:
     """Create each topic that does not exist yet. Returns full name -> "created" | "exists"."""
+    return _create(settings, {
+        spec.full_name(settings.topic_prefix): (
+            spec.partitions or settings.partitions, dict(spec.config)
+        )
+        for spec in specs
+    }, timeout)
+
+
+def create_internal_topics(
+    settings: KafkaSettings,
+    topics: dict[str, tuple[int, dict[str, str]]],
+    *,
+    timeout: float = 30.0,
+) -> dict[str, str]:
+    """Create a service's own topics (full name -> (partitions, config)) unless they exist."""
+    return _create(settings, topics, timeout)
+
+
+def _create(
+    settings: KafkaSettings, topics: dict[str, tuple[int, dict[str, str]]], timeout: float
+) -> dict[str, str]:
     admin = _admin(settings)
     existing = set(admin.list_topics(timeout=timeout).topics)
     result: dict[str, str] = {}
     wanted: list[NewTopic] = []
-    for spec in specs:
-        name = spec.full_name(settings.topic_prefix)
+    for name, (partitions, config) in topics.items():
         if name in existing:
             result[name] = "exists"
             continue
-        wanted.append(
-            NewTopic(
-                name,
-                num_partitions=spec.partitions or settings.partitions,
-                replication_factor=settings.replication_factor,
-                config=dict(spec.config),
-            )
-        )
+        wanted.append(NewTopic(name, num_partitions=partitions,
+                               replication_factor=settings.replication_factor, config=config))
     if wanted:
         for name, future in admin.create_topics(wanted, operation_timeout=timeout).items():
             try:
@@ -101,7 +116,11 @@ def _wait_for_topics(admin: AdminClient, names: list[str], timeout: float) -> No
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         topics = admin.list_topics(timeout=timeout).topics
-        if all(n in topics and not topics[n].error and topics[n].partitions for n in names):
+        if all(
+            n in topics and not topics[n].error and topics[n].partitions
+            and all(p.leader >= 0 and not p.error for p in topics[n].partitions.values())
+            for n in names
+        ):  # every partition has a leader: reads and writes work at once
             return
         time.sleep(0.1)
 

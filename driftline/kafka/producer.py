@@ -65,6 +65,7 @@ class Producer:
         self.delivered = 0
         self.failed = 0
         self.last_error: KafkaError | None = None
+        self._report = self._on_delivery(None)  # shared by every produce without a callback
 
     @property
     def client(self) -> _ConfluentProducer:
@@ -112,7 +113,9 @@ class Producer:
     ) -> None:
         """Enqueue one message. When the local queue is full, poll and retry for up to
         ``buffer_wait_s`` (or not at all with ``wait=False``), then raise PublishError."""
-        kwargs: dict[str, Any] = {"on_delivery": self._on_delivery(on_delivery)}
+        kwargs: dict[str, Any] = {
+            "on_delivery": self._report if on_delivery is None else self._on_delivery(on_delivery)
+        }
         if key is not None:
             kwargs["key"] = key
         if headers:

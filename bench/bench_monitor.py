@@ -1,13 +1,15 @@
 """Monitor throughput: prediction events processed per second by one ``driftline monitor``
-worker, against aiokafka's raw consume rate of the same topics (the ceiling: faust reads
-through aiokafka) measured in the same run.
+worker, against raw consume rates of the same topics measured in the same run: aiokafka's
+(the anchor the issue names: faust's client) and confluent-kafka's (the client the monitor's
+source loop reads with, so its true ceiling).
 
 The topics are filled first (predictions and their labels, 6 partitions each); the raw
-consumer then reads them all; then one monitor worker (faust, a subprocess) joins, counts
-windows and judges them. Its rate comes from the write times of its output on ``labeled``:
-pairs joined per second between the first and the last joined pair.
+consumers then read them all; then one monitor worker (a subprocess) joins, counts windows
+and judges them. Its rate comes from the write times of its output on ``labeled``: pairs
+joined per second between the first and the last joined pair. Each prediction event is
+counted with its label processed too (a prediction event/s is a pair/s).
 
-    .venv/bin/python bench/bench_monitor.py [--events 20000]
+    .venv/bin/python bench/bench_monitor.py [--events 100000]
 """
 
 from __future__ import annotations
@@ -65,6 +67,25 @@ async def raw_rate(kafka: KafkaSettings, total: int) -> float:
         await consumer.stop()
 
 
+def confluent_rate(kafka: KafkaSettings, total: int) -> float:
+    from confluent_kafka import Consumer
+
+    consumer = Consumer({**kafka.confluent_config(), "group.id": f"bench-{uuid.uuid4().hex}",
+                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
+                         "fetch.max.bytes": 52_428_800, "queued.max.messages.kbytes": 262_144})
+    consumer.subscribe([f"{kafka.topic_prefix}predictions", f"{kafka.topic_prefix}labels"])
+    try:
+        seen, began = 0, None
+        while seen < total:
+            records = consumer.consume(10_000, 2.0)
+            if records and began is None:
+                began = time.perf_counter()  # after the group join, as for the monitor
+            seen += sum(1 for m in records if m.error() is None)
+        return seen / (time.perf_counter() - began)
+    finally:
+        consumer.close()
+
+
 def monitor_rate(kafka: KafkaSettings, home: Path, n: int) -> tuple[float, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update({
@@ -98,7 +119,8 @@ def monitor_rate(kafka: KafkaSettings, home: Path, n: int) -> tuple[float, float
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--events", type=int, default=20_000, help="predictions (and labels)")
+    parser.add_argument("--events", type=int, default=100_000,
+                        help="predictions (and as many labels)")
     args = parser.parse_args()
     bootstrap, local = bench_broker("monitor", PORT)
     try:
@@ -112,13 +134,16 @@ def main() -> None:
             bootstrap(home, rows=4000)  # v1 @champion with its reference profile
             fill(kafka, args.events)
             raw = asyncio.run(raw_rate(kafka, 2 * args.events))
+            confluent = confluent_rate(kafka, 2 * args.events)
             pairs, wall = monitor_rate(kafka, home, args.events)
         print(f"{args.events:,} predictions + {args.events:,} labels, 6 partitions, one worker")
         print(f"{'measure':48} {'events/s':>12}")
-        print(f"{'aiokafka raw consume, both topics (ceiling)':48} {raw:12,.0f}")
+        print(f"{'aiokafka raw consume, both topics (anchor)':48} {raw:12,.0f}")
+        print(f"{'confluent-kafka raw consume, both topics':48} {confluent:12,.0f}")
         print(f"{'driftline monitor: predictions + labels':48} {2 * pairs:12,.0f}")
         print(f"{'driftline monitor: prediction events':48} {pairs:12,.0f}")
-        print(f"monitor / ceiling = {2 * pairs / raw:.3f}; goal 50,000 prediction events/s: "
+        print(f"monitor / aiokafka raw = {2 * pairs / raw:.3f}; monitor / confluent-kafka raw = "
+              f"{2 * pairs / confluent:.3f}; goal 50,000 prediction events/s: "
               f"{'met' if pairs >= 50_000 else 'NOT met'}; wall time with start-up {wall:.0f} s")
     finally:
         if local is not None:

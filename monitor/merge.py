@@ -10,7 +10,7 @@ A partition is active while it has a backlog (its last heartbeat said it was not
 or reported within ``idle_timeout`` seconds of wall time: a quiet, caught-up partition does
 not hold every window open forever, and a slow one is always waited for. Until all
 ``partitions`` have reported once, nothing is judged before ``idle_timeout`` has passed since
-start.
+the first partial arrived.
 
 Judged windows go through :class:`~monitor.policy.DriftPolicy` (hysteresis and cooldown),
 which turns findings into at most one DriftEvent per kind per episode.
@@ -23,7 +23,7 @@ which turns findings into at most one DriftEvent per kind per episode.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 from driftline.events import DriftEvent
@@ -67,6 +67,10 @@ class _Pending:
     performance: PerformanceAccumulator | None = None
 
 
+def _series(kind: str, model_name: str, model_version: str) -> str:
+    return f"{kind}\t{model_name}\t{model_version}"
+
+
 class WindowMerger:
     """Merge partials per window and judge windows once every partition has passed them."""
 
@@ -81,6 +85,7 @@ class WindowMerger:
         idle_timeout: float = 30.0,
         min_labeled: int = 200,
         started: float | None = None,
+        judged: MutableMapping[str, bytes] | None = None,
     ) -> None:
         self.expected = partitions
         self.profiles = profiles
@@ -89,12 +94,18 @@ class WindowMerger:
         self.policy = policy or DriftPolicy()
         self.idle_timeout = idle_timeout
         self.min_labeled = min_labeled
-        self._started = time.monotonic() if started is None else started
+        # When the first partial arrived (unless given): a judge may wait long for its
+        # partition after a restart (the group's session timeout), and the wait for every
+        # partition to speak must start when the partials do, not when the process did.
+        self._started = started
         self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
         self._perf_marks: dict[int, float] = {}  # partition -> performance watermark
         self._behind: set[int] = set()  # partitions whose last heartbeat had a backlog
         self._pending: dict[tuple[str, str, str, float], _Pending] = {}
-        self._judged: set[tuple[str, str, str, float]] = set()
+        # (kind, model, version) -> end of the last window judged; kept in ``judged`` (a faust
+        # table in the app) so that a restarted judge recognises a partial re-sent by a
+        # restarted source as a share of a window it already reported.
+        self._judged_through: MutableMapping[str, bytes] = {} if judged is None else judged
         self.late_partials = 0
 
     @property
@@ -102,13 +113,17 @@ class WindowMerger:
         return len(self._pending)
 
     def is_judged(self, partial: Partial) -> bool:
-        """Whether the window ``partial`` belongs to was judged already (a late share)."""
-        return (partial.kind, partial.model_name, partial.model_version,
-                partial.window_start) in self._judged
+        """Whether the window ``partial`` belongs to was judged already (a late share): windows
+        of one kind and model version are judged in order of their end."""
+        through = self._judged_through.get(_series(partial.kind, partial.model_name,
+                                                   partial.model_version))
+        return through is not None and partial.window_end <= float(through)
 
     def add(self, partial: Partial, now: float | None = None) -> list[Judged]:
         """Take one partial; returns the windows that became ready to judge."""
         now = time.monotonic() if now is None else now
+        if self._started is None:
+            self._started = now
         mark = self._marks.get(partial.partition)
         incoming = -float("inf") if partial.watermark is None else partial.watermark
         watermark = incoming if mark is None else max(mark[0], incoming)
@@ -139,7 +154,7 @@ class WindowMerger:
 
     def _merge(self, partial: Partial) -> None:
         key = (partial.kind, partial.model_name, partial.model_version, partial.window_start)
-        if key in self._judged:
+        if self.is_judged(partial):
             self.late_partials += 1
             return
         pending = self._pending.get(key)
@@ -165,7 +180,8 @@ class WindowMerger:
 
     def _low_watermarks(self, now: float) -> tuple[float, float] | None:
         """(drift, performance) watermarks that every active partition has passed."""
-        if len(self._marks) < self.expected and now - self._started < self.idle_timeout:
+        started = now if self._started is None else self._started
+        if len(self._marks) < self.expected and now - started < self.idle_timeout:
             return None  # some partition has not spoken yet: wait for it a while
         active = [p for p, (_, seen) in self._marks.items()
                   if p in self._behind or now - seen <= self.idle_timeout]
@@ -191,7 +207,10 @@ class WindowMerger:
         out = []
         for key in done:
             pending = self._pending.pop(key)
-            self._judged.add(key)
+            series = _series(pending.kind, pending.model_name, pending.model_version)
+            through = self._judged_through.get(series)
+            if through is None or pending.end > float(through):
+                self._judged_through[series] = repr(pending.end).encode()
             out.append(self._judge(pending))
         return out
 

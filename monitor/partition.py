@@ -64,7 +64,9 @@ ProfileLookup = Callable[[str, str], ReferenceProfile | None]
 class Partial(msgspec.Struct, kw_only=True, frozen=True):
     """One partition's share of one closed window, a heartbeat (``kind="watermark"``) or a
     concept-drift detection (``kind="detection"``).
-    ``watermark`` is always the partition's drift watermark (largest event time minus grace)."""
+    ``watermark`` is the partition's drift watermark (largest event time minus grace) as of
+    this record, or None when the record says nothing about it (window partials: the
+    heartbeat that follows them carries it)."""
 
     kind: str  # "drift" | "performance" | "watermark" | "detection"
     partition: int
@@ -163,14 +165,18 @@ class PartitionState:
         last = self.offsets.get(topic)
         return last is not None and offset <= last
 
-    def on_prediction(self, prediction: PredictionEvent, topic: str, offset: int) -> Step:
+    def on_prediction(
+        self, prediction: PredictionEvent, topic: str, offset: int, *, close: bool = True
+    ) -> Step:
+        """Apply one prediction. With ``close=False`` the windows it closed stay queued until
+        :meth:`close` (once per batch: the outcome is the same, popping is what costs)."""
         if self.applied(topic, offset):
             return Step(skipped=True)
         self.offsets[topic] = offset
         step = Step()
         result = self.join.add_prediction(prediction, source=(topic, self.partition, offset))
         if result.outcome == "duplicate":
-            return self._close(step)
+            return self._done(step, close)
         if result.labeled is not None:
             step.labeled.append(result.labeled)
         name, version = prediction.model_name, prediction.model_version
@@ -184,9 +190,12 @@ class PartitionState:
                 self._perf_acc(name, version, window).add_predictions()
         if result.labeled is not None:
             self._count_label(result.labeled)
-        return self._close(step)
+        return self._done(step, close)
 
-    def on_label(self, label: LabelEvent, topic: str, offset: int) -> Step:
+    def on_label(
+        self, label: LabelEvent, topic: str, offset: int, *, close: bool = True
+    ) -> Step:
+        """Apply one label (``close`` as in :meth:`on_prediction`)."""
         if self.applied(topic, offset):
             return Step(skipped=True)
         self.offsets[topic] = offset
@@ -197,7 +206,7 @@ class PartitionState:
         if result.labeled is not None:
             step.labeled.append(result.labeled)
             self._count_label(result.labeled)
-        return self._close(step)
+        return self._done(step, close)
 
     def on_dead_letter(self, topic: str, offset: int) -> bool:
         """Count a bad message once; False if the checkpoint already includes it."""
@@ -247,43 +256,62 @@ class PartitionState:
     def _count_label(self, labeled: LabeledEvent) -> None:
         p = labeled.prediction
         for window in self.config.windows.assign(p.event_time):
+            if window.end <= self.perf_closed:
+                continue  # its window is closed (perhaps not popped yet): not counted
             acc = self._perf.get(_window_key(p.model_name, p.model_version, window.start))
-            if acc is not None:  # its window is still open; a later label is counted late
+            if acc is not None:
                 acc.update(p.score, labeled.label, delay=labeled.delay_seconds)
 
-    def _close(self, step: Step) -> Step:
+    def _done(self, step: Step, close: bool) -> Step:
+        # Which performance windows are closed moves per event, so that whether a label is
+        # counted never depends on where a batch ended; popping them waits for close().
+        mark = self.performance_watermark
+        if mark > self.perf_closed:
+            self.perf_closed = mark
+        if close:
+            step.partials.extend(self.close())
+        return step
+
+    def close(self) -> list[Partial]:
+        """Pop the windows closed so far as partials, then a heartbeat with the watermarks.
+
+        The window partials carry no watermark: several windows may close at once, and a
+        watermark on the first would tell the merger that this partition has passed the
+        others before their counts arrive. The heartbeat after them says it (sent whenever
+        a window closed or the watermark crossed a window boundary)."""
+        partials: list[Partial] = []
         watermark = self.drift_clock.watermark
         for label, window in self.drift_clock.pop_closed():
             name, _, version = label.rpartition("/")
             acc = self._drift.pop(_window_key(name, version, window.start), None)
             if acc is not None:
-                step.partials.append(Partial(
-                    kind="drift", partition=self.partition, watermark=finite_or_none(watermark),
+                partials.append(Partial(
+                    kind="drift", partition=self.partition, watermark=None,
                     model_name=name, model_version=version, window_start=window.start,
                     window_end=window.end, drift=acc.state,
                 ))
-        mark = self.performance_watermark
-        if mark > self.perf_closed:
-            self.perf_closed = mark
-            for key in [k for k, _ in self._perf.items() if self._perf_end(k) <= mark]:
+        mark = self.perf_closed
+        if self._perf and math.isfinite(mark):
+            for key in [k for k in self._perf if self._perf_end(k) <= mark]:
                 name, version, start = key.split("\t")
-                step.partials.append(Partial(
-                    kind="performance", partition=self.partition,
-                    watermark=finite_or_none(watermark), performance_watermark=mark,
+                partials.append(Partial(
+                    kind="performance", partition=self.partition, watermark=None,
                     model_name=name, model_version=version,
                     window_start=float(start), window_end=self._perf_end(key),
                     performance=self._perf.pop(key),
                 ))
-        # A heartbeat each time the watermark crosses a window boundary (on the step grid).
+        crossed = False
         if math.isfinite(watermark):
             step_size = self.config.windows.step
             boundary = math.floor((watermark - self.config.windows.origin) / step_size)
             if self.heartbeat_at is None or boundary > self.heartbeat_at:
                 self.heartbeat_at = boundary
-                step.partials.append(
-                    Partial(kind="watermark", partition=self.partition, watermark=watermark)
-                )
-        return step
+                crossed = True
+        if partials or crossed:
+            partials.append(Partial(kind="watermark", partition=self.partition,
+                                    watermark=finite_or_none(watermark),
+                                    performance_watermark=finite_or_none(mark)))
+        return partials
 
     # -- checkpoints ------------------------------------------------------------------------
 

@@ -47,6 +47,8 @@ class MonitorSettings(DriftlineSettings):
 
     # running
     checkpoint_interval: float = Field(default=2.0, gt=0, description="wall seconds")
+    source_batch: int = Field(default=5000, ge=1, le=100_000,
+                              description="most messages the source loop applies per batch")
     metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: no /metrics")
     metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 in a container")
     webhook_url: str | None = Field(default=None, description="Slack-compatible incoming webhook")

@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -46,12 +47,15 @@ class Fed:
 
 
 def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
-          labels_first_every: int = 4, duplicate_every: int = 10, bad: bool = True) -> Fed:
+          labels_first_every: int = 4, duplicate_every: int = 10, bad: bool = True,
+          pace: float | None = None, fed: Fed | None = None) -> Fed:
     """Stable then loan-amount-shifted traffic; labels 30 s after their prediction (every
     ``labels_first_every``-th label is written before its prediction), some labels twice,
-    a bad message on each input topic, and a quiet tail that closes the last windows."""
+    a bad message on each input topic, and a quiet tail that closes the last windows.
+    ``pace``: at most this many predictions per wall second (a live stream)."""
     gen = LoanGenerator(seed)
-    fed = Fed()
+    fed = Fed() if fed is None else fed
+    began = time.monotonic()
     pred_topic, label_topic = f"{kafka.topic_prefix}predictions", f"{kafka.topic_prefix}labels"
     with Producer(kafka) as producer:
         i = 0
@@ -76,6 +80,9 @@ def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
                 fed.predictions[pid] = prediction
                 fed.labels[pid] = label
                 i += 1
+                if pace is not None and i % 100 == 0:
+                    producer.flush()
+                    time.sleep(max(0.0, began + i / pace - time.monotonic()))
         if bad:
             producer.produce(pred_topic, b'{"prediction_id": "bad", "score": "high"}', b"bad")
             producer.produce(label_topic, b"\xff\xfe not json", b"bad-label")
@@ -272,18 +279,25 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
     create_topics(kafka)
     app_id = "monitor-restart"
-    fed = _feed(kafka, stable=4000, shifted=0, bad=False)
     log = tmp_path / "monitor.log"
     labeled_topic = f"{kafka.topic_prefix}labeled"
     proc = _start(registry_home, kafka, app_id, log)
+    # A live stream: the worker keeps up with it and is killed in the middle of it.
+    fed = Fed()
+    feeder = threading.Thread(target=_feed, args=(kafka,), kwargs=dict(
+        stable=6000, shifted=0, bad=False, pace=1000.0, fed=fed))
     try:
-        _wait("some progress", lambda: _count(kafka, labeled_topic) >= 1000, 180, log)
+        _wait("the worker to start", lambda: "resumed at" in log.read_text(errors="replace"),
+              120, log)
+        feeder.start()
+        _wait("some progress", lambda: _count(kafka, labeled_topic) >= 1500, 180, log)
         _stop(proc, signal.SIGKILL)  # no chance to flush or commit anything more
-        killed_at = _count(kafka, labeled_topic)
-        assert killed_at < len(fed.labels), "the worker finished before it could be killed"
+        assert feeder.is_alive(), "the stream ended before the worker could be killed"
         proc = _start(registry_home, kafka, app_id, log)
+        feeder.join()
         _wait("every window judged after the restart", _done(kafka, app_id, fed), 240, log)
     finally:
+        feeder.join() if feeder.is_alive() else None
         _stop(proc)
 
     reports = _reports(kafka, app_id)

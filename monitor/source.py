@@ -1,0 +1,344 @@
+"""The monitor's hot path: ``predictions`` and ``labels`` read in batches, per partition.
+
+One :class:`SourceLoop` runs in a thread of the monitor worker. Its consumer is a member of
+the group ``<app id>-source`` and subscribes to both topics with the range assignor, so the
+same partition numbers of both (co-partitioned) topics come to the same worker and the join
+stays local. Messages are read in batches of up to ``batch_size`` and applied one by one to
+their partition's :class:`~monitor.partition.PartitionState` (join, windows, detectors);
+windows closed by a batch leave as partials once per batch. Outputs (``labeled``, partials,
+dead letters) go through one idempotent producer.
+
+**State and restarts.** Each partition's join slots live in a :class:`ChangelogStore` whose
+writes go to the compacted topic ``<app id>-join-changelog`` (same partition number); the rest
+of its state is a checkpoint in the compacted ``<app id>-checkpoints`` (key = partition). Every
+``checkpoint_interval`` seconds, and when partitions are revoked or the worker stops: expire
+due slots, send the slot writes, wait until Kafka has acknowledged everything sent so far,
+write the checkpoints, wait again, then commit the source offsets the checkpoints cover. A
+worker that takes a partition over rebuilds its slots from the changelog, its state from the
+checkpoint, and resumes after the checkpoint's offsets (see :mod:`monitor.partition` for why
+nothing is lost or counted twice).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import msgspec
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from driftline.errors import ContractError
+from driftline.events import FeatureStatistic, LabeledEvent, LabelEvent, PredictionEvent, decode
+from driftline.events import encode as encode_event
+from driftline.kafka import Producer
+from driftline.kafka.admin import create_internal_topics, watermarks
+from driftline.kafka.consumer import iter_range
+from driftline.kafka.deadletter import DeadLetterWriter
+from driftline.topics import topic_names
+from monitor.changelog import ChangelogStore
+from monitor.concept import ConceptDetectors
+from monitor.metrics import MonitorMetrics
+from monitor.partition import (
+    Partial,
+    PartitionConfig,
+    PartitionSnapshot,
+    PartitionState,
+    finite_or_none,
+)
+from monitor.settings import MonitorSettings
+
+__all__ = ["SourceLoop", "internal_topics"]
+
+log = logging.getLogger(__name__)
+
+_partial_encoder = msgspec.json.Encoder()
+ProfileLookup = Callable[[str, str], Any]
+
+
+def internal_topics(app_id: str) -> dict[str, str]:
+    """Names of the monitor's own topics (``app_id`` carries the topic prefix)."""
+    return {
+        "partials": f"{app_id}-partials",
+        "reports": f"{app_id}-reports",
+        "join-changelog": f"{app_id}-join-changelog",
+        "checkpoints": f"{app_id}-checkpoints",
+    }
+
+
+class SourceLoop:
+    """Reads and applies the source topics for the partitions this worker owns."""
+
+    def __init__(
+        self,
+        settings: MonitorSettings,
+        app_id: str,
+        profiles: ProfileLookup,
+        metrics: MonitorMetrics,
+    ) -> None:
+        k = settings.kafka
+        self.settings = settings
+        self.kafka = k
+        self.profiles = profiles
+        self.metrics = metrics
+        self.batch_size = settings.source_batch
+        names = topic_names(k.topic_prefix)
+        self.predictions, self.labels = names["predictions"], names["labels"]
+        self.labeled = names["labeled"]
+        own = internal_topics(app_id)
+        self.partials, self.changelog = own["partials"], own["join-changelog"]
+        self.checkpoints = own["checkpoints"]
+        self.group = f"{app_id}-source"
+        self.config = PartitionConfig(settings.windows(), label_wait=settings.label_wait,
+                                      join_ttl=settings.join_ttl,
+                                      threshold=settings.positive_threshold)
+        self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
+        self.states: dict[int, PartitionState] = {}
+        self.stores: dict[int, ChangelogStore] = {}
+        self._producer = Producer(k)
+        self._dead = DeadLetterWriter(self._producer, names["dead-letter"], "monitor")
+        self._consumer: Consumer | None = None
+        self._broken = False  # after any failure nothing more is checkpointed or committed
+        self._last_checkpoint = time.monotonic()
+        self._next_heartbeat = 0.0
+
+    # -- running ----------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Read, apply and checkpoint until ``stop`` is set; a last checkpoint on the way
+        out. Any error propagates (the worker stops; a restart resumes at the checkpoint)."""
+        create_internal_topics(self.kafka, {
+            self.changelog: (self.kafka.partitions, {"cleanup.policy": "compact"}),
+            self.checkpoints: (self.kafka.partitions, {"cleanup.policy": "compact"}),
+            self.partials: (1, {}),
+        })
+        consumer = self._consumer = Consumer({
+            **self.kafka.confluent_config(),
+            "group.id": self.group,
+            "partition.assignment.strategy": "range",  # co-partitioned: p of both topics
+            "enable.auto.commit": False,
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+            "fetch.max.bytes": 52_428_800,
+            "queued.max.messages.kbytes": 262_144,
+        })
+        consumer.subscribe([self.predictions, self.labels], on_assign=self._assigned,
+                           on_revoke=self._revoked, on_lost=self._lost)
+        try:
+            while not stop.is_set():
+                messages = consumer.consume(self.batch_size, 0.1)
+                if messages:
+                    self.apply(messages)
+                now = time.monotonic()
+                if now >= self._next_heartbeat:
+                    self._next_heartbeat = now + 1.0
+                    self._heartbeats()
+                if now - self._last_checkpoint >= self.settings.checkpoint_interval:
+                    self.checkpoint(list(self.states))
+                self._producer.poll(0)
+            self.checkpoint(list(self.states))
+        except BaseException:
+            self._broken = True  # leave the group without checkpointing a state in doubt
+            raise
+        finally:
+            try:
+                consumer.close()  # leaves the group (its revoke checkpoints what is left)
+            finally:
+                self._producer.close()
+
+    def apply(self, messages: list[Message]) -> None:
+        """Apply one batch of source messages, then send the partials it closed."""
+        counts: Counter[tuple[str, str]] = Counter()
+        touched: set[int] = set()
+        joined = 0
+        predictions = self.predictions
+        produce = self._producer.produce
+        for msg in messages:
+            err = msg.error()
+            if err is not None:
+                if err.code() == KafkaError._PARTITION_EOF:
+                    continue
+                raise KafkaException(err)
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            state = self.states.get(partition)
+            if state is None:  # revoked while the batch was in flight
+                continue
+            touched.add(partition)
+            value = msg.value()
+            try:
+                if topic == predictions:
+                    step = state.on_prediction(decode(PredictionEvent, value), topic, offset,
+                                               close=False)
+                    outcome = "skipped" if step.skipped else "prediction"
+                else:
+                    step = state.on_label(decode(LabelEvent, value), topic, offset,
+                                          close=False)
+                    outcome = "skipped" if step.skipped else "label"
+            except ContractError as exc:
+                if state.on_dead_letter(topic, offset):
+                    self._dead.send_message(exc, msg)
+                    self.metrics.dead_letters.labels(topic).inc()
+                counts[(topic, "dead-letter")] += 1
+                continue
+            counts[(topic, outcome)] += 1
+            joined += len(step.labeled)
+            for labeled in step.labeled:
+                produce(self.labeled, encode_event(labeled), labeled.key)
+                self._detect(state, labeled)
+        for partition in touched:
+            for partial in self.states[partition].close():
+                self._send(partial)
+        for (topic, outcome), n in counts.items():
+            self.metrics.events.labels(topic, outcome).inc(n)
+        if joined:
+            self.metrics.labeled.inc(joined)
+
+    def _detect(self, state: PartitionState, labeled: LabeledEvent) -> None:
+        p = labeled.prediction
+        fired = self.detectors.update(p.model_name, p.model_version, p.score, labeled.label)
+        if not fired:
+            return
+        detector = self.detectors.get(p.model_name, p.model_version)
+        stats = [
+            FeatureStatistic(feature="error_rate", statistic=name, value=detector.error_rate,
+                             threshold=0.0, drifted=True, feature_type="metric")
+            for name in fired
+        ]
+        self._send(Partial(kind="detection", partition=state.partition, watermark=None,
+                           model_name=p.model_name, model_version=p.model_version,
+                           event_time=labeled.label_time, detection=stats))
+
+    def _send(self, partial: Partial) -> None:
+        self._producer.produce(self.partials, _partial_encoder.encode(partial), partial.key,
+                               partition=0)
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint(self, partitions: list[int]) -> None:
+        """Make the state of ``partitions`` durable, then commit the offsets it covers."""
+        self._last_checkpoint = time.monotonic()
+        partitions = [p for p in partitions if p in self.states]
+        if not partitions or self._broken:
+            return
+        for p in partitions:
+            self.metrics.expired.inc(len(self.states[p].expire()))
+            for key, value in self.stores[p].take_writes():
+                self._producer.produce(self.changelog, value, key.encode(), partition=p)
+        self._flush("the join changelog and outputs")
+        for p in partitions:
+            self._producer.produce(self.checkpoints, self.states[p].snapshot(),
+                                   str(p).encode(), partition=p)
+        self._flush("the checkpoints")
+        offsets = [
+            TopicPartition(topic, p, offset + 1)
+            for p in partitions
+            for topic, offset in self.states[p].offsets.items()
+        ]
+        if offsets and self._consumer is not None:
+            self._consumer.commit(offsets=offsets, asynchronous=False)
+        self.metrics.join_state.set(sum(len(s) for s in self.stores.values()))
+
+    def _flush(self, what: str) -> None:
+        """Wait for every acknowledgement; any message ever lost (an output or a slot) makes
+        the state in memory unprovable, so the worker stops and resumes from its checkpoint."""
+        left = self._producer.flush(60.0)
+        if left or self._producer.failed:
+            self._broken = True
+            raise RuntimeError(
+                f"could not write {what} to Kafka ({left} still queued, "
+                f"{self._producer.failed} failed, last: {self._producer.last_error}); "
+                "stopping so that a restart resumes from the last checkpoint"
+            )
+
+    # -- assignment -------------------------------------------------------------------------
+
+    def _assigned(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+        mine = sorted({tp.partition for tp in assigned if tp.topic == self.predictions})
+        began = time.monotonic()
+        snapshots = self._read_checkpoints(mine)
+        stores = self._read_changelog(mine)
+        for p in mine:
+            self.stores[p] = stores[p]
+            self.states[p] = PartitionState(p, self.config, stores[p], self.profiles,
+                                            snapshots.get(p))
+        positions = []
+        for tp in assigned:
+            snap = snapshots.get(tp.partition)
+            last = None if snap is None else snap.offsets.get(tp.topic)
+            # After the checkpoint; without one, the committed offset (or the earliest).
+            positions.append(tp if last is None else TopicPartition(tp.topic, tp.partition,
+                                                                     last + 1))
+        consumer.assign(positions)
+        for p in mine:
+            log.info("partition %d: resumed at %s with %d join slots (%.1f s)", p,
+                     self.states[p].offsets or "the start", len(self.stores[p]),
+                     time.monotonic() - began)
+
+    def _revoked(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+        gone = sorted({tp.partition for tp in revoked if tp.topic == self.predictions})
+        self.checkpoint(gone)
+        self._drop(gone)
+        consumer.unassign()
+
+    def _lost(self, consumer: Consumer, lost: list[TopicPartition]) -> None:
+        # Another worker may own them already: drop without writing anything.
+        self._drop(sorted({tp.partition for tp in lost if tp.topic == self.predictions}))
+
+    def _drop(self, partitions: list[int]) -> None:
+        for p in partitions:
+            self.states.pop(p, None)
+            self.stores.pop(p, None)
+
+    def _read_checkpoints(self, partitions: list[int]) -> dict[int, PartitionSnapshot]:
+        ranges = _ranges(self.kafka, self.checkpoints, partitions)
+        latest: dict[int, bytes] = {}
+        for msg in iter_range(self.kafka, self.checkpoints, ranges):
+            if msg.value() is not None:
+                latest[int(msg.key())] = msg.value()
+        return {p: PartitionState.decode_snapshot(raw) for p, raw in latest.items()
+                if p in partitions}
+
+    def _read_changelog(self, partitions: list[int]) -> dict[int, ChangelogStore]:
+        ranges = _ranges(self.kafka, self.changelog, partitions)
+        records: dict[int, list[tuple[bytes, bytes | None]]] = {p: [] for p in partitions}
+        for msg in iter_range(self.kafka, self.changelog, ranges):
+            records[msg.partition()].append((msg.key(), msg.value()))
+        return {p: ChangelogStore.restore(records[p]) for p in partitions}
+
+    # -- heartbeats -------------------------------------------------------------------------
+
+    def _heartbeats(self) -> None:
+        """Each owned partition's watermarks and whether it has a backlog, so the judge
+        waits for slow partitions and not for idle ones; the lag gauges on the way."""
+        consumer = self._consumer
+        if consumer is None:
+            return
+        for p, state in list(self.states.items()):
+            behind = False
+            for topic in (self.predictions, self.labels):
+                # The high watermark as of the last fetch response (no round trip): a
+                # partition not fetched yet says -1001 and counts as behind.
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p),
+                                                           cached=True)
+                seen = state.offsets.get(topic)
+                if high < 0:
+                    behind = True
+                    continue
+                next_offset = max(low, 0) if seen is None else seen + 1
+                self.metrics.lag.labels(topic, str(p)).set(max(high - next_offset, 0))
+                if high > next_offset:
+                    behind = True
+            self.metrics.late.labels(str(p)).set(sum(state.drift_clock.late.values()))
+            self._send(Partial(
+                kind="watermark", partition=p, caught_up=not behind,
+                watermark=finite_or_none(state.drift_clock.watermark),
+                performance_watermark=finite_or_none(state.performance_watermark),
+            ))
+
+
+def _ranges(kafka: Any, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
+    marks = watermarks(kafka, topic)
+    return {p: marks[p] for p in partitions if p in marks}

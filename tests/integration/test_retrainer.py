@@ -232,7 +232,8 @@ def test_a_retrain_waits_for_enough_labeled_rows_then_trains_on_them(
     register_model(tmp_path, NAME, seed=1)
     events = labeled_events(2000, DRIFTED)
     produce_labeled(kafka, events[:500])  # labels are late: too few rows yet
-    retrainer = start_retrainer()
+    # It needs all 2,000, so it cannot start on a share of the second write still in flight.
+    retrainer = start_retrainer(retrain_min_rows=2000)
     _send_drift(kafka, drift_event("drift-early"))
     _wait("the retrain to start", lambda: retrainer.busy, 10)
     time.sleep(2.0)

@@ -297,7 +297,8 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
         feeder.join()
         _wait("every window judged after the restart", _done(kafka, app_id, fed), 240, log)
     finally:
-        feeder.join() if feeder.is_alive() else None
+        if feeder.is_alive():
+            feeder.join()
         _stop(proc)
 
     reports = _reports(kafka, app_id)

@@ -1,0 +1,93 @@
+"""The source loop's checkpoint protocol at its Kafka seams (fakes for the producer and the
+consumer; the real broker path is tests/integration/test_monitor.py): the order of writes,
+and that after a lost write nothing more is checkpointed or committed."""
+
+from __future__ import annotations
+
+import pytest
+
+from driftline.events import LabelEvent, PredictionEvent
+from monitor.changelog import ChangelogStore
+from monitor.metrics import MonitorMetrics
+from monitor.partition import PartitionConfig, PartitionState
+from monitor.settings import MonitorSettings
+from monitor.source import SourceLoop
+
+_METRICS = MonitorMetrics()  # prometheus_client's registry takes each name once per process
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.log: list[tuple[str, object]] = []
+        self.failed = 0
+        self.last_error = None
+
+    def produce(self, topic, value, key=None, *, partition=None, **_kw) -> None:
+        self.log.append(("produce", (topic, key, partition, value is None)))
+
+    def flush(self, timeout: float = 30.0) -> int:
+        self.log.append(("flush", None))
+        return 0
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.commits: list[list] = []
+
+    def commit(self, offsets, asynchronous: bool = True) -> None:
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+
+
+def _loop(loan_profile) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
+    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, _METRICS)
+    producer, consumer = FakeProducer(), FakeConsumer()
+    loop._producer = producer  # type: ignore[assignment]
+    loop._consumer = consumer  # type: ignore[assignment]
+    store = ChangelogStore()
+    loop.stores[3] = store
+    loop.states[3] = PartitionState(3, PartitionConfig(settings.windows()), store,
+                                    lambda n, v: loan_profile)
+    return loop, producer, consumer
+
+
+def _apply_pair(loop: SourceLoop, offset: int) -> None:
+    state = loop.states[3]
+    pid = f"p{offset}"
+    state.on_prediction(PredictionEvent(
+        prediction_id=pid, event_time=100.0 + offset, model_name="credit-risk",
+        model_version="1", features={}, score=0.2, decision="LOW"), "t.predictions", offset,
+        close=False)
+    state.on_label(LabelEvent(prediction_id=pid, event_time=130.0 + offset, label=0),
+                   "t.labels", offset, close=False)
+
+
+def test_slots_then_flush_then_checkpoint_then_flush_then_commit(loan_profile):
+    loop, producer, consumer = _loop(loan_profile)
+    _apply_pair(loop, 0)
+    _apply_pair(loop, 1)
+    loop.checkpoint([3])
+    kinds = [(k, v[0] if v else None) for k, v in producer.log]
+    assert kinds == [
+        ("produce", "t.mon-join-changelog"), ("produce", "t.mon-join-changelog"),
+        ("flush", None), ("produce", "t.mon-checkpoints"), ("flush", None),
+    ]
+    # each slot went out once (waiting then joined within the interval), on partition 3
+    assert {v[1] for k, v in producer.log if v and v[0] == "t.mon-join-changelog"} == {
+        b"p0", b"p1"}
+    assert all(v[2] == 3 for k, v in producer.log if v)
+    assert consumer.commits == [[("t.predictions", 3, 2), ("t.labels", 3, 2)]]
+
+
+def test_after_a_lost_write_nothing_more_is_checkpointed_or_committed(loan_profile):
+    loop, producer, consumer = _loop(loan_profile)
+    _apply_pair(loop, 0)
+    producer.failed = 1  # a delivery report said a message was lost
+    with pytest.raises(RuntimeError, match="could not write the join changelog"):
+        loop.checkpoint([3])
+    assert not any(v and v[0] == "t.mon-checkpoints" for _, v in producer.log)
+    producer.failed = 0
+    producer.log.clear()
+    _apply_pair(loop, 1)
+    loop.checkpoint([3])  # e.g. from the revoke callback while leaving the group
+    assert producer.log == [] and consumer.commits == []

@@ -2,8 +2,11 @@
 
 Predictions and labels share the key (``prediction_id``) and the partition count, so the join
 is local to a partition. Each prediction id has at most one slot in ``store``, a mutable
-mapping of ``prediction_id -> bytes`` (a dict in tests, a faust table with a changelog in the
-app, so a restarted worker resumes where the changelog left it):
+mapping of ``prediction_id -> slot`` (a dict in tests; in the worker a
+:class:`~monitor.changelog.ChangelogStore` that writes :func:`encode_slot` bytes to a changelog
+topic, so a restarted worker resumes where the changelog left it). Slots are immutable values:
+a change stores a new one, so the store may keep them as objects and encode only what it
+writes out:
 
 =================  =========================  ==========================================
 slot               on a prediction            on a label
@@ -59,7 +62,7 @@ import msgspec
 
 from driftline.events import LabeledEvent, LabelEvent, PredictionEvent
 
-__all__ = ["JoinCounts", "JoinResult", "JoinState", "Outcome"]
+__all__ = ["JoinCounts", "JoinResult", "JoinState", "Outcome", "decode_slot", "encode_slot"]
 
 
 def _where(source: tuple[str, int, int] | None) -> str | None:
@@ -69,7 +72,7 @@ Outcome = Literal["joined", "waiting", "duplicate", "late"]
 _Status = Literal["prediction", "label", "joined", "expired"]
 
 
-class _Slot(msgspec.Struct, kw_only=True, omit_defaults=True):
+class _Slot(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
     status: _Status
     since: float  # event time the current status is measured from (for expiry and retention)
     prediction: PredictionEvent | None = None
@@ -106,6 +109,16 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(_Slot)
 
 
+def encode_slot(slot: _Slot) -> bytes:
+    """A slot as the bytes of its changelog record."""
+    return _encoder.encode(slot)
+
+
+def decode_slot(data: bytes) -> _Slot:
+    """A slot from its changelog record."""
+    return _decoder.decode(data)
+
+
 class JoinState:
     """Join predictions and labels by ``prediction_id``, whichever comes first.
 
@@ -117,7 +130,7 @@ class JoinState:
     retention
         Seconds a joined or expired slot is kept to recognise duplicates; defaults to ``ttl``.
     store
-        Where the slots live: any mutable mapping of ``str -> bytes`` (default: a dict).
+        Where the slots live: any mutable mapping of ``str -> slot`` (default: a dict).
     counts
         Counts restored from a snapshot; fresh ones by default.
     """
@@ -127,14 +140,14 @@ class JoinState:
         ttl: float,
         retention: float | None = None,
         *,
-        store: MutableMapping[str, bytes] | None = None,
+        store: MutableMapping[str, _Slot] | None = None,
         counts: JoinCounts | None = None,
     ) -> None:
         if ttl <= 0:
             raise ValueError(f"ttl must be positive, got {ttl}")
         self.ttl = float(ttl)
         self.retention = self.ttl if retention is None else float(retention)
-        self.store: MutableMapping[str, bytes] = {} if store is None else store
+        self.store: MutableMapping[str, _Slot] = {} if store is None else store
         self.counts = counts or JoinCounts()
         self._clock: float | None = None
         self._deadlines: list[tuple[float, str]] = []
@@ -152,15 +165,14 @@ class JoinState:
     def pending(self) -> dict[str, int]:
         """Slots by status: predictions and labels waiting, tombstones kept (O(slots))."""
         out = {"prediction": 0, "label": 0, "joined": 0, "expired": 0}
-        for data in self.store.values():
-            out[_decoder.decode(data).status] += 1
+        for slot in self.store.values():
+            out[slot.status] += 1
         return out
 
     def rebuild(self) -> None:
         """Recompute the deadline heap and the clock from the store (after recovery)."""
         self._deadlines = []
-        for key, data in self.store.items():
-            slot = _decoder.decode(data)
+        for key, slot in self.store.items():
             self._tick(slot.since)
             self._deadlines.append((self._deadline(slot), key))
         heapq.heapify(self._deadlines)
@@ -252,11 +264,10 @@ class JoinState:
         return slot.since + wait
 
     def _get(self, key: str) -> _Slot | None:
-        data = self.store.get(key)
-        return None if data is None else _decoder.decode(data)
+        return self.store.get(key)
 
     def _put(self, key: str, slot: _Slot) -> None:
-        self.store[key] = _encoder.encode(slot)
+        self.store[key] = slot
         heapq.heappush(self._deadlines, (self._deadline(slot), key))
 
     def _complete(

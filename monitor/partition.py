@@ -134,7 +134,7 @@ class PartitionState:
         self,
         partition: int,
         config: PartitionConfig,
-        store: MutableMapping[str, bytes],
+        store: MutableMapping[str, Any],
         profiles: ProfileLookup,
         snapshot: PartitionSnapshot | None = None,
     ) -> None:

@@ -41,6 +41,7 @@ from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.topics import topic_names
 from monitor.changelog import ChangelogStore
 from monitor.concept import ConceptDetectors
+from monitor.join import decode_slot, encode_slot
 from monitor.metrics import MonitorMetrics
 from monitor.partition import (
     Partial,
@@ -97,7 +98,7 @@ class SourceLoop:
                                       threshold=settings.positive_threshold)
         self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
         self.states: dict[int, PartitionState] = {}
-        self.stores: dict[int, ChangelogStore] = {}
+        self.stores: dict[int, ChangelogStore[Any]] = {}
         self._producer = Producer(k)
         self._dead = DeadLetterWriter(self._producer, names["dead-letter"], "monitor")
         self._consumer: Consumer | None = None
@@ -301,12 +302,13 @@ class SourceLoop:
         return {p: PartitionState.decode_snapshot(raw) for p, raw in latest.items()
                 if p in partitions}
 
-    def _read_changelog(self, partitions: list[int]) -> dict[int, ChangelogStore]:
+    def _read_changelog(self, partitions: list[int]) -> dict[int, ChangelogStore[Any]]:
         ranges = _ranges(self.kafka, self.changelog, partitions)
         records: dict[int, list[tuple[bytes, bytes | None]]] = {p: [] for p in partitions}
         for msg in iter_range(self.kafka, self.changelog, ranges):
             records[msg.partition()].append((msg.key(), msg.value()))
-        return {p: ChangelogStore.restore(records[p]) for p in partitions}
+        return {p: ChangelogStore.restore(records[p], encode=encode_slot, decode=decode_slot)
+                for p in partitions}
 
     # -- heartbeats -------------------------------------------------------------------------
 

@@ -65,7 +65,7 @@ def test_a_restart_from_an_older_checkpoint_ends_with_the_same_counts(loan_profi
     whole = PartitionState(0, CONFIG, {}, lookup)
     labeled_whole, _partials_whole = _feed(whole, events)
 
-    store: dict[str, bytes] = {}
+    store: dict = {}
     first = PartitionState(0, CONFIG, store, lookup)
     _feed(first, events[:500])
     checkpoint = first.snapshot()

@@ -8,6 +8,7 @@ import pytest
 
 from driftline.events import LabelEvent, PredictionEvent
 from monitor.changelog import ChangelogStore
+from monitor.join import encode_slot
 from monitor.metrics import MonitorMetrics
 from monitor.partition import PartitionConfig, PartitionState
 from monitor.settings import MonitorSettings
@@ -44,7 +45,7 @@ def _loop(loan_profile) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
     producer, consumer = FakeProducer(), FakeConsumer()
     loop._producer = producer  # type: ignore[assignment]
     loop._consumer = consumer  # type: ignore[assignment]
-    store = ChangelogStore()
+    store = ChangelogStore(encode_slot)
     loop.stores[3] = store
     loop.states[3] = PartitionState(3, PartitionConfig(settings.windows()), store,
                                     lambda n, v: loan_profile)

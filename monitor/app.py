@@ -153,6 +153,7 @@ def build_monitor(
         # for every event to be acked before a rebalance or a stop: it would wait for the
         # agent it has just paused. Unacked events are read again and skipped or replayed.
         stream_wait_empty=False,
+        consumer_group_instance_id=settings.monitor_instance_id,
     )
     metrics = MonitorMetrics()
     own = internal_topics(app_id)

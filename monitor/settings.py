@@ -33,6 +33,12 @@ class MonitorSettings(DriftlineSettings):
     join_ttl: float = Field(default=86_400.0, gt=0, description="unlabeled predictions expire")
     positive_threshold: float = Field(default=0.5, gt=0, lt=1)
 
+    monitor_instance_id: str | None = Field(
+        default=None,
+        description="a stable id per worker (static group membership): a restarted worker "
+        "takes its partitions back at once instead of after the session timeout",
+    )
+
     # judging
     dataset_share: float = Field(default=0.5, gt=0, le=1)
     min_rows: int = Field(default=30, ge=1)

@@ -125,6 +125,8 @@ class SourceLoop:
             "enable.partition.eof": False,
             "fetch.max.bytes": 52_428_800,
             "queued.max.messages.kbytes": 262_144,
+            **({"group.instance.id": f"{self.settings.monitor_instance_id}-source"}
+               if self.settings.monitor_instance_id else {}),
         })
         consumer.subscribe([self.predictions, self.labels], on_assign=self._assigned,
                            on_revoke=self._revoked, on_lost=self._lost)

@@ -120,11 +120,12 @@ def _env(home: Path, kafka: KafkaSettings, app_id: str) -> dict[str, str]:
     return env
 
 
-def _start(home: Path, kafka: KafkaSettings, app_id: str, log: Path) -> subprocess.Popen:
+def _start(home: Path, kafka: KafkaSettings, app_id: str, log: Path,
+           **extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "driftline.cli", "monitor"],
-        env=_env(home, kafka, app_id), stdout=log.open("ab"), stderr=subprocess.STDOUT,
-        start_new_session=True,
+        env={**_env(home, kafka, app_id), **extra}, stdout=log.open("ab"),
+        stderr=subprocess.STDOUT, start_new_session=True,
     )
 
 
@@ -272,8 +273,10 @@ def test_a_shift_raises_one_covariate_event_and_the_stable_part_none(shifted_run
     assert all(e.window_end > ONSET for e in events)  # nothing raised on stable traffic
 
 
+@pytest.mark.parametrize("instance_id", [None, "worker-1"],
+                         ids=["dynamic-membership", "static-membership"])
 def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
-    kafka_bootstrap: str, registry_home: Path, tmp_path: Path
+    kafka_bootstrap: str, registry_home: Path, tmp_path: Path, instance_id: str | None
 ):
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
@@ -281,7 +284,10 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
     app_id = "monitor-restart"
     log = tmp_path / "monitor.log"
     labeled_topic = f"{kafka.topic_prefix}labeled"
-    proc = _start(registry_home, kafka, app_id, log)
+    # With a stable instance id the restarted worker takes its partitions back at once;
+    # without one, after the dead member's session timeout.
+    extra = {"DRIFTLINE_MONITOR_INSTANCE_ID": instance_id} if instance_id else {}
+    proc = _start(registry_home, kafka, app_id, log, **extra)
     # A live stream: the worker keeps up with it and is killed in the middle of it.
     fed = Fed()
     feeder = threading.Thread(target=_feed, args=(kafka,), kwargs=dict(
@@ -293,7 +299,7 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
         _wait("some progress", lambda: _count(kafka, labeled_topic) >= 1500, 180, log)
         _stop(proc, signal.SIGKILL)  # no chance to flush or commit anything more
         assert feeder.is_alive(), "the stream ended before the worker could be killed"
-        proc = _start(registry_home, kafka, app_id, log)
+        proc = _start(registry_home, kafka, app_id, log, **extra)
         feeder.join()
         _wait("every window judged after the restart", _done(kafka, app_id, fed), 240, log)
     finally:

@@ -307,6 +307,11 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
             feeder.join()
         _stop(proc)
 
+    _assert_exact(kafka, app_id, fed)
+
+
+def _assert_exact(kafka: KafkaSettings, app_id: str, fed: Fed) -> None:
+    """Every full window counted every prediction and label once; every pair on labeled."""
     reports = _reports(kafka, app_id)
     expected = fed.per_window()
     last = max(expected)
@@ -317,5 +322,42 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
             if kind == "performance"}
     assert perf == {s: n for s, n in expected.items() if s != last}
     labeled_ids = {decode_event(LabeledEvent, m.value()).prediction.prediction_id
-                   for m in read_topic(kafka, labeled_topic)}
+                   for m in read_topic(kafka, f"{kafka.topic_prefix}labeled")}
     assert labeled_ids == set(fed.labels)  # at least once: every pair is there
+
+
+def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts_stay_exact(
+    kafka_bootstrap: str, registry_home: Path, tmp_path: Path
+):
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
+                          topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+    create_topics(kafka)
+    app_id = "monitor-scale"
+    logs = [tmp_path / "worker-1.log", tmp_path / "worker-2.log"]
+    labeled_topic = f"{kafka.topic_prefix}labeled"
+    procs = [_start(registry_home, kafka, app_id, logs[0])]
+    fed = Fed()
+    feeder = threading.Thread(target=_feed, args=(kafka,), kwargs=dict(
+        stable=20000, shifted=0, bad=False, pace=1000.0, fed=fed))  # 20 s: a worker starts in ~8
+    try:
+        _wait("the first worker to start",
+              lambda: "resumed at" in logs[0].read_text(errors="replace"), 120, logs[0])
+        feeder.start()
+        _wait("some progress", lambda: _count(kafka, labeled_topic) >= 1500, 180, logs[0])
+        procs.append(_start(registry_home, kafka, app_id, logs[1]))  # a rebalance, mid-stream
+        _wait("the second worker to take partitions",
+              lambda: "resumed at" in logs[1].read_text(errors="replace"), 120, logs[1])
+        assert feeder.is_alive(), "the stream ended before the second worker joined"
+        feeder.join()
+        _wait("every window judged", _done(kafka, app_id, fed), 240, logs[0])
+    finally:
+        if feeder.is_alive():
+            feeder.join()
+        for proc in procs:
+            _stop(proc)
+
+    second = logs[1].read_text(errors="replace")
+    taken = {line.split("partition ")[1].split(":")[0] for line in second.splitlines()
+             if "resumed at" in line}
+    assert 0 < len(taken) < 6, f"the second worker took partitions {taken}"
+    _assert_exact(kafka, app_id, fed)

@@ -350,13 +350,14 @@ def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts
         assert feeder.is_alive(), "the stream ended before the second worker joined"
         feeder.join()
         _wait("every window judged", _done(kafka, app_id, fed), 240, logs[0])
+        # read before the teardown: the last worker standing takes every partition back
+        second = logs[1].read_text(errors="replace")
     finally:
         if feeder.is_alive():
             feeder.join()
         for proc in procs:
             _stop(proc)
 
-    second = logs[1].read_text(errors="replace")
     taken = {line.split("partition ")[1].split(":")[0] for line in second.splitlines()
              if "resumed at" in line}
     assert 0 < len(taken) < 6, f"the second worker took partitions {taken}"

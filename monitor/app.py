@@ -38,7 +38,7 @@ from driftline.events import encode
 from driftline.topics import topic_names
 from monitor.alerts import WebhookSink, log_alert
 from monitor.judge import DriftConfig
-from monitor.merge import Judged, WindowMerger
+from monitor.merge import InOrder, Judged, WindowMerger
 from monitor.metrics import MonitorMetrics
 from monitor.partition import Partial
 from monitor.policy import DriftPolicy
@@ -194,45 +194,53 @@ def build_monitor(
             min_labeled=settings.min_labeled,
             judged=_PrefixView(policy_table, "judged|"),
         )
-        # A partial is acknowledged once the window it feeds is judged, so a restart re-reads
-        # every partial of the windows still open (heartbeats and detections: at once).
-        waiting: dict[tuple[str, str, str, float], list[Any]] = {}
+        # A window's share is done once its window is judged; a heartbeat or a detection at
+        # once. Partials are acknowledged strictly in offset order, each once it and all before
+        # it are done, so a restart re-reads every share of the windows still open. (Acking
+        # out of order would leave gaps, and faust 0.15's commit can step over a one-offset
+        # gap at the head of what it acked, losing that share on a restart.)
+        order = InOrder()
+        waiting: dict[tuple[str, str, str, float], list[list[Any]]] = {}
+
+        def done(key: tuple[str, str, str, float]) -> None:
+            for entry in waiting.pop(key, []):
+                order.finish(entry)
+
         async for event in stream.noack().events():
             try:
                 partial = _partial_decoder.decode(event.value)
             except msgspec.ValidationError as exc:  # never expected: our own topic
                 log.error("unreadable partial at offset %s: %s", event.message.offset, exc)
-                event.ack()
-                continue
-            if partial.kind in ("drift", "performance"):
-                key = (partial.kind, partial.model_name, partial.model_version,
-                       partial.window_start)
-                waiting.setdefault(key, []).append(event)
-            judged_now = merger.add(partial)
-            if partial.kind not in ("drift", "performance"):
-                event.ack()
-            for judged in judged_now:
-                _observe(metrics, judged)
-                await reports_topic.send(key=judged.model_name.encode(),
-                                         value=_report_encoder.encode(judged))
-                for drift_event in judged.events:
-                    await drift_topic.send(key=drift_event.key, value=encode(drift_event))
-                    metrics.drift_events.labels(drift_event.model_name,
-                                                drift_event.model_version, drift_event.kind,
-                                                drift_event.severity).inc()
-                    log_alert(drift_event)
-                    if webhook is not None:
-                        webhook.submit(drift_event)
-                key = (judged.kind, judged.model_name, judged.model_version,
-                       judged.window_start)
-                if key in waiting:
-                    await drain()  # the report and events are out before the ack
-                for done in waiting.pop(key, []):
-                    done.ack()
-            if partial.kind in ("drift", "performance") and merger.is_judged(partial):
-                for done in waiting.pop((partial.kind, partial.model_name,
-                                         partial.model_version, partial.window_start), []):
-                    done.ack()
+                partial = None
+            is_share = partial is not None and partial.kind in ("drift", "performance")
+            entry = order.add(event, done=not is_share)
+            if partial is not None:
+                share = (partial.kind, partial.model_name, partial.model_version,
+                         partial.window_start)
+                if is_share:
+                    waiting.setdefault(share, []).append(entry)
+                judged_now = merger.add(partial)
+                for judged in judged_now:
+                    _observe(metrics, judged)
+                    await reports_topic.send(key=judged.model_name.encode(),
+                                             value=_report_encoder.encode(judged))
+                    for drift_event in judged.events:
+                        await drift_topic.send(key=drift_event.key, value=encode(drift_event))
+                        metrics.drift_events.labels(drift_event.model_name,
+                                                    drift_event.model_version, drift_event.kind,
+                                                    drift_event.severity).inc()
+                        log_alert(drift_event)
+                        if webhook is not None:
+                            webhook.submit(drift_event)
+                if judged_now:
+                    await drain()  # the reports and events are out before any ack
+                    for judged in judged_now:
+                        done((judged.kind, judged.model_name, judged.model_version,
+                              judged.window_start))
+                if is_share and merger.is_judged(partial):
+                    done(share)  # a late share of a window judged before
+            for acked in order.release():
+                acked.ack()
 
     @app.task
     async def declare_outputs() -> None:

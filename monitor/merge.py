@@ -23,8 +23,10 @@ which turns findings into at most one DriftEvent per kind per episode.
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from driftline.events import DriftEvent
 from driftline.profile import ReferenceProfile
@@ -34,7 +36,7 @@ from monitor.partition import Partial
 from monitor.performance import PerformanceAccumulator, PerformanceReport, judge_performance
 from monitor.policy import DriftPolicy
 
-__all__ = ["Judged", "WindowMerger"]
+__all__ = ["InOrder", "Judged", "WindowMerger"]
 
 ProfileLookup = Callable[[str, str], ReferenceProfile | None]
 BaselineLookup = Callable[[str, str], Mapping[str, float]]
@@ -65,6 +67,41 @@ class _Pending:
     partitions: set[int] = field(default_factory=set)
     drift: WindowAccumulator | None = None
     performance: PerformanceAccumulator | None = None
+
+
+class InOrder:
+    """Releases items strictly in arrival order, each once it and every item before it are
+    done: the judge acknowledges partials this way, so what is committed never has a gap.
+
+    >>> acks = InOrder()
+    >>> share, beat = acks.add("share", done=False), acks.add("heartbeat")
+    >>> acks.release()
+    []
+    >>> acks.finish(share)
+    >>> acks.release()
+    ['share', 'heartbeat']
+    """
+
+    def __init__(self) -> None:
+        self._queue: deque[list[Any]] = deque()
+
+    def add(self, item: Any, *, done: bool = True) -> list[Any]:
+        entry = [item, done]
+        self._queue.append(entry)
+        return entry
+
+    @staticmethod
+    def finish(entry: list[Any]) -> None:
+        entry[1] = True
+
+    def release(self) -> list[Any]:
+        out = []
+        while self._queue and self._queue[0][1]:
+            out.append(self._queue.popleft()[0])
+        return out
+
+    def __len__(self) -> int:
+        return len(self._queue)
 
 
 def _series(kind: str, model_name: str, model_version: str) -> str:

@@ -100,9 +100,6 @@ class InOrder:
             out.append(self._queue.popleft()[0])
         return out
 
-    def __len__(self) -> int:
-        return len(self._queue)
-
 
 def _series(kind: str, model_name: str, model_version: str) -> str:
     return f"{kind}\t{model_name}\t{model_version}"

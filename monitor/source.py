@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import msgspec
-from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from driftline.errors import ContractError
 from driftline.events import FeatureStatistic, LabeledEvent, LabelEvent, PredictionEvent, decode
@@ -98,7 +98,6 @@ class SourceLoop:
                                       threshold=settings.positive_threshold)
         self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
         self.states: dict[int, PartitionState] = {}
-        self.stores: dict[int, ChangelogStore[Any]] = {}
         self._producer = Producer(k)
         self._dead = DeadLetterWriter(self._producer, names["dead-letter"], "monitor")
         self._consumer: Consumer | None = None
@@ -161,9 +160,7 @@ class SourceLoop:
         produce = self._producer.produce
         for msg in messages:
             err = msg.error()
-            if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    continue
+            if err is not None:  # (end-of-partition events are off)
                 raise KafkaException(err)
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
             state = self.states.get(partition)
@@ -228,7 +225,7 @@ class SourceLoop:
             return
         for p in partitions:
             self.metrics.expired.inc(len(self.states[p].expire()))
-            for key, value in self.stores[p].take_writes():
+            for key, value in _slots(self.states[p]).take_writes():
                 self._producer.produce(self.changelog, value, key.encode(), partition=p)
         self._flush("the join changelog and outputs")
         for p in partitions:
@@ -242,7 +239,7 @@ class SourceLoop:
         ]
         if offsets and self._consumer is not None:
             self._consumer.commit(offsets=offsets, asynchronous=False)
-        self.metrics.join_state.set(sum(len(s) for s in self.stores.values()))
+        self.metrics.join_state.set(sum(len(s.join) for s in self.states.values()))
 
     def _flush(self, what: str) -> None:
         """Wait for every acknowledgement; any message ever lost (an output or a slot) makes
@@ -264,7 +261,6 @@ class SourceLoop:
         snapshots = self._read_checkpoints(mine)
         stores = self._read_changelog(mine)
         for p in mine:
-            self.stores[p] = stores[p]
             self.states[p] = PartitionState(p, self.config, stores[p], self.profiles,
                                             snapshots.get(p))
         positions = []
@@ -277,7 +273,7 @@ class SourceLoop:
         consumer.assign(positions)
         for p in mine:
             log.info("partition %d: resumed at %s with %d join slots (%.1f s)", p,
-                     self.states[p].offsets or "the start", len(self.stores[p]),
+                     self.states[p].offsets or "the start", len(self.states[p].join),
                      time.monotonic() - began)
 
     def _revoked(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
@@ -293,7 +289,6 @@ class SourceLoop:
     def _drop(self, partitions: list[int]) -> None:
         for p in partitions:
             self.states.pop(p, None)
-            self.stores.pop(p, None)
 
     def _read_checkpoints(self, partitions: list[int]) -> dict[int, PartitionSnapshot]:
         ranges = _ranges(self.kafka, self.checkpoints, partitions)
@@ -341,6 +336,13 @@ class SourceLoop:
                 watermark=finite_or_none(state.drift_clock.watermark),
                 performance_watermark=finite_or_none(state.performance_watermark),
             ))
+
+
+def _slots(state: PartitionState) -> ChangelogStore[Any]:
+    """The partition's join slots (the worker always gives its states a ChangelogStore)."""
+    store = state.join.store
+    assert isinstance(store, ChangelogStore)
+    return store
 
 
 def _ranges(kafka: Any, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:

@@ -46,7 +46,6 @@ def _loop(loan_profile) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
     loop._producer = producer  # type: ignore[assignment]
     loop._consumer = consumer  # type: ignore[assignment]
     store = ChangelogStore(encode_slot)
-    loop.stores[3] = store
     loop.states[3] = PartitionState(3, PartitionConfig(settings.windows()), store,
                                     lambda n, v: loan_profile)
     return loop, producer, consumer

@@ -23,6 +23,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 import msgspec
@@ -48,6 +50,7 @@ __all__ = [
     "decode",
     "decode_many",
     "encode",
+    "encode_predictions",
     "from_mapping",
     "new_id",
     "now",
@@ -334,3 +337,71 @@ def from_mapping(cls: type[E], mapping: dict[str, Any]) -> E:
         return msgspec.convert(mapping, cls)
     except msgspec.ValidationError as exc:
         raise _contract_error(cls, exc, mapping) from None
+
+
+def _encode_column(values: Sequence[Any]) -> list[bytes]:
+    """Each value's JSON, from one encoder call per value."""
+    return list(map(_encoder.encode, values))
+
+
+def _encode_numbers(values: Sequence[float]) -> list[bytes]:
+    """Each number's JSON, from one encoder call for the whole column: a JSON number holds no
+    comma, so splitting the encoded array yields exactly the numbers' own encodings."""
+    return _encoder.encode(values)[1:-1].split(b",") if len(values) else []
+
+
+def encode_predictions(
+    *,
+    model_name: str,
+    model_version: str,
+    prediction_ids: Sequence[str],
+    event_times: float | Sequence[float],
+    features: Sequence[Features],
+    scores: Sequence[float],
+    decisions: Sequence[str],
+    entity_ids: Sequence[str | None],
+) -> tuple[list[bytes], list[bytes]]:
+    """The Kafka keys and values of a batch of predictions, given by column (row order; one
+    ``event_times`` value is shared by every row).
+
+    Row ``i`` gets exactly ``PredictionEvent(...).key`` and ``encode(PredictionEvent(...))``
+    of its values, byte for byte, at a fraction of the cost: no struct per row, and each row's
+    JSON is joined in C from per-column encodings around the constant parts of the envelope.
+    Like the struct constructor, it does not validate the values.
+    """
+    columns: list[Sequence[Any]] = [features, scores, decisions, entity_ids]
+    times: Iterable[bytes]
+    if isinstance(event_times, int | float):
+        times = repeat(_encoder.encode(event_times))
+    else:
+        columns.append(event_times)
+        times = _encode_numbers(event_times)
+    if any(len(column) != len(prediction_ids) for column in columns):
+        raise ValueError("every column of a prediction batch needs one value per row")
+    # The constant parts, in PredictionEvent's field order (the encoder writes fields in
+    # declaration order, base class first); tests/driftline/test_events.py holds it to encode().
+    model = b',"model_name":%s,"model_version":%s,"features":' % (
+        _encoder.encode(model_name),
+        _encoder.encode(model_version),
+    )
+    values = list(
+        map(
+            b"".join,
+            zip(
+                repeat(b'{"schema_version":%d,"event_time":' % SCHEMA_VERSION),
+                times,
+                repeat(b',"prediction_id":'),
+                _encode_column(prediction_ids),
+                repeat(model),
+                _encode_column(features),
+                repeat(b',"score":'),
+                _encode_numbers(scores),
+                repeat(b',"decision":'),
+                _encode_column(decisions),
+                repeat(b',"entity_id":'),
+                _encode_column(entity_ids),
+                repeat(b"}"),
+            ),
+        )
+    )
+    return list(map(str.encode, prediction_ids)), values

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 
 import msgspec
 import pytest
@@ -24,6 +25,7 @@ from driftline.events import (
     decode,
     decode_many,
     encode,
+    encode_predictions,
     from_mapping,
 )
 
@@ -185,3 +187,78 @@ def test_event_types_map_to_their_topics():
         ["transactions", "predictions", "labels", "labeled", "drift-events", "model-updates",
          "dead-letter"]
     )
+
+
+def _one_by_one(name, version, ids, at, rows, scores, decisions, entities):
+    """Keys and values as encode() gives them, one PredictionEvent per row."""
+    times = at if isinstance(at, list) else [at] * len(ids)
+    events = [
+        PredictionEvent(prediction_id=i, event_time=t, model_name=name, model_version=version,
+                        features=f, score=p, decision=d, entity_id=e)
+        for i, t, f, p, d, e in zip(ids, times, rows, scores, decisions, entities, strict=True)
+    ]
+    return [e.key for e in events], [encode(e) for e in events]
+
+
+def _batch(name, version, ids, at, rows, scores, decisions, entities):
+    return encode_predictions(
+        model_name=name, model_version=version, prediction_ids=ids, event_times=at,
+        features=rows, scores=scores, decisions=decisions, entity_ids=entities,
+    )
+
+
+# Strings a hand-made JSON envelope could get wrong: quotes, backslashes, control characters,
+# the separators of the encoded envelope, non-ASCII, astral and line-separator characters.
+AWKWARD = ['a"b', "back\\slash", "tab\tnew\nline\r", "\x00\x1f\x7f", '","', "},{", "]",
+           "é", "日本語", "emoji \U0001F600", "\u2028\u2029", "</script>", "", " "]
+
+EDGE_FLOATS = [0.0, -0.0, 1.0, 1e-7, 1e22, 123456789.125, 5e-324, 1.7976931348623157e308]
+
+
+def _awkward_rows(count: int, rng: random.Random) -> list:
+    def value():
+        kind = rng.randrange(4)
+        if kind == 0:
+            return None
+        if kind == 1:
+            return rng.choice(AWKWARD)
+        if kind == 2:
+            return rng.choice(EDGE_FLOATS)
+        return rng.uniform(-1e9, 1e9)
+
+    return [{rng.choice(AWKWARD) + str(j): value() for j in range(rng.randrange(9))}
+            for _ in range(count)]
+
+
+@pytest.mark.parametrize("shared_time", [True, False], ids=["one-time", "time-per-row"])
+def test_batch_encoding_is_byte_for_byte_that_of_each_event(shared_time):
+    rng = random.Random(7)
+    count = 2000
+    ids = [rng.choice(AWKWARD) + f"-{i}" if i % 5 == 0 else f"{i:032x}" for i in range(count)]
+    at = 1700000000.123456 if shared_time else [rng.uniform(0, 4e9) for _ in range(count)]
+    rows = _awkward_rows(count, rng)
+    scores = [rng.choice([0.0, 1.0, rng.random(), 1e-9]) for _ in range(count)]
+    decisions = [rng.choice(["LOW", "MEDIUM", "HIGH"]) for _ in range(count)]
+    entities = [rng.choice([None, None, *AWKWARD]) for _ in range(count)]
+    for name, version in [("credit-risk", "12"), ('m"\\ü', "v 1,2")]:
+        args = (name, version, ids, at, rows, scores, decisions, entities)
+        keys, values = _batch(*args)
+        assert (keys, values) == _one_by_one(*args)
+        assert [decode(PredictionEvent, v).features for v in values[:50]] == rows[:50]
+
+
+@given(ids, ids, times, st.lists(st.tuples(ids, times, features, probabilities,
+                                           st.sampled_from(["LOW", "HIGH"]), st.none() | ids),
+                                 max_size=20))
+def test_batch_encoding_matches_each_event_for_any_values(name, version, shared, rows):
+    ids_, times_, features_, scores, decisions, entities = (
+        [row[k] for row in rows] for k in range(6)
+    )
+    for at in (shared, times_):
+        args = (name, version, ids_, at, features_, scores, decisions, entities)
+        assert _batch(*args) == _one_by_one(*args)
+
+
+def test_batch_encoding_refuses_columns_of_different_lengths():
+    with pytest.raises(ValueError, match="one value per row"):
+        _batch("m", "1", ["a", "b"], 1.0, [{}, {}], [0.1], ["LOW", "LOW"], [None, None])

@@ -11,6 +11,8 @@ from collections.abc import Callable
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from scorer.scoring import TIERS
+
 __all__ = ["CONTENT_TYPE", "ScorerMetrics"]
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -104,11 +106,15 @@ class ScorerMetrics:
         self.buffer_depth.set_function(depth)
         self.buffer_capacity.set(capacity)
 
-    def count_predictions(self, name: str, version: str, tiers: np.ndarray, source: str) -> None:
-        """Count one scored batch by tier (one increment per tier, not per row)."""
-        values, counts = np.unique(tiers, return_counts=True)
-        for tier, n in zip(values, counts, strict=True):
-            self.predictions.labels(name, version, tier, source).inc(int(n))
+    def count_predictions(
+        self, name: str, version: str, tier_index: np.ndarray, source: str
+    ) -> None:
+        """Count one scored batch by tier (one increment per tier present, not per row);
+        ``tier_index`` holds each row's position in :data:`scorer.scoring.TIERS`."""
+        counts = np.bincount(tier_index, minlength=len(TIERS))
+        for tier, n in zip(TIERS, counts.tolist(), strict=True):
+            if n:
+                self.predictions.labels(name, version, tier, source).inc(n)
 
     def served(self, name: str, version: str, previous: str | None) -> None:
         if previous is not None:

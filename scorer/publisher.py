@@ -35,7 +35,6 @@ from collections.abc import Callable, Sequence
 from confluent_kafka import KafkaError, KafkaException, Message
 
 from driftline.errors import DriftlineError
-from driftline.events import PredictionEvent, encode
 from driftline.kafka import DeadLetterWriter, Producer
 from driftline.settings import KafkaSettings
 from scorer.metrics import ScorerMetrics
@@ -69,7 +68,8 @@ class Ack:
 
 
 class PredictionPublisher:
-    """Enqueue PredictionEvents under the policy above; report depth and reachability."""
+    """Enqueue encoded PredictionEvents under the policy above; report depth and
+    reachability."""
 
     def __init__(
         self,
@@ -170,19 +170,23 @@ class PredictionPublisher:
     # -- publishing -------------------------------------------------------------------------
 
     def publish(
-        self, events: Sequence[PredictionEvent], on_done: Callable[[], None] | None = None
+        self,
+        keys: Sequence[bytes],
+        values: Sequence[bytes],
+        on_done: Callable[[], None] | None = None,
     ) -> None:
-        """Enqueue every event or none (BufferFullError, nothing enqueued, when they would
-        not fit).
+        """Enqueue every encoded PredictionEvent (``values``, keyed by ``keys``, as
+        :func:`driftline.events.encode_predictions` gives them) or none: BufferFullError,
+        nothing enqueued, when they would not fit.
 
         ``on_done`` is called once per event when Kafka acknowledged it or it was dead-lettered.
         """
         report = self._report if on_done is None else self._reporter(on_done)
-        messages = [{"key": e.prediction_id.encode(), "value": encode(e)} for e in events]
+        messages = [{"key": k, "value": v} for k, v in zip(keys, values, strict=True)]
         # The check and the enqueue are one step, so concurrent batches (HTTP worker threads)
         # cannot both pass the check and overflow the queue half-way: all or nothing.
         with self._enqueue_lock:
-            if not self.has_room(len(events)):
+            if not self.has_room(len(messages)):
                 raise BufferFullError(
                     f"{self.depth()} predictions are waiting for Kafka (capacity {self.capacity})"
                 )
@@ -205,7 +209,7 @@ class PredictionPublisher:
             raise BufferFullError(
                 f"the Kafka queue filled up while enqueuing (capacity {self.capacity})"
             )
-        self._metrics.enqueued.inc(len(events))
+        self._metrics.enqueued.inc(len(messages))
 
     def _reporter(
         self, on_done: Callable[[], None]

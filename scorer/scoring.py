@@ -22,13 +22,19 @@ from pydantic import TypeAdapter
 from driftline.errors import DriftlineError
 from driftline.features import FeatureSchema
 
-__all__ = ["Column", "ModelError", "RiskThresholds", "ServedModel"]
+__all__ = ["TIERS", "Column", "ModelError", "RiskThresholds", "ServedModel", "tier_names"]
 
 TIERS = ("LOW", "MEDIUM", "HIGH")
+_TIER_NAMES = np.asarray(TIERS, dtype=object)
 
 
 class ModelError(DriftlineError):
     """A registered model cannot be served (no predict_proba, unsupported input types...)."""
+
+
+def tier_names(tier_index: np.ndarray) -> list[str]:
+    """The names of the tier positions :meth:`RiskThresholds.tier_index` gives."""
+    return _TIER_NAMES[tier_index].tolist()
 
 
 @dataclass(frozen=True)
@@ -38,10 +44,14 @@ class RiskThresholds:
     high: float
     medium: float
 
+    def tier_index(self, probabilities: np.ndarray) -> np.ndarray:
+        """The position in :data:`TIERS` of each probability's tier (strictly above a
+        threshold moves up); small integers count far faster than the names."""
+        return (probabilities > self.medium).astype(np.int8) + (probabilities > self.high)
+
     def tiers(self, probabilities: np.ndarray) -> np.ndarray:
         """Tier names for an array of probabilities (strictly above a threshold moves up)."""
-        index = (probabilities > self.medium).astype(np.int8) + (probabilities > self.high)
-        return np.asarray(TIERS, dtype=object)[index]
+        return _TIER_NAMES[self.tier_index(probabilities)]
 
 
 @dataclass(frozen=True)

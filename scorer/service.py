@@ -2,7 +2,8 @@
 follower and the optional stream scorer, started and stopped together.
 
 HTTP routes and the stream scorer both call :meth:`Scorer.score_rows`, which scores validated
-rows with one model call and publishes one PredictionEvent per row before returning.
+rows with one model call and publishes one PredictionEvent per row before returning a
+:class:`ScoredBatch`.
 """
 
 from __future__ import annotations
@@ -12,11 +13,13 @@ import gc
 import logging
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import msgspec
 
-from driftline.events import PredictionEvent, now
+from driftline.events import encode_predictions, now
 from driftline.kafka import create_topics, wait_for_broker
 from driftline.registry import configure
 from scorer.batching import MicroBatcher
@@ -24,10 +27,10 @@ from scorer.metrics import ScorerMetrics
 from scorer.model_store import ModelStore, UpdateFollower
 from scorer.publisher import BufferFullError, PredictionPublisher
 from scorer.schemas import ENTITY_FIELD, REQUEST_ID_FIELD, InvalidInputError, parse
-from scorer.scoring import ServedModel
+from scorer.scoring import ServedModel, tier_names
 from scorer.settings import ScorerSettings
 
-__all__ = ["BatchTooLargeError", "Scorer", "tune_gc"]
+__all__ = ["BatchTooLargeError", "ScoredBatch", "Scorer", "tune_gc"]
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ log = logging.getLogger(__name__)
 def tune_gc() -> None:
     """Garbage-collector settings for a long-running scorer process (``driftline serve``).
 
-    Each batch allocates a dict and an event per row; with the default thresholds the cyclic
+    Each batch allocates a dict and a message per row; with the default thresholds the cyclic
     collector runs every 700 allocations and regularly walks every object pandas, scikit-learn
     and MLflow created at import. Freezing what exists after start-up and collecting the young
     generation less often removes most of that cost (measured: about a third of a batch).
@@ -73,8 +76,38 @@ def _new_ids(count: int) -> list[str]:
     return [raw[i : i + 32] for i in range(0, 32 * count, 32)]
 
 
-def _public(event: PredictionEvent) -> _Prediction:
-    return _Prediction(event.prediction_id, event.score, event.decision, event.model_version)
+def _fill_ids(given: Sequence[str | None]) -> list[str]:
+    """The given prediction ids, a new one wherever none was given."""
+    fresh = _new_ids(len(given))
+    if not any(given):  # the usual case: nobody sent a request_id
+        return fresh
+    return [i or f for i, f in zip(given, fresh, strict=True)]
+
+
+@dataclass(frozen=True, slots=True)
+class ScoredBatch:
+    """What :meth:`Scorer.score_rows` scored and published, by column, in row order."""
+
+    model_name: str
+    model_version: str
+    prediction_ids: list[str]
+    scores: list[float]
+    tiers: list[str]
+
+    def __len__(self) -> int:
+        return len(self.prediction_ids)
+
+    def public(self) -> list[_Prediction]:
+        """Each row as the HTTP API answers it."""
+        return list(
+            map(
+                _Prediction,
+                self.prediction_ids,
+                self.scores,
+                self.tiers,
+                repeat(self.model_version),
+            )
+        )
 
 
 class Scorer:
@@ -90,7 +123,7 @@ class Scorer:
         self.metrics.bind_buffer(
             lambda: sum(p.depth() for p in self.publishers), settings.buffer_max_messages
         )
-        self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], Any] = MicroBatcher(
+        self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], _Prediction] = MicroBatcher(
             self._score_micro_batch,
             max_size=settings.micro_batch_size,
             max_wait_s=settings.micro_batch_wait_ms / 1000.0,
@@ -151,7 +184,7 @@ class Scorer:
         prediction_ids: Sequence[str | None] | None = None,
         event_times: Sequence[float] | None = None,
         on_done: Callable[[], None] | None = None,
-    ) -> list[PredictionEvent]:
+    ) -> ScoredBatch:
         """Score validated rows (dicts, consumed) in one model call and publish one event per
         row; ids and times default to the rows' ``entity_id``/``request_id`` and now.
 
@@ -173,45 +206,38 @@ class Scorer:
         if prediction_ids is None:
             prediction_ids = popped.get(REQUEST_ID_FIELD) or [None] * count
         probabilities = served.score(rows)
-        tiers = self.settings.thresholds.tiers(probabilities)
-        times = event_times if event_times is not None else [now()] * count
-        fresh = iter(_new_ids(count))
-        name, version = served.name, served.version
-        events = [
-            PredictionEvent(
-                prediction_id=i or next(fresh),
-                event_time=at,
-                model_name=name,
-                model_version=version,
-                features=f,
-                score=p,
-                decision=t,
-                entity_id=e,
-            )
-            for i, at, f, p, t, e in zip(
-                prediction_ids,
-                times,
-                rows,
-                probabilities.tolist(),
-                tiers.tolist(),
-                entity_ids,
-                strict=True,
-            )
-        ]
+        tier_index = self.settings.thresholds.tier_index(probabilities)
+        scored = ScoredBatch(
+            served.name,
+            served.version,
+            _fill_ids(prediction_ids),
+            probabilities.tolist(),
+            tier_names(tier_index),
+        )
+        keys, values = encode_predictions(
+            model_name=scored.model_name,
+            model_version=scored.model_version,
+            prediction_ids=scored.prediction_ids,
+            event_times=now() if event_times is None else event_times,
+            features=rows,
+            scores=scored.scores,
+            decisions=scored.tiers,
+            entity_ids=entity_ids,
+        )
         try:
-            publisher.publish(events, on_done)
+            publisher.publish(keys, values, on_done)
         except BufferFullError:
             self.metrics.rejected.labels("buffer_full").inc(count)
             raise
-        self.metrics.count_predictions(name, version, tiers, source)
-        return events
+        self.metrics.count_predictions(served.name, served.version, tier_index, source)
+        return scored
 
     def _score_micro_batch(
         self, items: list[tuple[ServedModel, dict[str, Any]]]
-    ) -> list[PredictionEvent | Exception]:
+    ) -> list[_Prediction | Exception]:
         # Items validated against different versions (a swap happened meanwhile) are scored
         # by the version that validated them; each group succeeds or fails on its own.
-        out: list[PredictionEvent | Exception] = []
+        out: list[_Prediction | Exception] = []
         start = 0
         while start < len(items):
             served = items[start][0]
@@ -219,9 +245,8 @@ class Scorer:
             while end < len(items) and items[end][0] is served:
                 end += 1
             try:
-                out.extend(
-                    self.score_rows(served, [row for _, row in items[start:end]], source="http")
-                )
+                rows = [row for _, row in items[start:end]]
+                out.extend(self.score_rows(served, rows, source="http").public())
             except BufferFullError as exc:
                 out.extend([exc] * (end - start))
             start = end
@@ -231,8 +256,7 @@ class Scorer:
 
     async def predict_one(self, served: ServedModel, row: dict[str, Any]) -> bytes:
         """Score one validated row through the micro-batcher; the JSON response body."""
-        event = await self.batcher.submit((served, row))
-        return _encode(_public(event))
+        return _encode(await self.batcher.submit((served, row)))
 
     def predict_batch(self, served: ServedModel, body: bytes) -> bytes:
         """Validate, score and publish a batch body; the JSON response body.
@@ -248,7 +272,5 @@ class Scorer:
                     "(DRIFTLINE_MAX_BATCH_ROWS); split it"
                 ) from None
             raise
-        events = self.score_rows(served, batch["rows"], source="http")
-        return _encode(
-            _Batch(served.name, served.version, len(events), [_public(e) for e in events])
-        )
+        scored = self.score_rows(served, batch["rows"], source="http")
+        return _encode(_Batch(served.name, served.version, len(scored), scored.public()))

@@ -1,0 +1,177 @@
+"""Scorer.score_rows and the HTTP helpers without a broker: what reaches the publisher is
+exactly one encoded PredictionEvent per row, and the answers carry the same ids and scores."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import msgspec
+import numpy as np
+import pytest
+from mlflow.models import infer_signature
+
+from driftline.events import PredictionEvent, decode, encode
+from driftline.features import CREDIT_RISK
+from driftline.settings import KafkaSettings
+from scorer.publisher import BufferFullError
+from scorer.schemas import (
+    ENTITY_FIELD,
+    REQUEST_ID_FIELD,
+    build_request_models,
+    columns_from_signature,
+)
+from scorer.scoring import ServedModel
+from scorer.service import Scorer
+from scorer.settings import ScorerSettings
+from tests.scorer.support import APPLICATION
+
+pd = pytest.importorskip("pandas")
+
+
+class RecordingPublisher:
+    """Stands in for PredictionPublisher: keeps what would have been enqueued."""
+
+    capacity = 1_000
+
+    def __init__(self, room: bool = True) -> None:
+        self.room = room
+        self.published: list[tuple[list[bytes], list[bytes], object]] = []
+
+    def has_room(self, count: int) -> bool:
+        return self.room
+
+    def depth(self) -> int:
+        return 0
+
+    def publish(self, keys, values, on_done=None) -> None:
+        self.published.append((list(keys), list(values), on_done))
+
+
+@pytest.fixture(scope="module")
+def served() -> ServedModel:
+    from scorer.training import default_pipeline
+
+    frame = pd.DataFrame(
+        [APPLICATION, {**APPLICATION, "channel": "mobile", "loan_amount": 9e6}]
+    )
+    pipeline = default_pipeline().fit(frame.to_numpy(dtype=object), [0, 1])
+    columns = columns_from_signature(infer_signature(frame, [0.5, 0.5]))
+    row, batch = build_request_models(columns, CREDIT_RISK, max_rows=50)
+    return ServedModel(
+        name="credit-risk", version="3", alias="champion", estimator=pipeline, columns=columns,
+        row=row, batch=batch, positive=1, extras=(ENTITY_FIELD, REQUEST_ID_FIELD),
+    )
+
+
+@pytest.fixture
+def scorer(tmp_path) -> tuple[Scorer, RecordingPublisher]:
+    settings = ScorerSettings(home=tmp_path, kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"))
+    scorer = Scorer(settings)
+    scorer.publisher = RecordingPublisher()  # type: ignore[assignment]
+    return scorer, scorer.publisher  # type: ignore[return-value]
+
+
+def _rows(count: int) -> list[dict]:
+    rows = []
+    for i in range(count):
+        row = {**APPLICATION, "loan_amount": 100_000.0 + 250_000.0 * i, "channel": "web é\"\\"}
+        if i % 2:
+            row[ENTITY_FIELD] = f"customer-{i}"
+        if i % 3 == 0:
+            row[REQUEST_ID_FIELD] = f"request-{i}"
+        rows.append(row)
+    return rows
+
+
+def test_a_batch_publishes_one_event_per_row_and_answers_with_the_same_predictions(
+    served, scorer
+):
+    scorer, publisher = scorer
+    rows = _rows(30)
+    before = time.time()
+    answer = scorer.predict_batch(served, json.dumps({"rows": rows}).encode())
+
+    [(keys, values, on_done)] = publisher.published
+    assert on_done is None
+    events = [decode(PredictionEvent, v) for v in values]
+    body = msgspec.json.decode(answer)
+    assert list(body) == ["model_name", "model_version", "count", "predictions"]
+    assert (body["model_name"], body["model_version"], body["count"]) == ("credit-risk", "3", 30)
+    probabilities = served.score([{k: r[k] for k in APPLICATION} for r in rows]).tolist()
+    thresholds = scorer.settings.thresholds
+    for row, p, event, key, value, public in zip(
+        rows, probabilities, events, keys, values, body["predictions"], strict=True
+    ):
+        features = {k: v for k, v in row.items() if k not in (ENTITY_FIELD, REQUEST_ID_FIELD)}
+        assert event.features == features
+        assert event.entity_id == row.get(ENTITY_FIELD)
+        assert event.prediction_id == row.get(REQUEST_ID_FIELD, event.prediction_id)
+        assert (event.model_name, event.model_version) == ("credit-risk", "3")
+        assert event.score == p and event.decision == thresholds.tiers(np.array([p]))[0]
+        assert before <= event.event_time <= time.time()
+        assert key == event.key and value == encode(event)  # byte for byte the contract's
+        assert public == {
+            "prediction_id": event.prediction_id, "default_probability": event.score,
+            "risk_tier": event.decision, "model_version": "3",
+        }
+    assert len({e.prediction_id for e in events}) == 30
+    assert len({e.event_time for e in events}) == 1
+
+
+def test_given_ids_and_times_are_carried_and_on_done_reaches_the_publisher(served, scorer):
+    scorer, publisher = scorer
+    rows = [dict(APPLICATION), dict(APPLICATION)]
+    done = object()
+    scored = scorer.score_rows(
+        served, rows, source="stream", entity_ids=["e-1", None], prediction_ids=[None, "t-2"],
+        event_times=[10.0, 20.5], on_done=done,  # type: ignore[arg-type]
+    )
+    [(keys, values, on_done)] = publisher.published
+    assert on_done is done
+    events = [decode(PredictionEvent, v) for v in values]
+    assert [e.entity_id for e in events] == ["e-1", None]
+    assert [e.event_time for e in events] == [10.0, 20.5]
+    assert events[1].prediction_id == "t-2" and len(events[0].prediction_id) == 32
+    assert scored.prediction_ids == [e.prediction_id for e in events]
+    assert keys == [e.key for e in events]
+    counted = {
+        s.labels["risk_tier"]: s.value
+        for m in scorer.metrics.predictions.collect()
+        for s in m.samples
+        if s.name.endswith("_total") and s.labels["source"] == "stream"
+    }
+    assert sum(counted.values()) == 2 and set(counted) == set(scored.tiers)
+
+
+def test_a_full_buffer_refuses_before_scoring(served, scorer):
+    scorer, publisher = scorer
+    publisher.room = False
+    with pytest.raises(BufferFullError):
+        scorer.score_rows(served, [dict(APPLICATION)], source="http")
+    assert publisher.published == []
+
+
+def test_single_predictions_answer_through_the_micro_batcher(served, scorer):
+    scorer, publisher = scorer
+
+    async def three() -> list[bytes]:
+        scorer.batcher.start()
+        rows = [{**APPLICATION, REQUEST_ID_FIELD: f"r-{i}"} for i in range(3)]
+        answers = await asyncio.gather(*(scorer.predict_one(served, r) for r in rows))
+        await scorer.batcher.stop()
+        return answers
+
+    answers = [msgspec.json.decode(a) for a in asyncio.run(three())]
+    events = {
+        e.prediction_id: e
+        for _, values, _ in publisher.published
+        for e in (decode(PredictionEvent, v) for v in values)
+    }
+    for i, answer in enumerate(answers):
+        event = events[f"r-{i}"]
+        assert answer == {
+            "prediction_id": f"r-{i}", "default_probability": event.score,
+            "risk_tier": event.decision, "model_version": "3",
+        }

@@ -29,6 +29,7 @@ from scorer.metrics import ScorerMetrics
 from scorer.schemas import (
     ENTITY_FIELD,
     REQUEST_ID_FIELD,
+    build_fast_batch,
     build_request_models,
     columns_from_signature,
 )
@@ -82,6 +83,7 @@ def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedMod
             f for f in (ENTITY_FIELD, REQUEST_ID_FIELD) if f not in {c.name for c in columns}
         ),
         features=features,
+        fast_batch=build_fast_batch(columns, features, max_rows=max_rows),
         info={
             "run_id": loaded.run_id,
             "created_at": loaded.created_at,

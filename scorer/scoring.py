@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import operator
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,8 +72,10 @@ class ServedModel:
     """One loaded model version with everything needed to validate and score requests.
 
     ``row`` and ``batch`` are pydantic validators built from the signature (see
-    :mod:`scorer.schemas`), yielding plain dicts; ``positive`` is the predict_proba column of
-    the positive class; ``extras`` the optional request fields that are not model inputs.
+    :mod:`scorer.schemas`), yielding plain dicts; ``fast_batch``, when set, parses the batch
+    bodies it accepts to the same rows, quicker (None for the others: ``batch`` decides);
+    ``positive`` is the predict_proba column of the positive class; ``extras`` the optional
+    request fields that are not model inputs.
     """
 
     name: str
@@ -88,6 +90,7 @@ class ServedModel:
     features: FeatureSchema | None = None
     info: dict[str, Any] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.time)
+    fast_batch: Callable[[bytes], list[dict[str, Any]] | None] | None = None
 
     @property
     def names(self) -> list[str]:

@@ -263,6 +263,13 @@ class Scorer:
 
         Raises InvalidInputError (422) or BatchTooLargeError (413).
         """
+        rows = served.fast_batch(body) if served.fast_batch is not None else None
+        if rows is None:  # refused by the fast parser (or none): pydantic decides and explains
+            rows = self._validate_batch(served, body)
+        scored = self.score_rows(served, rows, source="http")
+        return _encode(_Batch(served.name, served.version, len(scored), scored.public()))
+
+    def _validate_batch(self, served: ServedModel, body: bytes) -> list[dict[str, Any]]:
         try:
             batch = parse(served.batch, body)
         except InvalidInputError as exc:
@@ -272,5 +279,5 @@ class Scorer:
                     "(DRIFTLINE_MAX_BATCH_ROWS); split it"
                 ) from None
             raise
-        scored = self.score_rows(served, batch["rows"], source="http")
-        return _encode(_Batch(served.name, served.version, len(scored), scored.public()))
+        rows: list[dict[str, Any]] = batch["rows"]
+        return rows

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 
 import msgspec
 import numpy as np
@@ -19,11 +20,13 @@ from scorer.publisher import BufferFullError
 from scorer.schemas import (
     ENTITY_FIELD,
     REQUEST_ID_FIELD,
+    InvalidInputError,
+    build_fast_batch,
     build_request_models,
     columns_from_signature,
 )
 from scorer.scoring import ServedModel
-from scorer.service import Scorer
+from scorer.service import BatchTooLargeError, Scorer
 from scorer.settings import ScorerSettings
 from tests.scorer.support import APPLICATION
 
@@ -175,3 +178,28 @@ def test_single_predictions_answer_through_the_micro_batcher(served, scorer):
             "prediction_id": f"r-{i}", "default_probability": event.score,
             "risk_tier": event.decision, "model_version": "3",
         }
+
+
+def test_the_fast_parser_publishes_what_pydantic_would_and_pydantic_still_names_errors(
+    served, scorer
+):
+    scorer, publisher = scorer
+    fast = replace(served, fast_batch=build_fast_batch(served.columns, CREDIT_RISK, max_rows=50))
+    body = json.dumps({"rows": _rows(12)}).encode()
+    answers = [msgspec.json.decode(scorer.predict_batch(s, body)) for s in (served, fast)]
+    slow_events, fast_events = (
+        [decode(PredictionEvent, v) for v in values] for _, values, _ in publisher.published
+    )
+    assert [(e.features, e.entity_id, e.score, e.decision) for e in fast_events] == [
+        (e.features, e.entity_id, e.score, e.decision) for e in slow_events
+    ]
+    assert [p["risk_tier"] for p in answers[1]["predictions"]] == [
+        p["risk_tier"] for p in answers[0]["predictions"]
+    ]
+    bad = json.dumps({"rows": [APPLICATION, {**APPLICATION, "loan_amount": -1.0}]}).encode()
+    with pytest.raises(InvalidInputError) as info:
+        scorer.predict_batch(fast, bad)
+    assert [tuple(e["loc"]) for e in info.value.errors] == [("rows", 1, "loan_amount")]
+    with pytest.raises(BatchTooLargeError):
+        scorer.predict_batch(fast, json.dumps({"rows": [APPLICATION] * 51}).encode())
+    assert len(publisher.published) == 2

@@ -18,6 +18,7 @@ from itertools import repeat
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from driftline.events import encode_predictions, now
 from driftline.kafka import create_topics, wait_for_broker
@@ -73,7 +74,8 @@ def _new_ids(count: int) -> list[str]:
     """``count`` random 128-bit ids in hex (the format of driftline.events.new_id), from one
     read of the OS random source rather than one per id."""
     raw = os.urandom(16 * count).hex()
-    return [raw[i : i + 32] for i in range(0, 32 * count, 32)]
+    # numpy cuts the hex string into 32-character strs in C: a third of a slice per id
+    return np.array([raw]).view("U32").tolist() if count else []
 
 
 def _fill_ids(given: Sequence[str | None]) -> list[str]:

@@ -7,7 +7,7 @@ import pytest
 from mlflow.models import infer_signature
 
 from scorer.schemas import columns_from_signature
-from scorer.scoring import ModelError, RiskThresholds
+from scorer.scoring import Column, ModelError, RiskThresholds
 
 
 def test_tiers_are_strictly_above_their_thresholds():
@@ -78,3 +78,30 @@ def test_model_gets_input_in_the_form_it_was_fitted_on(on_frame):
     rows = frame.to_dict("records")
     expected = pipeline.predict_proba(frame if on_frame else frame.to_numpy(dtype=object))[:, 1]
     assert served.score(rows).tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize(
+    ("columns", "rows", "dtype"),
+    [
+        ((Column("a", "float"), Column("b", "float")),
+         [{"a": 1.5, "b": 2.0}, {"a": 0.0, "b": -1.0}], np.float64),
+        ((Column("a", "float"), Column("m", "float", required=False)),
+         [{"a": 1.5, "m": None}, {"a": 2.5}], np.float64),
+        ((Column("a", "float"), Column("n", "int"), Column("f", "bool"), Column("s", "str")),
+         [{"a": 1.5, "n": 3, "f": True, "s": "x"}, {"a": 0.5, "n": -2, "f": False, "s": "é"}],
+         object),
+        ((Column("only", "str"),), [{"only": "x"}, {"only": "y"}], object),
+    ],
+    ids=["floats", "optional-missing", "mixed", "one-column"],
+)
+def test_array_input_holds_each_row_in_signature_order(columns, rows, dtype):
+    from scorer.scoring import ServedModel
+
+    served = ServedModel(name="m", version="1", alias="a", estimator=object(), columns=columns,
+                         row=None, batch=None, positive=1)  # type: ignore[arg-type]
+    frame = served.frame(rows)
+    expected = np.array([[r.get(c.name) for c in columns] for r in rows], dtype=dtype)
+    assert frame.dtype == expected.dtype and frame.shape == (len(rows), len(columns))
+    assert [[repr(v) for v in row] for row in frame.tolist()] == [
+        [repr(v) for v in row] for row in expected.tolist()
+    ]

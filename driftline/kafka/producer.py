@@ -132,12 +132,51 @@ class Producer:
                 return
             except BufferError:
                 if time.monotonic() >= deadline:
-                    raise PublishError(
-                        f"the local Kafka queue is full ({len(client)} messages waiting for "
-                        f"{topic!r}); is the broker at {self._config['bootstrap.servers']} "
-                        "reachable?"
-                    ) from None
+                    raise self._queue_full(topic) from None
                 client.poll(0.05)
+
+    def produce_many(
+        self, topic: str, messages: list[dict[str, Any]], *, partition: int | None = None
+    ) -> None:
+        """Enqueue ``messages`` (dicts of ``key`` and ``value``, None for a tombstone) in one
+        call: about a third of the cost of a ``produce`` per message, for hot paths. They go
+        to ``partition`` when given, else where their key hashes (a ``partition`` inside a
+        message dict is ignored by confluent-kafka 2.16's batch call, so it is not offered).
+
+        Messages refused because the local queue is full are retried, in their order, by
+        polling for up to ``buffer_wait_s``, then PublishError; any other refusal raises at
+        once. Their relative order may differ from the list when a retry happens, so keep
+        messages whose order matters (on one partition) out of one call. No headers (a
+        limit of librdkafka's batch call)."""
+        client = self.client
+        deadline = time.monotonic() + self._buffer_wait_s
+        while True:
+            # librdkafka's batch call queues what fits and marks each refused message with
+            # "_error" (a full queue does not raise BufferError here, as produce() does)
+            if partition is None:
+                queued = client.produce_batch(topic, messages, on_delivery=self._report)
+            else:
+                queued = client.produce_batch(topic, messages, partition=partition,
+                                              on_delivery=self._report)
+            if queued == len(messages):
+                return
+            refused = [m for m in messages if "_error" in m]
+            errors = {m.pop("_error").code() for m in refused}
+            if errors - {KafkaError._QUEUE_FULL}:
+                raise PublishError(
+                    f"{len(refused)} messages to {topic!r} were refused: "
+                    f"{', '.join(KafkaError(c).name() for c in sorted(errors))}"
+                )
+            if time.monotonic() >= deadline:
+                raise self._queue_full(topic)
+            client.poll(0.05)
+            messages = refused
+
+    def _queue_full(self, topic: str) -> PublishError:
+        return PublishError(
+            f"the local Kafka queue is full ({len(self.client)} messages waiting for "
+            f"{topic!r}); is the broker at {self._config['bootstrap.servers']} reachable?"
+        )
 
     def send(
         self,

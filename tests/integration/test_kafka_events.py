@@ -164,3 +164,22 @@ def test_aiokafka_reads_what_the_driftline_producer_wrote(kafka: KafkaSettings, 
     got = asyncio.run(asyncio.wait_for(_aiokafka_read(kafka, topic, group_id, len(SAMPLES)), 60))
     assert len(got) == len(SAMPLES)
     _assert_same_events(set(got))
+
+
+def test_produce_many_delivers_all_through_a_full_queue_to_the_given_partition(
+    kafka: KafkaSettings, topic_factory
+):
+    # A queue of 50 messages and 1,000 to send: the batch call refuses most at first and
+    # produce_many retries them until all are delivered; tombstones stay tombstones.
+    topic = topic_factory(partitions=3)
+    messages = [{"key": f"k{i}".encode(), "value": None if i % 10 == 0 else f"v{i}".encode()}
+                for i in range(1_000)]
+    with Producer(kafka, options={"queue.buffering.max.messages": 50}) as producer:
+        producer.produce_many(topic, [dict(m) for m in messages], partition=2)
+        assert producer.flush(10) == 0
+    assert producer.failed == 0
+    read = read_topic(kafka, topic)
+    assert {m.partition() for m in read} == {2}
+    assert sorted((m.key(), m.value()) for m in read) == sorted(
+        (m["key"], m["value"]) for m in messages
+    )

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from confluent_kafka import Consumer as _ConfluentConsumer
-from confluent_kafka import KafkaException, TopicPartition
+from confluent_kafka import KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from driftline.errors import BrokerUnavailableError
@@ -28,6 +28,7 @@ __all__ = [
 
 
 _probe_log = logging.getLogger("driftline.kafka.probe")
+log = logging.getLogger(__name__)
 
 
 def _admin(settings: KafkaSettings, quiet: bool = False) -> AdminClient:
@@ -159,19 +160,43 @@ def end_offsets(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> d
 def watermarks(
     settings: KafkaSettings, topic: str, timeout: float = 10.0
 ) -> dict[int, tuple[int, int]]:
-    """Partition -> (low, high) watermarks of ``topic``."""
+    """Partition -> (low, high) watermarks of ``topic``.
+
+    A partition whose leader is moving or not yet known (a topic just created, a broker
+    under load or restarting) is asked again until ``timeout``; other errors raise."""
     consumer = _ConfluentConsumer(
         {**settings.confluent_config(), "group.id": "driftline-admin", "enable.auto.commit": False}
     )
+    deadline = time.monotonic() + timeout
     try:
         metadata = consumer.list_topics(topic, timeout=timeout)
         partitions = metadata.topics[topic].partitions
-        return {
-            p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=timeout)
-            for p in sorted(partitions)
-        }
+        return {p: _watermark(consumer, TopicPartition(topic, p), deadline)
+                for p in sorted(partitions)}
     finally:
         consumer.close()
+
+
+_LEADER_MOVING = frozenset({
+    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION, KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT,
+})
+
+
+def _watermark(consumer: _ConfluentConsumer, tp: TopicPartition,
+               deadline: float) -> tuple[int, int]:
+    while True:
+        try:
+            return consumer.get_watermark_offsets(
+                tp, timeout=max(deadline - time.monotonic(), 0.5))
+        except KafkaException as exc:
+            code = exc.args[0].code() if exc.args else None
+            if code not in _LEADER_MOVING or time.monotonic() >= deadline:
+                raise
+            log.debug("watermarks of %s[%d]: %s; asking again", tp.topic, tp.partition, exc)
+            time.sleep(0.2)
 
 
 def describe_topics(settings: KafkaSettings, prefix: str | None = None) -> list[TopicInfo]:

@@ -6,11 +6,13 @@ from several workers, on one internal topic. :class:`WindowMerger` adds them up 
 has passed its end (drift windows), or every active partition's performance watermark has
 (performance windows: see :attr:`PartitionState.performance_watermark`).
 
-A partition is active while it has a backlog (its last heartbeat said it was not caught up)
-or reported within ``idle_timeout`` seconds of wall time: a quiet, caught-up partition does
-not hold every window open forever, and a slow one is always waited for. Until all
-``partitions`` have reported once, nothing is judged before ``idle_timeout`` has passed since
-the first partial arrived.
+Every partition that has reported holds windows open, with one exception: an *idle* one, whose
+heartbeats keep coming (its worker is alive), say it is caught up, and whose watermarks have
+not moved for ``idle_timeout`` seconds of wall time. A quiet partition so stops holding every
+window open forever, while a slow one, and a *silent* one (its worker died and the group has
+not yet handed it to another: no heartbeat at all), is waited for: the next owner resumes it
+from its checkpoint and sends its shares. Until all ``partitions`` have reported once, nothing
+is judged before ``idle_timeout`` has passed since the first partial arrived.
 
 Judged windows go through :class:`~monitor.policy.DriftPolicy` (hysteresis and cooldown),
 which turns findings into at most one DriftEvent per kind per episode.
@@ -134,7 +136,8 @@ class WindowMerger:
         self._started = started
         self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
         self._perf_marks: dict[int, float] = {}  # partition -> performance watermark
-        self._behind: set[int] = set()  # partitions whose last heartbeat had a backlog
+        self._moved: dict[int, float] = {}  # partition -> when a watermark of it last rose
+        self._caught_up: set[int] = set()  # partitions whose last heartbeat had no backlog
         self._pending: dict[tuple[str, str, str, float], _Pending] = {}
         # (kind, model, version) -> end of the last window judged; kept in ``judged`` (a faust
         # table in the app) so that a restarted judge recognises a partial re-sent by a
@@ -158,19 +161,26 @@ class WindowMerger:
         now = time.monotonic() if now is None else now
         if self._started is None:
             self._started = now
-        mark = self._marks.get(partial.partition)
+        p = partial.partition
+        mark = self._marks.get(p)
         incoming = -float("inf") if partial.watermark is None else partial.watermark
         watermark = incoming if mark is None else max(mark[0], incoming)
-        self._marks[partial.partition] = (watermark, now)
+        if mark is None or watermark > mark[0] or now - mark[1] > self.idle_timeout:
+            # (back after a silence: a new owner, not idle until it shows it is again)
+            self._moved[p] = now
+            if mark is not None and now - mark[1] > self.idle_timeout:
+                self._caught_up.discard(p)
+        self._marks[p] = (watermark, now)
         if partial.caught_up is not None:
             if partial.caught_up:
-                self._behind.discard(partial.partition)
+                self._caught_up.add(p)
             else:
-                self._behind.add(partial.partition)
+                self._caught_up.discard(p)
         if partial.performance_watermark is not None:
-            self._perf_marks[partial.partition] = max(
-                partial.performance_watermark, self._perf_marks.get(partial.partition, -1e300)
-            )
+            before = self._perf_marks.get(p, -1e300)
+            if partial.performance_watermark > before:
+                self._perf_marks[p] = partial.performance_watermark
+                self._moved[p] = now
         if partial.kind in ("drift", "performance"):
             self._merge(partial)
         out = []
@@ -217,8 +227,7 @@ class WindowMerger:
         started = now if self._started is None else self._started
         if len(self._marks) < self.expected and now - started < self.idle_timeout:
             return None  # some partition has not spoken yet: wait for it a while
-        active = [p for p, (_, seen) in self._marks.items()
-                  if p in self._behind or now - seen <= self.idle_timeout]
+        active = [p for p in self._marks if not self._idle(p, now)]
         if not active:
             active = list(self._marks)
         if not active:
@@ -226,6 +235,11 @@ class WindowMerger:
         drift = min(self._marks[p][0] for p in active)
         perf = min(self._perf_marks.get(p, -float("inf")) for p in active)
         return drift, perf
+
+    def _idle(self, p: int, now: float) -> bool:
+        """Alive (heard from lately), caught up, and no watermark moved for a while."""
+        return (p in self._caught_up and now - self._marks[p][1] <= self.idle_timeout
+                and now - self._moved[p] > self.idle_timeout)
 
     def ready(self, now: float | None = None) -> list[Judged]:
         """Judge every pending window that all active partitions have passed."""

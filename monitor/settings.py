@@ -48,7 +48,8 @@ class MonitorSettings(DriftlineSettings):
     cooldown: float = Field(default=3600.0, ge=0)
     idle_timeout: float = Field(
         default=30.0, gt=0,
-        description="wall seconds after which a silent partition no longer holds windows open",
+        description="wall seconds after which a quiet partition (caught up, its watermarks "
+        "still) no longer holds windows open",
     )
 
     # running

@@ -7,7 +7,7 @@ import msgspec
 
 from driftline.events import LabelEvent, PredictionEvent
 from monitor.merge import WindowMerger
-from monitor.partition import PartitionConfig, PartitionState
+from monitor.partition import Partial, PartitionConfig, PartitionState
 from monitor.policy import DriftPolicy
 from monitor.windows import EventTimeWindows
 from producers.generator import GeneratorParams, LoanGenerator
@@ -226,3 +226,54 @@ def test_a_judge_that_gets_its_partials_late_still_waits_for_every_partition(loa
     judged += [j for p in shares[1] for j in merger.add(p, now=100.5)]
     drift = [j for j in judged if j.kind == "drift"]
     assert drift and all(j.partitions == 2 for j in drift)
+
+
+def _beat(partition: int, watermark: float | None, caught_up: bool = True) -> Partial:
+    return Partial(kind="watermark", partition=partition, watermark=watermark,
+                   caught_up=caught_up)
+
+
+def _two_partitions(loan_profile):
+    """Partition 0's partials for 300 predictions (t = 0..150 s, windows of 60 s), and a
+    merger that has heard a caught-up heartbeat from both at t=100 (partition 1 at 30 s)."""
+    shares = _feed(PartitionState(0, CONFIG, {}, lambda n, v: loan_profile),
+                   _stream(300, seed=30, ids="q0-"))[1]
+    merger = WindowMerger(partitions=2, profiles=lambda n, v: loan_profile,
+                          policy=DriftPolicy(), idle_timeout=3.0)
+    merger.add(_beat(1, 30.0), now=100.0)
+    judged = [j for p in shares for j in merger.add(p, now=100.0)]
+    return merger, judged
+
+
+def test_a_silent_partition_is_waited_for_until_its_next_owner_reports(loan_profile):
+    # Partition 1's worker died after a caught-up heartbeat (the stream went on meanwhile):
+    # no heartbeat comes until the group hands it to another worker. Its shares must not be
+    # left out of the windows partition 0 has closed, however long that takes.
+    merger, judged = _two_partitions(loan_profile)
+    for second in range(101, 161):  # partition 0's worker lives on, caught up
+        judged += merger.add(_beat(0, 145.0), now=float(second))
+    assert [j for j in judged if j.kind == "drift"] == []
+    # The next owner resumes partition 1 from its checkpoint and closes the same windows.
+    shares = _feed(PartitionState(1, CONFIG, {}, lambda n, v: loan_profile),
+                   _stream(300, seed=31, ids="q1-"))[1]
+    judged += [j for p in shares for j in merger.add(p, now=161.0)]
+    drift = [j for j in judged if j.kind == "drift"]
+    assert [j.window_start for j in drift] == [0.0, 60.0]  # [120, 180) is still open
+    assert [j.partitions for j in drift] == [2, 2], [(j.window_start, j.partitions) for j in judged]
+
+
+def test_a_quiet_partition_stops_holding_windows_after_the_idle_timeout(loan_profile):
+    # Partition 1's worker is alive and caught up, but no event comes for partition 1: its
+    # watermark stays at 30 s. Windows partition 0 closed wait idle_timeout, then go without it.
+    merger, judged = _two_partitions(loan_profile)
+    for second in (101.0, 102.0, 103.0):
+        judged += merger.add(_beat(1, 30.0), now=second)
+    assert [j for j in judged if j.kind == "drift"] == []
+    judged += merger.add(_beat(1, 30.0), now=104.0)
+    drift = [j for j in judged if j.kind == "drift"]
+    assert [j.window_start for j in drift] == [0.0, 60.0] and drift[0].partitions == 1
+    # A partition with a backlog is never idle, however still its watermark.
+    busy, judged = _two_partitions(loan_profile)
+    for second in (101.0, 102.0, 103.0, 104.0, 110.0):
+        judged += busy.add(_beat(1, 30.0, caught_up=False), now=second)
+    assert [j for j in judged if j.kind == "drift"] == []

@@ -40,10 +40,14 @@ True
 
 from __future__ import annotations
 
-from bisect import bisect_right
-from collections.abc import Mapping
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from itertools import groupby
+from operator import itemgetter
 
 import msgspec
+import numpy as np
 
 from driftline.events import FeatureValue, OffsetRange
 from driftline.profile import NumericProfile, ReferenceProfile
@@ -65,7 +69,6 @@ __all__ = [
 ]
 
 OTHER_CATEGORY = "__other__"
-_INF = float("inf")
 
 
 class NumericCounts(msgspec.Struct, kw_only=True):
@@ -152,25 +155,32 @@ class WindowAccumulator:
                 ),
             )
         self._state = state
+        # Events counted but not yet added in: update() only queues, _flush() counts the
+        # queue with numpy (a few array calls per feature instead of a search per value).
+        self._queued: list[Mapping[str, FeatureValue]] = []
+        self._queued_scores: list[float | None] = []
+        self._queued_evidence: list[tuple[str, int, int]] = []
         self._bind()
 
     def _bind(self) -> None:
-        # Per-event lookups resolved once: (name, cuts, counts) per numeric feature.
+        # Lookups resolved once: (name, cuts, counts) per numeric feature.
         st = self._state
-        self._numeric = [(p.name, p.cuts, st.numeric[p.name]) for p in self.profile.numeric]
+        self._numeric = [(p.name, _cuts(p.cuts), st.numeric[p.name])
+                         for p in self.profile.numeric]
         self._categorical = [(p.name, st.categorical[p.name]) for p in self.profile.categorical]
         self._score = (
             None if self.profile.score is None or st.score is None
-            else (self.profile.score.cuts, st.score)
+            else (_cuts(self.profile.score.cuts), st.score)
         )
 
     @property
     def state(self) -> WindowState:
+        self._flush()
         return self._state
 
     @property
     def rows(self) -> int:
-        return self._state.rows
+        return self._state.rows + len(self._queued)
 
     @property
     def window(self) -> Window:
@@ -183,39 +193,47 @@ class WindowAccumulator:
         *,
         evidence: tuple[str, int, int] | None = None,
     ) -> None:
-        """Count one prediction; ``evidence`` is its ``(topic, partition, offset)``."""
-        self._state.rows += 1
-        for name, cuts, nc in self._numeric:
-            _count_number(nc, cuts, features.get(name))
-        for name, cc in self._categorical:
-            value = features.get(name)
-            if value is None:
-                cc.missing += 1
-                continue
-            key = value if isinstance(value, str) else str(value)
-            counts = cc.counts
-            if key not in counts and len(counts) >= self.max_categories:
-                key = OTHER_CATEGORY
-            counts[key] = counts.get(key, 0) + 1
-        if self._score is not None and score is not None:
-            _count_number(self._score[1], self._score[0], score)
+        """Count one prediction; ``evidence`` is its ``(topic, partition, offset)``.
+
+        The mapping is kept until the counts are next read (do not change it meanwhile)."""
+        self._queued.append(features)
+        self._queued_scores.append(score)
         if evidence is not None:
-            topic, partition, offset = evidence
+            self._queued_evidence.append(evidence)
+
+    def _flush(self) -> None:
+        """Add the queued events into the counts: the same counts and sums, bit for bit,
+        as adding them one at a time in order."""
+        rows = self._queued
+        if not rows:
+            return
+        scores, evidence = self._queued_scores, self._queued_evidence
+        self._queued, self._queued_scores, self._queued_evidence = [], [], []
+        st = self._state
+        st.rows += len(rows)
+        for name, cuts, nc in self._numeric:
+            _count_numbers(nc, cuts, [r.get(name) for r in rows])
+        for name, cc in self._categorical:
+            _count_categories(cc, [r.get(name) for r in rows], self.max_categories)
+        if self._score is not None:
+            _count_numbers(self._score[1], self._score[0],
+                           [v for v in scores if v is not None])
+        for (topic, partition), group in groupby(evidence, key=itemgetter(0, 1)):
+            offsets = [e[2] for e in group]
+            first, last = min(offsets), max(offsets)
             where = f"{topic}:{partition}"
-            span = self._state.offsets.get(where)
+            span = st.offsets.get(where)
             if span is None:
-                self._state.offsets[where] = [offset, offset]
-            elif offset < span[0]:
-                span[0] = offset
-            elif offset > span[1]:
-                span[1] = offset
+                st.offsets[where] = [first, last]
+            else:
+                span[0], span[1] = min(span[0], first), max(span[1], last)
 
     def merge(self, other: WindowAccumulator) -> WindowAccumulator:
         """Add ``other``'s counts (same model version and bins) into this one; returns self.
 
         The window becomes the smallest interval covering both.
         """
-        a, b = self._state, other._state
+        a, b = self.state, other.state
         if (a.model_name, a.model_version) != (b.model_name, b.model_version):
             raise ValueError(
                 f"cannot merge windows of {b.model_name}/{b.model_version} into "
@@ -240,7 +258,7 @@ class WindowAccumulator:
     def evaluate(self, config: DriftConfig | None = None) -> WindowReport:
         """Judge the window against the profile: per-feature verdicts and dataset drift."""
         config = config or DriftConfig()
-        st = self._state
+        st = self.state
         features: list[FeatureJudgement] = []
         for ref in self.profile.numeric:
             nc = st.numeric[ref.name]
@@ -276,7 +294,7 @@ class WindowAccumulator:
     def evidence(self) -> list[OffsetRange]:
         """The offset ranges of the counted events, per topic partition, sorted."""
         ranges = []
-        for where, (first, last) in self._state.offsets.items():
+        for where, (first, last) in self.state.offsets.items():
             topic, _, partition = where.rpartition(":")
             ranges.append(
                 OffsetRange(topic=topic, partition=int(partition), first_offset=first,
@@ -286,7 +304,7 @@ class WindowAccumulator:
 
     def encode(self) -> bytes:
         """The state as JSON bytes."""
-        return _ENCODER.encode(self._state)
+        return _ENCODER.encode(self.state)
 
     @classmethod
     def decode(
@@ -300,13 +318,66 @@ class WindowAccumulator:
         return cls(profile, state=state)
 
 
-def _count_number(nc: NumericCounts, cuts: list[float], value: object) -> None:
-    if value is None or isinstance(value, str | bool) or not -_INF < value < _INF:  # type: ignore[operator]
-        nc.missing += 1
+def _cuts(cuts: list[float]) -> np.ndarray:
+    return np.asarray(cuts, dtype=np.float64)
+
+
+_NUMBERS = frozenset({float, int, type(None)})  # None becomes NaN: counted as missing
+_LABELS = frozenset({str, type(None)})
+
+
+def _number(value: object) -> float:
+    """A value of a numeric feature as a float; NaN (missing) when it is not a number."""
+    if isinstance(value, str | bool) or not isinstance(value, int | float):
+        return math.nan
+    return float(value)
+
+
+def _count_numbers(nc: NumericCounts, cuts: np.ndarray, values: list[object]) -> None:
+    """Count ``values`` into ``nc``'s bins. Not a number (None, a string, a bool), NaN or
+    infinite counts as missing; bin ``i`` holds values in ``[cuts[i-1], cuts[i])``."""
+    if not values:
         return
-    i = bisect_right(cuts, value)
-    nc.counts[i] += 1
-    nc.sums[i] += value  # type: ignore[operator]
+    if set(map(type, values)) <= _NUMBERS:
+        arr = np.array(values, dtype=np.float64)
+    else:
+        arr = np.array([_number(v) for v in values], dtype=np.float64)
+    finite = np.isfinite(arr)
+    if not finite.all():
+        nc.missing += int(len(arr) - np.count_nonzero(finite))
+        arr = arr[finite]
+    if not len(arr):
+        return
+    index = np.searchsorted(cuts, arr, side="right")  # as bisect_right
+    counts = np.asarray(nc.counts, dtype=np.int64)
+    counts += np.bincount(index, minlength=len(counts))
+    nc.counts = counts.tolist()
+    # ufunc.at adds in order, one value at a time: the same float sums as a loop of +=
+    sums = np.asarray(nc.sums, dtype=np.float64)
+    np.add.at(sums, index, arr)
+    nc.sums = sums.tolist()
+
+
+def _count_categories(cc: CategoricalCounts, values: list[object], limit: int) -> None:
+    """Count ``values`` into ``cc``: None is missing, other values by their string; at most
+    ``limit`` distinct categories, later new ones pooled as OTHER_CATEGORY."""
+    counts = cc.counts
+    if set(map(type, values)) <= _LABELS:
+        # Counter keeps first appearances in order, so the limit admits the same categories
+        # as counting one value at a time
+        seen = Counter(values)
+        cc.missing += seen.pop(None, 0)
+        items: Iterable[tuple[object, int]] = seen.items()
+    else:
+        items = ((v, 1) for v in values)
+    for value, n in items:
+        if value is None:
+            cc.missing += n
+            continue
+        key = value if isinstance(value, str) else str(value)
+        if key not in counts and len(counts) >= limit:
+            key = OTHER_CATEGORY
+        counts[key] = counts.get(key, 0) + n
 
 
 _ENCODER = msgspec.json.Encoder()

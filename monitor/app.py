@@ -35,6 +35,7 @@ import mode
 import msgspec
 
 from driftline.events import encode
+from driftline.process import tune_gc
 from driftline.topics import topic_names
 from monitor.alerts import WebhookSink, log_alert
 from monitor.judge import DriftConfig
@@ -300,6 +301,7 @@ def run(settings: MonitorSettings) -> None:
     from prometheus_client import start_http_server
 
     monitor = build_monitor(settings)
+    tune_gc()  # the worker is a process of its own
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
     worker = faust.Worker(monitor.app, loglevel=settings.log_level.lower(), quiet=True,

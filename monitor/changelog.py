@@ -72,6 +72,12 @@ class ChangelogStore(MutableMapping[str, V], Generic[V]):
         self._dirty.clear()
         return writes
 
+    def settle(self, key: str, value: V) -> None:
+        """Replace ``key``'s value in memory only (no changelog write): for a value that
+        differs from the one written only in what no restart can need any more."""
+        if key in self._data:
+            self._data[key] = value
+
     @property
     def unwritten(self) -> int:
         """Keys changed and not yet taken."""

@@ -29,8 +29,9 @@ duplicates arriving then are recognised, and are then deleted.
 A caller that knows where each event was read passes ``source=(topic, partition, offset)``:
 the slot remembers it, and the same event read again after a restart (the worker resumes
 from an older checkpoint) repeats its first outcome and counts, instead of being taken for a
-duplicate; a joined slot keeps both halves for its retention so that the pair can be emitted
-again. Without ``source`` every repeat is a duplicate.
+duplicate; a joined slot keeps both halves so that the pair can be emitted again, until a
+checkpoint covers both events (:meth:`JoinState.forget_halves` then shrinks it to a
+tombstone). Without ``source`` every repeat is a duplicate.
 
 Finding due slots without scanning the table uses an in-memory heap of deadlines. It is
 derived state: after a restart, call :meth:`JoinState.rebuild` once the table has been
@@ -55,7 +56,7 @@ store beside the table (for example one faust table row per partition).
 from __future__ import annotations
 
 import heapq
-from collections.abc import MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Literal
 
 import msgspec
@@ -68,11 +69,21 @@ __all__ = ["JoinCounts", "JoinResult", "JoinState", "Outcome", "decode_slot", "e
 def _where(source: tuple[str, int, int] | None) -> str | None:
     return None if source is None else f"{source[0]}:{source[1]}:{source[2]}"
 
+
+def _covered(where: str | None, applied: Mapping[str, int]) -> bool:
+    """Whether the event read at ``where`` ("topic:partition:offset") is at or below the
+    last offset ``applied`` for its topic."""
+    if where is None:
+        return True
+    topic, _, offset = where.rpartition(":")
+    last = applied.get(topic.rpartition(":")[0])
+    return last is not None and int(offset) <= last
+
 Outcome = Literal["joined", "waiting", "duplicate", "late"]
 _Status = Literal["prediction", "label", "joined", "expired"]
 
 
-class _Slot(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
+class _Slot(msgspec.Struct, kw_only=True, frozen=True, gc=False):  # a value: no cycles
     status: _Status
     since: float  # event time the current status is measured from (for expiry and retention)
     prediction: PredictionEvent | None = None
@@ -80,6 +91,25 @@ class _Slot(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
     # Where the prediction and the label were read ("topic:partition:offset"), and which of the
     # two completed the pair: a replayed event (after a restart) is recognised by its source and
     # repeats its first outcome instead of counting as a duplicate.
+    prediction_source: str | None = None
+    label_source: str | None = None
+    completed_by: Literal["prediction", "label"] | None = None
+    # The halves' JSON as read, when the caller has it: the changelog record embeds these
+    # bytes instead of encoding the events again.
+    prediction_raw: bytes | None = None
+    label_raw: bytes | None = None
+
+
+_ABSENT = msgspec.Raw()
+
+
+class _SlotRecord(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True):
+    """A slot as written to the changelog: the halves as embedded JSON."""
+
+    status: _Status
+    since: float
+    prediction: msgspec.Raw = _ABSENT  # (msgspec takes no Raw | None: absent or null is none)
+    label: msgspec.Raw = _ABSENT
     prediction_source: str | None = None
     label_source: str | None = None
     completed_by: Literal["prediction", "label"] | None = None
@@ -98,25 +128,60 @@ class JoinCounts(msgspec.Struct, kw_only=True):
     late_labels: int = 0
 
 
-class JoinResult(msgspec.Struct, frozen=True):
-    """What one event did: the outcome and, when it completed a pair, the joined record."""
+class JoinResult(msgspec.Struct, frozen=True, gc=False):
+    """What one event did: the outcome and, when it completed a pair, the joined record
+    (and the prediction's JSON as read, when the caller gave it)."""
 
     outcome: Outcome
     labeled: LabeledEvent | None = None
+    prediction_raw: bytes | None = None
 
 
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(_Slot)
+_decoder = msgspec.json.Decoder(_SlotRecord)
+_prediction_decoder = msgspec.json.Decoder(PredictionEvent)
+_label_decoder = msgspec.json.Decoder(LabelEvent)
+
+
+def _embedded(event: msgspec.Struct | None, raw: bytes | None) -> msgspec.Raw:
+    if event is None:
+        return _ABSENT
+    return msgspec.Raw(raw if raw is not None else _encoder.encode(event))
+
+
+def _present(raw: msgspec.Raw) -> bytes | None:
+    data = bytes(raw)
+    return None if data in (b"", b"null") else data
 
 
 def encode_slot(slot: _Slot) -> bytes:
-    """A slot as the bytes of its changelog record."""
-    return _encoder.encode(slot)
+    """A slot as the bytes of its changelog record.
+
+    >>> from driftline.events import LabelEvent
+    >>> label = LabelEvent(prediction_id="p1", label=1, event_time=5.0)
+    >>> slot = _Slot(status="label", since=5.0, label=label, label_source="labels:0:7")
+    >>> decode_slot(encode_slot(slot)).label == label
+    True
+    """
+    return _encoder.encode(_SlotRecord(
+        status=slot.status, since=slot.since,
+        prediction=_embedded(slot.prediction, slot.prediction_raw),
+        label=_embedded(slot.label, slot.label_raw),
+        prediction_source=slot.prediction_source, label_source=slot.label_source,
+        completed_by=slot.completed_by,
+    ))
 
 
 def decode_slot(data: bytes) -> _Slot:
     """A slot from its changelog record."""
-    return _decoder.decode(data)
+    record = _decoder.decode(data)
+    prediction_raw, label_raw = _present(record.prediction), _present(record.label)
+    prediction = None if prediction_raw is None else _prediction_decoder.decode(prediction_raw)
+    label = None if label_raw is None else _label_decoder.decode(label_raw)
+    return _Slot(status=record.status, since=record.since, prediction=prediction, label=label,
+                 prediction_source=record.prediction_source,
+                 label_source=record.label_source, completed_by=record.completed_by,
+                 prediction_raw=prediction_raw, label_raw=label_raw)
 
 
 class JoinState:
@@ -178,9 +243,13 @@ class JoinState:
         heapq.heapify(self._deadlines)
 
     def add_prediction(
-        self, prediction: PredictionEvent, source: tuple[str, int, int] | None = None
+        self,
+        prediction: PredictionEvent,
+        source: tuple[str, int, int] | None = None,
+        raw: bytes | None = None,
     ) -> JoinResult:
-        """Handle one prediction (``source``: where it was read, to recognise replays)."""
+        """Handle one prediction (``source``: where it was read, to recognise replays;
+        ``raw``: its JSON as read, kept for the changelog and the joined record)."""
         self.counts.predictions += 1
         self._tick(prediction.event_time)
         key = prediction.prediction_id
@@ -188,20 +257,24 @@ class JoinState:
         slot = self._get(key)
         if slot is None:
             self._put(key, _Slot(status="prediction", since=prediction.event_time,
-                                 prediction=prediction, prediction_source=where))
+                                 prediction=prediction, prediction_source=where,
+                                 prediction_raw=raw))
             return JoinResult("waiting")
         if where is not None and slot.prediction_source == where:
             return self._replay(slot, "prediction")
         if slot.status == "label" and slot.label is not None:
-            return JoinResult("joined", self._complete(
-                key, prediction, slot.label, where, slot.label_source, "prediction"))
+            return self._complete(key, prediction, slot.label, where, slot.label_source,
+                                  "prediction", raw, slot.label_raw)
         self.counts.duplicate_predictions += 1
         return JoinResult("duplicate")
 
     def add_label(
-        self, label: LabelEvent, source: tuple[str, int, int] | None = None
+        self,
+        label: LabelEvent,
+        source: tuple[str, int, int] | None = None,
+        raw: bytes | None = None,
     ) -> JoinResult:
-        """Handle one label (``source``: where it was read, to recognise replays)."""
+        """Handle one label (``source`` and ``raw`` as for :meth:`add_prediction`)."""
         self.counts.labels += 1
         self._tick(label.event_time)
         key = label.prediction_id
@@ -209,18 +282,44 @@ class JoinState:
         slot = self._get(key)
         if slot is None:
             self._put(key, _Slot(status="label", since=label.event_time, label=label,
-                                 label_source=where))
+                                 label_source=where, label_raw=raw))
             return JoinResult("waiting")
         if where is not None and slot.label_source == where:
             return self._replay(slot, "label")
         if slot.status == "prediction" and slot.prediction is not None:
-            return JoinResult("joined", self._complete(
-                key, slot.prediction, label, slot.prediction_source, where, "label"))
+            return self._complete(key, slot.prediction, label, slot.prediction_source, where,
+                                  "label", slot.prediction_raw, raw)
         if slot.status == "expired":
             self.counts.late_labels += 1
             return JoinResult("late")
         self.counts.duplicate_labels += 1
         return JoinResult("duplicate")
+
+    def forget_halves(self, keys: Iterable[str] | None = None,
+                      applied: Mapping[str, int] | None = None) -> int:
+        """Shrink joined slots to bare tombstones once no restart can replay their events.
+
+        A joined slot keeps both halves only so that the event that completed it, read again
+        after a restart from an older checkpoint, can emit the pair again. Once a durable
+        checkpoint covers both events (``keys``: the slots written with it), or the halves'
+        offsets are at or below ``applied`` (topic -> last offset a restored checkpoint
+        includes), a tombstone recognises any later duplicate just as well at a fraction of
+        the memory. The changelog is not written (its record still holds the halves; a
+        restore shrinks them again with ``applied``). Returns how many slots shrank.
+        """
+        store = self.store
+        settle = getattr(store, "settle", store.__setitem__)
+        shrunk = 0
+        for key in (store if keys is None else keys):
+            slot = store.get(key)
+            if slot is None or slot.status != "joined" or slot.prediction is None:
+                continue
+            if applied is not None and not (_covered(slot.prediction_source, applied)
+                                            and _covered(slot.label_source, applied)):
+                continue
+            settle(key, _Slot(status="joined", since=slot.since))
+            shrunk += 1
+        return shrunk
 
     def expire(self, now: float | None = None) -> list[PredictionEvent]:
         """Expire what waited longer than ``ttl`` and drop tombstones older than ``retention``.
@@ -278,7 +377,9 @@ class JoinState:
         prediction_source: str | None,
         label_source: str | None,
         completed_by: Literal["prediction", "label"],
-    ) -> LabeledEvent:
+        prediction_raw: bytes | None,
+        label_raw: bytes | None,
+    ) -> JoinResult:
         self.counts.joined += 1
         since = max(prediction.event_time, label.event_time)
         if prediction_source is None and label_source is None:
@@ -286,14 +387,16 @@ class JoinState:
         else:
             slot = _Slot(status="joined", since=since, prediction=prediction, label=label,
                          prediction_source=prediction_source, label_source=label_source,
-                         completed_by=completed_by)
+                         completed_by=completed_by, prediction_raw=prediction_raw,
+                         label_raw=label_raw)
         self._put(key, slot)
-        return LabeledEvent.join(prediction, label)
+        return JoinResult("joined", LabeledEvent.join(prediction, label), prediction_raw)
 
     def _replay(self, slot: _Slot, half: Literal["prediction", "label"]) -> JoinResult:
         """The same event again (read again after a restart): repeat its first outcome."""
         if slot.status == "joined" and slot.completed_by == half:
             assert slot.prediction is not None and slot.label is not None
             self.counts.joined += 1
-            return JoinResult("joined", LabeledEvent.join(slot.prediction, slot.label))
+            return JoinResult("joined", LabeledEvent.join(slot.prediction, slot.label),
+                              slot.prediction_raw)
         return JoinResult("waiting")

@@ -60,6 +60,8 @@ def finite_or_none(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 ProfileLookup = Callable[[str, str], ReferenceProfile | None]
+# the windows one event counts in, and per window its drift and performance accumulators
+_Targets = tuple[list[Window], list[tuple[WindowAccumulator | None, PerformanceAccumulator | None]]]
 
 
 class Partial(msgspec.Struct, kw_only=True, frozen=True):
@@ -116,6 +118,8 @@ class Step:
     """What one event produced: joined records to send to ``labeled`` and closed partials."""
 
     labeled: list[LabeledEvent] = field(default_factory=list)
+    # per joined record, its prediction's JSON as read (when given): see encode_labeled
+    prediction_raws: list[bytes | None] = field(default_factory=list)
     partials: list[Partial] = field(default_factory=list)
     skipped: bool = False
 
@@ -146,6 +150,8 @@ class PartitionState:
         self._snap = snap
         self.offsets = dict(snap.offsets)
         self.join = JoinState(config.join_ttl, store=store, counts=snap.join)
+        if snapshot is not None:  # restored slots the checkpoint covers need no halves
+            self.join.forget_halves(applied=snap.offsets)
         self.drift_clock = WindowClock(config.windows, snap.drift_clock)
         self.label_max = snap.label_max
         self.perf_closed = -math.inf if snap.perf_closed is None else snap.perf_closed
@@ -158,6 +164,11 @@ class PartitionState:
         self.heartbeat_at = snap.heartbeat_at
         self.unprofiled = dict(snap.unprofiled)
         self.dead_letters = snap.dead_letters
+        self._grace, self._label_wait = config.windows.grace, config.label_wait
+        self._targets: dict[str, _Targets] = {}  # see _resolve
+        self._label_targets: dict[
+            tuple[str, str], tuple[float, float, list[tuple[float, PerformanceAccumulator | None]]]
+        ] = {}  # see _label_windows
 
     # -- events -----------------------------------------------------------------------------
 
@@ -167,45 +178,64 @@ class PartitionState:
         return last is not None and offset <= last
 
     def on_prediction(
-        self, prediction: PredictionEvent, topic: str, offset: int, *, close: bool = True
+        self,
+        prediction: PredictionEvent,
+        topic: str,
+        offset: int,
+        *,
+        close: bool = True,
+        raw: bytes | None = None,
     ) -> Step:
-        """Apply one prediction. With ``close=False`` the windows it closed stay queued until
-        :meth:`close` (once per batch: the outcome is the same, popping is what costs)."""
+        """Apply one prediction (``raw``: its JSON as read, which the join keeps to write
+        out instead of encoding it again). With ``close=False`` the windows it closed stay
+        queued until :meth:`close` (once per batch: the outcome is the same, popping is
+        what costs)."""
         if self.applied(topic, offset):
             return Step(skipped=True)
         self.offsets[topic] = offset
         step = Step()
-        result = self.join.add_prediction(prediction, source=(topic, self.partition, offset))
+        result = self.join.add_prediction(prediction, (topic, self.partition, offset), raw)
         if result.outcome == "duplicate":
             return self._done(step, close)
         if result.labeled is not None:
             step.labeled.append(result.labeled)
+            step.prediction_raws.append(result.prediction_raw)
         name, version = prediction.model_name, prediction.model_version
         label = f"{name}/{version}"
-        for window in self.drift_clock.observe(prediction.event_time, label):
-            acc = self._drift_acc(name, version, window)
+        windows = self.drift_clock.observe(prediction.event_time, label)
+        targets = self._targets.get(label)
+        if targets is None or targets[0] is not windows:
+            targets = self._resolve(name, version, label, windows)
+        evidence = (topic, self.partition, offset)
+        for acc, perf in targets[1]:
             if acc is not None:
-                acc.update(prediction.features, prediction.score,
-                           evidence=(topic, self.partition, offset))
-            if window.end > self.perf_closed:
-                self._perf_acc(name, version, window).add_predictions()
+                acc.update(prediction.features, prediction.score, evidence=evidence)
+            if perf is not None:
+                perf.add_predictions()
         if result.labeled is not None:
             self._count_label(result.labeled)
         return self._done(step, close)
 
     def on_label(
-        self, label: LabelEvent, topic: str, offset: int, *, close: bool = True
+        self,
+        label: LabelEvent,
+        topic: str,
+        offset: int,
+        *,
+        close: bool = True,
+        raw: bytes | None = None,
     ) -> Step:
-        """Apply one label (``close`` as in :meth:`on_prediction`)."""
+        """Apply one label (``close`` and ``raw`` as in :meth:`on_prediction`)."""
         if self.applied(topic, offset):
             return Step(skipped=True)
         self.offsets[topic] = offset
         step = Step()
         if self.label_max is None or label.event_time > self.label_max:
             self.label_max = label.event_time
-        result = self.join.add_label(label, source=(topic, self.partition, offset))
+        result = self.join.add_label(label, (topic, self.partition, offset), raw)
         if result.labeled is not None:
             step.labeled.append(result.labeled)
+            step.prediction_raws.append(result.prediction_raw)
             self._count_label(result.labeled)
         return self._done(step, close)
 
@@ -223,14 +253,28 @@ class PartitionState:
 
     # -- windows ----------------------------------------------------------------------------
 
+    def _resolve(self, name: str, version: str, label: str, windows: list[Window]) -> _Targets:
+        """The accumulators an event in ``windows`` updates. The window clock hands back the
+        same list for consecutive events in the same windows, so the result is kept for
+        them; kept only while every window has a profile (one may be registered later)."""
+        pairs = []
+        for window in windows:
+            acc = self._drift_acc(name, version, window)
+            if acc is None:
+                self.unprofiled[label] = self.unprofiled.get(label, 0) + 1
+            perf = self._perf_acc(name, version, window) if window.end > self.perf_closed else None
+            pairs.append((acc, perf))
+        targets = (windows, pairs)
+        if all(acc is not None for acc, _ in pairs):
+            self._targets[label] = targets
+        return targets
+
     def _drift_acc(self, name: str, version: str, window: Window) -> WindowAccumulator | None:
         key = _window_key(name, version, window.start)
         acc = self._drift.get(key)
         if acc is None:
             profile = self.profiles(name, version)
             if profile is None:
-                label = f"{name}/{version}"
-                self.unprofiled[label] = self.unprofiled.get(label, 0) + 1
                 return None
             acc = self._drift[key] = WindowAccumulator(profile, window)
         return acc
@@ -248,7 +292,7 @@ class PartitionState:
         watermark has passed them and the labels' has passed them plus ``label_wait``."""
         if self.label_max is None:
             return -math.inf
-        labels = self.label_max - self.config.windows.grace - self.config.label_wait
+        labels = self.label_max - self._grace - self._label_wait
         return min(self.drift_clock.watermark, labels)
 
     def _perf_end(self, key: str) -> float:
@@ -256,19 +300,41 @@ class PartitionState:
 
     def _count_label(self, labeled: LabeledEvent) -> None:
         p = labeled.prediction
-        for window in self.config.windows.assign(p.event_time):
-            if window.end <= self.perf_closed:
-                continue  # its window is closed (perhaps not popped yet): not counted
-            acc = self._perf.get(_window_key(p.model_name, p.model_version, window.start))
-            if acc is not None:
+        t = p.event_time
+        version = (p.model_name, p.model_version)
+        recent = self._label_targets.get(version)
+        if recent is not None and recent[0] <= t < recent[1]:
+            targets = recent[2]
+        else:
+            targets = self._label_windows(p.model_name, p.model_version, t)
+        for end, acc in targets:
+            # a window already closed (perhaps not popped yet) does not count it
+            if acc is not None and end > self.perf_closed:
                 acc.update(p.score, labeled.label, delay=labeled.delay_seconds)
+
+    def _label_windows(
+        self, name: str, version: str, event_time: float
+    ) -> list[tuple[float, PerformanceAccumulator | None]]:
+        """The performance accumulators of the windows of a prediction made at
+        ``event_time``; kept for the next labels of predictions in the same windows while
+        each exists (until close() may pop them)."""
+        windows = self.config.windows
+        found = windows.assign(event_time)
+        targets = [(w.end, self._perf.get(_window_key(name, version, w.start))) for w in found]
+        if windows.whole and all(acc is not None for _, acc in targets):
+            self._label_targets[(name, version)] = (*windows.span(found), targets)
+        return targets
 
     def _done(self, step: Step, close: bool) -> Step:
         # Which performance windows are closed moves per event, so that whether a label is
         # counted never depends on where a batch ended; popping them waits for close().
-        mark = self.performance_watermark
-        if mark > self.perf_closed:
-            self.perf_closed = mark
+        if self.label_max is not None:  # performance_watermark, inlined: it runs per event
+            mark = self.label_max - self._grace - self._label_wait
+            drift = self.drift_clock.watermark
+            if drift < mark:
+                mark = drift
+            if mark > self.perf_closed:
+                self.perf_closed = mark
         if close:
             step.partials.extend(self.close())
         return step
@@ -281,6 +347,8 @@ class PartitionState:
         others before their counts arrive. The heartbeat after them says it (sent whenever
         a window closed or the watermark crossed a window boundary)."""
         partials: list[Partial] = []
+        self._targets.clear()  # accumulators may be popped below
+        self._label_targets.clear()
         watermark = self.drift_clock.watermark
         for label, window in self.drift_clock.pop_closed():
             name, _, version = label.rpartition("/")

@@ -40,6 +40,7 @@ Choices:
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections.abc import Mapping
 
 import msgspec
@@ -146,12 +147,16 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
     def update(self, score: float, label: int, delay: float | None = None) -> None:
         """Count one labeled prediction (``label`` 0 or 1; ``delay`` in seconds)."""
         positive = score >= self.threshold
+        bins = self.bins
+        b = int(score * bins)
+        if b >= bins:
+            b = bins - 1
         if label:
             if positive:
                 self.tp += 1
             else:
                 self.fn += 1
-            self.positives[min(int(score * self.bins), self.bins - 1)] += 1
+            self.positives[b] += 1
             self.log_loss_sum -= math.log(min(max(score, _EPS), 1.0 - _EPS))
             self.brier_sum += (1.0 - score) ** 2
         else:
@@ -159,18 +164,19 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
                 self.fp += 1
             else:
                 self.tn += 1
-            self.negatives[min(int(score * self.bins), self.bins - 1)] += 1
+            self.negatives[b] += 1
             self.log_loss_sum -= math.log(min(max(1.0 - score, _EPS), 1.0 - _EPS))
             self.brier_sum += score * score
         if delay is not None:
             self.delay_count += 1
             self.delay_sum += delay
-            self.delay_min = delay if self.delay_min is None else min(self.delay_min, delay)
-            self.delay_max = delay if self.delay_max is None else max(self.delay_max, delay)
-            i = 0
-            while i < len(DELAY_EDGES) and delay > DELAY_EDGES[i]:
-                i += 1
-            self.delay_histogram[i] += 1
+            low, high = self.delay_min, self.delay_max
+            if low is None or delay < low:
+                self.delay_min = delay
+            if high is None or delay > high:
+                self.delay_max = delay
+            # the first bucket whose upper edge is >= delay
+            self.delay_histogram[bisect_left(DELAY_EDGES, delay)] += 1
 
     def merge(self, other: PerformanceAccumulator) -> PerformanceAccumulator:
         """Add ``other`` (same threshold and bins) into this one; returns self."""

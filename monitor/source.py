@@ -32,8 +32,14 @@ import msgspec
 from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
 
 from driftline.errors import ContractError
-from driftline.events import FeatureStatistic, LabeledEvent, LabelEvent, PredictionEvent, decode
-from driftline.events import encode as encode_event
+from driftline.events import (
+    FeatureStatistic,
+    LabeledEvent,
+    LabelEvent,
+    PredictionEvent,
+    decode,
+    encode_labeled,
+)
 from driftline.kafka import Producer
 from driftline.kafka.admin import create_internal_topics, watermarks
 from driftline.kafka.consumer import iter_range
@@ -98,7 +104,9 @@ class SourceLoop:
                                       threshold=settings.positive_threshold)
         self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
         self.states: dict[int, PartitionState] = {}
-        self._producer = Producer(k)
+        # Delivery reports only for failures: a Python callback per success would cost more
+        # than the message; any failure still marks the producer (checked at checkpoints).
+        self._producer = Producer(k, options={"delivery.report.only.error": True})
         self._dead = DeadLetterWriter(self._producer, names["dead-letter"], "monitor")
         self._consumer: Consumer | None = None
         self._broken = False  # after any failure nothing more is checkpointed or committed
@@ -155,9 +163,8 @@ class SourceLoop:
         """Apply one batch of source messages, then send the partials it closed."""
         counts: Counter[tuple[str, str]] = Counter()
         touched: set[int] = set()
-        joined = 0
+        labeled_out: list[dict[str, bytes]] = []
         predictions = self.predictions
-        produce = self._producer.produce
         for msg in messages:
             err = msg.error()
             if err is not None:  # (end-of-partition events are off)
@@ -171,11 +178,11 @@ class SourceLoop:
             try:
                 if topic == predictions:
                     step = state.on_prediction(decode(PredictionEvent, value), topic, offset,
-                                               close=False)
+                                               close=False, raw=value)
                     outcome = "skipped" if step.skipped else "prediction"
                 else:
                     step = state.on_label(decode(LabelEvent, value), topic, offset,
-                                          close=False)
+                                          close=False, raw=value)
                     outcome = "skipped" if step.skipped else "label"
             except ContractError as exc:
                 if state.on_dead_letter(topic, offset):
@@ -184,17 +191,18 @@ class SourceLoop:
                 counts[(topic, "dead-letter")] += 1
                 continue
             counts[(topic, outcome)] += 1
-            joined += len(step.labeled)
-            for labeled in step.labeled:
-                produce(self.labeled, encode_event(labeled), labeled.key)
+            for labeled, raw in zip(step.labeled, step.prediction_raws, strict=True):
+                labeled_out.append({"key": labeled.key, "value": encode_labeled(labeled, raw)})
                 self._detect(state, labeled)
+        if labeled_out:
+            self._producer.produce_many(self.labeled, labeled_out)
         for partition in touched:
             for partial in self.states[partition].close():
                 self._send(partial)
         for (topic, outcome), n in counts.items():
             self.metrics.events.labels(topic, outcome).inc(n)
-        if joined:
-            self.metrics.labeled.inc(joined)
+        if labeled_out:
+            self.metrics.labeled.inc(len(labeled_out))
 
     def _detect(self, state: PartitionState, labeled: LabeledEvent) -> None:
         p = labeled.prediction
@@ -223,15 +231,22 @@ class SourceLoop:
         partitions = [p for p in partitions if p in self.states]
         if not partitions or self._broken:
             return
+        written: dict[int, list[str]] = {}
         for p in partitions:
             self.metrics.expired.inc(len(self.states[p].expire()))
-            for key, value in _slots(self.states[p]).take_writes():
-                self._producer.produce(self.changelog, value, key.encode(), partition=p)
+            writes = _slots(self.states[p]).take_writes()
+            written[p] = [key for key, _ in writes]
+            if writes:
+                self._producer.produce_many(self.changelog, [
+                    {"key": key.encode(), "value": value} for key, value in writes
+                ], partition=p)
         self._flush("the join changelog and outputs")
         for p in partitions:
             self._producer.produce(self.checkpoints, self.states[p].snapshot(),
                                    str(p).encode(), partition=p)
         self._flush("the checkpoints")
+        for p in partitions:  # no restart goes back before this checkpoint now
+            self.states[p].join.forget_halves(written[p])
         offsets = [
             TopicPartition(topic, p, offset + 1)
             for p in partitions

@@ -93,6 +93,9 @@ class EventTimeWindows:
         self.step = float(step)
         self.grace = float(grace)
         self.origin = float(origin)
+        # whole seconds: window bounds are exact in floating point, so span() agrees with
+        # assign() at every boundary (the clock's fast path relies on it)
+        self.whole = all(float(x).is_integer() for x in (size, step, origin))
 
     @property
     def tumbling(self) -> bool:
@@ -111,6 +114,19 @@ class EventTimeWindows:
             k -= 1
         found.reverse()
         return found
+
+    def span(self, found: list[Window]) -> tuple[float, float]:
+        """The event times ``[lo, hi)`` that belong to exactly the windows ``found`` (the
+        non-empty result of one :meth:`assign`, oldest first).
+
+        >>> w = EventTimeWindows(size=60, step=30)
+        >>> w.span(w.assign(75))
+        (60.0, 90.0)
+        """
+        first, last = found[0].start, found[-1].start
+        lo = max(last, first - self.step + self.size)  # no window ends, none older joins
+        hi = min(first + self.size, last + self.step)  # none ends, no newer one starts
+        return lo, hi
 
     def watermark(self, max_event_time: float | None) -> float:
         """The watermark for the largest event time seen (``-inf`` before any event)."""
@@ -150,10 +166,14 @@ class WindowClock:
             (w.key, w.start): Window(w.start, w.end) for w in state.open
         }
         self._late: dict[str, int] = dict(state.late)
+        self._watermark = windows.watermark(self._max)
+        # key -> (lo, hi, windows): every event time in [lo, hi) belongs to exactly these
+        # windows, all open while the watermark is below the first one's end (see observe)
+        self._recent: dict[str, tuple[float, float, list[Window]]] = {}
 
     @property
     def watermark(self) -> float:
-        return self.windows.watermark(self._max)
+        return self._watermark
 
     @property
     def max_event_time(self) -> float | None:
@@ -176,13 +196,23 @@ class WindowClock:
         """
         if self._max is None or event_time > self._max:
             self._max = event_time
-        watermark = self.watermark
-        accepted = [w for w in self.windows.assign(event_time) if w.end > watermark]
+            self._watermark = watermark = event_time - self.windows.grace
+        else:
+            watermark = self._watermark
+        # Fast path (most events): the same windows as a recent event of this key, still open.
+        recent = self._recent.get(key)
+        if (recent is not None and recent[0] <= event_time < recent[1]
+                and watermark < recent[2][0].end):
+            return recent[2]
+        found = self.windows.assign(event_time)
+        accepted = [w for w in found if w.end > watermark]
         if not accepted:
             self._late[key] = self._late.get(key, 0) + 1
             return accepted
         for w in accepted:
             self._open.setdefault((key, w.start), w)
+        if len(accepted) == len(found) and self.windows.whole:
+            self._recent[key] = (*self.windows.span(found), accepted)
         return accepted
 
     def pop_closed(self, watermark: float | None = None) -> list[tuple[str, Window]]:
@@ -195,6 +225,8 @@ class WindowClock:
         closed = [(key, w) for (key, _), w in self._open.items() if w.end <= mark]
         for key, w in closed:
             del self._open[(key, w.start)]
+        if closed:
+            self._recent.clear()  # a window popped early (a given watermark) may be cached
         return sorted(closed, key=_closing_order)
 
     def state(self) -> ClockState:

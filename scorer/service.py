@@ -9,7 +9,6 @@ rows with one model call and publishes one PredictionEvent per row before return
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 import os
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ import numpy as np
 
 from driftline.events import encode_predictions, now
 from driftline.kafka import create_topics, wait_for_broker
+from driftline.process import tune_gc
 from driftline.registry import configure
 from scorer.batching import MicroBatcher
 from scorer.metrics import ScorerMetrics
@@ -31,22 +31,9 @@ from scorer.schemas import ENTITY_FIELD, REQUEST_ID_FIELD, InvalidInputError, pa
 from scorer.scoring import ServedModel, tier_names
 from scorer.settings import ScorerSettings
 
-__all__ = ["BatchTooLargeError", "ScoredBatch", "Scorer", "tune_gc"]
+__all__ = ["BatchTooLargeError", "ScoredBatch", "Scorer"]
 
 log = logging.getLogger(__name__)
-
-
-def tune_gc() -> None:
-    """Garbage-collector settings for a long-running scorer process (``driftline serve``).
-
-    Each batch allocates a dict and a message per row; with the default thresholds the cyclic
-    collector runs every 700 allocations and regularly walks every object pandas, scikit-learn
-    and MLflow created at import. Freezing what exists after start-up and collecting the young
-    generation less often removes most of that cost (measured: about a third of a batch).
-    """
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 class BatchTooLargeError(ValueError):
@@ -154,7 +141,7 @@ class Scorer:
             self.stream = TransactionScorer(self)
             self.stream.start()
         if self._tune_gc:
-            tune_gc()
+            tune_gc()  # after start-up: what loaded so far is frozen
 
     async def start(self) -> None:
         """Start everything; the blocking part runs off the event loop."""

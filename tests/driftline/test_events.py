@@ -25,6 +25,7 @@ from driftline.events import (
     decode,
     decode_many,
     encode,
+    encode_labeled,
     encode_predictions,
     from_mapping,
 )
@@ -262,3 +263,16 @@ def test_batch_encoding_matches_each_event_for_any_values(name, version, shared,
 def test_batch_encoding_refuses_columns_of_different_lengths():
     with pytest.raises(ValueError, match="one value per row"):
         _batch("m", "1", ["a", "b"], 1.0, [{}, {}], [0.1], ["LOW", "LOW"], [None, None])
+
+
+def test_encode_labeled_embeds_the_prediction_as_read():
+    p = PredictionEvent(prediction_id="p-1", event_time=10.5, model_name="m", model_version="2",
+                        features={"a": 1.25, "c": "ü \"q\"", "n": None}, score=0.3,
+                        decision="LOW", entity_id="e")
+    labeled = LabeledEvent.join(p, LabelEvent(prediction_id="p-1", event_time=70.0, label=1))
+    assert encode_labeled(labeled, encode(p)) == encode(labeled) == encode_labeled(labeled)
+    # JSON as another writer spaced and ordered it: the same event once decoded
+    as_read = b'{"score": 0.3, "decision": "LOW", "prediction_id": "p-1", "event_time": 10.5,' \
+              b' "model_name": "m", "model_version": "2", "entity_id": "e",' \
+              b' "features": {"n": null, "c": "\\u00fc \\"q\\"", "a": 1.25}}'
+    assert decode(LabeledEvent, encode_labeled(labeled, as_read)) == labeled

@@ -136,3 +136,82 @@ def test_missing_share_is_reported_against_the_reference(loan_profile):
     report = fill(loan_profile, rows, scores).evaluate()
     missing = {s.statistic: s for s in report.feature("loan_amount").statistics}["missing_share"]
     assert missing.drifted and missing.value == pytest.approx(0.2, abs=0.03)
+
+
+def _counted_one_at_a_time(profile, rows, scores, limit):
+    """Reference: each value binned by bisect and added with += in order (float sums
+    included), as the accumulator's counts must come out bit for bit."""
+    from bisect import bisect_right
+
+    def number(nc, cuts, v):
+        if v is None or isinstance(v, str | bool) or not -np.inf < v < np.inf:
+            nc["missing"] += 1
+            return
+        i = bisect_right(cuts, v)
+        nc["counts"][i] += 1
+        nc["sums"][i] += v
+
+    numeric = {p.name: {"counts": [0] * (len(p.cuts) + 1), "sums": [0.0] * (len(p.cuts) + 1),
+                        "missing": 0} for p in profile.numeric}
+    categorical = {p.name: {"counts": {}, "missing": 0} for p in profile.categorical}
+    score = {"counts": [0] * (len(profile.score.cuts) + 1),
+             "sums": [0.0] * (len(profile.score.cuts) + 1), "missing": 0}
+    for row, s in zip(rows, scores, strict=True):
+        for p in profile.numeric:
+            number(numeric[p.name], p.cuts, row.get(p.name))
+        for p in profile.categorical:
+            v, cc = row.get(p.name), categorical[p.name]
+            if v is None:
+                cc["missing"] += 1
+                continue
+            key = v if isinstance(v, str) else str(v)
+            if key not in cc["counts"] and len(cc["counts"]) >= limit:
+                key = OTHER_CATEGORY
+            cc["counts"][key] = cc["counts"].get(key, 0) + 1
+        if s is not None:
+            number(score, profile.score.cuts, s)
+    return numeric, categorical, score
+
+
+def test_queued_counts_equal_counting_one_at_a_time_bit_for_bit(loan_profile):
+    rng = np.random.default_rng(5)
+    rows, scores = traffic(6, 3000)
+    rows = [dict(r) for r in rows]
+    awkward = [None, float("nan"), float("inf"), -float("inf"), "12", True, 7, -0.0, 1e300]
+    for i in rng.choice(len(rows), 400, replace=False):
+        rows[i]["loan_amount"] = awkward[i % len(awkward)]
+        rows[i]["channel"] = [None, 3, "new-channel", f"c{i}", 2.5][i % 5]
+    scores = [None if i % 97 == 0 else float(s) for i, s in enumerate(scores)]
+    limit = 6
+    queued = WindowAccumulator(loan_profile, WINDOW, max_categories=limit)
+    each = WindowAccumulator(loan_profile, WINDOW, max_categories=limit)
+    for i, (row, score) in enumerate(zip(rows, scores, strict=True)):
+        queued.update(row, score, evidence=("predictions", i % 2, 100 + i))
+        each.update(row, score, evidence=("predictions", i % 2, 100 + i))
+        if i % 250 == 0:
+            _ = queued.state  # flushes part-way, as a checkpoint would
+        _ = each.state
+    numeric, categorical, score = _counted_one_at_a_time(loan_profile, rows, scores, limit)
+    for acc in (queued, each):
+        st = acc.state
+        assert st.rows == len(rows)
+        for name, ref in numeric.items():
+            nc = st.numeric[name]
+            assert (nc.counts, nc.sums, nc.missing) == (ref["counts"], ref["sums"],
+                                                         ref["missing"]), name
+        for name, ref in categorical.items():
+            cc = st.categorical[name]
+            assert (cc.counts, cc.missing) == (ref["counts"], ref["missing"]), name
+        assert (st.score.counts, st.score.sums, st.score.missing) == (
+            score["counts"], score["sums"], score["missing"])
+        assert st.offsets == {"predictions:0": [100, 3098], "predictions:1": [101, 3099]}
+
+
+def test_the_category_limit_admits_the_first_ones_seen_when_counted_in_one_go(loan_profile):
+    acc = WindowAccumulator(loan_profile, WINDOW, max_categories=3)
+    for city in ["x", "y", None, "x", "z", "w", "y", "v", None, "w"]:
+        acc.update({"channel": city}, 0.5)
+    cc = acc.state.categorical["channel"]
+    # x, y, z fill the three places; w then opens __other__ and v joins it
+    assert cc.counts == {"x": 2, "y": 2, "z": 1, OTHER_CATEGORY: 3}
+    assert cc.missing == 2

@@ -119,3 +119,48 @@ def test_a_restarted_join_resumes_from_its_store_and_counts():
     # every prediction is joined, expired or still waiting: none lost, none twice
     counts = second.counts
     assert counts.joined + counts.expired_predictions + second.pending()["prediction"] == 400
+
+
+def test_slots_written_with_the_bytes_as_read_restore_and_replay_the_same_pair():
+    # The changelog record embeds each half's JSON as read (here spaced unlike driftline's
+    # encoder); a worker restored from it replays the pair exactly.
+    from driftline.events import encode
+    from monitor.changelog import ChangelogStore
+    from monitor.join import decode_slot, encode_slot
+
+    p, y = prediction("a", 10), label("a", 40, 0)
+    p_raw = encode(p).replace(b",", b", ")
+    store: ChangelogStore = ChangelogStore(encode_slot)
+    join = JoinState(ttl=100, store=store)
+    join.add_prediction(p, source=("predictions", 0, 5), raw=p_raw)
+    joined = join.add_label(y, source=("labels", 0, 9), raw=encode(y))
+    assert joined.prediction_raw == p_raw
+    records = [(k.encode(), v) for k, v in store.take_writes()]
+    assert b'"prediction":' + p_raw in records[0][1]  # embedded, not encoded again
+
+    restored = JoinState(ttl=100, store=ChangelogStore.restore(
+        records, encode=encode_slot, decode=decode_slot))
+    again = restored.add_label(y, source=("labels", 0, 9))
+    assert again.outcome == "joined" and again.labeled == joined.labeled
+    assert again.prediction_raw == p_raw
+    assert restored.add_label(y, source=("labels", 0, 10)).outcome == "duplicate"
+
+
+def test_joined_slots_shrink_to_tombstones_once_a_checkpoint_covers_them():
+    join = JoinState(ttl=100)
+    join.add_prediction(prediction("a", 10), source=("t.predictions", 0, 5))
+    join.add_label(label("a", 40), source=("t.labels", 0, 9))
+    join.add_prediction(prediction("b", 11), source=("t.predictions", 0, 6))
+    join.add_label(label("b", 41), source=("t.labels", 0, 12))
+    join.add_prediction(prediction("c", 12), source=("t.predictions", 0, 7))  # waiting
+    # A restored checkpoint that includes labels up to offset 10: only "a" is covered.
+    assert join.forget_halves(applied={"t.predictions": 7, "t.labels": 10}) == 1
+    assert join.store["a"].prediction is None and join.store["b"].prediction is not None
+    # After a durable checkpoint of the slots just written: "b" too; "c" still waits.
+    assert join.forget_halves(keys=["b", "c"]) == 1
+    assert join.store["b"].status == "joined" and join.store["b"].label is None
+    assert join.store["c"].prediction is not None
+    # A real duplicate is still recognised by the tombstone.
+    assert join.add_label(label("a", 50), source=("t.labels", 0, 20)).outcome == "duplicate"
+    assert join.add_prediction(prediction("b", 11), source=("t.predictions", 0, 30)).outcome \
+        == "duplicate"

@@ -26,6 +26,10 @@ class FakeProducer:
     def produce(self, topic, value, key=None, *, partition=None, **_kw) -> None:
         self.log.append(("produce", (topic, key, partition, value is None)))
 
+    def produce_many(self, topic, messages, *, partition=None) -> None:
+        for m in messages:
+            self.produce(topic, m["value"], m.get("key"), partition=partition)
+
     def flush(self, timeout: float = 30.0) -> int:
         self.log.append(("flush", None))
         return 0

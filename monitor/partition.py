@@ -110,6 +110,7 @@ class PartitionConfig:
     windows: EventTimeWindows
     label_wait: float = 600.0
     join_ttl: float = 86_400.0
+    join_retention: float | None = None  # tombstones of joined/expired slots; None: join_ttl
     threshold: float = 0.5  # score at or above which a prediction is positive
 
 
@@ -149,7 +150,8 @@ class PartitionState:
         snap = snapshot or PartitionSnapshot()
         self._snap = snap
         self.offsets = dict(snap.offsets)
-        self.join = JoinState(config.join_ttl, store=store, counts=snap.join)
+        self.join = JoinState(config.join_ttl, config.join_retention, store=store,
+                              counts=snap.join)
         if snapshot is not None:  # restored slots the checkpoint covers need no halves
             self.join.forget_halves(applied=snap.offsets)
         self.drift_clock = WindowClock(config.windows, snap.drift_clock)

@@ -31,6 +31,11 @@ class MonitorSettings(DriftlineSettings):
         description="performance windows close this long after their drift window",
     )
     join_ttl: float = Field(default=86_400.0, gt=0, description="unlabeled predictions expire")
+    join_retention: float | None = Field(
+        default=None, gt=0,
+        description="event-time seconds a joined or expired prediction's tombstone is kept to "
+        "recognise duplicates (default: join_ttl); bounds the join state's memory",
+    )
     positive_threshold: float = Field(default=0.5, gt=0, lt=1)
 
     monitor_instance_id: str | None = Field(

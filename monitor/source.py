@@ -101,6 +101,7 @@ class SourceLoop:
         self.group = f"{app_id}-source"
         self.config = PartitionConfig(settings.windows(), label_wait=settings.label_wait,
                                       join_ttl=settings.join_ttl,
+                                      join_retention=settings.join_retention,
                                       threshold=settings.positive_threshold)
         self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
         self.states: dict[int, PartitionState] = {}

@@ -277,3 +277,14 @@ def test_a_quiet_partition_stops_holding_windows_after_the_idle_timeout(loan_pro
     for second in (101.0, 102.0, 103.0, 104.0, 110.0):
         judged += busy.add(_beat(1, 30.0, caught_up=False), now=second)
     assert [j for j in judged if j.kind == "drift"] == []
+
+
+def test_the_configured_retention_drops_tombstones_before_the_ttl(loan_profile):
+    config = PartitionConfig(EventTimeWindows(size=60, grace=5), label_wait=30, join_ttl=3600,
+                             join_retention=100)
+    state = PartitionState(0, config, {}, lambda n, v: loan_profile)
+    _feed(state, _stream(400))  # 200 s of predictions, labels 20 s later
+    state.expire()
+    # joined at 20-220 s; the clock is at 219.5 s: tombstones older than 100 s are gone
+    assert 0 < len(state.join) < 400
+    assert all(slot.since >= 219.5 - 100 for slot in state.join.store.values())

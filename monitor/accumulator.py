@@ -6,12 +6,15 @@ values in each bin, for the binned Wasserstein distance), the count per category
 categorical feature, missing counts, the same bins for the score, and the first and last
 offset per topic partition of the events it counted (the evidence a drift event cites).
 
-- :meth:`~WindowAccumulator.update` is O(features) per prediction (a binary search per
-  numeric feature over at most ``bins`` cut points, a dict increment per categorical one).
+- :meth:`~WindowAccumulator.update` queues a prediction; the queue is counted in one go the
+  next time the counts are read (in the worker: at each checkpoint and when the window
+  closes): a sorted search per numeric feature over at most ``bins`` cut points and a bin
+  count, done by numpy for the whole queue, and a count per category. Each row is counted
+  once, then dropped.
 - :meth:`~WindowAccumulator.merge` adds another accumulator of the same model version:
   partial windows from several workers or partitions, or panes into a larger window.
 - :meth:`~WindowAccumulator.evaluate` judges the window in O(features x bins) and returns a
-  plain :class:`~monitor.judge.WindowReport`; no raw row is kept or rescanned.
+  plain :class:`~monitor.judge.WindowReport`; no raw row is rescanned.
 - The state is a msgspec Struct (:class:`WindowState`): :meth:`~WindowAccumulator.encode`
   gives JSON bytes for a faust table with a changelog, :meth:`~WindowAccumulator.decode`
   reads them back with the profile.

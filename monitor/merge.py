@@ -122,6 +122,7 @@ class WindowMerger:
         min_labeled: int = 200,
         started: float | None = None,
         judged: MutableMapping[str, bytes] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.expected = partitions
         self.profiles = profiles
@@ -137,6 +138,8 @@ class WindowMerger:
         self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
         self._perf_marks: dict[int, float] = {}  # partition -> performance watermark
         self._moved: dict[int, float] = {}  # partition -> when a watermark of it last rose
+        self._sent: dict[int, float] = {}  # partition -> newest heartbeat's send time (wall)
+        self._clock = clock
         self._caught_up: set[int] = set()  # partitions whose last heartbeat had no backlog
         self._pending: dict[tuple[str, str, str, float], _Pending] = {}
         # (kind, model, version) -> end of the last window judged; kept in ``judged`` (a faust
@@ -165,12 +168,14 @@ class WindowMerger:
         mark = self._marks.get(p)
         incoming = -float("inf") if partial.watermark is None else partial.watermark
         watermark = incoming if mark is None else max(mark[0], incoming)
-        if mark is None or watermark > mark[0] or now - mark[1] > self.idle_timeout:
-            # (back after a silence: a new owner, not idle until it shows it is again)
-            self._moved[p] = now
-            if mark is not None and now - mark[1] > self.idle_timeout:
+        back = mark is not None and not self._alive(p, now)  # a new owner after a silence
+        if mark is None or watermark > mark[0] or back:
+            self._moved[p] = now  # (back: not idle until it shows it is again)
+            if back:
                 self._caught_up.discard(p)
         self._marks[p] = (watermark, now)
+        if partial.sent_at is not None:
+            self._sent[p] = max(partial.sent_at, self._sent.get(p, partial.sent_at))
         if partial.caught_up is not None:
             if partial.caught_up:
                 self._caught_up.add(p)
@@ -236,9 +241,17 @@ class WindowMerger:
         perf = min(self._perf_marks.get(p, -float("inf")) for p in active)
         return drift, perf
 
+    def _alive(self, p: int, now: float) -> bool:
+        """Heard from lately: by the send time of its newest heartbeat when it has one (a
+        heartbeat read again after a rebalance is old news), else by when it was read."""
+        sent = self._sent.get(p)
+        if sent is not None:
+            return self._clock() - sent <= self.idle_timeout
+        return now - self._marks[p][1] <= self.idle_timeout
+
     def _idle(self, p: int, now: float) -> bool:
-        """Alive (heard from lately), caught up, and no watermark moved for a while."""
-        return (p in self._caught_up and now - self._marks[p][1] <= self.idle_timeout
+        """Alive, caught up, and no watermark moved for a while."""
+        return (p in self._caught_up and self._alive(p, now)
                 and now - self._moved[p] > self.idle_timeout)
 
     def ready(self, now: float | None = None) -> list[Judged]:

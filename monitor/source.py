@@ -348,7 +348,7 @@ class SourceLoop:
                     behind = True
             self.metrics.late.labels(str(p)).set(sum(state.drift_clock.late.values()))
             self._send(Partial(
-                kind="watermark", partition=p, caught_up=not behind,
+                kind="watermark", partition=p, caught_up=not behind, sent_at=time.time(),
                 watermark=finite_or_none(state.drift_clock.watermark),
                 performance_watermark=finite_or_none(state.performance_watermark),
             ))

@@ -288,3 +288,25 @@ def test_the_configured_retention_drops_tombstones_before_the_ttl(loan_profile):
     # joined at 20-220 s; the clock is at 219.5 s: tombstones older than 100 s are gone
     assert 0 < len(state.join) < 400
     assert all(slot.since >= 219.5 - 100 for slot in state.join.store.values())
+
+
+def test_heartbeats_read_again_after_a_rebalance_are_no_sign_of_life(loan_profile):
+    # Partition 1's last live heartbeat was sent and read at wall time 100 (caught up,
+    # watermark 30). The judge's group then rebalanced and it read that heartbeat again at
+    # 100.9, while partition 1 moved to a worker still restoring it. Partition 0 is busy and
+    # past the windows. At 103.5 partition 1 has been silent for 3.5 s (idle_timeout 3): it
+    # must be waited for, not taken for a live, idle partition because it was *read* lately.
+    wall = [100.0]
+    merger = WindowMerger(partitions=2, profiles=lambda n, v: loan_profile,
+                          policy=DriftPolicy(), idle_timeout=3.0, clock=lambda: wall[0])
+    last = Partial(kind="watermark", partition=1, watermark=30.0, caught_up=True,
+                   sent_at=100.0)
+    judged = merger.add(last, now=100.0)
+    judged += [j for p in _feed(PartitionState(0, CONFIG, {}, lambda n, v: loan_profile),
+                                _stream(300, seed=30, ids="q0-"))[1]
+               for j in merger.add(p, now=100.0)]
+    wall[0] = 100.9
+    judged += merger.add(last, now=100.9)  # read again
+    wall[0] = 103.5
+    judged += merger.add(_beat(0, 145.0, caught_up=False), now=103.5)
+    assert [j for j in judged if j.kind == "drift"] == []

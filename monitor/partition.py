@@ -333,13 +333,9 @@ class PartitionState:
     def _done(self, step: Step, close: bool) -> Step:
         # Which performance windows are closed moves per event, so that whether a label is
         # counted never depends on where a batch ended; popping them waits for close().
-        if self.label_max is not None:  # performance_watermark, inlined: it runs per event
-            mark = self.label_max - self._grace - self._label_wait
-            drift = self.drift_clock.watermark
-            if drift < mark:
-                mark = drift
-            if mark > self.perf_closed:
-                self.perf_closed = mark
+        mark = self.performance_watermark
+        if mark > self.perf_closed:
+            self.perf_closed = mark
         if close:
             step.partials.extend(self.close())
         return step

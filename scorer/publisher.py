@@ -10,10 +10,12 @@ The policy, in full:
 2. **Wait for the broker, don't expire.** The producer is idempotent with ``acks=all`` and
    ``message.timeout.ms=0``: a queued prediction waits for the broker however long it is away
    and librdkafka retries it without duplicates or reordering. A broker restart loses nothing.
-3. **A bounded buffer, then 503.** The queue holds at most ``DRIFTLINE_BUFFER_MAX_MESSAGES``
-   predictions (``queue.buffering.max.messages``). A request that would not fit is refused with
-   503 and ``Retry-After`` *before* it is scored: the client knows it got no prediction, and
-   nothing accepted is ever dropped. ``/ready`` reports the broker unreachable (error callback
+3. **A bounded buffer, a short wait, then 503.** The queue holds at most
+   ``DRIFTLINE_BUFFER_MAX_MESSAGES`` predictions (``queue.buffering.max.messages``). A request
+   that would not fit waits up to ``DRIFTLINE_BUFFER_WAIT_MS`` (default 1 s) for Kafka to
+   acknowledge enough; if the room does not come it is refused with 503 and ``Retry-After``
+   *before* it is scored: the client knows it got no prediction, and nothing accepted is ever
+   dropped. ``/ready`` reports the broker unreachable (error callback
    and a periodic metadata probe) and the buffer depth; ``/metrics`` exports both.
 4. **Failures are counted, retried or dead-lettered.** Every failed delivery report increments
    ``driftline_publish_failures_total{reason}``. A retriable failure (possible only when an

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -55,6 +56,15 @@ class _Batch(msgspec.Struct):
 
 
 _encode = msgspec.json.Encoder().encode
+
+# How often a request waiting for room in the publish buffer looks again: Kafka acknowledges
+# in batches every few milliseconds under load, and a look is one C call.
+_ROOM_POLL_S = 0.002
+
+
+def _loop_time(monotonic: float) -> float:
+    """A time.monotonic() instant on the running event loop's clock."""
+    return asyncio.get_running_loop().time() + (monotonic - time.monotonic())
 
 
 def _new_ids(count: int) -> list[str]:
@@ -122,6 +132,7 @@ class Scorer:
             self.store, settings, self.publisher.dead_letters, self.metrics
         )
         self.stream: Any = None  # scorer.stream.TransactionScorer when settings.stream
+        self._batch_room = asyncio.Lock()  # see answer_batch_when_room; remade by start()
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -146,6 +157,7 @@ class Scorer:
     async def start(self) -> None:
         """Start everything; the blocking part runs off the event loop."""
         await asyncio.to_thread(self.start_blocking)
+        self._batch_room = asyncio.Lock()  # of this event loop
         self.batcher.start()
 
     async def stop(self) -> None:
@@ -243,18 +255,82 @@ class Scorer:
 
     # -- HTTP helpers -----------------------------------------------------------------------
 
+    async def wait_for_room(self, count: int, deadline: float | None = None) -> bool:
+        """Wait, without blocking the event loop, until the publish buffer can take ``count``
+        more predictions or the monotonic ``deadline`` (default: DRIFTLINE_BUFFER_WAIT_MS from
+        now) passes; whether it can.
+
+        Kafka acknowledges continuously under load, so a request that finds the buffer full
+        usually finds room within milliseconds. Answering 503 at once would make a client
+        that retries send (and the server read and validate) the same rows again, which is
+        CPU the acknowledgements need. Scoring still checks the room itself (all or nothing).
+        """
+        publisher = self.publisher
+        if publisher.has_room(count):
+            return True
+        if count > publisher.capacity:
+            return False
+        if deadline is None:
+            deadline = time.monotonic() + self.settings.buffer_wait_ms / 1000.0
+        while (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(_ROOM_POLL_S, left))
+            if publisher.has_room(count):
+                return True
+        return False
+
+    async def answer_batch_when_room(
+        self, served: ServedModel, rows: list[dict[str, Any]], *, in_thread: bool
+    ) -> bytes:
+        """:meth:`answer_batch` once the buffer has room for all ``rows``, waiting at most
+        DRIFTLINE_BUFFER_WAIT_MS (then BufferFullError, 503).
+
+        Batches wait and publish one at a time: two batches waiting for the same room would
+        both see it, and the second would be refused after its wait.
+        """
+        deadline = time.monotonic() + self.settings.buffer_wait_ms / 1000.0
+        turn = False
+        try:
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                turn = await self._batch_room.acquire()
+        except TimeoutError:
+            pass  # not our turn in time: answered below only if there is room right now
+        try:
+            if turn:
+                await self.wait_for_room(len(rows), deadline)
+            if in_thread:
+                return await asyncio.to_thread(self.answer_batch, served, rows)
+            return self.answer_batch(served, rows)
+        finally:
+            if turn:
+                self._batch_room.release()
+
     async def predict_one(self, served: ServedModel, row: dict[str, Any]) -> bytes:
-        """Score one validated row through the micro-batcher; the JSON response body."""
+        """Score one validated row through the micro-batcher; the JSON response body. Waits
+        for room in the buffer first, like a batch (its micro-batch checks again)."""
+        await self.wait_for_room(1)
         return _encode(await self.batcher.submit((served, row)))
 
     def predict_batch(self, served: ServedModel, body: bytes) -> bytes:
-        """Validate, score and publish a batch body; the JSON response body.
+        """Validate, score and publish a batch body; the JSON response body. Does not wait
+        for room in the buffer (the route does, with :meth:`answer_batch_when_room`).
+
+        Raises InvalidInputError (422), BatchTooLargeError (413) or BufferFullError (503).
+        """
+        return self.answer_batch(served, self.validate_batch(served, body))
+
+    def validate_batch(self, served: ServedModel, body: bytes) -> list[dict[str, Any]]:
+        """A batch body's rows, validated against the served version's schema.
 
         Raises InvalidInputError (422) or BatchTooLargeError (413).
         """
         rows = served.fast_batch(body) if served.fast_batch is not None else None
         if rows is None:  # refused by the fast parser (or none): pydantic decides and explains
             rows = self._validate_batch(served, body)
+        return rows
+
+    def answer_batch(self, served: ServedModel, rows: list[dict[str, Any]]) -> bytes:
+        """Score and publish validated rows; the JSON response body. Raises BufferFullError
+        (503) when the buffer cannot take them all."""
         scored = self.score_rows(served, rows, source="http")
         return _encode(_Batch(served.name, served.version, len(scored), scored.public()))
 

@@ -62,6 +62,12 @@ class ScorerSettings(DriftlineSettings):
         ge=100,
         description="Predictions held while Kafka is unreachable; then /predict answers 503.",
     )
+    buffer_wait_ms: float = Field(
+        default=1000.0,
+        ge=0.0,
+        le=60_000.0,
+        description="How long a request that does not fit in the buffer waits for room before 503.",
+    )
     kafka_probe_s: float = Field(default=2.0, gt=0.0, description="Reachability probe period.")
 
     # streaming scoring from `transactions`

@@ -72,9 +72,12 @@ async def predict_batch(scorer: ScorerDep, body: BatchBody) -> Response:
     every row is published to ``predictions`` before the answer."""
     began = time.perf_counter()
     served = scorer.store.require()
-    if len(body) > _INLINE_BYTES:
-        content = await asyncio.to_thread(scorer.predict_batch, served, body)
+    large = len(body) > _INLINE_BYTES
+    if large:
+        rows = await asyncio.to_thread(scorer.validate_batch, served, body)
     else:
-        content = scorer.predict_batch(served, body)
+        rows = scorer.validate_batch(served, body)
+    # a batch that does not fit waits for room rather than throwing its validation away
+    content = await scorer.answer_batch_when_room(served, rows, in_thread=large)
     scorer.metrics.request_seconds.labels("/predict/batch").observe(time.perf_counter() - began)
     return Response(content, media_type="application/json")

@@ -203,3 +203,73 @@ def test_the_fast_parser_publishes_what_pydantic_would_and_pydantic_still_names_
     with pytest.raises(BatchTooLargeError):
         scorer.predict_batch(fast, json.dumps({"rows": [APPLICATION] * 51}).encode())
     assert len(publisher.published) == 2
+
+
+class FillingPublisher(RecordingPublisher):
+    """A buffer with a depth: publishing fills it, ``drain`` is Kafka acknowledging."""
+
+    capacity = 100
+
+    def __init__(self, depth: int) -> None:
+        super().__init__()
+        self.queued = depth
+
+    def has_room(self, count: int) -> bool:
+        return self.queued + count <= self.capacity
+
+    def depth(self) -> int:
+        return self.queued
+
+    def publish(self, keys, values, on_done=None) -> None:
+        if not self.has_room(len(keys)):
+            raise BufferFullError("full")
+        super().publish(keys, values, on_done)
+        self.queued += len(keys)
+
+
+def _waiting_scorer(tmp_path, depth: int, wait_ms: float) -> tuple[Scorer, FillingPublisher]:
+    settings = ScorerSettings(
+        home=tmp_path, kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
+        buffer_wait_ms=wait_ms,
+    )
+    scorer = Scorer(settings)
+    scorer.publisher = FillingPublisher(depth)  # type: ignore[assignment]
+    return scorer, scorer.publisher  # type: ignore[return-value]
+
+
+def test_batches_that_find_the_buffer_full_wait_for_room_one_at_a_time(served, tmp_path):
+    scorer, publisher = _waiting_scorer(tmp_path, depth=90, wait_ms=5_000)
+
+    async def run() -> list[bytes]:
+        scorer._batch_room = asyncio.Lock()
+        answers = [
+            asyncio.create_task(scorer.answer_batch_when_room(served, _rows(30), in_thread=i))
+            for i in (False, True)
+        ]
+        await asyncio.sleep(0.05)
+        assert publisher.published == []  # 90 queued + 30 > 100: both wait
+        publisher.queued = 50  # acknowledged: room for one batch of 30, not for two
+        await asyncio.sleep(0.05)
+        assert len(publisher.published) == 1  # the second waits on, it is not refused
+        publisher.queued = 0
+        return await asyncio.gather(*answers)
+
+    answers = [msgspec.json.decode(a) for a in asyncio.run(run())]
+    assert [a["count"] for a in answers] == [30, 30]
+    assert len(publisher.published) == 2 and publisher.queued == 30
+
+
+def test_a_batch_is_refused_once_the_wait_runs_out_and_nothing_is_published(served, tmp_path):
+    scorer, publisher = _waiting_scorer(tmp_path, depth=90, wait_ms=50)
+
+    async def run() -> float:
+        scorer._batch_room = asyncio.Lock()
+        began = time.monotonic()
+        with pytest.raises(BufferFullError):
+            await scorer.answer_batch_when_room(served, _rows(30), in_thread=False)
+        return time.monotonic() - began
+
+    waited = asyncio.run(run())
+    assert waited >= 0.05 and publisher.published == []
+    # more rows than the buffer holds at all are refused without waiting
+    assert asyncio.run(scorer.wait_for_room(101)) is False

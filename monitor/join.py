@@ -33,8 +33,11 @@ duplicate; a joined slot keeps both halves so that the pair can be emitted again
 checkpoint covers both events (:meth:`JoinState.forget_halves` then shrinks it to a
 tombstone). Without ``source`` every repeat is a duplicate.
 
-Finding due slots without scanning the table uses an in-memory heap of deadlines. It is
-derived state: after a restart, call :meth:`JoinState.rebuild` once the table has been
+Finding due slots without scanning the table uses an in-memory index of deadlines: each
+key filed under the whole second of event time its slot is due in (a list of references to
+the key per second, so a pair costs two list entries, not two heap tuples and floats; a key
+filed again when its slot changes leaves a stale entry that expiry recognises and drops). It
+is derived state: after a restart, call :meth:`JoinState.rebuild` once the table has been
 recovered from its changelog. Counts are a separate small struct (:class:`JoinCounts`) to
 store beside the table (for example one faust table row per partition).
 
@@ -56,6 +59,7 @@ store beside the table (for example one faust table row per partition).
 from __future__ import annotations
 
 import heapq
+import math
 from collections.abc import Iterable, Mapping, MutableMapping
 from typing import Literal
 
@@ -215,7 +219,8 @@ class JoinState:
         self.store: MutableMapping[str, _Slot] = {} if store is None else store
         self.counts = counts or JoinCounts()
         self._clock: float | None = None
-        self._deadlines: list[tuple[float, str]] = []
+        self._due: dict[int, list[str]] = {}  # second of event time -> keys due in it
+        self._seconds: list[int] = []  # heap of the seconds in _due (repeats are skipped)
         if self.store:
             self.rebuild()
 
@@ -235,12 +240,11 @@ class JoinState:
         return out
 
     def rebuild(self) -> None:
-        """Recompute the deadline heap and the clock from the store (after recovery)."""
-        self._deadlines = []
+        """Recompute the deadline index and the clock from the store (after recovery)."""
+        self._due, self._seconds = {}, []
         for key, slot in self.store.items():
             self._tick(slot.since)
-            self._deadlines.append((self._deadline(slot), key))
-        heapq.heapify(self._deadlines)
+            self._file(key, self._deadline(slot))
 
     def add_prediction(
         self,
@@ -331,26 +335,42 @@ class JoinState:
         if clock is None:
             return []
         expired: list[PredictionEvent] = []
-        heap = self._deadlines
-        while heap and heap[0][0] < clock:
-            _, key = heapq.heappop(heap)
-            slot = self._get(key)
-            if slot is None:
-                continue
-            due = self._deadline(slot)
-            if due >= clock:  # stale heap entry: the slot moved on since it was pushed
-                heapq.heappush(heap, (due, key))
-                continue
-            if slot.status == "prediction" and slot.prediction is not None:
-                self.counts.expired_predictions += 1
-                expired.append(slot.prediction)
-                self._put(key, _Slot(status="expired", since=clock))
-            elif slot.status == "label":
-                self.counts.expired_labels += 1
-                del self.store[key]
-            else:
-                del self.store[key]
+        seconds, due = self._seconds, self._due
+        # A second wholly before the clock: every slot still filed under it is due.
+        while seconds and seconds[0] + 1 <= clock:
+            second = heapq.heappop(seconds)
+            for key in due.pop(second, ()):
+                self._expire_key(key, second, clock, expired)
+        # The second the clock is in: only what is due before the clock goes.
+        now_second = math.floor(clock)
+        for key in due.pop(now_second, ()):
+            self._expire_key(key, now_second, clock, expired)
+        if len(expired) > 1:  # in deadline order (then key), however they were filed
+            expired.sort(key=lambda p: (p.event_time + self.ttl, p.prediction_id))
         return expired
+
+    def _expire_key(
+        self, key: str, second: int, clock: float, expired: list[PredictionEvent]
+    ) -> None:
+        """Handle ``key`` found filed under ``second``: expire or drop its slot if due before
+        ``clock``, file it again if not, skip the entry if stale (the slot moved on)."""
+        slot = self._get(key)
+        if slot is None:
+            return
+        deadline = self._deadline(slot)
+        if math.floor(deadline) != second:
+            return  # stale: the slot changed since and is filed under its new deadline
+        if deadline >= clock:
+            self._file(key, deadline)
+        elif slot.status == "prediction" and slot.prediction is not None:
+            self.counts.expired_predictions += 1
+            expired.append(slot.prediction)
+            self._put(key, _Slot(status="expired", since=clock))
+        elif slot.status == "label":
+            self.counts.expired_labels += 1
+            del self.store[key]
+        else:
+            del self.store[key]
 
     # internals
 
@@ -367,7 +387,16 @@ class JoinState:
 
     def _put(self, key: str, slot: _Slot) -> None:
         self.store[key] = slot
-        heapq.heappush(self._deadlines, (self._deadline(slot), key))
+        self._file(key, self._deadline(slot))
+
+    def _file(self, key: str, deadline: float) -> None:
+        second = math.floor(deadline)
+        keys = self._due.get(second)
+        if keys is None:
+            self._due[second] = [key]
+            heapq.heappush(self._seconds, second)
+        else:
+            keys.append(key)
 
     def _complete(
         self,

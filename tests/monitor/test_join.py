@@ -164,3 +164,43 @@ def test_joined_slots_shrink_to_tombstones_once_a_checkpoint_covers_them():
     assert join.add_label(label("a", 50), source=("t.labels", 0, 20)).outcome == "duplicate"
     assert join.add_prediction(prediction("b", 11), source=("t.predictions", 0, 30)).outcome \
         == "duplicate"
+
+
+def _due_by_scan(join: JoinState, clock: float) -> tuple[list[str], set[str]]:
+    """What expire(clock) must do, by scanning every slot: the predictions that expire (in
+    deadline order, then id) and the keys still in the store afterwards."""
+    expiring, gone = [], set()
+    for key, slot in join.store.items():
+        wait = join.ttl if slot.status in ("prediction", "label") else join.retention
+        if slot.since + wait < clock:
+            if slot.status == "prediction":
+                expiring.append((slot.since + wait, key))
+            else:
+                gone.add(key)
+    return [k for _, k in sorted(expiring)], set(join.store) - gone
+
+
+def test_expiry_takes_exactly_what_is_due_at_fractional_clocks_and_keeps_no_stale_entries():
+    # The deadline index files keys by whole seconds; a scan of every slot is the reference,
+    # with fractional times, a retention shorter than the ttl (deadlines that move earlier),
+    # duplicates and expiry called at arbitrary clocks, inside a second and across many.
+    rng = random.Random(11)
+    join = JoinState(ttl=7.5, retention=2.25)
+    t = 0.0
+    for _ in range(3_000):
+        t += rng.uniform(0.0, 0.05)
+        pid = f"p{rng.randrange(1_000)}"  # ids come back: duplicates, late labels
+        if rng.random() < 0.5:
+            join.add_prediction(prediction(pid, t))
+        else:
+            join.add_label(label(pid, t + rng.uniform(-3.0, 3.0)))
+        if rng.random() < 0.05:
+            clock = max(join.clock, t + rng.choice([0.0, 0.3, 2.0, 9.0]))
+            expected_ids, expected_left = _due_by_scan(join, clock)
+            assert [p.prediction_id for p in join.expire(now=clock)] == expected_ids
+            assert set(join.store) == expected_left
+            assert all(join.store[k].status == "expired" for k in expected_ids)
+    end = join.clock
+    join.expire(now=end + 100)  # the last predictions expire, leaving tombstones
+    join.expire(now=end + 200)
+    assert len(join) == 0 and join._due == {}  # nothing left filed: no stale entry kept

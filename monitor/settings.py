@@ -32,9 +32,10 @@ class MonitorSettings(DriftlineSettings):
     )
     join_ttl: float = Field(default=86_400.0, gt=0, description="unlabeled predictions expire")
     join_retention: float | None = Field(
-        default=None, gt=0,
+        default=3_600.0, gt=0,
         description="event-time seconds a joined or expired prediction's tombstone is kept to "
-        "recognise duplicates (default: join_ttl); bounds the join state's memory",
+        "recognise duplicates and late labels (unset: as long as join_ttl); bounds the join "
+        "state's memory",
     )
     positive_threshold: float = Field(default=0.5, gt=0, lt=1)
 

@@ -19,26 +19,35 @@ expired            duplicate: counted          late label: counted, dropped
 =================  =========================  ==========================================
 
 Time is event time, never the wall clock: the join's clock is the largest event time it has
-seen (prediction times and label times alike), so a replay expires exactly what the live run
-expired. A prediction still waiting ``ttl`` seconds after its event time *expires* (counted,
-returned by :meth:`JoinState.expire` so that label coverage can count it); a label waiting
-``ttl`` after its label time for a prediction that never came expires as an orphan. Joined
-and expired slots stay as small tombstones for ``retention`` seconds (default: ``ttl``) so that
-duplicates arriving then are recognised, and are then deleted.
+seen (prediction times and label times alike). A prediction still waiting ``ttl`` seconds
+after its event time *expires* (counted, returned by :meth:`JoinState.expire` so that label
+coverage can count it); a label waiting ``ttl`` after its label time for a prediction that
+never came expires as an orphan. Joined and expired slots stay as small tombstones for
+``retention`` seconds (default: ``ttl``; an expired one from its deadline) so that
+duplicates and late labels arriving then are recognised, and are then deleted. A slot is due
+once the clock (as it was before the current event) has passed its deadline, and an event
+that finds its slot due expires it first, exactly as :meth:`JoinState.expire` would have: so
+what each event does never depends on when expire() last ran, and a replay of the same
+topics gives what the live run gave whatever the checkpoint timing.
 
-A caller that knows where each event was read passes ``source=(topic, partition, offset)``:
-the slot remembers it, and the same event read again after a restart (the worker resumes
-from an older checkpoint) repeats its first outcome and counts, instead of being taken for a
-duplicate; a joined slot keeps both halves so that the pair can be emitted again, until a
+A caller that knows where each event was read passes ``source=(topic, partition, offset)``
+and the slot remembers where each half came from. After a restart, :meth:`JoinState.resume`
+rolls the slots recovered from the changelog (which is written before the checkpoint, so it
+may hold the work of events after it) back to the checkpoint: the halves added by events
+after it are taken out, and those events, read again, are applied afresh, in whatever order
+the two topics are read this time. (Repeating each event's first outcome instead, as an
+earlier version did, miscounts when the topics are read in another order: a label that
+completed its pair the first time could be applied again before its prediction, whose
+windows did not exist yet, and count nowhere.) A joined slot keeps both halves until a
 checkpoint covers both events (:meth:`JoinState.forget_halves` then shrinks it to a
-tombstone). Without ``source`` every repeat is a duplicate.
+tombstone). Without ``source`` no half is ever taken out.
 
 Finding due slots without scanning the table uses an in-memory index of deadlines: each
 key filed under the whole second of event time its slot is due in (a list of references to
 the key per second, so a pair costs two list entries, not two heap tuples and floats; a key
 filed again when its slot changes leaves a stale entry that expiry recognises and drops). It
-is derived state: after a restart, call :meth:`JoinState.rebuild` once the table has been
-recovered from its changelog. Counts are a separate small struct (:class:`JoinCounts`) to
+is derived state, rebuilt from the table when a JoinState is made over a recovered store
+(and by :meth:`JoinState.resume`). Counts are a separate small struct (:class:`JoinCounts`) to
 store beside the table (for example one faust table row per partition).
 
 >>> from driftline.events import LabelEvent, PredictionEvent
@@ -219,6 +228,7 @@ class JoinState:
         self.store: MutableMapping[str, _Slot] = {} if store is None else store
         self.counts = counts or JoinCounts()
         self._clock: float | None = None
+        self._expired_early: list[PredictionEvent] = []  # by _current; expire() returns them
         self._due: dict[int, list[str]] = {}  # second of event time -> keys due in it
         self._seconds: list[int] = []  # heap of the seconds in _due (repeats are skipped)
         if self.store:
@@ -255,17 +265,17 @@ class JoinState:
         """Handle one prediction (``source``: where it was read, to recognise replays;
         ``raw``: its JSON as read, kept for the changelog and the joined record)."""
         self.counts.predictions += 1
-        self._tick(prediction.event_time)
         key = prediction.prediction_id
         where = _where(source)
         slot = self._get(key)
+        if slot is not None:
+            slot = self._current(key, slot)
+        self._tick(prediction.event_time)
         if slot is None:
             self._put(key, _Slot(status="prediction", since=prediction.event_time,
                                  prediction=prediction, prediction_source=where,
                                  prediction_raw=raw))
             return JoinResult("waiting")
-        if where is not None and slot.prediction_source == where:
-            return self._replay(slot, "prediction")
         if slot.status == "label" and slot.label is not None:
             return self._complete(key, prediction, slot.label, where, slot.label_source,
                                   "prediction", raw, slot.label_raw)
@@ -280,16 +290,16 @@ class JoinState:
     ) -> JoinResult:
         """Handle one label (``source`` and ``raw`` as for :meth:`add_prediction`)."""
         self.counts.labels += 1
-        self._tick(label.event_time)
         key = label.prediction_id
         where = _where(source)
         slot = self._get(key)
+        if slot is not None:
+            slot = self._current(key, slot)
+        self._tick(label.event_time)
         if slot is None:
             self._put(key, _Slot(status="label", since=label.event_time, label=label,
                                  label_source=where, label_raw=raw))
             return JoinResult("waiting")
-        if where is not None and slot.label_source == where:
-            return self._replay(slot, "label")
         if slot.status == "prediction" and slot.prediction is not None:
             return self._complete(key, slot.prediction, label, slot.prediction_source, where,
                                   "label", slot.prediction_raw, raw)
@@ -298,6 +308,47 @@ class JoinState:
             return JoinResult("late")
         self.counts.duplicate_labels += 1
         return JoinResult("duplicate")
+
+    def resume(self, applied: Mapping[str, int]) -> int:
+        """Roll slots recovered from the changelog back to a checkpoint that includes the
+        events at or below ``applied`` (topic -> last offset; empty: no checkpoint).
+
+        The changelog is written before the checkpoint, so after a crash it can hold what
+        events after the checkpoint did. Those events will be read again, and must then
+        find the join as it was at the checkpoint: each half they added is taken out again
+        (a pair joined after it waits for its other half once more, a slot both of whose
+        halves came after it is deleted), so they are applied afresh in whatever order the
+        topics are read this time, and every count and window sees them once. Joined slots
+        the checkpoint covers shrink to tombstones. Returns how many slots were rolled back.
+        """
+        store = self.store
+        rolled = 0
+        for key in list(store):
+            slot = store[key]
+            if slot.status in ("joined", "expired") and slot.prediction is None:
+                continue  # a tombstone: no half to take out
+            has_p, has_l = slot.prediction is not None, slot.label is not None
+            keep_p = has_p and _covered(slot.prediction_source, applied)
+            keep_l = has_l and _covered(slot.label_source, applied)
+            if keep_p == has_p and keep_l == has_l:
+                continue  # nothing in it came after the checkpoint
+            rolled += 1
+            if keep_p:
+                assert slot.prediction is not None
+                store[key] = _Slot(status="prediction", since=slot.prediction.event_time,
+                                   prediction=slot.prediction,
+                                   prediction_source=slot.prediction_source,
+                                   prediction_raw=slot.prediction_raw)
+            elif keep_l:
+                assert slot.label is not None
+                store[key] = _Slot(status="label", since=slot.label.event_time,
+                                   label=slot.label, label_source=slot.label_source,
+                                   label_raw=slot.label_raw)
+            else:
+                del store[key]
+        self.forget_halves(applied=applied)
+        self.rebuild()  # the clock and deadlines of the rolled-back slots
+        return rolled
 
     def forget_halves(self, keys: Iterable[str] | None = None,
                       applied: Mapping[str, int] | None = None) -> int:
@@ -334,7 +385,7 @@ class JoinState:
         clock = self._clock if now is None else max(now, self._clock or now)
         if clock is None:
             return []
-        expired: list[PredictionEvent] = []
+        expired, self._expired_early = self._expired_early, []
         seconds, due = self._seconds, self._due
         # A second wholly before the clock: every slot still filed under it is due.
         while seconds and seconds[0] + 1 <= clock:
@@ -362,15 +413,37 @@ class JoinState:
             return  # stale: the slot changed since and is filed under its new deadline
         if deadline >= clock:
             self._file(key, deadline)
-        elif slot.status == "prediction" and slot.prediction is not None:
+        else:
+            self._expire_slot(key, slot, deadline, expired)
+
+    def _expire_slot(
+        self, key: str, slot: _Slot, deadline: float, expired: list[PredictionEvent]
+    ) -> None:
+        """A due slot: a waiting prediction becomes an expired tombstone (kept ``retention``
+        from its deadline), an orphan label or an old tombstone is deleted."""
+        if slot.status == "prediction" and slot.prediction is not None:
             self.counts.expired_predictions += 1
             expired.append(slot.prediction)
-            self._put(key, _Slot(status="expired", since=clock))
+            self._put(key, _Slot(status="expired", since=deadline))
         elif slot.status == "label":
             self.counts.expired_labels += 1
             del self.store[key]
         else:
             del self.store[key]
+
+    def _current(self, key: str, slot: _Slot) -> _Slot | None:
+        """``slot`` as :meth:`expire` would have left it had it run just before this event:
+        a slot whose deadline the clock has passed is expired (or deleted) here, so what an
+        event does never depends on when expire() last ran (a replay gives what the live
+        run gave, whatever its checkpoint timing)."""
+        clock = self._clock
+        if clock is None:
+            return slot
+        while slot is not None and (deadline := self._deadline(slot)) < clock:
+            # (an expired prediction's tombstone may be past its own retention already)
+            self._expire_slot(key, slot, deadline, self._expired_early)
+            slot = self._get(key)
+        return slot
 
     # internals
 
@@ -420,12 +493,3 @@ class JoinState:
                          label_raw=label_raw)
         self._put(key, slot)
         return JoinResult("joined", LabeledEvent.join(prediction, label), prediction_raw)
-
-    def _replay(self, slot: _Slot, half: Literal["prediction", "label"]) -> JoinResult:
-        """The same event again (read again after a restart): repeat its first outcome."""
-        if slot.status == "joined" and slot.completed_by == half:
-            assert slot.prediction is not None and slot.label is not None
-            self.counts.joined += 1
-            return JoinResult("joined", LabeledEvent.join(slot.prediction, slot.label),
-                              slot.prediction_raw)
-        return JoinResult("waiting")

@@ -23,8 +23,10 @@ the offset of the last event it includes (:meth:`snapshot`); the join slots are 
 event and carry the source offset that last changed them. After a restart the worker reads
 from its committed offset, which is never past the checkpoint (events are acknowledged only
 once a checkpoint covers them): events at or below the checkpoint offset are skipped, and
-events after it are applied again on top of the checkpoint. A slot already changed by such an
-event is recognised by its offset and replays the same outcome. So counts end exactly as in
+events after it are applied again on top of the checkpoint. The join slots recovered from the
+changelog are first rolled back to the checkpoint (each slot records where its halves were
+read; :meth:`~monitor.join.JoinState.resume` takes out what came after), so those events are
+applied afresh in whatever order the topics are read this time. So counts end exactly as in
 an uninterrupted run; outputs (``labeled``, partials) may be sent again and carry
 deterministic keys for consumers to de-duplicate.
 """
@@ -155,8 +157,8 @@ class PartitionState:
         self.offsets = dict(snap.offsets)
         self.join = JoinState(config.join_ttl, config.join_retention, store=store,
                               counts=snap.join)
-        if snapshot is not None:  # restored slots the checkpoint covers need no halves
-            self.join.forget_halves(applied=snap.offsets)
+        # slots recovered from the changelog, back to the checkpoint (none: to the start)
+        self.join.resume(snap.offsets)
         self.drift_clock = WindowClock(config.windows, snap.drift_clock)
         self.label_max = snap.label_max
         self.perf_closed = -math.inf if snap.perf_closed is None else snap.perf_closed

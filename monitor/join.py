@@ -94,6 +94,7 @@ def _covered(where: str | None, applied: Mapping[str, int]) -> bool:
 
 Outcome = Literal["joined", "waiting", "duplicate", "late"]
 _Status = Literal["prediction", "label", "joined", "expired"]
+_TOMBSTONES = ("joined", "expired")
 
 
 class _Slot(msgspec.Struct, kw_only=True, frozen=True, gc=False):  # a value: no cycles
@@ -309,28 +310,33 @@ class JoinState:
         self.counts.duplicate_labels += 1
         return JoinResult("duplicate")
 
-    def resume(self, applied: Mapping[str, int]) -> int:
+    def resume(self, applied: Mapping[str, int], clock: float | None = None) -> int:
         """Roll slots recovered from the changelog back to a checkpoint that includes the
-        events at or below ``applied`` (topic -> last offset; empty: no checkpoint).
+        events at or below ``applied`` (topic -> last offset; empty: no checkpoint) and was
+        taken when the join's clock was ``clock``.
 
         The changelog is written before the checkpoint, so after a crash it can hold what
         events after the checkpoint did. Those events will be read again, and must then
         find the join as it was at the checkpoint: each half they added is taken out again
         (a pair joined after it waits for its other half once more, a slot both of whose
         halves came after it is deleted), so they are applied afresh in whatever order the
-        topics are read this time, and every count and window sees them once. Joined slots
-        the checkpoint covers shrink to tombstones. Returns how many slots were rolled back.
+        topics are read this time, and every count and window sees them once. A prediction
+        that expired after the checkpoint (its deadline not before ``clock``) waits again,
+        to expire once more. Slots the checkpoint covers shrink to tombstones. Returns how
+        many slots were rolled back.
         """
         store = self.store
         rolled = 0
         for key in list(store):
             slot = store[key]
-            if slot.status in ("joined", "expired") and slot.prediction is None:
-                continue  # a tombstone: no half to take out
             has_p, has_l = slot.prediction is not None, slot.label is not None
+            if not (has_p or has_l):
+                continue  # a bare tombstone: nothing to take out
             keep_p = has_p and _covered(slot.prediction_source, applied)
             keep_l = has_l and _covered(slot.label_source, applied)
-            if keep_p == has_p and keep_l == has_l:
+            expired_after = (slot.status == "expired" and clock is not None
+                             and slot.since >= clock)
+            if keep_p == has_p and keep_l == has_l and not expired_after:
                 continue  # nothing in it came after the checkpoint
             rolled += 1
             if keep_p:
@@ -347,15 +353,23 @@ class JoinState:
             else:
                 del store[key]
         self.forget_halves(applied=applied)
-        self.rebuild()  # the clock and deadlines of the rolled-back slots
+        settle = getattr(store, "settle", store.__setitem__)
+        for key in list(store):  # expiries the checkpoint includes
+            slot = store[key]
+            if slot.status == "expired" and slot.prediction is not None:
+                settle(key, _Slot(status="expired", since=slot.since))
+        self.rebuild()  # the deadlines of the rolled-back slots
+        if clock is not None:
+            self._clock = clock
         return rolled
 
     def forget_halves(self, keys: Iterable[str] | None = None,
                       applied: Mapping[str, int] | None = None) -> int:
-        """Shrink joined slots to bare tombstones once no restart can replay their events.
+        """Shrink joined (and expired) slots to bare tombstones once no restart can need their
+        halves.
 
-        A joined slot keeps both halves only so that the event that completed it, read again
-        after a restart from an older checkpoint, can emit the pair again. Once a durable
+        A joined slot keeps both halves (an expired one its prediction) only so that a
+        restart from an older checkpoint can take out what came after it. Once a durable
         checkpoint covers both events (``keys``: the slots written with it), or the halves'
         offsets are at or below ``applied`` (topic -> last offset a restored checkpoint
         includes), a tombstone recognises any later duplicate just as well at a fraction of
@@ -367,12 +381,13 @@ class JoinState:
         shrunk = 0
         for key in (store if keys is None else keys):
             slot = store.get(key)
-            if slot is None or slot.status != "joined" or slot.prediction is None:
+            if slot is None or slot.prediction is None or slot.status not in _TOMBSTONES:
                 continue
-            if applied is not None and not (_covered(slot.prediction_source, applied)
-                                            and _covered(slot.label_source, applied)):
-                continue
-            settle(key, _Slot(status="joined", since=slot.since))
+            if applied is not None and (slot.status == "expired" or not (
+                    _covered(slot.prediction_source, applied)
+                    and _covered(slot.label_source, applied))):
+                continue  # (an expired slot after a restart: resume() decides)
+            settle(key, _Slot(status=slot.status, since=slot.since))
             shrunk += 1
         return shrunk
 
@@ -424,7 +439,10 @@ class JoinState:
         if slot.status == "prediction" and slot.prediction is not None:
             self.counts.expired_predictions += 1
             expired.append(slot.prediction)
-            self._put(key, _Slot(status="expired", since=deadline))
+            # the prediction stays until a checkpoint includes the expiry (forget_halves)
+            self._put(key, _Slot(status="expired", since=deadline, prediction=slot.prediction,
+                                 prediction_source=slot.prediction_source,
+                                 prediction_raw=slot.prediction_raw))
         elif slot.status == "label":
             self.counts.expired_labels += 1
             del self.store[key]

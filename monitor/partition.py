@@ -103,6 +103,7 @@ class PartitionSnapshot(msgspec.Struct, kw_only=True):
     drift_clock: ClockState = msgspec.field(default_factory=ClockState)
     label_max: float | None = None  # largest label event time seen
     perf_closed: float | None = None  # performance windows ending at or before this are closed
+    join_clock: float | None = None  # the join's clock (largest event time it had seen)
     drift: dict[str, WindowState] = {}
     performance: dict[str, PerformanceAccumulator] = {}
     heartbeat_at: float | None = None
@@ -158,7 +159,7 @@ class PartitionState:
         self.join = JoinState(config.join_ttl, config.join_retention, store=store,
                               counts=snap.join)
         # slots recovered from the changelog, back to the checkpoint (none: to the start)
-        self.join.resume(snap.offsets)
+        self.join.resume(snap.offsets, snap.join_clock)
         self.drift_clock = WindowClock(config.windows, snap.drift_clock)
         self.label_max = snap.label_max
         self.perf_closed = -math.inf if snap.perf_closed is None else snap.perf_closed
@@ -394,6 +395,7 @@ class PartitionState:
             join=self.join.counts,
             drift_clock=self.drift_clock.state(),
             label_max=self.label_max,
+            join_clock=self.join.clock,
             perf_closed=finite_or_none(self.perf_closed),
             drift={k: a.state for k, a in self._drift.items()},
             performance=dict(self._perf),

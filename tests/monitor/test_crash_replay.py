@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
 
 from driftline.events import LabelEvent, PredictionEvent
@@ -134,4 +135,62 @@ def test_a_kill_between_changelog_and_checkpoint_loses_and_doubles_nothing(
     for j in range(0, len(rest), 500):
         emitted += _apply(resumed, rest[j:j + 500])
 
+    assert _shares(emitted) == expected
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_predictions_expiring_after_the_checkpoint_are_expired_once_after_the_restart(
+    loan_profile, seed
+):
+    # A short TTL and labels that never come: predictions expire all along, some between
+    # the checkpoint and the kill. Read again in the same order, the run must end with the
+    # counts of the uninterrupted run (each expiry counted once).
+    config = PartitionConfig(EventTimeWindows(size=60, grace=5), label_wait=40, join_ttl=40,
+                             join_retention=600)
+    rng = random.Random(seed)
+    topics = _topics(2_000)
+    topics["labels"] = [e for e in topics["labels"] if int(e.prediction_id[1:]) % 7]
+    events = _interleave(topics, {"predictions": 0, "labels": 0}, rng, 40)
+    profiles = _profile(loan_profile)
+
+    def run(batches, state, changelog=None, checkpoints=None, kill_at=None):
+        emitted, i, rounds = [], 0, 0
+        end = len(batches) if kill_at is None else kill_at
+        while i < end:
+            size = rng.randint(50, 400)
+            emitted += _apply(state, batches[i:min(i + size, end)])
+            i = min(i + size, end)
+            rounds += 1
+            if changelog is not None and (rounds % 2 == 0 or i >= end):
+                state.expire()
+                writes = state.join.store.take_writes()
+                changelog += [(k.encode(), v) for k, v in writes]
+                if kill_at is not None and i >= end:
+                    break
+                checkpoints.append(state.snapshot())
+                state.join.forget_halves([k for k, _ in writes])
+        return emitted
+
+    whole = PartitionState(0, config, ChangelogStore(encode_slot), profiles)
+    expected = _shares(run(events, whole))
+    whole.expire()
+
+    first = PartitionState(0, config, ChangelogStore(encode_slot), profiles)
+    changelog, checkpoints = [], []
+    emitted = run(events, first, changelog, checkpoints,
+                  kill_at=rng.randint(len(events) // 3, 2 * len(events) // 3))
+    snapshot = PartitionState.decode_snapshot(checkpoints[-1])
+    resumed = PartitionState(0, config, ChangelogStore.restore(
+        changelog, encode=encode_slot, decode=decode_slot), profiles, snapshot)
+    rest = [e for e in events if e[1] > snapshot.offsets.get(e[0], -1)]
+    emitted += run(rest, resumed)
+    resumed.expire()
+
+    assert first.join.counts.expired_predictions > 0
+    # Known limit, left out of the comparison: an orphan label (its prediction never came)
+    # deleted between the checkpoint and the kill is gone from the changelog, so the restart
+    # cannot count its expiry again; expired_labels can end short after a crash.
+    got, want = (msgspec.structs.replace(c, expired_labels=0)
+                 for c in (resumed.join.counts, whole.join.counts))
+    assert got == want
     assert _shares(emitted) == expected

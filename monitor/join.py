@@ -352,12 +352,7 @@ class JoinState:
                                    label_raw=slot.label_raw)
             else:
                 del store[key]
-        self.forget_halves(applied=applied)
-        settle = getattr(store, "settle", store.__setitem__)
-        for key in list(store):  # expiries the checkpoint includes
-            slot = store[key]
-            if slot.status == "expired" and slot.prediction is not None:
-                settle(key, _Slot(status="expired", since=slot.since))
+        self.forget_halves(applied=applied)  # what is left with halves, the checkpoint has
         self.rebuild()  # the deadlines of the rolled-back slots
         if clock is not None:
             self._clock = clock
@@ -383,10 +378,9 @@ class JoinState:
             slot = store.get(key)
             if slot is None or slot.prediction is None or slot.status not in _TOMBSTONES:
                 continue
-            if applied is not None and (slot.status == "expired" or not (
-                    _covered(slot.prediction_source, applied)
-                    and _covered(slot.label_source, applied))):
-                continue  # (an expired slot after a restart: resume() decides)
+            if applied is not None and not (_covered(slot.prediction_source, applied)
+                                            and _covered(slot.label_source, applied)):
+                continue
             settle(key, _Slot(status=slot.status, since=slot.since))
             shrunk += 1
         return shrunk

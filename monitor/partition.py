@@ -19,8 +19,8 @@ Closed windows leave as :class:`Partial` records, to be merged across partitions
 workers) and judged once (:mod:`monitor.merge`).
 
 **Restarts.** The small state (join counts, open window counts, clocks) is checkpointed with
-the offset of the last event it includes (:meth:`snapshot`); the join slots are written per
-event and carry the source offset that last changed them. After a restart the worker reads
+the offset of the last event it includes (:meth:`snapshot`); the join slots go to their
+changelog just before it and record where each half was read. After a restart the worker reads
 from its committed offset, which is never past the checkpoint (events are acknowledged only
 once a checkpoint covers them): events at or below the checkpoint offset are skipped, and
 events after it are applied again on top of the checkpoint. The join slots recovered from the

@@ -102,12 +102,10 @@ class _Slot(msgspec.Struct, kw_only=True, frozen=True, gc=False):  # a value: no
     since: float  # event time the current status is measured from (for expiry and retention)
     prediction: PredictionEvent | None = None
     label: LabelEvent | None = None
-    # Where the prediction and the label were read ("topic:partition:offset"), and which of the
-    # two completed the pair: a replayed event (after a restart) is recognised by its source and
-    # repeats its first outcome instead of counting as a duplicate.
+    # Where the prediction and the label were read ("topic:partition:offset"): after a
+    # restart, resume() takes out the halves its checkpoint does not include.
     prediction_source: str | None = None
     label_source: str | None = None
-    completed_by: Literal["prediction", "label"] | None = None
     # The halves' JSON as read, when the caller has it: the changelog record embeds these
     # bytes instead of encoding the events again.
     prediction_raw: bytes | None = None
@@ -126,7 +124,6 @@ class _SlotRecord(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True)
     label: msgspec.Raw = _ABSENT
     prediction_source: str | None = None
     label_source: str | None = None
-    completed_by: Literal["prediction", "label"] | None = None
 
 
 class JoinCounts(msgspec.Struct, kw_only=True):
@@ -182,7 +179,6 @@ def encode_slot(slot: _Slot) -> bytes:
         prediction=_embedded(slot.prediction, slot.prediction_raw),
         label=_embedded(slot.label, slot.label_raw),
         prediction_source=slot.prediction_source, label_source=slot.label_source,
-        completed_by=slot.completed_by,
     ))
 
 
@@ -194,7 +190,7 @@ def decode_slot(data: bytes) -> _Slot:
     label = None if label_raw is None else _label_decoder.decode(label_raw)
     return _Slot(status=record.status, since=record.since, prediction=prediction, label=label,
                  prediction_source=record.prediction_source,
-                 label_source=record.label_source, completed_by=record.completed_by,
+                 label_source=record.label_source,
                  prediction_raw=prediction_raw, label_raw=label_raw)
 
 
@@ -279,7 +275,7 @@ class JoinState:
             return JoinResult("waiting")
         if slot.status == "label" and slot.label is not None:
             return self._complete(key, prediction, slot.label, where, slot.label_source,
-                                  "prediction", raw, slot.label_raw)
+                                  raw, slot.label_raw)
         self.counts.duplicate_predictions += 1
         return JoinResult("duplicate")
 
@@ -303,7 +299,7 @@ class JoinState:
             return JoinResult("waiting")
         if slot.status == "prediction" and slot.prediction is not None:
             return self._complete(key, slot.prediction, label, slot.prediction_source, where,
-                                  "label", slot.prediction_raw, raw)
+                                  slot.prediction_raw, raw)
         if slot.status == "expired":
             self.counts.late_labels += 1
             return JoinResult("late")
@@ -490,7 +486,6 @@ class JoinState:
         label: LabelEvent,
         prediction_source: str | None,
         label_source: str | None,
-        completed_by: Literal["prediction", "label"],
         prediction_raw: bytes | None,
         label_raw: bytes | None,
     ) -> JoinResult:
@@ -501,7 +496,7 @@ class JoinState:
         else:
             slot = _Slot(status="joined", since=since, prediction=prediction, label=label,
                          prediction_source=prediction_source, label_source=label_source,
-                         completed_by=completed_by, prediction_raw=prediction_raw,
+                         prediction_raw=prediction_raw,
                          label_raw=label_raw)
         self._put(key, slot)
         return JoinResult("joined", LabeledEvent.join(prediction, label), prediction_raw)

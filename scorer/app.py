@@ -54,7 +54,7 @@ def create_app(
 ) -> FastAPI:
     """The ASGI app. Starting it (lifespan) waits for Kafka and MLflow, loads the champion and
     starts publishing; stopping it flushes what is queued for Kafka. ``tune_gc`` applies
-    :func:`~scorer.service.tune_gc` once started (for a process that runs only the scorer)."""
+    :func:`~driftline.process.tune_gc` once started (for a process that runs only the scorer)."""
     if scorer is None:
         scorer = Scorer(settings or ScorerSettings(), tune_gc=tune_gc)
 

@@ -310,14 +310,6 @@ class Scorer:
         await self.wait_for_room(1)
         return _encode(await self.batcher.submit((served, row)))
 
-    def predict_batch(self, served: ServedModel, body: bytes) -> bytes:
-        """Validate, score and publish a batch body; the JSON response body. Does not wait
-        for room in the buffer (the route does, with :meth:`answer_batch_when_room`).
-
-        Raises InvalidInputError (422), BatchTooLargeError (413) or BufferFullError (503).
-        """
-        return self.answer_batch(served, self.validate_batch(served, body))
-
     def validate_batch(self, served: ServedModel, body: bytes) -> list[dict[str, Any]]:
         """A batch body's rows, validated against the served version's schema.
 

@@ -76,6 +76,11 @@ def scorer(tmp_path) -> tuple[Scorer, RecordingPublisher]:
     return scorer, scorer.publisher  # type: ignore[return-value]
 
 
+def _answer(scorer: Scorer, served: ServedModel, body: bytes) -> bytes:
+    """What /predict/batch answers when the buffer has room: validate, then score and publish."""
+    return scorer.answer_batch(served, scorer.validate_batch(served, body))
+
+
 def _rows(count: int) -> list[dict]:
     rows = []
     for i in range(count):
@@ -94,7 +99,7 @@ def test_a_batch_publishes_one_event_per_row_and_answers_with_the_same_predictio
     scorer, publisher = scorer
     rows = _rows(30)
     before = time.time()
-    answer = scorer.predict_batch(served, json.dumps({"rows": rows}).encode())
+    answer = _answer(scorer, served, json.dumps({"rows": rows}).encode())
 
     [(keys, values, on_done)] = publisher.published
     assert on_done is None
@@ -186,7 +191,7 @@ def test_the_fast_parser_publishes_what_pydantic_would_and_pydantic_still_names_
     scorer, publisher = scorer
     fast = replace(served, fast_batch=build_fast_batch(served.columns, CREDIT_RISK, max_rows=50))
     body = json.dumps({"rows": _rows(12)}).encode()
-    answers = [msgspec.json.decode(scorer.predict_batch(s, body)) for s in (served, fast)]
+    answers = [msgspec.json.decode(_answer(scorer, s, body)) for s in (served, fast)]
     slow_events, fast_events = (
         [decode(PredictionEvent, v) for v in values] for _, values, _ in publisher.published
     )
@@ -198,10 +203,10 @@ def test_the_fast_parser_publishes_what_pydantic_would_and_pydantic_still_names_
     ]
     bad = json.dumps({"rows": [APPLICATION, {**APPLICATION, "loan_amount": -1.0}]}).encode()
     with pytest.raises(InvalidInputError) as info:
-        scorer.predict_batch(fast, bad)
+        scorer.validate_batch(fast, bad)
     assert [tuple(e["loc"]) for e in info.value.errors] == [("rows", 1, "loan_amount")]
     with pytest.raises(BatchTooLargeError):
-        scorer.predict_batch(fast, json.dumps({"rows": [APPLICATION] * 51}).encode())
+        scorer.validate_batch(fast, json.dumps({"rows": [APPLICATION] * 51}).encode())
     assert len(publisher.published) == 2
 
 
@@ -241,7 +246,6 @@ def test_batches_that_find_the_buffer_full_wait_for_room_one_at_a_time(served, t
     scorer, publisher = _waiting_scorer(tmp_path, depth=90, wait_ms=5_000)
 
     async def run() -> list[bytes]:
-        scorer._batch_room = asyncio.Lock()
         answers = [
             asyncio.create_task(scorer.answer_batch_when_room(served, _rows(30), in_thread=i))
             for i in (False, True)
@@ -263,7 +267,6 @@ def test_a_batch_is_refused_once_the_wait_runs_out_and_nothing_is_published(serv
     scorer, publisher = _waiting_scorer(tmp_path, depth=90, wait_ms=50)
 
     async def run() -> float:
-        scorer._batch_room = asyncio.Lock()
         began = time.monotonic()
         with pytest.raises(BufferFullError):
             await scorer.answer_batch_when_room(served, _rows(30), in_thread=False)

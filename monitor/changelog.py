@@ -78,6 +78,12 @@ class ChangelogStore(MutableMapping[str, V], Generic[V]):
         if key in self._data:
             self._data[key] = value
 
+    def tracked(self) -> tuple[dict[str, V], dict[str, object]]:
+        """The two dicts behind the store, for a hot loop that writes many values: set a
+        key in both (the value, and the same value as its pending write). Deletes go
+        through ``del store[key]``."""
+        return self._data, self._dirty
+
     @property
     def unwritten(self) -> int:
         """Keys changed and not yet taken."""

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from collections.abc import Sequence
 
 from river import drift
 
@@ -104,22 +105,43 @@ class ConceptDriftDetector:
     def update(self, score: float, label: int) -> list[str]:
         """Feed one labeled prediction; returns the detectors that saw an increase now
         (``"adwin"``, ``"page_hinkley"``), usually none."""
-        self._n += 1
-        error = int((score >= self.threshold) != bool(label))
-        p = min(max(score, self.loss_clip), 1.0 - self.loss_clip)
-        loss = -math.log(p if label else 1.0 - p)
-        before = self._adwin.estimation
-        self._adwin.update(error)
-        self._ph.update(loss)
-        fired = []
-        if self._n > self.warmup:
-            if self._adwin.drift_detected and self._adwin.estimation > before:
-                fired.append("adwin")
-            if self._ph.drift_detected:
-                fired.append("page_hinkley")
-        for name in fired:
-            self._detections[name] += 1
-        return fired
+        fired = self.update_many([score], [label])
+        return fired[0][1] if fired else []
+
+    def update_many(
+        self, scores: Sequence[float], labels: Sequence[int]
+    ) -> list[tuple[int, list[str]]]:
+        """Feed labeled predictions in order, each as :meth:`update` would; returns
+        ``(index, detectors)`` for each one at which a detector saw an increase."""
+        adwin, ph = self._adwin, self._ph
+        adwin_update, ph_update = adwin.update, ph.update
+        threshold, clip, high = self.threshold, self.loss_clip, 1.0 - self.loss_clip
+        warmup, log = self.warmup, math.log
+        n = self._n
+        out: list[tuple[int, list[str]]] = []
+        for i, (score, label) in enumerate(zip(scores, labels, strict=True)):
+            n += 1
+            error = int((score >= threshold) != bool(label))
+            p = clip if score < clip else (high if score > high else score)
+            loss = -log(p if label else 1.0 - p)
+            if n > warmup:
+                before = adwin.estimation
+                adwin_update(error)
+                ph_update(loss)
+                fired = []
+                if adwin.drift_detected and adwin.estimation > before:
+                    fired.append("adwin")
+                if ph.drift_detected:
+                    fired.append("page_hinkley")
+                if fired:
+                    for name in fired:
+                        self._detections[name] += 1
+                    out.append((i, fired))
+            else:
+                adwin_update(error)
+                ph_update(loss)
+        self._n = n
+        return out
 
 
 class ConceptDetectors:
@@ -147,6 +169,14 @@ class ConceptDetectors:
     def update(self, model_name: str, model_version: str, score: float, label: int) -> list[str]:
         """Feed one labeled prediction to its version's detector."""
         return self.get(model_name, model_version).update(score, label)
+
+    def update_many(
+        self, model_name: str, model_version: str, scores: Sequence[float],
+        labels: Sequence[int],
+    ) -> list[tuple[int, list[str]]]:
+        """Feed labeled predictions of one version in order (see
+        :meth:`ConceptDriftDetector.update_many`)."""
+        return self.get(model_name, model_version).update_many(scores, labels)
 
     def versions(self) -> list[tuple[str, str]]:
         return sorted(self._detectors)

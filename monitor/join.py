@@ -69,14 +69,16 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Iterable, Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping, Sequence
 from typing import Literal
 
 import msgspec
 
 from driftline.events import LabeledEvent, LabelEvent, PredictionEvent
 
-__all__ = ["JoinCounts", "JoinResult", "JoinState", "Outcome", "decode_slot", "encode_slot"]
+__all__ = [
+    "Applied", "JoinCounts", "JoinResult", "JoinState", "Outcome", "decode_slot", "encode_slot",
+]
 
 
 def _where(source: tuple[str, int, int] | None) -> str | None:
@@ -95,6 +97,7 @@ def _covered(where: str | None, applied: Mapping[str, int]) -> bool:
 Outcome = Literal["joined", "waiting", "duplicate", "late"]
 _Status = Literal["prediction", "label", "joined", "expired"]
 _TOMBSTONES = ("joined", "expired")
+_WAITING = ("prediction", "label")  # statuses whose deadline is the TTL (else the retention)
 
 
 class _Slot(msgspec.Struct, kw_only=True, frozen=True, gc=False):  # a value: no cycles
@@ -124,6 +127,11 @@ class _SlotRecord(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True)
     label: msgspec.Raw = _ABSENT
     prediction_source: str | None = None
     label_source: str | None = None
+
+
+# What one event of a batch did: an outcome, or for a completed pair the joined record and
+# the prediction's JSON as read (when the caller gave it)
+Applied = Outcome | tuple[LabeledEvent, bytes | None]
 
 
 class JoinCounts(msgspec.Struct, kw_only=True):
@@ -261,23 +269,9 @@ class JoinState:
     ) -> JoinResult:
         """Handle one prediction (``source``: where it was read, to recognise replays;
         ``raw``: its JSON as read, kept for the changelog and the joined record)."""
-        self.counts.predictions += 1
-        key = prediction.prediction_id
-        where = _where(source)
-        slot = self._get(key)
-        if slot is not None:
-            slot = self._current(key, slot)
-        self._tick(prediction.event_time)
-        if slot is None:
-            self._put(key, _Slot(status="prediction", since=prediction.event_time,
-                                 prediction=prediction, prediction_source=where,
-                                 prediction_raw=raw))
-            return JoinResult("waiting")
-        if slot.status == "label" and slot.label is not None:
-            return self._complete(key, prediction, slot.label, where, slot.label_source,
-                                  raw, slot.label_raw)
-        self.counts.duplicate_predictions += 1
-        return JoinResult("duplicate")
+        at, offsets = (None, None) if source is None else (source[:2], [source[2]])
+        return _result(self.add_predictions([prediction], at, offsets,
+                                            None if raw is None else [raw])[0])
 
     def add_label(
         self,
@@ -286,25 +280,103 @@ class JoinState:
         raw: bytes | None = None,
     ) -> JoinResult:
         """Handle one label (``source`` and ``raw`` as for :meth:`add_prediction`)."""
-        self.counts.labels += 1
-        key = label.prediction_id
-        where = _where(source)
-        slot = self._get(key)
-        if slot is not None:
-            slot = self._current(key, slot)
-        self._tick(label.event_time)
-        if slot is None:
-            self._put(key, _Slot(status="label", since=label.event_time, label=label,
-                                 label_source=where, label_raw=raw))
-            return JoinResult("waiting")
-        if slot.status == "prediction" and slot.prediction is not None:
-            return self._complete(key, slot.prediction, label, slot.prediction_source, where,
-                                  slot.prediction_raw, raw)
-        if slot.status == "expired":
-            self.counts.late_labels += 1
-            return JoinResult("late")
-        self.counts.duplicate_labels += 1
-        return JoinResult("duplicate")
+        at, offsets = (None, None) if source is None else (source[:2], [source[2]])
+        return _result(self.add_labels([label], at, offsets,
+                                       None if raw is None else [raw])[0])
+
+    def add_predictions(
+        self,
+        predictions: Sequence[PredictionEvent],
+        at: tuple[str, int] | None = None,
+        offsets: Sequence[int] | None = None,
+        raws: Sequence[bytes] | None = None,
+    ) -> list[Applied]:
+        """Handle predictions in the order given, each exactly as :meth:`add_prediction`
+        would (``at``: the topic and partition they were read from, ``offsets``: where each
+        was; ``raws``: their JSON as read). Returns per prediction what it did: "waiting",
+        "duplicate", or, when it completed a pair, the joined record and the prediction's
+        JSON. One loop with its lookups bound once: the worker's hot path."""
+        return self._add(predictions, at, offsets, raws, labels=False)
+
+    def add_labels(
+        self,
+        labels: Sequence[LabelEvent],
+        at: tuple[str, int] | None = None,
+        offsets: Sequence[int] | None = None,
+        raws: Sequence[bytes] | None = None,
+    ) -> list[Applied]:
+        """Handle labels in the order given, each exactly as :meth:`add_label` would
+        (arguments as for :meth:`add_predictions`). Returns per label "waiting",
+        "duplicate", "late" (its prediction had expired) or the joined record and the
+        prediction's JSON."""
+        return self._add(labels, at, offsets, raws, labels=True)
+
+    def _add(
+        self,
+        events: Sequence[PredictionEvent] | Sequence[LabelEvent],
+        at: tuple[str, int] | None,
+        offsets: Sequence[int] | None,
+        raws: Sequence[bytes] | None,
+        *,
+        labels: bool,
+    ) -> list[Applied]:
+        data, dirty = _maps(self.store)
+        get = data.get
+        ttl, retention, counts = self.ttl, self.retention, self.counts
+        prefix = None if at is None or offsets is None else f"{at[0]}:{at[1]}:"
+        other = "prediction" if labels else "label"  # the status a pair completes
+        out: list[Applied] = []
+        append = out.append
+        clock = self._clock
+        for i, event in enumerate(events):
+            key = event.prediction_id
+            t = event.event_time
+            raw = None if raws is None else raws[i]
+            slot = get(key)
+            if slot is not None and clock is not None and slot.since + (
+                    ttl if slot.status in _WAITING else retention) < clock:
+                slot = self._current(key, slot)
+            if clock is None or t > clock:
+                clock = self._clock = t
+            if slot is None:
+                where = None if prefix is None else f"{prefix}{offsets[i]}"  # type: ignore[index]
+                if labels:
+                    slot = _Slot(status="label", since=t, label=event,  # type: ignore[arg-type]
+                                 label_source=where, label_raw=raw)
+                else:
+                    slot = _Slot(status="prediction", since=t,
+                                 prediction=event,  # type: ignore[arg-type]
+                                 prediction_source=where, prediction_raw=raw)
+                data[key] = slot
+                if dirty is not None:
+                    dirty[key] = slot
+                self._file(key, t + ttl)
+                append("waiting")
+            elif slot.status == other and (slot.prediction if labels else slot.label) is not None:
+                where = None if prefix is None else f"{prefix}{offsets[i]}"  # type: ignore[index]
+                counts.joined += 1
+                if labels:
+                    append((self._complete(
+                        key, slot.prediction, event, slot.prediction_source,  # type: ignore[arg-type]
+                        where, slot.prediction_raw, raw), slot.prediction_raw))
+                else:
+                    append((self._complete(
+                        key, event, slot.label, where, slot.label_source,  # type: ignore[arg-type]
+                        raw, slot.label_raw), raw))
+            elif labels and slot.status == "expired":
+                counts.late_labels += 1
+                append("late")
+            elif labels:
+                counts.duplicate_labels += 1
+                append("duplicate")
+            else:
+                counts.duplicate_predictions += 1
+                append("duplicate")
+        if labels:
+            counts.labels += len(out)
+        else:
+            counts.predictions += len(out)
+        return out
 
     def resume(self, applied: Mapping[str, int], clock: float | None = None) -> int:
         """Roll slots recovered from the changelog back to a checkpoint that includes the
@@ -460,7 +532,7 @@ class JoinState:
             self._clock = event_time
 
     def _deadline(self, slot: _Slot) -> float:
-        wait = self.ttl if slot.status in ("prediction", "label") else self.retention
+        wait = self.ttl if slot.status in _WAITING else self.retention
         return slot.since + wait
 
     def _get(self, key: str) -> _Slot | None:
@@ -488,8 +560,8 @@ class JoinState:
         label_source: str | None,
         prediction_raw: bytes | None,
         label_raw: bytes | None,
-    ) -> JoinResult:
-        self.counts.joined += 1
+    ) -> LabeledEvent:
+        """Store the joined slot (the caller counts it) and return the joined record."""
         since = max(prediction.event_time, label.event_time)
         if prediction_source is None and label_source is None:
             slot = _Slot(status="joined", since=since)  # a bare tombstone suffices
@@ -499,4 +571,21 @@ class JoinState:
                          prediction_raw=prediction_raw,
                          label_raw=label_raw)
         self._put(key, slot)
-        return JoinResult("joined", LabeledEvent.join(prediction, label), prediction_raw)
+        return LabeledEvent.join(prediction, label)
+
+
+def _maps(store: MutableMapping[str, _Slot]) -> tuple[dict[str, _Slot], dict[str, object] | None]:
+    """The dicts a hot loop writes a slot to: the store itself when it is a dict, else the
+    store's own (a ChangelogStore's data and the writes it has not sent yet)."""
+    if type(store) is dict:
+        return store, None
+    tracked = getattr(store, "tracked", None)
+    if tracked is None:
+        raise TypeError(f"a join store must be a dict or have tracked(), not {type(store)}")
+    return tracked()
+
+
+def _result(step: Applied) -> JoinResult:
+    if isinstance(step, tuple):
+        return JoinResult("joined", step[0], step[1])
+    return JoinResult(step)

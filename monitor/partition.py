@@ -122,13 +122,14 @@ class PartitionConfig:
 
 @dataclass
 class Step:
-    """What one event produced: joined records to send to ``labeled`` and closed partials."""
+    """What one event (or a run of them) produced: joined records to send to ``labeled``
+    and closed partials."""
 
     labeled: list[LabeledEvent] = field(default_factory=list)
     # per joined record, its prediction's JSON as read (when given): see encode_labeled
     prediction_raws: list[bytes | None] = field(default_factory=list)
     partials: list[Partial] = field(default_factory=list)
-    skipped: bool = False
+    skipped: int = 0  # events the checkpoint already included
 
 
 _encoder = msgspec.json.Encoder()
@@ -198,30 +199,8 @@ class PartitionState:
         out instead of encoding it again). With ``close=False`` the windows it closed stay
         queued until :meth:`close` (once per batch: the outcome is the same, popping is
         what costs)."""
-        if self.applied(topic, offset):
-            return Step(skipped=True)
-        self.offsets[topic] = offset
-        step = Step()
-        result = self.join.add_prediction(prediction, (topic, self.partition, offset), raw)
-        if result.outcome == "duplicate":
-            return self._done(step, close)
-        if result.labeled is not None:
-            step.labeled.append(result.labeled)
-            step.prediction_raws.append(result.prediction_raw)
-        name, version = prediction.model_name, prediction.model_version
-        label = f"{name}/{version}"
-        windows = self.drift_clock.observe(prediction.event_time, label)
-        targets = self._targets.get(label)
-        if targets is None or targets[0] is not windows:
-            targets = self._resolve(name, version, label, windows)
-        evidence = (topic, self.partition, offset)
-        for acc, perf in targets[1]:
-            if acc is not None:
-                acc.update(prediction.features, prediction.score, evidence=evidence)
-            if perf is not None:
-                perf.add_predictions()
-        if result.labeled is not None:
-            self._count_label(result.labeled)
+        step = self.on_predictions(topic, [offset], [prediction],
+                                   None if raw is None else [raw])
         return self._done(step, close)
 
     def on_label(
@@ -234,18 +213,102 @@ class PartitionState:
         raw: bytes | None = None,
     ) -> Step:
         """Apply one label (``close`` and ``raw`` as in :meth:`on_prediction`)."""
-        if self.applied(topic, offset):
-            return Step(skipped=True)
-        self.offsets[topic] = offset
-        step = Step()
-        if self.label_max is None or label.event_time > self.label_max:
-            self.label_max = label.event_time
-        result = self.join.add_label(label, (topic, self.partition, offset), raw)
-        if result.labeled is not None:
-            step.labeled.append(result.labeled)
-            step.prediction_raws.append(result.prediction_raw)
-            self._count_label(result.labeled)
+        step = self.on_labels(topic, [offset], [label], None if raw is None else [raw])
         return self._done(step, close)
+
+    def _unapplied(
+        self, topic: str, offsets: list[int], events: list[Any], raws: list[bytes] | None
+    ) -> tuple[list[int], list[Any], list[bytes] | None]:
+        """The events the checkpoint does not include yet, in order; records the last."""
+        last = self.offsets.get(topic)
+        if last is not None and offsets[0] <= last:
+            keep = [i for i, offset in enumerate(offsets) if offset > last]
+            offsets = [offsets[i] for i in keep]
+            events = [events[i] for i in keep]
+            raws = None if raws is None else [raws[i] for i in keep]
+        if offsets:
+            self.offsets[topic] = offsets[-1]
+        return offsets, events, raws
+
+    def on_predictions(
+        self,
+        topic: str,
+        offsets: list[int],
+        predictions: list[PredictionEvent],
+        raws: list[bytes] | None = None,
+    ) -> Step:
+        """Apply a run of predictions read from ``topic`` at ``offsets`` (increasing), in
+        order, each exactly as :meth:`on_prediction` would; windows they close stay queued
+        until :meth:`close`. The join handles the run first (it reads nothing the windows
+        write), then each prediction counts in its windows."""
+        n = len(offsets)
+        offsets, predictions, raws = self._unapplied(topic, offsets, predictions, raws)
+        step = Step(skipped=n - len(offsets))
+        if not offsets:
+            return step
+        results = self.join.add_predictions(predictions, (topic, self.partition), offsets,
+                                            raws)
+        clock = self.drift_clock
+        observe = clock.observe
+        found = self._targets.get
+        labels_mark = self._labels_mark()
+        partition = self.partition
+        named: tuple[str, str, str] = ("", "", "")
+        for prediction, offset, result in zip(predictions, offsets, results, strict=True):
+            if result == "duplicate":
+                continue
+            name, version = prediction.model_name, prediction.model_version
+            if name != named[0] or version != named[1]:
+                named = (name, version, f"{name}/{version}")
+            label = named[2]
+            windows = observe(prediction.event_time, label)
+            targets = found(label)
+            if targets is None or targets[0] is not windows:
+                targets = self._resolve(name, version, label, windows)
+            evidence = (topic, partition, offset)
+            for acc, perf in targets[1]:
+                if acc is not None:
+                    acc.update(prediction.features, prediction.score, evidence=evidence)
+                if perf is not None:
+                    perf.predictions += 1
+            if type(result) is tuple:
+                step.labeled.append(result[0])
+                step.prediction_raws.append(result[1])
+                self._count_label(result[0])
+            # which performance windows are closed moves per event (see _done)
+            mark = clock.watermark if clock.watermark < labels_mark else labels_mark
+            if mark > self.perf_closed:
+                self.perf_closed = mark
+        return step
+
+    def on_labels(
+        self,
+        topic: str,
+        offsets: list[int],
+        labels: list[LabelEvent],
+        raws: list[bytes] | None = None,
+    ) -> Step:
+        """Apply a run of labels, as :meth:`on_predictions` does predictions."""
+        n = len(offsets)
+        offsets, labels, raws = self._unapplied(topic, offsets, labels, raws)
+        step = Step(skipped=n - len(offsets))
+        if not offsets:
+            return step
+        results = self.join.add_labels(labels, (topic, self.partition), offsets, raws)
+        watermark = self.drift_clock.watermark  # labels do not move it
+        wait = self._grace + self._label_wait
+        for label, result in zip(labels, results, strict=True):
+            if self.label_max is None or label.event_time > self.label_max:
+                self.label_max = label.event_time
+            if type(result) is tuple:
+                step.labeled.append(result[0])
+                step.prediction_raws.append(result[1])
+                self._count_label(result[0])
+            labels_mark = self.label_max - wait
+            mark = watermark if watermark < labels_mark else labels_mark
+            if mark > self.perf_closed:
+                self.perf_closed = mark
+        return step
 
     def on_dead_letter(self, topic: str, offset: int) -> bool:
         """Count a bad message once; False if the checkpoint already includes it."""
@@ -298,10 +361,13 @@ class PartitionState:
     def performance_watermark(self) -> float:
         """Performance windows ending at or before this are complete: the predictions'
         watermark has passed them and the labels' has passed them plus ``label_wait``."""
+        return min(self.drift_clock.watermark, self._labels_mark())
+
+    def _labels_mark(self) -> float:
+        """The labels' watermark less ``label_wait`` (-inf before any label)."""
         if self.label_max is None:
             return -math.inf
-        labels = self.label_max - self._grace - self._label_wait
-        return min(self.drift_clock.watermark, labels)
+        return self.label_max - self._grace - self._label_wait
 
     def _perf_end(self, key: str) -> float:
         return float(key.rsplit("\t", 1)[1]) + self.config.windows.size
@@ -334,11 +400,9 @@ class PartitionState:
         return targets
 
     def _done(self, step: Step, close: bool) -> Step:
-        # Which performance windows are closed moves per event, so that whether a label is
-        # counted never depends on where a batch ended; popping them waits for close().
-        mark = self.performance_watermark
-        if mark > self.perf_closed:
-            self.perf_closed = mark
+        # Which performance windows are closed moves per event (on_predictions, on_labels),
+        # so that whether a label is counted never depends on where a batch ended; popping
+        # them waits for close().
         if close:
             step.partials.extend(self.close())
         return step

@@ -6,6 +6,7 @@ import pytest
 
 from driftline.features import CREDIT_RISK
 from driftline.profile import ReferenceProfile, build_profile
+from monitor.metrics import MonitorMetrics
 from producers.generator import LoanGenerator, default_probability
 
 
@@ -18,3 +19,10 @@ def loan_profile() -> ReferenceProfile:
         categorical=CREDIT_RISK.categorical_names, labels=batch.labels,
         model_name="credit-risk", model_version="1",
     )
+
+
+@pytest.fixture(scope="session")
+def monitor_metrics() -> MonitorMetrics:
+    """The monitor's metrics, made once: prometheus_client's registry takes each name once
+    per process."""
+    return MonitorMetrics()

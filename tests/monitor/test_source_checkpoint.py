@@ -14,8 +14,6 @@ from monitor.partition import PartitionConfig, PartitionState
 from monitor.settings import MonitorSettings
 from monitor.source import SourceLoop
 
-_METRICS = MonitorMetrics()  # prometheus_client's registry takes each name once per process
-
 
 class FakeProducer:
     def __init__(self) -> None:
@@ -43,9 +41,9 @@ class FakeConsumer:
         self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
 
 
-def _loop(loan_profile) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
+def _loop(loan_profile, metrics: MonitorMetrics) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
     settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
-    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, _METRICS)
+    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, metrics)
     producer, consumer = FakeProducer(), FakeConsumer()
     loop._producer = producer  # type: ignore[assignment]
     loop._consumer = consumer  # type: ignore[assignment]
@@ -66,8 +64,8 @@ def _apply_pair(loop: SourceLoop, offset: int) -> None:
                    "t.labels", offset, close=False)
 
 
-def test_slots_then_flush_then_checkpoint_then_flush_then_commit(loan_profile):
-    loop, producer, consumer = _loop(loan_profile)
+def test_slots_then_flush_then_checkpoint_then_flush_then_commit(loan_profile, monitor_metrics):
+    loop, producer, consumer = _loop(loan_profile, monitor_metrics)
     _apply_pair(loop, 0)
     _apply_pair(loop, 1)
     loop.checkpoint([3])
@@ -83,8 +81,9 @@ def test_slots_then_flush_then_checkpoint_then_flush_then_commit(loan_profile):
     assert consumer.commits == [[("t.predictions", 3, 2), ("t.labels", 3, 2)]]
 
 
-def test_after_a_lost_write_nothing_more_is_checkpointed_or_committed(loan_profile):
-    loop, producer, consumer = _loop(loan_profile)
+def test_after_a_lost_write_nothing_more_is_checkpointed_or_committed(
+        loan_profile, monitor_metrics):
+    loop, producer, consumer = _loop(loan_profile, monitor_metrics)
     _apply_pair(loop, 0)
     producer.failed = 1  # a delivery report said a message was lost
     with pytest.raises(RuntimeError, match="could not write the join changelog"):

@@ -40,7 +40,17 @@ earlier version did, miscounts when the topics are read in another order: a labe
 completed its pair the first time could be applied again before its prediction, whose
 windows did not exist yet, and count nowhere.) A joined slot keeps both halves until a
 checkpoint covers both events (:meth:`JoinState.forget_halves` then shrinks it to a
-tombstone). Without ``source`` no half is ever taken out.
+tombstone). Likewise a slot deleted (an orphan label expired, a tombstone past its
+retention) is only marked *dropped*, absent to every event, until a checkpoint covers the
+deletion; a new slot made for its key meanwhile keeps it (``replaced``); resume() puts back
+what was deleted after the checkpoint, so that orphan expiries are counted once and a
+duplicate read again meets the tombstone it met the first time. Without ``source`` no half
+is ever taken out and deleted slots go at once.
+
+The source loop hands the join whole runs of one topic partition
+(:meth:`JoinState.add_predictions`, :meth:`JoinState.add_labels`): one loop per run with
+its lookups bound once, each event handled exactly as the one-event methods (runs of one)
+handle it.
 
 Finding due slots without scanning the table uses an in-memory index of deadlines: each
 key filed under the whole second of event time its slot is due in (a list of references to
@@ -113,6 +123,13 @@ class _Slot(msgspec.Struct, kw_only=True, frozen=True, gc=False):  # a value: no
     # bytes instead of encoding the events again.
     prediction_raw: bytes | None = None
     label_raw: bytes | None = None
+    # Deleted (an orphan label expired, a tombstone's retention ran out), but kept until a
+    # checkpoint covers the deletion: a restart from an older one puts it back. Absent to
+    # every event.
+    dropped: bool = False
+    # A dropped slot this one took the place of (a new event for its key came before a
+    # checkpoint covered the deletion): a restart that takes this one out puts it back.
+    replaced: _Slot | None = None
 
 
 _ABSENT = msgspec.Raw()
@@ -127,6 +144,8 @@ class _SlotRecord(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True)
     label: msgspec.Raw = _ABSENT
     prediction_source: str | None = None
     label_source: str | None = None
+    dropped: bool = False
+    replaced: msgspec.Raw = _ABSENT  # the record of the dropped slot this one replaced
 
 
 # What one event of a batch did: an outcome, or for a completed pair the joined record and
@@ -187,6 +206,8 @@ def encode_slot(slot: _Slot) -> bytes:
         prediction=_embedded(slot.prediction, slot.prediction_raw),
         label=_embedded(slot.label, slot.label_raw),
         prediction_source=slot.prediction_source, label_source=slot.label_source,
+        dropped=slot.dropped,
+        replaced=_ABSENT if slot.replaced is None else msgspec.Raw(encode_slot(slot.replaced)),
     ))
 
 
@@ -196,10 +217,12 @@ def decode_slot(data: bytes) -> _Slot:
     prediction_raw, label_raw = _present(record.prediction), _present(record.label)
     prediction = None if prediction_raw is None else _prediction_decoder.decode(prediction_raw)
     label = None if label_raw is None else _label_decoder.decode(label_raw)
+    replaced = _present(record.replaced)
     return _Slot(status=record.status, since=record.since, prediction=prediction, label=label,
                  prediction_source=record.prediction_source,
                  label_source=record.label_source,
-                 prediction_raw=prediction_raw, label_raw=label_raw)
+                 prediction_raw=prediction_raw, label_raw=label_raw, dropped=record.dropped,
+                 replaced=None if replaced is None else decode_slot(replaced))
 
 
 class JoinState:
@@ -236,6 +259,9 @@ class JoinState:
         self._expired_early: list[PredictionEvent] = []  # by _current; expire() returns them
         self._due: dict[int, list[str]] = {}  # second of event time -> keys due in it
         self._seconds: list[int] = []  # heap of the seconds in _due (repeats are skipped)
+        # whether a checkpoint protocol is in use (sources given, or resumed): then deleted
+        # slots are kept, dropped, until a checkpoint covers the deletion (forget_halves)
+        self._checkpointed = False
         if self.store:
             self.rebuild()
 
@@ -251,7 +277,8 @@ class JoinState:
         """Slots by status: predictions and labels waiting, tombstones kept (O(slots))."""
         out = {"prediction": 0, "label": 0, "joined": 0, "expired": 0}
         for slot in self.store.values():
-            out[slot.status] += 1
+            if not slot.dropped:
+                out[slot.status] += 1
         return out
 
     def rebuild(self) -> None:
@@ -259,7 +286,8 @@ class JoinState:
         self._due, self._seconds = {}, []
         for key, slot in self.store.items():
             self._tick(slot.since)
-            self._file(key, self._deadline(slot))
+            if not slot.dropped:
+                self._file(key, self._deadline(slot))
 
     def add_prediction(
         self,
@@ -324,6 +352,8 @@ class JoinState:
         get = data.get
         ttl, retention, counts = self.ttl, self.retention, self.counts
         prefix = None if at is None or offsets is None else f"{at[0]}:{at[1]}:"
+        if prefix is not None:
+            self._checkpointed = True
         other = "prediction" if labels else "label"  # the status a pair completes
         out: list[Applied] = []
         append = out.append
@@ -333,20 +363,23 @@ class JoinState:
             t = event.event_time
             raw = None if raws is None else raws[i]
             slot = get(key)
-            if slot is not None and clock is not None and slot.since + (
-                    ttl if slot.status in _WAITING else retention) < clock:
+            gone = None
+            if slot is not None and clock is not None and (slot.dropped or slot.since + (
+                    ttl if slot.status in _WAITING else retention) < clock):
                 slot = self._current(key, slot)
+                if slot is None:
+                    gone = get(key)  # a dropped slot (or none): the new slot keeps it
             if clock is None or t > clock:
                 clock = self._clock = t
             if slot is None:
                 where = None if prefix is None else f"{prefix}{offsets[i]}"  # type: ignore[index]
                 if labels:
                     slot = _Slot(status="label", since=t, label=event,  # type: ignore[arg-type]
-                                 label_source=where, label_raw=raw)
+                                 label_source=where, label_raw=raw, replaced=gone)
                 else:
                     slot = _Slot(status="prediction", since=t,
                                  prediction=event,  # type: ignore[arg-type]
-                                 prediction_source=where, prediction_raw=raw)
+                                 prediction_source=where, prediction_raw=raw, replaced=gone)
                 data[key] = slot
                 if dirty is not None:
                     dirty[key] = slot
@@ -358,11 +391,11 @@ class JoinState:
                 if labels:
                     append((self._complete(
                         key, slot.prediction, event, slot.prediction_source,  # type: ignore[arg-type]
-                        where, slot.prediction_raw, raw), slot.prediction_raw))
+                        where, slot.prediction_raw, raw, slot.replaced), slot.prediction_raw))
                 else:
                     append((self._complete(
                         key, event, slot.label, where, slot.label_source,  # type: ignore[arg-type]
-                        raw, slot.label_raw), raw))
+                        raw, slot.label_raw, slot.replaced), raw))
             elif labels and slot.status == "expired":
                 counts.late_labels += 1
                 append("late")
@@ -390,18 +423,40 @@ class JoinState:
         halves came after it is deleted), so they are applied afresh in whatever order the
         topics are read this time, and every count and window sees them once. A prediction
         that expired after the checkpoint (its deadline not before ``clock``) waits again,
-        to expire once more. Slots the checkpoint covers shrink to tombstones. Returns how
-        many slots were rolled back.
+        to expire once more, and a slot deleted after it (an orphan label expired, a
+        tombstone past its retention: kept, dropped, until a checkpoint covered the deletion)
+        comes back. Slots the checkpoint covers shrink to tombstones. Returns how many slots
+        were rolled back.
         """
+        self._checkpointed = True
         store = self.store
         rolled = 0
         for key in list(store):
             slot = store[key]
-            has_p, has_l = slot.prediction is not None, slot.label is not None
+            while True:
+                has_p, has_l = slot.prediction is not None, slot.label is not None
+                keep_p = has_p and _covered(slot.prediction_source, applied)
+                keep_l = has_l and _covered(slot.label_source, applied)
+                if slot.replaced is None:
+                    break
+                if keep_p or keep_l:  # it was there at the checkpoint, which covers the rest
+                    slot = store[key] = msgspec.structs.replace(slot, replaced=None)
+                    break
+                # made after the checkpoint over a slot deleted after it: that slot comes back
+                slot = store[key] = slot.replaced
+                rolled += 1
+            if slot.dropped:
+                # Deleted before the checkpoint: the slot as the checkpoint had it (nothing
+                # in it came after) was due before the checkpoint's clock (every slot due
+                # then was deleted then). Else it comes back, and is rolled back below.
+                if (keep_p == has_p and keep_l == has_l and clock is not None
+                        and self._deadline(slot) < clock):
+                    del store[key]
+                    continue
+                slot = store[key] = msgspec.structs.replace(slot, dropped=False)
+                rolled += 1
             if not (has_p or has_l):
                 continue  # a bare tombstone: nothing to take out
-            keep_p = has_p and _covered(slot.prediction_source, applied)
-            keep_l = has_l and _covered(slot.label_source, applied)
             expired_after = (slot.status == "expired" and clock is not None
                              and slot.since >= clock)
             if keep_p == has_p and keep_l == has_l and not expired_after:
@@ -437,13 +492,21 @@ class JoinState:
         offsets are at or below ``applied`` (topic -> last offset a restored checkpoint
         includes), a tombstone recognises any later duplicate just as well at a fraction of
         the memory. The changelog is not written (its record still holds the halves; a
-        restore shrinks them again with ``applied``). Returns how many slots shrank.
+        restore shrinks them again with ``applied``). Slots among ``keys`` dropped before
+        the checkpoint are deleted now. Returns how many slots shrank.
         """
         store = self.store
         settle = getattr(store, "settle", store.__setitem__)
         shrunk = 0
         for key in (store if keys is None else keys):
             slot = store.get(key)
+            if slot is not None and keys is not None:
+                if slot.dropped:
+                    del store[key]  # the checkpoint covers its deletion
+                    continue
+                if slot.replaced is not None:  # ... and that of the slot it replaced
+                    slot = msgspec.structs.replace(slot, replaced=None)
+                    settle(key, slot)
             if slot is None or slot.prediction is None or slot.status not in _TOMBSTONES:
                 continue
             if applied is not None and not (_covered(slot.prediction_source, applied)
@@ -483,7 +546,7 @@ class JoinState:
         """Handle ``key`` found filed under ``second``: expire or drop its slot if due before
         ``clock``, file it again if not, skip the entry if stale (the slot moved on)."""
         slot = self._get(key)
-        if slot is None:
+        if slot is None or slot.dropped:
             return
         deadline = self._deadline(slot)
         if math.floor(deadline) != second:
@@ -497,19 +560,22 @@ class JoinState:
         self, key: str, slot: _Slot, deadline: float, expired: list[PredictionEvent]
     ) -> None:
         """A due slot: a waiting prediction becomes an expired tombstone (kept ``retention``
-        from its deadline), an orphan label or an old tombstone is deleted."""
+        from its deadline), an orphan label or an old tombstone is deleted (dropped, under a
+        checkpoint protocol: see forget_halves and resume)."""
         if slot.status == "prediction" and slot.prediction is not None:
             self.counts.expired_predictions += 1
             expired.append(slot.prediction)
             # the prediction stays until a checkpoint includes the expiry (forget_halves)
             self._put(key, _Slot(status="expired", since=deadline, prediction=slot.prediction,
                                  prediction_source=slot.prediction_source,
-                                 prediction_raw=slot.prediction_raw))
-        elif slot.status == "label":
-            self.counts.expired_labels += 1
-            del self.store[key]
+                                 prediction_raw=slot.prediction_raw, replaced=slot.replaced))
         else:
-            del self.store[key]
+            if slot.status == "label":
+                self.counts.expired_labels += 1
+            if self._checkpointed:
+                self.store[key] = msgspec.structs.replace(slot, dropped=True)
+            else:
+                del self.store[key]
 
     def _current(self, key: str, slot: _Slot) -> _Slot | None:
         """``slot`` as :meth:`expire` would have left it had it run just before this event:
@@ -517,13 +583,16 @@ class JoinState:
         event does never depends on when expire() last ran (a replay gives what the live
         run gave, whatever its checkpoint timing)."""
         clock = self._clock
-        if clock is None:
-            return slot
-        while slot is not None and (deadline := self._deadline(slot)) < clock:
+        while slot is not None:
+            if slot.dropped:
+                return None  # deleted: absent (a new slot replaces it)
+            deadline = self._deadline(slot)
+            if clock is None or deadline >= clock:
+                return slot
             # (an expired prediction's tombstone may be past its own retention already)
             self._expire_slot(key, slot, deadline, self._expired_early)
             slot = self._get(key)
-        return slot
+        return None
 
     # internals
 
@@ -560,6 +629,7 @@ class JoinState:
         label_source: str | None,
         prediction_raw: bytes | None,
         label_raw: bytes | None,
+        replaced: _Slot | None,
     ) -> LabeledEvent:
         """Store the joined slot (the caller counts it) and return the joined record."""
         since = max(prediction.event_time, label.event_time)
@@ -568,8 +638,8 @@ class JoinState:
         else:
             slot = _Slot(status="joined", since=since, prediction=prediction, label=label,
                          prediction_source=prediction_source, label_source=label_source,
-                         prediction_raw=prediction_raw,
-                         label_raw=label_raw)
+                         prediction_raw=prediction_raw, label_raw=label_raw,
+                         replaced=replaced)
         self._put(key, slot)
         return LabeledEvent.join(prediction, label)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+import msgspec
+
 from driftline.events import LabelEvent, PredictionEvent
 from monitor.join import JoinCounts, JoinState
 
@@ -245,3 +247,40 @@ def test_what_an_event_does_does_not_depend_on_when_expire_last_ran():
     assert sometimes == each
     assert at_end == each
     assert each[2].expired_predictions > 50 and each[2].late_labels > 20  # it was exercised
+
+
+def test_deletions_after_the_checkpoint_are_undone_by_a_restart_from_it():
+    # ttl 10: the orphan label "a" expires before the checkpoint, "b" after it, and a late
+    # prediction for "b" then takes its place. A restart from the checkpoint must find "b"
+    # waiting again (not "a"), so that reading the predictions again counts what the
+    # uninterrupted run counted.
+    before = [("labels", 0, label("a", 0)), ("labels", 1, label("b", 5)),
+              ("predictions", 0, prediction("x", 10.5))]
+    after = [("predictions", 1, prediction("y", 16)), ("predictions", 2, prediction("b", 3))]
+
+    def feed(join: JoinState, events) -> None:
+        for topic, offset, event in events:
+            add = join.add_label if topic == "labels" else join.add_prediction
+            add(event, (topic, 0, offset))
+            join.expire()
+
+    whole = JoinState(ttl=10, retention=5)
+    feed(whole, before + after)
+
+    first = JoinState(ttl=10, retention=5)
+    feed(first, before)
+    applied, clock = {"labels": 1, "predictions": 0}, first.clock
+    counts = JoinCounts(**msgspec.structs.asdict(first.counts))
+    first.forget_halves(list(first.store))  # the checkpoint is durable: "a" is deleted
+    assert "a" not in first.store and first.counts.expired_labels == 1
+    feed(first, after)
+    assert first.store["b"].status == "expired"  # the late prediction, at once
+    assert first.store["b"].replaced.label == label("b", 5)  # what it took the place of
+
+    second = JoinState(ttl=10, retention=5, store=dict(first.store), counts=counts)
+    second.resume(applied, clock)
+    assert second.store["b"].status == "label" and not second.store["b"].dropped
+    assert "y" not in second.store and "a" not in second.store
+    feed(second, after)
+    assert second.counts == whole.counts
+    assert second.pending() == whole.pending()

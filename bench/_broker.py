@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from driftline.kafka.admin import wait_for_broker
+from driftline.kafka.admin import delete_topics, wait_for_broker
 from driftline.settings import DriftlineSettings, KafkaSettings
 
-__all__ = ["bench_broker"]
+__all__ = ["bench_broker", "drop_topics"]
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -37,3 +37,13 @@ def bench_broker(name: str, port: int, *, keep: bool = False):  # -> tuple[str, 
         local.stop()
         raise
     return local.bootstrap, (None if keep else local)
+
+
+def drop_topics(kafka: KafkaSettings) -> None:
+    """Delete every topic named with ``kafka``'s prefix (a run's topics and the internal ones
+    of the services it ran): a warm broker kept for many runs would otherwise gather
+    hundreds of partitions, and slow down with them."""
+    from confluent_kafka.admin import AdminClient
+
+    present = AdminClient(kafka.confluent_config()).list_topics(timeout=10).topics
+    delete_topics(kafka, [t for t in present if t.startswith(kafka.topic_prefix)])

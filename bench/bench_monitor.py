@@ -24,7 +24,7 @@ import time
 import uuid
 from pathlib import Path
 
-from _broker import bench_broker
+from _broker import bench_broker, drop_topics
 
 from driftline.events import LabelEvent, PredictionEvent
 from driftline.kafka import Producer, create_topics, read_topic
@@ -123,9 +123,9 @@ def main() -> None:
                         help="predictions (and as many labels)")
     args = parser.parse_args()
     bootstrap, local = bench_broker("monitor", PORT)
+    kafka = KafkaSettings(bootstrap_servers=bootstrap,
+                          topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
     try:
-        kafka = KafkaSettings(bootstrap_servers=bootstrap,
-                              topic_prefix=f"bench{uuid.uuid4().hex[:6]}.")
         create_topics(kafka)
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
@@ -146,6 +146,7 @@ def main() -> None:
               f"{2 * pairs / confluent:.3f}; goal 50,000 prediction events/s: "
               f"{'met' if pairs >= 50_000 else 'NOT met'}; wall time with start-up {wall:.0f} s")
     finally:
+        drop_topics(kafka)
         if local is not None:
             local.stop()
 

@@ -71,6 +71,9 @@ class LocalKafka:
         self.properties = self.root / "server.properties"
         self.log_config = self.root / "log4j2.properties"
         self.pom = find_pom()
+        # the broker this object started: kept so that stop() can mark it reaped (a Popen
+        # collected while its child runs warns; the broker is meant to outlive this object)
+        self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def version(self) -> str:
@@ -300,6 +303,7 @@ class LocalKafka:
             start_new_session=True,  # survives the CLI; stopped by `driftline kafka stop`
         )
         stdout.close()
+        self._process = proc
         self.pid_file.write_text(str(proc.pid))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -336,6 +340,9 @@ class LocalKafka:
                 os.kill(pid, signal.SIGKILL)
             while _alive(pid):
                 time.sleep(0.05)
+        if self._process is not None and self._process.pid == pid:
+            self._process.poll()  # already reaped by _alive: records it as done
+            self._process = None
         self.pid_file.unlink(missing_ok=True)
         return True
 

@@ -3,9 +3,11 @@
 One :class:`SourceLoop` runs in a thread of the monitor worker. Its consumer is a member of
 the group ``<app id>-source`` and subscribes to both topics with the range assignor, so the
 same partition numbers of both (co-partitioned) topics come to the same worker and the join
-stays local. Messages are read in batches of up to ``batch_size`` and applied one by one to
-their partition's :class:`~monitor.partition.PartitionState` (join, windows, detectors);
-windows closed by a batch leave as partials once per batch. Outputs (``labeled``, partials,
+stays local. Messages are read in batches of up to ``batch_size``; each run of consecutive
+messages of one topic partition is decoded in one call and applied in one call to its
+partition's :class:`~monitor.partition.PartitionState` (join, windows), its joined pairs fed
+to the concept detectors together; windows closed by a batch leave as partials once per
+batch. Outputs (``labeled``, partials,
 dead letters) go through one idempotent producer.
 
 **State and restarts.** Each partition's join slots live in a :class:`ChangelogStore` whose

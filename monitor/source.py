@@ -232,7 +232,9 @@ class SourceLoop:
         good: _Decoded = ([], [], [])
         for msg, offset, raw in zip(run, offsets, raws, strict=True):
             try:
-                event = decode(cls, b"" if raw is None else raw)
+                if raw is None:
+                    raise ContractError(cls.__name__, "", "the message has no value (a tombstone)")
+                event = decode(cls, raw)
             except ContractError as exc:
                 if good[0]:
                     out.append(good)

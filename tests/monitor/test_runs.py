@@ -245,6 +245,7 @@ def test_bad_messages_in_a_run_go_to_the_dead_letter_topic_and_the_rest_is_appli
     dead = [msgspec.json.decode(v) for t, v in producer.sent if t == "t.dead-letter"]
     assert sorted(d["source_offset"] for d in dead) == [3, 40, 41, 99]
     assert all(d["source_topic"] == "t.predictions" and d["error"] for d in dead)
+    assert "no value" in next(d["error"] for d in dead if d["source_offset"] == 40)
     state, reference = loop.states[0], clean.states[0]
     assert state.dead_letters == 4
     assert state.offsets == {"t.predictions": len(values) - 1, "t.labels": len(good_l) - 1}

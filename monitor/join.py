@@ -41,11 +41,13 @@ completed its pair the first time could be applied again before its prediction, 
 windows did not exist yet, and count nowhere.) A joined slot keeps both halves until a
 checkpoint covers both events (:meth:`JoinState.forget_halves` then shrinks it to a
 tombstone). Likewise a slot deleted (an orphan label expired, a tombstone past its
-retention) is only marked *dropped*, absent to every event, until a checkpoint covers the
-deletion; a new slot made for its key meanwhile keeps it (``replaced``); resume() puts back
-what was deleted after the checkpoint, so that orphan expiries are counted once and a
-duplicate read again meets the tombstone it met the first time. Without ``source`` no half
-is ever taken out and deleted slots go at once.
+retention) is only marked *dropped* in memory, absent to every event, and the changelog
+keeps it as it was until a checkpoint covers the deletion; a new slot made for its key
+meanwhile keeps it (``replaced``). resume() deletes what the checkpoint had deleted (a slot
+with nothing after the checkpoint in it, due before the checkpoint's clock) and keeps what
+was deleted after it, so that orphan expiries are counted once and a duplicate read again
+meets the tombstone it met the first time. Without ``source`` no half is ever taken out
+and deleted slots go at once.
 
 The source loop hands the join whole runs of one topic partition
 (:meth:`JoinState.add_predictions`, :meth:`JoinState.add_labels`): one loop per run with
@@ -144,7 +146,6 @@ class _SlotRecord(msgspec.Struct, kw_only=True, omit_defaults=True, frozen=True)
     label: msgspec.Raw = _ABSENT
     prediction_source: str | None = None
     label_source: str | None = None
-    dropped: bool = False
     replaced: msgspec.Raw = _ABSENT  # the record of the dropped slot this one replaced
 
 
@@ -206,7 +207,6 @@ def encode_slot(slot: _Slot) -> bytes:
         prediction=_embedded(slot.prediction, slot.prediction_raw),
         label=_embedded(slot.label, slot.label_raw),
         prediction_source=slot.prediction_source, label_source=slot.label_source,
-        dropped=slot.dropped,
         replaced=_ABSENT if slot.replaced is None else msgspec.Raw(encode_slot(slot.replaced)),
     ))
 
@@ -221,7 +221,7 @@ def decode_slot(data: bytes) -> _Slot:
     return _Slot(status=record.status, since=record.since, prediction=prediction, label=label,
                  prediction_source=record.prediction_source,
                  label_source=record.label_source,
-                 prediction_raw=prediction_raw, label_raw=label_raw, dropped=record.dropped,
+                 prediction_raw=prediction_raw, label_raw=label_raw,
                  replaced=None if replaced is None else decode_slot(replaced))
 
 
@@ -262,6 +262,7 @@ class JoinState:
         # whether a checkpoint protocol is in use (sources given, or resumed): then deleted
         # slots are kept, dropped, until a checkpoint covers the deletion (forget_halves)
         self._checkpointed = False
+        self._dropped: list[str] = []  # keys dropped since the last forget_halves(keys)
         if self.store:
             self.rebuild()
 
@@ -445,16 +446,14 @@ class JoinState:
                 # made after the checkpoint over a slot deleted after it: that slot comes back
                 slot = store[key] = slot.replaced
                 rolled += 1
-            if slot.dropped:
-                # Deleted before the checkpoint: the slot as the checkpoint had it (nothing
-                # in it came after) was due before the checkpoint's clock (every slot due
-                # then was deleted then). Else it comes back, and is rolled back below.
-                if (keep_p == has_p and keep_l == has_l and clock is not None
-                        and self._deadline(slot) < clock):
-                    del store[key]
-                    continue
-                slot = store[key] = msgspec.structs.replace(slot, dropped=False)
-                rolled += 1
+            # A deletion is not written to the changelog until a checkpoint covers it, so the
+            # changelog may still hold a slot deleted before the checkpoint: one with nothing
+            # after the checkpoint in it, due before the checkpoint's clock (every slot due
+            # then was expired or deleted then; a waiting prediction's expiry is written).
+            if (keep_p == has_p and keep_l == has_l and clock is not None
+                    and slot.status != "prediction" and self._deadline(slot) < clock):
+                del store[key]
+                continue
             if not (has_p or has_l):
                 continue  # a bare tombstone: nothing to take out
             expired_after = (slot.status == "expired" and clock is not None
@@ -492,21 +491,25 @@ class JoinState:
         offsets are at or below ``applied`` (topic -> last offset a restored checkpoint
         includes), a tombstone recognises any later duplicate just as well at a fraction of
         the memory. The changelog is not written (its record still holds the halves; a
-        restore shrinks them again with ``applied``). Slots among ``keys`` dropped before
-        the checkpoint are deleted now. Returns how many slots shrank.
+        restore shrinks them again with ``applied``). With ``keys``, the slots dropped before
+        the checkpoint are deleted now (the deletion goes to the changelog with the next
+        one). Returns how many slots shrank.
         """
         store = self.store
         settle = getattr(store, "settle", store.__setitem__)
         shrunk = 0
+        if keys is not None:
+            dropped, self._dropped = self._dropped, []
+            for key in dropped:
+                slot = store.get(key)
+                if slot is not None and slot.dropped:  # (not replaced since)
+                    del store[key]  # the checkpoint covers its deletion
         for key in (store if keys is None else keys):
             slot = store.get(key)
-            if slot is not None and keys is not None:
-                if slot.dropped:
-                    del store[key]  # the checkpoint covers its deletion
-                    continue
-                if slot.replaced is not None:  # ... and that of the slot it replaced
-                    slot = msgspec.structs.replace(slot, replaced=None)
-                    settle(key, slot)
+            if slot is not None and keys is not None and slot.replaced is not None:
+                # the checkpoint covers the deletion of the slot it replaced too
+                slot = msgspec.structs.replace(slot, replaced=None)
+                settle(key, slot)
             if slot is None or slot.prediction is None or slot.status not in _TOMBSTONES:
                 continue
             if applied is not None and not (_covered(slot.prediction_source, applied)
@@ -572,8 +575,10 @@ class JoinState:
         else:
             if slot.status == "label":
                 self.counts.expired_labels += 1
-            if self._checkpointed:
-                self.store[key] = msgspec.structs.replace(slot, dropped=True)
+            if self._checkpointed:  # in memory only: the changelog keeps the slot as it was
+                settle = getattr(self.store, "settle", self.store.__setitem__)
+                settle(key, msgspec.structs.replace(slot, dropped=True))
+                self._dropped.append(key)
             else:
                 del self.store[key]
 

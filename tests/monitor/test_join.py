@@ -7,7 +7,8 @@ import random
 import msgspec
 
 from driftline.events import LabelEvent, PredictionEvent
-from monitor.join import JoinCounts, JoinState
+from monitor.changelog import ChangelogStore
+from monitor.join import JoinCounts, JoinState, decode_slot, encode_slot
 
 
 def prediction(pid: str, t: float, score: float = 0.7) -> PredictionEvent:
@@ -251,9 +252,9 @@ def test_what_an_event_does_does_not_depend_on_when_expire_last_ran():
 
 def test_deletions_after_the_checkpoint_are_undone_by_a_restart_from_it():
     # ttl 10: the orphan label "a" expires before the checkpoint, "b" after it, and a late
-    # prediction for "b" then takes its place. A restart from the checkpoint must find "b"
-    # waiting again (not "a"), so that reading the predictions again counts what the
-    # uninterrupted run counted.
+    # prediction for "b" then takes its place; the changelog is written again just before
+    # the kill. A restart from the checkpoint must find "b" waiting again (and not "a"), so
+    # that reading the predictions again counts what the uninterrupted run counted.
     before = [("labels", 0, label("a", 0)), ("labels", 1, label("b", 5)),
               ("predictions", 0, prediction("x", 10.5))]
     after = [("predictions", 1, prediction("y", 16)), ("predictions", 2, prediction("b", 3))]
@@ -267,17 +268,20 @@ def test_deletions_after_the_checkpoint_are_undone_by_a_restart_from_it():
     whole = JoinState(ttl=10, retention=5)
     feed(whole, before + after)
 
-    first = JoinState(ttl=10, retention=5)
+    first = JoinState(ttl=10, retention=5, store=ChangelogStore(encode_slot))
     feed(first, before)
+    changelog = [(k.encode(), v) for k, v in first.store.take_writes()]
     applied, clock = {"labels": 1, "predictions": 0}, first.clock
     counts = JoinCounts(**msgspec.structs.asdict(first.counts))
-    first.forget_halves(list(first.store))  # the checkpoint is durable: "a" is deleted
+    first.forget_halves([k.decode() for k, _ in changelog])  # the checkpoint is durable
     assert "a" not in first.store and first.counts.expired_labels == 1
     feed(first, after)
     assert first.store["b"].status == "expired"  # the late prediction, at once
     assert first.store["b"].replaced.label == label("b", 5)  # what it took the place of
+    changelog += [(k.encode(), v) for k, v in first.store.take_writes()]  # then the kill
 
-    second = JoinState(ttl=10, retention=5, store=dict(first.store), counts=counts)
+    restored = ChangelogStore.restore(changelog, encode=encode_slot, decode=decode_slot)
+    second = JoinState(ttl=10, retention=5, store=restored, counts=counts)
     second.resume(applied, clock)
     assert second.store["b"].status == "label" and not second.store["b"].dropped
     assert "y" not in second.store and "a" not in second.store

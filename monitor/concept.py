@@ -36,10 +36,20 @@ from __future__ import annotations
 import math
 import pickle
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from river import drift
 
-__all__ = ["ConceptDetectors", "ConceptDriftDetector"]
+__all__ = ["ConceptDetectors", "ConceptDriftDetector", "Detection"]
+
+
+class Detection(NamedTuple):
+    """A labeled prediction at which detectors saw an increase: its index in what was fed,
+    the detectors, and ADWIN's error-rate estimate right after it."""
+
+    index: int
+    detectors: list[str]
+    error_rate: float
 
 
 class ConceptDriftDetector:
@@ -106,19 +116,17 @@ class ConceptDriftDetector:
         """Feed one labeled prediction; returns the detectors that saw an increase now
         (``"adwin"``, ``"page_hinkley"``), usually none."""
         fired = self.update_many([score], [label])
-        return fired[0][1] if fired else []
+        return fired[0].detectors if fired else []
 
-    def update_many(
-        self, scores: Sequence[float], labels: Sequence[int]
-    ) -> list[tuple[int, list[str]]]:
-        """Feed labeled predictions in order, each as :meth:`update` would; returns
-        ``(index, detectors)`` for each one at which a detector saw an increase."""
+    def update_many(self, scores: Sequence[float], labels: Sequence[int]) -> list[Detection]:
+        """Feed labeled predictions in order, each as :meth:`update` would; returns a
+        :class:`Detection` for each one at which a detector saw an increase."""
         adwin, ph = self._adwin, self._ph
         adwin_update, ph_update = adwin.update, ph.update
         threshold, clip, high = self.threshold, self.loss_clip, 1.0 - self.loss_clip
         warmup, log = self.warmup, math.log
         n = self._n
-        out: list[tuple[int, list[str]]] = []
+        out: list[Detection] = []
         for i, (score, label) in enumerate(zip(scores, labels, strict=True)):
             n += 1
             error = int((score >= threshold) != bool(label))
@@ -136,7 +144,7 @@ class ConceptDriftDetector:
                 if fired:
                     for name in fired:
                         self._detections[name] += 1
-                    out.append((i, fired))
+                    out.append(Detection(i, fired, float(adwin.estimation)))
             else:
                 adwin_update(error)
                 ph_update(loss)
@@ -173,7 +181,7 @@ class ConceptDetectors:
     def update_many(
         self, model_name: str, model_version: str, scores: Sequence[float],
         labels: Sequence[int],
-    ) -> list[tuple[int, list[str]]]:
+    ) -> list[Detection]:
         """Feed labeled predictions of one version in order (see
         :meth:`ConceptDriftDetector.update_many`)."""
         return self.get(model_name, model_version).update_many(scores, labels)

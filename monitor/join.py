@@ -93,10 +93,6 @@ __all__ = [
 ]
 
 
-def _where(source: tuple[str, int, int] | None) -> str | None:
-    return None if source is None else f"{source[0]}:{source[1]}:{source[2]}"
-
-
 def _covered(where: str | None, applied: Mapping[str, int]) -> bool:
     """Whether the event read at ``where`` ("topic:partition:offset") is at or below the
     last offset ``applied`` for its topic."""

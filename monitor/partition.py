@@ -270,7 +270,7 @@ class PartitionState:
                 if acc is not None:
                     acc.update(prediction.features, prediction.score, evidence=evidence)
                 if perf is not None:
-                    perf.predictions += 1
+                    perf.add_predictions()
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])

@@ -256,17 +256,15 @@ class SourceLoop:
             fired = self.detectors.update_many(name, version,
                                                [x.prediction.score for x in pairs],
                                                [x.label for x in pairs])
-            for i, names in fired:
-                detector = self.detectors.get(name, version)
+            for found in fired:
                 stats = [
-                    FeatureStatistic(feature="error_rate", statistic=n,
-                                     value=detector.error_rate, threshold=0.0, drifted=True,
-                                     feature_type="metric")
-                    for n in names
+                    FeatureStatistic(feature="error_rate", statistic=n, value=found.error_rate,
+                                     threshold=0.0, drifted=True, feature_type="metric")
+                    for n in found.detectors
                 ]
                 self._send(Partial(kind="detection", partition=state.partition,
                                    watermark=None, model_name=name, model_version=version,
-                                   event_time=pairs[i].label_time, detection=stats))
+                                   event_time=pairs[found.index].label_time, detection=stats))
 
     def _send(self, partial: Partial) -> None:
         self._producer.produce(self.partials, _partial_encoder.encode(partial), partial.key,

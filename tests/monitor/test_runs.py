@@ -109,14 +109,14 @@ def _run_all(state: PartitionState, batches, *, one_by_one: bool) -> dict:
                 ]
                 joined = [(x, r) for s in steps
                           for x, r in zip(s.labeled, s.prediction_raws, strict=True)]
-                fired = [(i, names) for i, (x, _) in enumerate(joined)
+                fired = [(i, names, detector.error_rate) for i, (x, _) in enumerate(joined)
                          if (names := detector.update(x.prediction.score, x.label))]
             else:
                 apply = state.on_predictions if topic == "predictions" else state.on_labels
                 step = apply(topic, offsets, events, raws)
                 joined = list(zip(step.labeled, step.prediction_raws, strict=True))
-                fired = detector.update_many([x.prediction.score for x, _ in joined],
-                                             [x.label for x, _ in joined])
+                fired = [tuple(d) for d in detector.update_many(
+                    [x.prediction.score for x, _ in joined], [x.label for x, _ in joined])]
             labeled.extend(encode_labeled(x, r) for x, r in joined)
             detections.append(fired)
         partials.extend(msgspec.json.encode(p) for p in state.close())

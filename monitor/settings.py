@@ -62,6 +62,10 @@ class MonitorSettings(DriftlineSettings):
     checkpoint_interval: float = Field(default=2.0, gt=0, description="wall seconds")
     source_batch: int = Field(default=5000, ge=1, le=100_000,
                               description="most messages the source loop applies per batch")
+    changelog_segment_bytes: int = Field(
+        default=900_000, ge=1_000,
+        description="largest join changelog record: the slot writes of a checkpoint go out "
+        "in segments of about this size (keep it below the topic's max.message.bytes)")
     metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: no /metrics")
     metrics_host: str = Field(default="127.0.0.1", description="0.0.0.0 in a container")
     webhook_url: str | None = Field(default=None, description="Slack-compatible incoming webhook")

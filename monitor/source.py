@@ -11,7 +11,8 @@ batch. Outputs (``labeled``, partials,
 dead letters) go through one idempotent producer.
 
 **State and restarts.** Each partition's join slots live in a :class:`ChangelogStore` whose
-writes go to the compacted topic ``<app id>-join-changelog`` (same partition number); the rest
+writes go, a few large segments per checkpoint (see :mod:`monitor.changelog`), to the
+compacted topic ``<app id>-join-changelog`` (same partition number); the rest
 of its state is a checkpoint in the compacted ``<app id>-checkpoints`` (key = partition). Every
 ``checkpoint_interval`` seconds, and when partitions are revoked or the worker stops: expire
 due slots, send the slot writes, wait until Kafka has acknowledged everything sent so far,
@@ -282,11 +283,13 @@ class SourceLoop:
         for p in partitions:
             self.metrics.expired.inc(len(self.states[p].expire()))
             writes = _slots(self.states[p]).take_writes()
-            written[p] = [key for key, _ in writes]
-            if writes:
-                self._producer.produce_many(self.changelog, [
-                    {"key": key.encode(), "value": value} for key, value in writes
-                ], partition=p)
+            written[p] = writes.keys
+            segments = [{"key": k, "value": v} for k, v in writes.records if v is not None]
+            if segments:
+                self._producer.produce_many(self.changelog, segments, partition=p)
+            dead = [{"key": k, "value": None} for k, v in writes.records if v is None]
+            if dead:  # in a call of its own: never before the segments that replace them
+                self._producer.produce_many(self.changelog, dead, partition=p)
         self._flush("the join changelog and outputs")
         for p in partitions:
             self._producer.produce(self.checkpoints, self.states[p].snapshot(),
@@ -366,7 +369,8 @@ class SourceLoop:
         records: dict[int, list[tuple[bytes, bytes | None]]] = {p: [] for p in partitions}
         for msg in iter_range(self.kafka, self.changelog, ranges):
             records[msg.partition()].append((msg.key(), msg.value()))
-        return {p: ChangelogStore.restore(records[p], encode=encode_slot, decode=decode_slot)
+        return {p: ChangelogStore.restore(records[p], encode=encode_slot, decode=decode_slot,
+                                          segment_bytes=self.settings.changelog_segment_bytes)
                 for p in partitions}
 
     # -- heartbeats -------------------------------------------------------------------------

@@ -15,6 +15,13 @@ from monitor.join import decode_slot, encode_slot
 from monitor.partition import PartitionConfig, PartitionState
 from monitor.windows import EventTimeWindows
 from producers.generator import LoanGenerator
+from tests.monitor.test_changelog import compacted
+
+# A few slots a segment: segments die and get tombstones all through a run
+SEGMENT = 3_000
+def _store() -> ChangelogStore:
+    return ChangelogStore(encode_slot, segment_bytes=SEGMENT)
+
 
 CONFIG = PartitionConfig(EventTimeWindows(size=60, grace=5), label_wait=40, join_ttl=86_400,
                          join_retention=3_600)
@@ -93,12 +100,12 @@ def test_a_kill_between_changelog_and_checkpoint_loses_and_doubles_nothing(
     topics = _topics(3_000)
     profiles = _profile(loan_profile)
 
-    whole = PartitionState(0, CONFIG, ChangelogStore(encode_slot), profiles)
+    whole = PartitionState(0, CONFIG, _store(), profiles)
     expected = _shares(_apply(whole, _interleave(topics, {"predictions": 0, "labels": 0},
                                                  random.Random(99), 400)))
 
     # The first worker: batches of fetch runs, a checkpoint round every few batches.
-    state = PartitionState(0, CONFIG, ChangelogStore(encode_slot), profiles)
+    state = PartitionState(0, CONFIG, _store(), profiles)
     changelog: list[tuple[bytes, bytes | None]] = []
     checkpoints: list[bytes] = []
     emitted = []
@@ -113,18 +120,19 @@ def test_a_kill_between_changelog_and_checkpoint_loses_and_doubles_nothing(
         if rounds % rng.randint(1, 3) == 0 or i >= kill_at:
             state.expire()
             writes = state.join.store.take_writes()  # type: ignore[attr-defined]
-            changelog += [(k.encode(), v) for k, v in writes]
+            changelog += writes.records
             if i >= kill_at:
                 break  # killed after the changelog was acknowledged, before the checkpoint
             checkpoints.append(state.snapshot())
-            state.join.forget_halves([k for k, _ in writes])
+            state.join.forget_halves(writes.keys)
     assert checkpoints, "the kill came before any checkpoint"
     back = min(back, len(checkpoints))
 
     # The next owner: the newer changelog, an older checkpoint (the last, or one before it:
     # any checkpoint is a consistent point to resume from), the rest read anew.
     snapshot = PartitionState.decode_snapshot(checkpoints[-back])
-    store = ChangelogStore.restore(changelog, encode=encode_slot, decode=decode_slot)
+    store = ChangelogStore.restore(compacted(changelog, rng), encode=encode_slot,
+                                   decode=decode_slot)
     resumed = PartitionState(0, CONFIG, store, profiles, snapshot)
     starts = {t: snapshot.offsets.get(t, -1) + 1 for t in topics}
     if order == "same":  # both topics read again in the order they were read before
@@ -168,24 +176,24 @@ def test_predictions_expiring_after_the_checkpoint_are_expired_once_after_the_re
             if changelog is not None and (rounds % 2 == 0 or i >= end):
                 state.expire()
                 writes = state.join.store.take_writes()
-                changelog += [(k.encode(), v) for k, v in writes]
+                changelog += writes.records
                 if kill_at is not None and i >= end:
                     break
                 checkpoints.append(state.snapshot())
-                state.join.forget_halves([k for k, _ in writes])
+                state.join.forget_halves(writes.keys)
         return emitted
 
-    whole = PartitionState(0, config, ChangelogStore(encode_slot), profiles)
+    whole = PartitionState(0, config, _store(), profiles)
     expected = _shares(run(events, whole))
     whole.expire()
 
-    first = PartitionState(0, config, ChangelogStore(encode_slot), profiles)
+    first = PartitionState(0, config, _store(), profiles)
     changelog, checkpoints = [], []
     emitted = run(events, first, changelog, checkpoints,
                   kill_at=rng.randint(len(events) // 3, 2 * len(events) // 3))
     snapshot = PartitionState.decode_snapshot(checkpoints[-1])
     resumed = PartitionState(0, config, ChangelogStore.restore(
-        changelog, encode=encode_slot, decode=decode_slot), profiles, snapshot)
+        compacted(changelog, rng), encode=encode_slot, decode=decode_slot), profiles, snapshot)
     rest = [e for e in events if e[1] > snapshot.offsets.get(e[0], -1)]
     emitted += run(rest, resumed)
     resumed.expire()

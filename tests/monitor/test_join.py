@@ -138,7 +138,7 @@ def test_slots_written_with_the_bytes_as_read_restore_and_replay_the_same_pair()
     join.add_prediction(p, source=("predictions", 0, 5), raw=p_raw)
     joined = join.add_label(y, source=("labels", 0, 9), raw=encode(y))
     assert joined.prediction_raw == p_raw
-    records = [(k.encode(), v) for k, v in store.take_writes()]
+    records = store.take_writes().records
     assert b'"prediction":' + p_raw in records[0][1]  # embedded, not encoded again
 
     restored = JoinState(ttl=100, store=ChangelogStore.restore(
@@ -270,15 +270,16 @@ def test_deletions_after_the_checkpoint_are_undone_by_a_restart_from_it():
 
     first = JoinState(ttl=10, retention=5, store=ChangelogStore(encode_slot))
     feed(first, before)
-    changelog = [(k.encode(), v) for k, v in first.store.take_writes()]
+    writes = first.store.take_writes()
+    changelog = writes.records
     applied, clock = {"labels": 1, "predictions": 0}, first.clock
     counts = JoinCounts(**msgspec.structs.asdict(first.counts))
-    first.forget_halves([k.decode() for k, _ in changelog])  # the checkpoint is durable
+    first.forget_halves(writes.keys)  # the checkpoint is durable
     assert "a" not in first.store and first.counts.expired_labels == 1
     feed(first, after)
     assert first.store["b"].status == "expired"  # the late prediction, at once
     assert first.store["b"].replaced.label == label("b", 5)  # what it took the place of
-    changelog += [(k.encode(), v) for k, v in first.store.take_writes()]  # then the kill
+    changelog += first.store.take_writes().records  # then the kill
 
     restored = ChangelogStore.restore(changelog, encode=encode_slot, decode=decode_slot)
     second = JoinState(ttl=10, retention=5, store=restored, counts=counts)

@@ -8,7 +8,7 @@ import pytest
 
 from driftline.events import LabelEvent, PredictionEvent
 from monitor.changelog import ChangelogStore
-from monitor.join import encode_slot
+from monitor.join import decode_slot, encode_slot
 from monitor.metrics import MonitorMetrics
 from monitor.partition import PartitionConfig, PartitionState
 from monitor.settings import MonitorSettings
@@ -18,11 +18,13 @@ from monitor.source import SourceLoop
 class FakeProducer:
     def __init__(self) -> None:
         self.log: list[tuple[str, object]] = []
+        self.values: list[bytes | None] = []  # what was produced, in order
         self.failed = 0
         self.last_error = None
 
     def produce(self, topic, value, key=None, *, partition=None, **_kw) -> None:
         self.log.append(("produce", (topic, key, partition, value is None)))
+        self.values.append(value)
 
     def produce_many(self, topic, messages, *, partition=None) -> None:
         for m in messages:
@@ -71,13 +73,17 @@ def test_slots_then_flush_then_checkpoint_then_flush_then_commit(loan_profile, m
     loop.checkpoint([3])
     kinds = [(k, v[0] if v else None) for k, v in producer.log]
     assert kinds == [
-        ("produce", "t.mon-join-changelog"), ("produce", "t.mon-join-changelog"),
-        ("flush", None), ("produce", "t.mon-checkpoints"), ("flush", None),
+        ("produce", "t.mon-join-changelog"), ("flush", None),
+        ("produce", "t.mon-checkpoints"), ("flush", None),
     ]
-    # each slot went out once (waiting then joined within the interval), on partition 3
-    assert {v[1] for k, v in producer.log if v and v[0] == "t.mon-join-changelog"} == {
-        b"p0", b"p1"}
+    # both slots went out once (waiting then joined within the interval), in one segment,
+    # on partition 3
+    segments = [v for k, v in producer.log if v and v[0] == "t.mon-join-changelog"]
+    assert [v[1] for v in segments] == [b"segment-0"]
     assert all(v[2] == 3 for k, v in producer.log if v)
+    restored = ChangelogStore.restore([(b"segment-0", producer.values[0])],
+                                      encode=encode_slot, decode=decode_slot)
+    assert {k: s.status for k, s in restored.items()} == {"p0": "joined", "p1": "joined"}
     assert consumer.commits == [[("t.predictions", 3, 2), ("t.labels", 3, 2)]]
 
 

@@ -35,9 +35,12 @@ import mode
 import msgspec
 
 from driftline.events import encode
+from driftline.kafka.admin import watermarks
+from driftline.kafka.consumer import iter_range
 from driftline.process import tune_gc
 from driftline.topics import topic_names
 from monitor.alerts import WebhookSink, log_alert
+from monitor.gaps import OffsetGaps
 from monitor.judge import DriftConfig
 from monitor.merge import InOrder, Judged, WindowMerger
 from monitor.metrics import MonitorMetrics
@@ -202,44 +205,66 @@ def build_monitor(
         # gap at the head of what it acked, losing that share on a restart.)
         order = InOrder()
         waiting: dict[tuple[str, str, str, float], list[list[Any]]] = {}
+        # faust drops (and acks) what its stream receives during a rebalance; what it
+        # stepped over is read from Kafka (monitor.gaps). The last offset handled is kept
+        # in the table for the next owner.
+        position = _PrefixView(policy_table, "position|")
+        gaps: OffsetGaps | None = None
 
         def done(key: tuple[str, str, str, float]) -> None:
             for entry in waiting.pop(key, []):
                 order.finish(entry)
 
+        async def handle(partial: Partial, entry: list[Any] | None) -> None:
+            """Merge and judge one partial; ``entry``: its place in the ack order (None for
+            one read back from Kafka, whose offset faust has committed already)."""
+            is_share = partial.kind in ("drift", "performance")
+            share = (partial.kind, partial.model_name, partial.model_version,
+                     partial.window_start)
+            if is_share and entry is not None:
+                waiting.setdefault(share, []).append(entry)
+            judged_now = merger.add(partial)
+            for judged in judged_now:
+                _observe(metrics, judged)
+                await reports_topic.send(key=judged.model_name.encode(),
+                                         value=_report_encoder.encode(judged))
+                for drift_event in judged.events:
+                    await drift_topic.send(key=drift_event.key, value=encode(drift_event))
+                    metrics.drift_events.labels(drift_event.model_name,
+                                                drift_event.model_version, drift_event.kind,
+                                                drift_event.severity).inc()
+                    log_alert(drift_event)
+                    if webhook is not None:
+                        webhook.submit(drift_event)
+            if judged_now:
+                await drain()  # the reports and events are out before any ack
+                for judged in judged_now:
+                    done((judged.kind, judged.model_name, judged.model_version,
+                          judged.window_start))
+            if is_share and merger.is_judged(partial):
+                done(share)  # a late share of a window judged before
+
         async for event in stream.noack().events():
-            try:
-                partial = _partial_decoder.decode(event.value)
-            except msgspec.ValidationError as exc:  # never expected: our own topic
-                log.error("unreadable partial at offset %s: %s", event.message.offset, exc)
-                partial = None
+            offset = event.message.offset
+            if gaps is None:
+                stored = position.get("0")
+                gaps = OffsetGaps(None if stored is None else int(stored))
+            skipped = gaps.see(offset)
+            if skipped:
+                log.warning("the judge's stream stepped over partials %d-%d (a rebalance); "
+                            "reading them from Kafka", skipped.start, skipped.stop - 1)
+                for at, raw in await asyncio.get_running_loop().run_in_executor(
+                        None, _read_partials, k, own["partials"], skipped):
+                    partial = _decode_partial(raw, at)
+                    if partial is not None:
+                        metrics.partials_read_back.inc()
+                        await handle(partial, None)
+            partial = _decode_partial(event.value, offset)
             is_share = partial is not None and partial.kind in ("drift", "performance")
             entry = order.add(event, done=not is_share)
             if partial is not None:
-                share = (partial.kind, partial.model_name, partial.model_version,
-                         partial.window_start)
-                if is_share:
-                    waiting.setdefault(share, []).append(entry)
-                judged_now = merger.add(partial)
-                for judged in judged_now:
-                    _observe(metrics, judged)
-                    await reports_topic.send(key=judged.model_name.encode(),
-                                             value=_report_encoder.encode(judged))
-                    for drift_event in judged.events:
-                        await drift_topic.send(key=drift_event.key, value=encode(drift_event))
-                        metrics.drift_events.labels(drift_event.model_name,
-                                                    drift_event.model_version, drift_event.kind,
-                                                    drift_event.severity).inc()
-                        log_alert(drift_event)
-                        if webhook is not None:
-                            webhook.submit(drift_event)
-                if judged_now:
-                    await drain()  # the reports and events are out before any ack
-                    for judged in judged_now:
-                        done((judged.kind, judged.model_name, judged.model_version,
-                              judged.window_start))
-                if is_share and merger.is_judged(partial):
-                    done(share)  # a late share of a window judged before
+                await handle(partial, entry)
+            position["0"] = b"%d" % offset
             for acked in order.release():
                 acked.ack()
 
@@ -249,6 +274,21 @@ def build_monitor(
         await app.add_runtime_dependency(_SourceService(source, loop=app.loop, beacon=app.beacon))
 
     return monitor
+
+
+def _decode_partial(raw: bytes, offset: int) -> Partial | None:
+    try:
+        return _partial_decoder.decode(raw)
+    except msgspec.ValidationError as exc:  # never expected: our own topic
+        log.error("unreadable partial at offset %s: %s", offset, exc)
+        return None
+
+
+def _read_partials(kafka: Any, topic: str, offsets: range) -> list[tuple[int, bytes]]:
+    """The partials at ``offsets`` (of the topic's one partition) still in Kafka."""
+    low, high = watermarks(kafka, topic)[0]
+    start, stop = max(offsets.start, low), min(offsets.stop, high)
+    return [(m.offset(), m.value()) for m in iter_range(kafka, topic, {0: (start, stop)})]
 
 
 def _observe(metrics: MonitorMetrics, judged: Judged) -> None:

@@ -41,6 +41,9 @@ class MonitorMetrics:
         self.drift_events = Counter("driftline_monitor_drift_events_total",
                                     "Drift events raised", ["model", "version", "kind",
                                                             "severity"])
+        self.partials_read_back = Counter(
+            "driftline_monitor_partials_read_back_total",
+            "Partials the judge's stream stepped over in a rebalance, read from Kafka")
         self.late = Gauge("driftline_monitor_late_events",
                           "Events later than the grace period, dropped from windows",
                           ["partition"])

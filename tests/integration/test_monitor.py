@@ -362,3 +362,64 @@ def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts
              if "resumed at" in line}
     assert 0 < len(taken) < 6, f"the second worker took partitions {taken}"
     _assert_exact(kafka, app_id, fed)
+
+
+def test_partials_the_judges_stream_stepped_over_are_read_from_kafka_by_the_next_owner(
+    kafka_bootstrap: str, registry_home: Path, tmp_path: Path
+):
+    # What faust can leave after a rebalance: the judge handled offsets 0-1 (kept in its
+    # table), its stream dropped 2-4 unseen and faust committed past them (it acks what it
+    # drops). The next owner starts at the committed offset 5 and must still count 2-4.
+    from confluent_kafka import Consumer, TopicPartition
+
+    from driftline.kafka.admin import create_internal_topics
+    from monitor.partition import Partial
+    from monitor.performance import PerformanceAccumulator
+
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
+                          topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+    create_topics(kafka)
+    app_id = "monitor-gap"
+    group = f"{kafka.topic_prefix}{app_id}"
+    partials, table = f"{group}-partials", f"{group}-policy-changelog"
+    create_internal_topics(kafka, {partials: (1, {}),
+                                   table: (1, {"cleanup.policy": "compact"})})
+
+    def share(p: int) -> Partial:
+        acc = PerformanceAccumulator()
+        acc.add_predictions(10 * (p + 1))
+        for i in range(10 * (p + 1)):
+            acc.update(0.9 if i % 2 else 0.1, i % 2, delay=30.0)
+        return Partial(kind="performance", partition=p, watermark=None,
+                       model_name="credit-risk", model_version="1", window_start=T0,
+                       window_end=T0 + WINDOW, performance=acc)
+
+    def beat(p: int) -> Partial:
+        return Partial(kind="watermark", partition=p, watermark=T0 + 3 * WINDOW,
+                       performance_watermark=T0 + 3 * WINDOW, caught_up=True,
+                       sent_at=time.time())
+
+    sent = [beat(0), beat(1)] + [share(p) for p in range(6)] + [beat(p) for p in range(6)]
+    with Producer(kafka) as producer:
+        for partial in sent:
+            producer.produce(partials, msgspec.json.encode(partial), b"credit-risk",
+                             partition=0)
+        producer.produce(table, b"1", b"position|0", partition=0)  # the last offset handled
+    committer = Consumer({**kafka.confluent_config(), "group.id": group,
+                          "enable.auto.commit": False})
+    try:
+        committer.commit(offsets=[TopicPartition(partials, 0, 5)], asynchronous=False)
+    finally:
+        committer.close()
+
+    log = tmp_path / "monitor.log"
+    proc = _start(registry_home, kafka, app_id, log)
+    reports_topic = f"{group}-reports"
+    try:
+        _wait("the window judged", lambda: _count(kafka, reports_topic) >= 1, 120, log)
+    finally:
+        _stop(proc)
+    (report,) = [msgspec.json.decode(m.value()) for m in read_topic(kafka, reports_topic)]
+    assert report["kind"] == "performance" and report["window_start"] == T0
+    assert report["performance"]["labeled"] == sum(10 * (p + 1) for p in range(6))  # 210
+    assert "stepped over partials 2-4" in log.read_text(errors="replace")

@@ -107,8 +107,11 @@ def monitor_rate(kafka: KafkaSettings, home: Path, n: int) -> tuple[float, float
     log_path = home / "monitor.log"
     began = time.monotonic()
     with open(log_path, "wb") as log:
+        # cwd: the run's own folder. `python -m` puts its working directory first on the
+        # import path, so a worker started from a checkout ran that checkout's code whatever
+        # PYTHONPATH said (every A/B run of sessions 3-5 and the start of 6 ran one code twice).
         proc = subprocess.Popen([sys.executable, "-m", "driftline.cli", "monitor"], env=env,
-                                stdout=log, stderr=subprocess.STDOUT)
+                                stdout=log, stderr=subprocess.STDOUT, cwd=home)
     try:
         while sum(h for _, h in watermarks(kafka, labeled).values()) < n:
             if proc.poll() is not None:

@@ -41,6 +41,9 @@ class MonitorMetrics:
         self.drift_events = Counter("driftline_monitor_drift_events_total",
                                     "Drift events raised", ["model", "version", "kind",
                                                             "severity"])
+        self.held = Counter("driftline_monitor_source_held_total",
+                            "Times a source topic partition was held back for running ahead "
+                            "of the other in event time", ["topic"])
         self.partials_read_back = Counter(
             "driftline_monitor_partials_read_back_total",
             "Partials the judge's stream stepped over in a rebalance, read from Kafka")

@@ -62,6 +62,10 @@ class MonitorSettings(DriftlineSettings):
     checkpoint_interval: float = Field(default=2.0, gt=0, description="wall seconds")
     source_batch: int = Field(default=5000, ge=1, le=100_000,
                               description="most messages the source loop applies per batch")
+    source_align: float = Field(
+        default=300.0, ge=0,
+        description="event-time seconds one source topic may run ahead of the other while the "
+        "other has a backlog before it is held back (0: never held)")
     changelog_segment_bytes: int = Field(
         default=900_000, ge=1_000,
         description="largest join changelog record: the slot writes of a checkpoint go out "

@@ -50,6 +50,7 @@ from driftline.kafka.admin import create_internal_topics, watermarks
 from driftline.kafka.consumer import iter_range
 from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.topics import topic_names
+from monitor.align import hold
 from monitor.changelog import ChangelogStore
 from monitor.concept import ConceptDetectors
 from monitor.join import decode_slot, encode_slot
@@ -110,6 +111,8 @@ class SourceLoop:
                                       threshold=settings.positive_threshold)
         self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
         self.states: dict[int, PartitionState] = {}
+        self._held: dict[int, str] = {}  # partition -> the topic held back (monitor.align)
+        self._read: set[tuple[str, int]] = set()  # read from since this assignment
         # Delivery reports only for failures: a Python callback per success would cost more
         # than the message; any failure still marks the producer (checked at checkpoints).
         # A checkpoint hands librdkafka an interval's slot writes at once (over 100,000 at
@@ -154,6 +157,7 @@ class SourceLoop:
                 messages = consumer.consume(self.batch_size, 0.1)
                 if messages:
                     self.apply(messages)
+                    self._align()
                 now = time.monotonic()
                 if now >= self._next_heartbeat:
                     self._next_heartbeat = now + 1.0
@@ -186,6 +190,7 @@ class SourceLoop:
             if state is None:  # revoked while the batch was in flight
                 continue
             touched.add(partition)
+            self._read.add((topic, partition))
             is_prediction = topic == self.predictions
             kind = "prediction" if is_prediction else "label"
             for part in self._decoded(topic, run):
@@ -336,6 +341,10 @@ class SourceLoop:
             positions.append(tp if last is None else TopicPartition(tp.topic, tp.partition,
                                                                      last + 1))
         consumer.assign(positions)
+        # nothing held after a rebalance (librdkafka keeps a partition's pause across one)
+        consumer.resume(positions)
+        self._held.clear()
+        self._read.clear()
         for p in mine:
             log.info("partition %d: resumed at %s with %d join slots (%.1f s)", p,
                      self.states[p].offsets or "the start", len(self.states[p].join),
@@ -354,6 +363,7 @@ class SourceLoop:
     def _drop(self, partitions: list[int]) -> None:
         for p in partitions:
             self.states.pop(p, None)
+            self._held.pop(p, None)
 
     def _read_checkpoints(self, partitions: list[int]) -> dict[int, PartitionSnapshot]:
         ranges = _ranges(self.kafka, self.checkpoints, partitions)
@@ -373,6 +383,50 @@ class SourceLoop:
                                           segment_bytes=self.settings.changelog_segment_bytes)
                 for p in partitions}
 
+    # -- event-time alignment ---------------------------------------------------------------
+
+    def _align(self) -> None:
+        """Hold back (pause) the topic of a partition that runs ahead of the other in event
+        time while the other has a backlog; let it go once the other has caught up (see
+        :mod:`monitor.align`). A topic is only held once read from in this assignment (a
+        partition paused before any read would resume from the reset policy's offset)."""
+        consumer, slack = self._consumer, self.settings.source_align
+        if consumer is None or not slack:
+            return
+        slack = min(slack, self.settings.join_ttl / 2)  # well inside the TTL, whatever it is
+        topics = {"predictions": self.predictions, "labels": self.labels}
+        for p, state in self.states.items():
+            was = self._held.get(p)
+            now = hold(
+                was,  # type: ignore[arg-type]
+                predictions=state.drift_clock.max_event_time, labels=state.label_max,
+                predictions_behind=self._lag(consumer, self.predictions, p, state) != 0,
+                labels_behind=self._lag(consumer, self.labels, p, state) != 0,  # (None: not
+                # fetched yet, so perhaps behind: a fresh start does not race one topic ahead)
+                slack=slack,
+            )
+            if now is not None and (topics[now], p) not in self._read:
+                now = None
+            if now == was:
+                continue
+            if was is not None:
+                consumer.resume([TopicPartition(topics[was], p)])
+                del self._held[p]
+            if now is not None:
+                consumer.pause([TopicPartition(topics[now], p)])
+                self._held[p] = now
+                self.metrics.held.labels(now).inc()
+
+    @staticmethod
+    def _lag(consumer: Consumer, topic: str, p: int, state: PartitionState) -> int | None:
+        """Messages of ``topic`` partition ``p`` not read yet, by the high watermark of the
+        last fetch response (no round trip); None before the first fetch."""
+        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)
+        if high < 0:
+            return None
+        seen = state.offsets.get(topic)
+        return max(high - (max(low, 0) if seen is None else seen + 1), 0)
+
     # -- heartbeats -------------------------------------------------------------------------
 
     def _heartbeats(self) -> None:
@@ -384,17 +438,12 @@ class SourceLoop:
         for p, state in list(self.states.items()):
             behind = False
             for topic in (self.predictions, self.labels):
-                # The high watermark as of the last fetch response (no round trip): a
-                # partition not fetched yet says -1001 and counts as behind.
-                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p),
-                                                           cached=True)
-                seen = state.offsets.get(topic)
-                if high < 0:
+                lag = self._lag(consumer, topic, p, state)
+                if lag is None:  # not fetched yet: counts as behind
                     behind = True
                     continue
-                next_offset = max(low, 0) if seen is None else seen + 1
-                self.metrics.lag.labels(topic, str(p)).set(max(high - next_offset, 0))
-                if high > next_offset:
+                self.metrics.lag.labels(topic, str(p)).set(lag)
+                if lag:
                     behind = True
             self.metrics.late.labels(str(p)).set(sum(state.drift_clock.late.values()))
             self._send(Partial(

@@ -96,7 +96,7 @@ class ChangelogStore(MutableMapping[str, V], Generic[V]):
         segment_bytes: int = SEGMENT_BYTES,
     ) -> ChangelogStore[V]:
         """Rebuild from changelog records in offset order (nothing left to write but the
-        tombstones of segments that hold no key's last value)."""
+        tombstones of the dead segments older than every live one)."""
         latest: dict[int, bytes | None] = {}
         for key, value in records:
             if not key.startswith(_PREFIX):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from driftline.settings import DriftlineSettings
+from monitor.changelog import SEGMENT_BYTES
 from monitor.windows import EventTimeWindows
 
 __all__ = ["MonitorSettings"]
@@ -67,7 +68,7 @@ class MonitorSettings(DriftlineSettings):
         description="event-time seconds one source topic may run ahead of the other while the "
         "other has a backlog before it is held back (0: never held)")
     changelog_segment_bytes: int = Field(
-        default=900_000, ge=1_000,
+        default=SEGMENT_BYTES, ge=1_000,
         description="largest join changelog record: the slot writes of a checkpoint go out "
         "in segments of about this size (keep it below the topic's max.message.bytes)")
     metrics_port: int = Field(default=9102, ge=0, le=65535, description="0: no /metrics")

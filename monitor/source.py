@@ -50,7 +50,7 @@ from driftline.kafka.admin import create_internal_topics, watermarks
 from driftline.kafka.consumer import iter_range
 from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.topics import topic_names
-from monitor.align import hold
+from monitor.align import Held, hold
 from monitor.changelog import ChangelogStore
 from monitor.concept import ConceptDetectors
 from monitor.join import decode_slot, encode_slot
@@ -111,7 +111,7 @@ class SourceLoop:
                                       threshold=settings.positive_threshold)
         self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
         self.states: dict[int, PartitionState] = {}
-        self._held: dict[int, str] = {}  # partition -> the topic held back (monitor.align)
+        self._held: dict[int, Held] = {}  # partition -> the topic held back (monitor.align)
         self._read: set[tuple[str, int]] = set()  # read from since this assignment
         # Delivery reports only for failures: a Python callback per success would cost more
         # than the message; any failure still marks the producer (checked at checkpoints).
@@ -398,7 +398,7 @@ class SourceLoop:
         for p, state in self.states.items():
             was = self._held.get(p)
             now = hold(
-                was,  # type: ignore[arg-type]
+                was,
                 predictions=state.drift_clock.max_event_time, labels=state.label_max,
                 predictions_behind=self._lag(consumer, self.predictions, p, state) != 0,
                 labels_behind=self._lag(consumer, self.labels, p, state) != 0,  # (None: not

@@ -469,12 +469,12 @@ def _lags(kafka: KafkaSettings, app_id: str) -> int:
         lag = 0
         for topic in ("predictions", "labels"):
             name = f"{kafka.topic_prefix}{topic}"
-            parts = [TopicPartition(name, p) for p, _ in watermarks(kafka, name).items()]
+            highs = watermarks(kafka, name)
+            parts = [TopicPartition(name, p) for p in highs]
             try:
                 committed = consumer.committed(parts, timeout=10)
             except KafkaException:
                 return -1
-            highs = watermarks(kafka, name)
             lag += sum(highs[tp.partition][1] - max(tp.offset, 0) for tp in committed)
         return lag
     finally:

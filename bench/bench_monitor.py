@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import re
 import statistics
@@ -90,7 +91,8 @@ def confluent_rate(kafka: KafkaSettings, total: int) -> float:
         consumer.close()
 
 
-def monitor_rate(kafka: KafkaSettings, home: Path, n: int) -> tuple[float, float]:
+def monitor_rate(kafka: KafkaSettings, home: Path, n: int,
+                 processes: int | None = None) -> tuple[float, float]:
     """The worker's pairs/s from the moment its source loop took its partitions (its log
     says when) to the write time of its last joined pair, and the wall time with start-up.
 
@@ -103,6 +105,8 @@ def monitor_rate(kafka: KafkaSettings, home: Path, n: int) -> tuple[float, float
         "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix, "DRIFTLINE_WINDOW_SIZE": "60",
         "DRIFTLINE_METRICS_PORT": "0", "DRIFTLINE_LOG_LEVEL": "INFO",
     })
+    if processes is not None:
+        env["DRIFTLINE_SOURCE_PROCESSES"] = str(processes)
     labeled = f"{kafka.topic_prefix}labeled"
     log_path = home / "monitor.log"
     began = time.monotonic()
@@ -149,8 +153,10 @@ def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
 
 
-def one_round(bootstrap: str, events: int) -> tuple[float, float, float, float]:
-    """Fresh topics filled, read raw by both clients, then by one monitor worker; returns
+def one_round(bootstrap: str, events: int,
+              processes: int | None = None) -> tuple[float, float, float, float]:
+    """Fresh topics filled, read raw by both clients, then by one monitor worker
+    (``processes``: its DRIFTLINE_SOURCE_PROCESSES, None for the default); returns
     the aiokafka and confluent-kafka raw rates (events/s), the monitor's pairs/s and its wall
     time with start-up. The round's topics are deleted afterwards."""
     kafka = KafkaSettings(bootstrap_servers=bootstrap,
@@ -165,7 +171,7 @@ def one_round(bootstrap: str, events: int) -> tuple[float, float, float, float]:
             fill(kafka, events)
             raw = asyncio.run(raw_rate(kafka, 2 * events))
             confluent = confluent_rate(kafka, 2 * events)
-            pairs, wall = monitor_rate(kafka, home, events)
+            pairs, wall = monitor_rate(kafka, home, events, processes)
         return raw, confluent, pairs, wall
     finally:
         drop_topics(kafka)
@@ -178,15 +184,23 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds, each on fresh topics with its own anchors; the summary "
                              "gives the median (single runs vary by 20%% or more here)")
+    parser.add_argument("--source-processes", type=int, nargs="+", default=[None],
+                        metavar="N",
+                        help="the worker's DRIFTLINE_SOURCE_PROCESSES (0: the source loop in a "
+                             "thread of the worker); several values: a round of each, "
+                             "alternated (default: the setting's default)")
     args = parser.parse_args()
     bootstrap, local = bench_broker("monitor", PORT)
-    rows = []
+    rows: dict[int | None, list[tuple[float, float, float]]] = {}
     try:
-        for _ in range(args.rounds):
-            raw, confluent, pairs, wall = one_round(bootstrap, args.events)
-            rows.append((raw, confluent, pairs))
+        for _, processes in itertools.product(range(args.rounds), args.source_processes):
+            raw, confluent, pairs, wall = one_round(bootstrap, args.events, processes)
+            rows.setdefault(processes, []).append((raw, confluent, pairs))
+            shape = ("default source processes" if processes is None
+                     else f"{processes} source processes" if processes
+                     else "source loop in a thread")
             print(f"{args.events:,} predictions + {args.events:,} labels, 6 partitions, "
-                  "one worker")
+                  f"one worker ({shape})")
             print(f"{'measure':48} {'events/s':>12}")
             print(f"{'aiokafka raw consume, both topics (anchor)':48} {raw:12,.0f}")
             print(f"{'confluent-kafka raw consume, both topics':48} {confluent:12,.0f}")
@@ -196,12 +210,14 @@ def main() -> None:
                   f"raw = {2 * pairs / confluent:.3f}; goal 50,000 prediction events/s: "
                   f"{'met' if pairs >= 50_000 else 'NOT met'}; wall time with start-up "
                   f"{wall:.0f} s", flush=True)
-        if len(rows) > 1:
-            pairs = statistics.median(r[2] for r in rows)
-            ratio = statistics.median(2 * r[2] / r[0] for r in rows)
-            print(f"median of {len(rows)} rounds: {pairs:,.0f} prediction events/s, "
-                  f"{ratio:.3f} of aiokafka raw; goal 50,000: "
-                  f"{'met' if pairs >= 50_000 else 'NOT met'}")
+        for processes, runs in rows.items():
+            if len(runs) < 2:
+                continue
+            pairs = statistics.median(r[2] for r in runs)
+            ratio = statistics.median(2 * r[2] / r[0] for r in runs)
+            print(f"source processes {processes}: median of {len(runs)} rounds: "
+                  f"{pairs:,.0f} prediction events/s, {ratio:.3f} of aiokafka raw; "
+                  f"goal 50,000: {'met' if pairs >= 50_000 else 'NOT met'}")
     finally:
         if local is not None:
             local.stop()

@@ -2,8 +2,9 @@
 
 Two parts:
 
-the **source loop** (:class:`~monitor.source.SourceLoop`, a thread the app starts and stops)
-reads ``predictions`` and ``labels`` in batches for the partitions this worker owns (consumer
+the **source loop** (:class:`~monitor.source.SourceLoop`, in ``DRIFTLINE_SOURCE_PROCESSES``
+processes the worker starts and stops, or a thread of it: :mod:`monitor.sourcerun`) reads
+``predictions`` and ``labels`` in batches for the partitions this worker owns (consumer
 group ``<app id>-source``, co-partitioned) and runs one :class:`~monitor.partition.PartitionState`
 per partition: the join (slots in a compacted changelog topic), the window counts, and the
 concept detectors on each joined pair. Joined pairs go to ``labeled``; closed windows,
@@ -25,15 +26,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 import faust
-import mode
 import msgspec
+from prometheus_client import REGISTRY
 
 from driftline.events import encode
 from driftline.kafka.admin import watermarks
@@ -44,11 +44,12 @@ from monitor.alerts import WebhookSink, log_alert
 from monitor.gaps import OffsetGaps
 from monitor.judge import DriftConfig
 from monitor.merge import InOrder, Judged, WindowMerger
-from monitor.metrics import MonitorMetrics
+from monitor.metrics import JudgeMetrics, ShippedMetrics, SourceMetrics
 from monitor.partition import Partial
 from monitor.policy import DriftPolicy
 from monitor.settings import MonitorSettings
 from monitor.source import SourceLoop, internal_topics
+from monitor.sourcerun import SourceProcesses, SourceThread
 
 __all__ = ["Monitor", "build_monitor"]
 
@@ -100,8 +101,8 @@ class Monitor:
 
     app: faust.App
     settings: MonitorSettings
-    metrics: MonitorMetrics
-    source: SourceLoop
+    metrics: JudgeMetrics
+    source: SourceLoop | None  # None: the source loop runs in processes of its own
 
 
 def _credentials(settings: MonitorSettings) -> Any:
@@ -160,9 +161,15 @@ def build_monitor(
         stream_wait_empty=False,
         consumer_group_instance_id=settings.monitor_instance_id,
     )
-    metrics = MonitorMetrics()
+    metrics = JudgeMetrics()
     own = internal_topics(app_id)
-    source = SourceLoop(settings, app_id, profiles, metrics)
+    source: SourceLoop | None = None
+    shipped: ShippedMetrics | None = None
+    if settings.source_processes:  # (they read the profiles from the registry themselves)
+        shipped = ShippedMetrics()
+        REGISTRY.register(shipped)
+    else:
+        source = SourceLoop(settings, app_id, profiles, SourceMetrics())
     monitor = Monitor(app=app, settings=settings, metrics=metrics, source=source)
 
     drift_topic = app.topic(names["drift-events"], key_type=bytes, value_type=bytes)
@@ -277,7 +284,12 @@ def build_monitor(
     @app.task
     async def declare_outputs() -> None:
         await reports_topic.declare()
-        await app.add_runtime_dependency(_SourceService(source, loop=app.loop, beacon=app.beacon))
+        service = (
+            SourceThread(source, loop=app.loop, beacon=app.beacon) if source is not None
+            else SourceProcesses(settings, app_id, settings.source_processes,
+                                 shipped or ShippedMetrics(), loop=app.loop, beacon=app.beacon)
+        )
+        await app.add_runtime_dependency(service)
 
     return monitor
 
@@ -297,7 +309,7 @@ def _read_partials(kafka: Any, topic: str, offsets: range) -> list[tuple[int, by
     return [(m.offset(), m.value()) for m in iter_range(kafka, topic, {0: (start, stop)})]
 
 
-def _observe(metrics: MonitorMetrics, judged: Judged) -> None:
+def _observe(metrics: JudgeMetrics, judged: Judged) -> None:
     labels = (judged.model_name, judged.model_version)
     metrics.windows.labels(*labels, judged.kind).inc()
     if judged.drift is not None:
@@ -310,36 +322,6 @@ def _observe(metrics: MonitorMetrics, judged: Judged) -> None:
     if judged.performance is not None:
         for name, value in judged.performance.metrics().items():
             metrics.performance.labels(*labels, name).set(value)
-
-
-class _SourceService(mode.Service):
-    """Runs the source loop in its own thread for as long as the app runs; an error in it
-    stops the worker (a restart resumes from the last checkpoint)."""
-
-    def __init__(self, source: SourceLoop, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self._source = source
-        self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    async def on_start(self) -> None:
-        loop = asyncio.get_running_loop()
-
-        def run() -> None:
-            try:
-                self._source.run(self._stopping)
-            except BaseException as exc:
-                log.exception("the source loop failed; stopping the worker")
-                asyncio.run_coroutine_threadsafe(self.crash(exc), loop)
-
-        self._thread = threading.Thread(target=run, name="driftline-monitor-source",
-                                        daemon=True)
-        self._thread.start()
-
-    async def on_stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, 90.0)
 
 
 def run(settings: MonitorSettings) -> None:

@@ -63,6 +63,11 @@ class MonitorSettings(DriftlineSettings):
     checkpoint_interval: float = Field(default=2.0, gt=0, description="wall seconds")
     source_batch: int = Field(default=5000, ge=1, le=100_000,
                               description="most messages the source loop applies per batch")
+    source_processes: int = Field(
+        default=1, ge=0, le=64,
+        description="processes the worker runs its source loop in (the join and window "
+        "counts, pure Python per event): each takes a share of the partitions and a core; "
+        "0: a thread of the worker process, sharing its one core of Python with the judge")
     source_align: float = Field(
         default=300.0, ge=0,
         description="event-time seconds one source topic may run ahead of the other while the "

@@ -54,7 +54,7 @@ from monitor.align import Held, hold
 from monitor.changelog import ChangelogStore
 from monitor.concept import ConceptDetectors
 from monitor.join import decode_slot, encode_slot
-from monitor.metrics import MonitorMetrics
+from monitor.metrics import SourceMetrics
 from monitor.partition import (
     Partial,
     PartitionConfig,
@@ -90,7 +90,7 @@ class SourceLoop:
         settings: MonitorSettings,
         app_id: str,
         profiles: ProfileLookup,
-        metrics: MonitorMetrics,
+        metrics: SourceMetrics,
     ) -> None:
         k = settings.kafka
         self.settings = settings
@@ -364,6 +364,7 @@ class SourceLoop:
         for p in partitions:
             self.states.pop(p, None)
             self._held.pop(p, None)
+            self.metrics.forget_partition(p, (self.predictions, self.labels))
 
     def _read_checkpoints(self, partitions: list[int]) -> dict[int, PartitionSnapshot]:
         ranges = _ranges(self.kafka, self.checkpoints, partitions)

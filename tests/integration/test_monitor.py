@@ -1,12 +1,15 @@
 """The monitor worker (``driftline monitor``, faust) against the real broker and an embedded
 MLflow registry: the join, dead letters, drift on a shifted stream and none before it, window
-reports with exact counts, and a worker killed mid-stream that resumes with nothing lost and
-nothing counted twice."""
+reports with exact counts, the worker's /metrics, a worker killed mid-stream that resumes
+with nothing lost and nothing counted twice (its source loop in one process, two, or a
+thread), and how a worker and its source processes stop together."""
 
 from __future__ import annotations
 
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -199,6 +202,25 @@ class Run:
     app_id: str
     fed: Fed
     log: Path
+    metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _scrape(port: int) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The worker's /metrics: sample value by (sample name, sorted labels)."""
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
 
 
 @pytest.fixture(scope="module")
@@ -210,12 +232,18 @@ def shifted_run(kafka_bootstrap: str, registry_home: Path,
     app_id = "monitor-test"
     fed = _feed(kafka, stable=3000, shifted=3000)
     log = tmp_path_factory.mktemp("monitor-log") / "monitor.log"
-    proc = _start(registry_home, kafka, app_id, log)
+    port = _free_port()
+    proc = _start(registry_home, kafka, app_id, log, DRIFTLINE_METRICS_PORT=str(port))
+    labeled = ("driftline_monitor_labeled_total", ())
     try:
         _wait("every window judged", _done(kafka, app_id, fed), 240, log)
+        # the source process ships its counts once a second
+        _wait("the joined pairs on /metrics",
+              lambda: _scrape(port).get(labeled) == len(fed.labels), 15, log)
+        metrics = _scrape(port)
     finally:
         _stop(proc)
-    yield Run(kafka, app_id, fed, log)
+    yield Run(kafka, app_id, fed, log, metrics)
 
 
 def test_every_prediction_is_joined_with_its_label_whichever_came_first(shifted_run: Run):
@@ -239,6 +267,29 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_processing_goes_on(shifted
     bad_prediction = by_topic[f"{kafka.topic_prefix}predictions"]
     assert bad_prediction.raw_key == b"bad" and bad_prediction.error_field == "score"
     assert by_topic[f"{kafka.topic_prefix}labels"].value == b"\xff\xfe not json"
+
+
+def test_the_workers_metrics_count_what_its_source_process_did(shifted_run: Run):
+    prefix, fed, metrics = shifted_run.kafka.topic_prefix, shifted_run.fed, shifted_run.metrics
+
+    def sample(name: str, **labels: str) -> float | None:
+        return metrics.get((name, tuple(sorted(labels.items()))))
+
+    duplicates = sum(1 for pid in fed.labels if pid.startswith("p") and int(pid[1:]) % 10 == 0)
+    events = "driftline_monitor_events_total"
+    assert sample(events, topic=f"{prefix}predictions", outcome="prediction") == len(
+        fed.predictions)
+    assert sample(events, topic=f"{prefix}labels", outcome="label") == len(fed.labels) + (
+        duplicates)
+    for topic in ("predictions", "labels"):
+        assert sample("driftline_monitor_dead_letters_total", topic=f"{prefix}{topic}") == 1
+        for p in range(6):  # caught up: the lag of every partition is on it, and nothing
+            assert sample("driftline_monitor_consumer_lag", topic=f"{prefix}{topic}",
+                          partition=str(p)) == 0
+    assert sample("driftline_monitor_join_state_size") == len(fed.predictions)  # tombstones
+    judged = [v for (name, _), v in metrics.items()
+              if name == "driftline_monitor_windows_judged_total"]  # the judge's own
+    assert sum(judged) == len(_reports(shifted_run.kafka, shifted_run.app_id))
 
 
 def test_windows_count_every_prediction_once(shifted_run: Run):
@@ -273,10 +324,13 @@ def test_a_shift_raises_one_covariate_event_and_the_stable_part_none(shifted_run
     assert all(e.window_end > ONSET for e in events)  # nothing raised on stable traffic
 
 
-@pytest.mark.parametrize("instance_id", [None, "worker-1"],
-                         ids=["dynamic-membership", "static-membership"])
+@pytest.mark.parametrize(("instance_id", "processes"),
+                         [(None, "1"), ("worker-1", "2"), (None, "0")],
+                         ids=["dynamic-membership", "static-membership-two-source-processes",
+                              "source-loop-in-a-thread"])
 def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
-    kafka_bootstrap: str, registry_home: Path, tmp_path: Path, instance_id: str | None
+    kafka_bootstrap: str, registry_home: Path, tmp_path: Path, instance_id: str | None,
+    processes: str,
 ):
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
@@ -287,6 +341,7 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
     # With a stable instance id the restarted worker takes its partitions back at once;
     # without one, after the dead member's session timeout.
     extra = {"DRIFTLINE_MONITOR_INSTANCE_ID": instance_id} if instance_id else {}
+    extra["DRIFTLINE_SOURCE_PROCESSES"] = processes
     proc = _start(registry_home, kafka, app_id, log, **extra)
     # A live stream: the worker keeps up with it and is killed in the middle of it.
     fed = Fed()
@@ -297,6 +352,7 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
               120, log)
         feeder.start()
         _wait("some progress", lambda: _count(kafka, labeled_topic) >= 1500, 180, log)
+        # the worker's process group: its source processes die with it
         _stop(proc, signal.SIGKILL)  # no chance to flush or commit anything more
         assert feeder.is_alive(), "the stream ended before the worker could be killed"
         proc = _start(registry_home, kafka, app_id, log, **extra)
@@ -479,3 +535,68 @@ def _lags(kafka: KafkaSettings, app_id: str) -> int:
         return lag
     finally:
         consumer.close()
+
+
+def _source_pids(log: Path, expected: int, timeout: float = 120) -> list[int]:
+    """The pids of the worker's source processes, from its log, once all are reading."""
+    def started() -> list[int]:
+        text = log.read_text(errors="replace")
+        return [int(pid) for pid in re.findall(r"source process \d+ started \(pid (\d+)\)",
+                                                text)]
+    _wait("the source processes to read", lambda: len(started()) == expected and
+          log.read_text(errors="replace").count("resumed at") >= 6, timeout, log)
+    return started()
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # (a zombie until its parent reaps it: gone as far as work goes)
+    with open(f"/proc/{pid}/stat") as stat:
+        return stat.read().split(") ")[1].startswith("Z")
+
+
+def _start_two_source_processes(kafka_bootstrap: str, registry_home: Path,
+                                tmp_path: Path) -> tuple[subprocess.Popen, Path]:
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
+                          topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+    create_topics(kafka)
+    log = tmp_path / "monitor.log"
+    return _start(registry_home, kafka, "monitor-two", log,
+                  DRIFTLINE_SOURCE_PROCESSES="2"), log
+
+
+def test_a_source_process_that_dies_stops_its_worker(
+    kafka_bootstrap: str, registry_home: Path, tmp_path: Path
+):
+    proc, log = _start_two_source_processes(kafka_bootstrap, registry_home, tmp_path)
+    try:
+        first, second = _source_pids(log, 2)
+        os.kill(first, signal.SIGKILL)
+        code = proc.wait(90)
+    finally:
+        _stop(proc)
+    text = log.read_text(errors="replace")
+    assert code != 0, text[-3000:]
+    assert f"source process 0 (pid {first}) exited with code -9" in text
+    _wait("the other source process to stop", lambda: _gone(second), 30, log)
+
+
+def test_the_source_processes_of_a_killed_worker_exit_with_it(
+    kafka_bootstrap: str, registry_home: Path, tmp_path: Path
+):
+    proc, log = _start_two_source_processes(kafka_bootstrap, registry_home, tmp_path)
+    pids: list[int] = []
+    try:
+        pids = _source_pids(log, 2)
+        os.kill(proc.pid, signal.SIGKILL)  # the worker alone, not its process group
+        proc.wait(30)
+        _wait("the source processes to exit", lambda: all(_gone(p) for p in pids), 30, log)
+    finally:
+        _stop(proc)
+        for pid in pids:
+            if not _gone(pid):
+                os.kill(pid, signal.SIGKILL)
+    assert "is gone; exiting" in log.read_text(errors="replace")

@@ -6,7 +6,7 @@ import pytest
 
 from driftline.features import CREDIT_RISK
 from driftline.profile import ReferenceProfile, build_profile
-from monitor.metrics import MonitorMetrics
+from monitor.metrics import SourceMetrics
 from producers.generator import LoanGenerator, default_probability
 
 
@@ -22,7 +22,7 @@ def loan_profile() -> ReferenceProfile:
 
 
 @pytest.fixture(scope="session")
-def monitor_metrics() -> MonitorMetrics:
-    """The monitor's metrics, made once: prometheus_client's registry takes each name once
+def monitor_metrics() -> SourceMetrics:
+    """The source loop's metrics, made once: prometheus_client's registry takes each name once
     per process."""
-    return MonitorMetrics()
+    return SourceMetrics()

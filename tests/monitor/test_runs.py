@@ -14,7 +14,7 @@ from driftline.events import LabelEvent, PredictionEvent, encode, encode_labeled
 from monitor.changelog import ChangelogStore
 from monitor.concept import ConceptDriftDetector
 from monitor.join import encode_slot
-from monitor.metrics import MonitorMetrics
+from monitor.metrics import SourceMetrics
 from monitor.partition import PartitionConfig, PartitionState
 from monitor.settings import MonitorSettings
 from monitor.source import SourceLoop
@@ -212,7 +212,7 @@ class _Producer:
         return 0
 
 
-def _source(loan_profile, metrics: MonitorMetrics) -> tuple[SourceLoop, _Producer]:
+def _source(loan_profile, metrics: SourceMetrics) -> tuple[SourceLoop, _Producer]:
     settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, metrics)
     producer = _Producer()

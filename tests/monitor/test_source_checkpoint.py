@@ -9,7 +9,7 @@ import pytest
 from driftline.events import LabelEvent, PredictionEvent
 from monitor.changelog import ChangelogStore
 from monitor.join import decode_slot, encode_slot
-from monitor.metrics import MonitorMetrics
+from monitor.metrics import SourceMetrics
 from monitor.partition import PartitionConfig, PartitionState
 from monitor.settings import MonitorSettings
 from monitor.source import SourceLoop
@@ -43,7 +43,7 @@ class FakeConsumer:
         self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
 
 
-def _loop(loan_profile, metrics: MonitorMetrics) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
+def _loop(loan_profile, metrics: SourceMetrics) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
     settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, metrics)
     producer, consumer = FakeProducer(), FakeConsumer()

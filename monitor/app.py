@@ -103,6 +103,7 @@ class Monitor:
     settings: MonitorSettings
     metrics: JudgeMetrics
     source: SourceLoop | None  # None: the source loop runs in processes of its own
+    sources: SourceThread | SourceProcesses  # the service that runs it
 
 
 def _credentials(settings: MonitorSettings) -> Any:
@@ -164,13 +165,17 @@ def build_monitor(
     metrics = JudgeMetrics()
     own = internal_topics(app_id)
     source: SourceLoop | None = None
-    shipped: ShippedMetrics | None = None
+    sources: SourceThread | SourceProcesses
     if settings.source_processes:  # (they read the profiles from the registry themselves)
         shipped = ShippedMetrics()
         REGISTRY.register(shipped)
+        sources = SourceProcesses(settings, app_id, settings.source_processes, shipped,
+                                  loop=app.loop, beacon=app.beacon)
     else:
         source = SourceLoop(settings, app_id, profiles, SourceMetrics())
-    monitor = Monitor(app=app, settings=settings, metrics=metrics, source=source)
+        sources = SourceThread(source, loop=app.loop, beacon=app.beacon)
+    monitor = Monitor(app=app, settings=settings, metrics=metrics, source=source,
+                      sources=sources)
 
     drift_topic = app.topic(names["drift-events"], key_type=bytes, value_type=bytes)
     partials_topic = app.topic(own["partials"], partitions=1, key_type=bytes,
@@ -284,12 +289,7 @@ def build_monitor(
     @app.task
     async def declare_outputs() -> None:
         await reports_topic.declare()
-        service = (
-            SourceThread(source, loop=app.loop, beacon=app.beacon) if source is not None
-            else SourceProcesses(settings, app_id, settings.source_processes,
-                                 shipped or ShippedMetrics(), loop=app.loop, beacon=app.beacon)
-        )
-        await app.add_runtime_dependency(service)
+        await app.add_runtime_dependency(sources)
 
     return monitor
 
@@ -329,6 +329,9 @@ def run(settings: MonitorSettings) -> None:
     from prometheus_client import start_http_server
 
     monitor = build_monitor(settings)
+    if isinstance(monitor.sources, SourceProcesses):
+        # now, not when faust has started: their imports take seconds, faust's start too
+        monitor.sources.launch()
     tune_gc()  # the worker is a process of its own
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)

@@ -91,8 +91,10 @@ class SourceLoop:
         app_id: str,
         profiles: ProfileLookup,
         metrics: SourceMetrics,
+        instance: int = 0,
     ) -> None:
         k = settings.kafka
+        self.instance = instance  # which of the worker's source processes (0: the first)
         self.settings = settings
         self.kafka = k
         self.profiles = profiles
@@ -147,7 +149,7 @@ class SourceLoop:
             "enable.partition.eof": False,
             "fetch.max.bytes": 52_428_800,
             "queued.max.messages.kbytes": 262_144,
-            **({"group.instance.id": f"{self.settings.monitor_instance_id}-source"}
+            **({"group.instance.id": self._instance_id(self.settings.monitor_instance_id)}
                if self.settings.monitor_instance_id else {}),
         })
         consumer.subscribe([self.predictions, self.labels], on_assign=self._assigned,
@@ -174,6 +176,11 @@ class SourceLoop:
                 consumer.close()  # leaves the group (its revoke checkpoints what is left)
             finally:
                 self._producer.close()
+
+    def _instance_id(self, worker: str) -> str:
+        """The static group member id of this source loop: one per source process of the
+        worker (two members with one id fence each other)."""
+        return f"{worker}-source" if not self.instance else f"{worker}-source-{self.instance}"
 
     def apply(self, messages: list[Message]) -> None:
         """Apply one batch of source messages, then send the partials it closed.

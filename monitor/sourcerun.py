@@ -92,7 +92,11 @@ class SourceProcesses(mode.Service):
         self._relay: threading.Thread | None = None
         self._relaying = threading.Event()
 
-    async def on_start(self) -> None:
+    def launch(self) -> None:
+        """Start the source processes (at once; again does nothing). The service's start
+        launches them if this was not called before."""
+        if self._processes:
+            return
         for index in range(self._count):
             process = self._context.Process(
                 target=_source_process, name=f"driftline-monitor-source-{index}",
@@ -101,8 +105,12 @@ class SourceProcesses(mode.Service):
                 daemon=False,  # it must finish its last checkpoint after the worker's stop
             )
             process.start()
-            log.info("source process %d started (pid %d)", index, process.pid)
             self._processes.append(process)
+
+    async def on_start(self) -> None:
+        self.launch()
+        for index, process in enumerate(self._processes):  # (logging is set up by now)
+            log.info("source process %d started (pid %d)", index, process.pid)
         self._relaying.set()
         self._relay = threading.Thread(target=self._relay_metrics, daemon=True,
                                        name="driftline-monitor-metrics-relay")
@@ -162,7 +170,7 @@ def _source_process(settings: MonitorSettings, app_id: str, index: int, stop: An
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure(settings.home)
     metrics = SourceMetrics()
-    source = SourceLoop(settings, app_id, RegistryLookups().profile, metrics)
+    source = SourceLoop(settings, app_id, RegistryLookups().profile, metrics, index)
     tune_gc()
     done = threading.Event()
     shipper = threading.Thread(target=_ship_until, daemon=True,

@@ -394,7 +394,7 @@ def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts
     procs = [_start(registry_home, kafka, app_id, logs[0])]
     fed = Fed()
     feeder = threading.Thread(target=_feed, args=(kafka,), kwargs=dict(
-        stable=20000, shifted=0, bad=False, pace=1000.0, fed=fed))  # 20 s: a worker starts in ~8
+        stable=30000, shifted=0, bad=False, pace=1000.0, fed=fed))  # 30 s: a worker starts in 5-15
     try:
         _wait("the first worker to start",
               lambda: "resumed at" in logs[0].read_text(errors="replace"), 120, logs[0])

@@ -93,12 +93,15 @@ def confluent_rate(kafka: KafkaSettings, total: int) -> float:
 
 def monitor_rate(kafka: KafkaSettings, home: Path, n: int,
                  processes: int | None = None) -> tuple[float, float]:
-    """The worker's pairs/s from the moment its source loop took its partitions (its log
+    """The worker's pairs/s from the moment its source loop first took partitions (its log
     says when) to the write time of its last joined pair, and the wall time with start-up.
 
     (Until session 5 the rate ran from the first joined pair instead, which left out the
     worker's first second or so of reading predictions ahead of their labels and overstated
-    the rate by about a quarter at 200,000 pairs.)"""
+    the rate by about a quarter at 200,000 pairs. Until session 7 it ran from the *last*
+    partition taken: the same with one source loop, but with several a first one could read
+    alone for seconds before a rebalance gave the others their share, and that work was
+    left out.)"""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update({
         "DRIFTLINE_HOME": str(home), "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
@@ -136,8 +139,9 @@ def monitor_rate(kafka: KafkaSettings, home: Path, n: int,
 
 
 def _reading_since(log_path: Path) -> float:
-    """When the worker's source loop took its last partition (epoch seconds), from its log
-    line "partition N: resumed at ..." (the log's local-time stamp, to the millisecond)."""
+    """When the worker's source loop first took partitions (epoch seconds), from its log
+    lines "partition N: resumed at ..." (the log's local-time stamp, to the millisecond);
+    prints how many times partitions were taken when more than once (rebalances)."""
     stamps = []
     for line in log_path.read_text(errors="replace").splitlines():
         match = _STAMP.search(line)
@@ -146,7 +150,10 @@ def _reading_since(log_path: Path) -> float:
             stamps.append(when.timestamp())  # naive: local time, as the log writes it
     if not stamps:
         raise SystemExit(f"no 'resumed at' line in the monitor's log:\n{_tail(log_path)}")
-    return max(stamps)
+    if len(stamps) > 6:
+        print(f"(source partitions taken {len(stamps)} times, over "
+              f"{max(stamps) - min(stamps):.1f} s: rebalances as the source loops joined)")
+    return min(stamps)
 
 
 def _tail(path: Path, lines: int = 20) -> str:

@@ -149,6 +149,10 @@ class SourceLoop:
             "enable.partition.eof": False,
             "fetch.max.bytes": 52_428_800,
             "queued.max.messages.kbytes": 262_144,
+            # a rebalance (a sibling source process or another worker joining) reaches this
+            # member within half a second, not three: until it does, this one reads partitions
+            # whose state it must then hand over
+            "heartbeat.interval.ms": 500,
             **({"group.instance.id": self._instance_id(self.settings.monitor_instance_id)}
                if self.settings.monitor_instance_id else {}),
         })

@@ -41,6 +41,7 @@ __all__ = ["SourceProcesses", "SourceThread"]
 log = logging.getLogger(__name__)
 
 _SHIP_EVERY = 1.0  # seconds between a source process's metrics shipments
+_READY_WITHIN = 300.0  # seconds a source process waits for its siblings to start
 _LOG_FORMAT = "[%(asctime)s] [%(process)s] [%(levelname)s] [source %(source)s] %(message)s"
 
 
@@ -87,6 +88,9 @@ class SourceProcesses(mode.Service):
         self._shipped = shipped
         self._context = multiprocessing.get_context("spawn")  # no fork of a threaded process
         self._stopping = self._context.Event()
+        # all join the group together: one that joined alone would take every partition,
+        # build up their state, and hand half of it over (checkpoint, restore) moments later
+        self._ready = self._context.Barrier(count)
         self._queue: Any = self._context.Queue()
         self._processes: list[Any] = []
         self._relay: threading.Thread | None = None
@@ -100,8 +104,8 @@ class SourceProcesses(mode.Service):
         for index in range(self._count):
             process = self._context.Process(
                 target=_source_process, name=f"driftline-monitor-source-{index}",
-                args=(self._settings, self._app_id, index, self._stopping, self._queue,
-                      os.getpid()),
+                args=(self._settings, self._app_id, index, self._stopping, self._ready,
+                      self._queue, os.getpid()),
                 daemon=False,  # it must finish its last checkpoint after the worker's stop
             )
             process.start()
@@ -157,7 +161,7 @@ class SourceProcesses(mode.Service):
 
 
 def _source_process(settings: MonitorSettings, app_id: str, index: int, stop: Any,
-                    shipments: Any, parent: int) -> None:
+                    ready: Any, shipments: Any, parent: int) -> None:
     """The body of one source process (spawned: imports fresh, builds its own lookups)."""
     from driftline.process import tune_gc
     from driftline.registry import configure
@@ -178,6 +182,7 @@ def _source_process(settings: MonitorSettings, app_id: str, index: int, stop: An
                                      parent))
     shipper.start()
     try:
+        ready.wait(_READY_WITHIN)  # (broken if a sibling died first: this one stops too)
         source.run(stop)
     except BaseException:
         logging.getLogger(__name__).exception("the source loop failed")

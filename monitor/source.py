@@ -69,6 +69,7 @@ __all__ = ["SourceLoop", "internal_topics"]
 log = logging.getLogger(__name__)
 
 _partial_encoder = msgspec.json.Encoder()
+_SIBLINGS_WAIT = 10.0  # seconds, from the first assignment (see _wait_for_siblings)
 ProfileLookup = Callable[[str, str], Any]
 
 
@@ -92,9 +93,11 @@ class SourceLoop:
         profiles: ProfileLookup,
         metrics: SourceMetrics,
         instance: int = 0,
+        siblings: int = 1,
     ) -> None:
         k = settings.kafka
         self.instance = instance  # which of the worker's source processes (0: the first)
+        self.siblings = siblings  # how many the worker runs
         self.settings = settings
         self.kafka = k
         self.profiles = profiles
@@ -129,6 +132,10 @@ class SourceLoop:
         self._broken = False  # after any failure nothing more is checkpointed or committed
         self._last_checkpoint = time.monotonic()
         self._next_heartbeat = 0.0
+        # Set at the first assignment: until then, one holding more than its share of the
+        # partitions waits (paused) for its sibling source processes to join the group
+        self._settle_by: float | None = None
+        self._waiting = False
 
     # -- running ----------------------------------------------------------------------------
 
@@ -161,6 +168,10 @@ class SourceLoop:
         try:
             while not stop.is_set():
                 messages = consumer.consume(self.batch_size, 0.1)
+                if self._waiting and time.monotonic() >= (self._settle_by or 0.0):
+                    log.info("the other source processes did not join; reading anyway")
+                    consumer.resume(consumer.assignment())
+                    self._waiting = False
                 if messages:
                     self.apply(messages)
                     self._align()
@@ -360,6 +371,24 @@ class SourceLoop:
             log.info("partition %d: resumed at %s with %d join slots (%.1f s)", p,
                      self.states[p].offsets or "the start", len(self.states[p].join),
                      time.monotonic() - began)
+        self._wait_for_siblings(consumer, positions, len(mine))
+
+    def _wait_for_siblings(self, consumer: Consumer, positions: list[TopicPartition],
+                           taken: int) -> None:
+        """Right after the worker starts, a source process that took more than its share of
+        the partitions waits, paused, for its siblings: the group formed before they joined
+        (the broker does not wait for members still joining), so a rebalance is coming that
+        would make it hand over the state it built meanwhile. At most
+        ``_SIBLINGS_WAIT`` seconds from its first assignment."""
+        now = time.monotonic()
+        if self._settle_by is None:
+            self._settle_by = now + _SIBLINGS_WAIT
+        share = -(-self.kafka.partitions // self.siblings)
+        self._waiting = self.siblings > 1 and taken > share and now < self._settle_by
+        if self._waiting:
+            consumer.pause(positions)
+            log.info("took %d partitions, more than a share (%d) of %d source processes: "
+                     "waiting for the others to join", taken, share, self.siblings)
 
     def _revoked(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
         gone = sorted({tp.partition for tp in revoked if tp.topic == self.predictions})

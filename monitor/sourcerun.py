@@ -174,7 +174,8 @@ def _source_process(settings: MonitorSettings, app_id: str, index: int, stop: An
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure(settings.home)
     metrics = SourceMetrics()
-    source = SourceLoop(settings, app_id, RegistryLookups().profile, metrics, index)
+    source = SourceLoop(settings, app_id, RegistryLookups().profile, metrics, index,
+                        settings.source_processes)
     tune_gc()
     done = threading.Event()
     shipper = threading.Thread(target=_ship_until, daemon=True,

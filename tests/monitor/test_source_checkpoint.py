@@ -100,3 +100,43 @@ def test_after_a_lost_write_nothing_more_is_checkpointed_or_committed(
     _apply_pair(loop, 1)
     loop.checkpoint([3])  # e.g. from the revoke callback while leaving the group
     assert producer.log == [] and consumer.commits == []
+
+
+class PausingConsumer:
+    def __init__(self) -> None:
+        self.paused: list[int] = []
+
+    def pause(self, positions) -> None:
+        self.paused.append(len(positions))
+
+
+@pytest.mark.parametrize(("siblings", "taken", "waits"), [
+    (2, 6, True),  # the group formed before the other joined: a rebalance is coming
+    (2, 3, False),  # its share
+    (3, 2, False),
+    (3, 3, True),
+    (1, 6, False),  # alone in the worker: every partition may be its share
+])
+def test_a_source_process_holding_more_than_its_share_at_start_waits_for_its_siblings(
+    loan_profile, monitor_metrics, siblings: int, taken: int, waits: bool
+):
+    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t.",
+                                      "partitions": 6})
+    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, monitor_metrics,
+                      siblings=siblings)
+    consumer = PausingConsumer()
+    loop._wait_for_siblings(consumer, [None] * (2 * taken), taken)  # type: ignore[arg-type]
+    assert loop._waiting is waits
+    assert consumer.paused == ([2 * taken] if waits else [])
+
+
+def test_the_wait_for_siblings_ends_with_the_start_up(loan_profile, monitor_metrics):
+    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, monitor_metrics,
+                      siblings=2)
+    consumer = PausingConsumer()
+    loop._wait_for_siblings(consumer, [], 6)  # type: ignore[arg-type]
+    assert loop._waiting
+    loop._settle_by = 0.0  # the wait is over: a later lopsided assignment reads at once
+    loop._wait_for_siblings(consumer, [], 6)  # type: ignore[arg-type]
+    assert not loop._waiting

@@ -93,7 +93,6 @@ class SourceProcesses(mode.Service):
         self._ready = self._context.Barrier(count)
         self._queue: Any = self._context.Queue()
         self._processes: list[Any] = []
-        self._relay: threading.Thread | None = None
         self._relaying = threading.Event()
 
     def launch(self) -> None:
@@ -116,9 +115,8 @@ class SourceProcesses(mode.Service):
         for index, process in enumerate(self._processes):  # (logging is set up by now)
             log.info("source process %d started (pid %d)", index, process.pid)
         self._relaying.set()
-        self._relay = threading.Thread(target=self._relay_metrics, daemon=True,
-                                       name="driftline-monitor-metrics-relay")
-        self._relay.start()
+        threading.Thread(target=self._relay_metrics, daemon=True,
+                         name="driftline-monitor-metrics-relay").start()
         self.add_future(self._watch())
 
     async def _watch(self) -> None:

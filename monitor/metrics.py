@@ -1,7 +1,7 @@
 """Prometheus metrics of the monitor worker (``driftline_monitor_*``).
 
 Two groups, because the source loop may run in processes of its own
-(:mod:`monitor.sourceproc`): :class:`SourceMetrics` (what the source loop counts) and
+(:mod:`monitor.sourcerun`): :class:`SourceMetrics` (what the source loop counts) and
 :class:`JudgeMetrics` (what the judge counts, always in the worker's own process). A source
 process ships its metrics to the worker, which serves them on its ``/metrics`` summed over
 its source processes (:class:`ShippedMetrics`).
@@ -25,28 +25,27 @@ class SourceMetrics:
     """The source loop's metrics; one instance per process (prometheus_client's default
     registry takes each name once)."""
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(self) -> None:
         self.events = Counter("driftline_monitor_events_total",
                               "Events processed, by source topic and outcome",
-                              ["topic", "outcome"], registry=registry)
+                              ["topic", "outcome"])
         self.dead_letters = Counter("driftline_monitor_dead_letters_total",
-                                    "Messages sent to the dead-letter topic", ["topic"],
-                                    registry=registry)
+                                    "Messages sent to the dead-letter topic", ["topic"])
         self.labeled = Counter("driftline_monitor_labeled_total",
-                               "Joined predictions written to labeled", registry=registry)
+                               "Joined predictions written to labeled")
         self.expired = Counter("driftline_monitor_expired_predictions_total",
-                               "Predictions that expired without a label", registry=registry)
+                               "Predictions that expired without a label")
         self.join_state = Gauge("driftline_monitor_join_state_size",
-                                "Slots in the join table on this worker", registry=registry)
+                                "Slots in the join table on this worker")
         self.lag = Gauge("driftline_monitor_consumer_lag",
                          "Messages behind the end of each source partition",
-                         ["topic", "partition"], registry=registry)
+                         ["topic", "partition"])
         self.held = Counter("driftline_monitor_source_held_total",
                             "Times a source topic partition was held back for running ahead "
-                            "of the other in event time", ["topic"], registry=registry)
+                            "of the other in event time", ["topic"])
         self.late = Gauge("driftline_monitor_late_events",
                           "Events later than the grace period, dropped from windows",
-                          ["partition"], registry=registry)
+                          ["partition"])
 
     def forget_partition(self, partition: int, topics: tuple[str, ...]) -> None:
         """Drop a partition's gauges when it goes to another worker or source process (its
@@ -59,29 +58,26 @@ class SourceMetrics:
 class JudgeMetrics:
     """The judge's metrics (the worker's own process)."""
 
-    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(self) -> None:
         self.windows = Counter("driftline_monitor_windows_judged_total",
-                               "Windows judged", ["model", "version", "kind"],
-                               registry=registry)
+                               "Windows judged", ["model", "version", "kind"])
         self.window_rows = Gauge("driftline_monitor_window_rows",
-                                 "Predictions in the last judged window", ["model", "version"],
-                                 registry=registry)
+                                 "Predictions in the last judged window", ["model", "version"])
         self.statistic = Gauge("driftline_monitor_drift_statistic",
                                "Last judged value of each drift statistic per feature",
-                               ["model", "version", "feature", "statistic"], registry=registry)
+                               ["model", "version", "feature", "statistic"])
         self.share_drifted = Gauge("driftline_monitor_share_drifted",
                                    "Share of features drifted in the last window",
-                                   ["model", "version"], registry=registry)
+                                   ["model", "version"])
         self.performance = Gauge("driftline_monitor_performance",
                                  "Last judged performance window metric",
-                                 ["model", "version", "metric"], registry=registry)
+                                 ["model", "version", "metric"])
         self.drift_events = Counter("driftline_monitor_drift_events_total",
                                     "Drift events raised", ["model", "version", "kind",
-                                                            "severity"], registry=registry)
+                                                            "severity"])
         self.partials_read_back = Counter(
             "driftline_monitor_partials_read_back_total",
-            "Partials the judge's stream stepped over in a rebalance, read from Kafka",
-            registry=registry)
+            "Partials the judge's stream stepped over in a rebalance, read from Kafka")
 
 
 def _remove(metric: Gauge, *labels: str) -> None:

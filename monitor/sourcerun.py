@@ -176,20 +176,20 @@ def _source_process(settings: MonitorSettings, app_id: str, index: int, stop: An
                         settings.source_processes)
     tune_gc()
     done = threading.Event()
-    shipper = threading.Thread(target=_ship_until, daemon=True,
-                               args=(done, lambda: shipments.put((index, ship(REGISTRY))),
-                                     parent))
-    shipper.start()
+
+    def send() -> None:
+        shipments.put((index, ship(REGISTRY)))
+
+    threading.Thread(target=_ship_until, args=(done, send, parent), daemon=True).start()
     try:
         ready.wait(_READY_WITHIN)  # (broken if a sibling died first: this one stops too)
         source.run(stop)
     except BaseException:
-        logging.getLogger(__name__).exception("the source loop failed")
-        shipments.put((index, ship(REGISTRY)))
+        log.exception("the source loop failed")
         sys.exit(1)
     finally:
         done.set()
-    shipments.put((index, ship(REGISTRY)))
+        send()  # the last counts, however it ended
 
 
 def _ship_until(done: threading.Event, send: Callable[[], None], parent: int) -> None:
@@ -197,7 +197,7 @@ def _ship_until(done: threading.Event, send: Callable[[], None], parent: int) ->
     checkpoint, exactly as if this process had been killed with it)."""
     while not done.wait(_SHIP_EVERY):
         if os.getppid() != parent:
-            logging.getLogger(__name__).error("the worker (pid %d) is gone; exiting", parent)
+            log.error("the worker (pid %d) is gone; exiting", parent)
             os._exit(1)
         send()
 

@@ -6,59 +6,64 @@ of each: labels, a fifth the size of a prediction, run ahead by hundreds of thou
 events (seen: 280,000 labels waiting for their predictions after 400,000 pairs). Every one of
 them waits in the join, in memory and in its changelog; and once one topic runs ahead of the
 other by more than the join's TTL in event time, what waits there expires before its other
-half is read, so what is joined would depend on read speed. The source loop therefore holds
-back (pauses) the topic partition whose event-time clock is more than ``slack`` seconds ahead
-of the other's while the other still has messages to read, and lets it go again once the
-other has caught up with it. A topic with nothing left to read never holds the other back:
-at the live edge nothing is held.
+half is read, so what is joined would depend on read speed.
 
->>> hold(None, predictions=100.0, labels=500.0, predictions_behind=True,
-...      labels_behind=True, slack=300.0)
-'labels'
->>> hold("labels", predictions=450.0, labels=500.0, predictions_behind=True,
-...      labels_behind=True, slack=300.0)  # held until the predictions reach 500
-'labels'
->>> hold("labels", predictions=500.0, labels=500.0, predictions_behind=True,
-...      labels_behind=True, slack=300.0) is None
-True
->>> hold(None, predictions=100.0, labels=500.0, predictions_behind=False,
-...      labels_behind=True, slack=300.0) is None  # nothing to wait for
-True
->>> hold(None, predictions=900.0, labels=None, predictions_behind=True,
-...      labels_behind=True, slack=300.0)  # no label read yet, and some to read
-'predictions'
+The source loop therefore *parks* what it reads of a topic partition in a queue, in order,
+and applies it event by event only while it is at most ``slack`` seconds of event time ahead
+of what the other topic of the partition has applied, or while the other has nothing left to
+read. A topic with nothing left to read never holds the other back: at the live edge nothing
+waits. The other topic's next parked event also lets events up to its time through, so the
+two queues never wait for each other (of two heads each beyond the other's clock, the
+earlier is always admitted). Parking does not stop the consumer's fetches (pausing a
+partition makes the client drop what it prefetched and fetch it again on resume, which held
+the source loop's rate near half); the source loop pauses a topic partition only when its
+queue passes a size limit.
+
+>>> admit([100.0, 250.0, 420.0], other=100.0, other_next=None, other_behind=True,
+...       slack=300.0)  # up to 400
+2
+>>> admit([100.0, 250.0, 420.0], other=100.0, other_next=None, other_behind=False,
+...       slack=300.0)  # the other has nothing left to read
+3
+>>> admit([900.0], other=None, other_next=None, other_behind=True,
+...       slack=300.0)  # none of the other read yet, and some to read
+0
+>>> admit([900.0, 950.0], other=100.0, other_next=920.0, other_behind=True,
+...       slack=300.0)  # up to the other's next parked event
+1
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal
+from collections.abc import Sequence
 
-__all__ = ["Held", "hold"]
-
-Held = Literal["predictions", "labels"] | None
+__all__ = ["admit"]
 
 
-def hold(
-    held: Held,
+def admit(
+    times: Sequence[float],
     *,
-    predictions: float | None,
-    labels: float | None,
-    predictions_behind: bool,
-    labels_behind: bool,
+    other: float | None,
+    other_next: float | None,
+    other_behind: bool,
     slack: float,
-) -> Held:
-    """Which topic of a partition to hold back now, given the one held so far (``held``), the
-    largest event time read on each topic (None: none yet) and whether each has messages
-    left to read."""
-    p = -math.inf if predictions is None else predictions
-    lab = -math.inf if labels is None else labels
-    if held == "labels" and predictions_behind and lab > p:
-        return "labels"
-    if held == "predictions" and labels_behind and p > lab:
-        return "predictions"
-    if predictions_behind and lab > p + slack:
-        return "labels"
-    if labels_behind and p > lab + slack:
-        return "predictions"
-    return None
+) -> int:
+    """How many of the leading events parked on one topic of a partition (their event times
+    ``times``, in the order read) may be applied now, given the largest event time applied on
+    the other topic (``other``, None: none yet), the event time of the other's next parked
+    event (None: none parked) and whether the other has events left to apply (parked, or
+    not read yet)."""
+    if not other_behind or not times:
+        return len(times)
+    limit = -math.inf if other is None else other + slack
+    if other_next is not None and other_next > limit:
+        limit = other_next
+    if max(times) <= limit:
+        return len(times)
+    n = 0
+    for t in times:
+        if t > limit:
+            break
+        n += 1
+    return n

@@ -40,9 +40,12 @@ class SourceMetrics:
         self.lag = Gauge("driftline_monitor_consumer_lag",
                          "Messages behind the end of each source partition",
                          ["topic", "partition"])
-        self.held = Counter("driftline_monitor_source_held_total",
-                            "Times a source topic partition was held back for running ahead "
-                            "of the other in event time", ["topic"])
+        self.parked = Gauge("driftline_monitor_source_parked_events",
+                            "Events read and waiting for the other topic of their partition to "
+                            "catch up in event time", ["topic"])
+        self.paused = Counter("driftline_monitor_source_paused_total",
+                              "Times a source topic partition stopped fetching because too much "
+                              "of it was parked", ["topic"])
         self.late = Gauge("driftline_monitor_late_events",
                           "Events later than the grace period, dropped from windows",
                           ["partition"])

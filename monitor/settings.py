@@ -71,7 +71,11 @@ class MonitorSettings(DriftlineSettings):
     source_align: float = Field(
         default=300.0, ge=0,
         description="event-time seconds one source topic may run ahead of the other while the "
-        "other has a backlog before it is held back (0: never held)")
+        "other has a backlog; what is further ahead waits, parked (0: never)")
+    source_park_bytes: int = Field(
+        default=16_000_000, ge=1_000,
+        description="bytes of events one source topic partition may have parked before its "
+        "fetches pause (until half of them are applied)")
     changelog_segment_bytes: int = Field(
         default=SEGMENT_BYTES, ge=1_000,
         description="largest join changelog record: the slot writes of a checkpoint go out "

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from itertools import groupby
 from typing import Any, NamedTuple
@@ -50,7 +50,7 @@ from driftline.kafka.admin import create_internal_topics, watermarks
 from driftline.kafka.consumer import iter_range
 from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.topics import topic_names
-from monitor.align import Held, hold
+from monitor.align import admit
 from monitor.changelog import ChangelogStore
 from monitor.concept import ConceptDetectors
 from monitor.join import decode_slot, encode_slot
@@ -116,8 +116,12 @@ class SourceLoop:
                                       threshold=settings.positive_threshold)
         self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
         self.states: dict[int, PartitionState] = {}
-        self._held: dict[int, Held] = {}  # partition -> the topic held back (monitor.align)
-        self._read: set[tuple[str, int]] = set()  # read from since this assignment
+        # What was read and not applied yet, in order, per partition and topic (see
+        # monitor.align); the raw bytes parked per topic partition; the topic partitions
+        # paused for parking too much
+        self._parked: dict[int, dict[str, deque[_Run | _Bad]]] = {}
+        self._parked_bytes: Counter[tuple[str, int]] = Counter()
+        self._paused: set[tuple[str, int]] = set()
         # Delivery reports only for failures: a Python callback per success would cost more
         # than the message; any failure still marks the producer (checked at checkpoints).
         # A checkpoint hands librdkafka an interval's slot writes at once (over 100,000 at
@@ -172,9 +176,8 @@ class SourceLoop:
                     log.info("the other source processes did not join; reading anyway")
                     consumer.resume(consumer.assignment())
                     self._waiting = False
-                if messages:
-                    self.apply(messages)
-                    self._align()
+                if messages or self._parked:
+                    self.apply(messages or [])
                 now = time.monotonic()
                 if now >= self._next_heartbeat:
                     self._next_heartbeat = now + 1.0
@@ -201,51 +204,130 @@ class SourceLoop:
         """Apply one batch of source messages, then send the partials it closed.
 
         A fetch hands back messages in runs of one topic partition; each run is decoded in
-        one call and applied by its partition state in one loop (a run holding a message
-        that does not decode is taken message by message, the bad ones to the dead-letter
-        topic)."""
-        counts: Counter[tuple[str, str]] = Counter()
-        touched: set[int] = set()
-        labeled_out: list[dict[str, bytes]] = []
+        one call (a run holding a message that does not decode is taken message by message,
+        the bad ones to the dead-letter topic) and parked behind what its topic partition
+        has waiting; then every partition applies what it may of its two queues (see
+        :mod:`monitor.align`), each run in one call to its partition state."""
+        out = _Applied(Counter(), set(), [])
         for topic, partition, run in _runs(messages):
-            state = self.states.get(partition)
-            if state is None:  # revoked while the batch was in flight
-                continue
-            touched.add(partition)
-            self._read.add((topic, partition))
-            is_prediction = topic == self.predictions
-            kind = "prediction" if is_prediction else "label"
-            for part in self._decoded(topic, run):
-                if isinstance(part, _Bad):
-                    if state.on_dead_letter(topic, part.message.offset()):
-                        self._dead.send_message(part.error, part.message)
-                        self.metrics.dead_letters.labels(topic).inc()
-                    counts[(topic, "dead-letter")] += 1
+            queues = self._parked.get(partition)
+            if queues is None:
+                if partition not in self.states:  # revoked while the batch was in flight
                     continue
-                offsets, events, raws = part
-                if is_prediction:
-                    step = state.on_predictions(topic, offsets, events, raws)
-                else:
-                    step = state.on_labels(topic, offsets, events, raws)
-                counts[(topic, kind)] += len(offsets) - step.skipped
-                if step.skipped:
-                    counts[(topic, "skipped")] += step.skipped
-                for labeled, raw in zip(step.labeled, step.prediction_raws, strict=True):
-                    labeled_out.append({"key": labeled.key,
-                                        "value": encode_labeled(labeled, raw)})
-                if step.labeled:
-                    self._detect(state, step.labeled)
-        if labeled_out:
-            self._producer.produce_many(self.labeled, labeled_out)
-        for partition in touched:
+                queues = self._parked[partition] = {self.predictions: deque(),
+                                                    self.labels: deque()}
+            queue = queues[topic]
+            for part in self._decoded(topic, run):
+                queue.append(part)
+                if isinstance(part, _Run):
+                    self._parked_bytes[(topic, partition)] += part.size
+        for partition in list(self._parked):
+            self._drain(partition, out)
+        self._pace()
+        if out.labeled:
+            self._producer.produce_many(self.labeled, out.labeled)
+        for partition in out.touched:
             for partial in self.states[partition].close():
                 self._send(partial)
-        for (topic, outcome), n in counts.items():
+        for (topic, outcome), n in out.counts.items():
             self.metrics.events.labels(topic, outcome).inc(n)
-        if labeled_out:
-            self.metrics.labeled.inc(len(labeled_out))
+        if out.labeled:
+            self.metrics.labeled.inc(len(out.labeled))
 
-    def _decoded(self, topic: str, run: list[Message]) -> list[_Decoded | _Bad]:
+    def _drain(self, partition: int, out: _Applied) -> None:
+        """Apply what may go of the partition's parked runs, alternating between its topics
+        until neither can go on; a run is split where its events stop being admitted."""
+        state, queues = self.states[partition], self._parked[partition]
+        pairs = ((self.predictions, self.labels), (self.labels, self.predictions))
+        progress = True
+        while progress:
+            progress = False
+            for topic, other in pairs:
+                queue = queues[topic]
+                while queue:
+                    part = queue[0]
+                    if isinstance(part, _Run):
+                        n = self._admitted(state, topic, other, part, queues[other])
+                        if not n:
+                            break
+                        if n < len(part.offsets):
+                            part, queue[0] = _split(part, n)
+                        else:
+                            queue.popleft()
+                        self._parked_bytes[(topic, partition)] -= part.size
+                    else:
+                        queue.popleft()
+                    self._apply_part(state, topic, part, out)
+                    progress = True
+        if not (queues[self.predictions] or queues[self.labels]):
+            del self._parked[partition]
+
+    def _admitted(self, state: PartitionState, topic: str, other: str, part: _Run,
+                  others: deque[_Run | _Bad]) -> int:
+        """How many leading events of ``part`` (the head of ``topic``'s queue) may be applied
+        now (monitor.align)."""
+        slack = self.settings.source_align
+        if not slack:
+            return len(part.offsets)
+        slack = min(slack, self.settings.join_ttl / 2)  # well inside the TTL, whatever it is
+        head = others[0] if others else None
+        # the other topic's clock: what it has applied
+        clock = (state.label_max if topic == self.predictions
+                 else state.drift_clock.max_event_time)
+        behind = head is not None or (
+            self._consumer is not None  # (None: not fetched yet, so perhaps behind: a fresh
+            and self._lag(self._consumer, other, state.partition, state) != 0)  # start waits)
+        return admit(part.times, other=clock, slack=slack, other_behind=behind,
+                     other_next=head.times[0] if isinstance(head, _Run) else None)
+
+    def _apply_part(self, state: PartitionState, topic: str, part: _Run | _Bad,
+                    out: _Applied) -> None:
+        """Apply a run of decoded events (or a message that did not decode) to its state."""
+        out.touched.add(state.partition)
+        counts = out.counts
+        if isinstance(part, _Bad):
+            if state.on_dead_letter(topic, part.message.offset()):
+                self._dead.send_message(part.error, part.message)
+                self.metrics.dead_letters.labels(topic).inc()
+            counts[(topic, "dead-letter")] += 1
+            return
+        if topic == self.predictions:
+            kind = "prediction"
+            step = state.on_predictions(topic, part.offsets, part.events, part.raws)
+        else:
+            kind = "label"
+            step = state.on_labels(topic, part.offsets, part.events, part.raws)
+        counts[(topic, kind)] += len(part.offsets) - step.skipped
+        if step.skipped:
+            counts[(topic, "skipped")] += step.skipped
+        labeled_out = out.labeled
+        for labeled, raw in zip(step.labeled, step.prediction_raws, strict=True):
+            labeled_out.append({"key": labeled.key, "value": encode_labeled(labeled, raw)})
+        if step.labeled:
+            self._detect(state, step.labeled)
+
+    def _pace(self) -> None:
+        """Pause the topic partitions that parked more than ``source_park_bytes`` (their
+        fetches stop; what is parked stays), resume those drained below half of it; and set
+        the parked gauges."""
+        consumer, limit = self._consumer, self.settings.source_park_bytes
+        if consumer is not None:
+            for at, size in self._parked_bytes.items():
+                if size > limit and at not in self._paused:
+                    consumer.pause([TopicPartition(*at)])
+                    self._paused.add(at)
+                    self.metrics.paused.labels(at[0]).inc()
+            for at in [at for at in self._paused if self._parked_bytes[at] <= limit // 2]:
+                consumer.resume([TopicPartition(*at)])
+                self._paused.discard(at)
+        waiting = Counter({self.predictions: 0, self.labels: 0})
+        for queues in self._parked.values():
+            for topic, queue in queues.items():
+                waiting[topic] += sum(len(p.offsets) for p in queue if isinstance(p, _Run))
+        for topic, n in waiting.items():
+            self.metrics.parked.labels(topic).set(n)
+
+    def _decoded(self, topic: str, run: list[Message]) -> list[_Run | _Bad]:
         """A run's events, decoded in one call; when some message in it is bad, the good
         ones around it as runs and the bad ones where they were, in the order read."""
         cls = PredictionEvent if topic == self.predictions else LabelEvent
@@ -253,11 +335,11 @@ class SourceLoop:
         offsets = [m.offset() for m in run]
         if None not in raws:
             try:
-                return [(offsets, decode_many(cls, b"[" + b",".join(raws) + b"]"), raws)]
+                return [_run(offsets, decode_many(cls, b"[" + b",".join(raws) + b"]"), raws)]
             except ContractError:
                 pass  # find the bad ones below
-        out: list[_Decoded | _Bad] = []
-        good: _Decoded = ([], [], [])
+        out: list[_Run | _Bad] = []
+        good: tuple[list[int], list[Any], list[bytes]] = ([], [], [])
         for msg, offset, raw in zip(run, offsets, raws, strict=True):
             try:
                 if raw is None:
@@ -265,7 +347,7 @@ class SourceLoop:
                 event = decode(cls, raw)
             except ContractError as exc:
                 if good[0]:
-                    out.append(good)
+                    out.append(_run(*good))
                     good = ([], [], [])
                 out.append(_Bad(msg, exc))
                 continue
@@ -273,7 +355,7 @@ class SourceLoop:
             good[1].append(event)
             good[2].append(raw)
         if good[0]:
-            out.append(good)
+            out.append(_run(*good))
         return out
 
     def _detect(self, state: PartitionState, labeled: list[LabeledEvent]) -> None:
@@ -363,10 +445,12 @@ class SourceLoop:
             positions.append(tp if last is None else TopicPartition(tp.topic, tp.partition,
                                                                      last + 1))
         consumer.assign(positions)
-        # nothing held after a rebalance (librdkafka keeps a partition's pause across one)
+        # every position from a checkpoint: nothing parked is kept, nothing paused (librdkafka
+        # keeps a partition's pause across a rebalance)
         consumer.resume(positions)
-        self._held.clear()
-        self._read.clear()
+        self._parked.clear()
+        self._parked_bytes.clear()
+        self._paused.clear()
         for p in mine:
             log.info("partition %d: resumed at %s with %d join slots (%.1f s)", p,
                      self.states[p].offsets or "the start", len(self.states[p].join),
@@ -403,7 +487,10 @@ class SourceLoop:
     def _drop(self, partitions: list[int]) -> None:
         for p in partitions:
             self.states.pop(p, None)
-            self._held.pop(p, None)
+            self._parked.pop(p, None)
+            for topic in (self.predictions, self.labels):
+                self._parked_bytes.pop((topic, p), None)
+                self._paused.discard((topic, p))
             self.metrics.forget_partition(p, (self.predictions, self.labels))
 
     def _read_checkpoints(self, partitions: list[int]) -> dict[int, PartitionSnapshot]:
@@ -424,44 +511,13 @@ class SourceLoop:
                                           segment_bytes=self.settings.changelog_segment_bytes)
                 for p in partitions}
 
-    # -- event-time alignment ---------------------------------------------------------------
-
-    def _align(self) -> None:
-        """Hold back (pause) the topic of a partition that runs ahead of the other in event
-        time while the other has a backlog; let it go once the other has caught up (see
-        :mod:`monitor.align`). A topic is only held once read from in this assignment (a
-        partition paused before any read would resume from the reset policy's offset)."""
-        consumer, slack = self._consumer, self.settings.source_align
-        if consumer is None or not slack:
-            return
-        slack = min(slack, self.settings.join_ttl / 2)  # well inside the TTL, whatever it is
-        topics = {"predictions": self.predictions, "labels": self.labels}
-        for p, state in self.states.items():
-            was = self._held.get(p)
-            now = hold(
-                was,
-                predictions=state.drift_clock.max_event_time, labels=state.label_max,
-                predictions_behind=self._lag(consumer, self.predictions, p, state) != 0,
-                labels_behind=self._lag(consumer, self.labels, p, state) != 0,  # (None: not
-                # fetched yet, so perhaps behind: a fresh start does not race one topic ahead)
-                slack=slack,
-            )
-            if now is not None and (topics[now], p) not in self._read:
-                now = None
-            if now == was:
-                continue
-            if was is not None:
-                consumer.resume([TopicPartition(topics[was], p)])
-                del self._held[p]
-            if now is not None:
-                consumer.pause([TopicPartition(topics[now], p)])
-                self._held[p] = now
-                self.metrics.held.labels(now).inc()
+    # -- lag ----------------------------------------------------------------------------------
 
     @staticmethod
     def _lag(consumer: Consumer, topic: str, p: int, state: PartitionState) -> int | None:
-        """Messages of ``topic`` partition ``p`` not read yet, by the high watermark of the
-        last fetch response (no round trip); None before the first fetch."""
+        """Messages of ``topic`` partition ``p`` not applied yet (parked, or not read), by the
+        high watermark of the last fetch response (no round trip); None before the first
+        fetch."""
         low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)
         if high < 0:
             return None
@@ -494,8 +550,33 @@ class SourceLoop:
             ))
 
 
-# a run of decoded events: their offsets, the events and their JSON as read
-_Decoded = tuple[list[int], list[Any], list[bytes]]
+class _Run(NamedTuple):
+    """A run of decoded events of one topic partition, in the order read."""
+
+    offsets: list[int]
+    events: list[Any]
+    raws: list[bytes]  # their JSON as read
+    times: list[float]  # their event times
+    size: int  # bytes of JSON
+
+
+def _run(offsets: list[int], events: list[Any], raws: list[bytes]) -> _Run:
+    return _Run(offsets, events, raws, [e.event_time for e in events], sum(map(len, raws)))
+
+
+def _split(run: _Run, n: int) -> tuple[_Run, _Run]:
+    """The first ``n`` events of ``run``, and the rest."""
+    return (_run(run.offsets[:n], run.events[:n], run.raws[:n]),
+            _run(run.offsets[n:], run.events[n:], run.raws[n:]))
+
+
+class _Applied(NamedTuple):
+    """What one batch applied: counts by (topic, outcome), the partitions it changed and
+    the joined records for ``labeled``."""
+
+    counts: Counter[tuple[str, str]]
+    touched: set[int]
+    labeled: list[dict[str, bytes]]
 
 
 class _Bad(NamedTuple):

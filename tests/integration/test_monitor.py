@@ -502,37 +502,48 @@ def test_partials_the_judges_stream_stepped_over_are_read_from_kafka_by_the_next
     assert "stepped over partials 2-4" in log.read_text(errors="replace")
 
 
-@pytest.mark.parametrize("align", ["300", "0"], ids=["held-in-step", "not-held"])
+@pytest.mark.parametrize(("align", "park"), [("300", None), ("300", "200000"), ("0", None)],
+                         ids=["held-in-step", "held-in-step-paused", "not-held"])
 def test_a_backlog_far_longer_than_the_ttl_joins_every_pair_when_the_topics_are_held_in_step(
-    kafka_bootstrap: str, registry_home: Path, tmp_path: Path, align: str
+    kafka_bootstrap: str, registry_home: Path, tmp_path: Path, align: str, park: str | None
 ):
     # A replay: both topics full before the worker starts, spanning 8 times the join's TTL.
     # Labels are a fifth the size of predictions, so the same fetches bring far more of them;
     # read as they come, they run ahead of their predictions by more than the TTL and
     # expire as orphans before their predictions are read (not-held shows it happening).
+    # Held in step, what runs ahead waits parked in the source loop; with a small park
+    # limit (held-in-step-paused) the loop also pauses and resumes the topic partitions,
+    # and still every pair is joined once.
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
     create_topics(kafka)
     app_id = "monitor-replay"
     fed = _feed(kafka, stable=72000, shifted=0, bad=False)  # 7,200 s of event time: 8 TTLs
     log = tmp_path / "monitor.log"
-    # The hold is decided between batches, and a batch of 100 may hold 100 events of one
-    # partition, 60 s of its event time here; with the hold (300 s), the labels' lead (30 s)
-    # and the tail's jump (106 s) it stays inside the TTL.
+    port = _free_port()
+    extra = {} if park is None else {"DRIFTLINE_SOURCE_PARK_BYTES": park}
+    # batches of 100 events: applied as read (not-held), a fetch's worth of labels would
+    # not always run a TTL ahead
     proc = _start(registry_home, kafka, app_id, log, DRIFTLINE_JOIN_TTL="900",
-                  DRIFTLINE_SOURCE_BATCH="100", DRIFTLINE_SOURCE_ALIGN=align)
+                  DRIFTLINE_SOURCE_BATCH="100", DRIFTLINE_SOURCE_ALIGN=align,
+                  DRIFTLINE_METRICS_PORT=str(port), **extra)
     labeled_topic = f"{kafka.topic_prefix}labeled"
     try:
         _wait("the backlog read", lambda: _lags(kafka, app_id) == 0, 240, log)
+        paused = sum(v for (name, _), v in _scrape(port).items()
+                     if name == "driftline_monitor_source_paused_total")
     finally:
         _stop(proc)
-    joined = {decode_event(LabeledEvent, m.value()).prediction.prediction_id
-              for m in read_topic(kafka, labeled_topic)}
-    missing = len(set(fed.labels) - joined)
+    joined = [decode_event(LabeledEvent, m.value()).prediction.prediction_id
+              for m in read_topic(kafka, labeled_topic)]
+    missing = len(set(fed.labels) - set(joined))
     if align == "0":
         assert missing > 0, "the topics stayed in step unheld: this test shows nothing"
-    else:
-        assert missing == 0
+        return
+    assert missing == 0
+    assert len(joined) == len(set(joined)) == len(fed.labels)
+    if park is not None:
+        assert paused > 0, "the park limit never paused a topic: this variant shows nothing"
 
 
 def _lags(kafka: KafkaSettings, app_id: str) -> int:

@@ -566,8 +566,10 @@ def _run(offsets: list[int], events: list[Any], raws: list[bytes]) -> _Run:
 
 def _split(run: _Run, n: int) -> tuple[_Run, _Run]:
     """The first ``n`` events of ``run``, and the rest."""
-    return (_run(run.offsets[:n], run.events[:n], run.raws[:n]),
-            _run(run.offsets[n:], run.events[n:], run.raws[n:]))
+    head = run.raws[:n]
+    size = sum(map(len, head))
+    return (_Run(run.offsets[:n], run.events[:n], head, run.times[:n], size),
+            _Run(run.offsets[n:], run.events[n:], run.raws[n:], run.times[n:], run.size - size))
 
 
 class _Applied(NamedTuple):

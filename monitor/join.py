@@ -40,10 +40,13 @@ earlier version did, miscounts when the topics are read in another order: a labe
 completed its pair the first time could be applied again before its prediction, whose
 windows did not exist yet, and count nowhere.) A joined slot keeps both halves until a
 checkpoint covers both events (:meth:`JoinState.forget_halves` then shrinks it to a
-tombstone). Likewise a slot deleted (an orphan label expired, a tombstone past its
-retention) is only marked *dropped* in memory, absent to every event, and the changelog
-keeps it as it was until a checkpoint covers the deletion; a new slot made for its key
-meanwhile keeps it (``replaced``). resume() deletes what the checkpoint had deleted (a slot
+tombstone), unless both came after the latest checkpoint taken: then no restart can need
+them (it resumes from a checkpoint that includes both events or neither), and the slot keeps
+only where they were read, *slim*, which is all its changelog record holds. Likewise a
+slot deleted (an orphan label expired, a tombstone past its retention) is only marked
+*dropped* in memory, absent to every event, and the changelog keeps it as it was until a
+checkpoint covers the deletion; a new slot made for its key meanwhile keeps it
+(``replaced``). resume() deletes what the checkpoint had deleted (a slot
 with nothing after the checkpoint in it, due before the checkpoint's clock) and keeps what
 was deleted after it, so that orphan expiries are counted once and a duplicate read again
 meets the tombstone it met the first time. Without ``source`` no half is ever taken out
@@ -259,6 +262,8 @@ class JoinState:
         # slots are kept, dropped, until a checkpoint covers the deletion (forget_halves)
         self._checkpointed = False
         self._dropped: list[str] = []  # keys dropped since the last forget_halves(keys)
+        # topic -> last offset the latest checkpoint taken includes (see checkpoint_taken)
+        self._taken: dict[str, int] = {}
         if self.store:
             self.rebuild()
 
@@ -388,11 +393,12 @@ class JoinState:
                 if labels:
                     append((self._complete(
                         key, slot.prediction, event, slot.prediction_source,  # type: ignore[arg-type]
-                        where, slot.prediction_raw, raw, slot.replaced), slot.prediction_raw))
+                        where, slot.prediction_raw, raw, slot.replaced,
+                        slot.prediction_source), slot.prediction_raw))
                 else:
                     append((self._complete(
                         key, event, slot.label, where, slot.label_source,  # type: ignore[arg-type]
-                        raw, slot.label_raw, slot.replaced), raw))
+                        raw, slot.label_raw, slot.replaced, slot.label_source), raw))
             elif labels and slot.status == "expired":
                 counts.late_labels += 1
                 append("late")
@@ -426,10 +432,24 @@ class JoinState:
         were rolled back.
         """
         self._checkpointed = True
+        self._taken = dict(applied)
         store = self.store
         rolled = 0
         for key in list(store):
             slot = store[key]
+            if _slim(slot):
+                has_p = _covered(slot.prediction_source, applied)
+                if has_p != _covered(slot.label_source, applied):
+                    raise RuntimeError(
+                        f"join slot {key!r} was stored without its halves, yet the checkpoint "
+                        f"includes only one of them ({slot.prediction_source}, "
+                        f"{slot.label_source}): the changelog and the checkpoints disagree")
+                if not has_p:  # both events come again
+                    del store[key]
+                    rolled += 1
+                elif clock is not None and self._deadline(slot) < clock:
+                    del store[key]  # deleted before the checkpoint (see below)
+                continue
             while True:
                 has_p, has_l = slot.prediction is not None, slot.label is not None
                 keep_p = has_p and _covered(slot.prediction_source, applied)
@@ -476,6 +496,13 @@ class JoinState:
             self._clock = clock
         return rolled
 
+    def checkpoint_taken(self, applied: Mapping[str, int]) -> None:
+        """A checkpoint including the events at or below ``applied`` (topic -> last offset)
+        is being taken: a pair completed from now on whose two events both came after it is
+        stored *slim*, its sources without its halves (see :meth:`_complete`). Every
+        checkpoint taken must be announced, durable or not, before the next event."""
+        self._taken = dict(applied)
+
     def forget_halves(self, keys: Iterable[str] | None = None,
                       applied: Mapping[str, int] | None = None) -> int:
         """Shrink joined (and expired) slots to bare tombstones once no restart can need their
@@ -492,7 +519,6 @@ class JoinState:
         one). Returns how many slots shrank.
         """
         store = self.store
-        settle = getattr(store, "settle", store.__setitem__)
         shrunk = 0
         if keys is not None:
             dropped, self._dropped = self._dropped, []
@@ -500,18 +526,21 @@ class JoinState:
                 slot = store.get(key)
                 if slot is not None and slot.dropped:  # (not replaced since)
                     del store[key]  # the checkpoint covers its deletion
-        for key in (store if keys is None else keys):
-            slot = store.get(key)
+        # Set in memory only, as ChangelogStore.settle would (each key is there already)
+        data = _maps(store)[0]
+        get = data.get
+        for key in (data if keys is None else keys):
+            slot = get(key)
             if slot is not None and keys is not None and slot.replaced is not None:
                 # the checkpoint covers the deletion of the slot it replaced too
-                slot = msgspec.structs.replace(slot, replaced=None)
-                settle(key, slot)
-            if slot is None or slot.prediction is None or slot.status not in _TOMBSTONES:
-                continue
+                slot = data[key] = msgspec.structs.replace(slot, replaced=None)
+            if (slot is None or slot.status not in _TOMBSTONES
+                    or (slot.prediction is None and slot.prediction_source is None)):
+                continue  # none, waiting, or a bare tombstone already
             if applied is not None and not (_covered(slot.prediction_source, applied)
                                             and _covered(slot.label_source, applied)):
                 continue
-            settle(key, _Slot(status=slot.status, since=slot.since))
+            data[key] = _Slot(status=slot.status, since=slot.since)
             shrunk += 1
         return shrunk
 
@@ -631,11 +660,21 @@ class JoinState:
         prediction_raw: bytes | None,
         label_raw: bytes | None,
         replaced: _Slot | None,
+        waited: str | None,
     ) -> LabeledEvent:
-        """Store the joined slot (the caller counts it) and return the joined record."""
+        """Store the joined slot (the caller counts it) and return the joined record
+        (``waited``: the source of the half that was waiting)."""
         since = max(prediction.event_time, label.event_time)
         if prediction_source is None and label_source is None:
             slot = _Slot(status="joined", since=since)  # a bare tombstone suffices
+        elif replaced is None and prediction_source is not None and label_source is not None \
+                and not _covered(waited, self._taken):
+            # Both events came after the latest checkpoint taken (the one completing the
+            # pair is being applied, so no checkpoint includes it yet): every checkpoint a
+            # restart can resume from includes both (the slot stays a tombstone) or neither
+            # (it goes and both are read again), so no restart needs the halves.
+            slot = _Slot(status="joined", since=since, prediction_source=prediction_source,
+                         label_source=label_source)
         else:
             slot = _Slot(status="joined", since=since, prediction=prediction, label=label,
                          prediction_source=prediction_source, label_source=label_source,
@@ -643,6 +682,12 @@ class JoinState:
                          replaced=replaced)
         self._put(key, slot)
         return LabeledEvent.join(prediction, label)
+
+
+def _slim(slot: _Slot) -> bool:
+    """A joined slot stored with the sources of its halves but not the halves."""
+    return (slot.prediction is None and slot.label is None
+            and slot.prediction_source is not None and slot.status == "joined")
 
 
 def _maps(store: MutableMapping[str, _Slot]) -> tuple[dict[str, _Slot], dict[str, object] | None]:

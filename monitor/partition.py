@@ -453,7 +453,9 @@ class PartitionState:
     # -- checkpoints ------------------------------------------------------------------------
 
     def snapshot(self) -> bytes:
-        """The checkpoint: everything but the join slots, with the offsets it includes."""
+        """The checkpoint: everything but the join slots, with the offsets it includes.
+        Taking it tells the join which events a checkpoint includes from now on."""
+        self.join.checkpoint_taken(self.offsets)
         snap = PartitionSnapshot(
             offsets=dict(self.offsets),
             join=self.join.counts,

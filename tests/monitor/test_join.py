@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import msgspec
+import pytest
 
 from driftline.events import LabelEvent, PredictionEvent
 from monitor.changelog import ChangelogStore
@@ -136,10 +137,12 @@ def test_slots_written_with_the_bytes_as_read_restore_and_replay_the_same_pair()
     store: ChangelogStore = ChangelogStore(encode_slot)
     join = JoinState(ttl=100, store=store)
     join.add_prediction(p, source=("predictions", 0, 5), raw=p_raw)
+    records = store.take_writes().records
+    join.checkpoint_taken({"predictions": 5})  # a checkpoint with the prediction waiting
     joined = join.add_label(y, source=("labels", 0, 9), raw=encode(y))
     assert joined.prediction_raw == p_raw
-    records = store.take_writes().records
-    assert b'"prediction":' + p_raw in records[0][1]  # embedded, not encoded again
+    records += store.take_writes().records
+    assert b'"prediction":' + p_raw in records[1][1]  # embedded, not encoded again
 
     restored = JoinState(ttl=100, store=ChangelogStore.restore(
         records, encode=encode_slot, decode=decode_slot))
@@ -150,13 +153,51 @@ def test_slots_written_with_the_bytes_as_read_restore_and_replay_the_same_pair()
     assert restored.add_label(y, source=("labels", 0, 10)).outcome == "duplicate"
 
 
+def test_a_pair_joined_wholly_after_the_last_checkpoint_is_written_without_its_halves():
+    # Every checkpoint a restart can resume from includes both events or neither, so the
+    # changelog record holds only where they were read; a resume deletes the slot (both are
+    # read again) or keeps a tombstone, and one that includes only one half is refused.
+    from driftline.events import encode
+
+    def restored(records):
+        return JoinState(ttl=100, store=ChangelogStore.restore(
+            records, encode=encode_slot, decode=decode_slot))
+
+    store: ChangelogStore = ChangelogStore(encode_slot)
+    join = JoinState(ttl=100, store=store)
+    before = {"predictions": 4, "labels": 8}
+    join.checkpoint_taken(before)
+    p, y = prediction("a", 10), label("a", 40, 1)
+    join.add_label(y, source=("labels", 0, 9), raw=encode(y))
+    first = join.add_prediction(p, source=("predictions", 0, 5), raw=encode(p))
+    assert first.outcome == "joined" and join.store["a"].prediction is None  # nothing kept
+    records = store.take_writes().records
+    [(_, segment)] = records
+    assert segment == (b'[["a"],[{"status":"joined","since":40,'
+                       b'"prediction_source":"predictions:0:5","label_source":"labels:0:9"}]]')
+
+    older = restored(records)
+    assert older.resume(before, 9.0) == 1 and len(older) == 0
+    assert older.add_prediction(p, source=("predictions", 0, 5)).outcome == "waiting"
+    assert older.add_label(y, source=("labels", 0, 9)).labeled == first.labeled
+
+    newer = restored(records)
+    newer.resume({"predictions": 5, "labels": 9}, 40.0)
+    assert msgspec.structs.asdict(newer.store["a"])["prediction_source"] is None  # bare
+    assert newer.add_label(y, source=("labels", 0, 10)).outcome == "duplicate"
+
+    with pytest.raises(RuntimeError, match="disagree"):
+        restored(records).resume({"predictions": 5, "labels": 8}, 40.0)
+
+
 def test_joined_slots_shrink_to_tombstones_once_a_checkpoint_covers_them():
     join = JoinState(ttl=100)
     join.add_prediction(prediction("a", 10), source=("t.predictions", 0, 5))
-    join.add_label(label("a", 40), source=("t.labels", 0, 9))
     join.add_prediction(prediction("b", 11), source=("t.predictions", 0, 6))
-    join.add_label(label("b", 41), source=("t.labels", 0, 12))
     join.add_prediction(prediction("c", 12), source=("t.predictions", 0, 7))  # waiting
+    join.checkpoint_taken({"t.predictions": 7})  # the predictions were there: halves kept
+    join.add_label(label("a", 40), source=("t.labels", 0, 9))
+    join.add_label(label("b", 41), source=("t.labels", 0, 12))
     # A restored checkpoint that includes labels up to offset 10: only "a" is covered.
     assert join.forget_halves(applied={"t.predictions": 7, "t.labels": 10}) == 1
     assert join.store["a"].prediction is None and join.store["b"].prediction is not None

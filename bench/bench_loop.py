@@ -39,7 +39,7 @@ random phase: half the interval, plus the retrain itself).
     .venv/bin/python bench/bench_loop.py --rate 200 --stable 300 --drifted 900 --every 40
 
 The broker: ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` if set, else a local broker under
-``.driftline/bench/loop`` on 127.0.0.1:39692 (started and stopped here unless one already
+``.driftline/bench/loop`` on 127.0.0.1:29692 (started and stopped here unless one already
 answers there). Each mode's logs and MLflow are kept in ``.driftline/bench/loop/runs/<mode>``.
 Every process started is stopped at the end, on Ctrl-C and on SIGTERM.
 """
@@ -74,7 +74,7 @@ from driftline.demo_summary import WindowPoint, first_recovered, summarize
 from driftline.events import DriftEvent, ModelUpdateEvent, decode
 from driftline.settings import KafkaSettings
 
-PORT = int(os.environ.get("DRIFTLINE_BENCH_LOOP_KAFKA_PORT", "39692"))
+PORT = int(os.environ.get("DRIFTLINE_BENCH_LOOP_KAFKA_PORT", "29692"))
 RUNS = REPO / ".driftline" / "bench" / "loop" / "runs"
 SERVING_GOAL = 60.0
 RECOVERY_GOAL = 120.0

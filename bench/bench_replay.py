@@ -10,7 +10,7 @@ Messages are encoded PredictionEvents of the credit-risk model (~410 bytes) with
 a header, over 6 partitions; each measure is the best of ``--rounds`` (the machine is shared).
 
 The broker: ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` if set, else a local broker under
-``.driftline/bench`` on 127.0.0.1:39192 (started here if it is not running, and stopped at the end
+``.driftline/bench`` on 127.0.0.1:29192 (started here if it is not running, and stopped at the end
 unless ``--keep-broker``).
 
     .venv/bin/python bench/bench_replay.py                 # 1,000,000 messages
@@ -34,7 +34,7 @@ from driftline.topics import TopicSpec
 from producers.replay import CONSUMER_OPTIONS, PRODUCER_OPTIONS, ReplayRequest, replay
 
 REPO = Path(__file__).resolve().parents[1]
-BENCH_PORT = 39192
+BENCH_PORT = 29192
 
 
 def _broker(keep: bool) -> tuple[KafkaSettings, object | None]:

@@ -13,7 +13,7 @@ same rows, already encoded, for the same duration into a topic of its own, count
 way: what this broker on this machine acknowledges at most.
 
 The broker: ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` if set, else a local broker of its own under
-``.driftline/bench/scorer`` on 127.0.0.1:39292 (``DRIFTLINE_BENCH_SCORER_KAFKA_PORT``; started
+``.driftline/bench/scorer`` on 127.0.0.1:29292 (``DRIFTLINE_BENCH_SCORER_KAFKA_PORT``; started
 here if not running, stopped at the end if started here). The registry: an embedded MLflow
 under ``.driftline/bench/scorer``.
 
@@ -39,7 +39,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 HOME = REPO / ".driftline" / "bench" / "scorer"
-BENCH_PORT = int(os.environ.get("DRIFTLINE_BENCH_SCORER_KAFKA_PORT", "39292"))
+BENCH_PORT = int(os.environ.get("DRIFTLINE_BENCH_SCORER_KAFKA_PORT", "29292"))
 BASELINE_PORT, DRIFTLINE_PORT = 18100, 18101
 APPLICATION = {
     "annual_income": 850000.0, "loan_amount": 250000.0, "employment_years": 4.5,

@@ -309,9 +309,15 @@ class LocalKafka:
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
+                tail = self._log_tail()
+                hint = ""
+                if "BindException" in tail:
+                    hint = (" (a listener port was taken; a port from 32768 up can be handed to "
+                            "an outgoing connection for a moment, the broker's own included: "
+                            "pick ports below that)")
                 raise LocalKafkaError(
-                    f"the broker exited with code {proc.returncode} while starting; last log "
-                    f"lines:\n{self._log_tail()}"
+                    f"the broker exited with code {proc.returncode} while starting{hint}; last "
+                    f"log lines:\n{tail}"
                 )
             try:
                 wait_for_broker(self._local_settings(), timeout=1.0)

@@ -23,7 +23,9 @@ from driftline.topics import TOPICS, TopicSpec
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = REPO / ".driftline" / "test"
-TEST_PORT = int(os.environ.get("DRIFTLINE_TEST_KAFKA_PORT", "39092"))
+# Below Linux's ephemeral range (32768-60999 by default): in it, the broker's own connection to
+# its controller port can be handed the listener's port first, and the broker fails to bind it.
+TEST_PORT = int(os.environ.get("DRIFTLINE_TEST_KAFKA_PORT", "29092"))
 
 
 def _docker_answers() -> bool:

@@ -35,7 +35,7 @@ def test_a_cluster_id_starting_with_a_dash_formats(tmp_path, monkeypatch):
     dashed = uuid.UUID(bytes=b"\xfb" + b"\x00" * 15)  # encodes to "-wAAAA..."
     monkeypatch.setattr("driftline.localkafka.uuid.uuid4", lambda: dashed)
     local = LocalKafka(DriftlineSettings(
-        home=tmp_path, kafka=KafkaSettings(local_port=39291, local_controller_port=39290)))
+        home=tmp_path, kafka=KafkaSettings(local_port=29291, local_controller_port=29290)))
     jars = local.fetch()
     local._write_config()
     local._format_once(jars)

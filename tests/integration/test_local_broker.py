@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from driftline.errors import LocalKafkaError
 from driftline.kafka.admin import wait_for_broker
 from driftline.localkafka import LocalKafka
 from driftline.settings import DriftlineSettings, KafkaSettings
 
-PORT = int(os.environ.get("DRIFTLINE_TEST_LIFECYCLE_PORT", "39192"))
+PORT = int(os.environ.get("DRIFTLINE_TEST_LIFECYCLE_PORT", "29192"))
 
 
 def _java_processes_for(properties: Path) -> list[int]:
@@ -68,3 +70,21 @@ def test_local_broker_starts_answers_and_stops_without_orphans(tmp_path: Path):
     status = subprocess.run([*cli, "status"], env=env, capture_output=True, text=True)
     assert status.returncode == 1 and "stopped" in status.stdout
     assert (tmp_path / "kafka" / "data" / "meta.properties").is_file()  # formatted once, kept
+
+
+@pytest.mark.skipif(
+    bool(os.environ.get("DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS_EXTERNAL")),
+    reason="an external cluster was given; the local broker is not used",
+)
+def test_a_listener_port_bound_elsewhere_fails_the_start_naming_why(tmp_path: Path):
+    """A socket bound to the port without listening (as an outgoing connection's is) passes
+    the answering probe; the broker then cannot bind it, and the error says so."""
+    port = PORT + 10
+    local = LocalKafka(DriftlineSettings(home=tmp_path, kafka=KafkaSettings(
+        bootstrap_servers=None, local_port=port, local_controller_port=port + 1)))
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as holder:
+        holder.bind(("127.0.0.1", port))
+        with pytest.raises(LocalKafkaError, match="a listener port was taken"):
+            local.start(timeout=120)
+    assert _java_processes_for(local.properties) == []
+    assert not local.pid_file.exists()

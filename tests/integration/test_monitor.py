@@ -499,7 +499,9 @@ def test_partials_the_judges_stream_stepped_over_are_read_from_kafka_by_the_next
     (report,) = [msgspec.json.decode(m.value()) for m in read_topic(kafka, reports_topic)]
     assert report["kind"] == "performance" and report["window_start"] == T0
     assert report["performance"]["labeled"] == sum(10 * (p + 1) for p in range(6))  # 210
-    assert "stepped over partials 2-4" in log.read_text(errors="replace")
+    # faust resumes its fetcher before it seeks the stream to the committed offsets, so the
+    # stream's first message can be 6 as well as 5 (seen once in a run): 2-5 then
+    assert re.search(r"stepped over partials 2-[45] ", log.read_text(errors="replace"))
 
 
 @pytest.mark.parametrize(("align", "park"), [("300", None), ("300", "200000"), ("0", None)],

@@ -67,7 +67,7 @@ bench-scorer: install
 
 bench-monitor: install
 	$(BIN)/driftline kafka fetch
-	$(BIN)/python bench/bench_monitor.py
+	$(BIN)/python bench/bench_monitor.py --events 400000 --rounds 3
 
 bench-window-cost: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_window_cost.py

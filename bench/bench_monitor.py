@@ -9,7 +9,7 @@ and judges them. Its rate: pairs joined per second from the moment its source lo
 partitions (its log line) to the write time of its last joined pair on ``labeled``. Each
 prediction event is counted with its label processed too (a prediction event/s is a pair/s).
 
-    .venv/bin/python bench/bench_monitor.py [--events 100000] [--rounds 3]
+    .venv/bin/python bench/bench_monitor.py [--events 100000] [--rounds 3] [--source-processes 1 2]
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ from driftline.kafka.admin import watermarks
 from driftline.settings import KafkaSettings
 from producers.generator import LoanGenerator
 
-PORT = int(os.environ.get("DRIFTLINE_BENCH_MONITOR_KAFKA_PORT", "39392"))
+PORT = int(os.environ.get("DRIFTLINE_BENCH_MONITOR_KAFKA_PORT", "29392"))
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
 
 
@@ -92,7 +92,7 @@ def confluent_rate(kafka: KafkaSettings, total: int) -> float:
 
 
 def monitor_rate(kafka: KafkaSettings, home: Path, n: int,
-                 processes: int | None = None) -> tuple[float, float]:
+                 processes: int) -> tuple[float, float]:
     """The worker's pairs/s from the moment its source loop first took partitions (its log
     says when) to the write time of its last joined pair, and the wall time with start-up.
 
@@ -108,8 +108,7 @@ def monitor_rate(kafka: KafkaSettings, home: Path, n: int,
         "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix, "DRIFTLINE_WINDOW_SIZE": "60",
         "DRIFTLINE_METRICS_PORT": "0", "DRIFTLINE_LOG_LEVEL": "INFO",
     })
-    if processes is not None:
-        env["DRIFTLINE_SOURCE_PROCESSES"] = str(processes)
+    env["DRIFTLINE_SOURCE_PROCESSES"] = str(processes)
     labeled = f"{kafka.topic_prefix}labeled"
     log_path = home / "monitor.log"
     began = time.monotonic()
@@ -161,9 +160,9 @@ def _tail(path: Path, lines: int = 20) -> str:
 
 
 def one_round(bootstrap: str, events: int,
-              processes: int | None = None) -> tuple[float, float, float, float]:
+              processes: int) -> tuple[float, float, float, float]:
     """Fresh topics filled, read raw by both clients, then by one monitor worker
-    (``processes``: its DRIFTLINE_SOURCE_PROCESSES, None for the default); returns
+    (``processes``: its DRIFTLINE_SOURCE_PROCESSES); returns
     the aiokafka and confluent-kafka raw rates (events/s), the monitor's pairs/s and its wall
     time with start-up. The round's topics are deleted afterwards."""
     kafka = KafkaSettings(bootstrap_servers=bootstrap,
@@ -191,20 +190,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1,
                         help="rounds, each on fresh topics with its own anchors; the summary "
                              "gives the median (single runs vary by 20%% or more here)")
-    parser.add_argument("--source-processes", type=int, nargs="+", default=[None],
+    parser.add_argument("--source-processes", type=int, nargs="+", default=[1, 2],
                         metavar="N",
                         help="the worker's DRIFTLINE_SOURCE_PROCESSES (0: the source loop in a "
                              "thread of the worker); several values: a round of each, "
-                             "alternated (default: the setting's default)")
+                             "alternated (default: 1 2, the default and two cores' worth)")
     args = parser.parse_args()
     bootstrap, local = bench_broker("monitor", PORT)
-    rows: dict[int | None, list[tuple[float, float, float]]] = {}
+    rows: dict[int, list[tuple[float, float, float]]] = {}
     try:
         for _, processes in itertools.product(range(args.rounds), args.source_processes):
             raw, confluent, pairs, wall = one_round(bootstrap, args.events, processes)
             rows.setdefault(processes, []).append((raw, confluent, pairs))
-            shape = ("default source processes" if processes is None
-                     else f"{processes} source processes" if processes
+            shape = (f"{processes} source process{'es' if processes > 1 else ''}" if processes
                      else "source loop in a thread")
             print(f"{args.events:,} predictions + {args.events:,} labels, 6 partitions, "
                   f"one worker ({shape})")

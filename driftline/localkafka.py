@@ -312,9 +312,8 @@ class LocalKafka:
                 tail = self._log_tail()
                 hint = ""
                 if "BindException" in tail:
-                    hint = (" (a listener port was taken; a port from 32768 up can be handed to "
-                            "an outgoing connection for a moment, the broker's own included: "
-                            "pick ports below that)")
+                    hint = (" (a listener port was taken; a port from 32768 up can be held "
+                            "for a moment by an outgoing connection: pick ports below that)")
                 raise LocalKafkaError(
                     f"the broker exited with code {proc.returncode} while starting{hint}; last "
                     f"log lines:\n{tail}"

@@ -23,8 +23,8 @@ from driftline.topics import TOPICS, TopicSpec
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = REPO / ".driftline" / "test"
-# Below Linux's ephemeral range (32768-60999 by default): in it, the broker's own connection to
-# its controller port can be handed the listener's port first, and the broker fails to bind it.
+# Below Linux's ephemeral range (32768-60999 by default): a port in it can be held for a moment
+# by an outgoing connection, and the broker then fails to bind it (seen once, on 39392).
 TEST_PORT = int(os.environ.get("DRIFTLINE_TEST_KAFKA_PORT", "29092"))
 
 

@@ -54,15 +54,20 @@ def iter_range(
     topic: str,
     ranges: dict[int, tuple[int, int]],
     *,
-    poll_timeout: float = 1.0,
+    poll_timeout: float = 0.2,
     idle_timeout: float = 30.0,
     batch: int = 10000,
 ) -> Iterator[Message]:
     """Yield messages of ``topic`` with ``start <= offset < end`` for each
     ``partition -> (start, end)``, reading partitions concurrently (per-partition order kept).
 
-    Stops when every range is exhausted; raises TimeoutError if no message arrives for
-    ``idle_timeout`` seconds before that.
+    Stops when every range is exhausted: its last offset read, or the end of the partition's
+    log reached at or past ``end`` (a compacted topic may have lost offsets below it); raises
+    TimeoutError if no message arrives for ``idle_timeout`` seconds before that.
+
+    librdkafka hands a batch over when it is full or the poll timeout has passed, so each
+    batch asks for no more than the offsets left: a read that ends on its last offset returns
+    at once instead of waiting out the timeout (only gaps in the offsets wait for it).
     """
     wanted = {p: (s, e) for p, (s, e) in ranges.items() if e > s}
     if not wanted:
@@ -72,7 +77,7 @@ def iter_range(
             **settings.confluent_config(),
             "group.id": "driftline-reader",
             "enable.auto.commit": False,
-            "enable.partition.eof": False,
+            "enable.partition.eof": True,
             "fetch.max.bytes": 52428800,
             "queued.max.messages.kbytes": 262144,
         }
@@ -80,9 +85,11 @@ def iter_range(
     try:
         consumer.assign([TopicPartition(topic, p, s) for p, (s, _e) in wanted.items()])
         remaining = dict(wanted)
+        at = {p: s for p, (s, _e) in wanted.items()}  # the next offset each partition gives
         idle = 0.0
         while remaining:
-            msgs = consumer.consume(batch, poll_timeout)
+            left = sum(e - at[p] for p, (_s, e) in remaining.items())
+            msgs = consumer.consume(max(min(batch, left), 1), poll_timeout)
             if not msgs:
                 idle += poll_timeout
                 if idle >= idle_timeout:
@@ -92,19 +99,24 @@ def iter_range(
                     )
                 continue
             idle = 0.0
+            done = []
             for raw in msgs:
-                msg = _check(raw)
-                if msg is None:
-                    continue
-                p = msg.partition()
+                p = raw.partition()
                 if p not in remaining:
                     continue
                 end = remaining[p][1]
-                offset = msg.offset()
+                offset = raw.offset()
+                if _check(raw) is None:  # the end of the partition's log: at ``offset``
+                    if offset >= end:
+                        done.append(p)
+                    continue
+                at[p] = offset + 1
                 if offset < end:
-                    yield msg
+                    yield raw
                 if offset >= end - 1:
-                    del remaining[p]
+                    done.append(p)
+            for p in done:
+                if remaining.pop(p, None) is not None:
                     consumer.incremental_unassign([TopicPartition(topic, p, OFFSET_END)])
     finally:
         consumer.close()

@@ -43,6 +43,7 @@ from driftline.kafka import (
     Producer,
     create_topics,
     group_consumer,
+    poll_batch,
     wait_for_broker,
 )
 from driftline.registry import configure, get_alias, wait_for_registry
@@ -192,7 +193,7 @@ class Retrainer:
         self._ready.set()
         try:
             while not self._stop.is_set():
-                for msg in consumer.consume(50, 0.5):
+                for msg in poll_batch(consumer, 50, 0.5):
                     self._handle(msg)
                 self._reap()
                 self._commit(consumer)

@@ -23,7 +23,7 @@ from confluent_kafka import Consumer
 
 from driftline.errors import ContractError, DriftlineError
 from driftline.events import ModelUpdateEvent, decode
-from driftline.kafka import DeadLetterWriter
+from driftline.kafka import DeadLetterWriter, poll_batch
 from driftline.registry import LoadedModel, RegistryError, get_alias, load_model, wait_for_registry
 from scorer.metrics import ScorerMetrics
 from scorer.schemas import (
@@ -236,7 +236,7 @@ class UpdateFollower:
         next_poll = time.monotonic() + poll_s if poll_s else float("inf")
         try:
             while not self._stop.is_set():
-                messages = consumer.consume(100, 0.5)
+                messages = poll_batch(consumer, 100, 0.5)
                 relevant = None
                 for msg in messages:
                     if msg.error():

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from driftline.errors import ContractError
 from driftline.events import TransactionEvent, decode
-from driftline.kafka import group_consumer
+from driftline.kafka import group_consumer, poll_batch
 from scorer.publisher import Ack, BufferFullError, PredictionPublisher
 
 if TYPE_CHECKING:
@@ -70,7 +70,8 @@ class TransactionScorer:
         batch_size = self._scorer.settings.stream_batch
         try:
             while not self._stop.is_set():
-                messages = [m for m in self._consumer.consume(batch_size, 0.5) if not m.error()]
+                messages = [m for m in poll_batch(self._consumer, batch_size, 0.5)
+                            if not m.error()]
                 if messages:
                     self._handle(messages)
         except Exception:

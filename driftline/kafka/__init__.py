@@ -9,7 +9,7 @@ from driftline.kafka.admin import (
     wait_for_broker,
     watermarks,
 )
-from driftline.kafka.consumer import group_consumer, iter_range, read_topic
+from driftline.kafka.consumer import group_consumer, iter_range, poll_batch, read_topic
 from driftline.kafka.deadletter import DeadLetterWriter, dead_letter_for
 from driftline.kafka.producer import Producer
 
@@ -24,6 +24,7 @@ __all__ = [
     "end_offsets",
     "group_consumer",
     "iter_range",
+    "poll_batch",
     "read_topic",
     "wait_for_broker",
     "watermarks",

@@ -9,6 +9,7 @@ STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 
 .PHONY: demo install test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
+	bench-stream-latency \
 	bench-window-cost bench-drift-quality bench-loop kafka-start kafka-stop clean
 
 $(STAMP): pyproject.toml
@@ -50,8 +51,8 @@ $(BENCH_STAMP): $(STAMP)
 
 # Every benchmark, each against its anchor in the same run. Several minutes; best on a quiet
 # machine (the ratios are measured in one run, the absolute numbers follow the load).
-bench: bench-contracts bench-replay bench-scorer bench-monitor bench-window-cost bench-drift-quality \
-	bench-loop
+bench: bench-contracts bench-replay bench-scorer bench-stream-latency bench-monitor bench-window-cost \
+	bench-drift-quality bench-loop
 
 bench-contracts: install
 	$(BIN)/python bench/bench_contracts.py
@@ -64,6 +65,10 @@ bench-scorer: install
 	@command -v wrk >/dev/null || { echo "bench-scorer needs wrk: apt-get install -y wrk"; exit 2; }
 	$(BIN)/driftline kafka fetch
 	$(BIN)/python bench/bench_scorer.py
+
+bench-stream-latency: install
+	$(BIN)/driftline kafka fetch
+	$(BIN)/python bench/bench_stream_latency.py
 
 bench-monitor: install
 	$(BIN)/driftline kafka fetch

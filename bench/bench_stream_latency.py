@@ -64,9 +64,13 @@ def _stamps(kafka: KafkaSettings, topic: str, key_of) -> dict[str, int]:
             for m in iter_range(kafka, topic, watermarks(kafka, topic))}
 
 
+def _on_topic(kafka: KafkaSettings, topic: str) -> int:
+    return sum(high - low for low, high in watermarks(kafka, topic).values())
+
+
 def _wait_for(kafka: KafkaSettings, topic: str, n: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    while sum(h - lo for lo, h in watermarks(kafka, topic).values()) < n:
+    while _on_topic(kafka, topic) < n:
         if time.monotonic() > deadline:
             raise SystemExit(f"{topic}: fewer than {n} messages after {timeout:.0f} s")
         time.sleep(0.5)
@@ -138,7 +142,7 @@ def _send(kafka: KafkaSettings, topic: str, rate: float, seconds: float,
     predictions = f"{kafka.topic_prefix}predictions"
     warm = 0
     deadline = time.monotonic() + 180
-    while not sum(h - lo for lo, h in watermarks(kafka, predictions).values()):
+    while not _on_topic(kafka, predictions):
         if scorer.poll() is not None or time.monotonic() > deadline:
             raise SystemExit(f"the scorer did not start; its log:\n"
                              f"{(home / 'scorer.log').read_text(errors='replace')[-3000:]}")

@@ -116,12 +116,13 @@ def iter_range(
             idle = 0.0
             done = []
             for raw in msgs:
+                at_log_end = _check(raw) is None  # raises on any error but the log's end
                 p = raw.partition()
                 if p not in remaining:
                     continue
                 end = remaining[p][1]
                 offset = raw.offset()
-                if _check(raw) is None:  # the end of the partition's log: at ``offset``
+                if at_log_end:  # the partition's log ends at ``offset``
                     if offset >= end:
                         done.append(p)
                     continue

@@ -1,5 +1,6 @@
 # driftline: the two commands a newcomer needs are `make demo` and `make test`.
-# Both create the virtual environment, install the package and fetch the Kafka jars.
+# Both create the virtual environment, install the package at the versions pinned in
+# requirements.lock and fetch the Kafka jars. `make lock` re-resolves the pins.
 
 PYTHON ?= python3
 VENV   := .venv
@@ -7,15 +8,16 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 BENCH_STAMP := $(VENV)/.installed-bench
+LOCK   := requirements.lock
 
 .PHONY: demo install test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
 	bench-stream-latency \
-	bench-window-cost bench-drift-quality bench-loop kafka-start kafka-stop clean
+	bench-window-cost bench-drift-quality bench-loop kafka-start kafka-stop lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -46,8 +48,25 @@ kafka-stop: install
 	$(BIN)/driftline kafka stop
 
 $(BENCH_STAMP): $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
+
+# Re-resolve every dependency of pyproject.toml (all extras together, so the benchmarks'
+# environment is the tests' plus their own packages) and pin the result in requirements.lock.
+# Run it after changing a dependency; commit both files together.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	mkdir -p .driftline
+	$(BIN)/python -m pip install --quiet --dry-run --ignore-installed \
+		--report .driftline/lock-report.json '.[dev,bench]'
+	$(BIN)/python -c "import json, sys; \
+	r = json.load(open('.driftline/lock-report.json')); \
+	pins = sorted((i['metadata']['name'].lower(), i['metadata']['version']) \
+	              for i in r['install'] if i['metadata']['name'].lower() != 'driftline'); \
+	print('# Every package driftline installs, pinned: written by \`make lock\`, do not edit.'); \
+	print(f'# Resolved for Python {sys.version_info[0]}.{sys.version_info[1]} on Linux.'); \
+	[print(f'{n}=={v}') for n, v in pins]" > $(LOCK)
 
 # Every benchmark, each against its anchor in the same run. Several minutes; best on a quiet
 # machine (the ratios are measured in one run, the absolute numbers follow the load).

@@ -60,7 +60,7 @@ import msgspec
 from _broker import REPO, bench_broker
 
 from driftline.demo import (
-    REPORTS,
+    MONITOR_APP_ID,
     DemoPlan,
     Loop,
     Processes,
@@ -168,14 +168,13 @@ def _measure(mode: str, label: str, seen: _Observed, loop: Loop, plan: DemoPlan)
 
 def _follow(mode: str, label: str, plan: DemoPlan, kafka: KafkaSettings, procs: Processes,
             loop: Loop, say) -> Result:
-    from confluent_kafka import Consumer
+    from driftline.kafka import Consumer
 
-    prefix = kafka.topic_prefix
-    predictions, reports = f"{prefix}predictions", f"{prefix}{REPORTS}"
-    drift, updates = f"{prefix}drift-events", f"{prefix}model-updates"
-    consumer = Consumer({**kafka.confluent_config(), "group.id": f"{prefix}bench",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "topic.metadata.refresh.interval.ms": 2000})
+    predictions = kafka.topic("predictions")
+    reports = kafka.service_topic(MONITOR_APP_ID, "reports")
+    drift, updates = kafka.topic("drift-events"), kafka.topic("model-updates")
+    consumer = Consumer(kafka, f"{kafka.topic_prefix}bench", commit="manual",
+                        options={"topic.metadata.refresh.interval.ms": 2000})
     consumer.subscribe([predictions, reports, drift, updates])
     decoder = msgspec.json.Decoder(_Served)
     seen = _Observed()
@@ -187,8 +186,6 @@ def _follow(mode: str, label: str, plan: DemoPlan, kafka: KafkaSettings, procs: 
         while True:
             procs.check()
             for msg in consumer.consume(2000, 0.5):
-                if msg.error():
-                    continue
                 topic, wall = msg.topic(), msg.timestamp()[1] / 1000.0
                 if topic == predictions:
                     served = decoder.decode(msg.value())

@@ -48,10 +48,10 @@ def fill(kafka: KafkaSettings, n: int) -> None:
                                                 batch.probabilities.tolist(), strict=True)):
             pid = f"b{i:08d}"
             t = t0 + i / 50.0
-            producer.send(f"{kafka.topic_prefix}predictions", PredictionEvent(
+            producer.send(kafka.topic("predictions"), PredictionEvent(
                 prediction_id=pid, event_time=t, model_name="credit-risk", model_version="1",
                 features=row, score=p, decision="LOW"))
-            producer.send(f"{kafka.topic_prefix}labels",
+            producer.send(kafka.topic("labels"),
                           LabelEvent(prediction_id=pid, event_time=t + 60.0, label=label))
 
 
@@ -59,7 +59,7 @@ async def raw_rate(kafka: KafkaSettings, total: int) -> float:
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(
-        f"{kafka.topic_prefix}predictions", f"{kafka.topic_prefix}labels",
+        kafka.topic("predictions"), kafka.topic("labels"),
         group_id=None, auto_offset_reset="earliest", **kafka.aiokafka_config())
     await consumer.start()
     try:
@@ -78,7 +78,7 @@ def confluent_rate(kafka: KafkaSettings, total: int) -> float:
     consumer = Consumer({**kafka.confluent_config(), "group.id": f"bench-{uuid.uuid4().hex}",
                          "auto.offset.reset": "earliest", "enable.auto.commit": False,
                          "fetch.max.bytes": 52_428_800, "queued.max.messages.kbytes": 262_144})
-    consumer.subscribe([f"{kafka.topic_prefix}predictions", f"{kafka.topic_prefix}labels"])
+    consumer.subscribe([kafka.topic("predictions"), kafka.topic("labels")])
     try:
         seen, began = 0, None
         while seen < total:
@@ -96,12 +96,9 @@ def monitor_rate(kafka: KafkaSettings, home: Path, n: int,
     """The worker's pairs/s from the moment its source loop first took partitions (its log
     says when) to the write time of its last joined pair, and the wall time with start-up.
 
-    (Until session 5 the rate ran from the first joined pair instead, which left out the
-    worker's first second or so of reading predictions ahead of their labels and overstated
-    the rate by about a quarter at 200,000 pairs. Until session 7 it ran from the *last*
-    partition taken: the same with one source loop, but with several a first one could read
-    alone for seconds before a rebalance gave the others their share, and that work was
-    left out.)"""
+    Starting at the first partitions taken counts the worker's first seconds of reading
+    predictions ahead of their labels, and, with several source processes, the time one reads
+    alone before a rebalance gives the others their share."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
     env.update({
         "DRIFTLINE_HOME": str(home), "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
@@ -109,13 +106,13 @@ def monitor_rate(kafka: KafkaSettings, home: Path, n: int,
         "DRIFTLINE_METRICS_PORT": "0", "DRIFTLINE_LOG_LEVEL": "INFO",
     })
     env["DRIFTLINE_SOURCE_PROCESSES"] = str(processes)
-    labeled = f"{kafka.topic_prefix}labeled"
+    labeled = kafka.topic("labeled")
     log_path = home / "monitor.log"
     began = time.monotonic()
     with open(log_path, "wb") as log:
         # cwd: the run's own folder. `python -m` puts its working directory first on the
-        # import path, so a worker started from a checkout ran that checkout's code whatever
-        # PYTHONPATH said (every A/B run of sessions 3-5 and the start of 6 ran one code twice).
+        # import path, so a worker started from a checkout would run that checkout's code
+        # whatever PYTHONPATH says (an A/B of two checkouts would run one code twice).
         proc = subprocess.Popen([sys.executable, "-m", "driftline.cli", "monitor"], env=env,
                                 stdout=log, stderr=subprocess.STDOUT, cwd=home)
     try:

@@ -162,7 +162,7 @@ def main() -> int:
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=prefix)
     create_topics(kafka)
-    predictions = f"{prefix}predictions"
+    predictions = kafka.topic("predictions")
     model_file = _champion_file()
     work = Path(tempfile.mkdtemp(prefix="driftline-bench-"))
     single = _lua(json.dumps(APPLICATION).encode(), work, "single")

@@ -83,8 +83,8 @@ def _percentiles(values: list[int]) -> tuple[float, float, float]:
 
 def one_round(bootstrap: str, rate: float, seconds: float) -> tuple[list[int], list[int]]:
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"lat{uuid.uuid4().hex[:6]}.")
-    transactions, predictions = (f"{kafka.topic_prefix}transactions",
-                                 f"{kafka.topic_prefix}predictions")
+    transactions, predictions = (kafka.topic("transactions"),
+                                 kafka.topic("predictions"))
     relayed = f"{kafka.topic_prefix}relayed"
     try:
         create_topics(kafka)
@@ -139,7 +139,7 @@ def _send(kafka: KafkaSettings, topic: str, rate: float, seconds: float,
         producer.produce(topic, encode(event), key.encode())
         producer.poll(0)
 
-    predictions = f"{kafka.topic_prefix}predictions"
+    predictions = kafka.topic("predictions")
     warm = 0
     deadline = time.monotonic() + 180
     while not _on_topic(kafka, predictions):

@@ -41,7 +41,7 @@ from driftline.events import DriftEvent, ModelUpdateEvent, decode
 from driftline.settings import DriftlineSettings, KafkaSettings
 
 __all__ = [
-    "REPORTS",
+    "MONITOR_APP_ID",
     "DemoPlan",
     "Loop",
     "Processes",
@@ -53,8 +53,9 @@ __all__ = [
     "update_line",
 ]
 
-# The monitor's window reports, under the topic prefix (``<app id>-reports``).
-REPORTS = "driftline-monitor-reports"
+# The monitor's default app id (DRIFTLINE_MONITOR_APP_ID), which the demo's monitor keeps: its
+# window reports are the service topic ``<app id>-reports``.
+MONITOR_APP_ID = "driftline-monitor"
 
 Say = Callable[[str], None]
 
@@ -269,16 +270,14 @@ def _wait_ready(port: int, procs: Processes, timeout: float = 90.0) -> None:
 
 def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: Processes, began: float,
             loop: Loop) -> DemoSummary:
-    from confluent_kafka import Consumer
+    from driftline.kafka import Consumer
 
     say = progress(began)
-    prefix = kafka.topic_prefix
-    reports = f"{prefix}{REPORTS}"
-    drift, updates = f"{prefix}drift-events", f"{prefix}model-updates"
-    predictions = f"{prefix}predictions"
-    consumer = Consumer({**kafka.confluent_config(), "group.id": f"{prefix}demo",
-                         "auto.offset.reset": "earliest", "enable.auto.commit": False,
-                         "topic.metadata.refresh.interval.ms": 2000})
+    reports = kafka.service_topic(MONITOR_APP_ID, "reports")
+    drift, updates = kafka.topic("drift-events"), kafka.topic("model-updates")
+    predictions = kafka.topic("predictions")
+    consumer = Consumer(kafka, f"{kafka.topic_prefix}demo", commit="manual",
+                        options={"topic.metadata.refresh.interval.ms": 2000})
     consumer.subscribe([reports, drift, updates])
     windows: list[WindowPoint] = []
     detections: list[tuple[float, str, float]] = []
@@ -286,10 +285,10 @@ def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: Processes, began: float
     finished_at: float | None = None
     last_rate = (time.monotonic(), 0)
     end_event_time = loop.start + plan.duration
-    try:
+    with consumer:
         while True:
             procs.check()
-            msg = consumer.poll(0.5)
+            batch = consumer.poll_batch(100, 0.5)
             now = time.monotonic()
             if now - last_rate[0] >= 15:
                 count = _end_offsets(kafka, predictions)
@@ -307,25 +306,22 @@ def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: Processes, began: float
             if now - began > plan.timeout_wall:
                 say("time is up")
                 break
-            if msg is None or msg.error():
-                continue
-            topic = msg.topic()
-            if topic == reports:
-                point, lines = read_report(msgspec.json.decode(msg.value()))
-                for line in lines:
-                    say(line)
-                if point is not None:
-                    windows.append(point)
-            elif topic == drift:
-                event = decode(DriftEvent, msg.value())
-                detections.append((event.event_time, event.kind, now - began))
-                say(drift_line(event))
-            elif topic == updates:
-                update = decode(ModelUpdateEvent, msg.value())
-                promotions.append((update.version, now - began))
-                say(update_line(update))
-    finally:
-        consumer.close()
+            for msg in batch:
+                topic = msg.topic()
+                if topic == reports:
+                    point, lines = read_report(msgspec.json.decode(msg.value()))
+                    for line in lines:
+                        say(line)
+                    if point is not None:
+                        windows.append(point)
+                elif topic == drift:
+                    event = decode(DriftEvent, msg.value())
+                    detections.append((event.event_time, event.kind, now - began))
+                    say(drift_line(event))
+                elif topic == updates:
+                    update = decode(ModelUpdateEvent, msg.value())
+                    promotions.append((update.version, now - began))
+                    say(update_line(update))
     summary = summarize(windows, onset=loop.onset, detections=detections,
                         promotions=promotions)
     _print_summary(summary, began)

@@ -84,6 +84,22 @@ class KafkaSettings(BaseSettings):
     def uses_local_broker(self) -> bool:
         return self.bootstrap_servers is None
 
+    def topic(self, logical: str) -> str:
+        """The name on the cluster of the topic table's ``logical`` topic, under the prefix.
+
+        >>> KafkaSettings(topic_prefix="t1.").topic("predictions")
+        't1.predictions'
+        """
+        from driftline.topics import topic_name
+
+        return topic_name(logical, self.topic_prefix)
+
+    def service_topic(self, app_id: str, suffix: str) -> str:
+        """The name on the cluster of a topic the service ``app_id`` keeps for itself."""
+        from driftline.topics import service_topic
+
+        return service_topic(app_id, suffix, self.topic_prefix)
+
     def confluent_config(self) -> dict[str, Any]:
         """librdkafka options for confluent-kafka clients (security included)."""
         conf: dict[str, Any] = {
@@ -147,3 +163,8 @@ class DriftlineSettings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+
+    def topic(self, logical: str) -> str:
+        """The name on the cluster of the topic table's ``logical`` topic (see
+        :meth:`KafkaSettings.topic`)."""
+        return self.kafka.topic(logical)

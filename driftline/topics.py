@@ -3,6 +3,10 @@
 ``predictions``, ``labels`` and ``labeled`` share the key (prediction_id) and the partition
 count, so the monitor's join is local to a partition.
 
+Every name on the cluster comes from :func:`topic_name` (a topic of the table) or
+:func:`service_topic` (a topic a service keeps for itself), both under the configured prefix;
+services call them through ``settings.kafka.topic(...)`` and ``settings.kafka.service_topic(...)``.
+
 >>> [t.name for t in TOPICS][:3]
 ['transactions', 'predictions', 'labels']
 >>> topic_names(prefix="t1.")["predictions"]
@@ -24,7 +28,7 @@ from driftline.events import (
     TransactionEvent,
 )
 
-__all__ = ["TOPICS", "TopicSpec", "spec_for", "topic_names"]
+__all__ = ["TOPICS", "TopicSpec", "service_topic", "spec_for", "topic_name", "topic_names"]
 
 _WEEK_MS = 7 * 24 * 3600 * 1000
 _MONTH_MS = 30 * 24 * 3600 * 1000
@@ -40,9 +44,6 @@ class TopicSpec:
     partitions: int | None = None  # None: the cluster-wide default from KafkaSettings
     config: dict[str, str] = field(default_factory=dict)
     description: str = ""
-
-    def full_name(self, prefix: str = "") -> str:
-        return f"{prefix}{self.name}"
 
 
 TOPICS: tuple[TopicSpec, ...] = (
@@ -95,6 +96,28 @@ def spec_for(name: str) -> TopicSpec:
         raise KeyError(f"unknown topic {name!r}; driftline's topics are: {known}") from None
 
 
+def topic_name(topic: str | TopicSpec, prefix: str = "") -> str:
+    """The name on the cluster of a topic: the table's topic by logical name (an unknown name
+    raises KeyError listing the known ones), or the topic a spec declares.
+
+    >>> topic_name("labels", "backtest-7.")
+    'backtest-7.labels'
+    """
+    name = topic.name if isinstance(topic, TopicSpec) else spec_for(topic).name
+    return f"{prefix}{name}"
+
+
+def service_topic(app_id: str, suffix: str, prefix: str = "") -> str:
+    """The name on the cluster of a topic that the service ``app_id`` keeps for itself.
+
+    >>> service_topic("driftline-monitor", "reports", "t1.")
+    't1.driftline-monitor-reports'
+    """
+    if not app_id or not suffix:
+        raise ValueError("a service topic needs an app id and a suffix")
+    return f"{prefix}{app_id}-{suffix}"
+
+
 def topic_names(prefix: str = "") -> dict[str, str]:
-    """Logical name -> name on the cluster, with the configured prefix."""
-    return {t.name: t.full_name(prefix) for t in TOPICS}
+    """Logical name -> name on the cluster of every topic of the table."""
+    return {t.name: topic_name(t.name, prefix) for t in TOPICS}

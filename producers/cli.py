@@ -183,7 +183,7 @@ def _plan_line(options: ProduceOptions, settings: ProducerSettings) -> str:
     from producers.durations import format_duration
 
     where = (
-        f"{settings.kafka.topic_prefix}transactions"
+        settings.topic("transactions")
         if options.to == "kafka"
         else f"{options.scorer_url or settings.scorer_url}/predict"
     )

@@ -11,6 +11,7 @@ up front (:mod:`producers.bounds`); the manifest records them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 import uuid
@@ -20,11 +21,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import OFFSET_END, KafkaError, KafkaException, Message, TopicPartition
-from confluent_kafka import Consumer as _Consumer
-from confluent_kafka import Producer as _Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka import Producer as _ConfluentProducer
 
 from driftline.errors import DriftlineError
+from driftline.kafka import Consumer, Producer, create_internal_topics
 from driftline.settings import KafkaSettings
 from driftline.topics import topic_names
 from producers.bounds import parse_bound, parse_speed, resolve_range
@@ -44,10 +44,6 @@ log = logging.getLogger(__name__)
 
 # librdkafka settings of the copy (the benchmark measures its anchors with the same ones)
 CONSUMER_OPTIONS: dict[str, Any] = {
-    "enable.auto.commit": False,
-    "enable.auto.offset.store": False,
-    "enable.partition.eof": False,
-    "auto.offset.reset": "error",  # a range that vanished under us is an error, not a skip
     "fetch.max.bytes": 52_428_800,
     "max.partition.fetch.bytes": 10_485_760,
     "fetch.wait.max.ms": 100,
@@ -67,11 +63,6 @@ PRODUCER_OPTIONS: dict[str, Any] = {
     "delivery.report.only.error": True,
 }
 _BATCH = 50_000
-_SETTLING = (
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-)
 _TIMED_HIGH = 50_000  # messages buffered per partition before it is paused (finite speed)
 
 
@@ -121,8 +112,8 @@ class _Tally:
 
 @dataclass
 class _Copier:
-    consumer: _Consumer
-    producer: _Producer
+    consumer: Consumer
+    producer: _ConfluentProducer  # the raw client: the copy loop calls it per message
     source: str
     target: str
     same: bool  # same partition number in the target
@@ -151,12 +142,13 @@ class _Copier:
         for p in partitions:
             del open_[p]
         if partitions:
-            self.consumer.incremental_unassign(
-                [TopicPartition(self.source, p, OFFSET_END) for p in partitions]
-            )
+            self.consumer.unassign(TopicPartition(self.source, p, OFFSET_END) for p in partitions)
 
     def _consume(self, open_: dict[int, int], timeout: float, idle: list[float]) -> list[Message]:
-        msgs = self.consumer.consume(_BATCH, timeout)
+        try:
+            msgs = self.consumer.consume(_BATCH, timeout)
+        except KafkaException as exc:
+            raise ReplayError(f"reading {exc.args[0].str()}") from None
         if msgs:
             idle[0] = 0.0
             return msgs
@@ -201,8 +193,6 @@ class _Copier:
             msgs = self._consume(open_, 0.5, idle)
             done: list[int] = []
             for msg in msgs:
-                if msg.error() is not None:
-                    _raise(msg)
                 p = msg.partition()
                 end = open_.get(p)
                 offset = msg.offset()
@@ -246,8 +236,6 @@ class _Copier:
             if open_ and (merge.starving or len(paused) < len(open_)):
                 msgs = self._consume(open_, 0.1 if merge.starving else 0.0, idle)
                 for msg in msgs:
-                    if msg.error() is not None:
-                        _raise(msg)
                     p, offset = msg.partition(), msg.offset()
                     end = open_.get(p)
                     if end is None or offset >= end:
@@ -281,56 +269,34 @@ class _Copier:
                 time.sleep(min(max(0.0, due - time.monotonic()), 0.05))
 
 
-def _raise(msg: Message) -> None:
-    err = msg.error()
-    if err.code() == KafkaError._PARTITION_EOF:
-        return
-    raise ReplayError(f"reading {msg.topic()} [{msg.partition()}]: {err.str()}")
-
-
 def _ensure_target(
-    admin: AdminClient, settings: KafkaSettings, name: str, partitions: int, create: bool
+    consumer: Consumer, settings: KafkaSettings, name: str, partitions: int, create: bool
 ) -> int:
-    topics = admin.list_topics(timeout=10).topics
-    if name in topics and not topics[name].error:
-        return len(topics[name].partitions)
+    """The target's partition count, creating it (with the source's count) when asked."""
+    with contextlib.suppress(KafkaException):
+        return len(consumer.partitions(name))
     if not create:
         raise ReplayError(f"target topic {name!r} does not exist (drop --no-create to create it)")
-    future = admin.create_topics(
-        [NewTopic(name, num_partitions=partitions, replication_factor=settings.replication_factor)]
-    )[name]
     try:
-        future.result()
+        create_internal_topics(settings, {name: (partitions, {})})
     except KafkaException as exc:
-        if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-            raise ReplayError(f"cannot create target topic {name!r}: {exc}") from None
+        raise ReplayError(f"cannot create target topic {name!r}: {exc}") from None
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        topics = admin.list_topics(name, timeout=10).topics
-        if name in topics and not topics[name].error and topics[name].partitions:
-            return len(topics[name].partitions)
+        with contextlib.suppress(KafkaException):
+            found = consumer.partitions(name)
+            if found:
+                return len(found)
         time.sleep(0.1)
     raise ReplayError(f"target topic {name!r} was created but did not appear within 30s")
 
 
-def _high_watermarks(consumer: _Consumer, topic: str, timeout: float = 30.0) -> dict[int, int]:
-    """Partition -> high watermark, retried while a new topic's leaders settle."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            partitions = consumer.list_topics(topic, timeout=10).topics[topic].partitions
-            return {
-                p: consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)[1]
-                for p in sorted(partitions)
-            }
-        except KafkaException as exc:
-            if not exc.args[0].retriable() and exc.args[0].code() not in _SETTLING:
-                raise
-            if time.monotonic() >= deadline:
-                raise ReplayError(
-                    f"{topic}: no partition leader within {timeout:.0f}s ({exc})"
-                ) from None
-            time.sleep(0.2)
+def _high_watermarks(consumer: Consumer, topic: str, timeout: float = 30.0) -> dict[int, int]:
+    """Partition -> high watermark, asked again while a new topic's leaders settle."""
+    try:
+        return {p: high for p, (_low, high) in consumer.topic_watermarks(topic, timeout).items()}
+    except KafkaException as exc:
+        raise ReplayError(f"{topic}: no partition leader within {timeout:.0f}s ({exc})") from None
 
 
 def replay(
@@ -352,11 +318,12 @@ def replay(
     target = resolve_topic(request.to_topic, settings)
     if source == target:
         raise ReplayError(f"--to-topic must differ from --topic ({source})")
-    base = settings.confluent_config()
-    consumer = _Consumer(
-        {**base, **CONSUMER_OPTIONS, "group.id": f"driftline-replay-{uuid.uuid4().hex[:12]}"}
+    consumer = Consumer(
+        settings, f"driftline-replay-{uuid.uuid4().hex[:12]}", commit="manual",
+        offset_reset="error",  # a range that vanished under us is an error, not a skip
+        strict=True, options=CONSUMER_OPTIONS,
     )
-    producer: _Producer | None = None
+    producer: Producer | None = None
     failures: list[str] = []
 
     def on_error(err: KafkaError | None, _msg: Message) -> None:
@@ -364,10 +331,12 @@ def replay(
             failures.append(str(err))
 
     try:
-        metadata = consumer.list_topics(source, timeout=10).topics.get(source)
-        if metadata is None or metadata.error is not None or not metadata.partitions:
+        try:
+            all_partitions = consumer.partitions(source)
+        except KafkaException:
+            all_partitions = []
+        if not all_partitions:
             raise ReplayError(f"source topic {source!r} does not exist")
-        all_partitions = sorted(metadata.partitions)
         partitions = list(request.partitions) if request.partitions else all_partitions
         unknown = sorted(set(partitions) - set(all_partitions))
         if unknown:
@@ -375,31 +344,25 @@ def replay(
                 f"{source} has partitions {all_partitions[0]}..{all_partitions[-1]}; "
                 f"no partition {', '.join(map(str, unknown))}"
             )
-        marks = {
-            p: consumer.get_watermark_offsets(TopicPartition(source, p), timeout=10)
-            for p in partitions
-        }
+        marks = {p: consumer.watermarks(source, p) for p in partitions}
 
         def lookup(time_ms: int) -> dict[int, int | None]:
-            found = consumer.offsets_for_times(
-                [TopicPartition(source, p, time_ms) for p in partitions], timeout=10
-            )
-            return {tp.partition: (tp.offset if tp.offset >= 0 else None) for tp in found}
+            found = consumer.offsets_for_times(source, dict.fromkeys(partitions, time_ms))
+            return {p: (offset if offset >= 0 else None) for p, offset in found.items()}
 
         ranges = resolve_range(start, end, marks, lookup)
         if on_plan is not None:
             on_plan(sum(e - s for s, e in ranges.values()))
-        admin = AdminClient(base)
         target_count = _ensure_target(
-            admin, settings, target, len(all_partitions), request.create_target
+            consumer, settings, target, len(all_partitions), request.create_target
         )
         same = target_count == len(all_partitions)
         before = _high_watermarks(consumer, target)
-        producer = _Producer(
-            {**base, **PRODUCER_OPTIONS, **(producer_options or {}), "on_delivery": on_error}
-        )
+        producer = Producer(settings, options={
+            **PRODUCER_OPTIONS, **(producer_options or {}), "on_delivery": on_error,
+        })
         copier = _Copier(
-            consumer, producer, source, target, same, request.keep_timestamps,
+            consumer, producer.client, source, target, same, request.keep_timestamps,
             request.idle_timeout, on_progress,
         )
         tally = _Tally(partitions)

@@ -34,16 +34,15 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import KafkaException, Message, TopicPartition
 
 from driftline.errors import ContractError
 from driftline.events import DriftEvent, decode
 from driftline.kafka import (
+    Consumer,
     DeadLetterWriter,
     Producer,
     create_topics,
-    group_consumer,
-    poll_batch,
     wait_for_broker,
 )
 from driftline.registry import configure, get_alias, wait_for_registry
@@ -181,9 +180,8 @@ class Retrainer:
     def _consume(self) -> None:
         s = self.settings
         try:
-            consumer = group_consumer(
-                s.kafka, s.retrain_group, None,
-                **{"enable.auto.commit": False, "auto.offset.reset": s.retrain_offset_reset},
+            consumer = Consumer(
+                s.kafka, s.retrain_group, commit="manual", offset_reset=s.retrain_offset_reset
             )
         except BaseException as exc:
             self._failure = exc
@@ -193,7 +191,7 @@ class Retrainer:
         self._ready.set()
         try:
             while not self._stop.is_set():
-                for msg in poll_batch(consumer, 50, 0.5):
+                for msg in consumer.poll_batch(50, 0.5):
                     self._handle(msg)
                 self._reap()
                 self._commit(consumer)
@@ -246,9 +244,6 @@ class Retrainer:
             self._tracker.forget(tp.partition)
 
     def _handle(self, msg: Message) -> None:
-        if msg.error():
-            log.warning("drift-events: %s", msg.error())  # librdkafka recovers by itself
-            return
         partition, offset = msg.partition(), msg.offset()
         try:
             event = decode(DriftEvent, msg.value())
@@ -326,8 +321,7 @@ class Retrainer:
             return
         topic = self.settings.topic("drift-events")
         try:
-            consumer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()],
-                            asynchronous=False)
+            consumer.commit(TopicPartition(topic, p, o) for p, o in offsets.items())
         except KafkaException as exc:  # retried with the next commit
             log.warning("committing drift-events offsets %s failed: %s", offsets, exc)
             return

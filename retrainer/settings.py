@@ -150,10 +150,6 @@ class RetrainerSettings(DriftlineSettings):
         """The drift kinds that trigger, as a tuple."""
         return tuple(self.retrain_kinds.split(","))  # type: ignore[return-value]
 
-    def topic(self, logical: str) -> str:
-        """Full name of a driftline topic under the configured prefix."""
-        return f"{self.kafka.topic_prefix}{logical}"
-
     def trigger_policy(self) -> TriggerPolicy:
         return TriggerPolicy(
             kinds=self.kinds,

@@ -15,14 +15,13 @@ topic once each, with the reason, and the read goes on.
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass, field
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import TopicPartition
 
 from driftline.errors import ContractError
 from driftline.events import LabeledEvent, decode
-from driftline.kafka import DeadLetterWriter, iter_range
+from driftline.kafka import Consumer, DeadLetterWriter, iter_range
 from driftline.settings import KafkaSettings
 from retrainer.dataset import SourcedRow
 
@@ -95,25 +94,17 @@ class LabeledSource:
     def read(self, window: float | None, max_rows: int | None = None) -> LabeledRead:
         """Rows written in the last ``window`` (+ margin) seconds before the newest message
         (``None``: every row), at most ``max_rows`` per partition."""
-        consumer = Consumer(
-            {
-                **self._kafka.confluent_config(),
-                "group.id": f"driftline-retrainer-reader-{uuid.uuid4().hex[:8]}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": False,
-            }
-        )
-        try:
-            marks = self._watermarks(consumer)
+        with Consumer(self._kafka, commit="manual") as consumer:
+            marks = consumer.topic_watermarks(self.topic, self._timeout)
             since_ms = None
             by_time = None
             if window is not None:
                 newest = self._newest_timestamp(consumer, marks)
                 if newest is not None:
                     since_ms = int(newest - (window + self._margin) * 1000)
-                    by_time = self._offsets_for_time(consumer, marks, since_ms)
-        finally:
-            consumer.close()
+                    by_time = consumer.offsets_for_times(
+                        self.topic, dict.fromkeys(marks, since_ms), self._timeout
+                    )
         result = LabeledRead(ranges=start_offsets(marks, by_time, max_rows), since_ms=since_ms)
         for msg in iter_range(self._kafka, self.topic, result.ranges,
                               idle_timeout=max(self._timeout, 10.0)):
@@ -136,18 +127,6 @@ class LabeledSource:
         )
         return result
 
-    def _watermarks(self, consumer: Consumer) -> dict[int, tuple[int, int]]:
-        metadata = consumer.list_topics(self.topic, timeout=self._timeout)
-        topic = metadata.topics.get(self.topic)
-        if topic is None or topic.error is not None:
-            raise KafkaException(topic.error if topic else f"no topic {self.topic}")
-        return {
-            p: consumer.get_watermark_offsets(
-                TopicPartition(self.topic, p), timeout=self._timeout
-            )
-            for p in sorted(topic.partitions)
-        }
-
     def _newest_timestamp(
         self, consumer: Consumer, marks: dict[int, tuple[int, int]]
     ) -> int | None:
@@ -155,13 +134,13 @@ class LabeledSource:
         last = {p: high - 1 for p, (low, high) in marks.items() if high > low}
         if not last:
             return None
-        consumer.assign([TopicPartition(self.topic, p, o) for p, o in last.items()])
+        consumer.assign(TopicPartition(self.topic, p, o) for p, o in last.items())
         newest: int | None = None
         waiting = set(last)
         polls = int(self._timeout / 0.5) + 1
         for _ in range(polls):
             for msg in consumer.consume(len(waiting), 0.5):
-                if msg.error() or msg.partition() not in waiting:
+                if msg.partition() not in waiting:
                     continue
                 waiting.discard(msg.partition())
                 kind, ts = msg.timestamp()
@@ -174,10 +153,3 @@ class LabeledSource:
             # A compacted or truncated tail; the others still give a bound.
             log.warning("no last message read from %s partitions %s", self.topic, waiting)
         return newest
-
-    def _offsets_for_time(
-        self, consumer: Consumer, marks: dict[int, tuple[int, int]], since_ms: int
-    ) -> dict[int, int]:
-        asked = [TopicPartition(self.topic, p, since_ms) for p in marks]
-        found = consumer.offsets_for_times(asked, timeout=self._timeout)
-        return {tp.partition: tp.offset for tp in found}

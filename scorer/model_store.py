@@ -19,11 +19,9 @@ import time
 import uuid
 from typing import Any
 
-from confluent_kafka import Consumer
-
 from driftline.errors import ContractError, DriftlineError
 from driftline.events import ModelUpdateEvent, decode
-from driftline.kafka import DeadLetterWriter, poll_batch
+from driftline.kafka import Consumer, DeadLetterWriter
 from driftline.registry import LoadedModel, RegistryError, get_alias, load_model, wait_for_registry
 from scorer.metrics import ScorerMetrics
 from scorer.schemas import (
@@ -223,24 +221,18 @@ class UpdateFollower:
 
     def _run(self) -> None:
         consumer = Consumer(
-            {
-                **self._settings.kafka.confluent_config(),
-                "group.id": f"driftline-scorer-updates-{uuid.uuid4().hex[:12]}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                "logger": logging.getLogger("driftline.kafka.updates"),
-            }
+            self._settings.kafka,
+            f"driftline-scorer-updates-{uuid.uuid4().hex[:12]}",
+            commit="manual",  # every replica reads the whole compacted topic from its start
+            options={"logger": logging.getLogger("driftline.kafka.updates")},
         )
         consumer.subscribe([self._topic])
         poll_s = self._settings.model_poll_s
         next_poll = time.monotonic() + poll_s if poll_s else float("inf")
         try:
             while not self._stop.is_set():
-                messages = poll_batch(consumer, 100, 0.5)
                 relevant = None
-                for msg in messages:
-                    if msg.error():
-                        continue  # transient broker errors; librdkafka recovers by itself
+                for msg in consumer.poll_batch(100, 0.5):
                     try:
                         event = decode(ModelUpdateEvent, msg.value())
                     except ContractError as exc:

@@ -97,6 +97,3 @@ class ScorerSettings(DriftlineSettings):
     def thresholds(self) -> RiskThresholds:
         return RiskThresholds(high=self.high_risk_threshold, medium=self.medium_risk_threshold)
 
-    def topic(self, logical: str) -> str:
-        """Full name of a driftline topic under the configured prefix."""
-        return f"{self.kafka.topic_prefix}{logical}"

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from driftline.errors import ContractError
 from driftline.events import TransactionEvent, decode
-from driftline.kafka import group_consumer, poll_batch
+from driftline.kafka import Consumer
 from scorer.publisher import Ack, BufferFullError, PredictionPublisher
 
 if TYPE_CHECKING:
@@ -46,12 +46,12 @@ class TransactionScorer:
             settings, scorer.metrics, report_successes=True
         )
         scorer.publishers.append(self._publisher)
-        self._consumer = group_consumer(
+        self._consumer = Consumer(
             settings.kafka,
             settings.stream_group,
-            [self._topic],
-            logger=logging.getLogger("driftline.kafka.stream"),
+            options={"logger": logging.getLogger("driftline.kafka.stream")},
         )
+        self._consumer.subscribe([self._topic])
 
     def start(self) -> None:
         self._publisher.start()
@@ -70,8 +70,7 @@ class TransactionScorer:
         batch_size = self._scorer.settings.stream_batch
         try:
             while not self._stop.is_set():
-                messages = [m for m in poll_batch(self._consumer, batch_size, 0.5)
-                            if not m.error()]
+                messages = self._consumer.poll_batch(batch_size, 0.5)
                 if messages:
                     self._handle(messages)
         except Exception:
@@ -127,4 +126,4 @@ class TransactionScorer:
             if self._stop.is_set():
                 return
         for msg in messages:
-            self._consumer.store_offsets(msg)
+            self._consumer.store(msg)

@@ -19,7 +19,7 @@ import pytest
 
 from driftline.kafka.admin import create_topics, delete_topics, wait_for_broker
 from driftline.settings import DriftlineSettings, KafkaSettings
-from driftline.topics import TOPICS, TopicSpec
+from driftline.topics import TOPICS, TopicSpec, topic_name
 
 REPO = Path(__file__).resolve().parents[1]
 TEST_HOME = REPO / ".driftline" / "test"
@@ -99,7 +99,7 @@ def driftline_topics(kafka: KafkaSettings) -> Iterator[dict[str, str]]:
     """Every topic of the topic table, created under the test's own prefix.
     Yields logical name -> full name."""
     create_topics(kafka)
-    names = {t.name: t.full_name(kafka.topic_prefix) for t in TOPICS}
+    names = {t.name: topic_name(t, kafka.topic_prefix) for t in TOPICS}
     yield names
     delete_topics(kafka, names.values())
 
@@ -114,7 +114,7 @@ def topic_factory(kafka: KafkaSettings) -> Iterator[Callable[..., str]]:
 
         spec = TopicSpec(f"{name}-{uuid.uuid4().hex[:8]}", Event, "key", partitions, config or {})
         create_topics(kafka, [spec])
-        full = spec.full_name(kafka.topic_prefix)
+        full = topic_name(spec, kafka.topic_prefix)
         made.append(full)
         return full
 

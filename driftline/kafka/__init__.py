@@ -1,7 +1,8 @@
-"""Kafka at the edges: a typed producer, consumer helpers, admin and dead-lettering."""
+"""Kafka at the edges: one producer and one consumer class, bounded reads, admin, dead letters."""
 
 from driftline.kafka.admin import (
     TopicInfo,
+    create_internal_topics,
     create_topics,
     delete_topics,
     describe_topics,
@@ -9,22 +10,22 @@ from driftline.kafka.admin import (
     wait_for_broker,
     watermarks,
 )
-from driftline.kafka.consumer import group_consumer, iter_range, poll_batch, read_topic
+from driftline.kafka.consumer import Consumer, iter_range, read_topic
 from driftline.kafka.deadletter import DeadLetterWriter, dead_letter_for
 from driftline.kafka.producer import Producer
 
 __all__ = [
+    "Consumer",
     "DeadLetterWriter",
     "Producer",
     "TopicInfo",
+    "create_internal_topics",
     "create_topics",
     "dead_letter_for",
     "delete_topics",
     "describe_topics",
     "end_offsets",
-    "group_consumer",
     "iter_range",
-    "poll_batch",
     "read_topic",
     "wait_for_broker",
     "watermarks",

@@ -7,13 +7,13 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer as _ConfluentConsumer
-from confluent_kafka import KafkaError, KafkaException, TopicPartition
+from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from driftline.errors import BrokerUnavailableError
+from driftline.kafka.consumer import Consumer
 from driftline.settings import KafkaSettings
-from driftline.topics import TOPICS, TopicSpec
+from driftline.topics import TOPICS, TopicSpec, topic_name
 
 __all__ = [
     "TopicInfo",
@@ -69,7 +69,7 @@ def create_topics(
 ) -> dict[str, str]:
     """Create each topic that does not exist yet. Returns full name -> "created" | "exists"."""
     return _create(settings, {
-        spec.full_name(settings.topic_prefix): (
+        topic_name(spec, settings.topic_prefix): (
             spec.partitions or settings.partitions, dict(spec.config)
         )
         for spec in specs
@@ -160,43 +160,10 @@ def end_offsets(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> d
 def watermarks(
     settings: KafkaSettings, topic: str, timeout: float = 10.0
 ) -> dict[int, tuple[int, int]]:
-    """Partition -> (low, high) watermarks of ``topic``.
-
-    A partition whose leader is moving or not yet known (a topic just created, a broker
-    under load or restarting) is asked again until ``timeout``; other errors raise."""
-    consumer = _ConfluentConsumer(
-        {**settings.confluent_config(), "group.id": "driftline-admin", "enable.auto.commit": False}
-    )
-    deadline = time.monotonic() + timeout
-    try:
-        metadata = consumer.list_topics(topic, timeout=timeout)
-        partitions = metadata.topics[topic].partitions
-        return {p: _watermark(consumer, TopicPartition(topic, p), deadline)
-                for p in sorted(partitions)}
-    finally:
-        consumer.close()
-
-
-_LEADER_MOVING = frozenset({
-    KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
-    KafkaError._UNKNOWN_PARTITION, KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT,
-    KafkaError._TRANSPORT,
-})
-
-
-def _watermark(consumer: _ConfluentConsumer, tp: TopicPartition,
-               deadline: float) -> tuple[int, int]:
-    while True:
-        try:
-            return consumer.get_watermark_offsets(
-                tp, timeout=max(deadline - time.monotonic(), 0.5))
-        except KafkaException as exc:
-            code = exc.args[0].code() if exc.args else None
-            if code not in _LEADER_MOVING or time.monotonic() >= deadline:
-                raise
-            log.debug("watermarks of %s[%d]: %s; asking again", tp.topic, tp.partition, exc)
-            time.sleep(0.2)
+    """Partition -> (low, high) watermarks of ``topic``, riding out a moving partition leader
+    until ``timeout`` (see :meth:`driftline.kafka.consumer.Consumer.watermarks`)."""
+    with Consumer(settings, commit="manual") as probe:
+        return probe.topic_watermarks(topic, timeout)
 
 
 def describe_topics(settings: KafkaSettings, prefix: str | None = None) -> list[TopicInfo]:
@@ -205,7 +172,7 @@ def describe_topics(settings: KafkaSettings, prefix: str | None = None) -> list[
     present = _admin(settings).list_topics(timeout=10).topics
     infos = []
     for spec in TOPICS:
-        name = spec.full_name(prefix)
+        name = topic_name(spec, prefix)
         if name in present:
             partitions = len(present[name].partitions)
             infos.append(TopicInfo(name, partitions, end_offsets(settings, name)))

@@ -11,26 +11,26 @@ from confluent_kafka.admin import AdminClient
 from driftline.errors import ContractError
 from driftline.events import DeadLetter, LabelEvent, decode
 from driftline.kafka import (
+    Consumer,
     DeadLetterWriter,
     Producer,
     create_topics,
     describe_topics,
-    group_consumer,
     read_topic,
 )
 from driftline.settings import KafkaSettings
-from driftline.topics import TOPICS
+from driftline.topics import TOPICS, topic_name
 
 
 def test_topic_creation_is_idempotent(kafka: KafkaSettings):
     first = create_topics(kafka)
     second = create_topics(kafka)
-    names = [t.full_name(kafka.topic_prefix) for t in TOPICS]
+    names = [topic_name(t, kafka.topic_prefix) for t in TOPICS]
     assert first == {n: "created" for n in names}
     assert second == {n: "exists" for n in names}
     metadata = AdminClient(kafka.confluent_config()).list_topics(timeout=10)
     for spec in TOPICS:
-        topic = metadata.topics[spec.full_name(kafka.topic_prefix)]
+        topic = metadata.topics[topic_name(spec, kafka.topic_prefix)]
         assert len(topic.partitions) == (spec.partitions or kafka.partitions)
 
 
@@ -45,20 +45,21 @@ def test_dead_letter_round_trip(kafka: KafkaSettings, driftline_topics, group_id
         producer.produce(labels, good, b"p-2")
 
     processed: list[LabelEvent] = []
-    consumer = group_consumer(kafka, group_id, [labels])
-    with Producer(kafka) as dlq_producer:
+    consumer = Consumer(kafka, group_id)
+    consumer.subscribe([labels])
+    with consumer, Producer(kafka) as dlq_producer:
         writer = DeadLetterWriter(dlq_producer, dead, service="test")
         seen = 0
         while seen < 2:
-            msg = consumer.poll(10)
-            assert msg is not None, "timed out waiting for labels"
+            batch = consumer.poll_batch(1, 10)
+            assert batch, "timed out waiting for labels"
+            msg = batch[0]
             seen += 1
             try:
                 processed.append(decode(LabelEvent, msg.value()))
             except ContractError as exc:
                 writer.send_message(exc, msg)
-            consumer.store_offsets(msg)
-    consumer.close()
+            consumer.store(msg)
 
     assert [e.prediction_id for e in processed] == ["p-2"]
     letters = [decode(DeadLetter, m.value()) for m in read_topic(kafka, dead)]

@@ -35,27 +35,62 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DRIFTLINE_KAFKA_", extra="ignore")
 
-    bootstrap_servers: str | None = None
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: Path | None = None
-    ssl_certificate_location: Path | None = None
-    ssl_key_location: Path | None = None
-    ssl_key_password: SecretStr | None = None
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Bootstrap servers of an existing cluster, comma-separated (unset: the "
+        "local broker of `driftline kafka start`).",
+    )
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="Security protocol of both Kafka clients."
+    )
+    sasl_mechanism: SaslMechanism | None = Field(
+        default=None, description="SASL mechanism; required with a SASL_* protocol."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (a secret: never printed)."
+    )
+    ssl_ca_location: Path | None = Field(
+        default=None, description="CA certificate file to verify the brokers."
+    )
+    ssl_certificate_location: Path | None = Field(
+        default=None, description="Client certificate file (TLS client authentication)."
+    )
+    ssl_key_location: Path | None = Field(default=None, description="Client private key file.")
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of the client private key (a secret)."
+    )
     client_options: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
-        description="Extra librdkafka options passed through verbatim (JSON object).",
+        description="Extra librdkafka options passed through verbatim to confluent-kafka "
+        'clients (JSON object, e.g. {"client.id": "scorer-1"}).',
     )
 
-    topic_prefix: str = ""
-    partitions: int = Field(default=6, ge=1, le=1000)
-    replication_factor: int = Field(default=1, ge=1, le=10)
+    topic_prefix: str = Field(
+        default="",
+        description="Prefix of every topic name (one cluster, several environments).",
+    )
+    partitions: int = Field(
+        default=6, ge=1, le=1000,
+        description="Partitions of the co-partitioned topics (transactions, predictions, "
+        "labels, labeled) when driftline creates them.",
+    )
+    replication_factor: int = Field(
+        default=1, ge=1, le=10,
+        description="Replication factor of the topics driftline creates; raise it on a "
+        "real cluster.",
+    )
 
-    local_port: int = Field(default=9092, ge=1, le=65535)
-    local_controller_port: int = Field(default=9093, ge=1, le=65535)
-    local_heap: str = "512m"
+    local_port: int = Field(
+        default=9092, ge=1, le=65535, description="Client listener port of the local broker."
+    )
+    local_controller_port: int = Field(
+        default=9093, ge=1, le=65535,
+        description="KRaft controller listener port of the local broker.",
+    )
+    local_heap: str = Field(
+        default="512m", description="Java heap of the local broker (-Xms and -Xmx)."
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -145,5 +180,11 @@ class DriftlineSettings(BaseSettings):
         default=Path(".driftline"),
         description="Local state: broker data, embedded MLflow, manifests.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the process."
+    )
+    kafka: KafkaSettings = Field(
+        default_factory=KafkaSettings,
+        description="Kafka settings, read from DRIFTLINE_KAFKA_* variables.",
+    )
+

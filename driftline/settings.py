@@ -8,14 +8,20 @@ for both Kafka clients in use: confluent-kafka (librdkafka) and aiokafka (faust)
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
 import ssl
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DriftlineSettings", "KafkaSettings"]
+__all__ = ["DriftlineSettings", "KafkaSettings", "unknown_variables", "warn_unknown_variables"]
+
+log = logging.getLogger(__name__)
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"]
@@ -188,3 +194,54 @@ class DriftlineSettings(BaseSettings):
         description="Kafka settings, read from DRIFTLINE_KAFKA_* variables.",
     )
 
+    @model_validator(mode="after")
+    def _warn_unknown(self) -> DriftlineSettings:
+        warn_unknown_variables()
+        return self
+
+
+def unknown_variables(
+    environ: Mapping[str, str], known: Collection[str]
+) -> list[tuple[str, str | None]]:
+    """Each ``DRIFTLINE_*`` name in ``environ`` that is not in ``known``, with the closest
+    known name (None when nothing is close).
+
+    Names are compared as pydantic-settings reads them, without regard to case:
+
+    >>> unknown_variables({"driftline_window_siz": "60", "driftline_home": "/x", "PATH": "/"},
+    ...                   {"DRIFTLINE_WINDOW_SIZE", "DRIFTLINE_HOME"})
+    [('driftline_window_siz', 'DRIFTLINE_WINDOW_SIZE')]
+    >>> unknown_variables({"driftline_foo": "1"}, {"DRIFTLINE_PORT"})
+    [('driftline_foo', None)]
+    """
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()  # pydantic-settings matches names case-insensitively
+        if upper.startswith("DRIFTLINE_") and upper not in known:
+            # compared without the common prefix, which would make every name look close
+            close = difflib.get_close_matches(upper[10:], [k[10:] for k in known], n=1)
+            found.append((name, f"DRIFTLINE_{close[0]}" if close else None))
+    return found
+
+
+_checked_environment = False
+
+
+def warn_unknown_variables(environ: Mapping[str, str] | None = None, *, once: bool = True) -> None:
+    """Log a warning for every ``DRIFTLINE_*`` environment variable that no driftline setting
+    knows: those of every service's settings class (one environment often feeds them all)
+    and the variables read directly (:mod:`driftline.settings_doc`). Settings classes ignore
+    unknown names, so a typo would otherwise go unnoticed. Once per process unless
+    ``once`` is false."""
+    global _checked_environment
+    if once and _checked_environment:
+        return
+    _checked_environment = True
+    environ = os.environ if environ is None else environ
+    if not any(name.upper().startswith("DRIFTLINE_") for name in environ):
+        return
+    from driftline.settings_doc import known_names  # imports every service's settings
+
+    for name, close in unknown_variables(environ, known_names()):
+        hint = f"; did you mean {close}?" if close else ""
+        log.warning("%s is not a driftline setting and is ignored%s", name, hint)

@@ -81,7 +81,9 @@ SETTINGS_CLASSES: tuple[SettingsSection, ...] = (
         "Kafka (every process)",
         "How every process reaches Kafka, and how the topics driftline creates are named and "
         "sized. Security settings go to both Kafka clients (confluent-kafka and aiokafka, "
-        "which faust uses); `DRIFTLINE_KAFKA_CLIENT_OPTIONS` only to confluent-kafka.",
+        "which faust uses); `DRIFTLINE_KAFKA_CLIENT_OPTIONS` only to confluent-kafka. "
+        "`DRIFTLINE_KAFKA` can also hold some of them as one JSON object "
+        '(`{"local_port": 19092}`), which wins over the variables below.',
     ),
     SettingsSection(
         "scorer.settings:ScorerSettings",
@@ -225,10 +227,12 @@ def own_fields(cls: type[BaseSettings]) -> list[tuple[str, FieldInfo]]:
 @cache
 def known_names() -> frozenset[str]:
     """Every ``DRIFTLINE_*`` name a driftline process or test knows: the settings fields of
-    every class in :data:`SETTINGS_CLASSES` and :data:`DIRECT_VARIABLES`."""
+    every class in :data:`SETTINGS_CLASSES` and :data:`DIRECT_VARIABLES`. The nested
+    ``kafka`` field counts too: pydantic-settings reads ``DRIFTLINE_KAFKA`` as a JSON object
+    of Kafka settings, though the page documents the ``DRIFTLINE_KAFKA_*`` variables."""
     names = {v.name for v in DIRECT_VARIABLES}
     for cls in settings_classes(strict=False):
-        names |= {env_name(cls, f) for f, info in cls.model_fields.items() if not _is_nested(info)}
+        names |= {env_name(cls, field) for field in cls.model_fields}
     return frozenset(names)
 
 

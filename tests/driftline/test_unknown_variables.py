@@ -46,6 +46,7 @@ def test_a_setting_of_another_service_does_not_warn(fresh_process, caplog) -> No
     for name in ("DRIFTLINE_WINDOW_SIZE", "DRIFTLINE_RETRAIN_MIN_ROWS", "DRIFTLINE_SCORER_URL",
                  "DRIFTLINE_KAFKA_LOCAL_HEAP", "DRIFTLINE_KAFKA_POM", "DRIFTLINE_TEST_KAFKA_PORT"):
         fresh_process.setenv(name, "1g" if name.endswith("HEAP") else "60")
+    fresh_process.setenv("DRIFTLINE_KAFKA", '{"local_heap": "1g"}')  # the nested field, as JSON
     with caplog.at_level(logging.WARNING, logger="driftline.settings"):
         ScorerSettings()
     assert _warnings(caplog) == []

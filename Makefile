@@ -108,3 +108,8 @@ bench-loop: install
 clean:
 	-$(BIN)/driftline kafka stop
 	rm -rf .driftline .pytest_cache .ruff_cache .hypothesis
+
+# Regenerates docs/configuration.md from the settings classes (a unit test checks it is current).
+.PHONY: docs
+docs: install
+	$(BIN)/python -m driftline.settings_doc --write docs/configuration.md

@@ -8,14 +8,20 @@ for both Kafka clients in use: confluent-kafka (librdkafka) and aiokafka (faust)
 
 from __future__ import annotations
 
+import difflib
+import logging
+import os
 import ssl
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["DriftlineSettings", "KafkaSettings"]
+__all__ = ["DriftlineSettings", "KafkaSettings", "unknown_variables", "warn_unknown_variables"]
+
+log = logging.getLogger(__name__)
 
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER", "GSSAPI"]
@@ -35,27 +41,62 @@ class KafkaSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="DRIFTLINE_KAFKA_", extra="ignore")
 
-    bootstrap_servers: str | None = None
-    security_protocol: SecurityProtocol = "PLAINTEXT"
-    sasl_mechanism: SaslMechanism | None = None
-    sasl_username: str | None = None
-    sasl_password: SecretStr | None = None
-    ssl_ca_location: Path | None = None
-    ssl_certificate_location: Path | None = None
-    ssl_key_location: Path | None = None
-    ssl_key_password: SecretStr | None = None
+    bootstrap_servers: str | None = Field(
+        default=None,
+        description="Bootstrap servers of an existing cluster, comma-separated (unset: the "
+        "local broker of `driftline kafka start`).",
+    )
+    security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT", description="Security protocol of both Kafka clients."
+    )
+    sasl_mechanism: SaslMechanism | None = Field(
+        default=None, description="SASL mechanism; required with a SASL_* protocol."
+    )
+    sasl_username: str | None = Field(default=None, description="SASL user name.")
+    sasl_password: SecretStr | None = Field(
+        default=None, description="SASL password (a secret: never printed)."
+    )
+    ssl_ca_location: Path | None = Field(
+        default=None, description="CA certificate file to verify the brokers."
+    )
+    ssl_certificate_location: Path | None = Field(
+        default=None, description="Client certificate file (TLS client authentication)."
+    )
+    ssl_key_location: Path | None = Field(default=None, description="Client private key file.")
+    ssl_key_password: SecretStr | None = Field(
+        default=None, description="Password of the client private key (a secret)."
+    )
     client_options: dict[str, str | int | float | bool] = Field(
         default_factory=dict,
-        description="Extra librdkafka options passed through verbatim (JSON object).",
+        description="Extra librdkafka options passed through verbatim to confluent-kafka "
+        'clients (JSON object, e.g. {"client.id": "scorer-1"}).',
     )
 
-    topic_prefix: str = ""
-    partitions: int = Field(default=6, ge=1, le=1000)
-    replication_factor: int = Field(default=1, ge=1, le=10)
+    topic_prefix: str = Field(
+        default="",
+        description="Prefix of every topic name (one cluster, several environments).",
+    )
+    partitions: int = Field(
+        default=6, ge=1, le=1000,
+        description="Partitions of the co-partitioned topics (transactions, predictions, "
+        "labels, labeled) when driftline creates them.",
+    )
+    replication_factor: int = Field(
+        default=1, ge=1, le=10,
+        description="Replication factor of the topics driftline creates; raise it on a "
+        "real cluster.",
+    )
 
-    local_port: int = Field(default=9092, ge=1, le=65535)
-    local_controller_port: int = Field(default=9093, ge=1, le=65535)
-    local_heap: str = "512m"
+    local_port: int = Field(
+        default=9092, ge=1, le=65535, description="Client listener port of the local broker."
+    )
+    local_controller_port: int = Field(
+        default=9093, ge=1, le=65535,
+        description="KRaft controller listener port of the local broker.",
+    )
+    local_heap: str = Field(
+        default="512m", description="Java heap of the local broker (-Xms and -Xmx)."
+    )
 
     @field_validator("bootstrap_servers")
     @classmethod
@@ -161,10 +202,67 @@ class DriftlineSettings(BaseSettings):
         default=Path(".driftline"),
         description="Local state: broker data, embedded MLflow, manifests.",
     )
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="Log level of the process."
+    )
+    kafka: KafkaSettings = Field(
+        default_factory=KafkaSettings,
+        description="Kafka settings, read from DRIFTLINE_KAFKA_* variables.",
+    )
 
     def topic(self, logical: str) -> str:
         """The name on the cluster of the topic table's ``logical`` topic (see
         :meth:`KafkaSettings.topic`)."""
         return self.kafka.topic(logical)
+
+    @model_validator(mode="after")
+    def _warn_unknown(self) -> DriftlineSettings:
+        warn_unknown_variables()
+        return self
+
+
+def unknown_variables(
+    environ: Mapping[str, str], known: Collection[str]
+) -> list[tuple[str, str | None]]:
+    """Each ``DRIFTLINE_*`` name in ``environ`` that is not in ``known``, with the closest
+    known name (None when nothing is close).
+
+    Names are compared as pydantic-settings reads them, without regard to case:
+
+    >>> unknown_variables({"driftline_window_siz": "60", "driftline_home": "/x", "PATH": "/"},
+    ...                   {"DRIFTLINE_WINDOW_SIZE", "DRIFTLINE_HOME"})
+    [('driftline_window_siz', 'DRIFTLINE_WINDOW_SIZE')]
+    >>> unknown_variables({"driftline_foo": "1"}, {"DRIFTLINE_PORT"})
+    [('driftline_foo', None)]
+    """
+    found = []
+    for name in sorted(environ):
+        upper = name.upper()  # pydantic-settings matches names case-insensitively
+        if upper.startswith("DRIFTLINE_") and upper not in known:
+            # compared without the common prefix, which would make every name look close
+            close = difflib.get_close_matches(upper[10:], [k[10:] for k in known], n=1)
+            found.append((name, f"DRIFTLINE_{close[0]}" if close else None))
+    return found
+
+
+_checked_environment = False
+
+
+def warn_unknown_variables(environ: Mapping[str, str] | None = None, *, once: bool = True) -> None:
+    """Log a warning for every ``DRIFTLINE_*`` environment variable that no driftline setting
+    knows: those of every service's settings class (one environment often feeds them all)
+    and the variables read directly (:mod:`driftline.settings_doc`). Settings classes ignore
+    unknown names, so a typo would otherwise go unnoticed. Once per process unless
+    ``once`` is false."""
+    global _checked_environment
+    if once and _checked_environment:
+        return
+    _checked_environment = True
+    environ = os.environ if environ is None else environ
+    if not any(name.upper().startswith("DRIFTLINE_") for name in environ):
+        return
+    from driftline.settings_doc import known_names  # imports every service's settings
+
+    for name, close in unknown_variables(environ, known_names()):
+        hint = f"; did you mean {close}?" if close else ""
+        log.warning("%s is not a driftline setting and is ignored%s", name, hint)

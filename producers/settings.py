@@ -32,7 +32,8 @@ class ProducerSettings(DriftlineSettings):
     )
     produce_timeout_s: float = Field(default=10.0, gt=0.0, description="HTTP request timeout.")
     replay_manifest_dir: Path | None = Field(
-        default=None, description="Where replay manifests go (default: <home>/replays)."
+        default=None,
+        description="Where replay manifests go (unset: replays/ under DRIFTLINE_HOME).",
     )
 
     @field_validator("scorer_url")

@@ -35,7 +35,11 @@ GateMetric = Literal["roc_auc", "brier", "log_loss", "accuracy"]
 class RetrainerSettings(DriftlineSettings):
     """Everything ``driftline retrain`` and ``driftline models`` read from the environment."""
 
-    model_name: str = Field(default="credit-risk", min_length=1)
+    model_name: str = Field(
+        default="credit-risk", min_length=1,
+        description="Registered MLflow model to retrain (the same variable names the model "
+        "the scorer serves).",
+    )
 
     # trigger
     # A comma-separated string rather than a list: pydantic-settings would insist on JSON.
@@ -43,9 +47,18 @@ class RetrainerSettings(DriftlineSettings):
         default="covariate,performance,concept",
         description="Drift kinds that trigger a retrain, comma-separated.",
     )
-    retrain_min_severity: Severity = "medium"
-    retrain_debounce: float = Field(default=60.0, ge=0, description="event-time seconds")
-    retrain_cooldown: float = Field(default=900.0, ge=0, description="event-time seconds")
+    retrain_min_severity: Severity = Field(
+        default="medium", description="Lowest drift event severity that triggers a retrain."
+    )
+    retrain_debounce: float = Field(
+        default=60.0, ge=0,
+        description="Event-time seconds after a trigger during which further drift events of "
+        "the model are answered by the retrain already started.",
+    )
+    retrain_cooldown: float = Field(
+        default=900.0, ge=0,
+        description="Event-time seconds after a retrain before the model may retrain again.",
+    )
     retrain_every: float | None = Field(
         default=None, ge=1,
         description="Wall-clock seconds between retrains on a fixed schedule, instead of "
@@ -57,9 +70,16 @@ class RetrainerSettings(DriftlineSettings):
         default=3600.0, gt=0,
         description="Event-time seconds back from the newest labeled row (unset: all).",
     )
-    retrain_min_rows: int = Field(default=2000, ge=10)
-    retrain_max_rows: int = Field(default=100_000, ge=10)
-    retrain_holdout_fraction: float = Field(default=0.25, gt=0, lt=1)
+    retrain_min_rows: int = Field(
+        default=2000, ge=10, description="Fewest labeled rows to retrain on (train + holdout)."
+    )
+    retrain_max_rows: int = Field(
+        default=100_000, ge=10, description="Most labeled rows read; the most recent are kept."
+    )
+    retrain_holdout_fraction: float = Field(
+        default=0.25, gt=0, lt=1,
+        description="Most recent share of the rows (by event time) held out for the gate.",
+    )
     retrain_since_drift: bool = Field(
         default=False,
         description="Train only on rows from the triggering drift window's start onwards.",
@@ -72,30 +92,52 @@ class RetrainerSettings(DriftlineSettings):
         default=300.0, ge=0,
         description="Seconds to wait for enough labeled rows before giving a retrain up.",
     )
-    retrain_data_poll: float = Field(default=5.0, gt=0)
+    retrain_data_poll: float = Field(
+        default=5.0, gt=0, description="Seconds between reads while waiting for labeled rows."
+    )
     retrain_pipeline: str = Field(
         default="default",
-        description="'default' (scorer.training.default_pipeline), 'champion' (a clone of the "
-        "champion's estimator) or 'package.module:factory' taking a FeatureSchema.",
+        description="'default' (the pipeline driftline bootstrap trains: scaling, one-hot "
+        "encoding, logistic regression), 'champion' (a clone of the champion's estimator) or "
+        "'package.module:factory', a function taking the FeatureSchema and returning an "
+        "unfitted estimator.",
     )
 
     # gate
-    gate_metric: GateMetric = "roc_auc"
-    gate_margin: float = Field(default=0.01, ge=0)
-    gate_brier_tolerance: float = Field(default=0.005, ge=0)
+    gate_metric: GateMetric = Field(
+        default="roc_auc", description="Holdout metric the challenger must win on."
+    )
+    gate_margin: float = Field(
+        default=0.01, ge=0,
+        description="How much better than the champion the challenger must be on the metric.",
+    )
+    gate_brier_tolerance: float = Field(
+        default=0.005, ge=0,
+        description="How much worse than the champion's Brier score the challenger's may be.",
+    )
 
     # running
-    retrain_group: str = Field(default="driftline-retrainer", min_length=1)
+    retrain_group: str = Field(
+        default="driftline-retrainer", min_length=1,
+        description="Consumer group of the retrainer on drift-events.",
+    )
     retrain_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest",
         description="Where a new consumer group starts on drift-events.",
     )
-    retrain_metrics_port: int = Field(default=9103, ge=0, le=65535, description="0: no /metrics")
-    retrain_metrics_host: str = "127.0.0.1"
-    retrain_trusted_types: list[str] = Field(
-        default_factory=list, description="Extra skops types to trust when loading the champion."
+    retrain_metrics_port: int = Field(
+        default=9103, ge=0, le=65535, description="Port of the retrainer's /metrics (0: none)."
     )
-    startup_timeout_s: float = Field(default=30.0, gt=0)
+    retrain_metrics_host: str = Field(
+        default="127.0.0.1", description="Bind address of /metrics (0.0.0.0 in a container)."
+    )
+    retrain_trusted_types: list[str] = Field(
+        default_factory=list,
+        description="Extra skops types to trust when loading the champion (JSON list).",
+    )
+    startup_timeout_s: float = Field(
+        default=30.0, gt=0, description="Seconds to wait for Kafka and MLflow at start."
+    )
 
     @field_validator("retrain_kinds", mode="before")
     @classmethod

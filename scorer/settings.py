@@ -26,25 +26,40 @@ class ScorerSettings(DriftlineSettings):
     """Everything ``driftline serve`` and ``driftline bootstrap`` read from the environment."""
 
     # HTTP
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="Bind address of the HTTP API.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port of the HTTP API.")
     api_key: SecretStr | None = Field(
         default=None,
         description="When set, /predict, /predict/batch and /model require it "
         "(header X-API-Key or Authorization: Bearer).",
     )
-    access_log: bool = False
-    max_body_bytes: int = Field(default=64 * 1024, ge=256, description="/predict body limit")
-    max_batch_rows: int = Field(default=10_000, ge=1, le=1_000_000)
-    max_batch_body_bytes: int = Field(default=16 * _MIB, ge=1024)
+    access_log: bool = Field(default=False, description="uvicorn's access log, one line a request.")
+    max_body_bytes: int = Field(
+        default=64 * 1024, ge=256, description="Largest /predict body in bytes; 413 beyond."
+    )
+    max_batch_rows: int = Field(
+        default=10_000, ge=1, le=1_000_000, description="Most rows of a /predict/batch; 413 beyond."
+    )
+    max_batch_body_bytes: int = Field(
+        default=16 * _MIB, ge=1024, description="Largest /predict/batch body in bytes; 413 beyond."
+    )
 
     # model
-    model_name: str = "credit-risk"
-    model_alias: str = "champion"
-    high_risk_threshold: float = Field(default=0.35, gt=0.0, lt=1.0)
-    medium_risk_threshold: float = Field(default=0.15, gt=0.0, lt=1.0)
+    model_name: str = Field(
+        default="credit-risk", description="Registered MLflow model to serve."
+    )
+    model_alias: str = Field(default="champion", description="Alias of the version to serve.")
+    high_risk_threshold: float = Field(
+        default=0.35, gt=0.0, lt=1.0, description="Risk tier HIGH above this default probability."
+    )
+    medium_risk_threshold: float = Field(
+        default=0.15, gt=0.0, lt=1.0,
+        description="Risk tier MEDIUM above this (and up to the high threshold); LOW below.",
+    )
     trusted_types: list[str] = Field(
-        default_factory=list, description="Extra skops types to trust when loading models."
+        default_factory=list,
+        description="Extra skops types to trust when loading models (JSON list); sklearn, "
+        "numpy and scipy types are trusted already.",
     )
     model_poll_s: float = Field(
         default=30.0,
@@ -53,8 +68,14 @@ class ScorerSettings(DriftlineSettings):
     )
 
     # micro-batching of concurrent /predict requests
-    micro_batch_size: int = Field(default=256, ge=1, le=100_000)
-    micro_batch_wait_ms: float = Field(default=2.0, ge=0.0, le=1000.0)
+    micro_batch_size: int = Field(
+        default=256, ge=1, le=100_000,
+        description="Most concurrent /predict requests scored in one model call.",
+    )
+    micro_batch_wait_ms: float = Field(
+        default=2.0, ge=0.0, le=1000.0,
+        description="Longest a micro-batch keeps collecting requests while more arrive.",
+    )
 
     # publishing
     buffer_max_messages: int = Field(
@@ -68,14 +89,26 @@ class ScorerSettings(DriftlineSettings):
         le=60_000.0,
         description="How long a request that does not fit in the buffer waits for room before 503.",
     )
-    kafka_probe_s: float = Field(default=2.0, gt=0.0, description="Reachability probe period.")
+    kafka_probe_s: float = Field(
+        default=2.0, gt=0.0, description="Seconds between probes of Kafka's reachability (/ready)."
+    )
 
     # streaming scoring from `transactions`
-    stream: bool = False
-    stream_group: str = "driftline-scorer"
-    stream_batch: int = Field(default=500, ge=1, le=100_000)
+    stream: bool = Field(
+        default=False, description="Also score the transactions topic (as --stream)."
+    )
+    stream_group: str = Field(
+        default="driftline-scorer",
+        description="Consumer group of stream scoring; replicas share the partitions.",
+    )
+    stream_batch: int = Field(
+        default=500, ge=1, le=100_000,
+        description="Most transactions stream scoring takes in one batch.",
+    )
 
-    startup_timeout_s: float = Field(default=30.0, gt=0.0)
+    startup_timeout_s: float = Field(
+        default=30.0, gt=0.0, description="Seconds to wait for Kafka and MLflow at start."
+    )
 
     @field_validator("api_key", mode="before")
     @classmethod

@@ -248,7 +248,7 @@ def _follow(mode: str, label: str, plan: DemoPlan, kafka: KafkaSettings, procs: 
 def _retrains(home: Path, onset_wall: float | None) -> tuple[str, str]:
     """From the mode's registry: how many challengers were registered (and promoted), and the
     due times of scheduled retrains relative to the onset."""
-    from driftline.registry import configure
+    from driftline.model.registry import configure
     from retrainer.catalog import collect
     from retrainer.schedule import SCHEDULED_PREFIX
 

@@ -195,7 +195,7 @@ def start_loop(plan: DemoPlan, kafka: KafkaSettings, home: Path, procs: Processe
     create_topics(kafka)
     say(f"Kafka at {kafka.bootstrap}; topics under the prefix {kafka.topic_prefix!r}")
 
-    from scorer.training import bootstrap
+    from producers.bootstrap import bootstrap
 
     say("training the first credit-risk model and registering it in MLflow")
     _ref, message = bootstrap(home, seed=plan.seed, rows=plan.train_rows)

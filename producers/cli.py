@@ -1,4 +1,4 @@
-"""``driftline produce`` and ``driftline replay``.
+"""``driftline bootstrap``, ``driftline produce`` and ``driftline replay``.
 
 Heavy imports happen inside the commands, so ``driftline --help`` stays fast.
 """
@@ -30,10 +30,12 @@ def _settings() -> ProducerSettings:
     from producers.settings import ProducerSettings
 
     settings = ProducerSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _log_at(settings.log_level)
     return settings
+
+
+def _log_at(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _list_scenarios(value: bool) -> None:
@@ -321,7 +323,32 @@ def replay(
     typer.echo(f"manifest: {path}")
 
 
+def bootstrap(
+    seed: int = typer.Option(7, help="Seed of the synthetic training history."),
+    rows: int = typer.Option(50_000, help="Applications to draw (80% train, 20% holdout)."),
+    force: bool = typer.Option(False, help="Register a new version even if @champion exists."),
+) -> None:
+    """Train the default credit-risk model and register it in MLflow as @champion."""
+    from producers.bootstrap import BootstrapSettings, announce
+    from producers.bootstrap import bootstrap as run
+
+    settings = BootstrapSettings()
+    _log_at(settings.log_level)
+    ref, message = run(
+        settings.home,
+        name=settings.model_name,
+        alias=settings.model_alias,
+        seed=seed,
+        rows=rows,
+        force=force,
+    )
+    typer.echo(message)
+    if ref is not None:
+        typer.echo(announce(settings, ref.version))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``produce`` and ``replay`` to the ``driftline`` command line."""
+    """Add ``bootstrap``, ``produce`` and ``replay`` to the ``driftline`` command line."""
+    app.command("bootstrap")(bootstrap)
     app.command("produce")(produce)
     app.command("replay")(replay)

@@ -22,14 +22,15 @@ import numpy as np
 
 from driftline.events import encode_predictions, now
 from driftline.kafka import create_topics, wait_for_broker
+from driftline.model.registry import configure
+from driftline.model.served import ServedModel
+from driftline.model.validation import ENTITY_FIELD, REQUEST_ID_FIELD, InvalidInputError, parse
 from driftline.process import tune_gc
-from driftline.registry import configure
 from scorer.batching import MicroBatcher
 from scorer.metrics import ScorerMetrics
 from scorer.model_store import ModelStore, UpdateFollower
 from scorer.publisher import BufferFullError, PredictionPublisher
-from scorer.schemas import ENTITY_FIELD, REQUEST_ID_FIELD, InvalidInputError, parse
-from scorer.scoring import ServedModel, tier_names
+from scorer.scoring import tier_names
 from scorer.settings import ScorerSettings
 
 __all__ = ["BatchTooLargeError", "ScoredBatch", "Scorer"]

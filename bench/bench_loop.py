@@ -59,7 +59,9 @@ from pathlib import Path
 import msgspec
 from _broker import REPO, bench_broker
 
-from driftline.demo import (
+from driftline.events import DriftEvent, ModelUpdateEvent, decode
+from driftline.settings import KafkaSettings
+from producers.demo import (
     REPORTS,
     DemoPlan,
     Loop,
@@ -70,9 +72,7 @@ from driftline.demo import (
     start_loop,
     update_line,
 )
-from driftline.demo_summary import WindowPoint, first_recovered, summarize
-from driftline.events import DriftEvent, ModelUpdateEvent, decode
-from driftline.settings import KafkaSettings
+from producers.demo_summary import WindowPoint, first_recovered, summarize
 
 PORT = int(os.environ.get("DRIFTLINE_BENCH_LOOP_KAFKA_PORT", "29692"))
 RUNS = REPO / ".driftline" / "bench" / "loop" / "runs"

@@ -1,4 +1,4 @@
-"""``driftline bootstrap``, ``driftline produce`` and ``driftline replay``.
+"""``driftline bootstrap``, ``driftline demo``, ``driftline produce`` and ``driftline replay``.
 
 Heavy imports happen inside the commands, so ``driftline --help`` stays fast.
 """
@@ -347,8 +347,23 @@ def bootstrap(
         typer.echo(announce(settings, ref.version))
 
 
+def demo(
+    rate: float = typer.Option(200.0, help="Transactions per wall-clock second."),
+    time_scale: float = typer.Option(10.0, help="Simulated seconds per wall second."),
+) -> None:
+    """Run the whole loop on this machine: broker, MLflow, scorer, monitor, retrainer and a
+    drifting producer; print live progress and a summary; stop everything it started."""
+    from driftline.settings import DriftlineSettings
+    from producers.demo import DemoPlan, run_demo
+
+    _log_at(DriftlineSettings().log_level)
+    run_demo(DemoPlan(rate=rate, time_scale=time_scale))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``bootstrap``, ``produce`` and ``replay`` to the ``driftline`` command line."""
+    """Add ``bootstrap``, ``demo``, ``produce`` and ``replay`` to the ``driftline`` command
+    line."""
     app.command("bootstrap")(bootstrap)
+    app.command("demo")(demo)
     app.command("produce")(produce)
     app.command("replay")(replay)

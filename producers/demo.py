@@ -36,9 +36,9 @@ from typing import Any
 
 import msgspec
 
-from driftline.demo_summary import DemoSummary, WindowPoint, summarize
 from driftline.events import DriftEvent, ModelUpdateEvent, decode
 from driftline.settings import DriftlineSettings, KafkaSettings
+from producers.demo_summary import DemoSummary, WindowPoint, summarize
 
 __all__ = [
     "REPORTS",

@@ -32,6 +32,7 @@ from scorer.model_store import ModelStore, UpdateFollower
 from scorer.publisher import BufferFullError, PredictionPublisher
 from scorer.scoring import tier_names
 from scorer.settings import ScorerSettings
+from scorer.stream import TransactionScorer
 
 __all__ = ["BatchTooLargeError", "ScoredBatch", "Scorer"]
 
@@ -132,7 +133,7 @@ class Scorer:
         self.follower = UpdateFollower(
             self.store, settings, self.publisher.dead_letters, self.metrics
         )
-        self.stream: Any = None  # scorer.stream.TransactionScorer when settings.stream
+        self.stream: TransactionScorer | None = None  # when settings.stream
         self._batch_room = asyncio.Lock()  # see answer_batch_when_room; remade by start()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -148,9 +149,10 @@ class Scorer:
         self.store.load_initial(timeout)
         self.follower.start()
         if self.settings.stream:
-            from scorer.stream import TransactionScorer
-
-            self.stream = TransactionScorer(self)
+            self.stream = TransactionScorer(
+                self.settings, self.metrics, self.store.require, self.score_rows
+            )
+            self.publishers.append(self.stream.publisher)
             self.stream.start()
         if self._tune_gc:
             tune_gc()  # after start-up: what loaded so far is frozen

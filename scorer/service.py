@@ -73,7 +73,7 @@ def _new_ids(count: int) -> list[str]:
     """``count`` random 128-bit ids in hex (the format of driftline.events.new_id), from one
     read of the OS random source rather than one per id."""
     raw = os.urandom(16 * count).hex()
-    # numpy cuts the hex string into 32-character strs in C: under half the time of slicing
+    # numpy cuts the hex string into 32-character strs in C, quicker than slicing in Python
     return np.array([raw]).view("U32").tolist() if count else []
 
 

@@ -2,7 +2,7 @@
 for drift-triggered retraining against a baseline that retrains on a fixed schedule, in the
 same run.
 
-Each mode runs the whole loop as ``driftline demo`` does (:func:`driftline.demo.start_loop`:
+Each mode runs the whole loop as ``driftline demo`` does (:func:`producers.demo.start_loop`:
 the scorer with stream scoring, the monitor, the retrainer and the producer as processes of
 their own), on a fresh topic prefix and a fresh MLflow home, with the same traffic: ``--rate``
 applications per wall second, stable, then the loan amount shifts to 8.5 lakh and debt changes

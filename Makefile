@@ -28,10 +28,11 @@ demo: install
 	$(BIN)/driftline kafka fetch
 	$(BIN)/driftline demo
 
-# Resolves the broker jars once (Maven cache), then runs every test. The test session uses
-# DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS if set, else a Docker engine's Kafka, else the local broker
-# it starts and stops itself.
+# Checks the import contracts ([tool.importlinter] in pyproject.toml), resolves the broker jars
+# once (Maven cache), then runs every test. The test session uses DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS
+# if set, else a Docker engine's Kafka, else the local broker it starts and stops itself.
 test: install
+	$(BIN)/lint-imports --no-logo --cache-dir .driftline/import-linter-cache
 	$(BIN)/driftline kafka fetch
 	$(BIN)/python -m pytest
 
@@ -107,7 +108,7 @@ bench-loop: install
 
 clean:
 	-$(BIN)/driftline kafka stop
-	rm -rf .driftline .pytest_cache .ruff_cache .hypothesis
+	rm -rf .driftline .pytest_cache .ruff_cache .hypothesis .import_linter_cache
 
 # Regenerates docs/configuration.md from the settings classes (a unit test checks it is current).
 .PHONY: docs

@@ -2,7 +2,7 @@
 for drift-triggered retraining against a baseline that retrains on a fixed schedule, in the
 same run.
 
-Each mode runs the whole loop as ``driftline demo`` does (:func:`driftline.demo.start_loop`:
+Each mode runs the whole loop as ``driftline demo`` does (:func:`producers.demo.start_loop`:
 the scorer with stream scoring, the monitor, the retrainer and the producer as processes of
 their own), on a fresh topic prefix and a fresh MLflow home, with the same traffic: ``--rate``
 applications per wall second, stable, then the loan amount shifts to 8.5 lakh and debt changes
@@ -59,7 +59,9 @@ from pathlib import Path
 import msgspec
 from _broker import REPO, bench_broker
 
-from driftline.demo import (
+from driftline.events import DriftEvent, ModelUpdateEvent, decode
+from driftline.settings import KafkaSettings
+from producers.demo import (
     MONITOR_APP_ID,
     DemoPlan,
     Loop,
@@ -70,9 +72,7 @@ from driftline.demo import (
     start_loop,
     update_line,
 )
-from driftline.demo_summary import WindowPoint, first_recovered, summarize
-from driftline.events import DriftEvent, ModelUpdateEvent, decode
-from driftline.settings import KafkaSettings
+from producers.demo_summary import WindowPoint, first_recovered, summarize
 
 PORT = int(os.environ.get("DRIFTLINE_BENCH_LOOP_KAFKA_PORT", "29692"))
 RUNS = REPO / ".driftline" / "bench" / "loop" / "runs"
@@ -245,7 +245,7 @@ def _follow(mode: str, label: str, plan: DemoPlan, kafka: KafkaSettings, procs: 
 def _retrains(home: Path, onset_wall: float | None) -> tuple[str, str]:
     """From the mode's registry: how many challengers were registered (and promoted), and the
     due times of scheduled retrains relative to the onset."""
-    from driftline.registry import configure
+    from driftline.model.registry import configure
     from retrainer.catalog import collect
     from retrainer.schedule import SCHEDULED_PREFIX
 

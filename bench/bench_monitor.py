@@ -168,7 +168,7 @@ def one_round(bootstrap: str, events: int,
         create_topics(kafka)
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
-            from scorer.training import bootstrap as register_champion
+            from producers.bootstrap import bootstrap as register_champion
 
             register_champion(home, rows=4000)  # v1 @champion with its reference profile
             fill(kafka, events)

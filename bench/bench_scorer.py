@@ -59,8 +59,8 @@ def _champion_file() -> Path:
     """Register the default model in the bench registry if needed; export its skops file."""
     import skops.io
 
-    from driftline.registry import configure, get_alias, load_model
-    from scorer.training import bootstrap
+    from driftline.model.registry import configure, get_alias, load_model
+    from producers.bootstrap import bootstrap
 
     configure(HOME)
     if get_alias("credit-risk", "champion") is None:

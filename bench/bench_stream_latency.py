@@ -91,7 +91,7 @@ def one_round(bootstrap: str, rate: float, seconds: float) -> tuple[list[int], l
         create_internal_topics(kafka, {relayed: (6, {})})
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
-            from scorer.training import bootstrap as register_champion
+            from producers.bootstrap import bootstrap as register_champion
 
             register_champion(home, rows=4000)
             env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}

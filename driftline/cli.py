@@ -117,19 +117,6 @@ def topics_list(wait: float = _WAIT) -> None:
         typer.echo(f"{info.name:24} {info.partitions:>10} {info.messages:>10}  {offsets}")
 
 
-@app.command("demo")
-def demo(
-    rate: float = typer.Option(200.0, help="Transactions per wall-clock second."),
-    time_scale: float = typer.Option(10.0, help="Simulated seconds per wall second."),
-) -> None:
-    """Run the whole loop on this machine: broker, MLflow, scorer, monitor, retrainer and a
-    drifting producer; print live progress and a summary; stop everything it started."""
-    from driftline.demo import DemoPlan, run_demo
-
-    _settings()
-    run_demo(DemoPlan(rate=rate, time_scale=time_scale))
-
-
 def _register_services() -> None:
     """Each service adds its commands from ``<service>/cli.py`` (a ``register(app)`` function
     that keeps heavy imports inside the commands)."""

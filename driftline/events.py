@@ -1,9 +1,9 @@
 """Event contracts: the one place where driftline's Kafka messages are defined.
 
 Every event carries ``schema_version`` and an ``event_time`` (seconds since the Unix epoch,
-UTC) and knows its Kafka key. Serialization is JSON through msgspec, chosen by measurement
-(``bench/bench_contracts.py``): it validates while decoding, in one pass, several times faster
-than pydantic v2 + orjson on the same contracts.
+UTC) and knows its Kafka key. Serialization is JSON through msgspec: it validates while
+decoding, in one pass (``bench/bench_contracts.py`` compares it with pydantic v2 + orjson on
+the same contracts).
 
 >>> p = PredictionEvent(prediction_id="p-1", event_time=1700000000.0, model_name="credit-risk",
 ...                     model_version="1", features={"loan_amount": 250000.0, "channel": "web"},
@@ -83,8 +83,8 @@ class Event(msgspec.Struct, kw_only=True, frozen=True, gc=False):
 
     Events are immutable trees of values, so they can take no part in a reference cycle:
     ``gc=False`` keeps them out of the cyclic garbage collector, whose passes over the
-    monitor's join state (an event or two per waiting prediction) otherwise cost a fifth of
-    its time."""
+    monitor's join state (an event or two per waiting prediction) would otherwise cost a good
+    share of its time."""
 
     topic: ClassVar[str] = ""
     schema_version: int = SCHEMA_VERSION

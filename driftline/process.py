@@ -13,9 +13,8 @@ def tune_gc() -> None:
     Each batch allocates short-lived dicts, events and messages; with the default thresholds
     the cyclic collector runs every 700 allocations and regularly walks every object pandas,
     scikit-learn, MLflow and faust created at import. Freezing what exists after start-up and
-    collecting the young generation less often removes most of that cost (measured: about a
-    third of a scorer batch; in the monitor's source loop 3.3-3.7 of about 40 us per
-    prediction and label). It changes the whole process: call it only in a process of its own.
+    collecting the young generation less often removes most of that cost. It changes the
+    whole process: call it only in a process of its own.
     """
     gc.collect()
     gc.freeze()

@@ -87,7 +87,7 @@ SETTINGS_CLASSES: tuple[SettingsSection, ...] = (
     ),
     SettingsSection(
         "scorer.settings:ScorerSettings",
-        "Scorer: `driftline serve`, `driftline bootstrap`",
+        "Scorer: `driftline serve`",
         "Command line options of `driftline serve` override the matching variables.",
     ),
     SettingsSection(
@@ -107,6 +107,11 @@ SETTINGS_CLASSES: tuple[SettingsSection, ...] = (
         "producers.settings:ProducerSettings",
         "Producers: `driftline produce`, `driftline replay`",
         "Command line options override these.",
+    ),
+    SettingsSection(
+        "producers.settings:BootstrapSettings",
+        "The first model: `driftline bootstrap`",
+        "The model it registers, by the same variables the scorer serves it by.",
     ),
 )
 

@@ -130,7 +130,7 @@ def build_monitor(
     """Build the faust app. ``profiles(name, version)`` and ``baselines(name, version)``
     default to the MLflow registry."""
     if profiles is None or baselines is None:
-        from driftline.registry import configure
+        from driftline.model.registry import configure
         from monitor.profiles import RegistryLookups
 
         configure(settings.home)

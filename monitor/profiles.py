@@ -41,7 +41,7 @@ class RegistryLookups:
         cached = self._profiles.get(key)
         if cached is not None and (cached[0] is not None or time.monotonic() < cached[1]):
             return cached[0]
-        from driftline.registry import load_profile
+        from driftline.model.registry import load_profile
 
         try:
             profile = load_profile(name, version).for_version(name, version)

@@ -161,8 +161,8 @@ class SourceProcesses(mode.Service):
 def _source_process(settings: MonitorSettings, app_id: str, index: int, stop: Any,
                     ready: Any, shipments: Any, parent: int) -> None:
     """The body of one source process (spawned: imports fresh, builds its own lookups)."""
+    from driftline.model.registry import configure
     from driftline.process import tune_gc
-    from driftline.registry import configure
     from monitor.profiles import RegistryLookups
 
     _configure_logging(settings.log_level, index)

@@ -1,4 +1,4 @@
-"""``driftline produce`` and ``driftline replay``.
+"""``driftline bootstrap``, ``driftline demo``, ``driftline produce`` and ``driftline replay``.
 
 Heavy imports happen inside the commands, so ``driftline --help`` stays fast.
 """
@@ -30,10 +30,12 @@ def _settings() -> ProducerSettings:
     from producers.settings import ProducerSettings
 
     settings = ProducerSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _log_at(settings.log_level)
     return settings
+
+
+def _log_at(level: str) -> None:
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
 def _list_scenarios(value: bool) -> None:
@@ -321,7 +323,48 @@ def replay(
     typer.echo(f"manifest: {path}")
 
 
+def bootstrap(
+    seed: int = typer.Option(7, help="Seed of the synthetic training history."),
+    rows: int = typer.Option(50_000, help="Applications to draw (80% train, 20% holdout)."),
+    force: bool = typer.Option(False, help="Register a new version even if @champion exists."),
+) -> None:
+    """Train the default credit-risk model and register it in MLflow as @champion."""
+    from producers.bootstrap import announce
+    from producers.bootstrap import bootstrap as run
+    from producers.settings import BootstrapSettings
+
+    settings = BootstrapSettings()
+    _log_at(settings.log_level)
+    ref, message = run(
+        settings.home,
+        name=settings.model_name,
+        alias=settings.model_alias,
+        seed=seed,
+        rows=rows,
+        force=force,
+    )
+    typer.echo(message)
+    if ref is not None:
+        typer.echo(announce(settings, ref.version))
+
+
+def demo(
+    rate: float = typer.Option(200.0, help="Transactions per wall-clock second."),
+    time_scale: float = typer.Option(10.0, help="Simulated seconds per wall second."),
+) -> None:
+    """Run the whole loop on this machine: broker, MLflow, scorer, monitor, retrainer and a
+    drifting producer; print live progress and a summary; stop everything it started."""
+    from driftline.settings import DriftlineSettings
+    from producers.demo import DemoPlan, run_demo
+
+    _log_at(DriftlineSettings().log_level)
+    run_demo(DemoPlan(rate=rate, time_scale=time_scale))
+
+
 def register(app: typer.Typer) -> None:
-    """Add ``produce`` and ``replay`` to the ``driftline`` command line."""
+    """Add ``bootstrap``, ``demo``, ``produce`` and ``replay`` to the ``driftline`` command
+    line."""
+    app.command("bootstrap")(bootstrap)
+    app.command("demo")(demo)
     app.command("produce")(produce)
     app.command("replay")(replay)

@@ -13,7 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from driftline.settings import DriftlineSettings
 
-__all__ = ["ProducerSettings"]
+__all__ = ["BootstrapSettings", "ProducerSettings"]
 
 
 class ProducerSettings(DriftlineSettings):
@@ -47,3 +47,19 @@ class ProducerSettings(DriftlineSettings):
     @property
     def replays_dir(self) -> Path:
         return self.replay_manifest_dir or self.home / "replays"
+
+
+class BootstrapSettings(DriftlineSettings):
+    """What ``driftline bootstrap`` reads from the environment: the model it registers, by the
+    same variables the scorer serves it by.
+
+    >>> BootstrapSettings(model_name="fraud").model_alias
+    'champion'
+    """
+
+    model_name: str = Field(
+        default="credit-risk", description="Registered model name (DRIFTLINE_MODEL_NAME)."
+    )
+    model_alias: str = Field(
+        default="champion", description="Alias the new version gets (DRIFTLINE_MODEL_ALIAS)."
+    )

@@ -21,7 +21,7 @@ def _settings(**overrides: object):  # -> RetrainerSettings
 
 
 def _registry(settings) -> None:
-    from driftline.registry import configure, wait_for_registry
+    from driftline.model.registry import configure, wait_for_registry
 
     configure(settings.home)
     wait_for_registry(settings.startup_timeout_s)

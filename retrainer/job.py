@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from driftline.events import DriftEvent
 from driftline.features import CREDIT_RISK
 from driftline.kafka import Producer
-from driftline.registry import (
+from driftline.model.registry import (
     LoadedModel,
     ModelVersionRef,
     get_alias,

@@ -24,7 +24,7 @@ from types import EllipsisType
 from driftline.errors import DriftlineError
 from driftline.events import ModelUpdateEvent, now
 from driftline.kafka import Producer
-from driftline.registry import get_alias, set_alias
+from driftline.model.registry import get_alias, set_alias
 from retrainer.lineage import TAGS
 
 __all__ = [

@@ -45,7 +45,7 @@ from driftline.kafka import (
     create_topics,
     wait_for_broker,
 )
-from driftline.registry import configure, get_alias, wait_for_registry
+from driftline.model.registry import configure, get_alias, wait_for_registry
 from retrainer.job import RetrainJob, RetrainResult
 from retrainer.lineage import Trigger
 from retrainer.metrics import RetrainerMetrics

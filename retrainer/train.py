@@ -2,13 +2,13 @@
 
 The challenger is fitted exactly the way the scorer will call it: on a 2-D array whose columns
 are the feature schema's names in order (numeric first), the same layout
-:func:`scorer.training.default_pipeline` expects and bootstrap uses; its signature is inferred
-from the same frame (``infer_signature(frame.head(100), scores[:100])``, as bootstrap does), so
-the scorer, which builds its input array in signature order, feeds it identically.
+:func:`driftline.model.pipeline.default_pipeline` expects and bootstrap uses; its signature is
+inferred from the same frame (``infer_signature(frame.head(100), scores[:100])``, as bootstrap
+does), so the scorer, which builds its input array in signature order, feeds it identically.
 
-Both models are scored through :func:`scorer.model_store.serve_loaded`, the scorer's own path
-from a registry version to predictions: the gate compares what would really be served. The
-champion is re-scored (loaded from the registry), not judged by the scores stored in
+Both models are scored through :func:`driftline.model.serving.serve_loaded`, the scorer's own
+path from a registry version to predictions: the gate compares what would really be served.
+The champion is re-scored (loaded from the registry), not judged by the scores stored in
 ``labeled``, which may come from several versions.
 """
 
@@ -24,8 +24,8 @@ import numpy as np
 
 from driftline.errors import DriftlineError
 from driftline.features import CREDIT_RISK, FeatureSchema
+from driftline.model.registry import LoadedModel
 from driftline.profile import ReferenceProfile, build_profile
-from driftline.registry import LoadedModel
 from retrainer.dataset import Dataset, SourcedRow
 
 __all__ = [
@@ -76,7 +76,7 @@ def pipeline_factory(spec: str, champion: LoadedModel | None) -> PipelineFactory
     ``champion`` (a clone of the champion's estimator: same steps and hyper-parameters) or
     ``package.module:factory``."""
     if spec == "default":
-        from scorer.training import default_pipeline
+        from driftline.model.pipeline import default_pipeline
 
         return default_pipeline
     if spec == "champion":
@@ -133,7 +133,7 @@ def _frame(rows: Sequence[SourcedRow], columns: Sequence[tuple[str, str]]) -> An
 
 def score_rows(model: LoadedModel, rows: Sequence[SourcedRow]) -> np.ndarray:
     """Scores of ``model`` on ``rows`` through the scorer's own serving path."""
-    from scorer.model_store import serve_loaded
+    from driftline.model.serving import serve_loaded
 
     served = serve_loaded(model, "retrainer", max_rows=max(len(rows), 1))
     return served.score([r.event.prediction.features for r in rows])
@@ -154,7 +154,7 @@ def train_and_evaluate(
     columns = feature_columns(features)
     if pipeline == "champion" and champion is not None:
         # a clone expects the champion's own input layout, which its signature records
-        from scorer.schemas import columns_from_signature
+        from driftline.model.signature import columns_from_signature
 
         columns = tuple((c.name, c.kind) for c in columns_from_signature(champion.signature))
     names = [n for n, _ in columns]

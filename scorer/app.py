@@ -14,11 +14,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from driftline.model.validation import InvalidInputError
 from scorer.deps import BodyTooLargeError
 from scorer.model_store import NoModelError
 from scorer.publisher import BufferFullError
 from scorer.routes import model, ops, predict
-from scorer.schemas import InvalidInputError
 from scorer.service import BatchTooLargeError, Scorer
 from scorer.settings import ScorerSettings
 

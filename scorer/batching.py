@@ -1,6 +1,6 @@
 """Micro-batching: concurrent single predictions coalesced into one model call.
 
-A scikit-learn model call costs about the same for one row as for a hundred (the per-call
+A scikit-learn model call costs little more for a hundred rows than for one (the per-call
 overhead of validation and pandas dominates), so the scorer queues each request's row and a
 single task scores whatever has queued up in one call. Before scoring, the batcher gives the
 event loop two turns (enough for requests already in socket buffers to be parsed and queued)

@@ -1,4 +1,4 @@
-"""``driftline bootstrap`` and ``driftline serve``; heavy imports stay inside the commands."""
+"""``driftline serve``; heavy imports stay inside the command."""
 
 from __future__ import annotations
 
@@ -21,28 +21,6 @@ def _settings(**overrides: object):  # -> ScorerSettings
 
 def register(app: typer.Typer) -> None:
     """Add the scorer's commands to the ``driftline`` CLI."""
-
-    @app.command("bootstrap")
-    def bootstrap(
-        seed: int = typer.Option(7, help="Seed of the synthetic training history."),
-        rows: int = typer.Option(50_000, help="Applications to draw (80% train, 20% holdout)."),
-        force: bool = typer.Option(False, help="Register a new version even if @champion exists."),
-    ) -> None:
-        """Train the default credit-risk model and register it in MLflow as @champion."""
-        from scorer.training import bootstrap as run_bootstrap
-
-        settings = _settings()
-        ref, message = run_bootstrap(
-            settings.home,
-            name=settings.model_name,
-            alias=settings.model_alias,
-            seed=seed,
-            rows=rows,
-            force=force,
-        )
-        typer.echo(message)
-        if ref is not None:
-            _announce(settings, ref.version)
 
     @app.command("serve")
     def serve(
@@ -83,7 +61,7 @@ def _preflight(settings) -> None:
     """Check Kafka, MLflow and the served alias before starting, so a missing piece is one
     clear line (DriftlineError) rather than a failed-startup traceback."""
     from driftline.kafka import wait_for_broker
-    from driftline.registry import RegistryError, configure, get_alias, wait_for_registry
+    from driftline.model.registry import RegistryError, configure, get_alias, wait_for_registry
 
     wait_for_broker(settings.kafka, timeout=settings.startup_timeout_s)
     configure(settings.home)
@@ -93,33 +71,6 @@ def _preflight(settings) -> None:
             f"no version of {settings.model_name!r} has the alias @{settings.model_alias}: run "
             "`driftline bootstrap` first"
         )
-
-
-def _announce(settings, version: str) -> None:
-    """Tell `model-updates` about the new champion when Kafka answers (optional)."""
-    from driftline.errors import BrokerUnavailableError
-    from driftline.events import ModelUpdateEvent, now
-    from driftline.kafka import Producer, create_topics, wait_for_broker
-
-    try:
-        wait_for_broker(settings.kafka, timeout=5)
-    except BrokerUnavailableError:
-        typer.echo(
-            "Kafka is not running: model-updates not announced (the scorer reads the "
-            "alias from MLflow at start anyway)"
-        )
-        return
-    create_topics(settings.kafka)
-    event = ModelUpdateEvent(
-        event_time=now(),
-        model_name=settings.model_name,
-        version=version,
-        alias=settings.model_alias,
-        reason="bootstrap",
-    )
-    with Producer(settings.kafka) as producer:
-        producer.send(settings.topic("model-updates"), event)
-    typer.echo(f"announced {settings.model_name} v{version} on model-updates")
 
 
 def _serve_stream_only(settings) -> None:

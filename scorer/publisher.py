@@ -192,8 +192,8 @@ class PredictionPublisher:
                 raise BufferFullError(
                     f"{self.depth()} predictions are waiting for Kafka (capacity {self.capacity})"
                 )
-            # One call for the whole batch: about a third of the cost of a produce() per
-            # message. Keys still go through the configured partitioner (murmur2).
+            # One call for the whole batch, cheaper than a produce() per message. Keys still
+            # go through the configured partitioner (murmur2).
             try:
                 queued = self._producer.client.produce_batch(
                     self.topic, messages, on_delivery=report

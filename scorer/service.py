@@ -22,15 +22,17 @@ import numpy as np
 
 from driftline.events import encode_predictions, now
 from driftline.kafka import create_topics, wait_for_broker
+from driftline.model.registry import configure
+from driftline.model.served import ServedModel
+from driftline.model.validation import ENTITY_FIELD, REQUEST_ID_FIELD, InvalidInputError, parse
 from driftline.process import tune_gc
-from driftline.registry import configure
 from scorer.batching import MicroBatcher
 from scorer.metrics import ScorerMetrics
 from scorer.model_store import ModelStore, UpdateFollower
 from scorer.publisher import BufferFullError, PredictionPublisher
-from scorer.schemas import ENTITY_FIELD, REQUEST_ID_FIELD, InvalidInputError, parse
-from scorer.scoring import ServedModel, tier_names
+from scorer.scoring import tier_names
 from scorer.settings import ScorerSettings
+from scorer.stream import TransactionScorer
 
 __all__ = ["BatchTooLargeError", "ScoredBatch", "Scorer"]
 
@@ -71,7 +73,7 @@ def _new_ids(count: int) -> list[str]:
     """``count`` random 128-bit ids in hex (the format of driftline.events.new_id), from one
     read of the OS random source rather than one per id."""
     raw = os.urandom(16 * count).hex()
-    # numpy cuts the hex string into 32-character strs in C: under half the time of slicing
+    # numpy cuts the hex string into 32-character strs in C, quicker than slicing in Python
     return np.array([raw]).view("U32").tolist() if count else []
 
 
@@ -131,7 +133,7 @@ class Scorer:
         self.follower = UpdateFollower(
             self.store, settings, self.publisher.dead_letters, self.metrics
         )
-        self.stream: Any = None  # scorer.stream.TransactionScorer when settings.stream
+        self.stream: TransactionScorer | None = None  # when settings.stream
         self._batch_room = asyncio.Lock()  # see answer_batch_when_room; remade by start()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -147,9 +149,10 @@ class Scorer:
         self.store.load_initial(timeout)
         self.follower.start()
         if self.settings.stream:
-            from scorer.stream import TransactionScorer
-
-            self.stream = TransactionScorer(self)
+            self.stream = TransactionScorer(
+                self.settings, self.metrics, self.store.require, self.score_rows
+            )
+            self.publishers.append(self.stream.publisher)
             self.stream.start()
         if self._tune_gc:
             tune_gc()  # after start-up: what loaded so far is frozen

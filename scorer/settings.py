@@ -23,7 +23,7 @@ _MIB = 1024 * 1024
 
 
 class ScorerSettings(DriftlineSettings):
-    """Everything ``driftline serve`` and ``driftline bootstrap`` read from the environment."""
+    """Everything ``driftline serve`` reads from the environment."""
 
     # HTTP
     host: str = Field(default="127.0.0.1", description="Bind address of the HTTP API.")

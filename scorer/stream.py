@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 from confluent_kafka import Message
 from pydantic import ValidationError
@@ -21,10 +21,10 @@ from pydantic import ValidationError
 from driftline.errors import ContractError
 from driftline.events import TransactionEvent, decode
 from driftline.kafka import Consumer
+from driftline.model.served import ServedModel
+from scorer.metrics import ScorerMetrics
 from scorer.publisher import Ack, BufferFullError, PredictionPublisher
-
-if TYPE_CHECKING:
-    from scorer.service import Scorer
+from scorer.settings import ScorerSettings
 
 __all__ = ["TransactionScorer"]
 
@@ -32,20 +32,34 @@ log = logging.getLogger(__name__)
 
 
 class TransactionScorer:
-    """A daemon thread scoring ``transactions`` in batches of up to DRIFTLINE_STREAM_BATCH."""
+    """A daemon thread scoring ``transactions`` in batches of up to DRIFTLINE_STREAM_BATCH.
 
-    def __init__(self, scorer: Scorer) -> None:
-        self._scorer = scorer
-        settings = scorer.settings
+    ``served`` gives the model version to validate and score each batch with. ``score_rows``
+    is :meth:`scorer.service.Scorer.score_rows`: called with the served model, the validated
+    rows and the keywords ``source``, ``publisher`` (the stream scorer's own,
+    :attr:`publisher`), ``entity_ids``, ``prediction_ids``, ``event_times`` and ``on_done``, it
+    scores and publishes them or raises BufferFullError.
+    """
+
+    def __init__(
+        self,
+        settings: ScorerSettings,
+        metrics: ScorerMetrics,
+        served: Callable[[], ServedModel],
+        score_rows: Callable[..., object],
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._served = served
+        self._score_rows = score_rows
         self._topic = settings.topic("transactions")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # A publisher of its own, reporting every delivery: offsets are committed only once
         # Kafka has the batch's predictions.
-        self._publisher = PredictionPublisher.from_settings(
-            settings, scorer.metrics, report_successes=True
+        self.publisher = PredictionPublisher.from_settings(
+            settings, metrics, report_successes=True
         )
-        scorer.publishers.append(self._publisher)
         self._consumer = Consumer(
             settings.kafka,
             settings.stream_group,
@@ -54,7 +68,7 @@ class TransactionScorer:
         self._consumer.subscribe([self._topic])
 
     def start(self) -> None:
-        self._publisher.start()
+        self.publisher.start()
         self._thread = threading.Thread(target=self._run, name="driftline-stream", daemon=True)
         self._thread.start()
 
@@ -62,12 +76,12 @@ class TransactionScorer:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=30.0)
-        left = self._publisher.close(30.0)
+        left = self.publisher.close(30.0)
         if left:
             log.error("%d streamed predictions were still waiting for Kafka at shutdown", left)
 
     def _run(self) -> None:
-        batch_size = self._scorer.settings.stream_batch
+        batch_size = self._settings.stream_batch
         try:
             while not self._stop.is_set():
                 messages = self._consumer.poll_batch(batch_size, 0.5)
@@ -80,19 +94,19 @@ class TransactionScorer:
             self._consumer.close()
 
     def _reject(self, error: Exception, msg: Message) -> None:
-        self._publisher.dead_letters.send_message(error, msg)
-        self._scorer.metrics.dead_lettered.labels(msg.topic()).inc()
-        self._scorer.metrics.stream_messages.labels("dead_lettered").inc()
+        self.publisher.dead_letters.send_message(error, msg)
+        self._metrics.dead_lettered.labels(msg.topic()).inc()
+        self._metrics.stream_messages.labels("dead_lettered").inc()
 
     def _handle(self, messages: list[Message]) -> None:
-        scorer = self._scorer
-        served = scorer.store.require()
+        metrics = self._metrics
+        served = self._served()
         rows, events = [], []
         for msg in messages:
             try:
                 event = decode(TransactionEvent, msg.value())
                 if event.model_name not in (None, served.name):
-                    scorer.metrics.stream_messages.labels("skipped").inc()
+                    metrics.stream_messages.labels("skipped").inc()
                     continue  # meant for another model's scorer group
                 rows.append(served.row.validate_python(event.features))
                 events.append(event)
@@ -107,17 +121,17 @@ class TransactionScorer:
         ack = Ack(len(rows))
         while rows and not self._stop.is_set():
             try:
-                scorer.score_rows(
+                self._score_rows(
                     served,
                     rows,
                     source="stream",
-                    publisher=self._publisher,  # the one that reports successes to `ack`
+                    publisher=self.publisher,  # the one that reports successes to `ack`
                     entity_ids=[e.entity_id for e in events],
                     prediction_ids=[e.request_id for e in events],
                     event_times=[e.event_time for e in events],
                     on_done=ack,
                 )
-                scorer.metrics.stream_messages.labels("scored").inc(len(rows))
+                metrics.stream_messages.labels("scored").inc(len(rows))
                 break
             except BufferFullError:
                 time.sleep(0.2)  # Kafka is away and the buffer is full: hold the batch

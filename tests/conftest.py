@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from driftline.kafka.admin import create_topics, delete_topics, wait_for_broker
 from driftline.settings import DriftlineSettings, KafkaSettings
@@ -26,6 +27,10 @@ TEST_HOME = REPO / ".driftline" / "test"
 # Below Linux's ephemeral range (32768-60999 by default): a port in it can be held for a moment
 # by an outgoing connection, and the broker then fails to bind it (seen once, on 39392).
 TEST_PORT = int(os.environ.get("DRIFTLINE_TEST_KAFKA_PORT", "29092"))
+
+# Hypothesis keeps what it stores (found examples, constants) under driftline's home, not in
+# the working directory.
+set_hypothesis_home_dir(REPO / ".driftline" / "hypothesis")
 
 
 def _docker_answers() -> bool:

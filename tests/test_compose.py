@@ -102,7 +102,11 @@ def _kafka_internal_listener(services: dict[str, dict[str, Any]]) -> tuple[str, 
 def _settings_class(command: str) -> type | None:
     from driftline.settings import DriftlineSettings
 
-    if command in ("bootstrap", "serve"):
+    if command == "bootstrap":
+        from producers.settings import BootstrapSettings
+
+        return BootstrapSettings
+    if command == "serve":
         from scorer.settings import ScorerSettings
 
         return ScorerSettings

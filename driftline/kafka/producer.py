@@ -139,7 +139,7 @@ class Producer:
         self, topic: str, messages: list[dict[str, Any]], *, partition: int | None = None
     ) -> None:
         """Enqueue ``messages`` (dicts of ``key`` and ``value``, None for a tombstone) in one
-        call: about a third of the cost of a ``produce`` per message, for hot paths. They go
+        call, cheaper than a ``produce`` per message, for hot paths. They go
         to ``partition`` when given, else where their key hashes (a ``partition`` inside a
         message dict is ignored by confluent-kafka 2.16's batch call, so it is not offered).
 

@@ -13,9 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Response
 
 from driftline.features import CREDIT_RISK
+from driftline.model.served import Column
+from driftline.model.validation import build_request_models, parse
 from scorer.deps import BatchBody, PredictBody, ScorerDep, require_api_key
-from scorer.schemas import BatchPredictionPublic, PredictionPublic, build_request_models, parse
-from scorer.scoring import Column
+from scorer.schemas import BatchPredictionPublic, PredictionPublic
 
 __all__ = ["router"]
 

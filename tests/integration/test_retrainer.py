@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from driftline.cli import app as cli
 from driftline.events import DeadLetter, ModelUpdateEvent, decode
 from driftline.kafka import Producer, read_topic
-from driftline.registry import get_alias, load_profile
+from driftline.model.registry import get_alias, load_profile
 from driftline.settings import KafkaSettings
 from retrainer.job import RetrainResult
 from retrainer.lineage import TAGS
@@ -27,8 +27,9 @@ from retrainer.promotion import ModelsError
 from retrainer.service import Retrainer
 from retrainer.settings import RetrainerSettings
 from scorer.app import create_app
+from tests.driftline.model.support import APPLICATION
 from tests.retrainer.support import DRIFTED, drift_event, labeled_events, produce_labeled
-from tests.scorer.support import APPLICATION, register_model, scorer_settings
+from tests.scorer.support import register_model, scorer_settings
 
 NAME = "credit-risk"
 

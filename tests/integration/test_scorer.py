@@ -16,7 +16,8 @@ from driftline.kafka import create_topics, delete_topics
 from driftline.settings import KafkaSettings
 from driftline.topics import topic_names
 from scorer.app import create_app
-from tests.scorer.support import APPLICATION, register_model, scorer_settings, wait_for_predictions
+from tests.driftline.model.support import APPLICATION
+from tests.scorer.support import register_model, scorer_settings, wait_for_predictions
 
 MAX_ROWS = 50
 

@@ -7,7 +7,8 @@ from fastapi.testclient import TestClient
 
 from driftline.settings import KafkaSettings
 from scorer.app import create_app
-from tests.scorer.support import APPLICATION, register_model, scorer_settings
+from tests.driftline.model.support import APPLICATION
+from tests.scorer.support import register_model, scorer_settings
 
 KEY = "s3cret-key"
 

@@ -18,7 +18,8 @@ from driftline.kafka import create_topics
 from driftline.localkafka import LocalKafka
 from driftline.settings import DriftlineSettings, KafkaSettings
 from scorer.app import create_app
-from tests.scorer.support import APPLICATION, register_model, scorer_settings, wait_for_predictions
+from tests.driftline.model.support import APPLICATION
+from tests.scorer.support import register_model, scorer_settings, wait_for_predictions
 
 CAPACITY = 100
 

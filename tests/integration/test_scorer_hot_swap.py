@@ -12,7 +12,8 @@ from driftline.events import ModelUpdateEvent, now
 from driftline.kafka import Producer
 from driftline.settings import KafkaSettings
 from scorer.app import create_app
-from tests.scorer.support import APPLICATION, register_model, scorer_settings, wait_for_predictions
+from tests.driftline.model.support import APPLICATION
+from tests.scorer.support import register_model, scorer_settings, wait_for_predictions
 
 
 def test_hot_swap_under_load_loses_no_request_and_later_predictions_carry_the_new_version(

@@ -9,7 +9,8 @@ from driftline.events import DeadLetter, TransactionEvent, decode, encode
 from driftline.kafka import Producer, read_topic
 from driftline.settings import KafkaSettings
 from scorer.service import Scorer
-from tests.scorer.support import APPLICATION, register_model, scorer_settings, wait_for_predictions
+from tests.driftline.model.support import APPLICATION
+from tests.scorer.support import register_model, scorer_settings, wait_for_predictions
 
 
 def test_transactions_are_scored_and_published_without_http(

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from driftline.features import CREDIT_RISK
-from driftline.registry import LoadedModel
+from driftline.model.registry import LoadedModel
+from producers.bootstrap import train_default
 from retrainer.catalog import VersionFacts, render
 from retrainer.dataset import RangePolicy, build_dataset
 from retrainer.gate import Gate
@@ -16,7 +17,6 @@ from retrainer.offsets import CommitTracker
 from retrainer.settings import RetrainerSettings
 from retrainer.train import complete_rows, train_and_evaluate
 from retrainer.trigger import TriggerPolicy
-from scorer.training import train_default
 from tests.retrainer.support import DRIFTED, drift_event, labeled_events, sourced
 
 

@@ -12,20 +12,10 @@ import mlflow
 from driftline.events import PredictionEvent, decode
 from driftline.features import CREDIT_RISK
 from driftline.kafka import read_topic
-from driftline.registry import ModelVersionRef, configure, register_version
+from driftline.model.registry import ModelVersionRef, configure, register_version
 from driftline.settings import KafkaSettings
+from producers.bootstrap import train_default
 from scorer.settings import ScorerSettings
-from scorer.training import train_default
-
-APPLICATION: dict[str, Any] = {
-    "annual_income": 850000.0,
-    "loan_amount": 250000.0,
-    "employment_years": 4.5,
-    "existing_debt_ratio": 0.3,
-    "credit_history_months": 60.0,
-    "channel": "web",
-    "city_tier": "tier1",
-}
 
 
 def register_model(

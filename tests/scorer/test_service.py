@@ -15,20 +15,20 @@ from mlflow.models import infer_signature
 
 from driftline.events import PredictionEvent, decode, encode
 from driftline.features import CREDIT_RISK
-from driftline.settings import KafkaSettings
-from scorer.publisher import BufferFullError
-from scorer.schemas import (
+from driftline.model.served import ServedModel
+from driftline.model.signature import columns_from_signature
+from driftline.model.validation import (
     ENTITY_FIELD,
     REQUEST_ID_FIELD,
     InvalidInputError,
     build_fast_batch,
     build_request_models,
-    columns_from_signature,
 )
-from scorer.scoring import ServedModel
+from driftline.settings import KafkaSettings
+from scorer.publisher import BufferFullError
 from scorer.service import BatchTooLargeError, Scorer
 from scorer.settings import ScorerSettings
-from tests.scorer.support import APPLICATION
+from tests.driftline.model.support import APPLICATION
 
 pd = pytest.importorskip("pandas")
 
@@ -54,7 +54,7 @@ class RecordingPublisher:
 
 @pytest.fixture(scope="module")
 def served() -> ServedModel:
-    from scorer.training import default_pipeline
+    from driftline.model.pipeline import default_pipeline
 
     frame = pd.DataFrame(
         [APPLICATION, {**APPLICATION, "channel": "mobile", "loan_amount": 9e6}]

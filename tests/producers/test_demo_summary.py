@@ -1,4 +1,4 @@
-from driftline.demo_summary import WindowPoint, first_recovered, summarize
+from producers.demo_summary import WindowPoint, first_recovered, summarize
 
 
 def _w(start, version, auc):

@@ -414,6 +414,6 @@ def load_profile(name: str, version: str | int) -> ReferenceProfile:
         except (MlflowException, OSError) as exc:
             raise RegistryError(
                 f"{name} version {version} has no reference profile at {uri} ({exc}); register "
-                "versions with driftline.registry.register_version"
+                "versions with driftline.model.registry.register_version"
             ) from None
         return ReferenceProfile.from_json(Path(path).read_bytes())

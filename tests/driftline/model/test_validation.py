@@ -11,15 +11,15 @@ from hypothesis import strategies as st
 from mlflow.models import infer_signature
 
 from driftline.features import CREDIT_RISK
-from scorer.schemas import (
+from driftline.model.served import Column
+from driftline.model.signature import columns_from_signature
+from driftline.model.validation import (
     InvalidInputError,
     build_fast_batch,
     build_request_models,
-    columns_from_signature,
     parse,
 )
-from scorer.scoring import Column
-from tests.scorer.support import APPLICATION
+from tests.driftline.model.support import APPLICATION
 
 pd = pytest.importorskip("pandas")
 
@@ -192,8 +192,8 @@ def test_fast_parser_takes_the_usual_batches_and_leaves_the_rest_to_pydantic(mod
 def test_a_constraint_the_fast_parser_cannot_mirror_leaves_pydantic_alone(monkeypatch):
     from pydantic import Field
 
-    from scorer import schemas
+    from driftline.model import validation
 
     patterned = Annotated[str, Field(strict=True, pattern="^a")]
-    monkeypatch.setattr(schemas, "_field_type", lambda column, features: patterned)
+    monkeypatch.setattr(validation, "_field_type", lambda column, features: patterned)
     assert build_fast_batch((Column("c", "str"),), None, max_rows=3) is None

@@ -36,9 +36,9 @@ from typing import Any
 
 import msgspec
 
-from driftline.demo_summary import DemoSummary, WindowPoint, summarize
 from driftline.events import DriftEvent, ModelUpdateEvent, decode
 from driftline.settings import DriftlineSettings, KafkaSettings
+from producers.demo_summary import DemoSummary, WindowPoint, summarize
 
 __all__ = [
     "MONITOR_APP_ID",
@@ -196,7 +196,7 @@ def start_loop(plan: DemoPlan, kafka: KafkaSettings, home: Path, procs: Processe
     create_topics(kafka)
     say(f"Kafka at {kafka.bootstrap}; topics under the prefix {kafka.topic_prefix!r}")
 
-    from scorer.training import bootstrap
+    from producers.bootstrap import bootstrap
 
     say("training the first credit-risk model and registering it in MLflow")
     _ref, message = bootstrap(home, seed=plan.seed, rows=plan.train_rows)

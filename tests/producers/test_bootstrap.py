@@ -8,8 +8,8 @@ import mlflow
 import pytest
 
 from driftline.features import CREDIT_RISK
-from driftline.registry import get_alias, load_model, load_profile
-from scorer.training import bootstrap
+from driftline.model.registry import get_alias, load_model, load_profile
+from producers.bootstrap import bootstrap
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,94 @@
+"""From a registry version to a :class:`~driftline.model.served.ServedModel`, warmed up.
+
+The scorer serves what :func:`serve_loaded` returns, and the retrainer's gate scores the
+champion and the challenger through it too, so the gate compares what would really be served:
+a change here changes both.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from driftline.model.registry import LoadedModel
+from driftline.model.served import ModelError, ServedModel
+from driftline.model.signature import columns_from_signature
+from driftline.model.validation import (
+    ENTITY_FIELD,
+    REQUEST_ID_FIELD,
+    build_fast_batch,
+    build_request_models,
+)
+
+__all__ = ["serve_loaded"]
+
+log = logging.getLogger(__name__)
+
+
+def _positive_column(estimator: Any) -> int:
+    if not hasattr(estimator, "predict_proba"):
+        raise ModelError(
+            f"{type(estimator).__name__} has no predict_proba; the scorer serves classifiers"
+        )
+    classes = list(getattr(estimator, "classes_", []))
+    for positive in (1, True, "1"):
+        if positive in classes:
+            return classes.index(positive)
+    return max(len(classes) - 1, 1)
+
+
+def _warm_row(served: ServedModel) -> dict[str, Any]:
+    features = served.features
+    mids = {f.name: (f.minimum + f.maximum) / 2 for f in features.numeric} if features else {}
+    cats = {f.name: f.categories[0] for f in features.categorical} if features else {}
+    blank = {"float": 0.0, "int": 0, "bool": False, "str": ""}
+    return {c.name: cats.get(c.name, mids.get(c.name, blank[c.kind])) for c in served.columns}
+
+
+def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedModel:
+    """Turn a loaded registry version into a ServedModel, warmed up by one model call."""
+    columns = columns_from_signature(loaded.signature)
+    features = loaded.features
+    row, batch = build_request_models(columns, features, max_rows=max_rows)
+    served = ServedModel(
+        name=loaded.name,
+        version=loaded.version,
+        alias=alias,
+        estimator=loaded.estimator,
+        columns=columns,
+        row=row,
+        batch=batch,
+        positive=_positive_column(loaded.estimator),
+        extras=tuple(
+            f for f in (ENTITY_FIELD, REQUEST_ID_FIELD) if f not in {c.name for c in columns}
+        ),
+        features=features,
+        fast_batch=build_fast_batch(columns, features, max_rows=max_rows),
+        info={
+            "run_id": loaded.run_id,
+            "created_at": loaded.created_at,
+            "estimator": _describe(loaded.estimator),
+            "inputs": [{"name": c.name, "type": c.kind, "required": c.required} for c in columns],
+            "metrics": loaded.metrics,
+            "tags": loaded.tags,
+            "description": loaded.description,
+            "source": loaded.source,
+        },
+    )
+    try:
+        served.score([_warm_row(served)])  # first call pays sklearn's lazy set-up, not a client
+    except Exception as exc:
+        log.warning(
+            "warm-up call of %s v%s failed (%s); serving it anyway",
+            loaded.name,
+            loaded.version,
+            exc,
+        )
+    return served
+
+
+def _describe(estimator: Any) -> str:
+    steps = getattr(estimator, "steps", None)
+    if steps:
+        return "Pipeline(" + ", ".join(type(s).__name__ for _, s in steps) + ")"
+    return type(estimator).__name__

@@ -450,8 +450,8 @@ def test_partials_the_judges_stream_stepped_over_are_read_from_kafka_by_the_next
     from confluent_kafka import Consumer, TopicPartition
 
     from driftline.kafka.admin import create_internal_topics
-    from monitor.partition import Partial
-    from monitor.performance import PerformanceAccumulator
+    from monitor.drift.performance import PerformanceAccumulator
+    from monitor.state.partition import Partial
 
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")

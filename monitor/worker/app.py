@@ -1,0 +1,338 @@
+"""The faust-streaming app behind ``driftline monitor``.
+
+Two parts:
+
+the **source loop** (:class:`~monitor.worker.source_loop.SourceLoop`, in a thread of the
+worker or in ``DRIFTLINE_SOURCE_PROCESSES`` processes of its own:
+:mod:`monitor.worker.source_host`) reads ``predictions`` and ``labels`` in batches for the
+partitions this worker owns (consumer group ``<app id>-source``, co-partitioned) and runs
+one :class:`~monitor.state.partition.PartitionState` per partition: the join, the window
+counts and the concept detectors. Joined pairs go to ``labeled``; closed windows, detector
+alarms and heartbeats go, as partials, to the internal ``<app id>-partials`` topic. It is
+not a faust agent: faust hands an agent one event at a time, and the source loop reads
+confluent-kafka batches.
+
+the ``judge`` agent reads the
+partials (one partition), merges every partition's share of a window and judges it once
+(:class:`~monitor.merging.merge.WindowMerger`), applies hysteresis and cooldown (policy state
+in the faust table ``policy``, with its changelog), writes each judged window to
+``<app id>-reports`` and drift events to ``drift-events``, the log and the webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterator, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+import msgspec
+from prometheus_client import REGISTRY
+
+from driftline.events import encode
+from driftline.kafka.admin import watermarks
+from driftline.kafka.consumer import iter_range
+from driftline.process import tune_gc
+from driftline.topics import topic_names
+from monitor.drift.judge import DriftConfig
+from monitor.merging.gaps import OffsetGaps
+from monitor.merging.merge import InOrder, Judged, WindowMerger
+from monitor.merging.policy import DriftPolicy
+from monitor.settings import MonitorSettings
+from monitor.state.partition import Partial
+from monitor.worker.alerts import WebhookSink, log_alert
+from monitor.worker.metrics import JudgeMetrics, ShippedMetrics, SourceMetrics
+from monitor.worker.source_host import SourceProcesses, SourceThread
+from monitor.worker.source_loop import SourceLoop, internal_topics
+
+__all__ = ["Monitor", "build_monitor"]
+
+log = logging.getLogger(__name__)
+
+_partial_decoder = msgspec.json.Decoder(Partial)
+_report_encoder = msgspec.json.Encoder()
+
+
+class _PrefixView(MutableMapping[str, bytes]):
+    """The keys of a faust table that start with ``prefix``, without it."""
+
+    def __init__(self, table: Any, prefix: str) -> None:
+        self._table = table
+        self._prefix = prefix.encode()
+
+    def _k(self, key: str) -> bytes:
+        return self._prefix + key.encode()
+
+    def __getitem__(self, key: str) -> bytes:
+        value = self._table.get(self._k(key))
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = self._table.get(self._k(key))
+        return default if value is None else value
+
+    def __setitem__(self, key: str, value: bytes) -> None:
+        self._table[self._k(key)] = value
+
+    def __delitem__(self, key: str) -> None:
+        del self._table[self._k(key)]
+
+    def __iter__(self) -> Iterator[str]:
+        n = len(self._prefix)
+        for key in list(self._table.keys()):
+            if key.startswith(self._prefix):
+                yield key[n:].decode()
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+
+@dataclass
+class Monitor:
+    """The app and what its agents share (exposed for tests and the CLI)."""
+
+    app: faust.App
+    settings: MonitorSettings
+    metrics: JudgeMetrics
+    source: SourceLoop | None  # None: the source loop runs in processes of its own
+    sources: SourceThread | SourceProcesses  # the service that runs it
+
+
+def _credentials(settings: MonitorSettings) -> Any:
+    k = settings.kafka
+    if k.security_protocol == "PLAINTEXT":
+        return None
+    context = k.ssl_context() if k.security_protocol in ("SSL", "SASL_SSL") else None
+    if k.security_protocol == "SSL":
+        return faust.SSLCredentials(context)
+    return faust.SASLCredentials(
+        username=k.sasl_username,
+        password=k.sasl_password.get_secret_value() if k.sasl_password else None,
+        ssl_context=context,
+        mechanism=k.sasl_mechanism,
+    )
+
+
+def build_monitor(
+    settings: MonitorSettings,
+    *,
+    profiles: Any = None,
+    baselines: Any = None,
+) -> Monitor:
+    """Build the faust app. ``profiles(name, version)`` and ``baselines(name, version)``
+    default to the MLflow registry."""
+    if profiles is None or baselines is None:
+        from driftline.registry import configure
+        from monitor.worker.profiles import RegistryLookups
+
+        configure(settings.home)
+        lookups = RegistryLookups()
+        profiles = profiles or lookups.profile
+        baselines = baselines or lookups.baseline
+
+    k = settings.kafka
+    names = topic_names(k.topic_prefix)
+    app_id = f"{k.topic_prefix}{settings.monitor_app_id}"
+    app = faust.App(
+        app_id,
+        broker=[f"kafka://{host}" for host in k.bootstrap.split(",")],
+        broker_credentials=_credentials(settings),
+        store="memory://",
+        topic_partitions=k.partitions,
+        topic_replication_factor=k.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=min(2.8, settings.checkpoint_interval),
+        table_cleanup_interval=60.0,
+        # Events are acknowledged only when a checkpoint covers them, so faust must not wait
+        # for every event to be acked before a rebalance or a stop: it would wait for the
+        # agent it has just paused. Unacked events are read again and skipped or replayed.
+        stream_wait_empty=False,
+        consumer_group_instance_id=settings.monitor_instance_id,
+    )
+    metrics = JudgeMetrics()
+    own = internal_topics(app_id)
+    source: SourceLoop | None = None
+    sources: SourceThread | SourceProcesses
+    if settings.source_processes:  # (they read the profiles from the registry themselves)
+        shipped = ShippedMetrics()
+        REGISTRY.register(shipped)
+        sources = SourceProcesses(settings, app_id, settings.source_processes, shipped,
+                                  loop=app.loop, beacon=app.beacon)
+    else:
+        source = SourceLoop(settings, app_id, profiles, SourceMetrics())
+        sources = SourceThread(source, loop=app.loop, beacon=app.beacon)
+    monitor = Monitor(app=app, settings=settings, metrics=metrics, source=source,
+                      sources=sources)
+
+    drift_topic = app.topic(names["drift-events"], key_type=bytes, value_type=bytes)
+    partials_topic = app.topic(own["partials"], partitions=1, key_type=bytes,
+                               value_type=bytes, internal=True)
+    reports_topic = app.topic(own["reports"], partitions=1, key_type=bytes,
+                              value_type=bytes, internal=True)
+    policy_table = app.Table("policy", partitions=1, key_type=bytes, value_type=bytes)
+    webhook = (
+        WebhookSink(settings.webhook_url, timeout=settings.webhook_timeout,
+                    retries=settings.webhook_retries)
+        if settings.webhook_url else None
+    )
+
+    async def drain() -> None:
+        """Wait until everything handed to faust's producer is acknowledged by Kafka (its own
+        flush gives up on a message slower than 0.1 s)."""
+        while app.producer.buffer.size:
+            await app.producer.buffer.flush()
+        await app.producer.flush()
+
+    @app.agent(partials_topic)
+    async def judge(stream: Any) -> None:
+
+        merger = WindowMerger(
+            partitions=k.partitions,
+            profiles=profiles,
+            baselines=baselines,
+            config=DriftConfig(dataset_share=settings.dataset_share, min_rows=settings.min_rows),
+            policy=DriftPolicy(raise_after=settings.raise_after,
+                               clear_after=settings.clear_after, cooldown=settings.cooldown,
+                               store=_PrefixView(policy_table, "0|")),
+            idle_timeout=settings.idle_timeout,
+            min_labeled=settings.min_labeled,
+            judged=_PrefixView(policy_table, "judged|"),
+        )
+        # A window's share is done once its window is judged; a heartbeat or a detection at
+        # once. Partials are acknowledged strictly in offset order, each once it and all before
+        # it are done, so a restart re-reads every share of the windows still open. (Acking
+        # out of order would leave gaps, and faust 0.15's commit can step over a one-offset
+        # gap at the head of what it acked, losing that share on a restart.)
+        order = InOrder()
+        waiting: dict[tuple[str, str, str, float], list[list[Any]]] = {}
+        # faust drops (and acks) what its stream receives during a rebalance; what it
+        # stepped over is read from Kafka (monitor.merging.gaps). The last offset handled is kept
+        # in the table for the next owner, once a second: a table write per partial costs
+        # the worker's shared GIL about 6% of a core at 20,000 pairs/s, and an older offset
+        # only makes the next owner read again what it de-duplicates anyway.
+        position = _PrefixView(policy_table, "position|")
+        gaps: OffsetGaps | None = None
+        position_due = 0.0
+
+        def done(key: tuple[str, str, str, float]) -> None:
+            for entry in waiting.pop(key, []):
+                order.finish(entry)
+
+        async def handle(partial: Partial, entry: list[Any] | None) -> None:
+            """Merge and judge one partial; ``entry``: its place in the ack order (None for
+            one read back from Kafka, whose offset faust has committed already)."""
+            is_share = partial.kind in ("drift", "performance")
+            share = (partial.kind, partial.model_name, partial.model_version,
+                     partial.window_start)
+            if is_share and entry is not None:
+                waiting.setdefault(share, []).append(entry)
+            judged_now = merger.add(partial)
+            for judged in judged_now:
+                _observe(metrics, judged)
+                await reports_topic.send(key=judged.model_name.encode(),
+                                         value=_report_encoder.encode(judged))
+                for drift_event in judged.events:
+                    await drift_topic.send(key=drift_event.key, value=encode(drift_event))
+                    metrics.drift_events.labels(drift_event.model_name,
+                                                drift_event.model_version, drift_event.kind,
+                                                drift_event.severity).inc()
+                    log_alert(drift_event)
+                    if webhook is not None:
+                        webhook.submit(drift_event)
+            if judged_now:
+                await drain()  # the reports and events are out before any ack
+                for judged in judged_now:
+                    done((judged.kind, judged.model_name, judged.model_version,
+                          judged.window_start))
+            if is_share and merger.is_judged(partial):
+                done(share)  # a late share of a window judged before
+
+        async for event in stream.noack().events():
+            offset = event.message.offset
+            if gaps is None:
+                stored = position.get("0")
+                gaps = OffsetGaps(None if stored is None else int(stored))
+            skipped = gaps.see(offset)
+            if skipped:
+                log.warning("the judge's stream stepped over partials %d-%d (a rebalance); "
+                            "reading them from Kafka", skipped.start, skipped.stop - 1)
+                for at, raw in await asyncio.get_running_loop().run_in_executor(
+                        None, _read_partials, k, own["partials"], skipped):
+                    partial = _decode_partial(raw, at)
+                    if partial is not None:
+                        metrics.partials_read_back.inc()
+                        await handle(partial, None)
+            partial = _decode_partial(event.value, offset)
+            is_share = partial is not None and partial.kind in ("drift", "performance")
+            entry = order.add(event, done=not is_share)
+            if partial is not None:
+                await handle(partial, entry)
+            if time.monotonic() >= position_due:
+                position["0"] = b"%d" % offset
+                position_due = time.monotonic() + 1.0
+            for acked in order.release():
+                acked.ack()
+
+    @app.task
+    async def declare_outputs() -> None:
+        await reports_topic.declare()
+        await app.add_runtime_dependency(sources)
+
+    return monitor
+
+
+def _decode_partial(raw: bytes, offset: int) -> Partial | None:
+    try:
+        return _partial_decoder.decode(raw)
+    except msgspec.ValidationError as exc:  # never expected: our own topic
+        log.error("unreadable partial at offset %s: %s", offset, exc)
+        return None
+
+
+def _read_partials(kafka: Any, topic: str, offsets: range) -> list[tuple[int, bytes]]:
+    """The partials at ``offsets`` (of the topic's one partition) still in Kafka."""
+    low, high = watermarks(kafka, topic)[0]
+    start, stop = max(offsets.start, low), min(offsets.stop, high)
+    return [(m.offset(), m.value()) for m in iter_range(kafka, topic, {0: (start, stop)})]
+
+
+def _observe(metrics: JudgeMetrics, judged: Judged) -> None:
+    labels = (judged.model_name, judged.model_version)
+    metrics.windows.labels(*labels, judged.kind).inc()
+    if judged.drift is not None:
+        report = judged.drift
+        metrics.window_rows.labels(*labels).set(report.rows)
+        metrics.share_drifted.labels(*labels).set(report.share_drifted)
+        for j in [*report.features, *([report.score] if report.score else [])]:
+            for stat in j.statistics:
+                metrics.statistic.labels(*labels, j.feature, stat.statistic).set(stat.value)
+    if judged.performance is not None:
+        for name, value in judged.performance.metrics().items():
+            metrics.performance.labels(*labels, name).set(value)
+
+
+def run(settings: MonitorSettings) -> None:
+    """Run the monitor worker until interrupted."""
+    from prometheus_client import start_http_server
+
+    monitor = build_monitor(settings)
+    if isinstance(monitor.sources, SourceProcesses):
+        # now, not when faust has started: their imports take seconds, faust's start too
+        monitor.sources.launch()
+    tune_gc()  # the worker is a process of its own
+    if settings.metrics_port:
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+    worker = faust.Worker(monitor.worker.app, loglevel=settings.log_level.lower(), quiet=True,
+                          redirect_stdouts=False)
+    worker.execute_from_commandline()
+

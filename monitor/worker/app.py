@@ -26,6 +26,7 @@ import logging
 import time
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import faust
@@ -118,6 +119,42 @@ def _credentials(settings: MonitorSettings) -> Any:
     )
 
 
+def data_folder(settings: MonitorSettings, app_id: str) -> Path:
+    """Where the faust app ``app_id`` keeps its local data: under driftline's home, never in
+    the current directory."""
+    return settings.home / "faust" / f"{app_id}-data"
+
+
+def faust_app(settings: MonitorSettings, app_id: str) -> faust.App:
+    """The worker's faust app (no agents yet), its data folder under ``settings.home``."""
+    k = settings.kafka
+    datadir = data_folder(settings, app_id)
+    datadir.parent.mkdir(parents=True, exist_ok=True)
+    return faust.App(
+        app_id,
+        broker=[f"kafka://{host}" for host in k.bootstrap.split(",")],
+        broker_credentials=_credentials(settings),
+        # faust formats the path with its settings (``{conf.name}``): braces stay literal
+        datadir=str(datadir).replace("{", "{{").replace("}", "}}"),
+        store="memory://",
+        topic_partitions=k.partitions,
+        topic_replication_factor=k.replication_factor,
+        key_serializer="raw",
+        value_serializer="raw",
+        web_enabled=False,
+        autodiscover=False,
+        consumer_auto_offset_reset="earliest",
+        producer_acks=-1,
+        broker_commit_interval=min(2.8, settings.checkpoint_interval),
+        table_cleanup_interval=60.0,
+        # Events are acknowledged only when a checkpoint covers them, so faust must not wait
+        # for every event to be acked before a rebalance or a stop: it would wait for the
+        # agent it has just paused. Unacked events are read again and skipped or replayed.
+        stream_wait_empty=False,
+        consumer_group_instance_id=settings.monitor_instance_id,
+    )
+
+
 def build_monitor(
     settings: MonitorSettings,
     *,
@@ -138,27 +175,7 @@ def build_monitor(
     k = settings.kafka
     names = topic_names(k.topic_prefix)
     app_id = f"{k.topic_prefix}{settings.monitor_app_id}"
-    app = faust.App(
-        app_id,
-        broker=[f"kafka://{host}" for host in k.bootstrap.split(",")],
-        broker_credentials=_credentials(settings),
-        store="memory://",
-        topic_partitions=k.partitions,
-        topic_replication_factor=k.replication_factor,
-        key_serializer="raw",
-        value_serializer="raw",
-        web_enabled=False,
-        autodiscover=False,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        broker_commit_interval=min(2.8, settings.checkpoint_interval),
-        table_cleanup_interval=60.0,
-        # Events are acknowledged only when a checkpoint covers them, so faust must not wait
-        # for every event to be acked before a rebalance or a stop: it would wait for the
-        # agent it has just paused. Unacked events are read again and skipped or replayed.
-        stream_wait_empty=False,
-        consumer_group_instance_id=settings.monitor_instance_id,
-    )
+    app = faust_app(settings, app_id)
     metrics = JudgeMetrics()
     own = internal_topics(app_id)
     source: SourceLoop | None = None

@@ -1,14 +1,11 @@
-"""Offsets of the partials topic the judge's stream stepped over.
+"""Offsets of the partials topic that a stream stepped over.
 
-faust-streaming (0.15) drops the messages its stream receives during a rebalance (flow
-control paused, or a consumer generation older than the app's) and *acknowledges* them, so
-the next commit can include them; the stream then seeks to the committed offset and never
-hands them to the agent. For the judge such a message may be a partition's share of a
-window, and the window would be judged without it (seen: a window judged with 498 of 600
-rows after a second worker joined). :class:`OffsetGaps` notices the jump: the judge reads
-what it skipped straight from Kafka and handles it before the message that revealed the gap.
-The last offset handled is kept in the judge's table, so a worker that takes the judge over
-after such a step notices it too.
+faust-streaming drops the messages its stream receives during a rebalance and acknowledges
+them, so the stream never hands them to the agent; for the worker's publisher such a
+message may be a partition's share of a window. :class:`OffsetGaps` notices the jump in
+offsets, so the caller reads what was skipped straight from Kafka before the message that
+revealed the gap. Starting from the last offset the previous owner handled (``last``)
+notices a step that happened just before a hand-over.
 
 >>> gaps = OffsetGaps()
 >>> gaps.see(40), gaps.see(41)  # the first offset seen: nothing to compare with yet

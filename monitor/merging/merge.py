@@ -73,7 +73,7 @@ class _Pending:
 
 class InOrder:
     """Releases items strictly in arrival order, each once it and every item before it are
-    done: the judge acknowledges partials this way, so what is committed never has a gap.
+    done: the publisher acknowledges partials this way, so what is committed never has a gap.
 
     >>> acks = InOrder()
     >>> share, beat = acks.add("share", done=False), acks.add("heartbeat")
@@ -131,7 +131,7 @@ class WindowMerger:
         self.policy = policy or DriftPolicy()
         self.idle_timeout = idle_timeout
         self.min_labeled = min_labeled
-        # When the first partial arrived (unless given): a judge may wait long for its
+        # When the first partial arrived (unless given): the publisher may wait long for its
         # partition after a restart (the group's session timeout), and the wait for every
         # partition to speak must start when the partials do, not when the process did.
         self._started = started
@@ -143,7 +143,7 @@ class WindowMerger:
         self._caught_up: set[int] = set()  # partitions whose last heartbeat had no backlog
         self._pending: dict[tuple[str, str, str, float], _Pending] = {}
         # (kind, model, version) -> end of the last window judged; kept in ``judged`` (a faust
-        # table in the app) so that a restarted judge recognises a partial re-sent by a
+        # table in the app) so that a restarted publisher recognises a partial re-sent by a
         # restarted source as a share of a window it already reported.
         self._judged_through: MutableMapping[str, bytes] = {} if judged is None else judged
         self.late_partials = 0

@@ -85,7 +85,7 @@ class Partial(msgspec.Struct, kw_only=True, frozen=True):
     performance_watermark: float | None = None
     # heartbeats from the worker's timer: whether the partition had nothing left to read
     caught_up: bool | None = None
-    # ... and the worker's wall clock when it sent the heartbeat: a judge that reads it again
+    # ... and the worker's wall clock when it sent the heartbeat: a publisher that reads it again
     # later (after a rebalance or a restart) must not take it for a sign of life
     sent_at: float | None = None
     # kind "detection": a concept-drift detector fired at ``event_time``

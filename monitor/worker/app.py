@@ -12,7 +12,7 @@ alarms and heartbeats go, as partials, to the internal ``<app id>-partials`` top
 not a faust agent: faust hands an agent one event at a time, and the source loop reads
 confluent-kafka batches.
 
-the ``judge`` agent reads the
+the ``publish`` agent (:class:`~monitor.worker.publisher.WindowPublisher`) reads the
 partials (one partition), merges every partition's share of a window and judges it once
 (:class:`~monitor.merging.merge.WindowMerger`), applies hysteresis and cooldown (policy state
 in the faust table ``policy``, with its changelog), writes each judged window to
@@ -21,9 +21,7 @@ in the faust table ``policy``, with its changelog), writes each judged window to
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,19 +31,16 @@ import faust
 import msgspec
 from prometheus_client import REGISTRY
 
-from driftline.events import encode
-from driftline.kafka.admin import watermarks
-from driftline.kafka.consumer import iter_range
 from driftline.process import tune_gc
 from driftline.topics import topic_names
 from monitor.drift.judge import DriftConfig
-from monitor.merging.gaps import OffsetGaps
-from monitor.merging.merge import InOrder, Judged, WindowMerger
+from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
 from monitor.settings import MonitorSettings
 from monitor.state.partition import Partial
-from monitor.worker.alerts import WebhookSink, log_alert
-from monitor.worker.metrics import JudgeMetrics, ShippedMetrics, SourceMetrics
+from monitor.worker.alerts import WebhookSink
+from monitor.worker.metrics import PublisherMetrics, ShippedMetrics, SourceMetrics
+from monitor.worker.publisher import WindowPublisher, read_partials
 from monitor.worker.source_host import SourceProcesses, SourceThread
 from monitor.worker.source_loop import SourceLoop, internal_topics
 
@@ -99,7 +94,7 @@ class Monitor:
 
     app: faust.App
     settings: MonitorSettings
-    metrics: JudgeMetrics
+    metrics: PublisherMetrics
     source: SourceLoop | None  # None: the source loop runs in processes of its own
     sources: SourceThread | SourceProcesses  # the service that runs it
 
@@ -176,7 +171,7 @@ def build_monitor(
     names = topic_names(k.topic_prefix)
     app_id = f"{k.topic_prefix}{settings.monitor_app_id}"
     app = faust_app(settings, app_id)
-    metrics = JudgeMetrics()
+    metrics = PublisherMetrics()
     own = internal_topics(app_id)
     source: SourceLoop | None = None
     sources: SourceThread | SourceProcesses
@@ -211,8 +206,7 @@ def build_monitor(
         await app.producer.flush()
 
     @app.agent(partials_topic)
-    async def judge(stream: Any) -> None:
-
+    async def publish(stream: Any) -> None:
         merger = WindowMerger(
             partitions=k.partitions,
             profiles=profiles,
@@ -225,80 +219,12 @@ def build_monitor(
             min_labeled=settings.min_labeled,
             judged=_PrefixView(policy_table, "judged|"),
         )
-        # A window's share is done once its window is judged; a heartbeat or a detection at
-        # once. Partials are acknowledged strictly in offset order, each once it and all before
-        # it are done, so a restart re-reads every share of the windows still open. (Acking
-        # out of order would leave gaps, and faust 0.15's commit can step over a one-offset
-        # gap at the head of what it acked, losing that share on a restart.)
-        order = InOrder()
-        waiting: dict[tuple[str, str, str, float], list[list[Any]]] = {}
-        # faust drops (and acks) what its stream receives during a rebalance; what it
-        # stepped over is read from Kafka (monitor.merging.gaps). The last offset handled is kept
-        # in the table for the next owner, once a second: a table write per partial costs
-        # the worker's shared GIL about 6% of a core at 20,000 pairs/s, and an older offset
-        # only makes the next owner read again what it de-duplicates anyway.
-        position = _PrefixView(policy_table, "position|")
-        gaps: OffsetGaps | None = None
-        position_due = 0.0
-
-        def done(key: tuple[str, str, str, float]) -> None:
-            for entry in waiting.pop(key, []):
-                order.finish(entry)
-
-        async def handle(partial: Partial, entry: list[Any] | None) -> None:
-            """Merge and judge one partial; ``entry``: its place in the ack order (None for
-            one read back from Kafka, whose offset faust has committed already)."""
-            is_share = partial.kind in ("drift", "performance")
-            share = (partial.kind, partial.model_name, partial.model_version,
-                     partial.window_start)
-            if is_share and entry is not None:
-                waiting.setdefault(share, []).append(entry)
-            judged_now = merger.add(partial)
-            for judged in judged_now:
-                _observe(metrics, judged)
-                await reports_topic.send(key=judged.model_name.encode(),
-                                         value=_report_encoder.encode(judged))
-                for drift_event in judged.events:
-                    await drift_topic.send(key=drift_event.key, value=encode(drift_event))
-                    metrics.drift_events.labels(drift_event.model_name,
-                                                drift_event.model_version, drift_event.kind,
-                                                drift_event.severity).inc()
-                    log_alert(drift_event)
-                    if webhook is not None:
-                        webhook.submit(drift_event)
-            if judged_now:
-                await drain()  # the reports and events are out before any ack
-                for judged in judged_now:
-                    done((judged.kind, judged.model_name, judged.model_version,
-                          judged.window_start))
-            if is_share and merger.is_judged(partial):
-                done(share)  # a late share of a window judged before
-
-        async for event in stream.noack().events():
-            offset = event.message.offset
-            if gaps is None:
-                stored = position.get("0")
-                gaps = OffsetGaps(None if stored is None else int(stored))
-            skipped = gaps.see(offset)
-            if skipped:
-                log.warning("the judge's stream stepped over partials %d-%d (a rebalance); "
-                            "reading them from Kafka", skipped.start, skipped.stop - 1)
-                for at, raw in await asyncio.get_running_loop().run_in_executor(
-                        None, _read_partials, k, own["partials"], skipped):
-                    partial = _decode_partial(raw, at)
-                    if partial is not None:
-                        metrics.partials_read_back.inc()
-                        await handle(partial, None)
-            partial = _decode_partial(event.value, offset)
-            is_share = partial is not None and partial.kind in ("drift", "performance")
-            entry = order.add(event, done=not is_share)
-            if partial is not None:
-                await handle(partial, entry)
-            if time.monotonic() >= position_due:
-                position["0"] = b"%d" % offset
-                position_due = time.monotonic() + 1.0
-            for acked in order.release():
-                acked.ack()
+        publisher = WindowPublisher(
+            merger, metrics, reports=reports_topic, drift_events=drift_topic, drain=drain,
+            position=_PrefixView(policy_table, "position|"),
+            read_back=read_partials(k, own["partials"]), webhook=webhook,
+        )
+        await publisher.run(stream)
 
     @app.task
     async def declare_outputs() -> None:
@@ -306,36 +232,6 @@ def build_monitor(
         await app.add_runtime_dependency(sources)
 
     return monitor
-
-
-def _decode_partial(raw: bytes, offset: int) -> Partial | None:
-    try:
-        return _partial_decoder.decode(raw)
-    except msgspec.ValidationError as exc:  # never expected: our own topic
-        log.error("unreadable partial at offset %s: %s", offset, exc)
-        return None
-
-
-def _read_partials(kafka: Any, topic: str, offsets: range) -> list[tuple[int, bytes]]:
-    """The partials at ``offsets`` (of the topic's one partition) still in Kafka."""
-    low, high = watermarks(kafka, topic)[0]
-    start, stop = max(offsets.start, low), min(offsets.stop, high)
-    return [(m.offset(), m.value()) for m in iter_range(kafka, topic, {0: (start, stop)})]
-
-
-def _observe(metrics: JudgeMetrics, judged: Judged) -> None:
-    labels = (judged.model_name, judged.model_version)
-    metrics.windows.labels(*labels, judged.kind).inc()
-    if judged.drift is not None:
-        report = judged.drift
-        metrics.window_rows.labels(*labels).set(report.rows)
-        metrics.share_drifted.labels(*labels).set(report.share_drifted)
-        for j in [*report.features, *([report.score] if report.score else [])]:
-            for stat in j.statistics:
-                metrics.statistic.labels(*labels, j.feature, stat.statistic).set(stat.value)
-    if judged.performance is not None:
-        for name, value in judged.performance.metrics().items():
-            metrics.performance.labels(*labels, name).set(value)
 
 
 def run(settings: MonitorSettings) -> None:

@@ -2,7 +2,7 @@
 
 Two groups, because the source loop may run in processes of its own
 (:mod:`monitor.worker.source_host`): :class:`SourceMetrics` (what the source loop counts) and
-:class:`JudgeMetrics` (what the judge counts, always in the worker's own process). A source
+:class:`PublisherMetrics` (what the publisher counts, always in the worker's own process). A source
 process ships its metrics to the worker, which serves them on its ``/metrics`` summed over
 its source processes (:class:`ShippedMetrics`).
 """
@@ -16,7 +16,7 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
 
-__all__ = ["JudgeMetrics", "MetricFamily", "ShippedMetrics", "SourceMetrics", "ship"]
+__all__ = ["MetricFamily", "PublisherMetrics", "ShippedMetrics", "SourceMetrics", "ship"]
 
 PREFIX = "driftline_monitor_"
 
@@ -58,8 +58,8 @@ class SourceMetrics:
         _remove(self.late, str(partition))
 
 
-class JudgeMetrics:
-    """The judge's metrics (the worker's own process)."""
+class PublisherMetrics:
+    """The publisher's metrics (the worker's own process)."""
 
     def __init__(self) -> None:
         self.windows = Counter("driftline_monitor_windows_judged_total",
@@ -80,7 +80,7 @@ class JudgeMetrics:
                                                             "severity"])
         self.partials_read_back = Counter(
             "driftline_monitor_partials_read_back_total",
-            "Partials the judge's stream stepped over in a rebalance, read from Kafka")
+            "Partials the publisher's stream stepped over in a rebalance, read from Kafka")
 
 
 def _remove(metric: Gauge, *labels: str) -> None:

@@ -2,12 +2,12 @@
 
 The source loop (:class:`~monitor.worker.source_loop.SourceLoop`) is pure Python per event, and a
 CPython process runs one thread of Python at a time: in a thread of the worker it shares
-that one core with faust's judge and the consumer's callbacks. With
+that one core with faust's publisher agent and the consumer's callbacks. With
 ``DRIFTLINE_SOURCE_PROCESSES=N`` (N >= 1) the worker starts N source processes instead
 (like Kafka Streams' ``num.stream.threads``: one worker, several cores). Each is an ordinary
 member of the source consumer group ``<app id>-source``, so the partitions are spread over
 them, and a rebalance between them is the same as one between workers (checkpoint, hand
-over, resume). They send their partials to the same topic the worker's judge reads. Each
+over, resume). They send their partials to the same topic the worker's publisher reads. Each
 ships its metrics to the worker once a second; the worker's ``/metrics`` serves their sum.
 
 A source process that exits while the worker runs stops the worker (as an error in the
@@ -167,7 +167,7 @@ def _source_process(settings: MonitorSettings, app_id: str, index: int, stop: An
 
     _configure_logging(settings.log_level, index)
     # A signal to the whole process group (Ctrl-C, a kill of the group) reaches this process
-    # too: the worker stops its source processes itself, through ``stop``, after its judge.
+    # too: the worker stops its source processes itself, through ``stop``, after its publisher.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure(settings.home)

@@ -527,7 +527,7 @@ class SourceLoop:
     # -- heartbeats -------------------------------------------------------------------------
 
     def _heartbeats(self) -> None:
-        """Each owned partition's watermarks and whether it has a backlog, so the judge
+        """Each owned partition's watermarks and whether it has a backlog, so the publisher
         waits for slow partitions and not for idle ones; the lag gauges on the way."""
         consumer = self._consumer
         if consumer is None:

@@ -1,25 +1,16 @@
 """The monitor's hot path: ``predictions`` and ``labels`` read in batches, per partition.
 
-One :class:`SourceLoop` runs in a thread of the monitor worker. Its consumer is a member of
-the group ``<app id>-source`` and subscribes to both topics with the range assignor, so the
-same partition numbers of both (co-partitioned) topics come to the same worker and the join
-stays local. Messages are read in batches of up to ``batch_size``; each run of consecutive
-messages of one topic partition is decoded in one call and applied in one call to its
-partition's :class:`~monitor.state.partition.PartitionState` (join, windows), its joined pairs fed
-to the concept detectors together; windows closed by a batch leave as partials once per
-batch. Outputs (``labeled``, partials,
-dead letters) go through one idempotent producer.
-
-**State and restarts.** Each partition's join slots live in a :class:`ChangelogStore` whose
-writes go, a few large segments per checkpoint (see :mod:`monitor.state.changelog`), to the
-compacted topic ``<app id>-join-changelog`` (same partition number); the rest
-of its state is a checkpoint in the compacted ``<app id>-checkpoints`` (key = partition). Every
-``checkpoint_interval`` seconds, and when partitions are revoked or the worker stops: expire
-due slots, send the slot writes, wait until Kafka has acknowledged everything sent so far,
-write the checkpoints, wait again, then commit the source offsets the checkpoints cover. A
-worker that takes a partition over rebuilds its slots from the changelog, its state from the
-checkpoint, and resumes after the checkpoint's offsets (see :mod:`monitor.state.partition` for why
-nothing is lost or counted twice).
+One :class:`SourceLoop` runs in a thread of the monitor worker or in a source process of its
+own (:mod:`monitor.worker.source_host`). Its consumer is a member of the group
+``<app id>-source`` and subscribes to both topics with the range assignor, so the same
+partition numbers of both (co-partitioned) topics come to the same worker and the join stays
+local. Each run of consecutive messages of one topic partition is decoded in one call,
+parked behind what its partition has waiting (:mod:`monitor.state.align`) and applied in one
+call to its partition's :class:`~monitor.state.partition.PartitionState`; joined pairs feed
+the concept detectors. Outputs (``labeled``, partials, dead letters) go through one
+idempotent producer. Every ``checkpoint_interval`` seconds, and when partitions are revoked
+or the worker stops, the states are checkpointed (:mod:`monitor.worker.checkpoint`) and only
+then are the source offsets committed; a partition taken over resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -46,22 +37,19 @@ from driftline.events import (
     encode_labeled,
 )
 from driftline.kafka import Producer
-from driftline.kafka.admin import create_internal_topics, watermarks
-from driftline.kafka.consumer import iter_range
+from driftline.kafka.admin import create_internal_topics
 from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.topics import topic_names
 from monitor.drift.concept import ConceptDetectors
 from monitor.settings import MonitorSettings
 from monitor.state.align import admit
-from monitor.state.changelog import ChangelogStore
-from monitor.state.join import decode_slot, encode_slot
 from monitor.state.partition import (
     Partial,
     PartitionConfig,
-    PartitionSnapshot,
     PartitionState,
     finite_or_none,
 )
+from monitor.worker.checkpoint import Checkpointer
 from monitor.worker.metrics import SourceMetrics
 
 __all__ = ["SourceLoop", "internal_topics"]
@@ -133,7 +121,8 @@ class SourceLoop:
         })
         self._dead = DeadLetterWriter(self._producer, names["dead-letter"], "monitor")
         self._consumer: Consumer | None = None
-        self._broken = False  # after any failure nothing more is checkpointed or committed
+        self._checkpoints = Checkpointer(k, self.changelog, self.checkpoints, metrics,
+                                         settings.changelog_segment_bytes)
         self._last_checkpoint = time.monotonic()
         self._next_heartbeat = 0.0
         # Set at the first assignment: until then, one holding more than its share of the
@@ -187,7 +176,8 @@ class SourceLoop:
                 self._producer.poll(0)
             self.checkpoint(list(self.states))
         except BaseException:
-            self._broken = True  # leave the group without checkpointing a state in doubt
+            # leave the group without checkpointing a state in doubt
+            self._checkpoints.broken = True
             raise
         finally:
             try:
@@ -385,55 +375,14 @@ class SourceLoop:
     def checkpoint(self, partitions: list[int]) -> None:
         """Make the state of ``partitions`` durable, then commit the offsets it covers."""
         self._last_checkpoint = time.monotonic()
-        partitions = [p for p in partitions if p in self.states]
-        if not partitions or self._broken:
-            return
-        written: dict[int, list[str]] = {}
-        for p in partitions:
-            self.metrics.expired.inc(len(self.states[p].expire()))
-            writes = _slots(self.states[p]).take_writes()
-            written[p] = writes.keys
-            segments = [{"key": k, "value": v} for k, v in writes.records if v is not None]
-            if segments:
-                self._producer.produce_many(self.changelog, segments, partition=p)
-            dead = [{"key": k, "value": None} for k, v in writes.records if v is None]
-            if dead:  # in a call of its own: never before the segments that replace them
-                self._producer.produce_many(self.changelog, dead, partition=p)
-        self._flush("the join changelog and outputs")
-        for p in partitions:
-            self._producer.produce(self.checkpoints, self.states[p].snapshot(),
-                                   str(p).encode(), partition=p)
-        self._flush("the checkpoints")
-        for p in partitions:  # no restart goes back before this checkpoint now
-            self.states[p].join.forget_halves(written[p])
-        offsets = [
-            TopicPartition(topic, p, offset + 1)
-            for p in partitions
-            for topic, offset in self.states[p].offsets.items()
-        ]
-        if offsets and self._consumer is not None:
-            self._consumer.commit(offsets=offsets, asynchronous=False)
-        self.metrics.join_state.set(sum(len(s.join) for s in self.states.values()))
-
-    def _flush(self, what: str) -> None:
-        """Wait for every acknowledgement; any message ever lost (an output or a slot) makes
-        the state in memory unprovable, so the worker stops and resumes from its checkpoint."""
-        left = self._producer.flush(60.0)
-        if left or self._producer.failed:
-            self._broken = True
-            raise RuntimeError(
-                f"could not write {what} to Kafka ({left} still queued, "
-                f"{self._producer.failed} failed, last: {self._producer.last_error}); "
-                "stopping so that a restart resumes from the last checkpoint"
-            )
+        self._checkpoints.write(self.states, partitions, self._producer, self._consumer)
 
     # -- assignment -------------------------------------------------------------------------
 
     def _assigned(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
         mine = sorted({tp.partition for tp in assigned if tp.topic == self.predictions})
         began = time.monotonic()
-        snapshots = self._read_checkpoints(mine)
-        stores = self._read_changelog(mine)
+        snapshots, stores = self._checkpoints.read(mine)
         for p in mine:
             self.states[p] = PartitionState(p, self.config, stores[p], self.profiles,
                                             snapshots.get(p))
@@ -492,24 +441,6 @@ class SourceLoop:
                 self._parked_bytes.pop((topic, p), None)
                 self._paused.discard((topic, p))
             self.metrics.forget_partition(p, (self.predictions, self.labels))
-
-    def _read_checkpoints(self, partitions: list[int]) -> dict[int, PartitionSnapshot]:
-        ranges = _ranges(self.kafka, self.checkpoints, partitions)
-        latest: dict[int, bytes] = {}
-        for msg in iter_range(self.kafka, self.checkpoints, ranges):
-            if msg.value() is not None:
-                latest[int(msg.key())] = msg.value()
-        return {p: PartitionState.decode_snapshot(raw) for p, raw in latest.items()
-                if p in partitions}
-
-    def _read_changelog(self, partitions: list[int]) -> dict[int, ChangelogStore[Any]]:
-        ranges = _ranges(self.kafka, self.changelog, partitions)
-        records: dict[int, list[tuple[bytes, bytes | None]]] = {p: [] for p in partitions}
-        for msg in iter_range(self.kafka, self.changelog, ranges):
-            records[msg.partition()].append((msg.key(), msg.value()))
-        return {p: ChangelogStore.restore(records[p], encode=encode_slot, decode=decode_slot,
-                                          segment_bytes=self.settings.changelog_segment_bytes)
-                for p in partitions}
 
     # -- lag ----------------------------------------------------------------------------------
 
@@ -609,15 +540,3 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
             last = at
         current.append(msg)
     return runs
-
-
-def _slots(state: PartitionState) -> ChangelogStore[Any]:
-    """The partition's join slots (the worker always gives its states a ChangelogStore)."""
-    store = state.join.store
-    assert isinstance(store, ChangelogStore)
-    return store
-
-
-def _ranges(kafka: Any, topic: str, partitions: list[int]) -> dict[int, tuple[int, int]]:
-    marks = watermarks(kafka, topic)
-    return {p: marks[p] for p in partitions if p in marks}

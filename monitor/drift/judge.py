@@ -245,6 +245,7 @@ def judge_numeric(
     scale = reference.std if reference.std > 0 else 1.0
     w = st.binned_wasserstein(ref_counts, ref_points, cur_counts, cur_points, scale)
     m = ref_counts.sum()
+    # the first-term asymptotic critical value, not scipy's exact kstwobign.isf (2e-6 apart)
     critical = (
         math.sqrt(-math.log(config.ks_p_value / 2) / 2) * math.sqrt((n + m) / (n * m))
         if n > 0 and m > 0

@@ -4,17 +4,12 @@ PageHinkley).
 A :class:`ConceptDriftDetector` watches one model version: river's ADWIN on the 0/1 error
 stream (a prediction is wrong when ``(score >= threshold) != label``) and river's PageHinkley
 on the per-event log loss. It reports only *increases*: ADWIN also fires when the error rate
-falls (the model got better, or easier traffic came), which is no reason to alert, so a
-detection counts when the error estimate after ADWIN drops its old buckets is above the one
-before; PageHinkley runs in ``mode="up"``. No alarm is raised during the first ``warmup``
-labeled events, while both estimates are still settling.
+falls, which is no reason to alert, so a detection counts when the error estimate after
+ADWIN drops its old buckets is above the one before; PageHinkley runs in ``mode="up"``. No
+alarm is raised during the first ``warmup`` labeled events, while both estimates settle.
 
-State: river's detectors are plain Python objects and picklable, not JSON-friendly. They live
-in memory in the worker that owns the partitions; :class:`ConceptDetectors` pickles all of a
-worker's detectors into one snapshot (``snapshot`` / ``restore``), to be written to a faust
-table at each window close and read back after a rebalance or restart. Between a snapshot and
-a crash, the few labeled events processed since are fed again by the changelog replay of the
-consumer offsets, so the detectors see them once more rather than not at all.
+:class:`ConceptDetectors` keeps one detector per model version; ``snapshot`` and
+``restore`` give all of them as bytes (pickled: river's detectors are plain Python objects).
 
 >>> import random
 >>> rng = random.Random(7)

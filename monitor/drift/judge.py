@@ -1,42 +1,26 @@
 """Judging one window against the reference: which statistic decides, and the verdicts.
 
-Every statistic is always computed and reported; one of them, the *headline*, decides each
-feature's verdict. The headline depends on the feature type and on the number of values the
-window holds (``n``), because the sampling noise of a window statistic depends on the window,
-not on the (large) training reference:
+:func:`judge_numeric` and :func:`judge_categorical` compute every statistic of
+:mod:`monitor.drift.statistics` for one feature and let one of them, the *headline*, decide
+the verdict (:class:`FeatureJudgement`); :class:`DriftConfig` holds the thresholds and picks
+the headline by feature type and window size:
 
-======================  =======================================  ==================================
-feature, window size    driftline (headline, drifted when)       Evidently DataDriftPreset default
-======================  =======================================  ==================================
-numeric, n <= 1000      binned KS, p < 0.05                      KS, p < 0.05 (reference <= 1000)
-numeric, n > 1000       PSI on the profile's bins, PSI >= 0.2    Wasserstein (normed) >= 0.1
-categorical, n <= 1000  chi-square, p < 0.05                     chi-square (z-test if binary)
-categorical, n > 1000   Jensen-Shannon distance >= 0.1           Jensen-Shannon distance >= 0.1
-categorical, any n      or share of unseen categories >= 0.05    (no such test)
-score                   as numeric, on 20 equal bins of [0, 1]   as numeric
-window                  no verdict below 30 values               no minimum
-dataset                 share of drifted features >= 0.5         share of drifted columns >= 0.5
-======================  =======================================  ==================================
+======================  =============================================
+feature, window size    headline, drifted when
+======================  =============================================
+numeric, n <= 1000      binned KS, p < 0.05
+numeric, n > 1000       PSI on the profile's bins, PSI >= 0.2
+categorical, n <= 1000  chi-square, p < 0.05
+categorical, n > 1000   Jensen-Shannon distance >= 0.1
+categorical, any n      or share of unseen categories >= 0.05
+window                  no verdict below 30 values
+dataset                 share of drifted features >= 0.5
+======================  =============================================
 
-Where and why driftline differs:
-
-- Evidently picks the test by the size of the *reference*; driftline by the size of the
-  *window*, since the reference is a training set (large) and it is the window's size that
-  makes a p-value test over-sensitive (a huge window flags harmless shifts) or a distance noisy
-  (a small window has an expected PSI of about ``(bins - 1) / n`` with no drift at all).
-- For large windows the headline is PSI rather than normalised Wasserstein: PSI is bounded
-  by the profile's fixed quantile bins, so it reads the same whatever the feature's unit or
-  tail, it is the measure credit-risk teams already use (0.1 watch, 0.2 act), and it comes
-  straight from the mergeable counts. Normalised Wasserstein is still reported, with
-  Evidently's 0.1 threshold, beside it.
-- KS and Wasserstein are *binned* (see :mod:`monitor.drift.statistics`): computed from counts on
-  the profile's cut points so that no raw values are kept and windows merge.
-- Chi-square compares the reference categories only, and new categories get their own test
-  (share unseen), so one never-seen value cannot by itself make the p-value zero.
-
-Each verdict also carries a *ratio*, how far past its threshold the deciding statistic is
-(``value / threshold`` for distances, ``log(p) / log(alpha)`` for p-values), which the policy
-uses for hysteresis and which :func:`severity` turns into low, medium or high.
+Each verdict carries a *ratio*, how far past its threshold the deciding statistic is
+(``value / threshold`` for distances, ``log(p) / log(alpha)`` for p-values), which
+:func:`severity` turns into low, medium or high. Why these choices, and how they differ
+from Evidently's defaults: ``docs/monitoring-internals.md``, "Verdicts".
 
 >>> severity(0.5), severity(1.0), severity(2.5), severity(9.0)
 (None, 'low', 'medium', 'high')
@@ -276,7 +260,8 @@ def judge_numeric(
 def _reference_points(reference: NumericProfile) -> np.ndarray:
     if reference.bin_means is not None:
         return np.asarray(reference.bin_means, dtype=float)
-    # Older profiles: middle of each bin, outer bins halfway to the training min and max.
+    # A profile without bin means: middle of each bin, outer bins halfway to the training
+    # min and max.
     cuts = np.asarray(reference.cuts, dtype=float)
     lower = np.concatenate([[reference.minimum], cuts])
     upper = np.concatenate([cuts, [reference.maximum]])

@@ -1,21 +1,14 @@
 """Merge every partition's share of a window, judge it once, and raise few drift events.
 
-Partials (:class:`~monitor.state.partition.Partial`) arrive from every source partition, possibly
-from several workers, on one internal topic. :class:`WindowMerger` adds them up per
-(kind, model, version, window) and judges a window when every *active* partition's watermark
-has passed its end (drift windows), or every active partition's performance watermark has
-(performance windows: see :attr:`PartitionState.performance_watermark`).
-
-Every partition that has reported holds windows open, with one exception: an *idle* one, whose
-heartbeats keep coming (its worker is alive), say it is caught up, and whose watermarks have
-not moved for ``idle_timeout`` seconds of wall time. A quiet partition so stops holding every
-window open forever, while a slow one, and a *silent* one (its worker died and the group has
-not yet handed it to another: no heartbeat at all), is waited for: the next owner resumes it
-from its checkpoint and sends its shares. Until all ``partitions`` have reported once, nothing
-is judged before ``idle_timeout`` has passed since the first partial arrived.
-
-Judged windows go through :class:`~monitor.merging.policy.DriftPolicy` (hysteresis and cooldown),
-which turns findings into at most one DriftEvent per kind per episode.
+:class:`WindowMerger` adds partials (:class:`~monitor.state.partition.Partial`) up per
+(kind, model, version, window) and judges a window when every *active* partition's
+watermark has passed its end (drift windows), or every active partition's performance
+watermark has (performance windows). A partition whose heartbeats say it is caught up and
+whose watermarks have not moved for ``idle_timeout`` seconds is idle and holds nothing open;
+until all ``partitions`` have reported once, nothing is judged before ``idle_timeout`` has
+passed since the first partial. Judged windows go through
+:class:`~monitor.merging.policy.DriftPolicy`. Details: ``docs/monitoring-internals.md``,
+"Merging windows".
 
 >>> merger = WindowMerger(partitions=1, profiles=lambda n, v: None)
 >>> merger.add(Partial(kind="watermark", partition=0, watermark=10.0), now=0.0)

@@ -1,28 +1,11 @@
 """Join slots of one partition in memory, written to their changelog in segments.
 
-The monitor keeps each partition's join slots (:class:`~monitor.state.join.JoinState`'s store) in a
-:class:`ChangelogStore`: a dict of values (slot objects: nothing is encoded per event) that
-remembers which keys changed since the last :meth:`~ChangelogStore.take_writes`. The worker
-sends those writes to a compacted changelog topic once per checkpoint, not once per event: a
-slot written twice in one interval (waiting, then joined) goes out once.
-
-The writes of one checkpoint go out as a few large records, *segments* (key
-``segment-<n>``, ``n`` growing; value: the keys and the slots' encoded bytes, up to
-``segment_bytes`` each), not one record per slot: a pair costs a share of a message instead
-of two or three messages of their own (each a librdkafka call, a delivery and a broker
-record). The store remembers which segment holds each key's last written value and how many
-keys each segment still holds the last value of. A segment is *dead* once it holds no key's
-last value (each written again later, or deleted), and the dead segments older than every
-live one get tombstones with the next writes, so compaction removes them: oldest first,
-never a newer one before an older, because an older segment may hold an earlier value of a
-key whose last value was in the newer one, and a restore must not find that earlier value
-without the later. A deleted key writes nothing by itself: its last value stays until its
-segment and every older one have died. A restarted worker rebuilds the store with
-:meth:`~ChangelogStore.restore`: the segments without a tombstone, in order, the last value
-per key winning. It may therefore bring back a deleted key, always with the last value it
-had; the join's :meth:`~monitor.state.join.JoinState.resume` recognises those (a deleted slot is
-due before the checkpoint's clock) exactly as it recognises a deletion the changelog has
-not seen yet.
+A :class:`ChangelogStore` is a dict of values that remembers which keys changed since the
+last :meth:`~ChangelogStore.take_writes`, which returns those writes as a few large records
+(*segments*, up to ``segment_bytes`` each) and tombstones for the old segments no key needs
+any more. :meth:`~ChangelogStore.restore` rebuilds a store from the records of a compacted
+topic. How segments live and die: ``docs/monitoring-internals.md``, "The join slot
+changelog".
 
 >>> store = ChangelogStore(encode=msgspec.json.encode)
 >>> store["p1"] = "waiting"

@@ -1,69 +1,14 @@
 """The prediction/label join as a pure state machine, one slot per prediction id.
 
-Predictions and labels share the key (``prediction_id``) and the partition count, so the join
-is local to a partition. Each prediction id has at most one slot in ``store``, a mutable
-mapping of ``prediction_id -> slot`` (a dict in tests; in the worker a
-:class:`~monitor.state.changelog.ChangelogStore` that writes :func:`encode_slot` bytes to a
-changelog topic, so a restarted worker resumes where the changelog left it). Slots are
-immutable values: a change stores a new one, so the store may keep them as objects and
-encode only what it writes out:
-
-=================  =========================  ==========================================
-slot               on a prediction            on a label
-=================  =========================  ==========================================
-(none)             wait for the label          wait for the prediction (label first)
-waiting: label     emit LabeledEvent, joined   duplicate label: counted, ignored
-waiting: pred.     duplicate: counted          emit LabeledEvent, joined
-joined             duplicate: counted          duplicate label: counted, ignored
-expired            duplicate: counted          late label: counted, dropped
-=================  =========================  ==========================================
-
-Time is event time, never the wall clock: the join's clock is the largest event time it has
-seen (prediction times and label times alike). A prediction still waiting ``ttl`` seconds
-after its event time *expires* (counted, returned by :meth:`JoinState.expire` so that label
-coverage can count it); a label waiting ``ttl`` after its label time for a prediction that
-never came expires as an orphan. Joined and expired slots stay as small tombstones for
-``retention`` seconds (default: ``ttl``; an expired one from its deadline) so that
-duplicates and late labels arriving then are recognised, and are then deleted. A slot is due
-once the clock (as it was before the current event) has passed its deadline, and an event
-that finds its slot due expires it first, exactly as :meth:`JoinState.expire` would have: so
-what each event does never depends on when expire() last ran, and a replay of the same
-topics gives what the live run gave whatever the checkpoint timing.
-
-A caller that knows where each event was read passes ``source=(topic, partition, offset)``
-and the slot remembers where each half came from. After a restart, :meth:`JoinState.resume`
-rolls the slots recovered from the changelog (which is written before the checkpoint, so it
-may hold the work of events after it) back to the checkpoint: the halves added by events
-after it are taken out, and those events, read again, are applied afresh, in whatever order
-the two topics are read this time. (Repeating each event's first outcome instead, as an
-earlier version did, miscounts when the topics are read in another order: a label that
-completed its pair the first time could be applied again before its prediction, whose
-windows did not exist yet, and count nowhere.) A joined slot keeps both halves until a
-checkpoint covers both events (:meth:`JoinState.forget_halves` then shrinks it to a
-tombstone), unless both came after the latest checkpoint taken: then no restart can need
-them (it resumes from a checkpoint that includes both events or neither), and the slot keeps
-only where they were read, *slim*, which is all its changelog record holds. Likewise a
-slot deleted (an orphan label expired, a tombstone past its retention) is only marked
-*dropped* in memory, absent to every event, and the changelog keeps it as it was until a
-checkpoint covers the deletion; a new slot made for its key meanwhile keeps it
-(``replaced``). resume() deletes what the checkpoint had deleted (a slot
-with nothing after the checkpoint in it, due before the checkpoint's clock) and keeps what
-was deleted after it, so that orphan expiries are counted once and a duplicate read again
-meets the tombstone it met the first time. Without ``source`` no half is ever taken out
-and deleted slots go at once.
-
-The source loop hands the join whole runs of one topic partition
-(:meth:`JoinState.add_predictions`, :meth:`JoinState.add_labels`): one loop per run with
-its lookups bound once, each event handled exactly as the one-event methods (runs of one)
-handle it.
-
-Finding due slots without scanning the table uses an in-memory index of deadlines: each
-key filed under the whole second of event time its slot is due in (a list of references to
-the key per second, so a pair costs two list entries, not two heap tuples and floats; a key
-filed again when its slot changes leaves a stale entry that expiry recognises and drops). It
-is derived state, rebuilt from the table when a JoinState is made over a recovered store
-(and by :meth:`JoinState.resume`). Counts are a separate small struct (:class:`JoinCounts`) to
-store beside the table (for example one faust table row per partition).
+:class:`JoinState` joins predictions and labels by ``prediction_id``, whichever comes
+first, in event time: a prediction waiting ``ttl`` seconds for its label expires, and so
+does an orphan label; joined and expired slots stay as tombstones for ``retention`` seconds
+so that duplicates and late labels are recognised. ``store`` is any mutable mapping of
+``prediction_id -> slot`` (a dict, or the worker's
+:class:`~monitor.state.changelog.ChangelogStore`, written with :func:`encode_slot`). Events
+given with ``source=(topic, partition, offset)`` can be rolled back to a checkpoint after a
+restart (:meth:`JoinState.resume`). How the slots, expiry and the roll-back work:
+``docs/monitoring-internals.md``, "The join".
 
 >>> from driftline.events import LabelEvent, PredictionEvent
 >>> join = JoinState(ttl=3600)
@@ -608,7 +553,7 @@ class JoinState:
                 del self.store[key]
 
     def _current(self, key: str, slot: _Slot) -> _Slot | None:
-        """``slot`` as :meth:`expire` would have left it had it run just before this event:
+        """``slot`` as :meth:`expire` would have left it had it run right before the event at hand:
         a slot whose deadline the clock has passed is expired (or deleted) here, so what an
         event does never depends on when expire() last ran (a replay gives what the live
         run gave, whatever its checkpoint timing)."""

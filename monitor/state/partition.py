@@ -1,34 +1,22 @@
 """Everything one source partition contributes, as a pure state machine with checkpoints.
 
-predictions, labels and labeled share the key and the partition count, so partition ``p`` of
-``predictions`` and partition ``p`` of ``labels`` hold both halves of every pair: the worker
-that owns ``p`` joins them locally. :class:`PartitionState` does that work for one partition:
+:class:`PartitionState` runs, for partition ``p`` of ``predictions`` and ``labels``:
 
-- the join (:class:`~monitor.state.join.JoinState`, its slots in a table with a changelog);
-- drift windows: per (model, version, window) a mergeable :class:`WindowAccumulator` of the
-  predictions' features and scores, closed by this partition's event-time watermark;
+- the join (:class:`~monitor.state.join.JoinState`);
+- drift windows: per (model, version, window) a mergeable
+  :class:`~monitor.drift.accumulator.WindowAccumulator`, closed by this partition's
+  event-time watermark;
 - performance windows: per (model, version, window of the prediction's event time) a
-  :class:`PerformanceAccumulator`, closed once the predictions' watermark has passed the
-  window *and* the labels' own watermark (largest label time minus grace) has passed its end
-  plus ``label_wait``: labels are judged by their own clock, so a backlog read faster on one
-  topic than the other does not close a window before its labels were read;
-- a heartbeat of its watermark whenever it crosses a window boundary, so the stage that merges
-  partitions knows when every partition has passed a window end.
+  :class:`~monitor.drift.performance.PerformanceAccumulator`, closed once the predictions'
+  watermark has passed the window and the labels' own watermark has passed its end plus
+  ``label_wait``;
+- a heartbeat of its watermark whenever it crosses a window boundary.
 
-Closed windows leave as :class:`Partial` records, to be merged across partitions (and
-workers) and judged once (:mod:`monitor.merging.merge`).
-
-**Restarts.** The small state (join counts, open window counts, clocks) is checkpointed with
-the offset of the last event it includes (:meth:`snapshot`); the join slots go to their
-changelog just before it and record where each half was read. After a restart the worker reads
-from its committed offset, which is never past the checkpoint (events are acknowledged only
-once a checkpoint covers them): events at or below the checkpoint offset are skipped, and
-events after it are applied again on top of the checkpoint. The join slots recovered from the
-changelog are first rolled back to the checkpoint (each slot records where its halves were
-read; :meth:`~monitor.state.join.JoinState.resume` takes out what came after), so those events are
-applied afresh in whatever order the topics are read this time. So counts end exactly as in
-an uninterrupted run; outputs (``labeled``, partials) may be sent again and carry
-deterministic keys for consumers to de-duplicate.
+Closed windows leave as :class:`Partial` records, merged across partitions and judged once
+(:mod:`monitor.merging.merge`). :meth:`PartitionState.snapshot` gives the small state with
+the last offset applied per topic; a state made from a snapshot skips events at or below
+those offsets and applies the others again, so counts end as in an uninterrupted run
+(``docs/monitoring-internals.md``, "Partition state, checkpoints and restarts").
 """
 
 from __future__ import annotations
@@ -102,7 +90,7 @@ class PartitionSnapshot(msgspec.Struct, kw_only=True):
     join: JoinCounts = msgspec.field(default_factory=JoinCounts)
     drift_clock: ClockState = msgspec.field(default_factory=ClockState)
     label_max: float | None = None  # largest label event time seen
-    perf_closed: float | None = None  # performance windows ending at or before this are closed
+    perf_closed: float | None = None  # performance windows ending no later than this are closed
     join_clock: float | None = None  # the join's clock (largest event time it had seen)
     drift: dict[str, WindowState] = {}
     performance: dict[str, PerformanceAccumulator] = {}
@@ -359,7 +347,7 @@ class PartitionState:
 
     @property
     def performance_watermark(self) -> float:
-        """Performance windows ending at or before this are complete: the predictions'
+        """Performance windows ending no later than this are complete: the predictions'
         watermark has passed them and the labels' has passed them plus ``label_wait``."""
         return min(self.drift_clock.watermark, self._labels_mark())
 

@@ -66,7 +66,7 @@ class Checkpointer:
             producer.produce(self.checkpoints, states[p].snapshot(), str(p).encode(),
                              partition=p)
         self._flush(producer, "the checkpoints")
-        for p in partitions:  # no restart goes back before this checkpoint now
+        for p in partitions:  # every restart resumes from this checkpoint or a later one
             states[p].join.forget_halves(written[p])
         offsets = [
             TopicPartition(topic, p, offset + 1)

@@ -112,8 +112,8 @@ class SourceLoop:
         self._paused: set[tuple[str, int]] = set()
         # Delivery reports only for failures: a Python callback per success would cost more
         # than the message; any failure still marks the producer (checked at checkpoints).
-        # A checkpoint hands librdkafka an interval's slot writes at once (over 100,000 at
-        # 50,000 pairs/s): a queue that holds them is not refused and retried piecemeal.
+        # A checkpoint hands librdkafka an interval's slot writes at once: a queue that holds
+        # them all is not refused and retried piecemeal.
         self._producer = Producer(k, options={
             "delivery.report.only.error": True,
             "queue.buffering.max.messages": 2_000_000,

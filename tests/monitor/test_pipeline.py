@@ -1,4 +1,4 @@
-"""The pure pieces together, as the faust app wires them: windows, accumulators, judge,
+"""The pure pieces together, as the faust app wires them: windows, accumulators, verdicts,
 policy. A shifted stream gives one covariate event; a stationary one gives none."""
 
 from __future__ import annotations

@@ -215,7 +215,7 @@ def test_a_restarted_merger_ignores_a_share_resent_for_a_window_it_already_judge
 
 
 def test_a_judge_that_gets_its_partials_late_still_waits_for_every_partition(loan_profile):
-    # The judge process started at t=0 but, after a restart, received its partials only at
+    # The publisher started at t=0 but, after a restart, received its partials only at
     # t=100 (the group's session timeout): partition 0's share and heartbeat come first, and
     # partition 1's a moment later. The window must hold both shares.
     shares = {p: _feed(PartitionState(p, CONFIG, {}, lambda n, v: loan_profile),
@@ -296,7 +296,7 @@ def test_the_configured_retention_drops_tombstones_before_the_ttl(loan_profile):
 
 def test_heartbeats_read_again_after_a_rebalance_are_no_sign_of_life(loan_profile):
     # Partition 1's last live heartbeat was sent and read at wall time 100 (caught up,
-    # watermark 30). The judge's group then rebalanced and it read that heartbeat again at
+    # watermark 30). The publisher's group then rebalanced and it read that heartbeat again at
     # 100.9, while partition 1 moved to a worker still restoring it. Partition 0 is busy and
     # past the windows. At 103.5 partition 1 has been silent for 3.5 s (idle_timeout 3): it
     # must be waited for, not taken for a live, idle partition because it was *read* lately.

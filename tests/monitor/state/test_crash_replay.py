@@ -1,6 +1,6 @@
 """A worker killed between writing its join changelog and its checkpoint, restored from an
 older checkpoint and the newer changelog, and fed the rest of both topics in another
-interleaving: every window's first share (the judge keeps the first) must equal an
+interleaving: every window's first share (the merger keeps the first) must equal an
 uninterrupted run's. Without a broker; the source loop's protocol, step by step."""
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _apply(state: PartitionState, batch) -> list:
 
 
 def _shares(partials) -> dict[tuple[str, float], tuple]:
-    """Each window's first share, as the judge keeps it."""
+    """Each window's first share, as the merger keeps it."""
     out: dict[tuple[str, float], tuple] = {}
     for p in partials:
         key = (p.kind, p.window_start)

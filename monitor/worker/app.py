@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import Any
 
 import faust
-import msgspec
 from prometheus_client import REGISTRY
 
 from driftline.process import tune_gc
@@ -37,7 +36,6 @@ from monitor.drift.judge import DriftConfig
 from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
 from monitor.settings import MonitorSettings
-from monitor.state.partition import Partial
 from monitor.worker.alerts import WebhookSink
 from monitor.worker.metrics import PublisherMetrics, ShippedMetrics, SourceMetrics
 from monitor.worker.publisher import WindowPublisher, read_partials
@@ -47,10 +45,6 @@ from monitor.worker.source_loop import SourceLoop, internal_topics
 __all__ = ["Monitor", "build_monitor"]
 
 log = logging.getLogger(__name__)
-
-_partial_decoder = msgspec.json.Decoder(Partial)
-_report_encoder = msgspec.json.Encoder()
-
 
 class _PrefixView(MutableMapping[str, bytes]):
     """The keys of a faust table that start with ``prefix``, without it."""
@@ -245,7 +239,7 @@ def run(settings: MonitorSettings) -> None:
     tune_gc()  # the worker is a process of its own
     if settings.metrics_port:
         start_http_server(settings.metrics_port, addr=settings.metrics_host)
-    worker = faust.Worker(monitor.worker.app, loglevel=settings.log_level.lower(), quiet=True,
+    worker = faust.Worker(monitor.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
     worker.execute_from_commandline()
 

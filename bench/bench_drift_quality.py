@@ -22,9 +22,9 @@ concept
     detection delay (labeled events from the onset to the first alarm at or after it) and the
     false alarms (alarms before the onset), for
 
-    - driftline: :class:`monitor.concept.ConceptDriftDetector` (ADWIN on the 0/1 error, upward
+    - driftline: :class:`monitor.drift.concept.ConceptDriftDetector` (ADWIN on the 0/1 error, upward
       changes only, PageHinkley on the log loss, 1,000-event warm-up) through
-      :class:`monitor.policy.DriftPolicy` (cooldown one hour at one event per second);
+      :class:`monitor.merging.policy.DriftPolicy` (cooldown one hour at one event per second);
       alarms are the concept DriftEvents raised;
     - river's plain ADWIN (default delta 0.002) on the same error stream, every detection;
     - Evidently's DataDriftPreset (defaults) on tumbling windows of ``--window`` labeled
@@ -49,10 +49,10 @@ import numpy as np
 from driftline.events import DriftEvent, FeatureStatistic
 from driftline.features import CREDIT_RISK
 from driftline.profile import ReferenceProfile, build_profile
-from monitor.accumulator import WindowAccumulator
-from monitor.concept import ConceptDriftDetector
-from monitor.policy import DriftPolicy
-from monitor.windows import EventTimeWindows, WindowClock
+from monitor.drift.accumulator import WindowAccumulator
+from monitor.drift.concept import ConceptDriftDetector
+from monitor.drift.windows import EventTimeWindows, WindowClock
+from monitor.merging.policy import DriftPolicy
 from producers.generator import LAKH, GeneratorParams, LoanGenerator, default_probability
 
 ONSET = 55_000

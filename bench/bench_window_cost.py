@@ -1,6 +1,6 @@
 """The cost of judging one window of 5,000 predictions against the reference.
 
-driftline judges a window from counts it keeps per event (:mod:`monitor.accumulator`), so the
+driftline judges a window from counts it keeps per event (:mod:`monitor.drift.accumulator`), so the
 work at window close is O(features x bins). Anchor: Evidently's ``DataDriftPreset`` (its
 defaults) on the same 5,000 rows against the same 20,000 training rows, as raw DataFrames,
 which is how Evidently judges a batch. Both run in this process, on the same rows, one after
@@ -33,8 +33,8 @@ from evidently.presets import DataDriftPreset
 
 from driftline.features import CREDIT_RISK
 from driftline.profile import build_profile
-from monitor.accumulator import WindowAccumulator
-from monitor.windows import Window
+from monitor.drift.accumulator import WindowAccumulator
+from monitor.drift.windows import Window
 from producers.generator import LAKH, GeneratorParams, LoanGenerator, default_probability
 
 REFERENCE_ROWS = 20_000

@@ -1,11 +1,11 @@
-"""driftline monitor: the pure logic behind ``driftline monitor``.
+"""driftline monitor: the ``driftline monitor`` command.
 
-Everything here is plain Python, testable without Kafka: the prediction/label join
-(:mod:`monitor.join`), event-time windows (:mod:`monitor.windows`), mergeable window counts
-judged against the reference profile (:mod:`monitor.accumulator`, :mod:`monitor.judge`,
-:mod:`monitor.statistics`), per-window performance (:mod:`monitor.performance`), concept
-drift detectors (:mod:`monitor.concept`) and the hysteresis and cooldown policy that turns
-findings into DriftEvents (:mod:`monitor.policy`).
+Pure logic, testable without Kafka, in three subpackages: :mod:`monitor.drift` (event-time
+windows, mergeable window counts, drift statistics and verdicts, performance, concept drift
+detectors), :mod:`monitor.state` (the prediction/label join and the per-partition state) and
+:mod:`monitor.merging` (merging partition shares of a window, the drift event policy).
+Everything that does I/O (Kafka, faust, HTTP, MLflow, metrics) is in :mod:`monitor.worker`.
+:mod:`monitor.settings` and :mod:`monitor.cli` configure and register the command.
 """
 
 import importlib
@@ -14,14 +14,23 @@ from typing import Any
 # Names are imported on first use so that `driftline --help` (which imports monitor.cli) does
 # not load scipy and the rest of the statistics stack.
 _HOME = {
-    "WindowAccumulator": "monitor.accumulator", "WindowState": "monitor.accumulator",
-    "ConceptDetectors": "monitor.concept", "ConceptDriftDetector": "monitor.concept",
-    "JoinCounts": "monitor.join", "JoinResult": "monitor.join", "JoinState": "monitor.join",
-    "DriftConfig": "monitor.judge", "FeatureJudgement": "monitor.judge",
-    "WindowReport": "monitor.judge", "PerformanceAccumulator": "monitor.performance",
-    "PerformanceReport": "monitor.performance", "judge_performance": "monitor.performance",
-    "DriftPolicy": "monitor.policy", "EventTimeWindows": "monitor.windows",
-    "Window": "monitor.windows", "WindowClock": "monitor.windows",
+    "WindowAccumulator": "monitor.drift.accumulator",
+    "WindowState": "monitor.drift.accumulator",
+    "ConceptDetectors": "monitor.drift.concept",
+    "ConceptDriftDetector": "monitor.drift.concept",
+    "DriftConfig": "monitor.drift.judge",
+    "FeatureJudgement": "monitor.drift.judge",
+    "WindowReport": "monitor.drift.judge",
+    "PerformanceAccumulator": "monitor.drift.performance",
+    "PerformanceReport": "monitor.drift.performance",
+    "judge_performance": "monitor.drift.performance",
+    "EventTimeWindows": "monitor.drift.windows",
+    "Window": "monitor.drift.windows",
+    "WindowClock": "monitor.drift.windows",
+    "JoinCounts": "monitor.state.join",
+    "JoinResult": "monitor.state.join",
+    "JoinState": "monitor.state.join",
+    "DriftPolicy": "monitor.merging.policy",
 }
 
 

@@ -17,8 +17,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Join predictions with late labels, judge drift and accuracy per window, and raise
         drift events (a faust-streaming worker; run more to scale out)."""
-        from monitor.app import run
         from monitor.settings import MonitorSettings
+        from monitor.worker.app import run
 
         overrides = {"window_size": window, "metrics_port": metrics_port}
         settings = MonitorSettings(**{k: v for k, v in overrides.items() if v is not None})

@@ -10,8 +10,8 @@ from __future__ import annotations
 from pydantic import Field, model_validator
 
 from driftline.settings import DriftlineSettings
-from monitor.changelog import SEGMENT_BYTES
-from monitor.windows import EventTimeWindows
+from monitor.drift.windows import EventTimeWindows
+from monitor.state.changelog import SEGMENT_BYTES
 
 __all__ = ["MonitorSettings"]
 

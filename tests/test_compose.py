@@ -51,7 +51,7 @@ METRICS_HOST_SETTING = {
     "retrainer": "DRIFTLINE_RETRAIN_METRICS_HOST",
 }
 # Settings docker-compose.yaml already sets that the service does not read yet.
-METRICS_MODULES = ("scorer/metrics.py", "monitor/metrics.py", "retrainer/metrics.py")
+METRICS_MODULES = ("scorer/metrics.py", "monitor/worker/metrics.py", "retrainer/metrics.py")
 
 
 # --- reading the files ---------------------------------------------------------------------

@@ -261,7 +261,7 @@ def _settled_metrics(port: int, kafka: KafkaSettings, app_id: str,
                 and metrics.get(("driftline_monitor_join_state_size", ())) == len(
                     fed.predictions)
                 and judged == written) or time.monotonic() > deadline:
-            metrics[("reports", ())] = written  # read with the judge's count
+            metrics[("reports", ())] = written  # read with the publisher's count
             return metrics
         time.sleep(0.5)
 
@@ -441,17 +441,17 @@ def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts
     _assert_exact(kafka, app_id, fed)
 
 
-def test_partials_the_judges_stream_stepped_over_are_read_from_kafka_by_the_next_owner(
+def test_partials_the_publishers_stream_stepped_over_are_read_from_kafka_by_the_next_owner(
     kafka_bootstrap: str, registry_home: Path, tmp_path: Path
 ):
-    # What faust can leave after a rebalance: the judge handled offsets 0-1 (kept in its
+    # What faust can leave after a rebalance: the publisher handled offsets 0-1 (kept in its
     # table), its stream dropped 2-4 unseen and faust committed past them (it acks what it
     # drops). The next owner starts at the committed offset 5 and must still count 2-4.
     from confluent_kafka import Consumer, TopicPartition
 
     from driftline.kafka.admin import create_internal_topics
-    from monitor.partition import Partial
-    from monitor.performance import PerformanceAccumulator
+    from monitor.drift.performance import PerformanceAccumulator
+    from monitor.state.partition import Partial
 
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")

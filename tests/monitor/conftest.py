@@ -6,7 +6,7 @@ import pytest
 
 from driftline.features import CREDIT_RISK
 from driftline.profile import ReferenceProfile, build_profile
-from monitor.metrics import SourceMetrics
+from monitor.worker.metrics import SourceMetrics
 from producers.generator import LoanGenerator, default_probability
 
 

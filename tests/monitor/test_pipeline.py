@@ -1,12 +1,12 @@
-"""The pure pieces together, as the faust app wires them: windows, accumulators, judge,
+"""The pure pieces together, as the faust app wires them: windows, accumulators, verdicts,
 policy. A shifted stream gives one covariate event; a stationary one gives none."""
 
 from __future__ import annotations
 
 from driftline.events import DriftEvent
-from monitor.accumulator import WindowAccumulator
-from monitor.policy import DriftPolicy
-from monitor.windows import EventTimeWindows, WindowClock
+from monitor.drift.accumulator import WindowAccumulator
+from monitor.drift.windows import EventTimeWindows, WindowClock
+from monitor.merging.policy import DriftPolicy
 from producers.generator import LAKH, GeneratorParams, LoanGenerator, default_probability
 
 

@@ -1,0 +1,316 @@
+"""Judging one window against the reference: which statistic decides, and the verdicts.
+
+:func:`judge_numeric` and :func:`judge_categorical` compute every statistic of
+:mod:`monitor.drift.statistics` for one feature and let one of them, the *headline*, decide
+the verdict (:class:`FeatureJudgement`); :class:`DriftConfig` holds the thresholds and picks
+the headline by feature type and window size:
+
+======================  =============================================
+feature, window size    headline, drifted when
+======================  =============================================
+numeric, n <= 1000      binned KS, p < 0.05
+numeric, n > 1000       PSI on the profile's bins, PSI >= 0.2
+categorical, n <= 1000  chi-square, p < 0.05
+categorical, n > 1000   Jensen-Shannon distance >= 0.1
+categorical, any n      or share of unseen categories >= 0.05
+window                  no verdict below 30 values
+dataset                 share of drifted features >= 0.5
+======================  =============================================
+
+Each verdict carries a *ratio*, how far past its threshold the deciding statistic is
+(``value / threshold`` for distances, ``log(p) / log(alpha)`` for p-values), which
+:func:`severity` turns into low, medium or high. Why these choices, and how they differ
+from Evidently's defaults: ``docs/monitoring-internals.md``, "Verdicts".
+
+>>> severity(0.5), severity(1.0), severity(2.5), severity(9.0)
+(None, 'low', 'medium', 'high')
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import msgspec
+import numpy as np
+
+from driftline.events import FeatureStatistic, OffsetRange, Severity
+from driftline.profile import CategoricalProfile, NumericProfile
+from monitor.drift import statistics as st
+
+__all__ = [
+    "DriftConfig",
+    "FeatureJudgement",
+    "WindowReport",
+    "judge_categorical",
+    "judge_numeric",
+    "severity",
+]
+
+NumericMethod = str  # "psi" | "ks" | "wasserstein"
+CategoricalMethod = str  # "chi_square" | "jensen_shannon"
+_NUMERIC_METHODS = ("psi", "ks", "wasserstein")
+_CATEGORICAL_METHODS = ("chi_square", "jensen_shannon")
+
+
+class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
+    """Thresholds and test choice for judging windows (defaults in the module's table)."""
+
+    psi_threshold: float = 0.2
+    ks_p_value: float = 0.05
+    wasserstein_threshold: float = 0.1
+    chi_square_p_value: float = 0.05
+    jensen_shannon_threshold: float = 0.1
+    unseen_threshold: float = 0.05
+    missing_tolerance: float = 0.05
+    small_window: int = 1000
+    min_rows: int = 30
+    dataset_share: float = 0.5
+    psi_epsilon: float = st.PSI_EPSILON
+    numeric_method: NumericMethod | None = None
+    categorical_method: CategoricalMethod | None = None
+
+    def __post_init__(self) -> None:
+        if self.numeric_method not in (None, *_NUMERIC_METHODS):
+            raise ValueError(f"numeric_method must be one of {_NUMERIC_METHODS} or None")
+        if self.categorical_method not in (None, *_CATEGORICAL_METHODS):
+            raise ValueError(f"categorical_method must be one of {_CATEGORICAL_METHODS} or None")
+        for name in ("ks_p_value", "chi_square_p_value"):
+            if not 0.0 < getattr(self, name) < 1.0:
+                raise ValueError(f"{name} must be strictly between 0 and 1")
+        if not 0.0 < self.dataset_share <= 1.0:
+            raise ValueError("dataset_share must be in (0, 1]")
+
+    def numeric_headline(self, n: int) -> str:
+        """The statistic that decides a numeric feature's verdict for ``n`` values."""
+        if self.numeric_method:
+            return self.numeric_method
+        return "ks" if n <= self.small_window else "psi"
+
+    def categorical_headline(self, n: int) -> str:
+        """The statistic that decides a categorical feature's verdict for ``n`` values."""
+        if self.categorical_method:
+            return self.categorical_method
+        return "chi_square" if n <= self.small_window else "jensen_shannon"
+
+
+class FeatureJudgement(msgspec.Struct, kw_only=True, frozen=True):
+    """One feature's verdict in one window: the deciding statistic first, then all of them."""
+
+    feature: str
+    feature_type: str
+    method: str
+    value: float
+    threshold: float
+    ratio: float
+    drifted: bool
+    rows: int
+    statistics: list[FeatureStatistic]
+
+
+class WindowReport(msgspec.Struct, kw_only=True, frozen=True):
+    """Everything judged in one window for one model version."""
+
+    model_name: str
+    model_version: str
+    window_start: float
+    window_end: float
+    rows: int
+    judged: bool
+    features: list[FeatureJudgement]
+    score: FeatureJudgement | None
+    drifted_features: list[str]
+    share_drifted: float
+    dataset_drifted: bool
+    dataset_threshold: float
+    evidence: list[OffsetRange] = []
+
+    def feature(self, name: str) -> FeatureJudgement:
+        """The judgement of one feature by name (``"score"`` for the score)."""
+        if name == "score" and self.score is not None:
+            return self.score
+        for judgement in self.features:
+            if judgement.feature == name:
+                return judgement
+        raise KeyError(name)
+
+
+def severity(ratio: float) -> Severity | None:
+    """Severity of a finding from its ratio: below 1 none, then low (< 2), medium (< 4), high."""
+    if not ratio >= 1.0:
+        return None
+    if ratio < 2.0:
+        return "low"
+    return "medium" if ratio < 4.0 else "high"
+
+
+def _p_ratio(p: float, alpha: float) -> float:
+    return math.log(max(p, 1e-300)) / math.log(alpha)
+
+
+def _stat(
+    feature: str, name: str, value: float, threshold: float, drifted: bool, kind: str
+) -> FeatureStatistic:
+    return FeatureStatistic(
+        feature=feature,
+        statistic=name,
+        value=float(value),
+        threshold=float(threshold),
+        drifted=bool(drifted),
+        feature_type=kind,  # type: ignore[arg-type]
+    )
+
+
+def _missing(
+    name: str, kind: str, missing: int, n: int, reference_missing: int, reference_count: int,
+    config: DriftConfig,
+) -> FeatureStatistic:
+    window_share = missing / (missing + n) if missing + n else 0.0
+    ref_total = reference_missing + reference_count
+    limit = (reference_missing / ref_total if ref_total else 0.0) + config.missing_tolerance
+    return _stat(name, "missing_share", window_share, limit, window_share > limit, kind)
+
+
+def _decide(
+    name: str, kind: str, n: int, judged: bool, candidates: list[tuple[str, float, float, float]],
+    statistics: list[FeatureStatistic],
+) -> FeatureJudgement:
+    # candidates: (method, value, threshold, ratio); the first is the headline, the others
+    # (unseen share) may decide instead when they are further past their threshold.
+    method, value, threshold, ratio = max(candidates, key=lambda c: c[3])  # ties: headline
+    return FeatureJudgement(
+        feature=name,
+        feature_type=kind,
+        method=method,
+        value=value,
+        threshold=threshold,
+        ratio=ratio,
+        drifted=judged and ratio >= 1.0,
+        rows=n,
+        statistics=statistics,
+    )
+
+
+def judge_numeric(
+    reference: NumericProfile,
+    counts: Sequence[int],
+    sums: Sequence[float],
+    missing: int,
+    config: DriftConfig,
+    *,
+    feature_type: str = "numeric",
+) -> FeatureJudgement:
+    """Judge one numeric feature (or the score) from its window counts and per-bin sums.
+
+    >>> from driftline.profile import NumericProfile
+    >>> ref = NumericProfile(name="x", cuts=[1.0, 2.0, 3.0], counts=[250, 250, 250, 250],
+    ...     quantiles={}, mean=2.0, std=1.15, minimum=0.0, maximum=4.0, count=1000,
+    ...     bin_means=[0.5, 1.5, 2.5, 3.5])
+    >>> j = judge_numeric(ref, [0, 0, 500, 1500], [0.0, 0.0, 1250.0, 6000.0], 0, DriftConfig())
+    >>> j.method, round(j.value, 3), j.drifted, round(j.ratio, 1)
+    ('psi', 4.46, True, 22.3)
+    >>> for s in j.statistics:
+    ...     print(s.statistic, round(s.value, 3), s.drifted)
+    psi 4.46 True
+    ks_p_value 0.0 True
+    ks_statistic 0.5 True
+    wasserstein_normed 1.413 True
+    missing_share 0.0 False
+    """
+    name = reference.name
+    n = int(sum(counts))
+    judged = n >= config.min_rows
+    ref_counts = np.asarray(reference.counts, dtype=float)
+    cur_counts = np.asarray(counts, dtype=float)
+    psi_value = st.psi(ref_counts, cur_counts, config.psi_epsilon)
+    d, p = st.binned_ks(ref_counts, cur_counts)
+    ref_points = _reference_points(reference)
+    cur_points = np.where(cur_counts > 0, np.asarray(sums, float) / np.maximum(cur_counts, 1), 0.0)
+    scale = reference.std if reference.std > 0 else 1.0
+    w = st.binned_wasserstein(ref_counts, ref_points, cur_counts, cur_points, scale)
+    m = ref_counts.sum()
+    # the first-term asymptotic critical value, not scipy's exact kstwobign.isf (2e-6 apart)
+    critical = (
+        math.sqrt(-math.log(config.ks_p_value / 2) / 2) * math.sqrt((n + m) / (n * m))
+        if n > 0 and m > 0
+        else 1.0
+    )
+    statistics = [
+        _stat(name, "psi", psi_value, config.psi_threshold,
+              psi_value >= config.psi_threshold, feature_type),
+        _stat(name, "ks_p_value", p, config.ks_p_value, p < config.ks_p_value, feature_type),
+        _stat(name, "ks_statistic", d, critical, d > critical, feature_type),
+        _stat(name, "wasserstein_normed", w, config.wasserstein_threshold,
+              w >= config.wasserstein_threshold, feature_type),
+        _missing(name, feature_type, missing, n, reference.missing, reference.count, config),
+    ]
+    method = config.numeric_headline(n)
+    if method == "ks":
+        headline = ("ks_p_value", p, config.ks_p_value, _p_ratio(p, config.ks_p_value))
+        statistics.insert(0, statistics.pop(1))
+    elif method == "wasserstein":
+        headline = ("wasserstein_normed", w, config.wasserstein_threshold,
+                    w / config.wasserstein_threshold)
+        statistics.insert(0, statistics.pop(3))
+    else:
+        headline = ("psi", psi_value, config.psi_threshold, psi_value / config.psi_threshold)
+    return _decide(name, feature_type, n, judged, [headline], statistics)
+
+
+def _reference_points(reference: NumericProfile) -> np.ndarray:
+    if reference.bin_means is not None:
+        return np.asarray(reference.bin_means, dtype=float)
+    # A profile without bin means: middle of each bin, outer bins halfway to the training
+    # min and max.
+    cuts = np.asarray(reference.cuts, dtype=float)
+    lower = np.concatenate([[reference.minimum], cuts])
+    upper = np.concatenate([cuts, [reference.maximum]])
+    return (lower + upper) / 2.0
+
+
+def judge_categorical(
+    reference: CategoricalProfile,
+    counts: Mapping[str, int],
+    missing: int,
+    config: DriftConfig,
+) -> FeatureJudgement:
+    """Judge one categorical feature from its window category counts.
+
+    >>> from driftline.profile import CategoricalProfile
+    >>> ref = CategoricalProfile(name="c", counts={"a": 600, "b": 400}, count=1000)
+    >>> j = judge_categorical(ref, {"a": 55, "b": 35, "z": 10}, 0, DriftConfig())
+    >>> j.method, j.value, j.drifted, j.ratio
+    ('unseen_share', 0.1, True, 2.0)
+    >>> for s in j.statistics:
+    ...     print(s.statistic, round(s.value, 3), s.drifted)
+    chi_square_p_value 0.83 False
+    jensen_shannon 0.19 True
+    unseen_share 0.1 True
+    missing_share 0.0 False
+    """
+    name = reference.name
+    n = int(sum(counts.values()))
+    judged = n >= config.min_rows
+    _, p = st.chi_square(reference.counts, counts)
+    js = st.jensen_shannon(reference.counts, counts)
+    unseen = st.unseen_share(reference.counts, counts)
+    kind = "categorical"
+    statistics = [
+        _stat(name, "chi_square_p_value", p, config.chi_square_p_value,
+              p < config.chi_square_p_value, kind),
+        _stat(name, "jensen_shannon", js, config.jensen_shannon_threshold,
+              js >= config.jensen_shannon_threshold, kind),
+        _stat(name, "unseen_share", unseen, config.unseen_threshold,
+              unseen >= config.unseen_threshold, kind),
+        _missing(name, kind, missing, n, reference.missing, reference.count, config),
+    ]
+    if config.categorical_headline(n) == "chi_square":
+        headline = ("chi_square_p_value", p, config.chi_square_p_value,
+                    _p_ratio(p, config.chi_square_p_value))
+    else:
+        headline = ("jensen_shannon", js, config.jensen_shannon_threshold,
+                    js / config.jensen_shannon_threshold)
+        statistics.insert(0, statistics.pop(1))
+    unseen_candidate = ("unseen_share", unseen, config.unseen_threshold,
+                        unseen / config.unseen_threshold)
+    return _decide(name, kind, n, judged, [headline, unseen_candidate], statistics)

@@ -1,0 +1,301 @@
+"""Per-window model performance from joined predictions, mergeable as labels arrive.
+
+A :class:`PerformanceAccumulator` belongs to one (model name, version, window) where the
+window is that of the *prediction's* event time, so its numbers line up with the drift window
+of the same predictions. Labels arrive late; every :meth:`~PerformanceAccumulator.evaluate`
+call returns what is known so far, with the label coverage (labeled / predictions in the
+window) saying how much that is.
+
+Choices:
+
+- A prediction is positive when ``score >= threshold`` (default 0.5); accuracy, precision,
+  recall and F1 come from the confusion counts at that threshold.
+- ROC AUC is *binned*: positives and negatives are counted in ``bins`` equal score bins on
+  [0, 1] and pairs in the same bin count one half (as ties). That keeps the state at
+  ``2 x bins`` integers and makes it mergeable across workers and windows; the error against
+  the exact AUC is at most half the share of positive-negative pairs that share a bin (with
+  200 bins, typically below 0.002).
+- Log loss clips the score to ``[1e-15, 1 - 1e-15]``; Brier is the mean squared error of the
+  score.
+- Label delay (label time minus prediction time) keeps count, sum, min, max and a coarse
+  histogram (1 min, 5 min, 15 min, 1 h, 6 h, 1 d, 3 d, 7 d) for an upper bound of the median
+  and the 90th percentile.
+
+>>> import numpy as np
+>>> rng = np.random.default_rng(3)
+>>> y = rng.integers(0, 2, 1000)
+>>> s = np.clip(0.3 * y + rng.random(1000) * 0.7, 0, 1)
+>>> acc = PerformanceAccumulator()
+>>> acc.add_predictions(1250)
+>>> for score, label in zip(s, y):
+...     acc.update(float(score), int(label), delay=120.0)
+>>> r = acc.evaluate()
+>>> r.labeled, r.label_coverage, round(r.accuracy, 3), round(r.roc_auc, 3)
+(1000, 0.8, 0.708, 0.826)
+>>> from sklearn.metrics import roc_auc_score
+>>> round(roc_auc_score(y, s), 3)  # exact, for comparison
+0.826
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections.abc import Mapping
+
+import msgspec
+
+from driftline.events import FeatureStatistic
+from monitor.drift.judge import FeatureJudgement
+
+__all__ = [
+    "DEFAULT_TOLERANCES",
+    "DELAY_EDGES",
+    "PerformanceAccumulator",
+    "PerformanceReport",
+    "judge_performance",
+]
+
+# Degradation tolerated before a metric counts as drifted, in the metric's own units.
+DEFAULT_TOLERANCES: dict[str, float] = {
+    "accuracy": 0.05,
+    "roc_auc": 0.05,
+    "f1": 0.05,
+    "log_loss": 0.1,
+    "brier": 0.03,
+}
+_HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "roc_auc"}
+DELAY_EDGES = (60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0, 259200.0, 604800.0)
+_EPS = 1e-15
+
+
+class PerformanceReport(msgspec.Struct, kw_only=True, frozen=True):
+    """Performance of one window so far; metrics are None until they are defined."""
+
+    predictions: int
+    labeled: int
+    label_coverage: float | None
+    accuracy: float | None
+    precision: float | None
+    recall: float | None
+    f1: float | None
+    roc_auc: float | None
+    log_loss: float | None
+    brier: float | None
+    error_rate: float | None
+    positive_rate: float | None
+    delay_mean: float | None
+    delay_min: float | None
+    delay_max: float | None
+    delay_p50_at_most: float | None
+    delay_p90_at_most: float | None
+
+    def metrics(self) -> dict[str, float]:
+        """The defined metrics by name (for Prometheus gauges or a baseline comparison)."""
+        names = ("label_coverage", "accuracy", "precision", "recall", "f1", "roc_auc",
+                 "log_loss", "brier", "error_rate", "delay_mean")
+        return {n: v for n in names if (v := getattr(self, n)) is not None}
+
+
+class PerformanceAccumulator(msgspec.Struct, kw_only=True):
+    """Mergeable confusion counts, score histograms per class, loss sums and label delays.
+
+    Parameters
+    ----------
+    threshold
+        Score at or above which a prediction counts as positive.
+    bins
+        Equal-width score bins on [0, 1] for the binned ROC AUC.
+    """
+
+    threshold: float = 0.5
+    bins: int = 200
+    predictions: int = 0
+    tp: int = 0
+    fp: int = 0
+    tn: int = 0
+    fn: int = 0
+    positives: list[int] = []
+    negatives: list[int] = []
+    log_loss_sum: float = 0.0
+    brier_sum: float = 0.0
+    delay_count: int = 0
+    delay_sum: float = 0.0
+    delay_min: float | None = None
+    delay_max: float | None = None
+    delay_histogram: list[int] = []
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("threshold must be in [0, 1]")
+        if self.bins < 1:
+            raise ValueError("bins must be at least 1")
+        if not self.positives:
+            self.positives = [0] * self.bins
+            self.negatives = [0] * self.bins
+        if not self.delay_histogram:
+            self.delay_histogram = [0] * (len(DELAY_EDGES) + 1)
+
+    @property
+    def labeled(self) -> int:
+        return self.tp + self.fp + self.tn + self.fn
+
+    def add_predictions(self, n: int = 1) -> None:
+        """Count predictions made in the window (labeled or not), for the label coverage."""
+        self.predictions += n
+
+    def update(self, score: float, label: int, delay: float | None = None) -> None:
+        """Count one labeled prediction (``label`` 0 or 1; ``delay`` in seconds)."""
+        positive = score >= self.threshold
+        bins = self.bins
+        b = int(score * bins)
+        if b >= bins:
+            b = bins - 1
+        if label:
+            if positive:
+                self.tp += 1
+            else:
+                self.fn += 1
+            self.positives[b] += 1
+            self.log_loss_sum -= math.log(min(max(score, _EPS), 1.0 - _EPS))
+            self.brier_sum += (1.0 - score) ** 2
+        else:
+            if positive:
+                self.fp += 1
+            else:
+                self.tn += 1
+            self.negatives[b] += 1
+            self.log_loss_sum -= math.log(min(max(1.0 - score, _EPS), 1.0 - _EPS))
+            self.brier_sum += score * score
+        if delay is not None:
+            self.delay_count += 1
+            self.delay_sum += delay
+            low, high = self.delay_min, self.delay_max
+            if low is None or delay < low:
+                self.delay_min = delay
+            if high is None or delay > high:
+                self.delay_max = delay
+            # the first bucket whose upper edge is >= delay
+            self.delay_histogram[bisect_left(DELAY_EDGES, delay)] += 1
+
+    def merge(self, other: PerformanceAccumulator) -> PerformanceAccumulator:
+        """Add ``other`` (same threshold and bins) into this one; returns self."""
+        if (self.threshold, self.bins) != (other.threshold, other.bins):
+            raise ValueError("cannot merge performance counts with another threshold or bins")
+        for name in ("predictions", "tp", "fp", "tn", "fn", "log_loss_sum", "brier_sum",
+                     "delay_count", "delay_sum"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.positives = [a + b for a, b in zip(self.positives, other.positives, strict=True)]
+        self.negatives = [a + b for a, b in zip(self.negatives, other.negatives, strict=True)]
+        self.delay_histogram = [
+            a + b for a, b in zip(self.delay_histogram, other.delay_histogram, strict=True)
+        ]
+        mins = [d for d in (self.delay_min, other.delay_min) if d is not None]
+        maxs = [d for d in (self.delay_max, other.delay_max) if d is not None]
+        self.delay_min = min(mins) if mins else None
+        self.delay_max = max(maxs) if maxs else None
+        return self
+
+    def roc_auc(self) -> float | None:
+        """Binned ROC AUC, or None while one class is absent."""
+        n_pos, n_neg = sum(self.positives), sum(self.negatives)
+        if n_pos == 0 or n_neg == 0:
+            return None
+        below = 0  # negatives in lower bins
+        wins = 0.0
+        for pos, neg in zip(self.positives, self.negatives, strict=True):
+            wins += pos * (below + 0.5 * neg)
+            below += neg
+        return wins / (n_pos * n_neg)
+
+    def evaluate(self) -> PerformanceReport:
+        """The window's performance so far."""
+        n = self.labeled
+        tp, fp, fn = self.tp, self.fp, self.fn
+        precision = tp / (tp + fp) if tp + fp else None
+        recall = tp / (tp + fn) if tp + fn else None
+        f1 = (
+            2 * precision * recall / (precision + recall)
+            if precision is not None and recall is not None and precision + recall > 0
+            else None
+        )
+        accuracy = (tp + self.tn) / n if n else None
+        return PerformanceReport(
+            predictions=self.predictions,
+            labeled=n,
+            label_coverage=min(n / self.predictions, 1.0) if self.predictions else None,
+            accuracy=accuracy,
+            precision=precision,
+            recall=recall,
+            f1=f1,
+            roc_auc=self.roc_auc(),
+            log_loss=self.log_loss_sum / n if n else None,
+            brier=self.brier_sum / n if n else None,
+            error_rate=None if accuracy is None else 1.0 - accuracy,
+            positive_rate=(tp + fn) / n if n else None,
+            delay_mean=self.delay_sum / self.delay_count if self.delay_count else None,
+            delay_min=self.delay_min,
+            delay_max=self.delay_max,
+            delay_p50_at_most=self._delay_bound(0.5),
+            delay_p90_at_most=self._delay_bound(0.9),
+        )
+
+    def _delay_bound(self, q: float) -> float | None:
+        if not self.delay_count:
+            return None
+        target = q * self.delay_count
+        seen = 0
+        for i, count in enumerate(self.delay_histogram):
+            seen += count
+            if seen >= target:
+                return DELAY_EDGES[i] if i < len(DELAY_EDGES) else self.delay_max
+        return self.delay_max
+
+    def encode(self) -> bytes:
+        return msgspec.json.encode(self)
+
+    @classmethod
+    def decode(cls, data: bytes) -> PerformanceAccumulator:
+        return msgspec.json.decode(data, type=cls)
+
+
+def judge_performance(
+    report: PerformanceReport,
+    baseline: Mapping[str, float],
+    tolerances: Mapping[str, float] | None = None,
+    *,
+    min_labeled: int = 200,
+) -> list[FeatureJudgement]:
+    """Judge a window's metrics against the model version's baseline (its test metrics).
+
+    A metric is drifted when it is worse than ``baseline - tolerance`` (or ``+`` for losses);
+    its ratio is the degradation over the tolerance. Metrics missing from ``baseline`` or
+    from the report are skipped; with fewer than ``min_labeled`` labels nothing is drifted.
+
+    >>> acc = PerformanceAccumulator()
+    >>> for score, label in [(0.9, 1), (0.8, 0), (0.3, 1), (0.2, 0)] * 100:
+    ...     acc.update(score, label)
+    >>> [(j.feature, round(j.value, 3), round(j.threshold, 3), j.drifted)
+    ...  for j in judge_performance(acc.evaluate(), {"accuracy": 0.8, "roc_auc": 0.78})]
+    [('accuracy', 0.5, 0.75, True), ('roc_auc', 0.75, 0.73, False)]
+    """
+    tolerances = DEFAULT_TOLERANCES if tolerances is None else tolerances
+    values = report.metrics()
+    judged = report.labeled >= min_labeled
+    out = []
+    for name, tolerance in tolerances.items():
+        if name not in baseline or name not in values or tolerance <= 0:
+            continue
+        value, base = values[name], baseline[name]
+        higher = name in _HIGHER_IS_BETTER
+        worse = base - value if higher else value - base
+        limit = base - tolerance if higher else base + tolerance
+        ratio = max(worse, 0.0) / tolerance
+        drifted = judged and ratio >= 1.0
+        stat = FeatureStatistic(feature=name, statistic=name, value=value, threshold=limit,
+                                drifted=drifted, feature_type="metric")
+        out.append(FeatureJudgement(
+            feature=name, feature_type="metric", method=name, value=value, threshold=limit,
+            ratio=ratio, drifted=drifted, rows=report.labeled, statistics=[stat],
+        ))
+    return out

@@ -1,0 +1,289 @@
+"""Merge every partition's share of a window, judge it once, and raise few drift events.
+
+:class:`WindowMerger` adds partials (:class:`~monitor.state.partition.Partial`) up per
+(kind, model, version, window) and judges a window when every *active* partition's
+watermark has passed its end (drift windows), or every active partition's performance
+watermark has (performance windows). A partition whose heartbeats say it is caught up and
+whose watermarks have not moved for ``idle_timeout`` seconds is idle and holds nothing open;
+until all ``partitions`` have reported once, nothing is judged before ``idle_timeout`` has
+passed since the first partial. Judged windows go through
+:class:`~monitor.merging.policy.DriftPolicy`. Details: ``docs/monitoring-internals.md``,
+"Merging windows".
+
+>>> merger = WindowMerger(partitions=1, profiles=lambda n, v: None)
+>>> merger.add(Partial(kind="watermark", partition=0, watermark=10.0), now=0.0)
+[]
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from driftline.events import DriftEvent
+from driftline.profile import ReferenceProfile
+from monitor.drift.accumulator import WindowAccumulator
+from monitor.drift.judge import DriftConfig, WindowReport
+from monitor.drift.performance import PerformanceAccumulator, PerformanceReport, judge_performance
+from monitor.merging.policy import DriftPolicy
+from monitor.state.partition import Partial
+
+__all__ = ["InOrder", "Judged", "WindowMerger"]
+
+ProfileLookup = Callable[[str, str], ReferenceProfile | None]
+BaselineLookup = Callable[[str, str], Mapping[str, float]]
+
+
+@dataclass
+class Judged:
+    """One window judged: its report and the drift events it raised (often none)."""
+
+    kind: str  # "drift" | "performance" | "concept"
+    model_name: str
+    model_version: str
+    window_start: float
+    window_end: float
+    partitions: int
+    drift: WindowReport | None = None
+    performance: PerformanceReport | None = None
+    events: list[DriftEvent] = field(default_factory=list)
+
+
+@dataclass
+class _Pending:
+    kind: str
+    model_name: str
+    model_version: str
+    start: float
+    end: float
+    partitions: set[int] = field(default_factory=set)
+    drift: WindowAccumulator | None = None
+    performance: PerformanceAccumulator | None = None
+
+
+class InOrder:
+    """Releases items strictly in arrival order, each once it and every item before it are
+    done: the publisher acknowledges partials this way, so what is committed never has a gap.
+
+    >>> acks = InOrder()
+    >>> share, beat = acks.add("share", done=False), acks.add("heartbeat")
+    >>> acks.release()
+    []
+    >>> acks.finish(share)
+    >>> acks.release()
+    ['share', 'heartbeat']
+    """
+
+    def __init__(self) -> None:
+        self._queue: deque[list[Any]] = deque()
+
+    def add(self, item: Any, *, done: bool = True) -> list[Any]:
+        entry = [item, done]
+        self._queue.append(entry)
+        return entry
+
+    @staticmethod
+    def finish(entry: list[Any]) -> None:
+        entry[1] = True
+
+    def release(self) -> list[Any]:
+        out = []
+        while self._queue and self._queue[0][1]:
+            out.append(self._queue.popleft()[0])
+        return out
+
+
+def _series(kind: str, model_name: str, model_version: str) -> str:
+    return f"{kind}\t{model_name}\t{model_version}"
+
+
+class WindowMerger:
+    """Merge partials per window and judge windows once every partition has passed them."""
+
+    def __init__(
+        self,
+        partitions: int,
+        profiles: ProfileLookup,
+        baselines: BaselineLookup = lambda n, v: {},
+        *,
+        config: DriftConfig | None = None,
+        policy: DriftPolicy | None = None,
+        idle_timeout: float = 30.0,
+        min_labeled: int = 200,
+        started: float | None = None,
+        judged: MutableMapping[str, bytes] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.expected = partitions
+        self.profiles = profiles
+        self.baselines = baselines
+        self.config = config or DriftConfig()
+        self.policy = policy or DriftPolicy()
+        self.idle_timeout = idle_timeout
+        self.min_labeled = min_labeled
+        # When the first partial arrived (unless given): the publisher may wait long for its
+        # partition after a restart (the group's session timeout), and the wait for every
+        # partition to speak must start when the partials do, not when the process did.
+        self._started = started
+        self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
+        self._perf_marks: dict[int, float] = {}  # partition -> performance watermark
+        self._moved: dict[int, float] = {}  # partition -> when a watermark of it last rose
+        self._sent: dict[int, float] = {}  # partition -> newest heartbeat's send time (wall)
+        self._clock = clock
+        self._caught_up: set[int] = set()  # partitions whose last heartbeat had no backlog
+        self._pending: dict[tuple[str, str, str, float], _Pending] = {}
+        # (kind, model, version) -> end of the last window judged; kept in ``judged`` (a faust
+        # table in the app) so that a restarted publisher recognises a partial re-sent by a
+        # restarted source as a share of a window it already reported.
+        self._judged_through: MutableMapping[str, bytes] = {} if judged is None else judged
+        self.late_partials = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._pending)
+
+    def is_judged(self, partial: Partial) -> bool:
+        """Whether the window ``partial`` belongs to was judged already (a late share): windows
+        of one kind and model version are judged in order of their end."""
+        through = self._judged_through.get(_series(partial.kind, partial.model_name,
+                                                   partial.model_version))
+        return through is not None and partial.window_end <= float(through)
+
+    def add(self, partial: Partial, now: float | None = None) -> list[Judged]:
+        """Take one partial; returns the windows that became ready to judge."""
+        now = time.monotonic() if now is None else now
+        if self._started is None:
+            self._started = now
+        p = partial.partition
+        mark = self._marks.get(p)
+        incoming = -float("inf") if partial.watermark is None else partial.watermark
+        watermark = incoming if mark is None else max(mark[0], incoming)
+        back = mark is not None and not self._alive(p, now)  # a new owner after a silence
+        if mark is None or watermark > mark[0] or back:
+            self._moved[p] = now  # (back: not idle until it shows it is again)
+            if back:
+                self._caught_up.discard(p)
+        self._marks[p] = (watermark, now)
+        if partial.sent_at is not None:
+            self._sent[p] = max(partial.sent_at, self._sent.get(p, partial.sent_at))
+        if partial.caught_up is not None:
+            if partial.caught_up:
+                self._caught_up.add(p)
+            else:
+                self._caught_up.discard(p)
+        if partial.performance_watermark is not None:
+            before = self._perf_marks.get(p, -1e300)
+            if partial.performance_watermark > before:
+                self._perf_marks[p] = partial.performance_watermark
+                self._moved[p] = now
+        if partial.kind in ("drift", "performance"):
+            self._merge(partial)
+        out = []
+        if partial.kind == "detection" and partial.detection:
+            event = self.policy.observe_detection(
+                partial.model_name, partial.model_version, partial.event_time,
+                partial.detection,
+            )
+            judged = Judged("concept", partial.model_name, partial.model_version,
+                            partial.event_time, partial.event_time, partitions=1)
+            if event is not None:
+                judged.events.append(event)
+            out.append(judged)
+        return out + self.ready(now)
+
+    def _merge(self, partial: Partial) -> None:
+        key = (partial.kind, partial.model_name, partial.model_version, partial.window_start)
+        if self.is_judged(partial):
+            self.late_partials += 1
+            return
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = self._pending[key] = _Pending(
+                partial.kind, partial.model_name, partial.model_version,
+                partial.window_start, partial.window_end,
+            )
+        if partial.partition in pending.partitions:
+            return  # the same partition's share again (a replay after a restart)
+        pending.partitions.add(partial.partition)
+        if partial.drift is not None:
+            profile = self.profiles(partial.model_name, partial.model_version)
+            if profile is None:
+                return
+            incoming = WindowAccumulator.from_state(profile, partial.drift)
+            pending.drift = incoming if pending.drift is None else pending.drift.merge(incoming)
+        if partial.performance is not None:
+            pending.performance = (
+                partial.performance if pending.performance is None
+                else pending.performance.merge(partial.performance)
+            )
+
+    def _low_watermarks(self, now: float) -> tuple[float, float] | None:
+        """(drift, performance) watermarks that every active partition has passed."""
+        started = now if self._started is None else self._started
+        if len(self._marks) < self.expected and now - started < self.idle_timeout:
+            return None  # some partition has not spoken yet: wait for it a while
+        active = [p for p in self._marks if not self._idle(p, now)]
+        if not active:
+            active = list(self._marks)
+        if not active:
+            return None
+        drift = min(self._marks[p][0] for p in active)
+        perf = min(self._perf_marks.get(p, -float("inf")) for p in active)
+        return drift, perf
+
+    def _alive(self, p: int, now: float) -> bool:
+        """Heard from lately: by the send time of its newest heartbeat when it has one (a
+        heartbeat read again after a rebalance is old news), else by when it was read."""
+        sent = self._sent.get(p)
+        if sent is not None:
+            return self._clock() - sent <= self.idle_timeout
+        return now - self._marks[p][1] <= self.idle_timeout
+
+    def _idle(self, p: int, now: float) -> bool:
+        """Alive, caught up, and no watermark moved for a while."""
+        return (p in self._caught_up and self._alive(p, now)
+                and now - self._moved[p] > self.idle_timeout)
+
+    def ready(self, now: float | None = None) -> list[Judged]:
+        """Judge every pending window that all active partitions have passed."""
+        now = time.monotonic() if now is None else now
+        marks = self._low_watermarks(now)
+        if marks is None:
+            return []
+        done = []
+        for key, pending in sorted(self._pending.items(), key=lambda kv: (kv[1].end, kv[0])):
+            low = marks[1] if pending.kind == "performance" else marks[0]
+            if low >= pending.end:
+                done.append(key)
+        out = []
+        for key in done:
+            pending = self._pending.pop(key)
+            series = _series(pending.kind, pending.model_name, pending.model_version)
+            through = self._judged_through.get(series)
+            if through is None or pending.end > float(through):
+                self._judged_through[series] = repr(pending.end).encode()
+            out.append(self._judge(pending))
+        return out
+
+    def _judge(self, p: _Pending) -> Judged:
+        judged = Judged(p.kind, p.model_name, p.model_version, p.start, p.end,
+                        partitions=len(p.partitions))
+        if p.drift is not None:
+            report = p.drift.evaluate(self.config)
+            judged.drift = report
+            judged.events.extend(self.policy.observe_window(report))
+        if p.performance is not None:
+            report = p.performance.evaluate()
+            judged.performance = report
+            baseline = self.baselines(p.model_name, p.model_version)
+            judgements = judge_performance(report, baseline, min_labeled=self.min_labeled)
+            if judgements and report.labeled >= self.min_labeled:
+                event = self.policy.observe(
+                    "performance", p.model_name, p.model_version, p.start, p.end, judgements,
+                )
+                if event is not None:
+                    judged.events.append(event)
+        return judged

@@ -1,0 +1,464 @@
+"""Everything one source partition contributes, as a pure state machine with checkpoints.
+
+:class:`PartitionState` runs, for partition ``p`` of ``predictions`` and ``labels``:
+
+- the join (:class:`~monitor.state.join.JoinState`);
+- drift windows: per (model, version, window) a mergeable
+  :class:`~monitor.drift.accumulator.WindowAccumulator`, closed by this partition's
+  event-time watermark;
+- performance windows: per (model, version, window of the prediction's event time) a
+  :class:`~monitor.drift.performance.PerformanceAccumulator`, closed once the predictions'
+  watermark has passed the window and the labels' own watermark has passed its end plus
+  ``label_wait``;
+- a heartbeat of its watermark whenever it crosses a window boundary.
+
+Closed windows leave as :class:`Partial` records, merged across partitions and judged once
+(:mod:`monitor.merging.merge`). :meth:`PartitionState.snapshot` gives the small state with
+the last offset applied per topic; a state made from a snapshot skips events at or below
+those offsets and applies the others again, so counts end as in an uninterrupted run
+(``docs/monitoring-internals.md``, "Partition state, checkpoints and restarts").
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from driftline.events import FeatureStatistic, LabeledEvent, LabelEvent, PredictionEvent
+from driftline.profile import ReferenceProfile
+from monitor.drift.accumulator import WindowAccumulator, WindowState
+from monitor.drift.performance import PerformanceAccumulator
+from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowClock
+from monitor.state.join import JoinCounts, JoinState
+
+__all__ = [
+    "Partial",
+    "PartitionConfig",
+    "PartitionSnapshot",
+    "PartitionState",
+    "Step",
+    "finite_or_none",
+]
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """JSON carries no infinities: an unset watermark travels as None."""
+    return value if value is not None and math.isfinite(value) else None
+
+ProfileLookup = Callable[[str, str], ReferenceProfile | None]
+# the windows one event counts in, and per window its drift and performance accumulators
+_Targets = tuple[list[Window], list[tuple[WindowAccumulator | None, PerformanceAccumulator | None]]]
+
+
+class Partial(msgspec.Struct, kw_only=True, frozen=True):
+    """One partition's share of one closed window, a heartbeat (``kind="watermark"``) or a
+    concept-drift detection (``kind="detection"``).
+    ``watermark`` is the partition's drift watermark (largest event time minus grace) as of
+    this record, or None when the record says nothing about it (window partials: the
+    heartbeat that follows them carries it)."""
+
+    kind: str  # "drift" | "performance" | "watermark" | "detection"
+    partition: int
+    watermark: float | None  # None: no event time yet (JSON has no -infinity)
+    model_name: str = ""
+    model_version: str = ""
+    window_start: float = 0.0
+    window_end: float = 0.0
+    drift: WindowState | None = None
+    performance: PerformanceAccumulator | None = None
+    performance_watermark: float | None = None
+    # heartbeats from the worker's timer: whether the partition had nothing left to read
+    caught_up: bool | None = None
+    # ... and the worker's wall clock when it sent the heartbeat: a publisher that reads it again
+    # later (after a rebalance or a restart) must not take it for a sign of life
+    sent_at: float | None = None
+    # kind "detection": a concept-drift detector fired at ``event_time``
+    event_time: float = 0.0
+    detection: list[FeatureStatistic] | None = None
+
+    @property
+    def key(self) -> bytes:
+        return (self.model_name or "_").encode()
+
+
+class PartitionSnapshot(msgspec.Struct, kw_only=True):
+    offsets: dict[str, int] = {}  # topic -> last offset included
+    join: JoinCounts = msgspec.field(default_factory=JoinCounts)
+    drift_clock: ClockState = msgspec.field(default_factory=ClockState)
+    label_max: float | None = None  # largest label event time seen
+    perf_closed: float | None = None  # performance windows ending no later than this are closed
+    join_clock: float | None = None  # the join's clock (largest event time it had seen)
+    drift: dict[str, WindowState] = {}
+    performance: dict[str, PerformanceAccumulator] = {}
+    heartbeat_at: float | None = None
+    unprofiled: dict[str, int] = {}
+    dead_letters: int = 0
+
+
+@dataclass(frozen=True)
+class PartitionConfig:
+    windows: EventTimeWindows
+    label_wait: float = 600.0
+    join_ttl: float = 86_400.0
+    join_retention: float | None = None  # tombstones of joined/expired slots; None: join_ttl
+    threshold: float = 0.5  # score at or above which a prediction is positive
+
+
+@dataclass
+class Step:
+    """What one event (or a run of them) produced: joined records to send to ``labeled``
+    and closed partials."""
+
+    labeled: list[LabeledEvent] = field(default_factory=list)
+    # per joined record, its prediction's JSON as read (when given): see encode_labeled
+    prediction_raws: list[bytes | None] = field(default_factory=list)
+    partials: list[Partial] = field(default_factory=list)
+    skipped: int = 0  # events the checkpoint already included
+
+
+_encoder = msgspec.json.Encoder()
+_snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
+
+
+def _window_key(model: str, version: str, start: float) -> str:
+    return f"{model}\t{version}\t{start!r}"
+
+
+class PartitionState:
+    """The monitor's work for one source partition (see the module docstring)."""
+
+    def __init__(
+        self,
+        partition: int,
+        config: PartitionConfig,
+        store: MutableMapping[str, Any],
+        profiles: ProfileLookup,
+        snapshot: PartitionSnapshot | None = None,
+    ) -> None:
+        self.partition = partition
+        self.config = config
+        self.profiles = profiles
+        snap = snapshot or PartitionSnapshot()
+        self._snap = snap
+        self.offsets = dict(snap.offsets)
+        self.join = JoinState(config.join_ttl, config.join_retention, store=store,
+                              counts=snap.join)
+        # slots recovered from the changelog, back to the checkpoint (none: to the start)
+        self.join.resume(snap.offsets, snap.join_clock)
+        self.drift_clock = WindowClock(config.windows, snap.drift_clock)
+        self.label_max = snap.label_max
+        self.perf_closed = -math.inf if snap.perf_closed is None else snap.perf_closed
+        self._drift: dict[str, WindowAccumulator] = {}
+        for key, state in snap.drift.items():
+            profile = profiles(state.model_name, state.model_version)
+            if profile is not None:
+                self._drift[key] = WindowAccumulator.from_state(profile, state)
+        self._perf: dict[str, PerformanceAccumulator] = dict(snap.performance)
+        self.heartbeat_at = snap.heartbeat_at
+        self.unprofiled = dict(snap.unprofiled)
+        self.dead_letters = snap.dead_letters
+        self._grace, self._label_wait = config.windows.grace, config.label_wait
+        self._targets: dict[str, _Targets] = {}  # see _resolve
+        self._label_targets: dict[
+            tuple[str, str], tuple[float, float, list[tuple[float, PerformanceAccumulator | None]]]
+        ] = {}  # see _label_windows
+
+    # -- events -----------------------------------------------------------------------------
+
+    def applied(self, topic: str, offset: int) -> bool:
+        """True when the checkpoint already includes this event (skip it)."""
+        last = self.offsets.get(topic)
+        return last is not None and offset <= last
+
+    def on_prediction(
+        self,
+        prediction: PredictionEvent,
+        topic: str,
+        offset: int,
+        *,
+        close: bool = True,
+        raw: bytes | None = None,
+    ) -> Step:
+        """Apply one prediction (``raw``: its JSON as read, which the join keeps to write
+        out instead of encoding it again). With ``close=False`` the windows it closed stay
+        queued until :meth:`close` (once per batch: the outcome is the same, popping is
+        what costs)."""
+        step = self.on_predictions(topic, [offset], [prediction],
+                                   None if raw is None else [raw])
+        return self._done(step, close)
+
+    def on_label(
+        self,
+        label: LabelEvent,
+        topic: str,
+        offset: int,
+        *,
+        close: bool = True,
+        raw: bytes | None = None,
+    ) -> Step:
+        """Apply one label (``close`` and ``raw`` as in :meth:`on_prediction`)."""
+        step = self.on_labels(topic, [offset], [label], None if raw is None else [raw])
+        return self._done(step, close)
+
+    def _unapplied(
+        self, topic: str, offsets: list[int], events: list[Any], raws: list[bytes] | None
+    ) -> tuple[list[int], list[Any], list[bytes] | None]:
+        """The events the checkpoint does not include yet, in order; records the last."""
+        last = self.offsets.get(topic)
+        if last is not None and offsets[0] <= last:
+            keep = [i for i, offset in enumerate(offsets) if offset > last]
+            offsets = [offsets[i] for i in keep]
+            events = [events[i] for i in keep]
+            raws = None if raws is None else [raws[i] for i in keep]
+        if offsets:
+            self.offsets[topic] = offsets[-1]
+        return offsets, events, raws
+
+    def on_predictions(
+        self,
+        topic: str,
+        offsets: list[int],
+        predictions: list[PredictionEvent],
+        raws: list[bytes] | None = None,
+    ) -> Step:
+        """Apply a run of predictions read from ``topic`` at ``offsets`` (increasing), in
+        order, each exactly as :meth:`on_prediction` would; windows they close stay queued
+        until :meth:`close`. The join handles the run first (it reads nothing the windows
+        write), then each prediction counts in its windows."""
+        n = len(offsets)
+        offsets, predictions, raws = self._unapplied(topic, offsets, predictions, raws)
+        step = Step(skipped=n - len(offsets))
+        if not offsets:
+            return step
+        results = self.join.add_predictions(predictions, (topic, self.partition), offsets,
+                                            raws)
+        clock = self.drift_clock
+        observe = clock.observe
+        found = self._targets.get
+        labels_mark = self._labels_mark()
+        partition = self.partition
+        named: tuple[str, str, str] = ("", "", "")
+        for prediction, offset, result in zip(predictions, offsets, results, strict=True):
+            if result == "duplicate":
+                continue
+            name, version = prediction.model_name, prediction.model_version
+            if name != named[0] or version != named[1]:
+                named = (name, version, f"{name}/{version}")
+            label = named[2]
+            windows = observe(prediction.event_time, label)
+            targets = found(label)
+            if targets is None or targets[0] is not windows:
+                targets = self._resolve(name, version, label, windows)
+            evidence = (topic, partition, offset)
+            for acc, perf in targets[1]:
+                if acc is not None:
+                    acc.update(prediction.features, prediction.score, evidence=evidence)
+                if perf is not None:
+                    perf.add_predictions()
+            if type(result) is tuple:
+                step.labeled.append(result[0])
+                step.prediction_raws.append(result[1])
+                self._count_label(result[0])
+            # which performance windows are closed moves per event (see _done)
+            mark = clock.watermark if clock.watermark < labels_mark else labels_mark
+            if mark > self.perf_closed:
+                self.perf_closed = mark
+        return step
+
+    def on_labels(
+        self,
+        topic: str,
+        offsets: list[int],
+        labels: list[LabelEvent],
+        raws: list[bytes] | None = None,
+    ) -> Step:
+        """Apply a run of labels, as :meth:`on_predictions` does predictions."""
+        n = len(offsets)
+        offsets, labels, raws = self._unapplied(topic, offsets, labels, raws)
+        step = Step(skipped=n - len(offsets))
+        if not offsets:
+            return step
+        results = self.join.add_labels(labels, (topic, self.partition), offsets, raws)
+        watermark = self.drift_clock.watermark  # labels do not move it
+        wait = self._grace + self._label_wait
+        for label, result in zip(labels, results, strict=True):
+            if self.label_max is None or label.event_time > self.label_max:
+                self.label_max = label.event_time
+            if type(result) is tuple:
+                step.labeled.append(result[0])
+                step.prediction_raws.append(result[1])
+                self._count_label(result[0])
+            labels_mark = self.label_max - wait
+            mark = watermark if watermark < labels_mark else labels_mark
+            if mark > self.perf_closed:
+                self.perf_closed = mark
+        return step
+
+    def on_dead_letter(self, topic: str, offset: int) -> bool:
+        """Count a bad message once; False if the checkpoint already includes it."""
+        if self.applied(topic, offset):
+            return False
+        self.offsets[topic] = offset
+        self.dead_letters += 1
+        return True
+
+    def expire(self, now: float | None = None) -> list[PredictionEvent]:
+        """Expire predictions that waited longer than the join TTL (event time)."""
+        return self.join.expire(now)
+
+    # -- windows ----------------------------------------------------------------------------
+
+    def _resolve(self, name: str, version: str, label: str, windows: list[Window]) -> _Targets:
+        """The accumulators an event in ``windows`` updates. The window clock hands back the
+        same list for consecutive events in the same windows, so the result is kept for
+        them; kept only while every window has a profile (one may be registered later)."""
+        pairs = []
+        for window in windows:
+            acc = self._drift_acc(name, version, window)
+            if acc is None:
+                self.unprofiled[label] = self.unprofiled.get(label, 0) + 1
+            perf = self._perf_acc(name, version, window) if window.end > self.perf_closed else None
+            pairs.append((acc, perf))
+        targets = (windows, pairs)
+        if all(acc is not None for acc, _ in pairs):
+            self._targets[label] = targets
+        return targets
+
+    def _drift_acc(self, name: str, version: str, window: Window) -> WindowAccumulator | None:
+        key = _window_key(name, version, window.start)
+        acc = self._drift.get(key)
+        if acc is None:
+            profile = self.profiles(name, version)
+            if profile is None:
+                return None
+            acc = self._drift[key] = WindowAccumulator(profile, window)
+        return acc
+
+    def _perf_acc(self, name: str, version: str, window: Window) -> PerformanceAccumulator:
+        key = _window_key(name, version, window.start)
+        acc = self._perf.get(key)
+        if acc is None:
+            acc = self._perf[key] = PerformanceAccumulator(threshold=self.config.threshold)
+        return acc
+
+    @property
+    def performance_watermark(self) -> float:
+        """Performance windows ending no later than this are complete: the predictions'
+        watermark has passed them and the labels' has passed them plus ``label_wait``."""
+        return min(self.drift_clock.watermark, self._labels_mark())
+
+    def _labels_mark(self) -> float:
+        """The labels' watermark less ``label_wait`` (-inf before any label)."""
+        if self.label_max is None:
+            return -math.inf
+        return self.label_max - self._grace - self._label_wait
+
+    def _perf_end(self, key: str) -> float:
+        return float(key.rsplit("\t", 1)[1]) + self.config.windows.size
+
+    def _count_label(self, labeled: LabeledEvent) -> None:
+        p = labeled.prediction
+        t = p.event_time
+        version = (p.model_name, p.model_version)
+        recent = self._label_targets.get(version)
+        if recent is not None and recent[0] <= t < recent[1]:
+            targets = recent[2]
+        else:
+            targets = self._label_windows(p.model_name, p.model_version, t)
+        for end, acc in targets:
+            # a window already closed (perhaps not popped yet) does not count it
+            if acc is not None and end > self.perf_closed:
+                acc.update(p.score, labeled.label, delay=labeled.delay_seconds)
+
+    def _label_windows(
+        self, name: str, version: str, event_time: float
+    ) -> list[tuple[float, PerformanceAccumulator | None]]:
+        """The performance accumulators of the windows of a prediction made at
+        ``event_time``; kept for the next labels of predictions in the same windows while
+        each exists (until close() may pop them)."""
+        windows = self.config.windows
+        found = windows.assign(event_time)
+        targets = [(w.end, self._perf.get(_window_key(name, version, w.start))) for w in found]
+        if windows.whole and all(acc is not None for _, acc in targets):
+            self._label_targets[(name, version)] = (*windows.span(found), targets)
+        return targets
+
+    def _done(self, step: Step, close: bool) -> Step:
+        # Which performance windows are closed moves per event (on_predictions, on_labels),
+        # so that whether a label is counted never depends on where a batch ended; popping
+        # them waits for close().
+        if close:
+            step.partials.extend(self.close())
+        return step
+
+    def close(self) -> list[Partial]:
+        """Pop the windows closed so far as partials, then a heartbeat with the watermarks.
+
+        The window partials carry no watermark: several windows may close at once, and a
+        watermark on the first would tell the merger that this partition has passed the
+        others before their counts arrive. The heartbeat after them says it (sent whenever
+        a window closed or the watermark crossed a window boundary)."""
+        partials: list[Partial] = []
+        self._targets.clear()  # accumulators may be popped below
+        self._label_targets.clear()
+        watermark = self.drift_clock.watermark
+        for label, window in self.drift_clock.pop_closed():
+            name, _, version = label.rpartition("/")
+            acc = self._drift.pop(_window_key(name, version, window.start), None)
+            if acc is not None:
+                partials.append(Partial(
+                    kind="drift", partition=self.partition, watermark=None,
+                    model_name=name, model_version=version, window_start=window.start,
+                    window_end=window.end, drift=acc.state,
+                ))
+        mark = self.perf_closed
+        if self._perf and math.isfinite(mark):
+            for key in [k for k in self._perf if self._perf_end(k) <= mark]:
+                name, version, start = key.split("\t")
+                partials.append(Partial(
+                    kind="performance", partition=self.partition, watermark=None,
+                    model_name=name, model_version=version,
+                    window_start=float(start), window_end=self._perf_end(key),
+                    performance=self._perf.pop(key),
+                ))
+        crossed = False
+        if math.isfinite(watermark):
+            step_size = self.config.windows.step
+            boundary = math.floor((watermark - self.config.windows.origin) / step_size)
+            if self.heartbeat_at is None or boundary > self.heartbeat_at:
+                self.heartbeat_at = boundary
+                crossed = True
+        if partials or crossed:
+            partials.append(Partial(kind="watermark", partition=self.partition,
+                                    watermark=finite_or_none(watermark),
+                                    performance_watermark=finite_or_none(mark)))
+        return partials
+
+    # -- checkpoints ------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """The checkpoint: everything but the join slots, with the offsets it includes.
+        Taking it tells the join which events a checkpoint includes from now on."""
+        self.join.checkpoint_taken(self.offsets)
+        snap = PartitionSnapshot(
+            offsets=dict(self.offsets),
+            join=self.join.counts,
+            drift_clock=self.drift_clock.state(),
+            label_max=self.label_max,
+            join_clock=self.join.clock,
+            perf_closed=finite_or_none(self.perf_closed),
+            drift={k: a.state for k, a in self._drift.items()},
+            performance=dict(self._perf),
+            heartbeat_at=self.heartbeat_at,
+            unprofiled=dict(self.unprofiled),
+            dead_letters=self.dead_letters,
+        )
+        return _encoder.encode(snap)
+
+    @staticmethod
+    def decode_snapshot(data: bytes) -> PartitionSnapshot:
+        return _snapshot_decoder.decode(data)

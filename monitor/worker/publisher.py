@@ -1,0 +1,202 @@
+"""The worker's agent on the partials topic: merge, judge once, publish, acknowledge in order.
+
+:class:`WindowPublisher` takes the partials the source loops send (one partition, all of the
+worker group's source partitions), merges every partition's share of a window with a
+:class:`~monitor.merging.merge.WindowMerger` that judges it once, and publishes each judged
+window to the reports topic and its drift events to ``drift-events``, the log and the
+webhook. It acknowledges partials strictly in offset order, each once it and all before it
+are done, so a restart reads every share of the windows still open again. Partials that
+faust's stream stepped over in a rebalance are read back from Kafka
+(:class:`~monitor.merging.gaps.OffsetGaps`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol
+
+import msgspec
+
+from driftline.events import DriftEvent, encode
+from driftline.kafka.admin import watermarks
+from driftline.kafka.consumer import iter_range
+from monitor.merging.gaps import OffsetGaps
+from monitor.merging.merge import InOrder, Judged, WindowMerger
+from monitor.state.partition import Partial
+from monitor.worker.alerts import WebhookSink, log_alert
+from monitor.worker.metrics import PublisherMetrics
+
+__all__ = ["WindowPublisher", "read_partials"]
+
+log = logging.getLogger(__name__)
+
+_partial_decoder = msgspec.json.Decoder(Partial)
+_report_encoder = msgspec.json.Encoder()
+
+WindowKey = tuple[str, str, str, float]  # (kind, model name, model version, window start)
+ReadBack = Callable[[range], Awaitable[list[tuple[int, bytes]]]]
+
+
+class Sink(Protocol):
+    """Where records go (a faust topic in the worker)."""
+
+    async def send(self, *, key: bytes, value: bytes) -> Any: ...
+
+
+class WindowPublisher:
+    """Merges the partials of one stream and publishes what they judge.
+
+    ``reports`` and ``drift_events``: where judged windows and drift events go; ``drain``:
+    waits until everything sent is acknowledged by Kafka (before any partial is acked);
+    ``position``: where the last offset handled is kept for the next owner (a faust table);
+    ``read_back(offsets)``: the partials at ``offsets`` still in Kafka."""
+
+    def __init__(
+        self,
+        merger: WindowMerger,
+        metrics: PublisherMetrics,
+        *,
+        reports: Sink,
+        drift_events: Sink,
+        drain: Callable[[], Awaitable[None]],
+        position: MutableMapping[str, bytes],
+        read_back: ReadBack,
+        webhook: WebhookSink | None = None,
+    ) -> None:
+        self.merger = merger
+        self.metrics = metrics
+        self.reports = reports
+        self.drift_events = drift_events
+        self.drain = drain
+        self.position = position
+        self.read_back = read_back
+        self.webhook = webhook
+        self.order = InOrder()  # the ack order of the partials taken
+        self.waiting: dict[WindowKey, list[list[Any]]] = {}  # a window's shares not acked
+        self.gaps: OffsetGaps | None = None  # made at the first partial, from ``position``
+        # The position is written once a second, not per partial: a table write per partial
+        # costs the worker's event loop, and an older position only makes the next owner
+        # read again what it de-duplicates anyway.
+        self.position_due = 0.0
+
+    async def run(self, stream: Any) -> None:
+        """Take every event of a faust stream (acknowledged here, not by faust)."""
+        async for event in stream.noack().events():
+            await self.take(event)
+
+    async def take(self, event: Any) -> None:
+        """Handle one event of the stream, after any partials its offset shows were
+        stepped over, then ack what is done."""
+        offset = event.message.offset
+        await self._read_skipped(offset)
+        partial = _decode(event.value, offset)
+        is_share = partial is not None and _is_share(partial)
+        entry = self.order.add(event, done=not is_share)
+        if partial is not None:
+            await self.handle(partial, entry)
+        if time.monotonic() >= self.position_due:
+            self.position["0"] = b"%d" % offset
+            self.position_due = time.monotonic() + 1.0
+        for acked in self.order.release():
+            acked.ack()
+
+    async def handle(self, partial: Partial, entry: list[Any] | None) -> None:
+        """Merge one partial and publish the windows it completes; ``entry``: its place in
+        the ack order (None for one read back from Kafka, whose offset is committed)."""
+        share = _window_key(partial)
+        if _is_share(partial) and entry is not None:
+            self.waiting.setdefault(share, []).append(entry)
+        judged_now = self.merger.add(partial)
+        for judged in judged_now:
+            await self._publish(judged)
+        if judged_now:
+            await self.drain()  # the reports and events are out before any ack
+            for judged in judged_now:
+                self._done((judged.kind, judged.model_name, judged.model_version,
+                            judged.window_start))
+        if _is_share(partial) and self.merger.is_judged(partial):
+            self._done(share)  # a late share of a window judged before
+
+    async def _read_skipped(self, offset: int) -> None:
+        if self.gaps is None:
+            stored = self.position.get("0")
+            self.gaps = OffsetGaps(None if stored is None else int(stored))
+        skipped = self.gaps.see(offset)
+        if not skipped:
+            return
+        log.warning("the publisher's stream stepped over partials %d-%d (a rebalance); "
+                    "reading them from Kafka", skipped.start, skipped.stop - 1)
+        for at, raw in await self.read_back(skipped):
+            partial = _decode(raw, at)
+            if partial is not None:
+                self.metrics.partials_read_back.inc()
+                await self.handle(partial, None)
+
+    async def _publish(self, judged: Judged) -> None:
+        _observe(self.metrics, judged)
+        await self.reports.send(key=judged.model_name.encode(),
+                                value=_report_encoder.encode(judged))
+        for event in judged.events:
+            await self.drift_events.send(key=event.key, value=encode(event))
+            self._alert(event)
+
+    def _alert(self, event: DriftEvent) -> None:
+        self.metrics.drift_events.labels(event.model_name, event.model_version, event.kind,
+                                         event.severity).inc()
+        log_alert(event)
+        if self.webhook is not None:
+            self.webhook.submit(event)
+
+    def _done(self, key: WindowKey) -> None:
+        for entry in self.waiting.pop(key, []):
+            self.order.finish(entry)
+
+
+def read_partials(kafka: Any, topic: str) -> ReadBack:
+    """A ``read_back`` for :class:`WindowPublisher`: the partials at the given offsets of
+    ``topic`` (one partition) still in Kafka, read in a thread."""
+
+    def read(offsets: range) -> list[tuple[int, bytes]]:
+        low, high = watermarks(kafka, topic)[0]
+        start, stop = max(offsets.start, low), min(offsets.stop, high)
+        return [(m.offset(), m.value()) for m in iter_range(kafka, topic, {0: (start, stop)})]
+
+    async def read_back(offsets: range) -> list[tuple[int, bytes]]:
+        return await asyncio.get_running_loop().run_in_executor(None, read, offsets)
+
+    return read_back
+
+
+def _is_share(partial: Partial) -> bool:
+    """Whether the partial is a partition's share of a window (not a heartbeat or an alarm)."""
+    return partial.kind in ("drift", "performance")
+
+
+def _window_key(partial: Partial) -> WindowKey:
+    return (partial.kind, partial.model_name, partial.model_version, partial.window_start)
+
+
+def _decode(raw: bytes, offset: int) -> Partial | None:
+    try:
+        return _partial_decoder.decode(raw)
+    except msgspec.ValidationError as exc:  # never expected: our own topic
+        log.error("unreadable partial at offset %s: %s", offset, exc)
+        return None
+
+
+def _observe(metrics: PublisherMetrics, judged: Judged) -> None:
+    labels = (judged.model_name, judged.model_version)
+    metrics.windows.labels(*labels, judged.kind).inc()
+    if judged.drift is not None:
+        report = judged.drift
+        metrics.window_rows.labels(*labels).set(report.rows)
+        metrics.share_drifted.labels(*labels).set(report.share_drifted)
+        for j in [*report.features, *([report.score] if report.score else [])]:
+            for stat in j.statistics:
+                metrics.statistic.labels(*labels, j.feature, stat.statistic).set(stat.value)
+    if judged.performance is not None:
+        for name, value in judged.performance.metrics().items():
+            metrics.performance.labels(*labels, name).set(value)

@@ -1,0 +1,142 @@
+"""The source loop's checkpoint protocol at its Kafka seams (fakes for the producer and the
+consumer; the real broker path is tests/integration/test_monitor.py): the order of writes,
+and that after a lost write nothing more is checkpointed or committed."""
+
+from __future__ import annotations
+
+import pytest
+
+from driftline.events import LabelEvent, PredictionEvent
+from monitor.settings import MonitorSettings
+from monitor.state.changelog import ChangelogStore
+from monitor.state.join import decode_slot, encode_slot
+from monitor.state.partition import PartitionConfig, PartitionState
+from monitor.worker.metrics import SourceMetrics
+from monitor.worker.source_loop import SourceLoop
+
+
+class FakeProducer:
+    def __init__(self) -> None:
+        self.log: list[tuple[str, object]] = []
+        self.values: list[bytes | None] = []  # what was produced, in order
+        self.failed = 0
+        self.last_error = None
+
+    def produce(self, topic, value, key=None, *, partition=None, **_kw) -> None:
+        self.log.append(("produce", (topic, key, partition, value is None)))
+        self.values.append(value)
+
+    def produce_many(self, topic, messages, *, partition=None) -> None:
+        for m in messages:
+            self.produce(topic, m["value"], m.get("key"), partition=partition)
+
+    def flush(self, timeout: float = 30.0) -> int:
+        self.log.append(("flush", None))
+        return 0
+
+
+class FakeConsumer:
+    def __init__(self) -> None:
+        self.commits: list[list] = []
+
+    def commit(self, offsets, asynchronous: bool = True) -> None:
+        self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+
+
+def _loop(loan_profile, metrics: SourceMetrics) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
+    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, metrics)
+    producer, consumer = FakeProducer(), FakeConsumer()
+    loop._producer = producer  # type: ignore[assignment]
+    loop._consumer = consumer  # type: ignore[assignment]
+    store = ChangelogStore(encode_slot)
+    loop.states[3] = PartitionState(3, PartitionConfig(settings.windows()), store,
+                                    lambda n, v: loan_profile)
+    return loop, producer, consumer
+
+
+def _apply_pair(loop: SourceLoop, offset: int) -> None:
+    state = loop.states[3]
+    pid = f"p{offset}"
+    state.on_prediction(PredictionEvent(
+        prediction_id=pid, event_time=100.0 + offset, model_name="credit-risk",
+        model_version="1", features={}, score=0.2, decision="LOW"), "t.predictions", offset,
+        close=False)
+    state.on_label(LabelEvent(prediction_id=pid, event_time=130.0 + offset, label=0),
+                   "t.labels", offset, close=False)
+
+
+def test_slots_then_flush_then_checkpoint_then_flush_then_commit(loan_profile, monitor_metrics):
+    loop, producer, consumer = _loop(loan_profile, monitor_metrics)
+    _apply_pair(loop, 0)
+    _apply_pair(loop, 1)
+    loop.checkpoint([3])
+    kinds = [(k, v[0] if v else None) for k, v in producer.log]
+    assert kinds == [
+        ("produce", "t.mon-join-changelog"), ("flush", None),
+        ("produce", "t.mon-checkpoints"), ("flush", None),
+    ]
+    # both slots went out once (waiting then joined within the interval), in one segment,
+    # on partition 3
+    segments = [v for k, v in producer.log if v and v[0] == "t.mon-join-changelog"]
+    assert [v[1] for v in segments] == [b"segment-0"]
+    assert all(v[2] == 3 for k, v in producer.log if v)
+    restored = ChangelogStore.restore([(b"segment-0", producer.values[0])],
+                                      encode=encode_slot, decode=decode_slot)
+    assert {k: s.status for k, s in restored.items()} == {"p0": "joined", "p1": "joined"}
+    assert consumer.commits == [[("t.predictions", 3, 2), ("t.labels", 3, 2)]]
+
+
+def test_after_a_lost_write_nothing_more_is_checkpointed_or_committed(
+        loan_profile, monitor_metrics):
+    loop, producer, consumer = _loop(loan_profile, monitor_metrics)
+    _apply_pair(loop, 0)
+    producer.failed = 1  # a delivery report said a message was lost
+    with pytest.raises(RuntimeError, match="could not write the join changelog"):
+        loop.checkpoint([3])
+    assert not any(v and v[0] == "t.mon-checkpoints" for _, v in producer.log)
+    producer.failed = 0
+    producer.log.clear()
+    _apply_pair(loop, 1)
+    loop.checkpoint([3])  # e.g. from the revoke callback while leaving the group
+    assert producer.log == [] and consumer.commits == []
+
+
+class PausingConsumer:
+    def __init__(self) -> None:
+        self.paused: list[int] = []
+
+    def pause(self, positions) -> None:
+        self.paused.append(len(positions))
+
+
+@pytest.mark.parametrize(("siblings", "taken", "waits"), [
+    (2, 6, True),  # the group formed before the other joined: a rebalance is coming
+    (2, 3, False),  # its share
+    (3, 2, False),
+    (3, 3, True),
+    (1, 6, False),  # alone in the worker: every partition may be its share
+])
+def test_a_source_process_holding_more_than_its_share_at_start_waits_for_its_siblings(
+    loan_profile, monitor_metrics, siblings: int, taken: int, waits: bool
+):
+    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t.",
+                                      "partitions": 6})
+    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, monitor_metrics,
+                      siblings=siblings)
+    consumer = PausingConsumer()
+    loop._wait_for_siblings(consumer, [None] * (2 * taken), taken)  # type: ignore[arg-type]
+    assert loop._waiting is waits
+    assert consumer.paused == ([2 * taken] if waits else [])
+
+
+def test_the_wait_for_siblings_ends_with_the_start_up(loan_profile, monitor_metrics):
+    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, monitor_metrics,
+                      siblings=2)
+    consumer = PausingConsumer()
+    loop._wait_for_siblings(consumer, [], 6)  # type: ignore[arg-type]
+    assert loop._waiting
+    loop._settle_by = 0.0  # the wait is over: a later lopsided assignment reads at once
+    loop._wait_for_siblings(consumer, [], 6)  # type: ignore[arg-type]
+    assert not loop._waiting

@@ -21,7 +21,7 @@ class MonitorSettings(DriftlineSettings):
 
     monitor_app_id: str = Field(
         default="driftline-monitor",
-        description="faust app id: the judge's consumer group, the prefix of the source "
+        description="faust app id: the publisher's consumer group, the prefix of the source "
         "loop's group (the id and -source) and of the monitor's own topics.",
     )
     # windows (event time, seconds)
@@ -107,7 +107,7 @@ class MonitorSettings(DriftlineSettings):
         default=1, ge=0, le=64,
         description="Processes the worker runs its source loop in (the join and window "
         "counts, pure Python per event): each takes a share of the partitions and a core; "
-        "0: a thread of the worker process, sharing its one core of Python with the judge.")
+        "0: a thread of the worker process, sharing its one core of Python with the publisher.")
     source_align: float = Field(
         default=300.0, ge=0,
         description="Event-time seconds one source topic of a partition may run ahead of the "

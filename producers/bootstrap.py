@@ -180,5 +180,5 @@ def announce(settings: BootstrapSettings, version: str) -> str:
         reason="bootstrap",
     )
     with Producer(settings.kafka) as producer:
-        producer.send(f"{settings.kafka.topic_prefix}model-updates", event)
+        producer.send(settings.topic("model-updates"), event)
     return f"announced {settings.model_name} v{version} on model-updates"

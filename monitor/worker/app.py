@@ -31,7 +31,6 @@ import faust
 from prometheus_client import REGISTRY
 
 from driftline.process import tune_gc
-from driftline.topics import topic_names
 from monitor.drift.judge import DriftConfig
 from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
@@ -162,7 +161,6 @@ def build_monitor(
         baselines = baselines or lookups.baseline
 
     k = settings.kafka
-    names = topic_names(k.topic_prefix)
     app_id = f"{k.topic_prefix}{settings.monitor_app_id}"
     app = faust_app(settings, app_id)
     metrics = PublisherMetrics()
@@ -180,7 +178,7 @@ def build_monitor(
     monitor = Monitor(app=app, settings=settings, metrics=metrics, source=source,
                       sources=sources)
 
-    drift_topic = app.topic(names["drift-events"], key_type=bytes, value_type=bytes)
+    drift_topic = app.topic(k.topic("drift-events"), key_type=bytes, value_type=bytes)
     partials_topic = app.topic(own["partials"], partitions=1, key_type=bytes,
                                value_type=bytes, internal=True)
     reports_topic = app.topic(own["reports"], partitions=1, key_type=bytes,

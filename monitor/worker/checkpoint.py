@@ -18,7 +18,7 @@ from typing import Any
 from confluent_kafka import TopicPartition
 
 from driftline.kafka.admin import watermarks
-from driftline.kafka.consumer import iter_range
+from driftline.kafka.consumer import Consumer, iter_range
 from monitor.state.changelog import ChangelogStore
 from monitor.state.join import decode_slot, encode_slot
 from monitor.state.partition import PartitionSnapshot, PartitionState
@@ -44,7 +44,7 @@ class Checkpointer:
         self.broken = False
 
     def write(self, states: Mapping[int, PartitionState], partitions: list[int], producer: Any,
-              consumer: Any) -> None:
+              consumer: Consumer | None) -> None:
         """Make the state of ``partitions`` durable through ``producer``, then commit the
         offsets it covers with ``consumer`` (None: nothing to commit)."""
         partitions = [p for p in partitions if p in states]
@@ -74,7 +74,7 @@ class Checkpointer:
             for topic, offset in states[p].offsets.items()
         ]
         if offsets and consumer is not None:
-            consumer.commit(offsets=offsets, asynchronous=False)
+            consumer.commit(offsets)
         self.metrics.join_state.set(sum(len(s.join) for s in states.values()))
 
     def _flush(self, producer: Any, what: str) -> None:

@@ -24,7 +24,7 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 import msgspec
-from confluent_kafka import Consumer, KafkaException, Message, TopicPartition
+from confluent_kafka import Message, TopicPartition
 
 from driftline.errors import ContractError
 from driftline.events import (
@@ -36,10 +36,9 @@ from driftline.events import (
     decode_many,
     encode_labeled,
 )
-from driftline.kafka import Producer
-from driftline.kafka.admin import create_internal_topics
+from driftline.kafka import Consumer, Producer, create_internal_topics
 from driftline.kafka.deadletter import DeadLetterWriter
-from driftline.topics import topic_names
+from driftline.topics import service_topic
 from monitor.drift.concept import ConceptDetectors
 from monitor.settings import MonitorSettings
 from monitor.state.align import admit
@@ -64,10 +63,8 @@ ProfileLookup = Callable[[str, str], Any]
 def internal_topics(app_id: str) -> dict[str, str]:
     """Names of the monitor's own topics (``app_id`` carries the topic prefix)."""
     return {
-        "partials": f"{app_id}-partials",
-        "reports": f"{app_id}-reports",
-        "join-changelog": f"{app_id}-join-changelog",
-        "checkpoints": f"{app_id}-checkpoints",
+        suffix: service_topic(app_id, suffix)
+        for suffix in ("partials", "reports", "join-changelog", "checkpoints")
     }
 
 
@@ -91,9 +88,8 @@ class SourceLoop:
         self.profiles = profiles
         self.metrics = metrics
         self.batch_size = settings.source_batch
-        names = topic_names(k.topic_prefix)
-        self.predictions, self.labels = names["predictions"], names["labels"]
-        self.labeled = names["labeled"]
+        self.predictions, self.labels = k.topic("predictions"), k.topic("labels")
+        self.labeled = k.topic("labeled")
         own = internal_topics(app_id)
         self.partials, self.changelog = own["partials"], own["join-changelog"]
         self.checkpoints = own["checkpoints"]
@@ -119,7 +115,7 @@ class SourceLoop:
             "queue.buffering.max.messages": 2_000_000,
             "queue.buffering.max.kbytes": 1_048_576,
         })
-        self._dead = DeadLetterWriter(self._producer, names["dead-letter"], "monitor")
+        self._dead = DeadLetterWriter(self._producer, k.topic("dead-letter"), "monitor")
         self._consumer: Consumer | None = None
         self._checkpoints = Checkpointer(k, self.changelog, self.checkpoints, metrics,
                                          settings.changelog_segment_bytes)
@@ -140,13 +136,11 @@ class SourceLoop:
             self.checkpoints: (self.kafka.partitions, {"cleanup.policy": "compact"}),
             self.partials: (1, {}),
         })
-        consumer = self._consumer = Consumer({
-            **self.kafka.confluent_config(),
-            "group.id": self.group,
+        # commits follow checkpoints; any consumer error stops the worker, whose restart
+        # resumes at the last checkpoint
+        consumer = self._consumer = Consumer(self.kafka, self.group, commit="manual",
+                                             strict=True, options={
             "partition.assignment.strategy": "range",  # co-partitioned: p of both topics
-            "enable.auto.commit": False,
-            "auto.offset.reset": "earliest",
-            "enable.partition.eof": False,
             "fetch.max.bytes": 52_428_800,
             "queued.max.messages.kbytes": 262_144,
             # a rebalance (a sibling source process or another worker joining) reaches this
@@ -379,7 +373,11 @@ class SourceLoop:
 
     # -- assignment -------------------------------------------------------------------------
 
-    def _assigned(self, consumer: Consumer, assigned: list[TopicPartition]) -> None:
+    # The rebalance callbacks get librdkafka's client first; they act through the wrapper.
+
+    def _assigned(self, _client: object, assigned: list[TopicPartition]) -> None:
+        consumer = self._consumer
+        assert consumer is not None
         mine = sorted({tp.partition for tp in assigned if tp.topic == self.predictions})
         began = time.monotonic()
         snapshots, stores = self._checkpoints.read(mine)
@@ -423,13 +421,14 @@ class SourceLoop:
             log.info("took %d partitions, more than a share (%d) of %d source processes: "
                      "waiting for the others to join", taken, share, self.siblings)
 
-    def _revoked(self, consumer: Consumer, revoked: list[TopicPartition]) -> None:
+    def _revoked(self, _client: object, revoked: list[TopicPartition]) -> None:
         gone = sorted({tp.partition for tp in revoked if tp.topic == self.predictions})
         self.checkpoint(gone)
         self._drop(gone)
-        consumer.unassign()
+        assert self._consumer is not None
+        self._consumer.unassign()
 
-    def _lost(self, consumer: Consumer, lost: list[TopicPartition]) -> None:
+    def _lost(self, _client: object, lost: list[TopicPartition]) -> None:
         # Another worker may own them already: drop without writing anything.
         self._drop(sorted({tp.partition for tp in lost if tp.topic == self.predictions}))
 
@@ -449,7 +448,7 @@ class SourceLoop:
         """Messages of ``topic`` partition ``p`` not applied yet (parked, or not read), by the
         high watermark of the last fetch response (no round trip); None before the first
         fetch."""
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), cached=True)
+        low, high = consumer.watermarks(topic, p, cached=True)
         if high < 0:
             return None
         seen = state.offsets.get(topic)
@@ -524,15 +523,12 @@ def _version(labeled: LabeledEvent) -> tuple[str, str]:
 
 
 def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
-    """Consecutive messages of one topic partition, as runs in the order read (every
-    message checked for a consumer error first)."""
+    """Consecutive messages of one topic partition, as runs in the order read (the consumer
+    raised on any error before)."""
     runs: list[tuple[str, int, list[Message]]] = []
     current: list[Message] = []
     last: tuple[str, int] | None = None
     for msg in messages:
-        err = msg.error()
-        if err is not None:  # (end-of-partition events are off)
-            raise KafkaException(err)
         at = (msg.topic(), msg.partition())
         if at != last:
             current = []

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from driftline.events import LabelEvent, PredictionEvent
+from driftline.kafka import Consumer
 from monitor.settings import MonitorSettings
 from monitor.state.changelog import ChangelogStore
 from monitor.state.join import decode_slot, encode_slot
@@ -48,7 +49,7 @@ def _loop(loan_profile, metrics: SourceMetrics) -> tuple[SourceLoop, FakeProduce
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, metrics)
     producer, consumer = FakeProducer(), FakeConsumer()
     loop._producer = producer  # type: ignore[assignment]
-    loop._consumer = consumer  # type: ignore[assignment]
+    loop._consumer = Consumer(settings.kafka, client=consumer)
     store = ChangelogStore(encode_slot)
     loop.states[3] = PartitionState(3, PartitionConfig(settings.windows()), store,
                                     lambda n, v: loan_profile)
@@ -125,7 +126,8 @@ def test_a_source_process_holding_more_than_its_share_at_start_waits_for_its_sib
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, monitor_metrics,
                       siblings=siblings)
     consumer = PausingConsumer()
-    loop._wait_for_siblings(consumer, [None] * (2 * taken), taken)  # type: ignore[arg-type]
+    positions = [None] * (2 * taken)
+    loop._wait_for_siblings(Consumer(settings.kafka, client=consumer), positions, taken)  # type: ignore[arg-type]
     assert loop._waiting is waits
     assert consumer.paused == ([2 * taken] if waits else [])
 
@@ -135,8 +137,8 @@ def test_the_wait_for_siblings_ends_with_the_start_up(loan_profile, monitor_metr
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, monitor_metrics,
                       siblings=2)
     consumer = PausingConsumer()
-    loop._wait_for_siblings(consumer, [], 6)  # type: ignore[arg-type]
+    loop._wait_for_siblings(Consumer(settings.kafka, client=consumer), [], 6)
     assert loop._waiting
     loop._settle_by = 0.0  # the wait is over: a later lopsided assignment reads at once
-    loop._wait_for_siblings(consumer, [], 6)  # type: ignore[arg-type]
+    loop._wait_for_siblings(Consumer(settings.kafka, client=consumer), [], 6)
     assert not loop._waiting

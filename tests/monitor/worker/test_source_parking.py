@@ -8,6 +8,7 @@ import msgspec
 import pytest
 
 from driftline.events import LabeledEvent, LabelEvent, PredictionEvent, decode
+from driftline.kafka import Consumer
 from monitor.settings import MonitorSettings
 from monitor.state.changelog import ChangelogStore
 from monitor.state.join import encode_slot
@@ -85,7 +86,7 @@ def loop_of(loan_profile, monitor_metrics: SourceMetrics):
                                   source_align=300.0, join_ttl=3600.0, **settings)
         loop = SourceLoop(monitor, "t.mon", lambda n, v: loan_profile, monitor_metrics)
         consumer, producer = FakeConsumer(), FakeProducer()
-        loop._consumer = consumer  # type: ignore[assignment]
+        loop._consumer = Consumer(monitor.kafka, client=consumer)
         loop._producer = producer  # type: ignore[assignment]
         loop._dead._producer = producer  # type: ignore[attr-defined]
         loop.states[P] = PartitionState(P, loop.config, ChangelogStore(encode_slot),

@@ -270,15 +270,19 @@ class _Copier:
 
 
 def _ensure_target(
-    consumer: Consumer, settings: KafkaSettings, name: str, partitions: int, create: bool
+    consumer: Consumer, settings: KafkaSettings, name: str, partitions: int, create: bool,
+    keep_timestamps: bool,
 ) -> int:
-    """The target's partition count, creating it (with the source's count) when asked."""
+    """The target's partition count, creating it (with the source's count) when asked. A
+    target created for a copy that keeps the source's timestamps has no time retention: its
+    messages are history, and time retention would delete them at the broker's next check."""
     with contextlib.suppress(KafkaException):
         return len(consumer.partitions(name))
     if not create:
         raise ReplayError(f"target topic {name!r} does not exist (drop --no-create to create it)")
     try:
-        create_internal_topics(settings, {name: (partitions, {})})
+        config = {"retention.ms": "-1"} if keep_timestamps else {}
+        create_internal_topics(settings, {name: (partitions, config)})
     except KafkaException as exc:
         raise ReplayError(f"cannot create target topic {name!r}: {exc}") from None
     deadline = time.monotonic() + 30
@@ -354,7 +358,8 @@ def replay(
         if on_plan is not None:
             on_plan(sum(e - s for s, e in ranges.values()))
         target_count = _ensure_target(
-            consumer, settings, target, len(all_partitions), request.create_target
+            consumer, settings, target, len(all_partitions), request.create_target,
+            request.keep_timestamps,
         )
         same = target_count == len(all_partitions)
         before = _high_watermarks(consumer, target)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from confluent_kafka import Producer as ConfluentProducer
+from confluent_kafka.admin import AdminClient, ConfigResource
 from typer.testing import CliRunner
 
 from driftline.cli import app
@@ -19,6 +20,18 @@ from producers.replay import ReplayError, ReplayRequest, replay
 
 BASE_MS = 1_790_000_000_000
 PER_PARTITION = 20
+
+
+@pytest.fixture
+def history(topic_factory):
+    """Topics for messages stamped at BASE_MS, which lies further back than a topic's default
+    time retention: without ``retention.ms=-1`` the broker's next retention check (every five
+    minutes) deletes them, whenever it falls inside a test."""
+
+    def make(partitions: int) -> str:
+        return topic_factory(partitions=partitions, config={"retention.ms": "-1"})
+
+    return make
 
 Record = tuple[int, bytes | None, bytes | None, list[tuple[str, bytes]] | None, int]
 
@@ -57,8 +70,8 @@ def _content(records: list[Record]) -> list[tuple[Any, ...]]:
     return [r[1:] for r in records]
 
 
-def test_offset_range_is_copied_exactly_to_the_same_partitions(kafka, topic_factory):
-    source, target = topic_factory(partitions=3), topic_factory(partitions=3)
+def test_offset_range_is_copied_exactly_to_the_same_partitions(kafka, history):
+    source, target = history(partitions=3), history(partitions=3)
     _fill(kafka, source, 3)
     manifest = replay(
         kafka, ReplayRequest(topic=source, to_topic=target, start="0:3,1:5", end="2:9,1:12")
@@ -81,8 +94,8 @@ def test_offset_range_is_copied_exactly_to_the_same_partitions(kafka, topic_fact
     assert manifest.target_end_offsets_after == {p: e - s for p, (s, e) in expected.items()}
 
 
-def test_time_range_copies_the_messages_stamped_within_it(kafka, topic_factory):
-    source, target = topic_factory(partitions=2), topic_factory(partitions=2)
+def test_time_range_copies_the_messages_stamped_within_it(kafka, history):
+    source, target = history(partitions=2), history(partitions=2)
     _fill(kafka, source, 2)
     # [i=4, i=11) on partition 0; partition 1 is stamped 1 ms later, so its i=4 is included
     # and its i=11 is not.
@@ -97,8 +110,8 @@ def test_time_range_copies_the_messages_stamped_within_it(kafka, topic_factory):
     assert manifest.requested_from == start
 
 
-def test_different_partition_counts_keep_the_order_of_each_key(kafka, topic_factory):
-    source, target = topic_factory(partitions=3), topic_factory(partitions=2)
+def test_different_partition_counts_keep_the_order_of_each_key(kafka, history):
+    source, target = history(partitions=3), history(partitions=2)
     _fill(kafka, source, 3)
     manifest = replay(kafka, ReplayRequest(topic=source, to_topic=target))
     assert manifest.partitioning == "by-key" and manifest.count == 3 * PER_PARTITION
@@ -120,8 +133,8 @@ def test_different_partition_counts_keep_the_order_of_each_key(kafka, topic_fact
         assert not keys & others
 
 
-def test_finite_speed_keeps_the_relative_timing(kafka, topic_factory):
-    source, target = topic_factory(partitions=2), topic_factory(partitions=2)
+def test_finite_speed_keeps_the_relative_timing(kafka, history):
+    source, target = history(partitions=2), history(partitions=2)
     producer = ConfluentProducer(kafka.confluent_config())
     # 2 partitions x 5 messages, 200 ms apart in event time, interleaved across partitions
     for i in range(10):
@@ -142,9 +155,9 @@ def test_finite_speed_keeps_the_relative_timing(kafka, topic_factory):
     assert copied[-1][0] - copied[0][0] >= 0.9 * 1800 / 4
 
 
-def test_cli_replay_writes_the_manifest(kafka, topic_factory, tmp_path, monkeypatch):
+def test_cli_replay_writes_the_manifest(kafka, history, tmp_path, monkeypatch):
     monkeypatch.setenv("DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS", kafka.bootstrap)
-    source, target = topic_factory(partitions=2), topic_factory(partitions=2)
+    source, target = history(partitions=2), history(partitions=2)
     _fill(kafka, source, 2)
     path = tmp_path / "manifest.json"
     result = CliRunner().invoke(app, [
@@ -160,21 +173,26 @@ def test_cli_replay_writes_the_manifest(kafka, topic_factory, tmp_path, monkeypa
     ]
 
 
-def test_a_new_target_is_created_like_the_source(kafka, topic_factory):
-    source = topic_factory(partitions=3)
+def test_a_new_target_is_created_like_the_source(kafka, history):
+    source = history(partitions=3)
     _fill(kafka, source, 3)
     target = f"{source}-copy"
     try:
         manifest = replay(kafka, ReplayRequest(topic=source, to_topic=target, start="18"))
         assert manifest.partitioning == "same-partition" and manifest.count == 6
+        # the copy keeps the source's timestamps: time retention would delete it as history
+        resource = ConfigResource(ConfigResource.Type.TOPIC, target)
+        admin = AdminClient(kafka.confluent_config())
+        config = admin.describe_configs([resource])[resource].result(timeout=10)
+        assert config["retention.ms"].value == "-1"
     finally:
         from driftline.kafka import delete_topics
 
         delete_topics(kafka, [target])
 
 
-def test_clear_errors(kafka, topic_factory):
-    source = topic_factory(partitions=1)
+def test_clear_errors(kafka, history):
+    source = history(partitions=1)
     with pytest.raises(ReplayError, match="must differ"):
         replay(kafka, ReplayRequest(topic=source, to_topic=source))
     with pytest.raises(ReplayError, match="does not exist"):

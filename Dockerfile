@@ -23,16 +23,16 @@ RUN groupadd --gid 10001 driftline \
 
 WORKDIR /src
 
-# Dependencies first, against empty packages (and an empty README), so that editing the
-# source or the README does not reinstall them.
-COPY pyproject.toml ./
+# Dependencies first, at the versions of requirements.lock, against empty packages (and an
+# empty README), so that editing the source or the README does not reinstall them.
+COPY pyproject.toml requirements.lock ./
 RUN for pkg in driftline producers scorer monitor retrainer; do \
         mkdir -p "$pkg" && touch "$pkg/__init__.py"; \
     done \
     && touch README.md \
-    && pip install . psycopg2-binary \
+    && pip install -c requirements.lock . psycopg2-binary \
     && pip uninstall --yes driftline \
-    && rm -rf build ./*.egg-info README.md driftline producers scorer monitor retrainer
+    && rm -rf README.md driftline producers scorer monitor retrainer
 
 COPY README.md ./
 COPY driftline ./driftline
@@ -41,8 +41,8 @@ COPY scorer ./scorer
 COPY monitor ./monitor
 COPY retrainer ./retrainer
 
-# Services keep their state (DRIFTLINE_HOME, the monitor's faust data folder, which faust
-# puts in the working directory) in a folder the unprivileged user owns.
+# Services keep their state (DRIFTLINE_HOME, with the monitor's faust data folder under it) in a
+# folder the unprivileged user owns.
 ENV DRIFTLINE_HOME=/var/lib/driftline \
     MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR=false
 WORKDIR /var/lib/driftline

@@ -433,12 +433,14 @@ def test_image_holds_every_package_and_runs_unprivileged() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    packages = [p.rstrip("*") for p in pyproject["tool"]["setuptools"]["packages"]["find"]
-                ["include"]]
+    packages = pyproject["tool"]["hatch"]["build"]["targets"]["wheel"]["packages"]
     assert re.search(r"^FROM python:3\.11-slim\b", dockerfile, re.M)
     for package in packages:
         assert re.search(rf"^COPY {package} \./{package}$", dockerfile, re.M), package
         assert f"!{package}/" in ignore, package
+    # the dependencies at the lock's versions
+    assert re.search(r"^COPY pyproject\.toml requirements\.lock \./$", dockerfile, re.M)
+    assert "pip install -c requirements.lock ." in dockerfile and "!requirements.lock" in ignore
     users = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert users and users[-1] not in ("root", "0")
     assert re.search(r'^ENTRYPOINT \["driftline"\]', dockerfile, re.M)

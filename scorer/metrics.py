@@ -44,6 +44,11 @@ class ScorerMetrics:
             ["reason"],
             registry=r,
         )
+        self.labels_accepted = Counter(
+            "driftline_scorer_labels_total",
+            "Labels accepted over HTTP and published to labels",
+            registry=r,
+        )
         self.micro_batch_rows = Histogram(
             "driftline_scorer_micro_batch_rows",
             "Rows per coalesced model call",

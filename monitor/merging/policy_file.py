@@ -57,7 +57,16 @@ from driftline.errors import ConfigurationError
 from monitor.drift.judge import DriftConfig, FeatureRule
 from monitor.drift.performance import DEFAULT_TOLERANCES
 
-__all__ = ["ModelPolicy", "MonitoringPolicy", "PolicyFile", "load_policy", "parse_policy"]
+__all__ = [
+    "FeaturePolicy",
+    "ModelPolicy",
+    "MonitoringPolicy",
+    "PolicyFile",
+    "Rules",
+    "Thresholds",
+    "load_policy",
+    "parse_policy",
+]
 
 Method = Literal["psi", "ks", "wasserstein", "chi_square", "jensen_shannon"]
 Metric = Literal[tuple(DEFAULT_TOLERANCES)]  # type: ignore[valid-type]

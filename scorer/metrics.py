@@ -57,7 +57,8 @@ class ScorerMetrics:
         )
         self.enqueued = Counter(
             "driftline_publish_enqueued_total",
-            "Predictions handed to the producer (acknowledged = enqueued - depth - failures)",
+            "Predictions and labels handed to the producer (acknowledged = enqueued - depth - "
+            "failures)",
             registry=r,
         )
         self.publish_failures = Counter(

@@ -238,7 +238,7 @@ class PredictionPublisher:
                 return False
             except BufferError:
                 pass  # the queue is full: dead-letter below rather than lose it
-        log.error("prediction %r could not be delivered to %s: %s", msg.key(), msg.topic(), err)
+        log.error("message %r could not be delivered to %s: %s", msg.key(), msg.topic(), err)
         self.dead_letters.send(
             err.str(), source_topic=msg.topic(), key=msg.key(), value=msg.value()
         )

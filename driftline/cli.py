@@ -26,6 +26,8 @@ kafka_app = typer.Typer(help="The local Apache Kafka broker (KRaft, from the off
 topics_app = typer.Typer(help="driftline's Kafka topics.")
 app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
+schema_app = typer.Typer(help="JSON Schema of driftline's events (the contract for any client).")
+app.add_typer(schema_app, name="schema")
 
 
 def _settings() -> DriftlineSettings:
@@ -115,6 +117,19 @@ def topics_list(wait: float = _WAIT) -> None:
     for info in infos:
         offsets = " ".join(f"{p}:{o}" for p, o in sorted(info.end_offsets.items()))
         typer.echo(f"{info.name:24} {info.partitions:>10} {info.messages:>10}  {offsets}")
+
+
+@schema_app.command("export")
+def schema_export(
+    out: str = typer.Option("docs/schemas", "--out", help="Directory to write the files to."),
+) -> None:
+    """Write one JSON Schema and one example message per event into --out."""
+    from pathlib import Path
+
+    from driftline.schemas import export
+
+    for path in export(Path(out)):
+        typer.echo(str(path))
 
 
 def _register_services() -> None:

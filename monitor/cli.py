@@ -6,9 +6,30 @@ import typer
 
 __all__ = ["register"]
 
+_MODEL = typer.Option(
+    None, "--model", help="A model to show (repeatable; default: every model the file "
+    "names, and the defaults as model '*').")
+
 
 def register(app: typer.Typer) -> None:
-    """Add the monitor's command to the ``driftline`` CLI."""
+    """Add the monitor's commands to the ``driftline`` CLI."""
+    policy_app = typer.Typer(help="The monitoring policy (DRIFTLINE_POLICY_FILE).")
+    app.add_typer(policy_app, name="policy")
+
+    @policy_app.command("show")
+    def policy_show(
+        model: list[str] = _MODEL,
+    ) -> None:
+        """Print the effective policy, the defaults merged with the file, as JSON; an
+        invalid file stops with the key at fault."""
+        import msgspec
+
+        from monitor.settings import MonitorSettings
+
+        policy = MonitorSettings().monitoring_policy()
+        names = model or ["*", *policy.file.models]
+        shown = [policy.describe(name) for name in names]
+        typer.echo(msgspec.json.format(msgspec.json.encode(shown), indent=2))
 
     @app.command("monitor")
     def monitor(

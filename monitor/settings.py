@@ -7,10 +7,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field, model_validator
 
 from driftline.settings import DriftlineSettings
+from monitor.drift.judge import DriftConfig
+from monitor.drift.performance import DEFAULT_TOLERANCES
 from monitor.drift.windows import EventTimeWindows
+from monitor.merging.policy_file import MonitoringPolicy, Rules, load_policy
 from monitor.state.changelog import SEGMENT_BYTES
 
 __all__ = ["MonitorSettings"]
@@ -95,6 +100,14 @@ class MonitorSettings(DriftlineSettings):
         "still) no longer holds windows open.",
     )
 
+    policy_file: Path | None = Field(
+        default=None,
+        description="TOML monitoring policy: per model, each feature's test and threshold, "
+        "features to ignore, dataset share, minimum rows, raise and clear windows, cooldown, "
+        "performance tolerances (docs/monitoring.md); it overrides the settings above. "
+        "Validated at start (unset: the built-in defaults).",
+    )
+
     # running
     checkpoint_interval: float = Field(
         default=2.0, gt=0,
@@ -138,6 +151,18 @@ class MonitorSettings(DriftlineSettings):
     def _check_windows(self) -> MonitorSettings:
         self.windows()  # raises with a clear message on a bad size/step/grace
         return self
+
+    def monitoring_policy(self) -> MonitoringPolicy:
+        """The policy file over the judging settings (raises ConfigurationError naming the
+        key at fault when the file is invalid); without a file, the settings alone."""
+        base = Rules(
+            config=DriftConfig(dataset_share=self.dataset_share, min_rows=self.min_rows),
+            raise_after=self.raise_after, clear_after=self.clear_after,
+            cooldown=self.cooldown, tolerances=dict(DEFAULT_TOLERANCES),
+        )
+        if self.policy_file is None:
+            return MonitoringPolicy(base=base)
+        return load_policy(self.policy_file, base=base)
 
     def windows(self) -> EventTimeWindows:
         return EventTimeWindows(size=self.window_size, step=self.window_step, grace=self.grace)

@@ -18,7 +18,7 @@ from driftline.model.validation import InvalidInputError
 from scorer.deps import BodyTooLargeError
 from scorer.model_store import NoModelError
 from scorer.publisher import BufferFullError
-from scorer.routes import model, ops, predict
+from scorer.routes import labels, model, ops, predict
 from scorer.service import BatchTooLargeError, Scorer
 from scorer.settings import ScorerSettings
 
@@ -74,6 +74,7 @@ def create_app(
     )
     app.state.scorer = scorer
     app.include_router(predict.router)
+    app.include_router(labels.router)
     app.include_router(model.router)
     app.include_router(ops.router)
     app.add_exception_handler(InvalidInputError, _invalid)

@@ -44,6 +44,11 @@ class ScorerMetrics:
             ["reason"],
             registry=r,
         )
+        self.labels_accepted = Counter(
+            "driftline_scorer_labels_total",
+            "Labels accepted over HTTP and published to labels",
+            registry=r,
+        )
         self.micro_batch_rows = Histogram(
             "driftline_scorer_micro_batch_rows",
             "Rows per coalesced model call",
@@ -52,7 +57,8 @@ class ScorerMetrics:
         )
         self.enqueued = Counter(
             "driftline_publish_enqueued_total",
-            "Predictions handed to the producer (acknowledged = enqueued - depth - failures)",
+            "Predictions and labels handed to the producer (acknowledged = enqueued - depth - "
+            "failures)",
             registry=r,
         )
         self.publish_failures = Counter(

@@ -176,10 +176,13 @@ class PredictionPublisher:
         keys: Sequence[bytes],
         values: Sequence[bytes],
         on_done: Callable[[], None] | None = None,
+        *,
+        topic: str | None = None,
     ) -> None:
         """Enqueue every encoded PredictionEvent (``values``, keyed by ``keys``, as
         :func:`driftline.events.encode_predictions` gives them) or none: BufferFullError,
-        nothing enqueued, when they would not fit.
+        nothing enqueued, when they would not fit. ``topic`` (default: this publisher's)
+        lets other events, such as labels, share the buffer and its policy.
 
         ``on_done`` is called once per event when Kafka acknowledged it or it was dead-lettered.
         """
@@ -196,7 +199,7 @@ class PredictionPublisher:
             # go through the configured partitioner (murmur2).
             try:
                 queued = self._producer.client.produce_batch(
-                    self.topic, messages, on_delivery=report
+                    topic or self.topic, messages, on_delivery=report
                 )
             except BufferError:
                 queued = 0
@@ -235,7 +238,7 @@ class PredictionPublisher:
                 return False
             except BufferError:
                 pass  # the queue is full: dead-letter below rather than lose it
-        log.error("prediction %r could not be delivered to %s: %s", msg.key(), msg.topic(), err)
+        log.error("message %r could not be delivered to %s: %s", msg.key(), msg.topic(), err)
         self.dead_letters.send(
             err.str(), source_topic=msg.topic(), key=msg.key(), value=msg.value()
         )

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 __all__ = [
     "BatchPredictionPublic",
+    "LabelsAcceptedPublic",
     "ModelPublic",
     "PredictionPublic",
     "ReadinessPublic",
@@ -35,6 +36,13 @@ class BatchPredictionPublic(BaseModel):
     model_version: str
     count: int
     predictions: list[PredictionPublic]
+
+
+class LabelsAcceptedPublic(BaseModel):
+    """Labels published to ``labels``, in request order."""
+
+    count: int
+    prediction_ids: list[str]
 
 
 class ModelPublic(BaseModel):

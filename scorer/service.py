@@ -20,13 +20,14 @@ from typing import Any
 import msgspec
 import numpy as np
 
-from driftline.events import encode_predictions, now
+from driftline.events import LabelEvent, encode, encode_predictions, now
 from driftline.kafka import create_topics, wait_for_broker
 from driftline.model.registry import configure
 from driftline.model.served import ServedModel
 from driftline.model.validation import ENTITY_FIELD, REQUEST_ID_FIELD, InvalidInputError, parse
 from driftline.process import tune_gc
 from scorer.batching import MicroBatcher
+from scorer.labels import label_validators
 from scorer.metrics import ScorerMetrics
 from scorer.model_store import ModelStore, UpdateFollower
 from scorer.publisher import BufferFullError, PredictionPublisher
@@ -134,6 +135,7 @@ class Scorer:
             self.store, settings, self.publisher.dead_letters, self.metrics
         )
         self.stream: TransactionScorer | None = None  # when settings.stream
+        self.label_validators = label_validators(settings.max_batch_rows)
         self._batch_room = asyncio.Lock()  # see answer_batch_when_room; remade by start()
 
     # -- lifecycle --------------------------------------------------------------------------
@@ -312,6 +314,24 @@ class Scorer:
         for room in the buffer first, like a batch (its micro-batch checks again)."""
         await self.wait_for_room(1)
         return _encode(await self.batcher.submit((served, row)))
+
+    async def publish_labels(self, events: Sequence[LabelEvent]) -> list[str]:
+        """Publish LabelEvents to ``labels`` through the prediction publisher, all or none,
+        waiting for room in its buffer like a prediction (BufferFullError, 503, when it does
+        not come); their prediction ids."""
+        if not await self.wait_for_room(len(events)):
+            self.metrics.rejected.labels("buffer_full").inc(len(events))
+            raise BufferFullError(
+                f"{self.publisher.depth()} messages are waiting for Kafka "
+                f"(capacity {self.publisher.capacity}); retry later"
+            )
+        self.publisher.publish(
+            [e.key for e in events],
+            [encode(e) for e in events],
+            topic=self.settings.topic("labels"),
+        )
+        self.metrics.labels_accepted.inc(len(events))
+        return [e.prediction_id for e in events]
 
     def validate_batch(self, served: ServedModel, body: bytes) -> list[dict[str, Any]]:
         """A batch body's rows, validated against the served version's schema.

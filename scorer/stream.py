@@ -5,7 +5,10 @@ Delivery is at least once: a batch's offsets are stored for commit only after ev
 prediction of the batch was acknowledged by Kafka (or dead-lettered), so a crash re-scores
 rather than loses. A transaction that cannot be decoded or fails validation goes to
 ``dead-letter`` with the field at fault. A prediction's event time is its transaction's, so
-replayed history lands in the monitor's windows where it happened.
+replayed history lands in the monitor's windows where it happened. Its id is the
+transaction's ``request_id``, or else ``<topic>-<partition>-<offset>`` of the transaction
+(:func:`driftline.ids.stream_prediction_id`), so a sender keys its label without reading
+``predictions``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pydantic import ValidationError
 
 from driftline.errors import ContractError
 from driftline.events import TransactionEvent, decode
+from driftline.ids import stream_prediction_id
 from driftline.kafka import Consumer
 from driftline.model.served import ServedModel
 from scorer.metrics import ScorerMetrics
@@ -101,7 +105,7 @@ class TransactionScorer:
     def _handle(self, messages: list[Message]) -> None:
         metrics = self._metrics
         served = self._served()
-        rows, events = [], []
+        rows, events, ids = [], [], []
         for msg in messages:
             try:
                 event = decode(TransactionEvent, msg.value())
@@ -110,6 +114,9 @@ class TransactionScorer:
                     continue  # meant for another model's scorer group
                 rows.append(served.row.validate_python(event.features))
                 events.append(event)
+                ids.append(stream_prediction_id(
+                    msg.topic(), msg.partition(), msg.offset(), request_id=event.request_id
+                ))
             except ContractError as exc:
                 self._reject(exc, msg)
             except ValidationError as exc:
@@ -127,7 +134,7 @@ class TransactionScorer:
                     source="stream",
                     publisher=self.publisher,  # the one that reports successes to `ack`
                     entity_ids=[e.entity_id for e in events],
-                    prediction_ids=[e.request_id for e in events],
+                    prediction_ids=ids,
                     event_times=[e.event_time for e in events],
                     on_done=ack,
                 )

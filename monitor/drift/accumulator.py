@@ -263,17 +263,25 @@ class WindowAccumulator:
         config = config or DriftConfig()
         st = self.state
         features: list[FeatureJudgement] = []
+        ignored = config.ignored
         for ref in self.profile.numeric:
+            if ref.name in ignored:
+                continue
             nc = st.numeric[ref.name]
-            features.append(judge_numeric(ref, nc.counts, nc.sums, nc.missing, config))
+            features.append(judge_numeric(ref, nc.counts, nc.sums, nc.missing,
+                                          config.for_feature(ref.name)))
         for cref in self.profile.categorical:
+            if cref.name in ignored:
+                continue
             cc = st.categorical[cref.name]
-            features.append(judge_categorical(cref, cc.counts, cc.missing, config))
+            features.append(judge_categorical(cref, cc.counts, cc.missing,
+                                              config.for_feature(cref.name)))
         score = None
-        if isinstance(self.profile.score, NumericProfile) and st.score is not None:
+        if (isinstance(self.profile.score, NumericProfile) and st.score is not None
+                and self.profile.score.name not in ignored):
             score = judge_numeric(
-                self.profile.score, st.score.counts, st.score.sums, st.score.missing, config,
-                feature_type="score",
+                self.profile.score, st.score.counts, st.score.sums, st.score.missing,
+                config.for_feature(self.profile.score.name), feature_type="score",
             )
         drifted = [j.feature for j in features if j.drifted]
         share = len(drifted) / len(features) if features else 0.0

@@ -17,6 +17,10 @@ window                  no verdict below 30 values
 dataset                 share of drifted features >= 0.5
 ======================  =============================================
 
+A policy file (:mod:`monitor.merging.policy_file`) can set another method and threshold per
+feature (:class:`FeatureRule`, applied by :meth:`DriftConfig.for_feature`) and leave
+features out of judging (``ignored``: neither judged nor counted in the dataset share).
+
 Each verdict carries a *ratio*, how far past its threshold the deciding statistic is
 (``value / threshold`` for distances, ``log(p) / log(alpha)`` for p-values), which
 :func:`severity` turns into low, medium or high. Why these choices, and how they differ
@@ -39,8 +43,10 @@ from driftline.profile import CategoricalProfile, NumericProfile
 from monitor.drift import statistics as st
 
 __all__ = [
+    "THRESHOLD_FIELDS",
     "DriftConfig",
     "FeatureJudgement",
+    "FeatureRule",
     "WindowReport",
     "judge_categorical",
     "judge_numeric",
@@ -51,6 +57,22 @@ NumericMethod = str  # "psi" | "ks" | "wasserstein"
 CategoricalMethod = str  # "chi_square" | "jensen_shannon"
 _NUMERIC_METHODS = ("psi", "ks", "wasserstein")
 _CATEGORICAL_METHODS = ("chi_square", "jensen_shannon")
+# the DriftConfig field holding each method's threshold (an alpha for the p-value tests)
+THRESHOLD_FIELDS = {
+    "psi": "psi_threshold",
+    "ks": "ks_p_value",
+    "wasserstein": "wasserstein_threshold",
+    "chi_square": "chi_square_p_value",
+    "jensen_shannon": "jensen_shannon_threshold",
+}
+
+
+class FeatureRule(msgspec.Struct, kw_only=True, frozen=True):
+    """How one feature is judged instead of by the defaults: its deciding test (``method``)
+    and that test's threshold (an alpha for ``ks`` and ``chi_square``)."""
+
+    method: str | None = None
+    threshold: float | None = None
 
 
 class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
@@ -69,6 +91,8 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
     psi_epsilon: float = st.PSI_EPSILON
     numeric_method: NumericMethod | None = None
     categorical_method: CategoricalMethod | None = None
+    ignored: frozenset[str] = frozenset()
+    features: dict[str, FeatureRule] = {}
 
     def __post_init__(self) -> None:
         if self.numeric_method not in (None, *_NUMERIC_METHODS):
@@ -80,6 +104,34 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
                 raise ValueError(f"{name} must be strictly between 0 and 1")
         if not 0.0 < self.dataset_share <= 1.0:
             raise ValueError("dataset_share must be in (0, 1]")
+        for name, rule in self.features.items():
+            if rule.method not in (None, *THRESHOLD_FIELDS):
+                raise ValueError(f"features.{name}.method must be one of {tuple(THRESHOLD_FIELDS)}")
+            if rule.threshold is not None and rule.method is None:
+                raise ValueError(f"features.{name}.threshold needs a method")
+
+    def for_feature(self, name: str) -> DriftConfig:
+        """The config that judges feature ``name``: this one with the feature's own method
+        and threshold when it has a rule (a numeric method decides only numeric features,
+        a categorical one only categorical features).
+
+        >>> c = DriftConfig(features={"x": FeatureRule(method="psi", threshold=0.1)})
+        >>> c.for_feature("x").numeric_headline(10), c.for_feature("x").psi_threshold
+        ('psi', 0.1)
+        >>> c.for_feature("y") is c
+        True
+        """
+        rule = self.features.get(name)
+        if rule is None or rule.method is None:
+            return self
+        changes: dict[str, object] = {"features": {}}
+        if rule.method in _NUMERIC_METHODS:
+            changes["numeric_method"] = rule.method
+        else:
+            changes["categorical_method"] = rule.method
+        if rule.threshold is not None:
+            changes[THRESHOLD_FIELDS[rule.method]] = rule.threshold
+        return msgspec.structs.replace(self, **changes)
 
     def numeric_headline(self, n: int) -> str:
         """The statistic that decides a numeric feature's verdict for ``n`` values."""

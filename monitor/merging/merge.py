@@ -29,6 +29,7 @@ from monitor.drift.accumulator import WindowAccumulator
 from monitor.drift.judge import DriftConfig, WindowReport
 from monitor.drift.performance import PerformanceAccumulator, PerformanceReport, judge_performance
 from monitor.merging.policy import DriftPolicy
+from monitor.merging.policy_file import MonitoringPolicy
 from monitor.state.partition import Partial
 
 __all__ = ["InOrder", "Judged", "WindowMerger"]
@@ -111,6 +112,7 @@ class WindowMerger:
         *,
         config: DriftConfig | None = None,
         policy: DriftPolicy | None = None,
+        policies: MonitoringPolicy | None = None,
         idle_timeout: float = 30.0,
         min_labeled: int = 200,
         started: float | None = None,
@@ -122,6 +124,10 @@ class WindowMerger:
         self.baselines = baselines
         self.config = config or DriftConfig()
         self.policy = policy or DriftPolicy()
+        # per model: its config, a DriftPolicy with its hysteresis over the one store, and
+        # its performance tolerances (None: config and policy for every model)
+        self.policies = policies
+        self._rules: dict[str, tuple[DriftConfig, DriftPolicy, dict[str, float] | None]] = {}
         self.idle_timeout = idle_timeout
         self.min_labeled = min_labeled
         # When the first partial arrived (unless given): the publisher may wait long for its
@@ -183,7 +189,7 @@ class WindowMerger:
             self._merge(partial)
         out = []
         if partial.kind == "detection" and partial.detection:
-            event = self.policy.observe_detection(
+            event = self._rules_of(partial.model_name)[1].observe_detection(
                 partial.model_name, partial.model_version, partial.event_time,
                 partial.detection,
             )
@@ -268,20 +274,37 @@ class WindowMerger:
             out.append(self._judge(pending))
         return out
 
+    def _rules_of(
+        self, model_name: str
+    ) -> tuple[DriftConfig, DriftPolicy, dict[str, float] | None]:
+        """The config, drift policy and tolerances that judge ``model_name``'s windows."""
+        if self.policies is None:
+            return self.config, self.policy, None
+        found = self._rules.get(model_name)
+        if found is None:
+            rules = self.policies.resolve(model_name)
+            found = self._rules[model_name] = (
+                rules.config, DriftPolicy(**rules.hysteresis(), store=self.policy.store),
+                rules.tolerances,
+            )
+        return found
+
     def _judge(self, p: _Pending) -> Judged:
         judged = Judged(p.kind, p.model_name, p.model_version, p.start, p.end,
                         partitions=len(p.partitions))
+        config, policy, tolerances = self._rules_of(p.model_name)
         if p.drift is not None:
-            report = p.drift.evaluate(self.config)
+            report = p.drift.evaluate(config)
             judged.drift = report
-            judged.events.extend(self.policy.observe_window(report))
+            judged.events.extend(policy.observe_window(report))
         if p.performance is not None:
             report = p.performance.evaluate()
             judged.performance = report
             baseline = self.baselines(p.model_name, p.model_version)
-            judgements = judge_performance(report, baseline, min_labeled=self.min_labeled)
+            judgements = judge_performance(report, baseline, tolerances,
+                                           min_labeled=self.min_labeled)
             if judgements and report.labeled >= self.min_labeled:
-                event = self.policy.observe(
+                event = policy.observe(
                     "performance", p.model_name, p.model_version, p.start, p.end, judgements,
                 )
                 if event is not None:

@@ -306,6 +306,14 @@ class PartitionState:
         self.dead_letters += 1
         return True
 
+    def on_passed_on(self, topic: str, offset: int) -> bool:
+        """Note a message handed to the partition its key belongs to (it is not applied
+        here); False if the checkpoint already includes it."""
+        if self.applied(topic, offset):
+            return False
+        self.offsets[topic] = offset
+        return True
+
     def expire(self, now: float | None = None) -> list[PredictionEvent]:
         """Expire predictions that waited longer than the join TTL (event time)."""
         return self.join.expire(now)

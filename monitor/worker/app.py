@@ -31,7 +31,6 @@ import faust
 from prometheus_client import REGISTRY
 
 from driftline.process import tune_gc
-from monitor.drift.judge import DriftConfig
 from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
 from monitor.settings import MonitorSettings
@@ -160,6 +159,7 @@ def build_monitor(
         profiles = profiles or lookups.profile
         baselines = baselines or lookups.baseline
 
+    policies = settings.monitoring_policy()  # an invalid policy file stops here
     k = settings.kafka
     app_id = f"{k.topic_prefix}{settings.monitor_app_id}"
     app = faust_app(settings, app_id)
@@ -203,10 +203,8 @@ def build_monitor(
             partitions=k.partitions,
             profiles=profiles,
             baselines=baselines,
-            config=DriftConfig(dataset_share=settings.dataset_share, min_rows=settings.min_rows),
-            policy=DriftPolicy(raise_after=settings.raise_after,
-                               clear_after=settings.clear_after, cooldown=settings.cooldown,
-                               store=_PrefixView(policy_table, "0|")),
+            policy=DriftPolicy(store=_PrefixView(policy_table, "0|")),
+            policies=policies,  # each model's judging, hysteresis and cooldown
             idle_timeout=settings.idle_timeout,
             min_labeled=settings.min_labeled,
             judged=_PrefixView(policy_table, "judged|"),

@@ -31,6 +31,10 @@ class SourceMetrics:
                               ["topic", "outcome"])
         self.dead_letters = Counter("driftline_monitor_dead_letters_total",
                                     "Messages sent to the dead-letter topic", ["topic"])
+        self.rerouted = Counter("driftline_monitor_rerouted_total",
+                                "Messages read from a partition their key does not belong to "
+                                "(written by another partitioner than murmur2), produced again "
+                                "to the partition of their key", ["topic"])
         self.labeled = Counter("driftline_monitor_labeled_total",
                                "Joined predictions written to labeled")
         self.expired = Counter("driftline_monitor_expired_predictions_total",

@@ -24,6 +24,7 @@ from itertools import groupby
 from typing import Any, NamedTuple
 
 import msgspec
+import numpy as np
 from confluent_kafka import Message, TopicPartition
 
 from driftline.errors import ContractError
@@ -38,6 +39,7 @@ from driftline.events import (
 )
 from driftline.kafka import Consumer, Producer, create_internal_topics
 from driftline.kafka.deadletter import DeadLetterWriter
+from driftline.partitioning import partitions_of
 from driftline.topics import service_topic
 from monitor.drift.concept import ConceptDetectors
 from monitor.settings import MonitorSettings
@@ -103,7 +105,7 @@ class SourceLoop:
         # What was read and not applied yet, in order, per partition and topic (see
         # monitor.state.align); the raw bytes parked per topic partition; the topic partitions
         # paused for parking too much
-        self._parked: dict[int, dict[str, deque[_Run | _Bad]]] = {}
+        self._parked: dict[int, dict[str, deque[_Run | _Bad | _Moved]]] = {}
         self._parked_bytes: Counter[tuple[str, int]] = Counter()
         self._paused: set[tuple[str, int]] = set()
         # Delivery reports only for failures: a Python callback per success would cost more
@@ -117,6 +119,9 @@ class SourceLoop:
         })
         self._dead = DeadLetterWriter(self._producer, k.topic("dead-letter"), "monitor")
         self._consumer: Consumer | None = None
+        # partitions of each source topic, read at each assignment: a message whose key
+        # hashes (murmur2) to another partition than the one it was read from is moved there
+        self._partition_counts: dict[str, int] = {}
         self._checkpoints = Checkpointer(k, self.changelog, self.checkpoints, metrics,
                                          settings.changelog_segment_bytes)
         self._last_checkpoint = time.monotonic()
@@ -201,7 +206,7 @@ class SourceLoop:
                 queues = self._parked[partition] = {self.predictions: deque(),
                                                     self.labels: deque()}
             queue = queues[topic]
-            for part in self._decoded(topic, run):
+            for part in self._routed(topic, partition, run):
                 queue.append(part)
                 if isinstance(part, _Run):
                     self._parked_bytes[(topic, partition)] += part.size
@@ -247,7 +252,7 @@ class SourceLoop:
             del self._parked[partition]
 
     def _admitted(self, state: PartitionState, topic: str, other: str, part: _Run,
-                  others: deque[_Run | _Bad]) -> int:
+                  others: deque[_Run | _Bad | _Moved]) -> int:
         """How many leading events of ``part`` (the head of ``topic``'s queue) may be applied
         now (monitor.state.align)."""
         slack = self.settings.source_align
@@ -264,11 +269,19 @@ class SourceLoop:
         return admit(part.times, other=clock, slack=slack, other_behind=behind,
                      other_next=head.times[0] if isinstance(head, _Run) else None)
 
-    def _apply_part(self, state: PartitionState, topic: str, part: _Run | _Bad,
+    def _apply_part(self, state: PartitionState, topic: str, part: _Run | _Bad | _Moved,
                     out: _Applied) -> None:
         """Apply a run of decoded events (or a message that did not decode) to its state."""
         out.touched.add(state.partition)
         counts = out.counts
+        if isinstance(part, _Moved):
+            msg = part.message
+            if state.on_passed_on(topic, msg.offset()):
+                self._producer.produce(topic, msg.value(), msg.key(), headers=msg.headers(),
+                                       partition=part.partition)
+                self.metrics.rerouted.labels(topic).inc()
+            counts[(topic, "rerouted")] += 1
+            return
         if isinstance(part, _Bad):
             if state.on_dead_letter(topic, part.message.offset()):
                 self._dead.send_message(part.error, part.message)
@@ -310,6 +323,33 @@ class SourceLoop:
                 waiting[topic] += sum(len(p.offsets) for p in queue if isinstance(p, _Run))
         for topic, n in waiting.items():
             self.metrics.parked.labels(topic).set(n)
+
+    def _routed(self, topic: str, partition: int,
+                run: list[Message]) -> list[_Run | _Bad | _Moved]:
+        """A run's parts as :meth:`_decoded` gives them, with each message whose key belongs
+        to another partition (murmur2, as every driftline producer partitions) taken out
+        where it was, as a :class:`_Moved` to that partition: its partner is read there.
+        Keyless messages stay."""
+        count = self._partition_counts.get(topic)
+        if count is None:
+            return self._decoded(topic, run)
+        keys = [m.key() for m in run]
+        targets = partitions_of([b"" if k is None else k for k in keys], count)
+        stray = np.flatnonzero(targets != partition).tolist()
+        out: list[_Run | _Bad | _Moved] = []
+        start = 0
+        for i in stray:
+            if keys[i] is None:
+                continue
+            if i > start:
+                out.extend(self._decoded(topic, run[start:i]))
+            out.append(_Moved(run[i], int(targets[i])))
+            start = i + 1
+        if start == 0:
+            return self._decoded(topic, run)
+        if start < len(run):
+            out.extend(self._decoded(topic, run[start:]))
+        return out
 
     def _decoded(self, topic: str, run: list[Message]) -> list[_Run | _Bad]:
         """A run's events, decoded in one call; when some message in it is bad, the good
@@ -380,6 +420,11 @@ class SourceLoop:
         assert consumer is not None
         mine = sorted({tp.partition for tp in assigned if tp.topic == self.predictions})
         began = time.monotonic()
+        if mine:
+            self._partition_counts = {
+                topic: len(consumer.partitions(topic)) for topic in (self.predictions,
+                                                                     self.labels)
+            }
         snapshots, stores = self._checkpoints.read(mine)
         for p in mine:
             self.states[p] = PartitionState(p, self.config, stores[p], self.profiles,
@@ -509,6 +554,13 @@ class _Applied(NamedTuple):
     counts: Counter[tuple[str, str]]
     touched: set[int]
     labeled: list[dict[str, bytes]]
+
+
+class _Moved(NamedTuple):
+    """A message read from a partition its key does not belong to, and the one it does."""
+
+    message: Message
+    partition: int
 
 
 class _Bad(NamedTuple):

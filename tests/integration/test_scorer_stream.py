@@ -6,6 +6,7 @@ import time
 import uuid
 
 from driftline.events import DeadLetter, TransactionEvent, decode, encode
+from driftline.ids import stream_prediction_id
 from driftline.kafka import Producer, read_topic
 from driftline.settings import KafkaSettings
 from scorer.service import Scorer
@@ -28,6 +29,13 @@ def test_transactions_are_scored_and_published_without_http(
         )
         for i in range(30)
     ]
+    # without a request_id: the sender learns the prediction id from its delivery report
+    anonymous = [
+        TransactionEvent(entity_id=f"anon-{i}", event_time=1_760_000_100.0 + i,
+                         features=APPLICATION)
+        for i in range(5)
+    ]
+    delivered: dict[str, str] = {}
     invalid = TransactionEvent(
         entity_id="app-bad", event_time=1.0, features={**APPLICATION, "channel": 7}
     )
@@ -37,9 +45,18 @@ def test_transactions_are_scored_and_published_without_http(
         with Producer(kafka) as producer:
             for event in transactions:
                 producer.send(driftline_topics["transactions"], event)
+            for event in anonymous:
+                producer.send(
+                    driftline_topics["transactions"], event,
+                    on_delivery=lambda err, msg, entity=event.entity_id: delivered.__setitem__(
+                        entity, stream_prediction_id(msg.topic(), msg.partition(), msg.offset())
+                    ),
+                )
             producer.send(driftline_topics["transactions"], invalid)
             producer.produce(driftline_topics["transactions"], b"not json", b"app-junk")
-        found = wait_for_predictions(kafka, {t.request_id for t in transactions})
+        found = wait_for_predictions(
+            kafka, {t.request_id for t in transactions} | set(delivered.values())
+        )
     finally:
         scorer.stop_blocking()
 
@@ -49,6 +66,10 @@ def test_transactions_are_scored_and_published_without_http(
         assert prediction.event_time == tx.event_time
         assert prediction.features == tx.features
         assert prediction.model_version == "1"
+    assert len(delivered) == len(anonymous)
+    for tx in anonymous:
+        prediction = found[delivered[tx.entity_id]]
+        assert (prediction.entity_id, prediction.event_time) == (tx.entity_id, tx.event_time)
     deadline = time.monotonic() + 20
     letters: list[DeadLetter] = []
     while len(letters) < 2 and time.monotonic() < deadline:

@@ -64,8 +64,11 @@ class DecisionPolicy:
     def __post_init__(self) -> None:
         _check_name("score name", self.score_name)
         _check_name("decision name", self.decision_name)
-        if self.score_name == self.decision_name:
-            raise DecisionPolicyError("the score and the decision need different names")
+        if self.score_name in (self.decision_name, "decision") or self.decision_name == "score":
+            raise DecisionPolicyError(
+                "the score and the decision need different names (and not each other's "
+                "generic name: the answer carries `score` and `decision` too)"
+            )
         if not self.tiers:
             raise DecisionPolicyError("a decision policy needs at least one tier NAME=THRESHOLD")
         tiers = tuple(sorted(((str(n), float(t)) for n, t in self.tiers), key=lambda x: x[1]))

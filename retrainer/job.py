@@ -16,7 +16,6 @@ import time
 from dataclasses import dataclass, field, replace
 
 from driftline.events import DriftEvent
-from driftline.features import CREDIT_RISK
 from driftline.kafka import Producer
 from driftline.model.decision import DecisionPolicy
 from driftline.model.registry import (
@@ -34,7 +33,7 @@ from retrainer.metrics import RetrainerMetrics
 from retrainer.promotion import CHAMPION, ModelsError, announce, promote
 from retrainer.settings import RetrainerSettings
 from retrainer.source import LabeledRead, LabeledSource
-from retrainer.train import Challenger, complete_rows, feature_columns, train_and_evaluate
+from retrainer.train import Challenger, complete_rows, train_and_evaluate, training_columns
 
 __all__ = ["RetrainJob", "RetrainResult"]
 
@@ -121,8 +120,8 @@ class RetrainJob:
         champion: LoadedModel | None = None
         if champion_version is not None:
             champion = load_model(name, champion_version, trusted_types=s.retrain_trusted_types)
-        features = (champion.features if champion else None) or CREDIT_RISK
-        dataset, read, incomplete = self._dataset(event, [n for n, _ in feature_columns(features)])
+        names = [n for n, _ in training_columns(champion, s.retrain_pipeline)]
+        dataset, read, incomplete = self._dataset(event, names)
         self._check_stop()
         evaluation = train_and_evaluate(dataset, champion, name=name, pipeline=s.retrain_pipeline)
         verdict = s.gate().judge(evaluation.labels, evaluation.champion_scores,

@@ -5,7 +5,11 @@ Two classifiers fitted on scikit-learn's breast-cancer data set are registered w
 two scorers (one per DRIFTLINE_MODEL_NAME, both publishing to the same ``predictions``
 topic), and watched by one ``driftline monitor``: traffic in which one feature of one model's
 requests is shifted raises one covariate drift event naming that feature, for that model
-only, while a retrainer for the other model leaves the event alone.
+only, while a retrainer for the other model leaves the event alone. Labels sent for the
+drifted model (flipped on the shifted rows: its meaning changed too) reach ``labeled``
+through the monitor's join, and a retrainer cloning that model (DRIFTLINE_RETRAIN_PIPELINE=
+champion) answers the drift event with a promoted version 2 that keeps the decision policy
+and the trusted types.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mlflow
 import msgspec
 import pandas as pd
 import pytest
@@ -34,10 +39,13 @@ from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from driftline.cli import app as cli
-from driftline.events import DriftEvent, PredictionEvent, decode
-from driftline.kafka import create_topics, delete_topics, read_topic
+from driftline.events import DriftEvent, LabeledEvent, LabelEvent, PredictionEvent, decode
+from driftline.kafka import Producer, create_topics, delete_topics, read_topic
+from driftline.model.decision import DECISION_TAG
+from driftline.model.registry import TRUSTED_TYPES_TAG, get_alias
 from driftline.settings import KafkaSettings
 from driftline.topics import topic_names
+from retrainer.job import RetrainResult
 from retrainer.service import Retrainer
 from retrainer.settings import RetrainerSettings
 from scorer.app import create_app
@@ -53,6 +61,7 @@ class Setup:
     kafka: KafkaSettings
     home: Path
     reference: pd.DataFrame  # features only
+    labels: list[int]
     registered: dict[str, str]  # model name -> CLI output
     log: Path
 
@@ -102,7 +111,7 @@ def setup(kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
     create_topics(kafka)
-    yield Setup(kafka, home, features, registered, root / "monitor.log")
+    yield Setup(kafka, home, features, target.tolist(), registered, root / "monitor.log")
     delete_topics(kafka, topic_names(kafka.topic_prefix).values())
 
 
@@ -162,6 +171,8 @@ class Outcome:
     reports: list[dict[str, Any]]
     shifted_window: float
     other_model_decisions: list[Any]
+    retrain: RetrainResult
+    version_tags: dict[str, dict[str, str]]
 
 
 @pytest.fixture(scope="module")
@@ -212,10 +223,41 @@ def outcome(setup: Setup) -> Iterator[Outcome]:
             "the other model's retrainer to see the drift event",
             lambda: [d for d in retrainer.decisions if d.model_name == "cancer"] or None,
             60, s.log)
+        retrain = _label_and_retrain(s, answers["cancer"])
+        client = mlflow.MlflowClient()
+        tags = {v: dict(client.get_model_version("cancer", v).tags) for v in ("1", "2")}
     finally:
         retrainer.stop()
         _stop(monitor)
-    yield Outcome(answers, drift, reports, shifted_window, decisions)
+    yield Outcome(answers, drift, reports, shifted_window, decisions, retrain, tags)
+
+
+def _label_and_retrain(s: Setup, answers: list[dict[str, Any]]) -> RetrainResult:
+    """Label `cancer`'s predictions (the shifted ones flipped), wait for the monitor to join
+    them, and let a retrainer cloning the champion answer the drift event."""
+    n = len(s.labels)
+    labels = s.labels + [1 - y for y in s.labels]
+    with Producer(s.kafka) as producer:
+        for answer, label in zip(answers, labels, strict=True):
+            producer.send(f"{s.kafka.topic_prefix}labels", LabelEvent(
+                prediction_id=answer["prediction_id"], event_time=time.time(), label=label))
+    labeled_topic = f"{s.kafka.topic_prefix}labeled"
+
+    def joined() -> bool:
+        events = [decode(LabeledEvent, m.value()) for m in read_topic(s.kafka, labeled_topic)]
+        return sum(e.prediction.model_name == "cancer" for e in events) >= 2 * n
+
+    _wait("the labels joined", joined, 120, s.log)
+    retrainer = Retrainer(RetrainerSettings(
+        home=s.home, kafka=s.kafka, model_name="cancer", retrain_pipeline="champion",
+        retrain_metrics_port=0, retrain_group=f"retrain-{uuid.uuid4().hex[:8]}",
+        retrain_min_rows=500, retrain_data_wait=30.0, gate_margin=0.02,
+    ))
+    retrainer.start()
+    try:
+        return _wait("the retrain", lambda: retrainer.results, 180, s.log)[0]
+    finally:
+        retrainer.stop()
 
 
 def test_register_prints_the_version_alias_metrics_and_tiers(setup: Setup):
@@ -271,3 +313,13 @@ def test_a_retrainer_for_another_model_leaves_the_drift_event_alone(outcome: Out
     decisions = outcome.other_model_decisions
     assert decisions and {d.outcome for d in decisions} == {"other_model"}
     assert not any(d.trigger for d in decisions)
+
+
+def test_the_drifted_model_is_retrained_from_a_clone_and_keeps_its_answer(outcome: Outcome):
+    result = outcome.retrain
+    assert result.promoted, result.reason
+    assert (result.version, result.champion_before) == ("2", "1")
+    assert get_alias("cancer", "champion") == "2"
+    v1, v2 = outcome.version_tags["1"], outcome.version_tags["2"]
+    assert v2[DECISION_TAG] == v1[DECISION_TAG]
+    assert v2[TRUSTED_TYPES_TAG] == v1[TRUSTED_TYPES_TAG]

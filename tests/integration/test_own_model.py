@@ -173,6 +173,7 @@ class Outcome:
     other_model_decisions: list[Any]
     retrain: RetrainResult
     version_tags: dict[str, dict[str, str]]
+    served: dict[str, dict[str, Any]]  # GET /model of each scorer
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +194,8 @@ def outcome(setup: Setup) -> Iterator[Outcome]:
         apps = {name: create_app(scorer_settings(s.home, s.kafka, model_name=name))
                 for name in answers}
         with TestClient(apps["cancer"]) as cancer, TestClient(apps["cancer-linear"]) as linear:
+            served = {"cancer": cancer.get("/model").json(),
+                      "cancer-linear": linear.get("/model").json()}
             _into_next_window()
             answers["cancer"] += _send(cancer, stable)
             answers["cancer-linear"] += _send(linear, stable)
@@ -229,7 +232,7 @@ def outcome(setup: Setup) -> Iterator[Outcome]:
     finally:
         retrainer.stop()
         _stop(monitor)
-    yield Outcome(answers, drift, reports, shifted_window, decisions, retrain, tags)
+    yield Outcome(answers, drift, reports, shifted_window, decisions, retrain, tags, served)
 
 
 def _label_and_retrain(s: Setup, answers: list[dict[str, Any]]) -> RetrainResult:
@@ -270,6 +273,11 @@ def test_register_prints_the_version_alias_metrics_and_tiers(setup: Setup):
 
 
 def test_each_scorer_answers_with_its_models_names_and_tiers(outcome: Outcome):
+    assert outcome.served["cancer"]["decision"] == {
+        "score": "benign_probability", "decision": "decision",
+        "tiers": {"MEDIUM": 0.2, "HIGH": 0.5}, "otherwise": "LOW"}
+    assert outcome.served["cancer-linear"]["name"] == "cancer-linear"
+    assert outcome.served["cancer-linear"]["decision"]["tiers"] == {"positive": 0.5}
     for answer in outcome.answers["cancer"]:
         assert answer["benign_probability"] == answer["score"]
         assert answer["decision"] == (

@@ -180,16 +180,18 @@ def register(app: typer.Typer) -> None:
         decision = DecisionPolicy.parse(
             tier or (), score_name=score_name, decision_name=decision_name, otherwise=otherwise
         )
-        ref, set_alias, metrics = register_adopted(
+        adopted = register_adopted(
             settings.home, source, reference, name=name or settings.model_name, label=label,
             alias=alias, trust=trust or (), trust_listed=trust_listed, decision=decision,
         )
-        where = f" as @{set_alias}" if set_alias else " (no alias)"
+        ref = adopted.ref
+        where = f" as @{adopted.alias}" if adopted.alias else " (no alias)"
         typer.echo(f"registered {ref.name} version {ref.version}{where}")
-        if metrics:
+        if adopted.metrics:
             typer.echo("holdout " + ", ".join(
-                f"{k.removeprefix('holdout_')} {v:.4f}" for k, v in metrics.items()
+                f"{k.removeprefix('holdout_')} {v:.4f}" for k, v in adopted.metrics.items()
                 if k.startswith("holdout_")))
+        typer.echo("trusted types: " + (", ".join(adopted.trusted_types) or "none needed"))
         tiers = ", ".join(f"{n} > {t}" for n, t in reversed(decision.tiers))
         typer.echo(f"answers {decision.score_name} and {decision.decision_name} ({tiers}, "
                    f"else {decision.otherwise})")

@@ -40,6 +40,7 @@ from driftline.model.serving import positive_column
 from driftline.profile import ReferenceProfile, build_profile
 
 __all__ = [
+    "Adopted",
     "AdoptionError",
     "LoadedSource",
     "Reference",
@@ -91,6 +92,17 @@ class Reference:
     @property
     def categorical(self) -> list[str]:
         return [c for c in self.features.columns if self.features[c].dtype.kind == "O"]
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A registered version: the alias set on it (or None), its holdout metrics (empty
+    without labels) and the skops types recorded as trusted."""
+
+    ref: ModelVersionRef
+    alias: str | None
+    metrics: dict[str, float]
+    trusted_types: list[str]
 
 
 @dataclass(frozen=True)
@@ -389,9 +401,8 @@ def register_adopted(
     trust_listed: bool = False,
     decision: DecisionPolicy | None = None,
     description: str = "",
-) -> tuple[ModelVersionRef, str | None, dict[str, float]]:
-    """Check and register ``source`` as a new version of ``name``; returns the version, the
-    alias set on it (or None) and its holdout metrics (empty without labels).
+) -> Adopted:
+    """Check and register ``source`` as a new version of ``name``.
 
     ``alias`` None points ``champion`` at the version when the model has no champion yet.
     Everything is checked before anything is written to the registry.
@@ -442,4 +453,4 @@ def register_adopted(
             trusted_types=loaded.untrusted,
             decision=decision,
         )
-    return ref, alias, metrics
+    return Adopted(ref, alias, metrics, loaded.untrusted)

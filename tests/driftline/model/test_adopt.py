@@ -154,6 +154,8 @@ def test_register_records_profile_metrics_trust_and_tiers_then_serves(files, tmp
     )
     assert result.exit_code == 0, result.output
     assert "registered cancer version 1 as @champion" in result.output
+    assert ("trusted types: sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+            in result.output)
     configure(tmp_path)
     version = mlflow.MlflowClient().get_model_version("cancer", "1")
     trusted = json.loads(version.tags[TRUSTED_TYPES_TAG])

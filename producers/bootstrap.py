@@ -5,7 +5,8 @@
 :func:`~driftline.model.pipeline.default_pipeline` (scaling and one-hot encoding, then logistic
 regression), logs the run to MLflow (parameters, holdout AUC / precision / recall / Brier /
 log loss, the training data), and registers version 1 with the alias ``champion``, its
-signature and its reference profile.
+signature, its reference profile and its decision policy (``default_probability`` and
+``risk_tier``: HIGH above 0.35, MEDIUM above 0.15, else LOW).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from driftline.features import CREDIT_RISK
+from driftline.model.decision import CREDIT_RISK_POLICY
 from driftline.model.pipeline import default_pipeline
 from driftline.model.registry import ModelVersionRef, configure, get_alias, register_version
 from driftline.profile import ReferenceProfile, build_profile
@@ -148,6 +150,7 @@ def bootstrap(
             profile=trained.profile,
             features=CREDIT_RISK,
             alias=alias,
+            decision=CREDIT_RISK_POLICY,
             description="default credit-risk model trained by `driftline bootstrap` on "
             f"{rows} synthetic applications (seed {seed})",
         )

@@ -1,7 +1,9 @@
-"""``driftline retrain`` and ``driftline models list|promote|rollback``; heavy imports stay
-inside the commands so ``driftline --help`` stays fast."""
+"""``driftline retrain`` and ``driftline models list|promote|rollback|register``; heavy
+imports stay inside the commands so ``driftline --help`` stays fast."""
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import typer
 
@@ -53,7 +55,8 @@ def _announce(settings, move) -> None:
 def register(app: typer.Typer) -> None:
     """Add the retrainer's commands to the ``driftline`` CLI."""
     models_app = typer.Typer(
-        help="Versions of the served model in the MLflow registry: list, promote, roll back.",
+        help="Versions of the served model in the MLflow registry: register your own, list, "
+        "promote, roll back.",
         no_args_is_help=True,
     )
     app.add_typer(models_app, name="models")
@@ -129,3 +132,66 @@ def register(app: typer.Typer) -> None:
         typer.echo(f"{move.model_name}: @champion v{move.version} (rolled back from "
                    f"v{move.previous}); @previous cleared")
         _announce(settings, move)
+
+    @models_app.command("register")
+    def models_register(
+        source: str = typer.Argument(
+            ..., help="An MLflow model URI (runs:/<run>/model, models:/<name>/<version>) "
+            "logged with serialization_format='skops', or a .skops file."
+        ),
+        reference: str = typer.Option(
+            ..., help="Reference data, CSV or Parquet: the model's input columns (and the "
+            "label column with --label). The monitor judges drift against it."
+        ),
+        label: str = typer.Option(
+            None, help="The 0/1 label column of the reference data: holdout AUC, precision, "
+            "recall, Brier and log loss are recorded; without it, no performance baseline."
+        ),
+        name: str = typer.Option(None, help="Registered model name [DRIFTLINE_MODEL_NAME]."),
+        alias: str = typer.Option(
+            None, help="Point this alias at the new version (default: champion when the "
+            "model has none yet, else no alias)."
+        ),
+        trust: Annotated[list[str] | None, typer.Option(
+            metavar="TYPE", help="Accept one type the model file needs beyond driftline's "
+            "built-in list (repeat for each; the command lists them)."
+        )] = None,
+        trust_listed: bool = typer.Option(
+            False, help="Accept every type the model file lists (after reading them)."
+        ),
+        score_name: str = typer.Option("score", help="The score's field name in answers."),
+        decision_name: str = typer.Option("decision", help="The tier's field name in answers."),
+        tier: Annotated[list[str] | None, typer.Option(
+            metavar="NAME=THRESHOLD", help="A decision tier: scores strictly above "
+            "THRESHOLD get NAME, the highest reached wins (repeat; default: positive=0.5)."
+        )] = None,
+        otherwise: str = typer.Option(
+            None, help="The tier of scores above no threshold (default: negative; LOW with "
+            "--tier)."
+        ),
+    ) -> None:
+        """Register a binary classifier driftline did not train: its signature and the
+        reference profile from the reference data, holdout metrics when labelled, the types
+        you trust in its skops file and the decision tiers the scorer answers with."""
+        from driftline.model.adopt import register_adopted
+        from driftline.model.decision import DecisionPolicy
+
+        settings = _settings()
+        decision = DecisionPolicy.parse(
+            tier or (), score_name=score_name, decision_name=decision_name, otherwise=otherwise
+        )
+        adopted = register_adopted(
+            settings.home, source, reference, name=name or settings.model_name, label=label,
+            alias=alias, trust=trust or (), trust_listed=trust_listed, decision=decision,
+        )
+        ref = adopted.ref
+        where = f" as @{adopted.alias}" if adopted.alias else " (no alias)"
+        typer.echo(f"registered {ref.name} version {ref.version}{where}")
+        if adopted.metrics:
+            typer.echo("holdout " + ", ".join(
+                f"{k.removeprefix('holdout_')} {v:.4f}" for k, v in adopted.metrics.items()
+                if k.startswith("holdout_")))
+        typer.echo("trusted types: " + (", ".join(adopted.trusted_types) or "none needed"))
+        tiers = ", ".join(f"{n} > {t}" for n, t in reversed(decision.tiers))
+        typer.echo(f"answers {decision.score_name} and {decision.decision_name} ({tiers}, "
+                   f"else {decision.otherwise})")

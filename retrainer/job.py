@@ -9,15 +9,17 @@ is a :class:`RetrainResult` with a reason.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field, replace
 
 from driftline.events import DriftEvent
-from driftline.features import CREDIT_RISK
 from driftline.kafka import Producer
+from driftline.model.decision import DecisionPolicy
 from driftline.model.registry import (
+    TRUSTED_TYPES_TAG,
     LoadedModel,
     ModelVersionRef,
     get_alias,
@@ -31,7 +33,7 @@ from retrainer.metrics import RetrainerMetrics
 from retrainer.promotion import CHAMPION, ModelsError, announce, promote
 from retrainer.settings import RetrainerSettings
 from retrainer.source import LabeledRead, LabeledSource
-from retrainer.train import Challenger, complete_rows, feature_columns, train_and_evaluate
+from retrainer.train import Challenger, complete_rows, train_and_evaluate, training_columns
 
 __all__ = ["RetrainJob", "RetrainResult"]
 
@@ -118,8 +120,8 @@ class RetrainJob:
         champion: LoadedModel | None = None
         if champion_version is not None:
             champion = load_model(name, champion_version, trusted_types=s.retrain_trusted_types)
-        features = (champion.features if champion else None) or CREDIT_RISK
-        dataset, read, incomplete = self._dataset(event, [n for n, _ in feature_columns(features)])
+        names = [n for n, _ in training_columns(champion, s.retrain_pipeline)]
+        dataset, read, incomplete = self._dataset(event, names)
         self._check_stop()
         evaluation = train_and_evaluate(dataset, champion, name=name, pipeline=s.retrain_pipeline)
         verdict = s.gate().judge(evaluation.labels, evaluation.champion_scores,
@@ -131,7 +133,7 @@ class RetrainJob:
             dead_lettered=read.dead_lettered,
         )
         self._observe(dataset, verdict)
-        ref = self._register(lineage, evaluation.challenger)
+        ref = self._register(lineage, evaluation.challenger, champion)
         result, reason, announced = lineage.decision, verdict.reason, False
         if verdict.promote:
             try:
@@ -185,9 +187,12 @@ class RetrainJob:
             for metric, value in values.items():
                 m.holdout.labels(role, metric).set(value)
 
-    def _register(self, lineage: Lineage, challenger: Challenger) -> ModelVersionRef:
+    def _register(
+        self, lineage: Lineage, challenger: Challenger, champion: LoadedModel | None
+    ) -> ModelVersionRef:
         """One MLflow run: params, metrics, trigger tags, lineage.json and the new version
-        (never aliased here: promotion is a separate, checked step)."""
+        (never aliased here: promotion is a separate, checked step). The version keeps the
+        champion's decision policy and the skops types a person trusted for it."""
         import mlflow
 
         description = (
@@ -199,10 +204,13 @@ class RetrainJob:
             mlflow.log_params(lineage.params())
             mlflow.log_metrics(lineage.metrics())
             mlflow.log_text(lineage.to_json().decode(), "lineage.json")
+            inherited = champion.tags if champion else {}
             return register_version(
                 lineage.model_name, challenger.model, signature=challenger.signature,
                 profile=challenger.profile, features=challenger.features,
                 description=description, tags=lineage.version_tags(),
+                trusted_types=json.loads(inherited.get(TRUSTED_TYPES_TAG, "[]")),
+                decision=DecisionPolicy.from_tags(inherited),
             )
 
     @staticmethod

@@ -34,9 +34,11 @@ __all__ = [
     "TrainingError",
     "complete_rows",
     "feature_columns",
+    "feature_schema",
     "pipeline_factory",
     "score_rows",
     "train_and_evaluate",
+    "training_columns",
 ]
 
 log = logging.getLogger(__name__)
@@ -55,7 +57,7 @@ class Challenger:
     model: Any
     signature: Any  # mlflow.models.ModelSignature
     profile: ReferenceProfile
-    features: FeatureSchema
+    features: FeatureSchema | None  # None for a model registered without feature ranges
     columns: tuple[str, ...]
     pipeline: str
 
@@ -108,6 +110,39 @@ def feature_columns(features: FeatureSchema) -> tuple[tuple[str, str], ...]:
     )
 
 
+def _signature_columns(champion: LoadedModel) -> tuple[tuple[str, str], ...]:
+    from driftline.model.signature import columns_from_signature
+
+    return tuple((c.name, c.kind) for c in columns_from_signature(champion.signature))
+
+
+def feature_schema(champion: LoadedModel | None) -> FeatureSchema | None:
+    """The schema a challenger is trained and validated with: the champion's recorded one;
+    the credit-risk schema without a champion, or for a champion without one whose inputs
+    are the credit-risk inputs; None for any other champion without one (a model
+    registered with ``driftline models register``: it is trained on its signature)."""
+    if champion is None:
+        return CREDIT_RISK
+    if champion.features is not None:
+        return champion.features
+    if champion.signature is None or {n for n, _ in _signature_columns(champion)} <= set(
+        CREDIT_RISK.names
+    ):
+        return CREDIT_RISK
+    return None
+
+
+def training_columns(
+    champion: LoadedModel | None, pipeline: str = "default"
+) -> tuple[tuple[str, str], ...]:
+    """``(name, kind)`` of each input the challenger is fitted on: the champion's signature
+    when the challenger clones it or :func:`feature_schema` has none, else the schema's."""
+    schema = feature_schema(champion)
+    if champion is not None and (pipeline == "champion" or schema is None):
+        return _signature_columns(champion)
+    return feature_columns(schema or CREDIT_RISK)
+
+
 def complete_rows(
     rows: Sequence[SourcedRow], names: Sequence[str]
 ) -> tuple[list[SourcedRow], int]:
@@ -149,14 +184,15 @@ def train_and_evaluate(
     """Fit the challenger on the training split and score both models on the holdout."""
     from mlflow.models import infer_signature
 
-    features = (champion.features if champion else None) or CREDIT_RISK
+    features = feature_schema(champion)
+    if features is None and pipeline != "champion":
+        raise TrainingError(
+            f"{name} was registered without feature ranges (driftline models register), so "
+            "only a clone of it can be retrained: set DRIFTLINE_RETRAIN_PIPELINE=champion"
+        )
     factory = pipeline_factory(pipeline, champion)
-    columns = feature_columns(features)
-    if pipeline == "champion" and champion is not None:
-        # a clone expects the champion's own input layout, which its signature records
-        from driftline.model.signature import columns_from_signature
-
-        columns = tuple((c.name, c.kind) for c in columns_from_signature(champion.signature))
+    # a clone expects the champion's own input layout, which its signature records
+    columns = training_columns(champion, pipeline)
     names = [n for n, _ in columns]
     frame = _frame(dataset.train, columns)
     labels = np.asarray([r.event.label for r in dataset.train], dtype=np.int64)
@@ -179,8 +215,10 @@ def train_and_evaluate(
     profile = build_profile(
         {n: frame[n].to_numpy() for n in names},
         train_scores,
-        numeric=[n for n in features.numeric_names if n in names],
-        categorical=[n for n in features.categorical_names if n in names],
+        numeric=[n for n, k in columns if k != "str"] if features is None
+        else [n for n in features.numeric_names if n in names],
+        categorical=[n for n, k in columns if k == "str"] if features is None
+        else [n for n in features.categorical_names if n in names],
         labels=labels,
     )
     challenger = Challenger(

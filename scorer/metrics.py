@@ -6,7 +6,7 @@ benchmark) never collide on the global one.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -113,12 +113,18 @@ class ScorerMetrics:
         self.buffer_capacity.set(capacity)
 
     def count_predictions(
-        self, name: str, version: str, tier_index: np.ndarray, source: str
+        self,
+        name: str,
+        version: str,
+        tier_index: np.ndarray,
+        source: str,
+        tiers: Sequence[str] = TIERS,
     ) -> None:
         """Count one scored batch by tier (one increment per tier present, not per row);
-        ``tier_index`` holds each row's position in :data:`scorer.scoring.TIERS`."""
-        counts = np.bincount(tier_index, minlength=len(TIERS))
-        for tier, n in zip(TIERS, counts.tolist(), strict=True):
+        ``tier_index`` holds each row's position in ``tiers`` (the decision policy's names,
+        counted under the ``risk_tier`` label)."""
+        counts = np.bincount(tier_index, minlength=len(tiers))
+        for tier, n in zip(tiers, counts.tolist(), strict=True):
             if n:
                 self.predictions.labels(name, version, tier, source).inc(n)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 __all__ = [
     "BatchPredictionPublic",
@@ -21,11 +21,17 @@ __all__ = [
 
 
 class PredictionPublic(BaseModel):
-    """One prediction as returned over HTTP."""
+    """One prediction as returned over HTTP: the generic ``score`` and ``decision`` (the
+    tier), and the same two under the names the served version registered (the default
+    credit-risk model: ``default_probability`` and ``risk_tier``; GET /model shows them)."""
+
+    model_config = ConfigDict(extra="allow")
 
     prediction_id: str
-    default_probability: float
-    risk_tier: Literal["LOW", "MEDIUM", "HIGH"]
+    default_probability: float | None = None
+    risk_tier: Literal["LOW", "MEDIUM", "HIGH"] | None = None
+    score: float
+    decision: str
     model_version: str
 
 
@@ -57,6 +63,7 @@ class ModelPublic(BaseModel):
     estimator: str
     inputs: list[dict[str, Any]]
     metrics: dict[str, float] = {}
+    decision: dict[str, Any] = {}
     tags: dict[str, str] = {}
     description: str = ""
     source: str = ""

@@ -14,7 +14,6 @@ import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import repeat
 from typing import Any
 
 import msgspec
@@ -22,6 +21,7 @@ import numpy as np
 
 from driftline.events import LabelEvent, encode, encode_predictions, now
 from driftline.kafka import create_topics, wait_for_broker
+from driftline.model.decision import DecisionPolicy
 from driftline.model.registry import configure
 from driftline.model.served import ServedModel
 from driftline.model.validation import ENTITY_FIELD, REQUEST_ID_FIELD, InvalidInputError, parse
@@ -31,7 +31,7 @@ from scorer.labels import label_validators
 from scorer.metrics import ScorerMetrics
 from scorer.model_store import ModelStore, UpdateFollower
 from scorer.publisher import BufferFullError, PredictionPublisher
-from scorer.scoring import tier_names
+from scorer.scoring import answers, tier_names
 from scorer.settings import ScorerSettings
 from scorer.stream import TransactionScorer
 
@@ -44,18 +44,11 @@ class BatchTooLargeError(ValueError):
     """A batch has more rows than ``DRIFTLINE_MAX_BATCH_ROWS`` (answered with 413)."""
 
 
-class _Prediction(msgspec.Struct):
-    prediction_id: str
-    default_probability: float
-    risk_tier: str
-    model_version: str
-
-
 class _Batch(msgspec.Struct):
     model_name: str
     model_version: str
     count: int
-    predictions: list[_Prediction]
+    predictions: list[msgspec.Struct]  # scorer.scoring.answer_type of the policy
 
 
 _encode = msgspec.json.Encoder().encode
@@ -95,20 +88,15 @@ class ScoredBatch:
     prediction_ids: list[str]
     scores: list[float]
     tiers: list[str]
+    policy: DecisionPolicy
 
     def __len__(self) -> int:
         return len(self.prediction_ids)
 
-    def public(self) -> list[_Prediction]:
-        """Each row as the HTTP API answers it."""
-        return list(
-            map(
-                _Prediction,
-                self.prediction_ids,
-                self.scores,
-                self.tiers,
-                repeat(self.model_version),
-            )
+    def public(self) -> list[msgspec.Struct]:
+        """Each row as the HTTP API answers it (field names from the decision policy)."""
+        return answers(
+            self.policy, self.prediction_ids, self.scores, self.tiers, self.model_version
         )
 
 
@@ -125,11 +113,14 @@ class Scorer:
         self.metrics.bind_buffer(
             lambda: sum(p.depth() for p in self.publishers), settings.buffer_max_messages
         )
-        self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], _Prediction] = MicroBatcher(
+        self._policy = settings.thresholds.policy  # for versions registered without one
+        self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], msgspec.Struct] = (
+            MicroBatcher(
             self._score_micro_batch,
             max_size=settings.micro_batch_size,
             max_wait_s=settings.micro_batch_wait_ms / 1000.0,
             on_batch=self.metrics.micro_batch_rows.observe,
+            )
         )
         self.follower = UpdateFollower(
             self.store, settings, self.publisher.dead_letters, self.metrics
@@ -212,13 +203,15 @@ class Scorer:
         if prediction_ids is None:
             prediction_ids = popped.get(REQUEST_ID_FIELD) or [None] * count
         probabilities = served.score(rows)
-        tier_index = self.settings.thresholds.tier_index(probabilities)
+        policy = served.decision or self._policy
+        tier_index = policy.tier_index(probabilities)
         scored = ScoredBatch(
             served.name,
             served.version,
             _fill_ids(prediction_ids),
             probabilities.tolist(),
-            tier_names(tier_index),
+            tier_names(policy, tier_index),
+            policy,
         )
         keys, values = encode_predictions(
             model_name=scored.model_name,
@@ -235,15 +228,17 @@ class Scorer:
         except BufferFullError:
             self.metrics.rejected.labels("buffer_full").inc(count)
             raise
-        self.metrics.count_predictions(served.name, served.version, tier_index, source)
+        self.metrics.count_predictions(
+            served.name, served.version, tier_index, source, policy.names
+        )
         return scored
 
     def _score_micro_batch(
         self, items: list[tuple[ServedModel, dict[str, Any]]]
-    ) -> list[_Prediction | Exception]:
+    ) -> list[msgspec.Struct | Exception]:
         # Items validated against different versions (a swap happened meanwhile) are scored
         # by the version that validated them; each group succeeds or fails on its own.
-        out: list[_Prediction | Exception] = []
+        out: list[msgspec.Struct | Exception] = []
         start = 0
         while start < len(items):
             served = items[start][0]

@@ -50,11 +50,14 @@ class ScorerSettings(DriftlineSettings):
     )
     model_alias: str = Field(default="champion", description="Alias of the version to serve.")
     high_risk_threshold: float = Field(
-        default=0.35, gt=0.0, lt=1.0, description="Risk tier HIGH above this default probability."
+        default=0.35, gt=0.0, lt=1.0,
+        description="Risk tier HIGH above this default probability, for versions registered "
+        "without a decision policy (a version's own tiers win).",
     )
     medium_risk_threshold: float = Field(
         default=0.15, gt=0.0, lt=1.0,
-        description="Risk tier MEDIUM above this (and up to the high threshold); LOW below.",
+        description="Risk tier MEDIUM above this (and up to the high threshold); LOW below. "
+        "For versions registered without a decision policy.",
     )
     trusted_types: list[str] = Field(
         default_factory=list,

@@ -23,22 +23,25 @@ whoever wrote the file also wrote that list.
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from driftline.errors import DriftlineError
 from driftline.features import CategoricalFeature, FeatureSchema, NumericFeature
+from driftline.model.decision import DECISION_TAG, DecisionPolicy
 from driftline.profile import PROFILE_ARTIFACT, ReferenceProfile
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "PROFILE_TAG",
+    "TRUSTED_TYPES_TAG",
     "LoadedModel",
     "ModelVersionRef",
     "RegistryError",
@@ -50,6 +53,7 @@ __all__ = [
     "register_version",
     "set_alias",
     "tracking_uri",
+    "untrusted_beyond_builtin",
     "wait_for_registry",
 ]
 
@@ -57,6 +61,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "driftline"
 PROFILE_TAG = "driftline.reference_profile"
+TRUSTED_TYPES_TAG = "driftline.trusted_types"
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
 
@@ -239,6 +244,8 @@ def register_version(
     alias: str | None = None,
     description: str = "",
     tags: Mapping[str, str] | None = None,
+    trusted_types: Sequence[str] = (),
+    decision: DecisionPolicy | None = None,
 ) -> ModelVersionRef:
     """Log ``model`` (skops) with its signature in the active run, register it as a new version
     of ``name``, store its reference profile and, with ``alias``, point the alias at it.
@@ -246,6 +253,9 @@ def register_version(
     One version per run: the profile is the run's ``reference_profile.json``. ``features``
     records ranges and categories in the model metadata so the scorer validates requests with
     them; without it requests are checked against the signature's types only.
+    ``trusted_types`` (exact type names a person accepted for the skops file) is stored as the
+    version tag ``driftline.trusted_types`` (a JSON list); ``decision`` (the score's name and
+    tiers the scorer answers with) as the tag ``driftline.decision_policy``.
     """
     import mlflow
     import sklearn
@@ -263,6 +273,7 @@ def register_version(
             name="model",
             signature=signature,
             serialization_format="skops",
+            skops_trusted_types=sorted(set(trusted_types)) or None,
             registered_model_name=name,
             metadata=metadata,
             # Stating the requirements skips MLflow's inference, which would load the model
@@ -280,6 +291,12 @@ def register_version(
     client.set_model_version_tag(name, version, PROFILE_TAG, f"runs:/{run_id}/{PROFILE_ARTIFACT}")
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, version, key, value)
+    if trusted_types:
+        client.set_model_version_tag(
+            name, version, TRUSTED_TYPES_TAG, json.dumps(sorted(set(trusted_types)))
+        )
+    if decision is not None:
+        client.set_model_version_tag(name, version, DECISION_TAG, decision.to_json())
     if description:
         client.update_model_version(name, version, description=description)
     if alias:
@@ -314,6 +331,15 @@ def set_alias(name: str, alias: str, version: str | int) -> str | None:
     previous = get_alias(name, alias)
     mlflow.MlflowClient().set_registered_model_alias(name, alias, str(version))
     return previous
+
+
+def untrusted_beyond_builtin(untrusted: Iterable[str]) -> list[str]:
+    """The types skops reports that driftline's built-in list does not cover.
+
+    >>> untrusted_beyond_builtin(["sklearn.tree._tree.Tree", "mylib.Model"])
+    ['mylib.Model']
+    """
+    return [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
 
 
 def _trusted(untrusted: Iterable[str], extra: Iterable[str]) -> list[str]:

@@ -25,6 +25,7 @@ from pydantic import TypeAdapter
 
 from driftline.errors import DriftlineError
 from driftline.features import FeatureSchema
+from driftline.model.decision import DecisionPolicy
 
 __all__ = ["Column", "ModelError", "ServedModel"]
 
@@ -54,7 +55,8 @@ class ServedModel:
     :mod:`driftline.model.validation`), yielding plain dicts; ``fast_batch``, when set, parses
     the batch bodies it accepts to the same rows, quicker (None for the others: ``batch``
     decides); ``positive`` is the predict_proba column of the positive class; ``extras`` the
-    optional request fields that are not model inputs.
+    optional request fields that are not model inputs; ``decision`` the score's name and
+    tiers recorded with the version (None: the scorer's credit-risk thresholds apply).
     """
 
     name: str
@@ -67,6 +69,7 @@ class ServedModel:
     positive: int
     extras: tuple[str, ...] = ()
     features: FeatureSchema | None = None
+    decision: DecisionPolicy | None = None
     info: dict[str, Any] = field(default_factory=dict)
     loaded_at: float = field(default_factory=time.time)
     fast_batch: Callable[[bytes], list[dict[str, Any]] | None] | None = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftline.model.decision import DecisionPolicy, DecisionPolicyError
 from driftline.model.registry import LoadedModel
 from driftline.model.served import ModelError, ServedModel
 from driftline.model.signature import columns_from_signature
@@ -20,12 +21,13 @@ from driftline.model.validation import (
     build_request_models,
 )
 
-__all__ = ["serve_loaded"]
+__all__ = ["positive_column", "serve_loaded"]
 
 log = logging.getLogger(__name__)
 
 
-def _positive_column(estimator: Any) -> int:
+def positive_column(estimator: Any) -> int:
+    """The predict_proba column of the positive class (1, True or "1"; else the last)."""
     if not hasattr(estimator, "predict_proba"):
         raise ModelError(
             f"{type(estimator).__name__} has no predict_proba; the scorer serves classifiers"
@@ -48,6 +50,10 @@ def _warm_row(served: ServedModel) -> dict[str, Any]:
 def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedModel:
     """Turn a loaded registry version into a ServedModel, warmed up by one model call."""
     columns = columns_from_signature(loaded.signature)
+    try:
+        decision = DecisionPolicy.from_tags(loaded.tags)
+    except DecisionPolicyError as exc:
+        raise ModelError(f"{loaded.name} version {loaded.version}: {exc}") from None
     features = loaded.features
     row, batch = build_request_models(columns, features, max_rows=max_rows)
     served = ServedModel(
@@ -58,11 +64,12 @@ def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedMod
         columns=columns,
         row=row,
         batch=batch,
-        positive=_positive_column(loaded.estimator),
+        positive=positive_column(loaded.estimator),
         extras=tuple(
             f for f in (ENTITY_FIELD, REQUEST_ID_FIELD) if f not in {c.name for c in columns}
         ),
         features=features,
+        decision=decision,
         fast_batch=build_fast_batch(columns, features, max_rows=max_rows),
         info={
             "run_id": loaded.run_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from fastapi import APIRouter, Depends
 
@@ -16,11 +17,13 @@ router = APIRouter(prefix="/model", tags=["model"], dependencies=[Depends(requir
 
 def _public(scorer: ScorerDep) -> ModelPublic:
     served = scorer.store.require()
+    policy = served.decision or scorer.settings.thresholds.policy
     return ModelPublic(
         name=served.name,
         version=served.version,
         alias=served.alias,
         loaded_at=served.loaded_at,
+        decision=json.loads(policy.to_json()),
         **served.info,
     )
 

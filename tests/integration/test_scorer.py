@@ -45,7 +45,8 @@ def test_prediction_is_published_with_identical_features_and_version(client, kaf
     response = client.post("/predict", json={**APPLICATION, "entity_id": "app-7"})
     assert response.status_code == 200, response.text
     body = response.json()
-    assert set(body) == {"prediction_id", "default_probability", "risk_tier", "model_version"}
+    assert set(body) == {"prediction_id", "default_probability", "risk_tier", "score", "decision",
+                         "model_version"}
     assert body["model_version"] == "1"
     assert body["risk_tier"] in ("LOW", "MEDIUM", "HIGH")
 

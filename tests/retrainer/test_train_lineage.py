@@ -15,7 +15,13 @@ from retrainer.gate import Gate
 from retrainer.lineage import TAGS, Lineage
 from retrainer.offsets import CommitTracker
 from retrainer.settings import RetrainerSettings
-from retrainer.train import complete_rows, train_and_evaluate
+from retrainer.train import (
+    TrainingError,
+    complete_rows,
+    feature_schema,
+    train_and_evaluate,
+    training_columns,
+)
 from retrainer.trigger import TriggerPolicy
 from tests.retrainer.support import DRIFTED, drift_event, labeled_events, sourced
 
@@ -150,3 +156,20 @@ def test_since_drift_trains_only_on_rows_from_the_drift_window_on():
     assert len(data.train) + len(data.holdout) == 100
     everything = RetrainerSettings(retrain_min_rows=20).range_policy(not_before=1e12)
     assert len(build_dataset(rows, everything).train) == 225  # not_before ignored by default
+
+
+def test_a_champion_registered_without_feature_ranges_is_trained_on_its_signature(champion):
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    frame = pd.DataFrame({"radius": [1.0, 2.0, 3.0, 4.0], "site": ["a", "b", "a", "b"]})
+    adopted = LoadedModel(name="cancer", version="1", estimator=LogisticRegression(),
+                          signature=infer_signature(frame, [0.1, 0.2, 0.3, 0.4]), run_id=None)
+    assert feature_schema(adopted) is None
+    assert training_columns(adopted) == (("radius", "float"), ("site", "str"))
+    assert feature_schema(champion) is CREDIT_RISK  # credit-risk inputs, no recorded ranges
+    with pytest.raises(TrainingError, match="set DRIFTLINE_RETRAIN_PIPELINE=champion"):
+        train_and_evaluate(build_dataset(sourced(labeled_events(400)),
+                                         RangePolicy(window=None, min_rows=10)),
+                           adopted, name="cancer")

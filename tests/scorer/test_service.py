@@ -15,6 +15,7 @@ from mlflow.models import infer_signature
 
 from driftline.events import PredictionEvent, decode, encode
 from driftline.features import CREDIT_RISK
+from driftline.model.decision import DecisionPolicy
 from driftline.model.served import ServedModel
 from driftline.model.signature import columns_from_signature
 from driftline.model.validation import (
@@ -122,7 +123,8 @@ def test_a_batch_publishes_one_event_per_row_and_answers_with_the_same_predictio
         assert key == event.key and value == encode(event)  # byte for byte the contract's
         assert public == {
             "prediction_id": event.prediction_id, "default_probability": event.score,
-            "risk_tier": event.decision, "model_version": "3",
+            "risk_tier": event.decision, "score": event.score, "decision": event.decision,
+            "model_version": "3",
         }
     assert len({e.prediction_id for e in events}) == 30
     assert len({e.event_time for e in events}) == 1
@@ -181,7 +183,8 @@ def test_single_predictions_answer_through_the_micro_batcher(served, scorer):
         event = events[f"r-{i}"]
         assert answer == {
             "prediction_id": f"r-{i}", "default_probability": event.score,
-            "risk_tier": event.decision, "model_version": "3",
+            "risk_tier": event.decision, "score": event.score, "decision": event.decision,
+            "model_version": "3",
         }
 
 
@@ -276,3 +279,26 @@ def test_a_batch_is_refused_once_the_wait_runs_out_and_nothing_is_published(serv
     assert waited >= 0.05 and publisher.published == []
     # more rows than the buffer holds at all are refused without waiting
     assert asyncio.run(scorer.wait_for_room(101)) is False
+
+
+def test_a_version_with_its_own_decision_policy_answers_and_publishes_its_tiers(served, scorer):
+    scorer, publisher = scorer
+    policy = DecisionPolicy.parse(["HIGH=0.5", "MEDIUM=0.2"], score_name="fraud_probability")
+    fraud = replace(served, name="fraud", decision=policy)
+    rows = _rows(12)
+    body = msgspec.json.decode(_answer(scorer, fraud, json.dumps({"rows": rows}).encode()))
+    events = [decode(PredictionEvent, v) for _, values, _ in publisher.published for v in values]
+    for public, event in zip(body["predictions"], events, strict=True):
+        assert public == {
+            "prediction_id": event.prediction_id, "fraud_probability": event.score,
+            "score": event.score, "decision": event.decision, "model_version": "3",
+        }
+        assert event.decision == policy.decide(np.array([event.score]))[0]
+    assert {e.decision for e in events} <= {"LOW", "MEDIUM", "HIGH"}
+    counted = {
+        s.labels["risk_tier"]
+        for m in scorer.metrics.predictions.collect()
+        for s in m.samples
+        if s.name.endswith("_total") and s.labels["model_name"] == "fraud"
+    }
+    assert counted == {e.decision for e in events}

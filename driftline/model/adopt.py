@@ -1,0 +1,456 @@
+"""Adopting a model driftline did not train: check it against reference data and register it.
+
+``driftline models register`` calls :func:`register_adopted`. From a scikit-learn binary
+classifier (an MLflow model URI such as ``runs:/<run>/model`` or ``models:/<name>/<version>``
+logged in skops format, or a ``.skops`` file) and a reference dataset (CSV or Parquet: the
+model's features, and the label column when known), it builds what driftline needs of a
+version: the signature, the reference profile the monitor judges drift against, holdout
+metrics under the names the monitor and retrainer read (``holdout_auc``...) when labels are
+given, the decision policy the scorer answers with, and the skops types a person accepted.
+
+The checks are pure and run before anything is written:
+
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"x": [0.1, 0.9], "y": [0, 2]})
+>>> try:
+...     split_reference(frame, label="y")
+... except AdoptionError as exc:
+...     print(exc)
+label column 'y' holds values other than 0 and 1 (2); map it to 0/1 (1 = the positive class)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import tempfile
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from driftline.errors import DriftlineError
+from driftline.model.decision import DecisionPolicy
+from driftline.model.registry import ModelVersionRef, untrusted_beyond_builtin
+from driftline.model.serving import positive_column
+from driftline.profile import ReferenceProfile, build_profile
+
+__all__ = [
+    "Adopted",
+    "AdoptionError",
+    "LoadedSource",
+    "Reference",
+    "UntrustedTypesError",
+    "check_trust",
+    "holdout_metrics",
+    "load_source",
+    "read_reference",
+    "reference_profile",
+    "register_adopted",
+    "score_reference",
+    "split_reference",
+]
+
+log = logging.getLogger(__name__)
+
+_URI_SCHEMES = ("runs:/", "models:/", "file:", "mlflow-artifacts:", "s3:", "gs:", "wasbs:")
+
+
+class AdoptionError(DriftlineError):
+    """A model or its reference data cannot be registered; the message names the fix."""
+
+
+class UntrustedTypesError(AdoptionError):
+    """The model file references types nobody accepted yet (``--trust TYPE``)."""
+
+    def __init__(self, needed: Sequence[str]) -> None:
+        self.needed = list(needed)
+        listed = " ".join(f"--trust {t}" for t in self.needed)
+        super().__init__(
+            "the model file references types beyond driftline's built-in list: "
+            f"{', '.join(self.needed)}; if you trust them, pass {listed} "
+            "(or --trust-listed after reading them)"
+        )
+
+
+@dataclass(frozen=True)
+class Reference:
+    """Reference data split into the model's features (a DataFrame) and optional labels."""
+
+    features: Any  # pandas DataFrame
+    labels: np.ndarray | None = None
+    label: str | None = None
+
+    @property
+    def numeric(self) -> list[str]:
+        return [c for c in self.features.columns if self.features[c].dtype.kind in "biuf"]
+
+    @property
+    def categorical(self) -> list[str]:
+        return [c for c in self.features.columns if self.features[c].dtype.kind == "O"]
+
+
+@dataclass(frozen=True)
+class Adopted:
+    """A registered version: the alias set on it (or None), its holdout metrics (empty
+    without labels) and the skops types recorded as trusted."""
+
+    ref: ModelVersionRef
+    alias: str | None
+    metrics: dict[str, float]
+    trusted_types: list[str]
+
+
+@dataclass(frozen=True)
+class LoadedSource:
+    """An estimator loaded from a file or an MLflow URI, with the skops types it needs."""
+
+    estimator: Any
+    untrusted: list[str]
+    source: str
+    signature: Any = None  # mlflow ModelSignature when the source had one
+    notes: list[str] = field(default_factory=list)
+
+
+def read_reference(path: Path | str) -> Any:
+    """A CSV or Parquet file as a DataFrame; AdoptionError when it is neither or empty."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise AdoptionError(f"reference data {path} does not exist; pass a CSV or Parquet file")
+    suffixes = "".join(path.suffixes).lower()
+    try:
+        if ".parquet" in suffixes or suffixes.endswith(".pq"):
+            frame = pd.read_parquet(path)
+        elif ".csv" in suffixes:
+            frame = pd.read_csv(path)
+        else:
+            raise AdoptionError(
+                f"reference data {path} is neither .csv nor .parquet; save it as one of those"
+            )
+    except AdoptionError:
+        raise
+    except Exception as exc:  # a parser error: say which file and why
+        raise AdoptionError(f"reference data {path} cannot be read: {exc}") from None
+    if frame.empty:
+        raise AdoptionError(f"reference data {path} has no rows; it needs the model's features")
+    return frame
+
+
+def split_reference(
+    frame: Any, *, label: str | None = None, columns: Sequence[str] | None = None
+) -> Reference:
+    """Check reference data and split it into features and labels.
+
+    ``columns`` are the features the model was fitted with (``feature_names_in_``), in
+    order; without them every column but the label is a feature, in file order. Numeric and
+    boolean columns become numeric features, text columns categorical ones.
+    """
+    import pandas as pd
+
+    labels = None
+    if label is not None:
+        if label not in frame.columns:
+            raise AdoptionError(
+                f"label column {label!r} is not in the reference data (columns: "
+                f"{', '.join(map(str, frame.columns[:12]))}); pass --label with its name, or "
+                "leave --label out to register without holdout metrics"
+            )
+        raw = frame[label]
+        if raw.isna().any():
+            raise AdoptionError(
+                f"label column {label!r} has {int(raw.isna().sum())} missing values; drop "
+                "those rows or fill them with 0/1"
+            )
+        values = raw.to_numpy()
+        if values.dtype.kind == "b":
+            values = values.astype(np.int64)
+        bad = [v for v in pd.unique(values) if not _is_binary(v)]
+        if bad:
+            shown = ", ".join(map(str, bad[:5]))
+            raise AdoptionError(
+                f"label column {label!r} holds values other than 0 and 1 ({shown}); map it "
+                "to 0/1 (1 = the positive class)"
+            )
+        labels = values.astype(np.int64)
+    wanted = list(columns) if columns is not None else [c for c in frame.columns if c != label]
+    missing = [c for c in wanted if c not in frame.columns]
+    if missing:
+        raise AdoptionError(
+            f"the reference data lacks the model's input column(s) {', '.join(missing)}; add "
+            "them (the model was fitted with: " + ", ".join(map(str, wanted)) + ")"
+        )
+    if not wanted:
+        raise AdoptionError("the reference data has no feature columns besides the label")
+    features = frame[wanted].copy()
+    for name in wanted:
+        features[name] = _feature_column(name, features[name])
+    return Reference(features=features, labels=labels, label=label)
+
+
+def _is_binary(value: Any) -> bool:
+    try:
+        return float(value) in (0.0, 1.0)
+    except (TypeError, ValueError):
+        return False
+
+
+def _feature_column(name: Any, column: Any) -> Any:
+    """A column as scored: numeric stays, bool becomes 0/1 ints, text stays text."""
+    if not isinstance(name, str) or not name:
+        raise AdoptionError(f"column {name!r} has no text name; give every column a header")
+    kind = column.dtype.kind
+    if kind in "iuf":
+        return column
+    if kind == "b":
+        return column.astype(np.int64)
+    if kind in "OSU" or str(column.dtype) in ("string", "str", "category"):
+        values = column.dropna()
+        odd = [v for v in values.iloc[:1000] if not isinstance(v, str)]
+        if odd:
+            raise AdoptionError(
+                f"column {name!r} mixes text with {type(odd[0]).__name__} values; make it all "
+                "numbers or all text"
+            )
+        if column.isna().any():
+            raise AdoptionError(
+                f"text column {name!r} has missing values; fill them with a category"
+            )
+        return column.astype(object)
+    raise AdoptionError(
+        f"column {name!r} has type {column.dtype}, which the scorer cannot take from JSON; "
+        "convert it to numbers or text"
+    )
+
+
+def check_trust(
+    untrusted: Sequence[str], accepted: Sequence[str], *, all_listed: bool
+) -> list[str]:
+    """The types to record as trusted: every type skops reports, once each beyond the
+    built-in list is accepted; UntrustedTypesError naming the ones that are not.
+
+    >>> check_trust(["sklearn.tree._tree.Tree"], [], all_listed=False)
+    ['sklearn.tree._tree.Tree']
+    >>> check_trust(["mylib.Model"], ["mylib.Model"], all_listed=False)
+    ['mylib.Model']
+    """
+    needed = untrusted_beyond_builtin(untrusted)
+    if not all_listed:
+        refused = [t for t in needed if t not in set(accepted)]
+        if refused:
+            raise UntrustedTypesError(refused)
+    return sorted(set(untrusted))
+
+
+def _skops_types(path: Path) -> list[str]:
+    import skops.io
+
+    if not zipfile.is_zipfile(path):
+        raise AdoptionError(
+            f"{path} is not a skops model file; save the model with skops.io.dump(model, "
+            "'model.skops') or log it with mlflow.sklearn.log_model(..., "
+            "serialization_format='skops')"
+        )
+    try:
+        return list(skops.io.get_untrusted_types(file=path))
+    except Exception as exc:  # a zip that is not a skops file
+        raise AdoptionError(f"{path} is not a skops model file ({exc})") from None
+
+
+@contextlib.contextmanager
+def _local_model(source: str) -> Iterator[tuple[Path, Any]]:
+    """The skops file of ``source`` (a path or an MLflow URI) and its signature, if any."""
+    if not source.startswith(_URI_SCHEMES):
+        path = Path(source)
+        if not path.is_file():
+            raise AdoptionError(
+                f"{source} is neither a file nor an MLflow model URI (runs:/<run>/model, "
+                "models:/<name>/<version>)"
+            )
+        yield path, None
+        return
+    import mlflow
+    from mlflow.models import Model
+
+    with tempfile.TemporaryDirectory(prefix="driftline-adopt-") as tmp:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=source, dst_path=tmp))
+            mlmodel = Model.load(str(local))
+        except Exception as exc:  # unknown run, model or artifact
+            raise AdoptionError(f"cannot read the MLflow model {source}: {exc}") from None
+        flavor = mlmodel.flavors.get("sklearn")
+        if flavor is None:
+            raise AdoptionError(
+                f"{source} is not a scikit-learn model (flavors: {', '.join(mlmodel.flavors)});"
+                " driftline adopts models logged with mlflow.sklearn.log_model"
+            )
+        if flavor.get("serialization_format") != "skops":
+            raise AdoptionError(
+                f"{source} is stored as {flavor.get('serialization_format')}, which runs code "
+                "when loaded; log it again with serialization_format='skops'"
+            )
+        yield local / flavor["pickled_model"], mlmodel.signature
+
+
+def load_source(
+    source: str, *, trust: Sequence[str] = (), trust_listed: bool = False
+) -> LoadedSource:
+    """Load the estimator at ``source`` once its untrusted types are accepted."""
+    import skops.io
+
+    with _local_model(source) as (path, signature):
+        untrusted = _skops_types(path)
+        trusted = check_trust(untrusted, trust, all_listed=trust_listed)
+        try:
+            estimator = skops.io.load(path, trusted=trusted)
+        except Exception as exc:
+            raise AdoptionError(f"{source} cannot be loaded by skops: {exc}") from None
+    if not hasattr(estimator, "predict_proba"):
+        raise AdoptionError(
+            f"{type(estimator).__name__} from {source} has no predict_proba; driftline serves "
+            "binary classifiers that return class probabilities"
+        )
+    return LoadedSource(estimator, trusted, source, signature)
+
+
+def score_reference(estimator: Any, reference: Reference) -> np.ndarray:
+    """The model's positive-class probability on each reference row, as the scorer computes
+    it (a DataFrame for a model fitted with names, else an array in column order)."""
+    frame = reference.features
+    data = frame if hasattr(estimator, "feature_names_in_") else frame.to_numpy()
+    try:
+        proba = np.asarray(estimator.predict_proba(data))
+    except Exception as exc:
+        raise AdoptionError(
+            f"the model fails on the reference data ({type(exc).__name__}: {exc}); check the "
+            "columns are the ones it was fitted with, in that order"
+        ) from None
+    classes = list(getattr(estimator, "classes_", []))
+    if proba.ndim != 2 or proba.shape[1] != 2 or (classes and len(classes) != 2):
+        raise AdoptionError(
+            f"the model returns {proba.shape[-1] if proba.ndim == 2 else proba.ndim} class "
+            "probabilities per row; driftline serves binary classifiers (two classes)"
+        )
+    return proba[:, positive_column(estimator)].astype(float)
+
+
+def holdout_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, float]:
+    """AUC, precision, recall (positive above ``threshold``), accuracy, Brier score and log
+    loss under the run-metric names the monitor and the retrainer read.
+
+    >>> m = holdout_metrics(np.array([0, 0, 1, 1]), np.array([0.1, 0.6, 0.4, 0.9]), 0.5)
+    >>> m["holdout_auc"], m["holdout_precision"], m["holdout_recall"]
+    (0.75, 0.5, 0.5)
+    """
+    from sklearn.metrics import (
+        accuracy_score,
+        brier_score_loss,
+        f1_score,
+        log_loss,
+        precision_score,
+        recall_score,
+        roc_auc_score,
+    )
+
+    if len(set(labels.tolist())) < 2:
+        raise AdoptionError(
+            f"the label column holds only {int(labels[0])}s; holdout metrics need both classes "
+            "(add rows of the other class, or leave --label out)"
+        )
+    decided = (scores > threshold).astype(int)
+    metrics = {
+        "holdout_auc": roc_auc_score(labels, scores),
+        "holdout_precision": precision_score(labels, decided, zero_division=0),
+        "holdout_recall": recall_score(labels, decided, zero_division=0),
+        "holdout_accuracy": accuracy_score(labels, decided),
+        "holdout_f1": f1_score(labels, decided, zero_division=0),
+        "holdout_brier": brier_score_loss(labels, scores),
+        "holdout_log_loss": log_loss(labels, np.clip(scores, 1e-15, 1 - 1e-15), labels=[0, 1]),
+        "label_rate": float(np.mean(labels)),
+    }
+    return {k: float(v) for k, v in metrics.items() if not math.isnan(float(v))}
+
+
+def reference_profile(reference: Reference, scores: np.ndarray) -> ReferenceProfile:
+    """The reference profile of the data: numeric and categorical features, the scores and
+    the label rate."""
+    frame = reference.features
+    return build_profile(
+        {c: frame[c].to_numpy() for c in frame.columns},
+        scores,
+        numeric=reference.numeric,
+        categorical=reference.categorical,
+        labels=reference.labels,
+    )
+
+
+def register_adopted(
+    home: Path,
+    source: str,
+    reference_path: Path | str,
+    *,
+    name: str,
+    label: str | None = None,
+    alias: str | None = None,
+    trust: Sequence[str] = (),
+    trust_listed: bool = False,
+    decision: DecisionPolicy | None = None,
+    description: str = "",
+) -> Adopted:
+    """Check and register ``source`` as a new version of ``name``.
+
+    ``alias`` None points ``champion`` at the version when the model has no champion yet.
+    Everything is checked before anything is written to the registry.
+    """
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from driftline.model.registry import configure, get_alias, register_version
+
+    decision = decision or DecisionPolicy()
+    experiment_id = configure(home)  # an MLflow URI is resolved against this registry
+    loaded = load_source(source, trust=trust, trust_listed=trust_listed)
+    fitted = getattr(loaded.estimator, "feature_names_in_", None)
+    reference = split_reference(
+        read_reference(reference_path),
+        label=label,
+        columns=None if fitted is None else [str(c) for c in fitted],
+    )
+    scores = score_reference(loaded.estimator, reference)
+    metrics = {}
+    if reference.labels is not None:
+        metrics = holdout_metrics(reference.labels, scores, decision.tiers[-1][1])
+    profile = reference_profile(reference, scores)
+    signature = infer_signature(reference.features.head(100), scores[:100])
+    if alias is None and get_alias(name, "champion") is None:
+        alias = "champion"
+    with mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{name}"):
+        mlflow.log_params(
+            {
+                "source": source[:500],
+                "reference": str(reference_path)[:500],
+                "reference_rows": len(reference.features),
+                "label": label or "",
+                "estimator": type(loaded.estimator).__name__,
+            }
+        )
+        if metrics:
+            mlflow.log_metrics(metrics)
+        ref = register_version(
+            name,
+            loaded.estimator,
+            signature=signature,
+            profile=profile,
+            alias=alias,
+            description=description or f"registered from {source} with `driftline models "
+            f"register` ({len(reference.features)} reference rows)",
+            tags={"driftline.source": source[:5000]},
+            trusted_types=loaded.untrusted,
+            decision=decision,
+        )
+    return Adopted(ref, alias, metrics, loaded.untrusted)

@@ -1,0 +1,218 @@
+"""Registering a model driftline did not train: the checks, and the CLI against a throwaway
+embedded registry."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+import skops.io
+from sklearn.datasets import load_breast_cancer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
+from typer.testing import CliRunner
+
+from driftline import cli
+from driftline.model.adopt import (
+    AdoptionError,
+    UntrustedTypesError,
+    check_trust,
+    holdout_metrics,
+    load_source,
+    score_reference,
+    split_reference,
+)
+from driftline.model.decision import DECISION_TAG, DecisionPolicy
+from driftline.model.registry import (
+    TRUSTED_TYPES_TAG,
+    configure,
+    get_alias,
+    load_model,
+    load_profile,
+)
+from driftline.model.serving import serve_loaded
+
+
+@pytest.fixture(scope="module")
+def cancer() -> pd.DataFrame:
+    frame = load_breast_cancer(as_frame=True).frame
+    return frame.rename(columns=lambda c: c.replace(" ", "_"))
+
+
+@pytest.fixture(scope="module")
+def files(cancer: pd.DataFrame, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A HistGradientBoosting model fitted on a DataFrame, a Pipeline fitted on an array that
+    needs a type beyond the built-in list, and the reference data as CSV and Parquet."""
+    root = tmp_path_factory.mktemp("adopt")
+    x, y = cancer.drop(columns="target"), cancer["target"]
+    hgb = HistGradientBoostingClassifier(max_iter=30, random_state=0).fit(x, y)
+    pipe = make_pipeline(
+        FunctionTransformer(func=abs), StandardScaler(), LogisticRegression(max_iter=500)
+    ).fit(x.to_numpy(), y)
+    paths = {
+        "hgb": root / "hgb.skops",
+        "pipe": root / "pipe.skops",
+        "regressor": root / "regressor.skops",
+        "csv": root / "reference.csv",
+        "parquet": root / "reference.parquet",
+        "text": root / "notes.skops",
+    }
+    skops.io.dump(hgb, paths["hgb"])
+    skops.io.dump(pipe, paths["pipe"])
+    skops.io.dump(LinearRegression().fit(x, y), paths["regressor"])
+    cancer.to_csv(paths["csv"], index=False)
+    cancer.to_parquet(paths["parquet"])
+    paths["text"].write_text("not a model")
+    return paths
+
+
+def _register(home: Path, *args: str) -> object:
+    return CliRunner().invoke(
+        cli.app, ["models", "register", *args], env={"DRIFTLINE_HOME": str(home)}
+    )
+
+
+def test_a_missing_input_column_is_named_with_the_fix(cancer):
+    with pytest.raises(AdoptionError, match=r"lacks the model's input column\(s\) mean_radius"):
+        split_reference(cancer.drop(columns="mean_radius"), label="target",
+                        columns=list(cancer.columns[:30]))
+
+
+def test_a_label_column_that_is_not_0_1_is_refused_naming_it():
+    frame = pd.DataFrame({"x": [0.1, 0.2, 0.3], "outcome": ["yes", "no", "yes"]})
+    with pytest.raises(AdoptionError, match=r"label column 'outcome' holds values other than "
+                       r"0 and 1 \(yes, no\); map it to 0/1"):
+        split_reference(frame, label="outcome")
+
+
+def test_an_absent_label_column_is_named():
+    with pytest.raises(AdoptionError, match="label column 'y' is not in the reference data"):
+        split_reference(pd.DataFrame({"x": [1.0]}), label="y")
+
+
+def test_a_column_mixing_text_and_numbers_is_named():
+    frame = pd.DataFrame({"x": [1.0, 2.0], "channel": ["web", 3]})
+    with pytest.raises(AdoptionError, match="column 'channel' mixes text with int values"):
+        split_reference(frame)
+
+
+def test_text_columns_become_categorical_and_bools_numeric():
+    frame = pd.DataFrame({"x": [1.0, 2.0], "flag": [True, False], "channel": ["web", "app"],
+                          "y": [0, 1]})
+    ref = split_reference(frame, label="y")
+    assert ref.numeric == ["x", "flag"] and ref.categorical == ["channel"]
+    assert ref.labels.tolist() == [0, 1]
+
+
+def test_a_type_beyond_the_builtin_list_needs_trust_by_name():
+    with pytest.raises(UntrustedTypesError, match=r"pass --trust builtins\.abs"):
+        check_trust(["builtins.abs", "sklearn.tree._tree.Tree"], [], all_listed=False)
+    assert check_trust(["builtins.abs"], [], all_listed=True) == ["builtins.abs"]
+
+
+def test_a_file_that_is_not_a_model_is_refused(files):
+    with pytest.raises(AdoptionError, match="is not a skops model file"):
+        load_source(str(files["text"]))
+    with pytest.raises(AdoptionError, match="neither a file nor an MLflow model URI"):
+        load_source(str(files["text"]) + ".missing")
+
+
+def test_a_model_without_predict_proba_is_refused(files):
+    with pytest.raises(AdoptionError, match=r"LinearRegression .* has no predict_proba"):
+        load_source(str(files["regressor"]))
+
+
+def test_a_model_that_fails_on_the_reference_says_so(files, cancer):
+    loaded = load_source(str(files["pipe"]), trust=["builtins.abs"])
+    short = split_reference(cancer.iloc[:, :5])
+    with pytest.raises(AdoptionError, match="the model fails on the reference data"):
+        score_reference(loaded.estimator, short)
+
+
+def test_holdout_metrics_carry_the_names_the_monitor_reads():
+    labels, scores = np.array([0, 1, 0, 1]), np.array([0.2, 0.8, 0.4, 0.7])
+    metrics = holdout_metrics(labels, scores, 0.5)
+    assert {"holdout_auc", "holdout_brier", "holdout_log_loss", "holdout_accuracy",
+            "holdout_precision", "holdout_recall"} <= metrics.keys()
+    assert metrics["holdout_auc"] == 1.0
+    with pytest.raises(AdoptionError, match="holdout metrics need both classes"):
+        holdout_metrics(np.array([1, 1]), np.array([0.2, 0.8]), 0.5)
+
+
+def test_register_records_profile_metrics_trust_and_tiers_then_serves(files, tmp_path):
+    result = _register(
+        tmp_path, str(files["hgb"]), "--reference", str(files["csv"]), "--label", "target",
+        "--name", "cancer", "--score-name", "benign_probability",
+        "--tier", "HIGH=0.5", "--tier", "MEDIUM=0.2",
+    )
+    assert result.exit_code == 0, result.output
+    assert "registered cancer version 1 as @champion" in result.output
+    assert ("trusted types: sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
+            in result.output)
+    configure(tmp_path)
+    version = mlflow.MlflowClient().get_model_version("cancer", "1")
+    trusted = json.loads(version.tags[TRUSTED_TYPES_TAG])
+    assert trusted == ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    policy = DecisionPolicy.from_json(version.tags[DECISION_TAG])
+    assert policy.score_name == "benign_probability"
+    assert policy.names == ("LOW", "MEDIUM", "HIGH")
+    profile = load_profile("cancer", "1")
+    assert len(profile.numeric) == 30 and profile.label_rate == pytest.approx(357 / 569)
+    loaded = load_model("cancer", "1")
+    assert loaded.metrics["holdout_auc"] > 0.9 and "holdout_brier" in loaded.metrics
+    served = serve_loaded(loaded, "champion", max_rows=10)
+    assert served.names == [c for c in files_columns(files)] and served.decision == policy
+
+
+def files_columns(files: dict[str, Path]) -> list[str]:
+    return [c for c in pd.read_csv(files["csv"], nrows=1).columns if c != "target"]
+
+
+def test_a_second_version_gets_no_alias_unless_asked(files, tmp_path):
+    for _ in range(2):
+        assert _register(tmp_path, str(files["hgb"]), "--reference", str(files["parquet"]),
+                         "--name", "cancer").exit_code == 0
+    configure(tmp_path)
+    assert get_alias("cancer", "champion") == "1"
+    version = mlflow.MlflowClient().get_model_version("cancer", "2")
+    assert DecisionPolicy.from_json(version.tags[DECISION_TAG]) == DecisionPolicy()
+    assert "holdout_auc" not in load_model("cancer", "2").metrics  # no --label
+
+
+def test_a_pipeline_from_an_mlflow_uri_is_registered_once_its_type_is_trusted(files, tmp_path):
+    experiment = configure(tmp_path)
+    pipe = skops.io.load(files["pipe"], trusted=["builtins.abs"])
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.sklearn.log_model(pipe, name="model", serialization_format="skops",
+                                 skops_trusted_types=["builtins.abs"],
+                                 pip_requirements=["scikit-learn"])
+    uri = f"runs:/{run.info.run_id}/model"
+    args = [uri, "--reference", str(files["csv"]), "--label", "target", "--name", "pipe"]
+    refused = _register(tmp_path, *args)
+    assert isinstance(refused.exception, UntrustedTypesError)
+    assert refused.exception.needed == ["builtins.abs"]
+    accepted = _register(tmp_path, *args, "--trust", "builtins.abs")
+    assert accepted.exit_code == 0, accepted.output
+    configure(tmp_path)
+    version = mlflow.MlflowClient().get_model_version("pipe", "1")
+    assert "builtins.abs" in json.loads(version.tags[TRUSTED_TYPES_TAG])
+
+
+def test_bad_input_prints_one_line_and_exits_2(files, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DRIFTLINE_HOME", str(tmp_path))
+    monkeypatch.setattr(sys, "argv", [
+        "driftline", "models", "register", str(files["hgb"]), "--reference",
+        str(files["csv"]), "--label", "mean_radius",
+    ])
+    with pytest.raises(SystemExit) as exit_:
+        cli.main()
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("driftline: label column 'mean_radius' holds values other than")

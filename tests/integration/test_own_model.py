@@ -39,8 +39,8 @@ from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
 from driftline.cli import app as cli
-from driftline.events import DriftEvent, LabeledEvent, LabelEvent, PredictionEvent, decode
-from driftline.kafka import Producer, create_topics, delete_topics, read_topic
+from driftline.events import DriftEvent, LabeledEvent, PredictionEvent, decode
+from driftline.kafka import create_topics, delete_topics, read_topic
 from driftline.model.decision import DECISION_TAG
 from driftline.model.registry import TRUSTED_TYPES_TAG, get_alias
 from driftline.settings import KafkaSettings
@@ -171,6 +171,7 @@ class Outcome:
     reports: list[dict[str, Any]]
     shifted_window: float
     other_model_decisions: list[Any]
+    performance: dict[float, dict[str, Any]]  # cancer's judged windows, by start
     retrain: RetrainResult
     version_tags: dict[str, dict[str, str]]
     served: dict[str, dict[str, Any]]  # GET /model of each scorer
@@ -199,13 +200,20 @@ def outcome(setup: Setup) -> Iterator[Outcome]:
             _into_next_window()
             answers["cancer"] += _send(cancer, stable)
             answers["cancer-linear"] += _send(linear, stable)
+            _post_labels(cancer, answers["cancer"], s.labels)
             _into_next_window()
             shifted_window = (time.time() // WINDOW) * WINDOW
-            answers["cancer"] += _send(cancer, shifted)
+            shifted_answers = _send(cancer, shifted)
+            answers["cancer"] += shifted_answers
             answers["cancer-linear"] += _send(linear, stable)
+            # the drifted feature's meaning changed too: its labels are flipped
+            _post_labels(cancer, shifted_answers, [1 - y for y in s.labels])
             _into_next_window(GRACE + 0.5)
-            _send(cancer, stable[:60])
+            tail = _send(cancer, stable[:60])
             _send(linear, stable[:60])
+            # stamped a little ahead: the labels' watermark passes the shifted window's end
+            # plus DRIFTLINE_LABEL_WAIT, which closes both windows' performance
+            _post_labels(cancer, tail, s.labels[:60], at=time.time() + 2 * GRACE + 2)
         reports_topic = f"{s.kafka.topic_prefix}{APP_ID}-reports"
 
         def judged() -> list[dict[str, Any]] | None:
@@ -226,29 +234,50 @@ def outcome(setup: Setup) -> Iterator[Outcome]:
             "the other model's retrainer to see the drift event",
             lambda: [d for d in retrainer.decisions if d.model_name == "cancer"] or None,
             60, s.log)
-        retrain = _label_and_retrain(s, answers["cancer"])
+        performance = _wait(
+            "both of cancer's windows judged on their labels",
+            lambda: _performance(s, {shifted_window - WINDOW, shifted_window}), 120, s.log)
+        retrain = _retrain(s, len(answers["cancer"]))
         client = mlflow.MlflowClient()
         tags = {v: dict(client.get_model_version("cancer", v).tags) for v in ("1", "2")}
     finally:
         retrainer.stop()
         _stop(monitor)
-    yield Outcome(answers, drift, reports, shifted_window, decisions, retrain, tags, served)
+    yield Outcome(answers, drift, reports, shifted_window, decisions, performance, retrain, tags,
+                  served)
 
 
-def _label_and_retrain(s: Setup, answers: list[dict[str, Any]]) -> RetrainResult:
-    """Label `cancer`'s predictions (the shifted ones flipped), wait for the monitor to join
-    them, and let a retrainer cloning the champion answer the drift event."""
-    n = len(s.labels)
-    labels = s.labels + [1 - y for y in s.labels]
-    with Producer(s.kafka) as producer:
-        for answer, label in zip(answers, labels, strict=True):
-            producer.send(f"{s.kafka.topic_prefix}labels", LabelEvent(
-                prediction_id=answer["prediction_id"], event_time=time.time(), label=label))
+def _post_labels(client: TestClient, answers: list[dict[str, Any]], labels: list[int],
+                 at: float | None = None) -> None:
+    """Ground truth over HTTP, stamped ``at`` (default: when received, which is within the
+    window of the predictions it labels)."""
+    stamp = {} if at is None else {"event_time": at}
+    body = {"labels": [{"prediction_id": a["prediction_id"], "label": y, **stamp}
+                       for a, y in zip(answers, labels, strict=True)]}
+    response = client.post("/labels/batch", json=body)
+    assert response.status_code == 200, response.text
+    assert response.json()["count"] == len(answers)
+
+
+def _performance(s: Setup, starts: set[float]) -> dict[float, dict[str, Any]] | None:
+    """cancer's performance reports of the windows starting at ``starts``, once all are in."""
+    found = {}
+    for msg in read_topic(s.kafka, f"{s.kafka.topic_prefix}{APP_ID}-reports"):
+        report = msgspec.json.decode(msg.value())
+        if (report["kind"] == "performance" and report["model_name"] == "cancer"
+                and report["window_start"] in starts):
+            found[report["window_start"]] = report["performance"]
+    return found if set(found) == starts else None
+
+
+def _retrain(s: Setup, predictions: int) -> RetrainResult:
+    """Wait for the monitor to join every label posted for `cancer`, then let a retrainer
+    cloning the champion answer the drift event."""
     labeled_topic = f"{s.kafka.topic_prefix}labeled"
 
     def joined() -> bool:
         events = [decode(LabeledEvent, m.value()) for m in read_topic(s.kafka, labeled_topic)]
-        return sum(e.prediction.model_name == "cancer" for e in events) >= 2 * n
+        return sum(e.prediction.model_name == "cancer" for e in events) >= predictions + 60
 
     _wait("the labels joined", joined, 120, s.log)
     retrainer = Retrainer(RetrainerSettings(
@@ -315,6 +344,15 @@ def test_the_monitor_judges_each_models_windows_apart(outcome: Outcome):
     assert SHIFTED in drift[("cancer", shifted)]["drifted_features"]
     assert drift[("cancer-linear", shifted)]["drifted_features"] == []
     assert drift[("cancer", shifted - WINDOW)]["drifted_features"] == []
+
+
+def test_labels_posted_over_http_give_each_window_its_auc(outcome: Outcome):
+    stable = outcome.performance[outcome.shifted_window - WINDOW]
+    shifted = outcome.performance[outcome.shifted_window]
+    n = len(outcome.answers["cancer"]) // 2
+    assert stable["labeled"] == n and shifted["labeled"] == n
+    assert stable["roc_auc"] > 0.9  # the model on data like its training data
+    assert shifted["roc_auc"] < stable["roc_auc"] - 0.3  # flipped labels: a ranking upside down
 
 
 def test_a_retrainer_for_another_model_leaves_the_drift_event_alone(outcome: Outcome):

@@ -19,7 +19,8 @@ import time
 import uuid
 
 from driftline.errors import ContractError, DriftlineError
-from driftline.events import ModelUpdateEvent, decode
+from driftline.events import ModelUpdateEvent
+from driftline.intake import decode_value
 from driftline.kafka import Consumer, DeadLetterWriter
 from driftline.model.registry import RegistryError, get_alias, load_model, wait_for_registry
 from driftline.model.served import ServedModel
@@ -152,13 +153,14 @@ class UpdateFollower:
         )
         consumer.subscribe([self._topic])
         poll_s = self._settings.model_poll_s
+        times = self._settings.time_range()
         next_poll = time.monotonic() + poll_s if poll_s else float("inf")
         try:
             while not self._stop.is_set():
                 relevant = None
                 for msg in consumer.poll_batch(100, 0.5):
                     try:
-                        event = decode(ModelUpdateEvent, msg.value())
+                        event = decode_value(ModelUpdateEvent, msg.value(), times)
                     except ContractError as exc:
                         self._dead.send_message(exc, msg)
                         self._metrics.dead_lettered.labels(msg.topic()).inc()

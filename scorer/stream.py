@@ -3,9 +3,10 @@
 Replicas share the topic's partitions through one consumer group (``DRIFTLINE_STREAM_GROUP``).
 Delivery is at least once: a batch's offsets are stored for commit only after every
 prediction of the batch was acknowledged by Kafka (or dead-lettered), so a crash re-scores
-rather than loses. A transaction that cannot be decoded or fails validation goes to
-``dead-letter`` with the field at fault. A prediction's event time is its transaction's, so
-replayed history lands in the monitor's windows where it happened.
+rather than loses. A message that is not exactly one valid transaction (see
+:mod:`driftline.intake`) or fails validation goes to ``dead-letter`` with the field at fault.
+A prediction's event time is its transaction's, so replayed history lands in the monitor's
+windows where it happened.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from confluent_kafka import Message
 from pydantic import ValidationError
 
 from driftline.errors import ContractError
-from driftline.events import TransactionEvent, decode
+from driftline.events import TransactionEvent
+from driftline.intake import decode_run
 from driftline.kafka import Consumer
 from driftline.model.served import ServedModel
 from scorer.metrics import ScorerMetrics
@@ -53,6 +55,7 @@ class TransactionScorer:
         self._served = served
         self._score_rows = score_rows
         self._topic = settings.topic("transactions")
+        self._times = settings.time_range()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # A publisher of its own, reporting every delivery: offsets are committed only once
@@ -102,9 +105,11 @@ class TransactionScorer:
         metrics = self._metrics
         served = self._served()
         rows, events = [], []
-        for msg in messages:
+        decoded = decode_run(TransactionEvent, [m.value() for m in messages], self._times)
+        for msg, event in zip(messages, decoded.items, strict=True):
             try:
-                event = decode(TransactionEvent, msg.value())
+                if isinstance(event, ContractError):
+                    raise event
                 if event.model_name not in (None, served.name):
                     metrics.stream_messages.labels("skipped").inc()
                     continue  # meant for another model's scorer group

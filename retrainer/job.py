@@ -24,6 +24,7 @@ from driftline.model.registry import (
     load_model,
     register_version,
 )
+from driftline.model.trust import tagged_types
 from retrainer.dataset import Dataset, InsufficientDataError, build_dataset
 from retrainer.gate import Verdict
 from retrainer.lineage import TAGS, Lineage, Trigger, describe_trigger
@@ -131,7 +132,11 @@ class RetrainJob:
             dead_lettered=read.dead_lettered,
         )
         self._observe(dataset, verdict)
-        ref = self._register(lineage, evaluation.challenger)
+        # a challenger may hold what was trusted for its champion or by this retrainer's
+        # setting (a cloned champion, a configured factory): the new version records it
+        accepted = [*(tagged_types(champion.tags) if champion else ()),
+                    *s.retrain_trusted_types]
+        ref = self._register(lineage, evaluation.challenger, accepted)
         result, reason, announced = lineage.decision, verdict.reason, False
         if verdict.promote:
             try:
@@ -185,7 +190,8 @@ class RetrainJob:
             for metric, value in values.items():
                 m.holdout.labels(role, metric).set(value)
 
-    def _register(self, lineage: Lineage, challenger: Challenger) -> ModelVersionRef:
+    def _register(self, lineage: Lineage, challenger: Challenger,
+                  trusted_types: list[str]) -> ModelVersionRef:
         """One MLflow run: params, metrics, trigger tags, lineage.json and the new version
         (never aliased here: promotion is a separate, checked step)."""
         import mlflow
@@ -203,6 +209,7 @@ class RetrainJob:
                 lineage.model_name, challenger.model, signature=challenger.signature,
                 profile=challenger.profile, features=challenger.features,
                 description=description, tags=lineage.version_tags(),
+                trusted_types=trusted_types,
             )
 
     @staticmethod

@@ -25,6 +25,7 @@ from driftline.intake import decode_run
 from driftline.kafka import Consumer
 from driftline.model.served import ServedModel
 from scorer.metrics import ScorerMetrics
+from scorer.model_store import NoModelError
 from scorer.publisher import Ack, BufferFullError, PredictionPublisher
 from scorer.settings import ScorerSettings
 
@@ -87,6 +88,9 @@ class TransactionScorer:
         batch_size = self._settings.stream_batch
         try:
             while not self._stop.is_set():
+                if not self._has_model():
+                    self._stop.wait(0.5)  # unready: nothing is read until a model serves
+                    continue
                 messages = self._consumer.poll_batch(batch_size, 0.5)
                 if messages:
                     self._handle(messages)
@@ -95,6 +99,13 @@ class TransactionScorer:
             raise
         finally:
             self._consumer.close()
+
+    def _has_model(self) -> bool:
+        try:
+            self._served()
+        except NoModelError:
+            return False
+        return True
 
     def _reject(self, error: Exception, msg: Message) -> None:
         self.publisher.dead_letters.send_message(error, msg)

@@ -15,14 +15,18 @@ driftline at an MLflow server instead. Call :func:`configure` once per process, 
     loaded = load_model("credit-risk", get_alias("credit-risk", "champion"))
     profile = load_profile("credit-risk", loaded.version)
 
-Loading trusts only the types skops reports under ``sklearn.``, ``numpy.`` and ``scipy.``
-plus the ones a caller names: a skops file's own list of trusted types is not honoured, since
-whoever wrote the file also wrote that list.
+Loading trusts only exact type names (:mod:`driftline.model.trust`): a built-in list, the
+ones accepted when the version was registered (``register_version(trusted_types=...)``
+writes them to the version tag ``driftline.trusted_types``) and the ones a caller names. A
+file referencing any other type is refused before anything in it is built or called; a skops
+file's own list of trusted types is not honoured, since whoever wrote the file also wrote
+that list.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import tempfile
@@ -34,6 +38,7 @@ from typing import Any
 
 from driftline.errors import DriftlineError
 from driftline.features import CategoricalFeature, FeatureSchema, NumericFeature
+from driftline.model.trust import TRUSTED_TYPES_TAG, check_types, file_types, tagged_types
 from driftline.profile import PROFILE_ARTIFACT, ReferenceProfile
 
 __all__ = [
@@ -57,7 +62,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "driftline"
 PROFILE_TAG = "driftline.reference_profile"
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
 
 class RegistryError(DriftlineError):
@@ -239,6 +243,7 @@ def register_version(
     alias: str | None = None,
     description: str = "",
     tags: Mapping[str, str] | None = None,
+    trusted_types: Iterable[str] | None = None,
 ) -> ModelVersionRef:
     """Log ``model`` (skops) with its signature in the active run, register it as a new version
     of ``name``, store its reference profile and, with ``alias``, point the alias at it.
@@ -246,6 +251,9 @@ def register_version(
     One version per run: the profile is the run's ``reference_profile.json``. ``features``
     records ranges and categories in the model metadata so the scorer validates requests with
     them; without it requests are checked against the signature's types only.
+    ``trusted_types``: exact type names beyond the built-in list that a person accepted for
+    this version, written to the version tag ``driftline.trusted_types`` (JSON list) that
+    :func:`load_model` honours.
     """
     import mlflow
     import sklearn
@@ -280,6 +288,9 @@ def register_version(
     client.set_model_version_tag(name, version, PROFILE_TAG, f"runs:/{run_id}/{PROFILE_ARTIFACT}")
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, version, key, value)
+    if trusted_types:
+        client.set_model_version_tag(name, version, TRUSTED_TYPES_TAG,
+                                     json.dumps(sorted(set(trusted_types))))
     if description:
         client.update_model_version(name, version, description=description)
     if alias:
@@ -316,31 +327,12 @@ def set_alias(name: str, alias: str, version: str | int) -> str | None:
     return previous
 
 
-def _trusted(untrusted: Iterable[str], extra: Iterable[str]) -> list[str]:
-    """Split skops' untrusted types into the ones driftline accepts; refuse the rest.
-
-    >>> _trusted(["sklearn.tree._tree.Tree"], [])
-    ['sklearn.tree._tree.Tree']
-    >>> try:
-    ...     _trusted(["os.system"], [])
-    ... except RegistryError as exc:
-    ...     print(str(exc).split(";")[0])
-    the model file references types driftline does not trust: os.system
-    """
-    extra = set(extra)
-    names = list(untrusted)
-    refused = [t for t in names if not t.startswith(_TRUSTED_PREFIXES) and t not in extra]
-    if refused:
-        raise RegistryError(
-            "the model file references types driftline does not trust: "
-            f"{', '.join(refused)}; if they are safe, list them in DRIFTLINE_TRUSTED_TYPES"
-        )
-    return names
-
-
 def load_model(name: str, version: str | int, *, trusted_types: Iterable[str] = ()) -> LoadedModel:
     """Download and load one version: a scikit-learn estimator stored in skops format with a
-    signature. Raises RegistryError saying what is missing."""
+    signature. Raises RegistryError saying what is missing, and
+    :class:`~driftline.model.trust.UntrustedTypesError` naming the types when the file
+    references any beyond the built-in list, the version's ``driftline.trusted_types`` tag and
+    ``trusted_types`` (nothing in the file is built then)."""
     import mlflow
     import skops.io
     from mlflow.exceptions import MlflowException
@@ -376,8 +368,11 @@ def load_model(name: str, version: str | int, *, trusted_types: Iterable[str] = 
                 "signature=mlflow.models.infer_signature(X, model.predict_proba(X))"
             )
         path = local / flavor["pickled_model"]
-        trusted = _trusted(skops.io.get_untrusted_types(file=path), trusted_types)
-        estimator = skops.io.load(path, trusted=trusted)
+        accepted = [*tagged_types(mv.tags or {}), *trusted_types]
+        # every name in the schema, and whatever skops itself would not trust by default
+        names = sorted({*file_types(path), *skops.io.get_untrusted_types(file=path)})
+        check_types(names, accepted)
+        estimator = skops.io.load(path, trusted=names)
     metrics: dict[str, float] = {}
     if mv.run_id:
         with contextlib.suppress(MlflowException):

@@ -100,6 +100,8 @@ def decode_value(cls: type[E], raw: object, times: TimeRange | None = None) -> E
     if len(raw) > MAX_EVENT_BYTES:
         raise ContractError(cls.__name__, "", f"the value is {len(raw)} bytes, more than "
                                               f"the {MAX_EVENT_BYTES} an event may have")
+    if not _utf8(raw):
+        raise ContractError(cls.__name__, "", "the value is not UTF-8")
     try:
         event = decode(cls, raw)
     except RecursionError:
@@ -119,6 +121,18 @@ class Decoded(NamedTuple, Generic[E]):
     bad: int
 
 
+def _utf8(data: bytes | bytearray | memoryview) -> bool:
+    """Whether ``data`` is UTF-8 throughout (msgspec checks only the strings it keeps, not
+    those of fields it skips)."""
+    if bytes(data).isascii():
+        return True
+    try:
+        bytes(data).decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _typed_list(cls: type) -> msgspec.json.Decoder:
     decoder = _typed_lists.get(cls)
     if decoder is None:
@@ -132,6 +146,8 @@ def _whole(cls: type[E], raws: Sequence[object], times: TimeRange | None) -> lis
     if not all(type(raw) is bytes and 0 < len(raw) <= MAX_EVENT_BYTES for raw in raws):
         return None
     joined = b"[" + b",".join(raws) + b"]"  # type: ignore[arg-type]
+    if not _utf8(joined):
+        return None
     try:
         spans = _raw_list.decode(joined)
         # one element per message, each exactly as long as its message: with no byte to spare

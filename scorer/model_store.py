@@ -151,6 +151,10 @@ class UpdateFollower:
         )
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether the following thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

@@ -76,6 +76,10 @@ class TransactionScorer:
         self._thread = threading.Thread(target=self._run, name="driftline-stream", daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether the scoring thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:

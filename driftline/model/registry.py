@@ -253,11 +253,13 @@ def register_version(
     them; without it requests are checked against the signature's types only.
     ``trusted_types``: exact type names beyond the built-in list that a person accepted for
     this version, written to the version tag ``driftline.trusted_types`` (JSON list) that
-    :func:`load_model` honours.
+    :func:`load_model` honours; a model holding any other type is refused here with
+    :class:`~driftline.model.trust.UntrustedTypesError` naming them.
     """
     import mlflow
     import sklearn
     import skops
+    import skops.io
 
     if signature is None:
         raise RegistryError(
@@ -265,6 +267,13 @@ def register_version(
             "mlflow.models.infer_signature(training_frame, model.predict_proba(training_frame))"
         )
     metadata = {"driftline": {"features": _features_metadata(features)}} if features else None
+    # refuse at once what no process would load, naming the types to accept
+    accepted = sorted(set(trusted_types or ()))
+    dumped = skops.io.dumps(model)
+    with tempfile.TemporaryDirectory(prefix="driftline-register-") as tmp:
+        path = Path(tmp) / "model.skops"
+        path.write_bytes(dumped)
+        check_types(file_types(path), accepted)
     with _run() as run:
         info = mlflow.sklearn.log_model(
             model,
@@ -273,6 +282,8 @@ def register_version(
             serialization_format="skops",
             registered_model_name=name,
             metadata=metadata,
+            # MLflow loads the file back to check it: it may build what was accepted
+            skops_trusted_types=skops.io.get_untrusted_types(data=dumped),
             # Stating the requirements skips MLflow's inference, which would load the model
             # in a subprocess just to list its imports.
             pip_requirements=[
@@ -288,9 +299,8 @@ def register_version(
     client.set_model_version_tag(name, version, PROFILE_TAG, f"runs:/{run_id}/{PROFILE_ARTIFACT}")
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, version, key, value)
-    if trusted_types:
-        client.set_model_version_tag(name, version, TRUSTED_TYPES_TAG,
-                                     json.dumps(sorted(set(trusted_types))))
+    if accepted:
+        client.set_model_version_tag(name, version, TRUSTED_TYPES_TAG, json.dumps(accepted))
     if description:
         client.update_model_version(name, version, description=description)
     if alias:

@@ -172,6 +172,10 @@ class Retrainer:
         if self._failure is not None:
             raise self._failure
 
+    def alive(self) -> bool:
+        """Whether the consumer loop is running."""
+        return self._thread is not None and self._thread.is_alive()
+
     @property
     def busy(self) -> bool:
         """True while a retrain runs."""

@@ -41,7 +41,10 @@ async def ready(scorer: ScorerDep) -> JSONResponse:
     return JSONResponse(state.model_dump(), status_code=200 if state.ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={
+    200: {"description": "Prometheus text exposition",
+          "content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}},
+})
 async def metrics(scorer: ScorerDep) -> Response:
     """Prometheus exposition of the ``driftline_...`` metrics."""
     return Response(scorer.metrics.exposition(), media_type=CONTENT_TYPE)

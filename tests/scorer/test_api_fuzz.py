@@ -31,23 +31,23 @@ from scorer.settings import ScorerSettings
 from tests.scorer.test_service import RecordingPublisher
 
 
-def _served() -> ServedModel:
+def _served(max_rows: int) -> ServedModel:
     """The default pipeline, trained small, served the way the scorer serves a version."""
     trained = train_default(seed=3, rows=500)
     loaded = LoadedModel(name="credit-risk", version="3", estimator=trained.model,
                          signature=trained.signature, run_id=None,
                          metadata={"driftline": {"features": _features_metadata(CREDIT_RISK)}})
-    return serve_loaded(loaded, "champion", max_rows=50)
+    return serve_loaded(loaded, "champion", max_rows=max_rows)
 
 
 def _app(tmp_path_factory: pytest.TempPathFactory) -> Any:
     home = tmp_path_factory.mktemp("fuzz")
-    scorer = Scorer(ScorerSettings(home=home, kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
-                                   max_batch_rows=50))
+    # the default row limit, the one the OpenAPI document states: a batch over it gets 413
+    scorer = Scorer(ScorerSettings(home=home, kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1")))
     publisher = RecordingPublisher()
     publisher.reachable = True  # type: ignore[attr-defined]
     scorer.publisher = publisher  # type: ignore[assignment]
-    scorer.store._current = _served()
+    scorer.store._current = _served(scorer.settings.max_batch_rows)
 
     scorer.store.refresh = lambda: False  # type: ignore[method-assign]  # the alias stays
 

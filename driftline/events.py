@@ -32,6 +32,8 @@ import msgspec
 from driftline.errors import ContractError
 
 __all__ = [
+    "DEAD_LETTER_PREFIX",
+    "DEAD_LETTER_SCHEMA_VERSION",
     "EVENT_TYPES",
     "SCHEMA_VERSION",
     "DeadLetter",
@@ -58,6 +60,9 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 1
+DEAD_LETTER_SCHEMA_VERSION = 2
+DEAD_LETTER_PREFIX = 16_384
+"""The most bytes of a message's value (and key) a dead letter keeps."""
 
 EventTime = Annotated[float, msgspec.Meta(ge=0, description="seconds since the Unix epoch, UTC")]
 Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
@@ -229,22 +234,31 @@ class ModelUpdateEvent(Event, kw_only=True, frozen=True):
 
 class DeadLetter(Event, kw_only=True, frozen=True):
     """A message that could not be processed, with why and where it came from
-    (topic ``dead-letter``, keyed by source topic). ``value`` and ``raw_key`` are the raw
-    bytes as read (base64 in JSON)."""
+    (topic ``dead-letter``, keyed by source topic).
+
+    ``value`` and ``raw_key`` hold at most the first :data:`DEAD_LETTER_PREFIX` bytes of the
+    raw bytes as read (base64 in JSON), so a dead letter is never too large to send;
+    ``value_size`` and ``value_sha256`` are the whole value's length and SHA-256 (hex), None
+    for a null value, and ``value_truncated`` says whether ``value`` is a prefix. Schema
+    version 2 (version 1 held the whole value and no size or hash)."""
 
     topic: ClassVar[str] = "dead-letter"
+    schema_version: int = DEAD_LETTER_SCHEMA_VERSION
     source_topic: str
     source_partition: int | None = None
     source_offset: int | None = None
     raw_key: bytes | None = None
     value: bytes | None = None
+    value_size: int | None = None
+    value_sha256: str | None = None
+    value_truncated: bool = False
     error: str
     error_field: str = ""
     service: str = ""
 
     @property
     def key(self) -> bytes:
-        return self.source_topic.encode()
+        return self.source_topic[:DEAD_LETTER_PREFIX].encode()
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

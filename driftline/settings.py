@@ -13,11 +13,14 @@ import logging
 import os
 import ssl
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from driftline.intake import TimeRange
 
 __all__ = ["DriftlineSettings", "KafkaSettings", "unknown_variables", "warn_unknown_variables"]
 
@@ -209,6 +212,25 @@ class DriftlineSettings(BaseSettings):
         default_factory=KafkaSettings,
         description="Kafka settings, read from DRIFTLINE_KAFKA_* variables.",
     )
+    event_time_floor: datetime = Field(
+        default=datetime(2000, 1, 1, tzinfo=UTC),
+        description="The earliest event time a consumer accepts (ISO 8601; UTC if no zone); "
+        "an earlier event goes to dead-letter.",
+    )
+    event_time_max_lead: float = Field(
+        default=600.0,
+        ge=0,
+        description="How many seconds ahead of the consumer's clock an event time may be; a "
+        "later event goes to dead-letter, its reason naming a likely unit mistake "
+        "(milliseconds, microseconds).",
+    )
+
+    def time_range(self) -> TimeRange:
+        """The event times this process accepts (see :class:`driftline.intake.TimeRange`)."""
+        floor = self.event_time_floor
+        if floor.tzinfo is None:
+            floor = floor.replace(tzinfo=UTC)
+        return TimeRange(floor.timestamp(), self.event_time_max_lead)
 
     def topic(self, logical: str) -> str:
         """The name on the cluster of the topic table's ``logical`` topic (see

@@ -9,7 +9,6 @@ is a :class:`RetrainResult` with a reason.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -19,13 +18,13 @@ from driftline.events import DriftEvent
 from driftline.kafka import Producer
 from driftline.model.decision import DecisionPolicy
 from driftline.model.registry import (
-    TRUSTED_TYPES_TAG,
     LoadedModel,
     ModelVersionRef,
     get_alias,
     load_model,
     register_version,
 )
+from driftline.model.trust import tagged_types
 from retrainer.dataset import Dataset, InsufficientDataError, build_dataset
 from retrainer.gate import Verdict
 from retrainer.lineage import TAGS, Lineage, Trigger, describe_trigger
@@ -133,7 +132,11 @@ class RetrainJob:
             dead_lettered=read.dead_lettered,
         )
         self._observe(dataset, verdict)
-        ref = self._register(lineage, evaluation.challenger, champion)
+        # a challenger may hold what was trusted for its champion or by this retrainer's
+        # setting (a cloned champion, a configured factory): the new version records it
+        accepted = [*(tagged_types(champion.tags) if champion else ()),
+                    *s.retrain_trusted_types]
+        ref = self._register(lineage, evaluation.challenger, champion, accepted)
         result, reason, announced = lineage.decision, verdict.reason, False
         if verdict.promote:
             try:
@@ -187,9 +190,8 @@ class RetrainJob:
             for metric, value in values.items():
                 m.holdout.labels(role, metric).set(value)
 
-    def _register(
-        self, lineage: Lineage, challenger: Challenger, champion: LoadedModel | None
-    ) -> ModelVersionRef:
+    def _register(self, lineage: Lineage, challenger: Challenger,
+                  champion: LoadedModel | None, trusted_types: list[str]) -> ModelVersionRef:
         """One MLflow run: params, metrics, trigger tags, lineage.json and the new version
         (never aliased here: promotion is a separate, checked step). The version keeps the
         champion's decision policy and the skops types a person trusted for it."""
@@ -209,7 +211,7 @@ class RetrainJob:
                 lineage.model_name, challenger.model, signature=challenger.signature,
                 profile=challenger.profile, features=challenger.features,
                 description=description, tags=lineage.version_tags(),
-                trusted_types=json.loads(inherited.get(TRUSTED_TYPES_TAG, "[]")),
+                trusted_types=trusted_types,
                 decision=DecisionPolicy.from_tags(inherited),
             )
 

@@ -37,7 +37,8 @@ from typing import Any
 from confluent_kafka import KafkaException, Message, TopicPartition
 
 from driftline.errors import ContractError
-from driftline.events import DriftEvent, decode
+from driftline.events import DriftEvent
+from driftline.intake import decode_value
 from driftline.kafka import (
     Consumer,
     DeadLetterWriter,
@@ -89,6 +90,7 @@ class Retrainer:
         self._latest_event_time = 0.0
         self._producer = Producer(settings.kafka)
         self._dead = DeadLetterWriter(self._producer, settings.topic("dead-letter"), "retrainer")
+        self._times = settings.time_range()
         self._http: Any = None
         self._runner: RetrainJob | None = None
         self._ready = threading.Event()
@@ -108,7 +110,7 @@ class Retrainer:
             s,
             producer=self._producer,
             source=LabeledSource(s.kafka, s.topic("labeled"), self._dead,
-                                 margin=s.retrain_read_margin),
+                                 margin=s.retrain_read_margin, times=self._times),
             experiment_id=experiment_id,
             metrics=self.metrics,
             stop=self._stop,
@@ -169,6 +171,10 @@ class Retrainer:
         self.stop()
         if self._failure is not None:
             raise self._failure
+
+    def alive(self) -> bool:
+        """Whether the consumer loop is running."""
+        return self._thread is not None and self._thread.is_alive()
 
     @property
     def busy(self) -> bool:
@@ -246,7 +252,7 @@ class Retrainer:
     def _handle(self, msg: Message) -> None:
         partition, offset = msg.partition(), msg.offset()
         try:
-            event = decode(DriftEvent, msg.value())
+            event = decode_value(DriftEvent, msg.value(), self._times)
         except ContractError as exc:
             self._dead.send_message(exc, msg)
             self.metrics.dead_lettered.labels(msg.topic()).inc()

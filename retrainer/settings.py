@@ -133,7 +133,9 @@ class RetrainerSettings(DriftlineSettings):
     )
     retrain_trusted_types: list[str] = Field(
         default_factory=list,
-        description="Extra skops types to trust when loading the champion (JSON list).",
+        description="Exact type names to trust when loading the champion, beyond the "
+        "built-in list and what it was registered with (JSON list; no prefixes); recorded on "
+        "the versions the retrainer registers.",
     )
     startup_timeout_s: float = Field(
         default=30.0, gt=0, description="Seconds to wait for Kafka and MLflow at start."

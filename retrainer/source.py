@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from confluent_kafka import TopicPartition
 
 from driftline.errors import ContractError
-from driftline.events import LabeledEvent, decode
+from driftline.events import LabeledEvent
+from driftline.intake import TimeRange, decode_value
 from driftline.kafka import Consumer, DeadLetterWriter, iter_range
 from driftline.settings import KafkaSettings
 from retrainer.dataset import SourcedRow
@@ -83,8 +84,10 @@ class LabeledSource:
         *,
         margin: float = 300.0,
         timeout: float = 10.0,
+        times: TimeRange | None = None,
     ) -> None:
         self._kafka = kafka
+        self._times = times
         self.topic = topic
         self._dead = dead_letters
         self._margin = margin
@@ -109,7 +112,7 @@ class LabeledSource:
         for msg in iter_range(self._kafka, self.topic, result.ranges,
                               idle_timeout=max(self._timeout, 10.0)):
             try:
-                event = decode(LabeledEvent, msg.value())
+                event = decode_value(LabeledEvent, msg.value(), self._times)
             except ContractError as exc:
                 position = (msg.partition(), msg.offset())
                 if self._dead is not None and position not in self._reported:

@@ -97,7 +97,9 @@ class ScorerMetrics:
         )
         self.model_load_failures = Counter(
             "driftline_model_load_failures_total",
-            "Model versions that failed to load",
+            "Model versions that failed to load and were not served, by model and reason: "
+            "untrusted_types, warm_up, registry, error",
+            ["model", "reason"],
             registry=r,
         )
         self.stream_messages = Counter(

@@ -2,9 +2,11 @@
 
 :class:`ModelStore` holds one immutable :class:`~driftline.model.served.ServedModel`. ``refresh()``
 re-reads the alias; when it points at another version, that version is downloaded, checked,
-warmed up and only then swapped in with a single reference assignment. Requests hold the
-snapshot they were validated with, so requests in flight finish on the old model and every
-prediction records the version that made it.
+warmed up and only then swapped in with a single reference assignment. A version that is
+refused (untrusted types) or fails its warm-up is never served: the store keeps the version
+it had, or stays empty (the scorer unready) at start, and says why in ``load_error``.
+Requests hold the snapshot they were validated with, so requests in flight finish on the old
+model and every prediction records the version that made it.
 
 :class:`UpdateFollower` calls ``refresh()`` when ``model-updates`` announces a move of the
 served alias (and every ``model_poll_s`` seconds as a fallback), on its own thread, so the
@@ -19,11 +21,13 @@ import time
 import uuid
 
 from driftline.errors import ContractError, DriftlineError
-from driftline.events import ModelUpdateEvent, decode
+from driftline.events import ModelUpdateEvent
+from driftline.intake import decode_value
 from driftline.kafka import Consumer, DeadLetterWriter
 from driftline.model.registry import RegistryError, get_alias, load_model, wait_for_registry
-from driftline.model.served import ServedModel
-from driftline.model.serving import serve_loaded
+from driftline.model.served import ModelError, ServedModel
+from driftline.model.serving import WarmUpError, serve_loaded
+from driftline.model.trust import UntrustedTypesError
 from scorer.metrics import ScorerMetrics
 from scorer.settings import ScorerSettings
 
@@ -43,6 +47,8 @@ class ModelStore:
         self._settings = settings
         self._metrics = metrics
         self._current: ServedModel | None = None
+        # why the newest version the alias pointed at is not served (None: it is)
+        self.load_error: str | None = None
         self._lock = threading.Lock()  # one load at a time; readers never take it
 
     @property
@@ -56,11 +62,16 @@ class ModelStore:
             raise NoModelError("no model version is loaded yet")
         return served
 
-    def load_initial(self, timeout: float) -> ServedModel:
-        """Wait for the registry (bounded), then load the version the alias points at."""
+    def load_initial(self, timeout: float) -> ServedModel | None:
+        """Wait for the registry (bounded), then load the version the alias points at. A
+        version that is refused or fails its warm-up leaves the scorer unready (None), saying
+        why in :attr:`load_error`; the follower tries again on the next update or poll."""
         wait_for_registry(timeout)
-        self.refresh()
-        return self.require()
+        try:
+            self.refresh()
+        except (UntrustedTypesError, WarmUpError, ModelError) as exc:
+            log.error("not serving: %s", exc)
+        return self._current
 
     def refresh(self) -> bool:
         """Re-read the alias; load and swap in the version it points at if it changed.
@@ -76,14 +87,18 @@ class ModelStore:
                 )
             previous = self._current
             if previous is not None and previous.version == version:
+                self.load_error = None
                 return False
             began = time.monotonic()
             try:
                 loaded = load_model(name, version, trusted_types=self._settings.trusted_types)
                 served = serve_loaded(loaded, alias, max_rows=self._settings.max_batch_rows)
-            except Exception:
-                self._metrics.model_load_failures.inc()
+            except Exception as exc:
+                self._metrics.model_load_failures.labels(name, _reason(exc)).inc()
+                kept = f"; still serving v{previous.version}" if previous else ""
+                self.load_error = f"v{version} (@{alias}) is not served: {exc}{kept}"
                 raise
+            self.load_error = None
             self._current = served  # the swap: one reference assignment
             self._metrics.served(name, version, previous.version if previous else None)
             log.info(
@@ -95,6 +110,17 @@ class ModelStore:
                 f", replacing v{previous.version}" if previous else "",
             )
             return True
+
+
+def _reason(exc: Exception) -> str:
+    """The reason label of a failed load."""
+    if isinstance(exc, UntrustedTypesError):
+        return "untrusted_types"
+    if isinstance(exc, WarmUpError):
+        return "warm_up"
+    if isinstance(exc, RegistryError):
+        return "registry"
+    return "error"
 
 
 class UpdateFollower:
@@ -125,6 +151,10 @@ class UpdateFollower:
         )
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether the following thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -152,13 +182,14 @@ class UpdateFollower:
         )
         consumer.subscribe([self._topic])
         poll_s = self._settings.model_poll_s
+        times = self._settings.time_range()
         next_poll = time.monotonic() + poll_s if poll_s else float("inf")
         try:
             while not self._stop.is_set():
                 relevant = None
                 for msg in consumer.poll_batch(100, 0.5):
                     try:
-                        event = decode(ModelUpdateEvent, msg.value())
+                        event = decode_value(ModelUpdateEvent, msg.value(), times)
                     except ContractError as exc:
                         self._dead.send_message(exc, msg)
                         self._metrics.dead_lettered.labels(msg.topic()).inc()

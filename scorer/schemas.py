@@ -78,3 +78,4 @@ class ReadinessPublic(BaseModel):
     kafka_reachable: bool
     buffered: int
     buffer_capacity: int
+    model_error: str | None = None  # why the version the alias names is not served

@@ -61,8 +61,8 @@ class ScorerSettings(DriftlineSettings):
     )
     trusted_types: list[str] = Field(
         default_factory=list,
-        description="Extra skops types to trust when loading models (JSON list); sklearn, "
-        "numpy and scipy types are trusted already.",
+        description="Exact type names to trust when loading models, beyond the built-in "
+        "list and what each version was registered with (JSON list; no prefixes).",
     )
     model_poll_s: float = Field(
         default=30.0,

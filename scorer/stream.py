@@ -3,12 +3,12 @@
 Replicas share the topic's partitions through one consumer group (``DRIFTLINE_STREAM_GROUP``).
 Delivery is at least once: a batch's offsets are stored for commit only after every
 prediction of the batch was acknowledged by Kafka (or dead-lettered), so a crash re-scores
-rather than loses. A transaction that cannot be decoded or fails validation goes to
-``dead-letter`` with the field at fault. A prediction's event time is its transaction's, so
-replayed history lands in the monitor's windows where it happened. Its id is the
-transaction's ``request_id``, or else ``<topic>-<partition>-<offset>`` of the transaction
-(:func:`driftline.ids.stream_prediction_id`), so a sender keys its label without reading
-``predictions``.
+rather than loses. A message that is not exactly one valid transaction (see
+:mod:`driftline.intake`) or fails validation goes to ``dead-letter`` with the field at fault.
+A prediction's event time is its transaction's, so replayed history lands in the monitor's
+windows where it happened. Its id is the transaction's ``request_id``, or else
+``<topic>-<partition>-<offset>`` of the transaction (:func:`driftline.ids.stream_prediction_id`),
+so a sender keys its label without reading ``predictions``.
 """
 
 from __future__ import annotations
@@ -22,11 +22,13 @@ from confluent_kafka import Message
 from pydantic import ValidationError
 
 from driftline.errors import ContractError
-from driftline.events import TransactionEvent, decode
+from driftline.events import TransactionEvent
 from driftline.ids import stream_prediction_id
+from driftline.intake import decode_run
 from driftline.kafka import Consumer
 from driftline.model.served import ServedModel
 from scorer.metrics import ScorerMetrics
+from scorer.model_store import NoModelError
 from scorer.publisher import Ack, BufferFullError, PredictionPublisher
 from scorer.settings import ScorerSettings
 
@@ -57,6 +59,7 @@ class TransactionScorer:
         self._served = served
         self._score_rows = score_rows
         self._topic = settings.topic("transactions")
+        self._times = settings.time_range()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         # A publisher of its own, reporting every delivery: offsets are committed only once
@@ -76,6 +79,10 @@ class TransactionScorer:
         self._thread = threading.Thread(target=self._run, name="driftline-stream", daemon=True)
         self._thread.start()
 
+    def alive(self) -> bool:
+        """Whether the scoring thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
@@ -88,6 +95,9 @@ class TransactionScorer:
         batch_size = self._settings.stream_batch
         try:
             while not self._stop.is_set():
+                if not self._has_model():
+                    self._stop.wait(0.5)  # unready: nothing is read until a model serves
+                    continue
                 messages = self._consumer.poll_batch(batch_size, 0.5)
                 if messages:
                     self._handle(messages)
@@ -96,6 +106,13 @@ class TransactionScorer:
             raise
         finally:
             self._consumer.close()
+
+    def _has_model(self) -> bool:
+        try:
+            self._served()
+        except NoModelError:
+            return False
+        return True
 
     def _reject(self, error: Exception, msg: Message) -> None:
         self.publisher.dead_letters.send_message(error, msg)
@@ -106,9 +123,11 @@ class TransactionScorer:
         metrics = self._metrics
         served = self._served()
         rows, events, ids = [], [], []
-        for msg in messages:
+        decoded = decode_run(TransactionEvent, [m.value() for m in messages], self._times)
+        for msg, event in zip(messages, decoded.items, strict=True):
             try:
-                event = decode(TransactionEvent, msg.value())
+                if isinstance(event, ContractError):
+                    raise event
                 if event.model_name not in (None, served.name):
                     metrics.stream_messages.labels("skipped").inc()
                     continue  # meant for another model's scorer group

@@ -1,18 +1,29 @@
-"""Dead-lettering: nothing that fails to process is dropped silently."""
+"""Dead-lettering: nothing that fails to process is dropped silently.
+
+A dead letter keeps a bounded prefix of the raw key and value with the value's length and
+SHA-256, and a bounded error text, so it is never too large to send whatever was read:
+
+>>> letter = dead_letter_for("too big", source_topic="labels", value=b"x" * 100_000)
+>>> len(letter.value), letter.value_size, letter.value_truncated
+(16384, 100000, True)
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from confluent_kafka import Message
 
 from driftline.errors import ContractError
-from driftline.events import DeadLetter, now
+from driftline.events import DEAD_LETTER_PREFIX, DeadLetter, now
 from driftline.kafka.producer import Producer
 
 __all__ = ["DeadLetterWriter", "dead_letter_for"]
 
 log = logging.getLogger(__name__)
+
+_TEXT = 2048  # the most characters of an error, field or topic name a dead letter keeps
 
 
 def dead_letter_for(
@@ -25,17 +36,21 @@ def dead_letter_for(
     value: bytes | None = None,
     service: str = "",
 ) -> DeadLetter:
-    """Build the DeadLetter event for one failed message."""
+    """Build the DeadLetter event for one failed message (bounded, see the module)."""
     field = error.field if isinstance(error, ContractError) else ""
+    value = None if value is None else bytes(value)
     return DeadLetter(
         event_time=now(),
-        source_topic=source_topic,
+        source_topic=source_topic[:_TEXT],
         source_partition=partition,
         source_offset=offset,
-        raw_key=key,
-        value=value,
-        error=str(error),
-        error_field=field,
+        raw_key=None if key is None else bytes(key[:DEAD_LETTER_PREFIX]),
+        value=None if value is None else value[:DEAD_LETTER_PREFIX],
+        value_size=None if value is None else len(value),
+        value_sha256=None if value is None else hashlib.sha256(value).hexdigest(),
+        value_truncated=value is not None and len(value) > DEAD_LETTER_PREFIX,
+        error=str(error)[:_TEXT],
+        error_field=field[:_TEXT],
         service=service,
     )
 

@@ -35,8 +35,9 @@ import numpy as np
 
 from driftline.errors import DriftlineError
 from driftline.model.decision import DecisionPolicy
-from driftline.model.registry import ModelVersionRef, untrusted_beyond_builtin
+from driftline.model.registry import ModelVersionRef
 from driftline.model.serving import positive_column
+from driftline.model.trust import DEFAULT_TRUSTED_TYPES, file_types
 from driftline.profile import ReferenceProfile, build_profile
 
 __all__ = [
@@ -97,7 +98,7 @@ class Reference:
 @dataclass(frozen=True)
 class Adopted:
     """A registered version: the alias set on it (or None), its holdout metrics (empty
-    without labels) and the skops types recorded as trusted."""
+    without labels) and the types beyond the built-in list that were accepted for it."""
 
     ref: ModelVersionRef
     alias: str | None
@@ -107,10 +108,11 @@ class Adopted:
 
 @dataclass(frozen=True)
 class LoadedSource:
-    """An estimator loaded from a file or an MLflow URI, with the skops types it needs."""
+    """An estimator loaded from a file or an MLflow URI, with the types beyond the built-in
+    list that were accepted for it."""
 
     estimator: Any
-    untrusted: list[str]
+    accepted: list[str]
     source: str
     signature: Any = None  # mlflow ModelSignature when the source had one
     notes: list[str] = field(default_factory=list)
@@ -229,22 +231,24 @@ def _feature_column(name: Any, column: Any) -> Any:
 
 
 def check_trust(
-    untrusted: Sequence[str], accepted: Sequence[str], *, all_listed: bool
+    types: Sequence[str], accepted: Sequence[str], *, all_listed: bool
 ) -> list[str]:
-    """The types to record as trusted: every type skops reports, once each beyond the
-    built-in list is accepted; UntrustedTypesError naming the ones that are not.
+    """The types to record as accepted: those of ``types`` (every type and function the model
+    file references) beyond driftline's built-in list, once each is in ``accepted`` (or
+    ``all_listed``); UntrustedTypesError naming the ones that are not.
 
-    >>> check_trust(["sklearn.tree._tree.Tree"], [], all_listed=False)
-    ['sklearn.tree._tree.Tree']
-    >>> check_trust(["mylib.Model"], ["mylib.Model"], all_listed=False)
+    >>> check_trust(["sklearn.pipeline.Pipeline"], [], all_listed=False)
+    []
+    >>> check_trust(["sklearn.pipeline.Pipeline", "mylib.Model"], ["mylib.Model"],
+    ...             all_listed=False)
     ['mylib.Model']
     """
-    needed = untrusted_beyond_builtin(untrusted)
+    needed = sorted({t for t in types if t not in DEFAULT_TRUSTED_TYPES})
     if not all_listed:
         refused = [t for t in needed if t not in set(accepted)]
         if refused:
             raise UntrustedTypesError(refused)
-    return sorted(set(untrusted))
+    return needed
 
 
 def _skops_types(path: Path) -> list[str]:
@@ -257,7 +261,8 @@ def _skops_types(path: Path) -> list[str]:
             "serialization_format='skops')"
         )
     try:
-        return list(skops.io.get_untrusted_types(file=path))
+        skops.io.get_untrusted_types(file=path)  # a skops file at all?
+        return file_types(path)
     except Exception as exc:  # a zip that is not a skops file
         raise AdoptionError(f"{path} is not a skops model file ({exc})") from None
 
@@ -304,10 +309,10 @@ def load_source(
     import skops.io
 
     with _local_model(source) as (path, signature):
-        untrusted = _skops_types(path)
-        trusted = check_trust(untrusted, trust, all_listed=trust_listed)
+        accepted = check_trust(_skops_types(path), trust, all_listed=trust_listed)
         try:
-            estimator = skops.io.load(path, trusted=trusted)
+            # every type in the file is now built-in or accepted: skops may build them all
+            estimator = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
         except Exception as exc:
             raise AdoptionError(f"{source} cannot be loaded by skops: {exc}") from None
     if not hasattr(estimator, "predict_proba"):
@@ -315,7 +320,7 @@ def load_source(
             f"{type(estimator).__name__} from {source} has no predict_proba; driftline serves "
             "binary classifiers that return class probabilities"
         )
-    return LoadedSource(estimator, trusted, source, signature)
+    return LoadedSource(estimator, accepted, source, signature)
 
 
 def score_reference(estimator: Any, reference: Reference) -> np.ndarray:
@@ -450,7 +455,7 @@ def register_adopted(
             description=description or f"registered from {source} with `driftline models "
             f"register` ({len(reference.features)} reference rows)",
             tags={"driftline.source": source[:5000]},
-            trusted_types=loaded.untrusted,
+            trusted_types=loaded.accepted,
             decision=decision,
         )
-    return Adopted(ref, alias, metrics, loaded.untrusted)
+    return Adopted(ref, alias, metrics, loaded.accepted)

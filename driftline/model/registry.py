@@ -15,9 +15,12 @@ driftline at an MLflow server instead. Call :func:`configure` once per process, 
     loaded = load_model("credit-risk", get_alias("credit-risk", "champion"))
     profile = load_profile("credit-risk", loaded.version)
 
-Loading trusts only the types skops reports under ``sklearn.``, ``numpy.`` and ``scipy.``
-plus the ones a caller names: a skops file's own list of trusted types is not honoured, since
-whoever wrote the file also wrote that list.
+Loading trusts only exact type names (:mod:`driftline.model.trust`): a built-in list, the
+ones accepted when the version was registered (``register_version(trusted_types=...)``
+writes them to the version tag ``driftline.trusted_types``) and the ones a caller names. A
+file referencing any other type is refused before anything in it is built or called; a skops
+file's own list of trusted types is not honoured, since whoever wrote the file also wrote
+that list.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,12 +39,12 @@ from typing import Any
 from driftline.errors import DriftlineError
 from driftline.features import CategoricalFeature, FeatureSchema, NumericFeature
 from driftline.model.decision import DECISION_TAG, DecisionPolicy
+from driftline.model.trust import TRUSTED_TYPES_TAG, check_types, file_types, tagged_types
 from driftline.profile import PROFILE_ARTIFACT, ReferenceProfile
 
 __all__ = [
     "DEFAULT_EXPERIMENT",
     "PROFILE_TAG",
-    "TRUSTED_TYPES_TAG",
     "LoadedModel",
     "ModelVersionRef",
     "RegistryError",
@@ -53,7 +56,6 @@ __all__ = [
     "register_version",
     "set_alias",
     "tracking_uri",
-    "untrusted_beyond_builtin",
     "wait_for_registry",
 ]
 
@@ -61,8 +63,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EXPERIMENT = "driftline"
 PROFILE_TAG = "driftline.reference_profile"
-TRUSTED_TYPES_TAG = "driftline.trusted_types"
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 
 
 class RegistryError(DriftlineError):
@@ -244,7 +244,7 @@ def register_version(
     alias: str | None = None,
     description: str = "",
     tags: Mapping[str, str] | None = None,
-    trusted_types: Sequence[str] = (),
+    trusted_types: Iterable[str] | None = None,
     decision: DecisionPolicy | None = None,
 ) -> ModelVersionRef:
     """Log ``model`` (skops) with its signature in the active run, register it as a new version
@@ -253,13 +253,17 @@ def register_version(
     One version per run: the profile is the run's ``reference_profile.json``. ``features``
     records ranges and categories in the model metadata so the scorer validates requests with
     them; without it requests are checked against the signature's types only.
-    ``trusted_types`` (exact type names a person accepted for the skops file) is stored as the
-    version tag ``driftline.trusted_types`` (a JSON list); ``decision`` (the score's name and
-    tiers the scorer answers with) as the tag ``driftline.decision_policy``.
+    ``trusted_types``: exact type names beyond the built-in list that a person accepted for
+    this version, written to the version tag ``driftline.trusted_types`` (JSON list) that
+    :func:`load_model` honours; a model holding any other type is refused here with
+    :class:`~driftline.model.trust.UntrustedTypesError` naming them. ``decision`` (the
+    score's name and tiers the scorer answers with) is stored as the version tag
+    ``driftline.decision_policy``.
     """
     import mlflow
     import sklearn
     import skops
+    import skops.io
 
     if signature is None:
         raise RegistryError(
@@ -267,15 +271,23 @@ def register_version(
             "mlflow.models.infer_signature(training_frame, model.predict_proba(training_frame))"
         )
     metadata = {"driftline": {"features": _features_metadata(features)}} if features else None
+    # refuse at once what no process would load, naming the types to accept
+    accepted = sorted(set(trusted_types or ()))
+    dumped = skops.io.dumps(model)
+    with tempfile.TemporaryDirectory(prefix="driftline-register-") as tmp:
+        path = Path(tmp) / "model.skops"
+        path.write_bytes(dumped)
+        check_types(file_types(path), accepted)
     with _run() as run:
         info = mlflow.sklearn.log_model(
             model,
             name="model",
             signature=signature,
             serialization_format="skops",
-            skops_trusted_types=sorted(set(trusted_types)) or None,
             registered_model_name=name,
             metadata=metadata,
+            # MLflow loads the file back to check it: it may build what was accepted
+            skops_trusted_types=skops.io.get_untrusted_types(data=dumped),
             # Stating the requirements skips MLflow's inference, which would load the model
             # in a subprocess just to list its imports.
             pip_requirements=[
@@ -291,10 +303,8 @@ def register_version(
     client.set_model_version_tag(name, version, PROFILE_TAG, f"runs:/{run_id}/{PROFILE_ARTIFACT}")
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, version, key, value)
-    if trusted_types:
-        client.set_model_version_tag(
-            name, version, TRUSTED_TYPES_TAG, json.dumps(sorted(set(trusted_types)))
-        )
+    if accepted:
+        client.set_model_version_tag(name, version, TRUSTED_TYPES_TAG, json.dumps(accepted))
     if decision is not None:
         client.set_model_version_tag(name, version, DECISION_TAG, decision.to_json())
     if description:
@@ -333,40 +343,12 @@ def set_alias(name: str, alias: str, version: str | int) -> str | None:
     return previous
 
 
-def untrusted_beyond_builtin(untrusted: Iterable[str]) -> list[str]:
-    """The types skops reports that driftline's built-in list does not cover.
-
-    >>> untrusted_beyond_builtin(["sklearn.tree._tree.Tree", "mylib.Model"])
-    ['mylib.Model']
-    """
-    return [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES)]
-
-
-def _trusted(untrusted: Iterable[str], extra: Iterable[str]) -> list[str]:
-    """Split skops' untrusted types into the ones driftline accepts; refuse the rest.
-
-    >>> _trusted(["sklearn.tree._tree.Tree"], [])
-    ['sklearn.tree._tree.Tree']
-    >>> try:
-    ...     _trusted(["os.system"], [])
-    ... except RegistryError as exc:
-    ...     print(str(exc).split(";")[0])
-    the model file references types driftline does not trust: os.system
-    """
-    extra = set(extra)
-    names = list(untrusted)
-    refused = [t for t in names if not t.startswith(_TRUSTED_PREFIXES) and t not in extra]
-    if refused:
-        raise RegistryError(
-            "the model file references types driftline does not trust: "
-            f"{', '.join(refused)}; if they are safe, list them in DRIFTLINE_TRUSTED_TYPES"
-        )
-    return names
-
-
 def load_model(name: str, version: str | int, *, trusted_types: Iterable[str] = ()) -> LoadedModel:
     """Download and load one version: a scikit-learn estimator stored in skops format with a
-    signature. Raises RegistryError saying what is missing."""
+    signature. Raises RegistryError saying what is missing, and
+    :class:`~driftline.model.trust.UntrustedTypesError` naming the types when the file
+    references any beyond the built-in list, the version's ``driftline.trusted_types`` tag and
+    ``trusted_types`` (nothing in the file is built then)."""
     import mlflow
     import skops.io
     from mlflow.exceptions import MlflowException
@@ -402,8 +384,11 @@ def load_model(name: str, version: str | int, *, trusted_types: Iterable[str] = 
                 "signature=mlflow.models.infer_signature(X, model.predict_proba(X))"
             )
         path = local / flavor["pickled_model"]
-        trusted = _trusted(skops.io.get_untrusted_types(file=path), trusted_types)
-        estimator = skops.io.load(path, trusted=trusted)
+        accepted = [*tagged_types(mv.tags or {}), *trusted_types]
+        # every name in the schema, and whatever skops itself would not trust by default
+        names = sorted({*file_types(path), *skops.io.get_untrusted_types(file=path)})
+        check_types(names, accepted)
+        estimator = skops.io.load(path, trusted=names)
     metrics: dict[str, float] = {}
     if mv.run_id:
         with contextlib.suppress(MlflowException):

@@ -21,7 +21,7 @@ from driftline.model.validation import (
     build_request_models,
 )
 
-__all__ = ["positive_column", "serve_loaded"]
+__all__ = ["WarmUpError", "positive_column", "serve_loaded"]
 
 log = logging.getLogger(__name__)
 
@@ -47,8 +47,14 @@ def _warm_row(served: ServedModel) -> dict[str, Any]:
     return {c.name: cats.get(c.name, mids.get(c.name, blank[c.kind])) for c in served.columns}
 
 
+class WarmUpError(ModelError):
+    """A model version failed its warm-up call: it is not served."""
+
+
 def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedModel:
-    """Turn a loaded registry version into a ServedModel, warmed up by one model call."""
+    """Turn a loaded registry version into a ServedModel, warmed up by one model call on a
+    plain row; raises :class:`WarmUpError` when that call fails or does not give one
+    probability."""
     columns = columns_from_signature(loaded.signature)
     try:
         decision = DecisionPolicy.from_tags(loaded.tags)
@@ -82,14 +88,20 @@ def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedMod
             "source": loaded.source,
         },
     )
+    # the first call pays sklearn's lazy set-up, not a client; and a version that cannot
+    # score one plain row is not served at all
     try:
-        served.score([_warm_row(served)])  # first call pays sklearn's lazy set-up, not a client
+        scores = served.score([_warm_row(served)])
     except Exception as exc:
-        log.warning(
-            "warm-up call of %s v%s failed (%s); serving it anyway",
-            loaded.name,
-            loaded.version,
-            exc,
+        raise WarmUpError(
+            f"{loaded.name} v{loaded.version} failed its warm-up call: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    score = float(scores[0]) if len(scores) == 1 else float("nan")
+    if not 0.0 <= score <= 1.0:  # also NaN
+        raise WarmUpError(
+            f"{loaded.name} v{loaded.version} failed its warm-up call: it scored one row "
+            f"{score!r}, not a probability"
         )
     return served
 

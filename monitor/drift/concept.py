@@ -8,8 +8,10 @@ falls, which is no reason to alert, so a detection counts when the error estimat
 ADWIN drops its old buckets is above the one before; PageHinkley runs in ``mode="up"``. No
 alarm is raised during the first ``warmup`` labeled events, while both estimates settle.
 
-:class:`ConceptDetectors` keeps one detector per model version; ``snapshot`` and
-``restore`` give all of them as bytes (pickled: river's detectors are plain Python objects).
+:class:`ConceptDetectors` keeps one detector per model version, in the source process's
+memory only: river's ADWIN keeps its window in a native object with no state to export, and
+driftline writes no pickle, so a restarted worker's detectors start again (with their
+warm-up).
 
 >>> import random
 >>> rng = random.Random(7)
@@ -29,7 +31,6 @@ True
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -153,8 +154,7 @@ class ConceptDetectors:
     >>> dets = ConceptDetectors(warmup=10)
     >>> dets.update("credit-risk", "3", 0.9, 1)
     []
-    >>> restored = ConceptDetectors.restore(dets.snapshot())
-    >>> restored.get("credit-risk", "3").n
+    >>> dets.get("credit-risk", "3").n
     1
     """
 
@@ -183,15 +183,3 @@ class ConceptDetectors:
 
     def versions(self) -> list[tuple[str, str]]:
         return sorted(self._detectors)
-
-    def snapshot(self) -> bytes:
-        """All detectors as one pickle (trusted, same-code state only: never unpickle input
-        from outside the monitor's own table)."""
-        return pickle.dumps((self.params, self._detectors), protocol=pickle.HIGHEST_PROTOCOL)
-
-    @classmethod
-    def restore(cls, data: bytes) -> ConceptDetectors:
-        params, detectors = pickle.loads(data)
-        made = cls(**params)
-        made._detectors = detectors
-        return made

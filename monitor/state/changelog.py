@@ -77,17 +77,25 @@ class ChangelogStore(MutableMapping[str, V], Generic[V]):
         encode: Callable[[V], bytes],
         decode: Callable[[bytes], V],
         segment_bytes: int = SEGMENT_BYTES,
+        on_bad: Callable[[bytes, bytes | None, Exception], None] | None = None,
     ) -> ChangelogStore[V]:
         """Rebuild from changelog records in offset order (nothing left to write but the
-        tombstones of the dead segments older than every live one)."""
+        tombstones of the dead segments older than every live one). A segment or a slot
+        that does not decode is left out and handed, with its segment's key and value and
+        the error, to ``on_bad`` (when given; else the error propagates)."""
         latest: dict[int, bytes | None] = {}
         for key, value in records:
-            if not key.startswith(_PREFIX):
-                raise ValueError(
-                    f"changelog record {key[:40]!r} is not a segment: the topic was written by "
-                    "an older driftline monitor; start this one under a new app id "
-                    "(DRIFTLINE_MONITOR_APP_ID)")
-            latest[int(key[len(_PREFIX):])] = value
+            number = key[len(_PREFIX):] if key and key.startswith(_PREFIX) else b""
+            if not number.isdigit():
+                error = ValueError(
+                    f"changelog record {(key or b'')[:40]!r} is not a segment: the topic was "
+                    "written by an older driftline monitor or by hand; start this one under a "
+                    "new app id (DRIFTLINE_MONITOR_APP_ID)")
+                if on_bad is None:
+                    raise error
+                on_bad(key or b"", value, error)
+                continue
+            latest[int(number)] = value
         store = cls(encode, segment_bytes=segment_bytes)
         raws: dict[str, msgspec.Raw] = {}
         home = store._home
@@ -95,11 +103,27 @@ class ChangelogStore(MutableMapping[str, V], Generic[V]):
             value = latest[number]
             if value is None:
                 continue
-            keys, slots = _segment_decoder.decode(value)
+            try:
+                keys, slots = _segment_decoder.decode(value)
+                if len(keys) != len(slots):
+                    raise ValueError(f"{len(keys)} keys for {len(slots)} slots")
+            except (ValueError, RecursionError) as exc:  # msgspec's errors are ValueErrors
+                if on_bad is None:
+                    raise
+                on_bad(_PREFIX + b"%d" % number, value, exc)
+                continue
             for key, raw in zip(keys, slots, strict=True):
                 raws[key] = raw
                 home[key] = number
-        store._data = {key: decode(bytes(raw)) for key, raw in raws.items()}
+        data: dict[str, V] = {}
+        for key, raw in raws.items():
+            try:
+                data[key] = decode(bytes(raw))
+            except (ValueError, TypeError, RecursionError) as exc:
+                if on_bad is None:
+                    raise
+                on_bad(_PREFIX + b"%d" % home.pop(key), bytes(raw), exc)
+        store._data = data
         store._live = dict(Counter(home.values()))
         store._kept = deque(n for n in sorted(latest) if latest[n] is not None)
         store._next = max(latest, default=-1) + 1

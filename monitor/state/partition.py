@@ -36,6 +36,7 @@ from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowCl
 from monitor.state.join import JoinCounts, JoinState
 
 __all__ = [
+    "SNAPSHOT_FORMAT",
     "Partial",
     "PartitionConfig",
     "PartitionSnapshot",
@@ -86,6 +87,10 @@ class Partial(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class PartitionSnapshot(msgspec.Struct, kw_only=True):
+    """A partition's state but its join slots, as checkpointed (plain JSON; ``format``: the
+    layout's version, refused on restore when it is not :data:`SNAPSHOT_FORMAT`)."""
+
+    format: int = 1
     offsets: dict[str, int] = {}  # topic -> last offset included
     join: JoinCounts = msgspec.field(default_factory=JoinCounts)
     drift_clock: ClockState = msgspec.field(default_factory=ClockState)
@@ -122,6 +127,7 @@ class Step:
 
 _encoder = msgspec.json.Encoder()
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
+SNAPSHOT_FORMAT = 1
 
 
 def _window_key(model: str, version: str, start: float) -> str:
@@ -469,4 +475,8 @@ class PartitionState:
 
     @staticmethod
     def decode_snapshot(data: bytes) -> PartitionSnapshot:
-        return _snapshot_decoder.decode(data)
+        """A checkpointed snapshot; ValueError when it is not one of this layout."""
+        snap = _snapshot_decoder.decode(data)
+        if snap.format != SNAPSHOT_FORMAT:
+            raise ValueError(f"checkpoint format {snap.format} is not {SNAPSHOT_FORMAT}")
+        return snap

@@ -179,6 +179,7 @@ def build_monitor(
                       sources=sources)
 
     drift_topic = app.topic(k.topic("drift-events"), key_type=bytes, value_type=bytes)
+    dead_topic = app.topic(k.topic("dead-letter"), key_type=bytes, value_type=bytes)
     partials_topic = app.topic(own["partials"], partitions=1, key_type=bytes,
                                value_type=bytes, internal=True)
     reports_topic = app.topic(own["reports"], partitions=1, key_type=bytes,
@@ -213,6 +214,7 @@ def build_monitor(
             merger, metrics, reports=reports_topic, drift_events=drift_topic, drain=drain,
             position=_PrefixView(policy_table, "position|"),
             read_back=read_partials(k, own["partials"]), webhook=webhook,
+            dead_letters=dead_topic, source_topic=own["partials"],
         )
         await publisher.run(stream)
 

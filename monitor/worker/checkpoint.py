@@ -12,7 +12,8 @@ See ``docs/monitoring-internals.md`` for why nothing is lost or counted twice.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from confluent_kafka import TopicPartition
@@ -24,7 +25,12 @@ from monitor.state.join import decode_slot, encode_slot
 from monitor.state.partition import PartitionSnapshot, PartitionState
 from monitor.worker.metrics import SourceMetrics
 
-__all__ = ["Checkpointer"]
+__all__ = ["Checkpointer", "Reject"]
+
+log = logging.getLogger(__name__)
+
+Reject = Callable[[Exception, Any], None]
+"""Takes a record that does not decode (a message, or one shaped like it) and why."""
 
 
 class Checkpointer:
@@ -89,29 +95,77 @@ class Checkpointer:
                 "stopping so that a restart resumes from the last checkpoint"
             )
 
-    def read(self, partitions: list[int]) -> tuple[dict[int, PartitionSnapshot],
-                                                   dict[int, ChangelogStore[Any]]]:
+    def read(self, partitions: list[int], reject: Reject | None = None
+             ) -> tuple[dict[int, PartitionSnapshot], dict[int, ChangelogStore[Any]]]:
         """The latest snapshot (where there is one) and the restored join slots of each of
-        ``partitions``."""
-        return self._snapshots(partitions), self._stores(partitions)
+        ``partitions``. A record that does not decode is left out and handed to ``reject``
+        with why (topic, partition, offset, key, value, error): a partition whose snapshot
+        is unreadable starts over as if it had none, a slot that is unreadable is lost."""
+        return self._snapshots(partitions, reject), self._stores(partitions, reject)
 
-    def _snapshots(self, partitions: list[int]) -> dict[int, PartitionSnapshot]:
+    def _snapshots(self, partitions: list[int], reject: Reject | None
+                   ) -> dict[int, PartitionSnapshot]:
         ranges = _ranges(self.kafka, self.checkpoints, partitions)
-        latest: dict[int, bytes] = {}
+        latest: dict[int, Any] = {}
         for msg in iter_range(self.kafka, self.checkpoints, ranges):
-            if msg.value() is not None:
-                latest[int(msg.key())] = msg.value()
-        return {p: PartitionState.decode_snapshot(raw) for p, raw in latest.items()
-                if p in partitions}
+            key = msg.key()
+            if msg.value() is not None and key is not None and key.isdigit():
+                latest[int(key)] = msg
+            elif msg.value() is not None and reject is not None:
+                reject(ValueError(f"checkpoint key {key!r} is not a partition number"), msg)
+        snapshots = {}
+        for p, msg in latest.items():
+            if p not in partitions:
+                continue
+            try:
+                snapshots[p] = PartitionState.decode_snapshot(msg.value())
+            except (ValueError, RecursionError) as exc:  # msgspec's errors are ValueErrors
+                if reject is None:
+                    raise
+                log.error("partition %d: the checkpoint does not decode (%s); starting it "
+                          "over without one", p, exc)
+                reject(exc, msg)
+        return snapshots
 
-    def _stores(self, partitions: list[int]) -> dict[int, ChangelogStore[Any]]:
+    def _stores(self, partitions: list[int], reject: Reject | None
+                ) -> dict[int, ChangelogStore[Any]]:
         ranges = _ranges(self.kafka, self.changelog, partitions)
         records: dict[int, list[tuple[bytes, bytes | None]]] = {p: [] for p in partitions}
         for msg in iter_range(self.kafka, self.changelog, ranges):
             records[msg.partition()].append((msg.key(), msg.value()))
+
+        def bad(p: int) -> Any:
+            if reject is None:
+                return None
+            return lambda key, value, exc: reject(exc, _Record(self.changelog, p, key, value))
+
         return {p: ChangelogStore.restore(records[p], encode=encode_slot, decode=decode_slot,
-                                          segment_bytes=self.segment_bytes)
+                                          segment_bytes=self.segment_bytes, on_bad=bad(p))
                 for p in partitions}
+
+
+class _Record:
+    """A restored changelog record, shaped like a consumed message for the dead-letter
+    writer (its offset is not kept)."""
+
+    def __init__(self, topic: str, partition: int, key: bytes | None, value: bytes | None
+                 ) -> None:
+        self._at = (topic, partition, key, value)
+
+    def topic(self) -> str:
+        return self._at[0]
+
+    def partition(self) -> int:
+        return self._at[1]
+
+    def offset(self) -> None:
+        return None
+
+    def key(self) -> bytes | None:
+        return self._at[2]
+
+    def value(self) -> bytes | None:
+        return self._at[3]
 
 
 def _slots(state: PartitionState) -> ChangelogStore[Any]:

@@ -23,6 +23,7 @@ import msgspec
 from driftline.events import DriftEvent, encode
 from driftline.kafka.admin import watermarks
 from driftline.kafka.consumer import iter_range
+from driftline.kafka.deadletter import dead_letter_for
 from monitor.merging.gaps import OffsetGaps
 from monitor.merging.merge import InOrder, Judged, WindowMerger
 from monitor.state.partition import Partial
@@ -52,7 +53,8 @@ class WindowPublisher:
     ``reports`` and ``drift_events``: where judged windows and drift events go; ``drain``:
     waits until everything sent is acknowledged by Kafka (before any partial is acked);
     ``position``: where the last offset handled is kept for the next owner (a faust table);
-    ``read_back(offsets)``: the partials at ``offsets`` still in Kafka."""
+    ``read_back(offsets)``: the partials at ``offsets`` still in Kafka; ``dead_letters``:
+    where a partial that does not decode goes (read from ``source_topic``)."""
 
     def __init__(
         self,
@@ -65,6 +67,8 @@ class WindowPublisher:
         position: MutableMapping[str, bytes],
         read_back: ReadBack,
         webhook: WebhookSink | None = None,
+        dead_letters: Sink | None = None,
+        source_topic: str = "",
     ) -> None:
         self.merger = merger
         self.metrics = metrics
@@ -74,6 +78,8 @@ class WindowPublisher:
         self.position = position
         self.read_back = read_back
         self.webhook = webhook
+        self.dead_letters = dead_letters
+        self.source_topic = source_topic
         self.order = InOrder()  # the ack order of the partials taken
         self.waiting: dict[WindowKey, list[list[Any]]] = {}  # a window's shares not acked
         self.gaps: OffsetGaps | None = None  # made at the first partial, from ``position``
@@ -92,7 +98,7 @@ class WindowPublisher:
         stepped over, then ack what is done."""
         offset = event.message.offset
         await self._read_skipped(offset)
-        partial = _decode(event.value, offset)
+        partial = await self._decode(event.value, offset, getattr(event, "key", None))
         is_share = partial is not None and _is_share(partial)
         entry = self.order.add(event, done=not is_share)
         if partial is not None:
@@ -130,10 +136,30 @@ class WindowPublisher:
         log.warning("the publisher's stream stepped over partials %d-%d (a rebalance); "
                     "reading them from Kafka", skipped.start, skipped.stop - 1)
         for at, raw in await self.read_back(skipped):
-            partial = _decode(raw, at)
+            partial = await self._decode(raw, at, None)
             if partial is not None:
                 self.metrics.partials_read_back.inc()
                 await self.handle(partial, None)
+
+    async def _decode(self, raw: Any, offset: int, key: Any) -> Partial | None:
+        """The partial in ``raw``; None for one that does not decode, which goes to the
+        dead-letter topic (when there is one) and is acked like any other."""
+        try:
+            if not isinstance(raw, bytes):
+                raise ValueError("the message has no value (a tombstone)" if raw is None
+                                 else f"the value is {type(raw).__name__}, not bytes")
+            return _partial_decoder.decode(raw)
+        except (ValueError, RecursionError) as exc:  # msgspec's errors are ValueErrors
+            error = ("the JSON is nested too deeply" if isinstance(exc, RecursionError)
+                     else str(exc))
+            log.error("unreadable partial at offset %s: %s", offset, error)
+            if self.dead_letters is not None:
+                letter = dead_letter_for(
+                    f"invalid Partial: {error}", source_topic=self.source_topic, partition=0,
+                    offset=offset, key=key if isinstance(key, bytes) else None,
+                    value=raw if isinstance(raw, bytes) else None, service="monitor")
+                await self.dead_letters.send(key=letter.key, value=encode(letter))
+            return None
 
     async def _publish(self, judged: Judged) -> None:
         _observe(self.metrics, judged)
@@ -177,14 +203,6 @@ def _is_share(partial: Partial) -> bool:
 
 def _window_key(partial: Partial) -> WindowKey:
     return (partial.kind, partial.model_name, partial.model_version, partial.window_start)
-
-
-def _decode(raw: bytes, offset: int) -> Partial | None:
-    try:
-        return _partial_decoder.decode(raw)
-    except msgspec.ValidationError as exc:  # never expected: our own topic
-        log.error("unreadable partial at offset %s: %s", offset, exc)
-        return None
 
 
 def _observe(metrics: PublisherMetrics, judged: Judged) -> None:

@@ -33,10 +33,9 @@ from driftline.events import (
     LabeledEvent,
     LabelEvent,
     PredictionEvent,
-    decode,
-    decode_many,
     encode_labeled,
 )
+from driftline.intake import decode_run
 from driftline.kafka import Consumer, Producer, create_internal_topics
 from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.partitioning import partitions_of
@@ -90,6 +89,7 @@ class SourceLoop:
         self.profiles = profiles
         self.metrics = metrics
         self.batch_size = settings.source_batch
+        self._times = settings.time_range()
         self.predictions, self.labels = k.topic("predictions"), k.topic("labels")
         self.labeled = k.topic("labeled")
         own = internal_topics(app_id)
@@ -352,31 +352,26 @@ class SourceLoop:
         return out
 
     def _decoded(self, topic: str, run: list[Message]) -> list[_Run | _Bad]:
-        """A run's events, decoded in one call; when some message in it is bad, the good
-        ones around it as runs and the bad ones where they were, in the order read."""
+        """A run's events, decoded in one call (:func:`driftline.intake.decode_run`); when
+        some message in it is bad, the good ones around it as runs and the bad ones where
+        they were, in the order read."""
         cls = PredictionEvent if topic == self.predictions else LabelEvent
         raws = [m.value() for m in run]
         offsets = [m.offset() for m in run]
-        if None not in raws:
-            try:
-                return [_run(offsets, decode_many(cls, b"[" + b",".join(raws) + b"]"), raws)]
-            except ContractError:
-                pass  # find the bad ones below
+        decoded = decode_run(cls, raws, self._times)
+        if not decoded.bad:
+            return [_run(offsets, decoded.items, raws)]
         out: list[_Run | _Bad] = []
         good: tuple[list[int], list[Any], list[bytes]] = ([], [], [])
-        for msg, offset, raw in zip(run, offsets, raws, strict=True):
-            try:
-                if raw is None:
-                    raise ContractError(cls.__name__, "", "the message has no value (a tombstone)")
-                event = decode(cls, raw)
-            except ContractError as exc:
+        for msg, offset, raw, item in zip(run, offsets, raws, decoded.items, strict=True):
+            if isinstance(item, ContractError):
                 if good[0]:
                     out.append(_run(*good))
                     good = ([], [], [])
-                out.append(_Bad(msg, exc))
+                out.append(_Bad(msg, item))
                 continue
             good[0].append(offset)
-            good[1].append(event)
+            good[1].append(item)
             good[2].append(raw)
         if good[0]:
             out.append(_run(*good))
@@ -399,6 +394,11 @@ class SourceLoop:
                 self._send(Partial(kind="detection", partition=state.partition,
                                    watermark=None, model_name=name, model_version=version,
                                    event_time=pairs[found.index].label_time, detection=stats))
+
+    def _reject_state(self, error: Exception, record: Any) -> None:
+        """Dead-letter a checkpoint or changelog record that does not decode."""
+        self._dead.send_message(error, record)
+        self.metrics.dead_letters.labels(record.topic()).inc()
 
     def _send(self, partial: Partial) -> None:
         self._producer.produce(self.partials, _partial_encoder.encode(partial), partial.key,
@@ -425,7 +425,7 @@ class SourceLoop:
                 topic: len(consumer.partitions(topic)) for topic in (self.predictions,
                                                                      self.labels)
             }
-        snapshots, stores = self._checkpoints.read(mine)
+        snapshots, stores = self._checkpoints.read(mine, self._reject_state)
         for p in mine:
             self.states[p] = PartitionState(p, self.config, stores[p], self.profiles,
                                             snapshots.get(p))

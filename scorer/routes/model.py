@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, HTTPException
 
 from scorer.deps import ScorerDep, require_api_key
 from scorer.schemas import ModelPublic
@@ -34,8 +34,15 @@ async def read_model(scorer: ScorerDep) -> ModelPublic:
     return _public(scorer)
 
 
-@router.post("/reload", response_model=ModelPublic)
+@router.post("/reload", response_model=ModelPublic, responses={
+    503: {"description": "the registry did not answer, or the version the alias names was "
+                         "refused or failed its warm-up (the served version stays)"},
+})
 async def reload_model(scorer: ScorerDep) -> ModelPublic:
     """Re-read the alias in MLflow now and swap if it moved (normally model-updates does)."""
-    await asyncio.to_thread(scorer.store.refresh)
+    try:
+        await asyncio.to_thread(scorer.store.refresh)
+    except Exception as exc:  # the store keeps what it serves; say why, never a 500
+        raise HTTPException(503, detail=f"could not reload the model: {exc}",
+                            headers={"Retry-After": "5"}) from exc
     return _public(scorer)

@@ -23,7 +23,9 @@ async def health() -> dict[str, str]:
 @router.get("/ready", response_model=ReadinessPublic, responses={503: {"model": ReadinessPublic}})
 async def ready(scorer: ScorerDep) -> JSONResponse:
     """Readiness: a model is loaded, Kafka is reachable and the publish buffer has room.
-    While Kafka is away predictions are still accepted into the buffer; this says so."""
+    While Kafka is away predictions are still accepted into the buffer; this says so.
+    ``model_error`` says why the version the alias names is not served (refused, or its
+    warm-up failed), while the scorer keeps the version it had or stays unready."""
     served = scorer.store.current
     publisher = scorer.publisher
     depth = publisher.depth()
@@ -34,11 +36,15 @@ async def ready(scorer: ScorerDep) -> JSONResponse:
         kafka_reachable=publisher.reachable,
         buffered=depth,
         buffer_capacity=publisher.capacity,
+        model_error=scorer.store.load_error,
     )
     return JSONResponse(state.model_dump(), status_code=200 if state.ready else 503)
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response, responses={
+    200: {"description": "Prometheus text exposition",
+          "content": {CONTENT_TYPE.split(";")[0]: {"schema": {"type": "string"}}}},
+})
 async def metrics(scorer: ScorerDep) -> Response:
     """Prometheus exposition of the ``driftline_...`` metrics."""
     return Response(scorer.metrics.exposition(), media_type=CONTENT_TYPE)

@@ -22,18 +22,28 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from driftline.events import DeadLetter, DriftEvent, LabeledEvent, LabelEvent, PredictionEvent
+from driftline.events import (
+    DeadLetter,
+    DriftEvent,
+    LabeledEvent,
+    LabelEvent,
+    PredictionEvent,
+    encode,
+)
 from driftline.events import decode as decode_event
 from driftline.kafka import Producer, create_topics, read_topic
 from driftline.kafka.admin import watermarks
 from driftline.settings import KafkaSettings
 from producers.generator import GeneratorParams, LoanGenerator
+from tests.hostile import hostile_values
 from tests.scorer.support import register_model
 
 WINDOW, GRACE, LABEL_WAIT = 60.0, 5.0, 40.0
 T0 = 1_700_000_040.0  # a window boundary
 RATE = 10.0  # predictions per second of event time
 ONSET = T0 + 300.0
+HOSTILE_AT, MS_LABELS = 100, 6  # where the hostile values go, how many labels in ms
+HOSTILE_KINDS = len(hostile_values(b"{}"))
 
 
 @dataclass
@@ -51,16 +61,18 @@ class Fed:
 
 def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
           labels_first_every: int = 4, duplicate_every: int = 10, bad: bool = True,
-          pace: float | None = None, fed: Fed | None = None) -> Fed:
+          hostile: bool = False, pace: float | None = None, fed: Fed | None = None) -> Fed:
     """Stable then loan-amount-shifted traffic; labels 30 s after their prediction (every
     ``labels_first_every``-th label is written before its prediction), some labels twice,
     a bad message on each input topic, and a quiet tail that closes the last windows.
+    ``hostile``: early on, each kind of hostile value on both topics and labels stamped in
+    milliseconds, each between valid events of its partition (under a valid event's key).
     ``pace``: at most this many predictions per wall second (a live stream)."""
     gen = LoanGenerator(seed)
     fed = Fed() if fed is None else fed
     began = time.monotonic()
     pred_topic, label_topic = f"{kafka.topic_prefix}predictions", f"{kafka.topic_prefix}labels"
-    with Producer(kafka) as producer:
+    with Producer(kafka, options={"message.max.bytes": 8_000_000}) as producer:
         i = 0
         for n, params in ((stable, None), (shifted, GeneratorParams(loan_mean=850_000.0))):
             batch = gen.sample(n, params)
@@ -80,6 +92,14 @@ def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
                     producer.send(label_topic, label_event)
                 if i % duplicate_every == 0:
                     producer.send(label_topic, label_event)
+                if hostile and i == HOSTILE_AT:
+                    for raw in hostile_values(encode(prediction)).values():
+                        producer.produce(pred_topic, raw, prediction.key)
+                    for raw in hostile_values(encode(label_event)).values():
+                        producer.produce(label_topic, raw, label_event.key)
+                if hostile and HOSTILE_AT < i <= HOSTILE_AT + MS_LABELS:
+                    producer.send(label_topic, LabelEvent(  # the real one is sent too
+                        prediction_id=pid, event_time=(t + 30.0) * 1000, label=label))
                 fed.predictions[pid] = prediction
                 fed.labels[pid] = label
                 i += 1
@@ -230,7 +250,7 @@ def shifted_run(kafka_bootstrap: str, registry_home: Path,
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
     create_topics(kafka)
     app_id = "monitor-test"
-    fed = _feed(kafka, stable=3000, shifted=3000)
+    fed = _feed(kafka, stable=3000, shifted=3000, hostile=True)
     log = tmp_path_factory.mktemp("monitor-log") / "monitor.log"
     port = _free_port()
     proc = _start(registry_home, kafka, app_id, log, DRIFTLINE_METRICS_PORT=str(port))
@@ -282,11 +302,31 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_processing_goes_on(shifted
     kafka = shifted_run.kafka
     letters = [decode_event(DeadLetter, m.value())
                for m in read_topic(kafka, f"{kafka.topic_prefix}dead-letter")]
-    by_topic = {letter.source_topic: letter for letter in letters}
-    assert len(letters) == 2
-    bad_prediction = by_topic[f"{kafka.topic_prefix}predictions"]
-    assert bad_prediction.raw_key == b"bad" and bad_prediction.error_field == "score"
-    assert by_topic[f"{kafka.topic_prefix}labels"].value == b"\xff\xfe not json"
+    predictions = [x for x in letters if x.source_topic == f"{kafka.topic_prefix}predictions"]
+    labels = [x for x in letters if x.source_topic == f"{kafka.topic_prefix}labels"]
+    # one plain bad message per topic, every kind of hostile value, the labels in ms
+    assert len(predictions) == 1 + HOSTILE_KINDS
+    assert len(labels) == 1 + HOSTILE_KINDS + MS_LABELS
+    [bad_prediction] = [x for x in predictions if x.raw_key == b"bad"]
+    assert bad_prediction.error_field == "score"
+    assert [x.value for x in labels if x.raw_key == b"bad-label"] == [b"\xff\xfe not json"]
+    assert all(x.error for x in letters)
+    in_ms = [x for x in labels if "looks like milliseconds" in x.error]
+    assert len(in_ms) == MS_LABELS and {x.error_field for x in in_ms} == {"event_time"}
+    [cut] = [x for x in predictions if (x.value_size or 0) > 1 << 20]
+    assert cut.value_truncated and len(cut.value) < cut.value_size
+    assert sum(x.value is None for x in letters) == 2  # the tombstones
+
+
+def test_labels_stamped_in_milliseconds_stop_no_later_pair_from_joining(shifted_run: Run):
+    # each went to the partition of its prediction (its key), early in the stream: had one
+    # moved that partition's join clock, every later prediction on it would have expired
+    kafka, fed = shifted_run.kafka, shifted_run.fed
+    labeled = {decode_event(LabeledEvent, m.value()).prediction.prediction_id
+               for m in read_topic(kafka, f"{kafka.topic_prefix}labeled")}
+    later = [pid for pid in fed.labels
+             if pid.startswith("p") and int(pid[1:]) > HOSTILE_AT + MS_LABELS]
+    assert len(later) > 5000 and set(later) <= labeled
 
 
 def test_the_workers_metrics_count_what_its_source_process_did(shifted_run: Run):
@@ -302,7 +342,9 @@ def test_the_workers_metrics_count_what_its_source_process_did(shifted_run: Run)
     assert sample(events, topic=f"{prefix}labels", outcome="label") == len(fed.labels) + (
         duplicates)
     for topic in ("predictions", "labels"):
-        assert sample("driftline_monitor_dead_letters_total", topic=f"{prefix}{topic}") == 1
+        hostile = 1 + HOSTILE_KINDS + (MS_LABELS if topic == "labels" else 0)
+        assert sample("driftline_monitor_dead_letters_total",
+                      topic=f"{prefix}{topic}") == hostile
         for p in range(6):  # caught up: the lag of every partition is on it, and nothing
             assert sample("driftline_monitor_consumer_lag", topic=f"{prefix}{topic}",
                           partition=str(p)) == 0

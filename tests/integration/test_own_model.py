@@ -42,7 +42,8 @@ from driftline.cli import app as cli
 from driftline.events import DriftEvent, LabeledEvent, PredictionEvent, decode
 from driftline.kafka import create_topics, delete_topics, read_topic
 from driftline.model.decision import DECISION_TAG
-from driftline.model.registry import TRUSTED_TYPES_TAG, get_alias
+from driftline.model.registry import get_alias
+from driftline.model.trust import TRUSTED_TYPES_TAG
 from driftline.settings import KafkaSettings
 from driftline.topics import topic_names
 from retrainer.job import RetrainResult
@@ -368,4 +369,4 @@ def test_the_drifted_model_is_retrained_from_a_clone_and_keeps_its_answer(outcom
     assert get_alias("cancer", "champion") == "2"
     v1, v2 = outcome.version_tags["1"], outcome.version_tags["2"]
     assert v2[DECISION_TAG] == v1[DECISION_TAG]
-    assert v2[TRUSTED_TYPES_TAG] == v1[TRUSTED_TYPES_TAG]
+    assert v2.get(TRUSTED_TYPES_TAG) == v1.get(TRUSTED_TYPES_TAG)

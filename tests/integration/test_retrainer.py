@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import msgspec
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from driftline.cli import app as cli
-from driftline.events import DeadLetter, ModelUpdateEvent, decode
+from driftline.events import DeadLetter, ModelUpdateEvent, decode, encode
 from driftline.kafka import Producer, read_topic
 from driftline.model.registry import get_alias, load_profile
 from driftline.settings import KafkaSettings
@@ -27,9 +28,10 @@ from retrainer.promotion import ModelsError
 from retrainer.service import Retrainer
 from retrainer.settings import RetrainerSettings
 from scorer.app import create_app
-from tests.driftline.model.support import APPLICATION
+from tests.driftline.model.support import APPLICATION, hostile_pipeline
+from tests.hostile import hostile_values, produce_between
 from tests.retrainer.support import DRIFTED, drift_event, labeled_events, produce_labeled
-from tests.scorer.support import register_model, scorer_settings
+from tests.scorer.support import register_model, register_unchecked, scorer_settings
 
 NAME = "credit-risk"
 
@@ -92,11 +94,23 @@ def test_drift_promotes_a_better_model_that_the_scorer_then_serves(
     kafka, driftline_topics, tmp_path, start_retrainer
 ):
     register_model(tmp_path, NAME, seed=1)
-    produce_labeled(kafka, labeled_events(2400, DRIFTED), junk=[b"\xff not json"])
+    rows = labeled_events(2400, DRIFTED)
+    hostile_rows = hostile_values(encode(rows[0]))
+    produce_between(kafka, driftline_topics["labeled"], [(e.key, encode(e)) for e in rows],
+                    hostile_rows)
+    produce_labeled(kafka, [], junk=[b"\xff not json"])
+    drift = drift_event("drift-1")
+    hostile_drift = hostile_values(encode(drift))
+    hostile_drift["milliseconds"] = encode(drift_event("drift-ms", at=drift.event_time * 1000))
     with TestClient(create_app(scorer_settings(tmp_path, kafka))) as client:
         assert _served_version(client) == "1"
         retrainer = start_retrainer()
-        _send_drift(kafka, drift_event("drift-1"))
+        # the hostile values first, each after a copy of a drift event for another model
+        other = drift_event("drift-other")
+        other = msgspec.structs.replace(other, model_name="another-model")
+        produce_between(kafka, driftline_topics["drift-events"],
+                        [(other.key, encode(other))] * len(hostile_drift), hostile_drift)
+        _send_drift(kafka, drift)
         result: RetrainResult = _wait("the retrain", lambda: retrainer.results, 90)[0]
         assert result.promoted, result.reason
         assert result.version == "2" and result.champion_before == "1" and result.announced
@@ -125,10 +139,16 @@ def test_drift_promotes_a_better_model_that_the_scorer_then_serves(
     assert version.tags[TAGS.fingerprint] == run.data.params["data_fingerprint"]
     assert load_profile(NAME, "2").rows == 1800
 
-    # the undecodable record went to dead-letter once, with the reason, and was skipped
-    [letter] = [decode(DeadLetter, m.value()) for m in
-                read_topic(kafka, driftline_topics["dead-letter"], idle_timeout=10)]
-    assert letter.source_topic == driftline_topics["labeled"] and letter.service == "retrainer"
+    # every undecodable record went to dead-letter once, with the reason, and was skipped
+    letters = [decode(DeadLetter, m.value()) for m in
+               read_topic(kafka, driftline_topics["dead-letter"], idle_timeout=10)]
+    assert all(letter.service == "retrainer" and letter.error for letter in letters)
+    from_labeled = [x for x in letters if x.source_topic == driftline_topics["labeled"]]
+    from_drift = [x for x in letters if x.source_topic == driftline_topics["drift-events"]]
+    assert len(from_labeled) == len(hostile_rows) + 1
+    assert len(from_drift) == len(hostile_drift)
+    assert any("looks like milliseconds" in x.error for x in from_drift)
+    assert retrainer.alive()
 
     # `driftline models list` answers which version serves, since when, on what, and why
     listing = _cli(kafka, tmp_path, "models", "list")
@@ -272,3 +292,23 @@ def test_a_fixed_schedule_retrains_without_drift_events_and_promotes_through_the
     assert run.data.params["train_rows"] == "1800"  # not cut at a drift window
     listing = _cli(kafka, tmp_path, "models", "list").output
     assert f"fixed schedule, every 2s ({first.event_id})" in listing
+
+
+def test_a_champion_of_untrusted_types_is_refused_by_the_retrainer_and_never_runs(
+    kafka, driftline_topics, tmp_path, start_retrainer
+):
+    marker = tmp_path / "payload-ran"
+    version = register_unchecked(tmp_path, NAME,
+                                 lambda model: hostile_pipeline(str(marker), model))
+    assert get_alias(NAME, "champion") == version
+    produce_labeled(kafka, labeled_events(1200, DRIFTED))
+    retrainer = start_retrainer()
+    _send_drift(kafka, drift_event("drift-h"))
+    result = _wait("the retrain", lambda: retrainer.results, 90)[0]
+
+    assert result.result == "failed" and result.version is None
+    assert "UntrustedTypesError" in result.reason and "runstring" in result.reason
+    assert "FunctionTransformer" in result.reason
+    assert get_alias(NAME, "champion") == version and _updates(kafka) == []
+    assert retrainer.alive()
+    assert not marker.exists()

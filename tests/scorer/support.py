@@ -32,6 +32,54 @@ def register_model(
         )
 
 
+def register_estimator(home: Path, name: str, build: Any, *, alias: str | None = "champion",
+                       trusted_types: list[str] | None = None) -> ModelVersionRef:
+    """Register ``build(trained)`` (an estimator made from a small trained default pipeline)
+    with the default pipeline's signature and profile: a version that loads or fails the way
+    the estimator does."""
+    experiment = configure(home)
+    trained = train_default(seed=3, rows=1000)
+    with mlflow.start_run(experiment_id=experiment):
+        return register_version(
+            name, build(trained.model), signature=trained.signature, profile=trained.profile,
+            features=CREDIT_RISK, alias=alias, trusted_types=trusted_types,
+        )
+
+
+def register_unchecked(home: Path, name: str, build: Any) -> str:
+    """Register ``build(trained)`` as the champion with MLflow directly, as anyone with write
+    access to the registry can, past driftline's checks at registration; its version."""
+    import sklearn
+    import skops
+    import skops.io
+
+    experiment = configure(home)
+    trained = train_default(seed=3, rows=1000)
+    model = build(trained.model)
+    with mlflow.start_run(experiment_id=experiment):
+        info = mlflow.sklearn.log_model(
+            model, name="model", signature=trained.signature, serialization_format="skops",
+            registered_model_name=name,
+            skops_trusted_types=skops.io.get_untrusted_types(data=skops.io.dumps(model)),
+            pip_requirements=[f"scikit-learn=={sklearn.__version__}",
+                              f"skops=={skops.__version__}"],
+        )
+    version = str(info.registered_model_version)
+    mlflow.MlflowClient().set_registered_model_alias(name, "champion", version)
+    return version
+
+
+def failing_pipeline(trained: Any) -> Any:
+    """The trained pipeline's preparation before a classifier fitted on two columns: every
+    type is trusted, and every ``predict_proba`` raises."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
+    narrow = LogisticRegression().fit(np.array([[0.0, 1.0], [1.0, 0.0]] * 2), [0, 1, 0, 1])
+    return Pipeline([("prepare", trained.steps[0][1]), ("classify", narrow)])
+
+
 def scorer_settings(home: Path, kafka: KafkaSettings, **overrides: Any) -> ScorerSettings:
     """Settings for a scorer under test: its own home, broker and topic prefix."""
     values: dict[str, Any] = {

@@ -49,7 +49,7 @@ class RecordingPublisher:
     def depth(self) -> int:
         return 0
 
-    def publish(self, keys, values, on_done=None) -> None:
+    def publish(self, keys, values, on_done=None, *, topic=None) -> None:
         self.published.append((list(keys), list(values), on_done))
 
 
@@ -228,10 +228,10 @@ class FillingPublisher(RecordingPublisher):
     def depth(self) -> int:
         return self.queued
 
-    def publish(self, keys, values, on_done=None) -> None:
+    def publish(self, keys, values, on_done=None, *, topic=None) -> None:
         if not self.has_room(len(keys)):
             raise BufferFullError("full")
-        super().publish(keys, values, on_done)
+        super().publish(keys, values, on_done, topic=topic)
         self.queued += len(keys)
 
 

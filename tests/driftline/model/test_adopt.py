@@ -31,13 +31,16 @@ from driftline.model.adopt import (
 )
 from driftline.model.decision import DECISION_TAG, DecisionPolicy
 from driftline.model.registry import (
-    TRUSTED_TYPES_TAG,
     configure,
     get_alias,
     load_model,
     load_profile,
 )
 from driftline.model.serving import serve_loaded
+from driftline.model.trust import TRUSTED_TYPES_TAG
+
+# what the "pipe" model references beyond the built-in list: a person accepts each
+PIPE_TYPES = ["builtins.abs", "sklearn.preprocessing._function_transformer.FunctionTransformer"]
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +129,11 @@ def test_a_file_that_is_not_a_model_is_refused(files):
 
 def test_a_model_without_predict_proba_is_refused(files):
     with pytest.raises(AdoptionError, match=r"LinearRegression .* has no predict_proba"):
-        load_source(str(files["regressor"]))
+        load_source(str(files["regressor"]), trust_listed=True)
 
 
 def test_a_model_that_fails_on_the_reference_says_so(files, cancer):
-    loaded = load_source(str(files["pipe"]), trust=["builtins.abs"])
+    loaded = load_source(str(files["pipe"]), trust=PIPE_TYPES)
     short = split_reference(cancer.iloc[:, :5])
     with pytest.raises(AdoptionError, match="the model fails on the reference data"):
         score_reference(loaded.estimator, short)
@@ -154,12 +157,11 @@ def test_register_records_profile_metrics_trust_and_tiers_then_serves(files, tmp
     )
     assert result.exit_code == 0, result.output
     assert "registered cancer version 1 as @champion" in result.output
-    assert ("trusted types: sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"
-            in result.output)
+    # HistGradientBoosting and its tree predictor are on the built-in list: nothing to accept
+    assert "trusted types: none needed" in result.output
     configure(tmp_path)
     version = mlflow.MlflowClient().get_model_version("cancer", "1")
-    trusted = json.loads(version.tags[TRUSTED_TYPES_TAG])
-    assert trusted == ["sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor"]
+    assert TRUSTED_TYPES_TAG not in version.tags
     policy = DecisionPolicy.from_json(version.tags[DECISION_TAG])
     assert policy.score_name == "benign_probability"
     assert policy.names == ("LOW", "MEDIUM", "HIGH")
@@ -197,12 +199,12 @@ def test_a_pipeline_from_an_mlflow_uri_is_registered_once_its_type_is_trusted(fi
     args = [uri, "--reference", str(files["csv"]), "--label", "target", "--name", "pipe"]
     refused = _register(tmp_path, *args)
     assert isinstance(refused.exception, UntrustedTypesError)
-    assert refused.exception.needed == ["builtins.abs"]
-    accepted = _register(tmp_path, *args, "--trust", "builtins.abs")
+    assert refused.exception.needed == PIPE_TYPES
+    accepted = _register(tmp_path, *args, *(a for t in PIPE_TYPES for a in ("--trust", t)))
     assert accepted.exit_code == 0, accepted.output
     configure(tmp_path)
     version = mlflow.MlflowClient().get_model_version("pipe", "1")
-    assert "builtins.abs" in json.loads(version.tags[TRUSTED_TYPES_TAG])
+    assert json.loads(version.tags[TRUSTED_TYPES_TAG]) == PIPE_TYPES
 
 
 def test_bad_input_prints_one_line_and_exits_2(files, tmp_path, monkeypatch, capsys):

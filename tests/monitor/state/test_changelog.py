@@ -102,3 +102,24 @@ def test_a_slot_larger_than_a_segment_goes_out_alone_and_segments_cut_at_the_siz
     assert len(records[0][1]) > 500 and decode(records[0][1])[0] == ["big"]
     assert all(len(value) < 100 + 40 for _, value in records[1:])
     assert sum(len(decode(value)[0]) for _, value in records) == 11
+
+
+def test_records_that_do_not_decode_are_handed_over_and_the_rest_is_restored():
+    store: ChangelogStore = ChangelogStore(encode)
+    store["a"], store["b"] = "one", "two"
+    records = list(store.take_writes().records)
+    bad: list[tuple[bytes, bytes | None, str]] = []
+
+    def decode_text(raw: bytes) -> str:
+        value = decode(raw)
+        if value == "two":
+            raise ValueError("not a slot")
+        return value
+
+    restored = ChangelogStore.restore(
+        [(b"junk", b"x"), (b"segment-9", b"[[1],"), (b"segment-8", b"\xff"), *records],
+        encode=encode, decode=decode_text,
+        on_bad=lambda key, value, exc: bad.append((key, value, str(exc))))
+    assert dict(restored.items()) == {"a": "one"}
+    assert [key for key, _, _ in bad] == [b"junk", b"segment-8", b"segment-9", b"segment-0"]
+    assert "not a slot" in bad[-1][2]

@@ -114,3 +114,26 @@ def test_the_agent_runs_the_stream_without_faust_acks() -> None:
 
     asyncio.run(publisher.run(Stream()))
     assert acked == [0, 1, 2]
+
+
+def test_partials_that_do_not_decode_are_dead_lettered_acked_and_the_stream_goes_on() -> None:
+    publisher, _, events, _ = _publisher()
+    dead = FakeSink()
+    publisher.dead_letters, publisher.source_topic = dead, "t.mon-partials"
+    acked: list[int] = []
+    hostile = [None, b"", _heartbeat(1.0) + b"," + _heartbeat(2.0), b'{"kind": 7}',
+               _heartbeat(3.0)[:-1] + b',"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+               b"\xff\xfe"]
+
+    async def feed() -> None:
+        for offset, raw in enumerate(hostile):
+            await publisher.take(FakeEvent(offset, raw, acked))  # type: ignore[arg-type]
+        await publisher.take(FakeEvent(len(hostile), _detection(20.0), acked))
+
+    asyncio.run(feed())
+    assert acked == list(range(len(hostile) + 1))
+    letters = [msgspec.json.decode(value) for _, value in dead.sent]
+    assert [x["source_offset"] for x in letters] == list(range(len(hostile)))
+    assert all(x["error"].startswith("invalid Partial") for x in letters)
+    assert "tombstone" in letters[0]["error"] and "nested too deeply" in letters[4]["error"]
+    assert len(events.sent) == 1  # the valid detection after them was handled

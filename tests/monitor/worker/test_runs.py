@@ -213,7 +213,9 @@ class _Producer:
 
 
 def _source(loan_profile, metrics: SourceMetrics) -> tuple[SourceLoop, _Producer]:
-    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    settings = MonitorSettings(
+        event_time_floor="1970-01-01T00:00:00Z",
+        kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, metrics)
     producer = _Producer()
     loop._producer = producer  # type: ignore[assignment]
@@ -229,7 +231,12 @@ def test_bad_messages_in_a_run_go_to_the_dead_letter_topic_and_the_rest_is_appli
     good_p = [encode(p) for p in topics["predictions"][:100]]
     first = {p.prediction_id for p in topics["predictions"][:100]}
     good_l = [encode(x) for x in topics["labels"] if x.prediction_id in first][:80]
-    bad = {3: b"{not json", 40: None, 41: b'{"prediction_id": 7}', 99: b"[]"}
+    later = [encode(p) for p in topics["predictions"][150:152]]
+    bad = {3: b"{not json", 40: None, 41: b'{"prediction_id": 7}', 99: b"[]",
+           # hostile values, each alone between valid events
+           5: later[0] + b"," + later[1], 6: b"", 7: good_p[7][:-2] + b'\xff"}',
+           8: good_p[8][:-1] + b',"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+           9: good_p[9][:-1] + b',"pad":"' + b"x" * (1 << 20) + b'"}'}
     values = list(good_p)
     for at in sorted(bad):
         values.insert(at, bad[at])
@@ -243,11 +250,14 @@ def test_bad_messages_in_a_run_go_to_the_dead_letter_topic_and_the_rest_is_appli
                 + [_Message("t.labels", 0, o, v) for o, v in enumerate(good_l)])
 
     dead = [msgspec.json.decode(v) for t, v in producer.sent if t == "t.dead-letter"]
-    assert sorted(d["source_offset"] for d in dead) == [3, 40, 41, 99]
+    # the offsets after the insertions, in order
+    assert sorted(d["source_offset"] for d in dead) == sorted(
+        o for o, v in enumerate(values) if v not in good_p)
     assert all(d["source_topic"] == "t.predictions" and d["error"] for d in dead)
+    assert all(len(v) < 64_000 for t, v in producer.sent if t == "t.dead-letter")
     assert "no value" in next(d["error"] for d in dead if d["source_offset"] == 40)
     state, reference = loop.states[0], clean.states[0]
-    assert state.dead_letters == 4
+    assert state.dead_letters == len(bad)
     assert state.offsets == {"t.predictions": len(values) - 1, "t.labels": len(good_l) - 1}
     assert msgspec.to_builtins(state.join.counts) == msgspec.to_builtins(reference.join.counts)
     assert state.join.counts.joined > 0

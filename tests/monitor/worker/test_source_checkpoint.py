@@ -45,7 +45,9 @@ class FakeConsumer:
 
 
 def _loop(loan_profile, metrics: SourceMetrics) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
-    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    settings = MonitorSettings(
+        event_time_floor="1970-01-01T00:00:00Z",
+        kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, metrics)
     producer, consumer = FakeProducer(), FakeConsumer()
     loop._producer = producer  # type: ignore[assignment]
@@ -133,7 +135,9 @@ def test_a_source_process_holding_more_than_its_share_at_start_waits_for_its_sib
 
 
 def test_the_wait_for_siblings_ends_with_the_start_up(loan_profile, monitor_metrics):
-    settings = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    settings = MonitorSettings(
+        event_time_floor="1970-01-01T00:00:00Z",
+        kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, monitor_metrics,
                       siblings=2)
     consumer = PausingConsumer()

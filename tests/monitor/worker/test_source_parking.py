@@ -82,7 +82,9 @@ class FakeProducer:
 @pytest.fixture
 def loop_of(loan_profile, monitor_metrics: SourceMetrics):
     def make(**settings) -> tuple[SourceLoop, FakeConsumer, FakeProducer]:
-        monitor = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."},
+        monitor = MonitorSettings(
+        event_time_floor="1970-01-01T00:00:00Z",
+        kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."},
                                   source_align=300.0, join_ttl=3600.0, **settings)
         loop = SourceLoop(monitor, "t.mon", lambda n, v: loan_profile, monitor_metrics)
         consumer, producer = FakeConsumer(), FakeProducer()

@@ -47,7 +47,8 @@ class PlacingProducer:
 
 @pytest.fixture
 def loop(loan_profile, monitor_metrics: SourceMetrics) -> SourceLoop:
-    monitor = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    monitor = MonitorSettings(kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."},
+                              event_time_floor="1970-01-01T00:00:00Z")  # events near 0
     loop = SourceLoop(monitor, "t.mon", lambda n, v: loan_profile, monitor_metrics)
     loop._consumer = Consumer(monitor.kafka, client=FakeConsumer())
     loop._producer = loop._dead._producer = PlacingProducer()  # type: ignore[assignment]

@@ -101,7 +101,8 @@ def produce(
         "will arrive has been emitted."
     ),
     start: str | None = typer.Option(
-        None, help="Simulated start as an ISO time (default: now); Kafka mode event times."
+        None, help="Simulated start as an ISO time (default: now; with --time-scale above 1, "
+        "so that the simulated period ends now); Kafka mode event times."
     ),
     run_id: str | None = typer.Option(
         None, "--run-id", help="Prefix of request ids (default: random)."

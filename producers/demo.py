@@ -210,7 +210,9 @@ def start_loop(plan: DemoPlan, kafka: KafkaSettings, home: Path, procs: Processe
     _wait_ready(port, procs)
     say(f"scorer ready on http://127.0.0.1:{port} (try /model), monitor and retrainer running")
 
-    start = time.time()
+    # The simulated period ends now: its event times are history, never ahead of the services'
+    # clocks (they refuse events further ahead than DRIFTLINE_EVENT_TIME_MAX_LEAD).
+    start = time.time() - plan.duration
     onset = start + plan.stable
     scenario = f"stable:{plan.stable:.0f}s,loan-amount-shift+concept-flip"
     producer = procs.start("producer", [

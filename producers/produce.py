@@ -273,7 +273,11 @@ async def run_produce(
     every label that will ever arrive has been emitted. ``summary`` is updated in place."""
     if time_scale <= 0:
         raise ValueError(f"time_scale must be positive, got {time_scale}")
-    start_time = time.time() if start_time is None else start_time
+    if start_time is None:
+        # Faster than real time, the simulated period ends when the run starts: its events are
+        # history, never ahead of the consumers' clocks (DRIFTLINE_EVENT_TIME_MAX_LEAD).
+        ahead = summary.planned / rate * time_scale if time_scale > 1 else 0.0
+        start_time = time.time() - ahead
     queue: LabelQueue[tuple[str, int, float]] = LabelQueue()
     in_flight = asyncio.Semaphore(concurrency)
     tasks: set[asyncio.Task[None]] = set()
@@ -372,7 +376,9 @@ class ProduceOptions:
     time_scale: float = 1.0
     seed: int = 0
     run_id: str | None = None
-    start_time: float | None = None  # simulated start, seconds since the epoch (default: now)
+    # simulated start, seconds since the epoch (default: now; faster than real time, the
+    # moment that makes the simulated period end now)
+    start_time: float | None = None
     label_delay: str = "exponential:5m"
     label_loss: float = 0.05
     drain: bool = False

@@ -210,8 +210,8 @@ class Consumer:
             elif err.fatal() or self._strict:
                 where = f"{msg.topic()} [{msg.partition()}]: " if msg.topic() else ""
                 raise KafkaException(KafkaError(err.code(), where + err.str(), err.fatal()))
-            else:
-                self._log_transient(err)
+            elif err.code() != KafkaError.UNKNOWN_TOPIC_OR_PART:  # (not created yet: librdkafka
+                self._log_transient(err)  # subscribes when it appears, so it is not logged)
         return good
 
     def _log_transient(self, err: KafkaError) -> None:

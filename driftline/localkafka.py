@@ -294,6 +294,8 @@ class LocalKafka:
         jars = self.fetch()
         self._write_config()
         self._format_once(jars)
+        # where this start's lines begin in each log (both are appended to across starts)
+        began = {name: self._log_size(name) for name in _LOGS}
         stdout = open(self.log_dir / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
         proc = subprocess.Popen(
             self._java_cmd(jars, "kafka.Kafka", str(self.properties)),
@@ -311,7 +313,8 @@ class LocalKafka:
                 self.pid_file.unlink(missing_ok=True)
                 tail = self._log_tail()
                 hint = ""
-                if "BindException" in tail:
+                # the bind error comes before the shutdown's lines, often above the tail
+                if "BindException" in self._logged_since(began):
                     hint = (" (a listener port was taken; a port from 32768 up can be held "
                             "for a moment by an outgoing connection: pick ports below that)")
                 raise LocalKafkaError(
@@ -351,13 +354,31 @@ class LocalKafka:
         self.pid_file.unlink(missing_ok=True)
         return True
 
+    def _log_size(self, name: str) -> int:
+        path = self.log_dir / name
+        return path.stat().st_size if path.is_file() else 0
+
+    def _logged_since(self, began: dict[str, int]) -> str:
+        """What the logs gained since the sizes in ``began``."""
+        out = []
+        for name, offset in began.items():
+            path = self.log_dir / name
+            if path.is_file():
+                with path.open("rb") as log:
+                    log.seek(offset)
+                    out.append(log.read().decode(errors="replace"))
+        return "\n".join(out)
+
     def _log_tail(self, lines: int = 25) -> str:
         out = []
-        for name in ("stdout.log", "server.log"):
+        for name in _LOGS:
             path = self.log_dir / name
             if path.is_file():
                 out.extend(path.read_text(errors="replace").splitlines()[-lines:])
         return "\n".join(out[-lines:])
+
+
+_LOGS = ("stdout.log", "server.log")
 
 
 def _alive(pid: int) -> bool:

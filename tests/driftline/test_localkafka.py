@@ -40,3 +40,19 @@ def test_a_cluster_id_starting_with_a_dash_formats(tmp_path, monkeypatch):
     local._write_config()
     local._format_once(jars)
     assert "cluster.id=-wAAAA" in (local.data_dir / "meta.properties").read_text()
+
+
+def test_a_bind_error_is_found_above_the_shutdown_lines_and_only_in_this_start(tmp_path):
+    """The broker logs its bind error, then a screenful of shutdown lines: the error is found
+    in what this start logged, not only in the tail; an earlier start's error is not."""
+    local = LocalKafka(DriftlineSettings(home=tmp_path))
+    local.log_dir.mkdir(parents=True)
+    server = local.log_dir / "server.log"
+    server.write_text("java.net.BindException: Address already in use\n")  # an earlier start
+    began = {name: local._log_size(name) for name in ("stdout.log", "server.log")}
+    assert "BindException" not in local._logged_since(began)
+    with server.open("a") as log:
+        log.write("ERROR [SocketServer] java.net.BindException: Address already in use\n")
+        log.writelines(f"INFO shutting down part {i}\n" for i in range(40))
+    assert "BindException" in local._logged_since(began)
+    assert "BindException" not in local._log_tail()

@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 LOCK   := requirements.lock
 
-.PHONY: demo install test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
+.PHONY: demo install system test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
 	bench-stream-latency \
 	bench-window-cost bench-drift-quality bench-loop kafka-start kafka-stop lock clean
 
@@ -22,6 +22,12 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
+# Debian packages the tests drive besides Python's (kcat: a non-Python Kafka client;
+# chromium: renders the drift report). Installed with apt-get as root, else asked for.
+SYSTEM_PACKAGES := kcat:kcat chromium:chromium
+system:
+	scripts/system-packages $(SYSTEM_PACKAGES)
+
 # The main job: the whole loop on this machine (broker, MLflow, scorer, monitor, retrainer,
 # a drifting producer), live progress and a summary, in about four minutes.
 demo: install
@@ -31,7 +37,7 @@ demo: install
 # Checks the import contracts ([tool.importlinter] in pyproject.toml), resolves the broker jars
 # once (Maven cache), then runs every test. The test session uses DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS
 # if set, else a Docker engine's Kafka, else the local broker it starts and stops itself.
-test: install
+test: install system
 	$(BIN)/lint-imports --no-logo --cache-dir .driftline/import-linter-cache
 	$(BIN)/driftline kafka fetch
 	$(BIN)/python -m pytest

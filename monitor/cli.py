@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 
 __all__ = ["register"]
@@ -9,6 +11,11 @@ __all__ = ["register"]
 _MODEL = typer.Option(
     None, "--model", help="A model to show (repeatable; default: every model the file "
     "names, and the defaults as model '*').")
+
+_POLICY = typer.Option(
+    [], "--policy", help="A policy file to judge with (repeatable, side by side; default: "
+    "the live policy, DRIFTLINE_POLICY_FILE or the settings).")
+_OUT = typer.Option(None, help="Results folder (default: <home>/backtests/<time>).")
 
 
 def register(app: typer.Typer) -> None:
@@ -30,6 +37,34 @@ def register(app: typer.Typer) -> None:
         names = model or ["*", *policy.file.models]
         shown = [policy.describe(name) for name in names]
         typer.echo(msgspec.json.format(msgspec.json.encode(shown), indent=2))
+
+    @app.command("backtest")
+    def backtest(
+        start: str = typer.Option(..., "--from", help="Start of the range, by event time "
+                                  "(ISO time, UTC without a zone, or epoch seconds)."),
+        end: str = typer.Option(..., "--to", help="End of the range, by event time."),
+        model: str = typer.Option(None, help="Only this model's predictions (default: all)."),
+        version: str = typer.Option(
+            None, help="Only this version of --model: a version number or an alias "
+            "(champion, challenger), resolved in the registry now."),
+        policy: list[Path] = _POLICY,
+        prefix: str = typer.Option(
+            None, help="Topic prefix to read (a replay's --to-prefix; default: the live "
+            "topics, DRIFTLINE_KAFKA_TOPIC_PREFIX)."),
+        onset: str = typer.Option(
+            None, help="A known drift onset (time): alarms before it count as false, and "
+            "each run's delay is set beside its periodic baseline's."),
+        out: Path = _OUT,
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    ) -> None:
+        """Run the monitor over a range of history to its end, once per policy, and compare:
+        judged windows and drift events per policy, beside a periodic alarm with the same
+        alarm count and the live run's own events. Nothing is written to Kafka or the
+        registry."""
+        from monitor.backtest.cli_run import run_command
+
+        run_command(start=start, end=end, model=model, version=version, policies=policy,
+                    prefix=prefix, onset=onset, out=out, as_json=as_json)
 
     @app.command("monitor")
     def monitor(

@@ -21,8 +21,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
+
+from driftline.instants import parse_instant
 
 __all__ = ["Bound", "TimeLookup", "parse_bound", "parse_speed", "resolve_range"]
 
@@ -62,15 +63,13 @@ def parse_bound(text: str) -> Bound:
         pairs = [item.split(":") for item in value.split(",")]
         return Bound("offsets", offsets={int(p): int(o) for p, o in pairs}, text=value)
     try:
-        moment = datetime.fromisoformat(value)
+        moment = parse_instant(value)
     except ValueError:
         raise ValueError(
             f"cannot read {text!r} as a range bound: use earliest, latest, an offset (1200), "
             "offsets per partition (0:100,3:250) or an ISO time (2026-11-27T10:00:00Z)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return Bound("time", time_ms=round(moment.timestamp() * 1000), text=value)
+    return Bound("time", time_ms=round(moment * 1000), text=value)
 
 
 def _offset(

@@ -420,25 +420,9 @@ class PartitionState:
         self._targets.clear()  # accumulators may be popped below
         self._label_targets.clear()
         watermark = self.drift_clock.watermark
-        for label, window in self.drift_clock.pop_closed():
-            name, _, version = label.rpartition("/")
-            acc = self._drift.pop(_window_key(name, version, window.start), None)
-            if acc is not None:
-                partials.append(Partial(
-                    kind="drift", partition=self.partition, watermark=None,
-                    model_name=name, model_version=version, window_start=window.start,
-                    window_end=window.end, drift=acc.state,
-                ))
+        self._pop_drift(None, partials)
         mark = self.perf_closed
-        if self._perf and math.isfinite(mark):
-            for key in [k for k in self._perf if self._perf_end(k) <= mark]:
-                name, version, start = key.split("\t")
-                partials.append(Partial(
-                    kind="performance", partition=self.partition, watermark=None,
-                    model_name=name, model_version=version,
-                    window_start=float(start), window_end=self._perf_end(key),
-                    performance=self._perf.pop(key),
-                ))
+        self._pop_performance(mark, partials)
         crossed = False
         if math.isfinite(watermark):
             step_size = self.config.windows.step
@@ -451,6 +435,45 @@ class PartitionState:
                                     watermark=finite_or_none(watermark),
                                     performance_watermark=finite_or_none(mark)))
         return partials
+
+    def finish(self, watermark: float) -> list[Partial]:
+        """The end of the input (a backtest's range): close, as :meth:`close` does, every
+        window ending at or before ``watermark`` as if both topics had passed it, drift and
+        performance windows alike; the heartbeat after them carries ``watermark``."""
+        partials = [p for p in self.close() if p.kind != "watermark"]
+        self._pop_drift(watermark, partials)
+        self.perf_closed = max(self.perf_closed, watermark)
+        self._pop_performance(self.perf_closed, partials)
+        partials.append(Partial(kind="watermark", partition=self.partition,
+                                watermark=finite_or_none(watermark),
+                                performance_watermark=finite_or_none(watermark),
+                                caught_up=True))
+        return partials
+
+    def _pop_drift(self, watermark: float | None, out: list[Partial]) -> None:
+        """Drift windows closed at ``watermark`` (None: the clock's own), as partials."""
+        for label, window in self.drift_clock.pop_closed(watermark):
+            name, _, version = label.rpartition("/")
+            acc = self._drift.pop(_window_key(name, version, window.start), None)
+            if acc is not None:
+                out.append(Partial(
+                    kind="drift", partition=self.partition, watermark=None,
+                    model_name=name, model_version=version, window_start=window.start,
+                    window_end=window.end, drift=acc.state,
+                ))
+
+    def _pop_performance(self, mark: float, out: list[Partial]) -> None:
+        """Performance windows ending at or before ``mark``, as partials."""
+        if not (self._perf and math.isfinite(mark)):
+            return
+        for key in [k for k in self._perf if self._perf_end(k) <= mark]:
+            name, version, start = key.split("\t")
+            out.append(Partial(
+                kind="performance", partition=self.partition, watermark=None,
+                model_name=name, model_version=version,
+                window_start=float(start), window_end=self._perf_end(key),
+                performance=self._perf.pop(key),
+            ))
 
     # -- checkpoints ------------------------------------------------------------------------
 

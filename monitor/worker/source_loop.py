@@ -80,6 +80,7 @@ class SourceLoop:
         metrics: SourceMetrics,
         instance: int = 0,
         siblings: int = 1,
+        producer: Any = None,
     ) -> None:
         k = settings.kafka
         self.instance = instance  # which of the worker's source processes (0: the first)
@@ -112,7 +113,9 @@ class SourceLoop:
         # than the message; any failure still marks the producer (checked at checkpoints).
         # A checkpoint hands librdkafka an interval's slot writes at once: a queue that holds
         # them all is not refused and retried piecemeal.
-        self._producer = Producer(k, options={
+        # (``producer``: another sink with the same methods, such as a backtest's, which
+        # keeps everything in memory)
+        self._producer = producer if producer is not None else Producer(k, options={
             "delivery.report.only.error": True,
             "queue.buffering.max.messages": 2_000_000,
             "queue.buffering.max.kbytes": 1_048_576,

@@ -1,0 +1,113 @@
+"""``driftline backtest`` against the history a live monitor judged: with the live policy it
+raises exactly the live run's events; with two policies side by side it shows which raised
+what, beside the periodic baseline; nothing is written to Kafka."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from confluent_kafka.admin import AdminClient
+
+from driftline.kafka.admin import describe_topics
+from monitor.backtest.run import BacktestRequest, run_backtest, write_results
+from monitor.settings import MonitorSettings
+from tests.integration.test_monitor import (  # noqa: F401 (fixtures)
+    GRACE,
+    LABEL_WAIT,
+    ONSET,
+    T0,
+    WINDOW,
+    Run,
+    _env,
+    registry_home,
+    shifted_run,
+)
+from tests.integration.test_monitor_policy import POLICY
+
+
+def _settings(run: Run, home: Path) -> MonitorSettings:
+    return MonitorSettings(home=home, kafka=run.kafka, window_size=WINDOW, grace=GRACE,
+                           label_wait=LABEL_WAIT, min_labeled=50)
+
+
+def _topics(run: Run) -> tuple[set[str], dict[str, int]]:
+    """The topics of the run's prefix, and the messages in each of driftline's."""
+    names = set(AdminClient({"bootstrap.servers": run.kafka.bootstrap}).list_topics(
+        timeout=10).topics)
+    return ({n for n in names if n.startswith(run.kafka.topic_prefix)},
+            {t.name: t.messages for t in describe_topics(run.kafka, run.kafka.topic_prefix)})
+
+
+def _range(run: Run) -> tuple[float, float]:
+    """From the first prediction to the end of the last full window the live run judged."""
+    last = max(p.event_time for pid, p in run.fed.predictions.items()
+               if not pid.startswith("tail"))
+    return T0, (last // WINDOW + 1) * WINDOW
+
+
+def test_a_backtest_with_the_live_policy_raises_exactly_the_live_events(
+    shifted_run: Run, registry_home: Path  # noqa: F811
+):
+    start, end = _range(shifted_run)
+    before = _topics(shifted_run)
+    result = run_backtest(_settings(shifted_run, registry_home),
+                          BacktestRequest(start=start, end=end, model_name="credit-risk"))
+    assert result.live is not None and result.live.events, "the live run raised nothing"
+    run = result.runs[0]
+    assert result.matches_live(run), (
+        [e.summary for e in run.events], [e.summary for e in result.live.events])
+    assert [e.kind for e in run.events if e.kind == "covariate"] == ["covariate"]
+    # every window of the range judged, drift and performance, and every prediction joined
+    windows = {(j.kind, j.window_start) for j in run.windows}
+    starts = {s for s in range(int(start), int(end), int(WINDOW))}
+    assert {s for k, s in windows if k == "drift"} == starts
+    assert {s for k, s in windows if k == "performance"} == starts
+    assert result.counts["joined"] >= 6000
+    assert _topics(shifted_run) == before  # no topic created, nothing written
+
+
+def test_two_policies_side_by_side_show_which_raised_what_beside_the_periodic_baseline(
+    shifted_run: Run, registry_home: Path, tmp_path: Path  # noqa: F811
+):
+    start, end = _range(shifted_run)
+    quiet = tmp_path / "silenced.toml"
+    quiet.write_text(POLICY)
+    default = tmp_path / "default.toml"
+    default.write_text("")
+    out = tmp_path / "results"
+    env = {**_env(registry_home, shifted_run.kafka, "unused"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "driftline.cli", "backtest", "--from", str(start), "--to",
+         str(end), "--model", "credit-risk", "--policy", str(default), "--policy", str(quiet),
+         "--onset", str(ONSET), "--out", str(out), "--json"],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = {row["run"]: row for row in json.loads(done.stdout)["summary"]}
+    assert set(summary) == {"default", "silenced", "live"}
+    assert summary["default"]["features"] == ["loan_amount"]
+    assert summary["default"]["false_alarms"] == 0
+    assert summary["default"]["beats_periodic"] is True
+    assert summary["default"]["matches_live"] is True
+    # the silenced policy never names loan_amount, and raises on annual_income before onset
+    assert "loan_amount" not in summary["silenced"]["features"]
+    assert summary["silenced"]["false_alarms"] >= 1
+    assert summary["silenced"]["matches_live"] is False
+    written = json.loads((out / "backtest.json").read_text())
+    assert written["summary"] == json.loads(done.stdout)["summary"]
+    for run in ("default", "silenced"):
+        assert (out / run / "windows.jsonl").read_text().splitlines()
+    assert os.path.exists(out / "live" / "events.jsonl")
+
+
+def test_results_are_written_per_run(shifted_run: Run, registry_home: Path,  # noqa: F811
+                                     tmp_path: Path):
+    start, end = _range(shifted_run)
+    result = run_backtest(_settings(shifted_run, registry_home),
+                          BacktestRequest(start=start, end=end))
+    folder = write_results(result, tmp_path / "r")
+    events = (folder / "live-policy" / "events.jsonl").read_text().splitlines()
+    assert len(events) == len(result.runs[0].events)

@@ -10,7 +10,7 @@ its source processes (:class:`ShippedMetrics`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
@@ -26,39 +26,34 @@ class SourceMetrics:
     registry, the one ``/metrics`` serves, takes each name once)."""
 
     def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
-        def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
-            return Counter(name, doc, labels, registry=registry)
-
-        def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
-            return Gauge(name, doc, labels, registry=registry)
-
-        self.events = counter("driftline_monitor_events_total",
+        self.events = Counter("driftline_monitor_events_total",
                               "Events processed, by source topic and outcome",
-                              ["topic", "outcome"])
-        self.dead_letters = counter("driftline_monitor_dead_letters_total",
-                                    "Messages sent to the dead-letter topic", ["topic"])
-        self.rerouted = counter("driftline_monitor_rerouted_total",
+                              ["topic", "outcome"], registry=registry)
+        self.dead_letters = Counter("driftline_monitor_dead_letters_total",
+                                    "Messages sent to the dead-letter topic", ["topic"],
+                                    registry=registry)
+        self.rerouted = Counter("driftline_monitor_rerouted_total",
                                 "Messages read from a partition their key does not belong to "
                                 "(written by another partitioner than murmur2), produced again "
-                                "to the partition of their key", ["topic"])
-        self.labeled = counter("driftline_monitor_labeled_total",
-                               "Joined predictions written to labeled")
-        self.expired = counter("driftline_monitor_expired_predictions_total",
-                               "Predictions that expired without a label")
-        self.join_state = gauge("driftline_monitor_join_state_size",
-                                "Slots in the join table on this worker")
-        self.lag = gauge("driftline_monitor_consumer_lag",
+                                "to the partition of their key", ["topic"], registry=registry)
+        self.labeled = Counter("driftline_monitor_labeled_total",
+                               "Joined predictions written to labeled", registry=registry)
+        self.expired = Counter("driftline_monitor_expired_predictions_total",
+                               "Predictions that expired without a label", registry=registry)
+        self.join_state = Gauge("driftline_monitor_join_state_size",
+                                "Slots in the join table on this worker", registry=registry)
+        self.lag = Gauge("driftline_monitor_consumer_lag",
                          "Messages behind the end of each source partition",
-                         ["topic", "partition"])
-        self.parked = gauge("driftline_monitor_source_parked_events",
+                         ["topic", "partition"], registry=registry)
+        self.parked = Gauge("driftline_monitor_source_parked_events",
                             "Events read and waiting for the other topic of their partition to "
-                            "catch up in event time", ["topic"])
-        self.paused = counter("driftline_monitor_source_paused_total",
+                            "catch up in event time", ["topic"], registry=registry)
+        self.paused = Counter("driftline_monitor_source_paused_total",
                               "Times a source topic partition stopped fetching because too much "
-                              "of it was parked", ["topic"])
-        self.late = gauge("driftline_monitor_late_events",
+                              "of it was parked", ["topic"], registry=registry)
+        self.late = Gauge("driftline_monitor_late_events",
                           "Events later than the grace period, dropped from windows",
-                          ["partition"])
+                          ["partition"], registry=registry)
 
     def forget_partition(self, partition: int, topics: tuple[str, ...]) -> None:
         """Drop a partition's gauges when it goes to another worker or source process (its

@@ -1,17 +1,29 @@
 """Where drift events go besides the topic: one log line each, and a Slack-compatible webhook.
 
-A failing webhook is retried with backoff and then given up on with a log line; it never
-stops or slows the stream (sends run in their own tasks).
+A failing webhook is retried (tenacity: exponential backoff with jitter, the receiver's
+Retry-After honoured, no retry of a 4xx other than 429) and then given up on with a log line
+and a count; it never stops or slows the stream (sends run in their own tasks).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
+from email.utils import parsedate_to_datetime
+
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from driftline.events import DriftEvent
 
-__all__ = ["WebhookSink", "format_alert", "log_alert"]
+__all__ = ["WebhookRefused", "WebhookSink", "format_alert", "log_alert", "retry_after"]
 
 log = logging.getLogger("driftline.alerts")
 
@@ -49,47 +61,131 @@ def log_alert(event: DriftEvent) -> None:
     )
 
 
+class WebhookRefused(Exception):
+    """The receiver answered with a status a retry cannot change (4xx other than 429)."""
+
+
+class _Retryable(Exception):
+    """A failure worth another try (5xx, 429, a transport error); ``after``: the seconds
+    the receiver asked to wait (Retry-After), if it did."""
+
+    def __init__(self, reason: str, after: float | None = None) -> None:
+        super().__init__(reason)
+        self.after = after
+
+
+def retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta seconds or an HTTP date); None when
+    absent or unreadable.
+
+    >>> retry_after("3"), retry_after(None), retry_after("soon")
+    (3.0, None, None)
+    >>> retry_after("Wed, 21 Oct 2015 07:28:10 GMT", now=1445412480.0)
+    10.0
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+
+
 class WebhookSink:
-    """POST each alert to ``url``; retries ``retries`` times with exponential backoff."""
+    """POST each alert to ``url``, in the background.
+
+    A transport error, a 5xx or a 429 is retried up to ``retries`` times, waiting
+    exponentially longer from ``backoff`` seconds with random jitter (at most ``max_wait``),
+    or as long as the receiver's Retry-After asks (up to ``max_wait``); any other 4xx is
+    refused at once (a retry would get the same answer). ``on_outcome(outcome)`` is told
+    each ending: ``delivered``, ``refused`` or ``failed`` (gave up)."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3,
-                 backoff: float = 0.5) -> None:
+                 backoff: float = 0.5, max_wait: float = 60.0,
+                 on_outcome: Callable[[str], None] | None = None,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.url = url
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
+        self.max_wait = max_wait
+        self.on_outcome = on_outcome
+        self._sleep = sleep
         self.sent = 0
         self.failed = 0
+        self.refused = 0
+        self._jitter = wait_exponential_jitter(multiplier=backoff, max=max_wait, jitter=backoff)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def submit(self, event: DriftEvent) -> None:
         """Send in the background; returns at once."""
-        task = asyncio.get_running_loop().create_task(self.send(event))
+        task = asyncio.get_running_loop().create_task(self._send_quietly(event))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def _send_quietly(self, event: DriftEvent) -> None:
+        await self.send(event)
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Retry-After when the receiver gave one, else exponential backoff with jitter."""
+        error = state.outcome.exception() if state.outcome is not None else None
+        if isinstance(error, _Retryable) and error.after is not None:
+            return min(error.after, self.max_wait)
+        return float(self._jitter(state))
+
     async def send(self, event: DriftEvent) -> bool:
+        """Deliver one alert; True once the receiver took it (2xx)."""
         import httpx
 
         body = format_alert(event)
-        delay = self.backoff
         async with httpx.AsyncClient(timeout=self.timeout) as client:
-            for attempt in range(self.retries + 1):
+
+            async def post() -> None:
                 try:
                     response = await client.post(self.url, json=body)
-                    if response.status_code < 300:
-                        self.sent += 1
-                        return True
-                    reason = f"HTTP {response.status_code}"
                 except httpx.HTTPError as exc:
-                    reason = repr(exc)
-                if attempt < self.retries:
-                    await asyncio.sleep(delay)
-                    delay *= 2
-        self.failed += 1
-        log.error("webhook gave up on drift event %s after %d tries: %s", event.event_id,
-                  self.retries + 1, reason)
-        return False
+                    raise _Retryable(repr(exc)) from exc
+                status = response.status_code
+                if status < 300:
+                    return
+                reason = f"HTTP {status}"
+                if status == 429 or status >= 500:
+                    raise _Retryable(reason, retry_after(response.headers.get("retry-after")))
+                raise WebhookRefused(reason)
+
+            try:
+                async for attempt in AsyncRetrying(
+                    retry=retry_if_exception_type(_Retryable),
+                    stop=stop_after_attempt(self.retries + 1),
+                    wait=self._wait, sleep=self._sleep, reraise=True,
+                ):
+                    with attempt:
+                        await post()
+            except WebhookRefused as exc:
+                self.refused += 1
+                self._outcome("refused")
+                log.error("webhook refused drift event %s: %s (not retried)", event.event_id,
+                          exc)
+                return False
+            except _Retryable as exc:
+                self.failed += 1
+                self._outcome("failed")
+                log.error("webhook gave up on drift event %s after %d tries: %s",
+                          event.event_id, self.retries + 1, exc)
+                return False
+        self.sent += 1
+        self._outcome("delivered")
+        return True
+
+    def _outcome(self, outcome: str) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(outcome)
 
     async def drain(self) -> None:
         if self._tasks:

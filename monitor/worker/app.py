@@ -187,7 +187,8 @@ def build_monitor(
     policy_table = app.Table("policy", partitions=1, key_type=bytes, value_type=bytes)
     webhook = (
         WebhookSink(settings.webhook_url, timeout=settings.webhook_timeout,
-                    retries=settings.webhook_retries)
+                    retries=settings.webhook_retries,
+                    on_outcome=lambda outcome: metrics.webhook.labels(outcome).inc())
         if settings.webhook_url else None
     )
 

@@ -83,6 +83,12 @@ class PublisherMetrics:
         self.drift_events = Counter("driftline_monitor_drift_events_total",
                                     "Drift events raised", ["model", "version", "kind",
                                                             "severity"])
+        self.webhook = Counter("driftline_monitor_webhook_deliveries_total",
+                               "Drift-event webhook sends by how they ended: delivered, "
+                               "refused (a 4xx other than 429) or failed (gave up)",
+                               ["outcome"])
+        for outcome in ("delivered", "refused", "failed"):
+            self.webhook.labels(outcome)  # at 0 from the start, for increase()
         self.partials_read_back = Counter(
             "driftline_monitor_partials_read_back_total",
             "Partials the publisher's stream stepped over in a rebalance, read from Kafka")

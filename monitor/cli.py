@@ -55,6 +55,10 @@ def register(app: typer.Typer) -> None:
             None, help="A known drift onset (time): alarms before it count as false, and "
             "each run's delay is set beside its periodic baseline's."),
         out: Path = _OUT,
+        retrain: bool = typer.Option(
+            False, help="Also run the retrainer on each policy's drift events, in a sandbox "
+            "registry: when it would have retrained and promoted, and how the new versions "
+            "scored on the labels that followed (needs --model and --version)."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     ) -> None:
         """Run the monitor over a range of history to its end, once per policy, and compare:
@@ -64,7 +68,7 @@ def register(app: typer.Typer) -> None:
         from monitor.backtest.cli_run import run_command
 
         run_command(start=start, end=end, model=model, version=version, policies=policy,
-                    prefix=prefix, onset=onset, out=out, as_json=as_json)
+                    prefix=prefix, onset=onset, out=out, retrain=retrain, as_json=as_json)
 
     @app.command("monitor")
     def monitor(

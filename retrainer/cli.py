@@ -61,6 +61,42 @@ def register(app: typer.Typer) -> None:
     )
     app.add_typer(models_app, name="models")
 
+    @app.command("retrain-sandbox", hidden=True)
+    def retrain_sandbox(
+        run: str = typer.Option(..., help="A backtest run's folder (its events.jsonl); the "
+                                "sandbox registry and retrains.jsonl are written there."),
+        labeled: str = typer.Option(..., help="The backtest's joined pairs (JSON lines)."),
+        live_home: str = typer.Option(..., help="The live DRIFTLINE_HOME (its registry is "
+                                      "read once, to copy the backtested version)."),
+        model: str = typer.Option(..., help="Registered model name."),
+        version: str = typer.Option(..., help="The version the history was scored by."),
+        end: float = typer.Option(..., help="End of the backtest's range (epoch seconds)."),
+    ) -> None:
+        """The retrainer over a backtest's drift events in a sandbox registry (run by
+        ``driftline backtest --retrain``; see retrainer/sandbox.py)."""
+        import json
+        from pathlib import Path
+
+        import msgspec
+
+        from driftline.events import DriftEvent, LabeledEvent
+        from retrainer.sandbox import run_sandbox, seed_sandbox
+
+        folder = Path(run)
+        sandbox = folder / "sandbox"
+        settings = _settings(home=sandbox, model_name=model)
+        events = [msgspec.json.decode(line, type=DriftEvent)
+                  for line in (folder / "events.jsonl").read_bytes().splitlines() if line]
+        pairs = msgspec.json.Decoder(LabeledEvent)
+        history = [pairs.decode(line) for line in Path(labeled).read_bytes().splitlines()
+                   if line]
+        seed_sandbox(Path(live_home), sandbox, model, version, settings.retrain_trusted_types)
+        retrains = run_sandbox(settings, [e for e in events if e.model_name == model],
+                               history, end=end)
+        lines = [json.dumps(r.to_dict()) for r in retrains]
+        (folder / "retrains.jsonl").write_text("".join(f"{line}\n" for line in lines))
+        typer.echo(json.dumps([r.to_dict() for r in retrains]))
+
     @app.command("retrain")
     def retrain(
         metrics_port: int = typer.Option(

@@ -44,30 +44,53 @@ def _version(name: str | None, version: str | None, settings: MonitorSettings) -
 
 def run_command(*, start: str, end: str, model: str | None, version: str | None,
                 policies: list[Path], prefix: str | None, onset: str | None,
-                out: Path | None, as_json: bool) -> None:
+                out: Path | None, retrain: bool, as_json: bool) -> None:
     settings = MonitorSettings()
     begin, finish = _instant(start, "--from"), _instant(end, "--to")
     assert begin is not None and finish is not None
     if finish <= begin:
         raise typer.BadParameter("must be after --from", param_hint="--to")
+    if retrain and (model is None or version is None):
+        raise typer.BadParameter("--retrain needs --model and --version (the version that "
+                                 "scored the history)", param_hint="--retrain")
     for path in policies:
         if not path.is_file():
             raise typer.BadParameter(f"no such file: {path}", param_hint="--policy")
     request = BacktestRequest(
         start=begin, end=finish, model_name=model,
         model_version=_version(model, version, settings), policies=list(policies),
-        prefix=prefix, onset=_instant(onset, "--onset"),
+        prefix=prefix, onset=_instant(onset, "--onset"), keep_labeled=retrain,
     )
     with _Progress(enabled=not as_json and sys.stderr.isatty()) as bar:
         result = run_backtest(settings, request, progress=bar.update)
     folder = out or settings.home / "backtests" / time.strftime("%Y%m%dT%H%M%S")
     write_results(result, folder)
     rows = summary_rows(result)
+    retrains: dict[str, Any] = {}
+    if retrain:
+        from monitor.backtest.retrain import sandbox_retrains, summarize_retrains
+
+        records = sandbox_retrains(result, folder, settings.home)
+        retrains = {label: summarize_retrains(r) for label, r in records.items()}
+        written = json.loads((folder / "backtest.json").read_text())
+        written["retrains"] = retrains
+        (folder / "backtest.json").write_text(json.dumps(written, indent=2))
     if as_json:
         typer.echo(json.dumps({"results": str(folder), "counts": result.counts,
-                               "summary": rows}, indent=2))
+                               "summary": rows, "retrains": retrains}, indent=2))
         return
     _print_table(rows, result.counts, folder, request)
+    for label, summary in retrains.items():
+        promotions = "; ".join(
+            f"v{p['version']} at {format_instant(p['at'])}: AUC after "
+            f"{_auc(p['new_auc'])} (replaced {_auc(p['replaced_auc'])}, {p['rows_after']} rows)"
+            for p in summary["promotions"]) or "none"
+        typer.echo(f"{label}: {summary['triggered']} retrains triggered, "
+                   f"{summary['promoted']} promoted; {promotions}")
+
+
+def _auc(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 class _Progress:

@@ -38,7 +38,14 @@ from monitor.merging.policy_file import MonitoringPolicy, load_policy
 from monitor.settings import MonitorSettings
 from monitor.state.partition import Partial
 
-__all__ = ["BacktestRequest", "BacktestResult", "run_backtest", "summary_rows", "write_results"]
+__all__ = [
+    "BacktestRequest",
+    "BacktestResult",
+    "run_backtest",
+    "run_folder",
+    "summary_rows",
+    "write_results",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +66,7 @@ class BacktestRequest:
     prefix: str | None = None
     onset: float | None = None
     lookback: float = 60.0
+    keep_labeled: bool = False  # keep the joined pairs (for --retrain)
 
 
 @dataclass
@@ -71,6 +79,7 @@ class BacktestResult:
     live: RunOutcome | None  # None: no live drift-events topic to compare with
     counts: dict[str, int]
     seconds: float
+    labeled: list[dict[str, Any]] = field(default_factory=list)  # with keep_labeled
 
     def matches_live(self, run: RunOutcome) -> bool | None:
         """Whether ``run`` raised the same events as the live run (None: no live run)."""
@@ -134,7 +143,8 @@ def run_backtest(
             j.add(partial)
 
     sink = MemorySink(partials=RangeLoop.partials_topic(settings), labeled=k.topic("labeled"),
-                      dead_letter=k.topic("dead-letter"), on_partial=judge)
+                      dead_letter=k.topic("dead-letter"), on_partial=judge,
+                      keep_labeled=request.keep_labeled)
     loop = RangeLoop(settings, profiles, sink, reading)
     offsets = loop.plan()
     partitions = len({p for _, p in offsets})
@@ -156,6 +166,7 @@ def run_backtest(
         live=_live_events(settings, request),
         counts=counts,
         seconds=time.monotonic() - began,
+        labeled=sink.labeled,
     )
 
 
@@ -239,6 +250,11 @@ def _jsonl(path: Path, items: list[Any]) -> None:
             out.write(msgspec.json.encode(item) + b"\n")
 
 
+def run_folder(folder: Path, run: RunOutcome) -> Path:
+    """Where one run's files go in the results folder."""
+    return folder / run.label.replace(" ", "-").replace("/", "-")
+
+
 def write_results(result: BacktestResult, folder: Path) -> Path:
     """Write ``backtest.json`` (the request, what was read, the summary) and, per run, its
     judged windows (``<run>/windows.jsonl``: the records the live monitor writes to its
@@ -247,10 +263,13 @@ def write_results(result: BacktestResult, folder: Path) -> Path:
     req = result.request
     runs = [*result.runs, *([result.live] if result.live is not None else [])]
     for run in runs:
-        name = run.label.replace(" ", "-").replace("/", "-")
         if run is not result.live:
-            _jsonl(folder / name / "windows.jsonl", run.windows)
-        _jsonl(folder / name / "events.jsonl", run.events)
+            _jsonl(run_folder(folder, run) / "windows.jsonl", run.windows)
+        _jsonl(run_folder(folder, run) / "events.jsonl", run.events)
+    if result.labeled:
+        with (folder / "labeled.jsonl").open("wb") as out:
+            for record in result.labeled:
+                out.write(record["value"] + b"\n")
     manifest = {
         "request": {
             "from": format_instant(req.start), "to": format_instant(req.end),

@@ -111,3 +111,41 @@ def test_results_are_written_per_run(shifted_run: Run, registry_home: Path,  # n
     folder = write_results(result, tmp_path / "r")
     events = (folder / "live-policy" / "events.jsonl").read_text().splitlines()
     assert len(events) == len(result.runs[0].events)
+
+
+def test_retrain_runs_the_retrainer_on_the_events_in_a_sandbox_registry(
+    shifted_run: Run, registry_home: Path, tmp_path: Path  # noqa: F811
+):
+    from mlflow import MlflowClient
+
+    from driftline.model.registry import configure
+
+    def live_versions() -> list[str]:
+        configure(registry_home)
+        return sorted(v.version for v in MlflowClient().search_model_versions(
+            "name='credit-risk'"))
+
+    before = live_versions()
+    start, end = _range(shifted_run)
+    out = tmp_path / "results"
+    env = {**_env(registry_home, shifted_run.kafka, "unused")}
+    done = subprocess.run(
+        [sys.executable, "-m", "driftline.cli", "backtest", "--from", str(start), "--to",
+         str(end), "--model", "credit-risk", "--version", "champion", "--retrain",
+         "--out", str(out), "--json"],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    retrains = json.loads(done.stdout)["retrains"]["live policy"]
+    assert retrains["triggered"] == 1  # one covariate event, one retrain
+    records = [json.loads(line) for line in
+               (out / "live-policy" / "retrains.jsonl").read_text().splitlines()]
+    triggered = [r for r in records if r["decision"].startswith("triggered")]
+    assert [r["kind"] for r in triggered] == ["covariate"]
+    assert triggered[0]["result"] in ("promoted", "rejected"), triggered[0]["reason"]
+    assert triggered[0]["version"] == "2"  # registered in the sandbox, after the copy of v1
+    assert triggered[0]["challenger"] and triggered[0]["champion"]
+    if triggered[0]["result"] == "promoted":
+        after = triggered[0]["after"]
+        assert after["rows"] > 0 and 0.0 <= after["new_auc"] <= 1.0
+    assert (out / "live-policy" / "sandbox").is_dir()
+    assert live_versions() == before  # the live registry got nothing

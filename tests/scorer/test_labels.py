@@ -91,6 +91,10 @@ def test_a_batch_publishes_every_label_in_one_call_in_order(client, publisher):
         ("/labels", {"prediction_id": "", "label": 1}, ["body", "prediction_id"]),
         ("/labels", {"label": 1}, ["body", "prediction_id"]),
         ("/labels", {"prediction_id": "p", "label": 1, "event_time": -1}, ["body", "event_time"]),
+        ("/labels", {"prediction_id": "p", "label": 1, "event_time": False},
+         ["body", "event_time"]),
+        ("/labels", {"prediction_id": "p", "label": 1, "event_time": "5"},
+         ["body", "event_time"]),
         ("/labels", {"prediction_id": "p", "label": 1, "labl": 1}, ["body", "labl"]),
         (
             "/labels/batch",

@@ -225,6 +225,15 @@ class DriftlineSettings(BaseSettings):
         "(milliseconds, microseconds).",
     )
 
+    policy_file: Path | None = Field(
+        default=None,
+        description="TOML monitoring policy, read by the monitor and the retrainer: per "
+        "model, each feature's test and threshold, features to ignore, dataset share, minimum "
+        "rows, raise and clear windows, cooldown, performance tolerances, and the drift kinds "
+        "that trigger a retrain (docs/monitoring.md); it overrides the matching settings. "
+        "Validated at start (unset: the settings alone).",
+    )
+
     def time_range(self) -> TimeRange:
         """The event times this process accepts (see :class:`driftline.intake.TimeRange`)."""
         floor = self.event_time_floor

@@ -27,15 +27,27 @@ def register(app: typer.Typer) -> None:
     def policy_show(
         model: list[str] = _MODEL,
     ) -> None:
-        """Print the effective policy, the defaults merged with the file, as JSON; an
+        """Print the effective policy, the defaults merged with the file, as JSON (with the
+        drift kinds that trigger a retrain: the file's, else DRIFTLINE_RETRAIN_KINDS); an
         invalid file stops with the key at fault."""
+        import os
+
         import msgspec
 
+        from driftline.errors import ConfigurationError
+        from driftline.policy_file import DEFAULT_RETRAIN_KINDS, parse_kinds
         from monitor.settings import MonitorSettings
 
         policy = MonitorSettings().monitoring_policy()
+        # the retrainer's setting, read as the retrainer reads it
+        env_kinds = next((v for k, v in os.environ.items()
+                          if k.upper() == "DRIFTLINE_RETRAIN_KINDS"), None)
+        try:
+            default = DEFAULT_RETRAIN_KINDS if env_kinds is None else parse_kinds(env_kinds)
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
         names = model or ["*", *policy.file.models]
-        shown = [policy.describe(name) for name in names]
+        shown = [policy.describe(name, retrain_default=default) for name in names]
         typer.echo(msgspec.json.format(msgspec.json.encode(shown), indent=2))
 
     @app.command("backtest")

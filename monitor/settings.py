@@ -7,8 +7,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, model_validator
 
 from driftline.settings import DriftlineSettings
@@ -98,14 +96,6 @@ class MonitorSettings(DriftlineSettings):
         default=30.0, gt=0,
         description="Wall seconds after which a quiet partition (caught up, its watermarks "
         "still) no longer holds windows open.",
-    )
-
-    policy_file: Path | None = Field(
-        default=None,
-        description="TOML monitoring policy: per model, each feature's test and threshold, "
-        "features to ignore, dataset share, minimum rows, raise and clear windows, cooldown, "
-        "performance tolerances (docs/monitoring.md); it overrides the settings above. "
-        "Validated at start (unset: the built-in defaults).",
     )
 
     # running

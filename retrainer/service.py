@@ -74,7 +74,8 @@ class Retrainer:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or RetrainerMetrics()
-        self.policy = settings.trigger_policy()
+        self.policy = settings.trigger_policy()  # reads and validates the policy file
+        self._kinds_from = settings.trigger_kinds()[1]
         self.results: list[RetrainResult] = []
         self.decisions: deque[Decision] = deque(maxlen=1000)  # the most recent, for callers
         self._on_result = on_result
@@ -131,8 +132,9 @@ class Retrainer:
         if self._failure is not None:
             raise self._failure
         if self.schedule is None:
-            log.info("retrainer for %s consuming %s as group %s", s.model_name,
-                     s.topic("drift-events"), s.retrain_group)
+            log.info("retrainer for %s consuming %s as group %s; %s drift trigger a retrain "
+                     "(from %s)", s.model_name, s.topic("drift-events"), s.retrain_group,
+                     ", ".join(self.policy.kinds), self._kinds_from)
         else:
             log.info("retrainer for %s on a fixed schedule: every %gs of wall-clock time, the "
                      "first at %s UTC; drift events are not read", s.model_name,

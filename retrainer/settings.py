@@ -16,11 +16,17 @@ Value error, DRIFTLINE_RETRAIN_KINDS: unknown drift kind 'weather'
 
 from __future__ import annotations
 
-from typing import Literal, get_args
+from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from driftline.events import DriftKind, Severity
+from driftline.policy_file import (
+    DEFAULT_RETRAIN_KINDS,
+    PolicyFile,
+    load_policy_file,
+    parse_kinds,
+)
 from driftline.settings import DriftlineSettings
 from retrainer.dataset import RangePolicy
 from retrainer.gate import Gate
@@ -44,8 +50,9 @@ class RetrainerSettings(DriftlineSettings):
     # trigger
     # A comma-separated string rather than a list: pydantic-settings would insist on JSON.
     retrain_kinds: str = Field(
-        default="covariate,performance,concept",
-        description="Drift kinds that trigger a retrain, comma-separated.",
+        default=",".join(DEFAULT_RETRAIN_KINDS),
+        description="Drift kinds that trigger a retrain, comma-separated; a model's "
+        "`[models.<name>.retrain]` table in DRIFTLINE_POLICY_FILE overrides it for that model.",
     )
     retrain_min_severity: Severity = Field(
         default="medium", description="Lowest drift event severity that triggers a retrain."
@@ -148,17 +155,7 @@ class RetrainerSettings(DriftlineSettings):
             value = ",".join(map(str, value))
         if not isinstance(value, str):
             return value
-        kinds = [k.strip() for k in value.strip("[]").replace('"', "").split(",") if k.strip()]
-        known = get_args(DriftKind)
-        for kind in kinds:
-            if kind not in known:
-                raise ValueError(
-                    f"DRIFTLINE_RETRAIN_KINDS: unknown drift kind {kind!r}; choose from "
-                    f"{', '.join(known)}"
-                )
-        if not kinds:
-            raise ValueError("DRIFTLINE_RETRAIN_KINDS is empty: nothing would ever trigger")
-        return ",".join(kinds)
+        return ",".join(parse_kinds(value))
 
     @field_validator("retrain_pipeline")
     @classmethod
@@ -191,12 +188,26 @@ class RetrainerSettings(DriftlineSettings):
 
     @property
     def kinds(self) -> tuple[DriftKind, ...]:
-        """The drift kinds that trigger, as a tuple."""
+        """The drift kinds of DRIFTLINE_RETRAIN_KINDS, as a tuple."""
         return tuple(self.retrain_kinds.split(","))  # type: ignore[return-value]
 
+    def policy(self) -> PolicyFile:
+        """The policy file (DRIFTLINE_POLICY_FILE), validated: ConfigurationError naming the
+        key at fault when it is invalid; an empty policy without a file."""
+        return PolicyFile() if self.policy_file is None else load_policy_file(self.policy_file)
+
+    def trigger_kinds(self) -> tuple[tuple[DriftKind, ...], str]:
+        """The drift kinds that trigger a retrain of ``model_name`` and where they come from:
+        the policy file's, else DRIFTLINE_RETRAIN_KINDS."""
+        kinds = self.policy().retrain_kinds(self.model_name)
+        if kinds is None:
+            return self.kinds, "DRIFTLINE_RETRAIN_KINDS"
+        return kinds, f"the policy file {self.policy_file}"
+
     def trigger_policy(self) -> TriggerPolicy:
+        """The trigger of ``model_name``; reads and validates the policy file."""
         return TriggerPolicy(
-            kinds=self.kinds,
+            kinds=self.trigger_kinds()[0],
             min_severity=self.retrain_min_severity,
             debounce=self.retrain_debounce,
             cooldown=self.retrain_cooldown,

@@ -29,6 +29,7 @@ class LabelIn(BaseModel):
 
     prediction_id: Annotated[str, Field(min_length=1, max_length=256)]
     label: Annotated[int, Field(strict=True, ge=0)]
+    # strict: a JSON boolean or string is not a time (an integer is)
     event_time: Annotated[float, Field(strict=True, ge=0, allow_inf_nan=False)] | None = None
 
 

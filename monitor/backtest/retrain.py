@@ -7,7 +7,7 @@ reads the run's ``events.jsonl`` and the backtest's joined pairs (``labeled.json
 copies the backtested version from the live registry into a sandbox registry, and writes
 ``retrains.jsonl`` beside the events: per drift event, the trigger decision, the retrain's
 ending, and for each promotion, the new and the replaced version's AUC on the pairs that
-followed.
+followed. A run judged with a policy file retrains with that file's drift kinds.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def sandbox_retrains(result: BacktestResult, folder: Path, live_home: Path,
     for run in result.runs:
         run_dir = run_folder(folder, run)
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        if Path(run.source).is_file():  # its [models.<name>.retrain] kinds apply
+            env["DRIFTLINE_POLICY_FILE"] = run.source
         done = subprocess.run(
             [sys.executable, "-m", "driftline.cli", "retrain-sandbox", "--run", str(run_dir),
              "--labeled", str(folder / "labeled.jsonl"), "--live-home", str(live_home),

@@ -1,26 +1,12 @@
-r"""The monitoring policy file: how each model's windows are judged and when they raise.
+r"""Each model's effective monitoring policy: the policy file over the monitor's settings.
 
-A TOML file (``DRIFTLINE_POLICY_FILE``) holds a ``[defaults]`` table and one
-``[models.<name>]`` table per model, each with the same keys, all optional:
-
-.. code-block:: toml
-
-    [defaults]
-    cooldown = 1800              # event-time seconds between two events of one kind
-    performance = { roc_auc = 0.03 }
-
-    [models.credit-risk]
-    ignore = ["channel"]         # neither judged nor counted in the dataset share
-    dataset_share = 0.4
-    [models.credit-risk.features.loan_amount]
-    method = "psi"               # psi, ks, wasserstein, chi_square, jensen_shannon
-    threshold = 0.1              # for ks and chi_square: the p-value's alpha
-
-A model's effective policy is the built-in defaults (or the settings they come from), then
-the file's ``[defaults]``, then its own table: the last one that sets a key wins; ``ignore``
-lists add up and ``features`` merge feature by feature. Without a file every model gets the
-built-in defaults, exactly as before there were files. A file is validated whole when it is
-loaded: an unknown key or a bad value raises ConfigurationError naming its path in the file.
+The file's schema and parsing live in :mod:`driftline.policy_file` (the retrainer reads the
+same file for which drift kinds trigger a retrain); here its tables are merged over the
+built-in defaults (or the settings they come from) into the :class:`Rules` the monitor judges
+and raises by. A model's effective policy is the base, then the file's ``[defaults]``, then
+its own ``[models.<name>]`` table: the last one that sets a key wins; ``ignore`` lists add
+up and ``features`` merge feature by feature. Without a file every model gets the built-in
+defaults.
 
 >>> policy = parse_policy('''
 ... [models.credit-risk]
@@ -34,6 +20,7 @@ loaded: an unknown key or a bad value raises ConfigurationError naming its path 
 (['channel'], 0.1)
 >>> policy.resolve("another").config == DriftConfig()
 True
+>>> from driftline.errors import ConfigurationError
 >>> try:
 ...     parse_policy('[models.m.features.x]\nthreshhold = 1', source="policy.toml")
 ... except ConfigurationError as exc:
@@ -43,94 +30,22 @@ policy.toml: models.m.features.x.threshhold: unknown key; did you mean threshold
 
 from __future__ import annotations
 
-import difflib
-import tomllib
-import types
-import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import msgspec
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from driftline.errors import ConfigurationError
+from driftline.events import DriftKind
+from driftline.policy_file import PolicyFile, load_policy_file, parse_policy_file
 from monitor.drift.judge import DriftConfig, FeatureRule
 from monitor.drift.performance import DEFAULT_TOLERANCES
 
 __all__ = [
-    "FeaturePolicy",
-    "ModelPolicy",
     "MonitoringPolicy",
-    "PolicyFile",
     "Rules",
-    "Thresholds",
     "load_policy",
     "parse_policy",
 ]
-
-Method = Literal["psi", "ks", "wasserstein", "chi_square", "jensen_shannon"]
-Metric = Literal[tuple(DEFAULT_TOLERANCES)]  # type: ignore[valid-type]
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Alpha = Annotated[float, Field(gt=0, lt=1)]
-Share = Annotated[float, Field(gt=0, le=1)]
-_P_VALUE_METHODS = ("ks", "chi_square")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class FeaturePolicy(_Strict):
-    """One feature's own test and threshold."""
-
-    method: Method | None = Field(None, description="The test that decides this feature.")
-    threshold: Positive | None = Field(
-        None, description="The method's threshold (an alpha in (0, 1) for ks, chi_square).")
-
-    @model_validator(mode="after")
-    def _threshold_fits_method(self) -> FeaturePolicy:
-        if self.threshold is not None and self.method is None:
-            raise ValueError("a threshold needs a method: its meaning depends on the test")
-        if self.method in _P_VALUE_METHODS and self.threshold is not None and self.threshold >= 1:
-            raise ValueError(f"the threshold of {self.method} is a p-value's alpha, in (0, 1)")
-        return self
-
-
-class Thresholds(_Strict):
-    """Default thresholds of every test (see :mod:`monitor.drift.judge`)."""
-
-    psi: Positive | None = None
-    ks_p_value: Alpha | None = None
-    wasserstein: Positive | None = None
-    chi_square_p_value: Alpha | None = None
-    jensen_shannon: Positive | None = None
-    unseen_share: Share | None = None
-    missing_tolerance: Share | None = None
-
-
-class ModelPolicy(_Strict):
-    """The keys of ``[defaults]`` and of each ``[models.<name>]`` table."""
-
-    numeric_method: Literal["psi", "ks", "wasserstein"] | None = None
-    categorical_method: Literal["chi_square", "jensen_shannon"] | None = None
-    thresholds: Thresholds = Thresholds()
-    features: dict[str, FeaturePolicy] = {}
-    ignore: list[str] = []
-    dataset_share: Share | None = None
-    min_rows: Annotated[int, Field(ge=1)] | None = None
-    raise_after: Annotated[int, Field(ge=1)] | None = None
-    clear_after: Annotated[int, Field(ge=1)] | None = None
-    clear_ratio: Share | None = None
-    cooldown: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
-    immediate: Literal["low", "medium", "high", "never"] | None = None
-    performance: dict[Metric, Positive] = {}  # type: ignore[valid-type]
-
-
-class PolicyFile(_Strict):
-    """A whole policy file."""
-
-    defaults: ModelPolicy = ModelPolicy()
-    models: dict[str, ModelPolicy] = {}
 
 
 class Rules(msgspec.Struct, kw_only=True, frozen=True):
@@ -179,10 +94,7 @@ class MonitoringPolicy:
         features = dict(config.features)
         ignored = set(config.ignored)
         changes: dict[str, Any] = {}
-        layers = [self.file.defaults]
-        if model_name in self.file.models:
-            layers.append(self.file.models[model_name])
-        for layer in layers:
+        for layer in self.file.layers(model_name):
             for key in _CONFIG_KEYS:
                 if getattr(layer, key) is not None:
                     changes[key] = getattr(layer, key)
@@ -203,104 +115,33 @@ class MonitoringPolicy:
         values["tolerances"] = tolerances
         return Rules(**values)
 
-    def describe(self, model_name: str) -> dict[str, Any]:
+    def describe(
+        self, model_name: str, retrain_default: tuple[DriftKind, ...] | None = None
+    ) -> dict[str, Any]:
         """The effective rules of ``model_name`` as plain data (what ``driftline policy
-        show`` prints)."""
+        show`` prints), with the drift kinds that trigger its retrain: the file's, else
+        ``retrain_default`` (the retrainer's DRIFTLINE_RETRAIN_KINDS)."""
         rules = self.resolve(model_name)
         config = msgspec.to_builtins(rules.config)
         config["ignored"] = sorted(rules.config.ignored)
         described = msgspec.to_builtins(rules)
         described["config"] = config
-        return {"model": model_name, **described}
+        kinds = self.file.retrain_kinds(model_name)
+        retrain: dict[str, Any] = {
+            "kinds": list(kinds if kinds is not None else retrain_default or ()),
+            "from": "policy file" if kinds is not None else "DRIFTLINE_RETRAIN_KINDS",
+        }
+        return {"model": model_name, **described, "retrain": retrain}
 
 
 def parse_policy(text: str, *, source: str = "policy file",
                  base: Rules | None = None) -> MonitoringPolicy:
-    """Parse and validate a policy file's text; ConfigurationError names each key at fault
-    as ``<source>: <dotted path>: <what is wrong>``."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        file = PolicyFile.model_validate(data)
-    except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors(include_url=False)]
-        raise ConfigurationError("\n".join(f"{source}: {p}" for p in problems)) from None
-    return MonitoringPolicy(file, base)
+    """Parse and validate a policy file's text (see :func:`driftline.policy_file.
+    parse_policy_file`) over ``base``; ConfigurationError names each key at fault."""
+    return MonitoringPolicy(parse_policy_file(text, source=source), base)
 
 
 def load_policy(path: Path | str, *, base: Rules | None = None) -> MonitoringPolicy:
-    """Read, parse and validate the policy file at ``path`` (ConfigurationError when it
-    cannot be read or is invalid)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the policy file: {exc}") from None
-    return parse_policy(text, source=str(path), base=base)
-
-
-def _problem(error: Any) -> str:
-    """One validation error as ``dotted.path: message``, suggesting the key meant when the
-    key is unknown."""
-    loc = [str(part) for part in error["loc"] if not _is_validator_tag(part)]
-    where = ".".join(loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        known = _keys_at(loc[:-1])
-        close = difflib.get_close_matches(loc[-1], known, n=1)
-        hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
-        return f"{where}: unknown key{hint}"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] != "missing" and "input" in error and not isinstance(error["input"], dict):
-        message += f" (got {error['input']!r})"
-    return f"{where}: {message}"
-
-
-def _is_validator_tag(part: Any) -> bool:
-    # pydantic adds the name of a union's branch or a constrained type to some locations
-    return isinstance(part, str) and ("[" in part or part in ("constrained-float",))
-
-
-def _keys_at(path: list[str]) -> list[str]:
-    """The keys a table at ``path`` of the file may hold."""
-    node: Any = PolicyFile
-    for part in path:
-        node = _child(node, part)
-        if node is None:
-            return []
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return list(node.model_fields)
-    if typing.get_origin(node) is dict:
-        key = typing.get_args(node)[0]
-        if typing.get_origin(key) is Literal:
-            return [str(k) for k in typing.get_args(key)]
-    return []
-
-
-def _child(node: Any, part: str) -> Any:
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        field = node.model_fields.get(part)
-        return None if field is None else field.annotation
-    if typing.get_origin(node) is dict:
-        return typing.get_args(node)[1]
-    return None
-
-
-def _unwrap(node: Any) -> Any:
-    """``X | None`` and ``Annotated[X, ...]`` as ``X``."""
-    while True:
-        origin = typing.get_origin(node)
-        if origin is Annotated:
-            node = typing.get_args(node)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(node) if a is not type(None)]
-            if len(args) != 1:
-                return node
-            node = args[0]
-        else:
-            return node
-
-
+    """Read, parse and validate the policy file at ``path`` over ``base``
+    (ConfigurationError when it cannot be read or is invalid)."""
+    return MonitoringPolicy(load_policy_file(path), base)

@@ -215,6 +215,33 @@ def test_duplicate_drift_events_cause_exactly_one_retrain_and_offsets_are_commit
     assert committed.offset == 6
 
 
+def test_the_policy_file_decides_which_drift_kinds_retrain_its_model(
+    kafka, driftline_topics, tmp_path, start_retrainer
+):
+    register_model(tmp_path, NAME, seed=1)
+    produce_labeled(kafka, labeled_events(1200, DRIFTED))
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f'[defaults.retrain]\nkinds = ["covariate"]\n'
+                      f'[models.{NAME}.retrain]\nkinds = ["performance"]\n')
+    covariate = drift_event("drift-covariate", kind="covariate")
+    performance = drift_event("drift-performance", kind="performance",
+                              at=covariate.event_time + 10)
+    # covariate drift triggers by the setting and by the file's defaults, but not for NAME
+    _send_drift(kafka, covariate, performance)
+    retrainer = start_retrainer(policy_file=policy, retrain_kinds="covariate,performance",
+                                gate_margin=0.9)
+    _wait("the retrain", lambda: retrainer.results, 90)
+    retrainer.stop()
+
+    [first, second] = retrainer.decisions
+    assert (first.event_id, first.outcome) == ("drift-covariate", "kind")
+    assert first.reason == "skipped: kind covariate does not trigger (performance)"
+    assert (second.event_id, second.trigger) == ("drift-performance", True)
+    [result] = retrainer.results
+    assert result.event_id == "drift-performance" and result.result == "rejected"
+    assert len(mlflow.MlflowClient().search_model_versions(f"name='{NAME}'")) == 2
+
+
 def test_rollback_moves_champion_back_and_the_scorer_follows_within_5_seconds(
     kafka, driftline_topics, tmp_path
 ):

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import pytest
 
+from driftline.errors import ConfigurationError
 from driftline.events import DriftEvent, LabeledEvent, PredictionEvent
 from retrainer.dataset import InsufficientDataError, RangePolicy, SourcedRow, build_dataset
 from retrainer.gate import Gate
+from retrainer.service import Retrainer
+from retrainer.settings import RetrainerSettings
 from retrainer.trigger import TriggerPolicy
 
 
@@ -104,3 +107,24 @@ def test_gate_rejects_a_challenger_worse_on_brier_even_if_auc_is_better():
 
 def test_gate_promotes_without_a_champion():
     assert Gate().judge([0, 1], None, [0.2, 0.8]).promote
+
+
+def test_the_policy_file_sets_which_kinds_retrain_its_model_over_the_setting(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text('[models.credit-risk.retrain]\nkinds = ["prediction"]\n')
+    settings = RetrainerSettings(policy_file=path, retrain_kinds="covariate")
+    policy = settings.trigger_policy()
+    assert policy.kinds == ("prediction",)
+    assert policy.decide(_drift(1, 100.0, kind="prediction")).trigger
+    assert policy.decide(_drift(2, 200.0, kind="covariate")).outcome == "kind"
+    other = RetrainerSettings(policy_file=path, retrain_kinds="covariate", model_name="fraud")
+    assert other.trigger_kinds() == (("covariate",), "DRIFTLINE_RETRAIN_KINDS")
+
+
+def test_a_bad_retrain_table_stops_the_retrainer_naming_the_key(tmp_path):
+    path = tmp_path / "policy.toml"
+    path.write_text('[models.credit-risk.retrain]\nkinds = ["covariate", "weather"]\n')
+    with pytest.raises(ConfigurationError) as caught:
+        Retrainer(RetrainerSettings(policy_file=path))  # before any Kafka or MLflow
+    assert str(caught.value).startswith(f"{path}: models.credit-risk.retrain.kinds.1: ")
+    assert str(caught.value).endswith("(got 'weather')")

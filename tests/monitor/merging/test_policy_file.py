@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from driftline.cli import app
 from driftline.errors import ConfigurationError
+from driftline.policy_file import METRICS
 from monitor.drift.judge import DriftConfig
 from monitor.drift.performance import DEFAULT_TOLERANCES
 from monitor.merging.policy import DriftPolicy
@@ -173,6 +174,22 @@ def test_policy_show_prints_the_effective_policy_of_a_model(tmp_path: Path, monk
     assert shown["config"]["ignored"] == ["channel"]
     assert shown["config"]["psi_threshold"] == 0.2  # a default, merged in
     assert shown["tolerances"] == DEFAULT_TOLERANCES
+    assert shown["retrain"] == {"kinds": ["covariate", "performance", "concept"],
+                                "from": "DRIFTLINE_RETRAIN_KINDS"}
+
+
+def test_policy_show_prints_the_kinds_that_trigger_a_retrain_file_over_setting(
+    tmp_path: Path, monkeypatch
+):
+    path = tmp_path / "policy.toml"
+    path.write_text('[models.fraud.retrain]\nkinds = ["performance"]\n')
+    monkeypatch.setenv("DRIFTLINE_POLICY_FILE", str(path))
+    monkeypatch.setenv("DRIFTLINE_RETRAIN_KINDS", "concept")
+    result = CliRunner().invoke(app, ["policy", "show", "--model", "fraud", "--model", "other"])
+    assert result.exit_code == 0, result.output
+    fraud, other = json.loads(result.output)
+    assert fraud["retrain"] == {"kinds": ["performance"], "from": "policy file"}
+    assert other["retrain"] == {"kinds": ["concept"], "from": "DRIFTLINE_RETRAIN_KINDS"}
 
 
 def test_policy_show_of_an_invalid_file_fails_naming_the_key(tmp_path: Path, monkeypatch):
@@ -186,3 +203,7 @@ def test_policy_show_of_an_invalid_file_fails_naming_the_key(tmp_path: Path, mon
 
 def test_a_policy_of_no_file_is_the_built_in_defaults():
     assert MonitoringPolicy().resolve("x").config == DriftConfig()
+
+
+def test_the_files_metrics_are_the_ones_the_monitor_judges():
+    assert set(METRICS) == set(DEFAULT_TOLERANCES)

@@ -1,0 +1,293 @@
+r"""The monitoring policy file's schema and parsing: TOML in, a validated :class:`PolicyFile`
+out, nothing else (no settings, no defaults merged).
+
+A TOML file (``DRIFTLINE_POLICY_FILE``) holds a ``[defaults]`` table and one
+``[models.<name>]`` table per model, each with the same keys, all optional. The monitor reads
+how windows are judged and when they raise (:mod:`monitor.merging.policy_file` merges them
+over its settings); the retrainer reads which drift kinds trigger a retrain of its model
+(``[models.<name>.retrain]``, over ``DRIFTLINE_RETRAIN_KINDS``):
+
+.. code-block:: toml
+
+    [defaults]
+    cooldown = 1800              # event-time seconds between two events of one kind
+
+    [models.credit-risk]
+    ignore = ["channel"]         # neither judged nor counted in the dataset share
+    [models.credit-risk.features.loan_amount]
+    method = "psi"               # psi, ks, wasserstein, chi_square, jensen_shannon
+    threshold = 0.1              # for ks and chi_square: the p-value's alpha
+    [models.credit-risk.retrain]
+    kinds = ["performance", "concept"]   # drift kinds that trigger a retrain of this model
+
+A file is validated whole when it is loaded: an unknown key or a bad value raises
+ConfigurationError naming its path in the file.
+
+>>> file = parse_policy_file('''
+... [defaults.retrain]
+... kinds = ["concept"]
+... [models.credit-risk.retrain]
+... kinds = ["covariate", "performance"]
+... ''')
+>>> file.retrain_kinds("credit-risk"), file.retrain_kinds("another")
+(('covariate', 'performance'), ('concept',))
+>>> parse_policy_file("").retrain_kinds("credit-risk") is None
+True
+>>> try:
+...     parse_policy_file('[models.m.retrain]\nkinds = ["weather"]', source="policy.toml")
+... except ConfigurationError as exc:
+...     print(exc)  # doctest: +ELLIPSIS
+policy.toml: models.m.retrain.kinds.0: Input should be 'covariate', ... (got 'weather')
+>>> try:
+...     parse_policy_file('[models.m.features.x]\nthreshhold = 1', source="policy.toml")
+... except ConfigurationError as exc:
+...     print(exc)
+policy.toml: models.m.features.x.threshhold: unknown key; did you mean threshold?
+"""
+
+from __future__ import annotations
+
+import difflib
+import tomllib
+import types
+import typing
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from driftline.errors import ConfigurationError
+from driftline.events import DriftKind
+
+__all__ = [
+    "DEFAULT_RETRAIN_KINDS",
+    "DRIFT_KINDS",
+    "METHODS",
+    "METRICS",
+    "FeaturePolicy",
+    "ModelPolicy",
+    "PolicyFile",
+    "RetrainPolicy",
+    "Thresholds",
+    "load_policy_file",
+    "parse_kinds",
+    "parse_policy_file",
+]
+
+Method = Literal["psi", "ks", "wasserstein", "chi_square", "jensen_shannon"]
+# The performance metrics the monitor judges (monitor.drift.performance.DEFAULT_TOLERANCES;
+# a test keeps the two equal).
+Metric = Literal["accuracy", "roc_auc", "f1", "log_loss", "brier"]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Alpha = Annotated[float, Field(gt=0, lt=1)]
+Share = Annotated[float, Field(gt=0, le=1)]
+
+METHODS: tuple[str, ...] = get_args(Method)
+METRICS: tuple[str, ...] = get_args(Metric)
+DRIFT_KINDS: tuple[str, ...] = get_args(DriftKind)
+DEFAULT_RETRAIN_KINDS: tuple[DriftKind, ...] = ("covariate", "performance", "concept")
+_P_VALUE_METHODS = ("ks", "chi_square")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class FeaturePolicy(_Strict):
+    """One feature's own test and threshold."""
+
+    method: Method | None = Field(None, description="The test that decides this feature.")
+    threshold: Positive | None = Field(
+        None, description="The method's threshold (an alpha in (0, 1) for ks, chi_square).")
+
+    @model_validator(mode="after")
+    def _threshold_fits_method(self) -> FeaturePolicy:
+        if self.threshold is not None and self.method is None:
+            raise ValueError("a threshold needs a method: its meaning depends on the test")
+        if self.method in _P_VALUE_METHODS and self.threshold is not None and self.threshold >= 1:
+            raise ValueError(f"the threshold of {self.method} is a p-value's alpha, in (0, 1)")
+        return self
+
+
+class Thresholds(_Strict):
+    """Default thresholds of every test (see :mod:`monitor.drift.judge`)."""
+
+    psi: Positive | None = None
+    ks_p_value: Alpha | None = None
+    wasserstein: Positive | None = None
+    chi_square_p_value: Alpha | None = None
+    jensen_shannon: Positive | None = None
+    unseen_share: Share | None = None
+    missing_tolerance: Share | None = None
+
+
+class RetrainPolicy(_Strict):
+    """What the retrainer of a model reads: the drift kinds that trigger a retrain."""
+
+    kinds: list[DriftKind] | None = Field(
+        None, description="Drift kinds that trigger a retrain (unset: DRIFTLINE_RETRAIN_KINDS).")
+
+    @field_validator("kinds")
+    @classmethod
+    def _some_kinds_once_each(cls, kinds: list[DriftKind] | None) -> list[DriftKind] | None:
+        if kinds is not None:
+            if not kinds:
+                raise ValueError("empty: nothing would ever trigger a retrain; list some of "
+                                 f"{', '.join(DRIFT_KINDS)}")
+            repeated = sorted({k for k in kinds if kinds.count(k) > 1})
+            if repeated:
+                raise ValueError(f"lists {', '.join(repeated)} more than once")
+        return kinds
+
+
+class ModelPolicy(_Strict):
+    """The keys of ``[defaults]`` and of each ``[models.<name>]`` table."""
+
+    numeric_method: Literal["psi", "ks", "wasserstein"] | None = None
+    categorical_method: Literal["chi_square", "jensen_shannon"] | None = None
+    thresholds: Thresholds = Thresholds()
+    features: dict[str, FeaturePolicy] = {}
+    ignore: list[str] = []
+    dataset_share: Share | None = None
+    min_rows: Annotated[int, Field(ge=1)] | None = None
+    raise_after: Annotated[int, Field(ge=1)] | None = None
+    clear_after: Annotated[int, Field(ge=1)] | None = None
+    clear_ratio: Share | None = None
+    cooldown: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    immediate: Literal["low", "medium", "high", "never"] | None = None
+    performance: dict[Metric, Positive] = {}
+    retrain: RetrainPolicy = RetrainPolicy()
+
+
+class PolicyFile(_Strict):
+    """A whole policy file."""
+
+    defaults: ModelPolicy = ModelPolicy()
+    models: dict[str, ModelPolicy] = {}
+
+    def layers(self, model_name: str) -> list[ModelPolicy]:
+        """The tables that apply to ``model_name``, the last one winning: ``[defaults]``,
+        then its own table if the file has one."""
+        own = self.models.get(model_name)
+        return [self.defaults] if own is None else [self.defaults, own]
+
+    def retrain_kinds(self, model_name: str) -> tuple[DriftKind, ...] | None:
+        """The drift kinds that trigger a retrain of ``model_name`` by the file (its own
+        table, else ``[defaults]``); None when the file does not say."""
+        kinds = None
+        for layer in self.layers(model_name):
+            if layer.retrain.kinds is not None:
+                kinds = tuple(layer.retrain.kinds)
+        return kinds
+
+
+def parse_kinds(value: str, *, source: str = "DRIFTLINE_RETRAIN_KINDS") -> tuple[DriftKind, ...]:
+    """Comma-separated drift kinds (``"covariate,concept"``; a JSON-looking list is read too)
+    as a tuple; ValueError naming ``source`` on an unknown kind or an empty list.
+
+    >>> parse_kinds(' covariate, concept ')
+    ('covariate', 'concept')
+    """
+    kinds = [k.strip() for k in value.strip("[] ").replace('"', "").split(",") if k.strip()]
+    for kind in kinds:
+        if kind not in DRIFT_KINDS:
+            raise ValueError(
+                f"{source}: unknown drift kind {kind!r}; choose from {', '.join(DRIFT_KINDS)}")
+    if not kinds:
+        raise ValueError(f"{source} is empty: nothing would ever trigger")
+    return tuple(kinds)  # type: ignore[return-value]
+
+
+def parse_policy_file(text: str, *, source: str = "policy file") -> PolicyFile:
+    """Parse and validate a policy file's text; ConfigurationError names each key at fault
+    as ``<source>: <dotted path>: <what is wrong>``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{source}: not valid TOML: {exc}") from None
+    try:
+        return PolicyFile.model_validate(data)
+    except ValidationError as exc:
+        problems = [_problem(error) for error in exc.errors(include_url=False)]
+        raise ConfigurationError("\n".join(f"{source}: {p}" for p in problems)) from None
+
+
+def load_policy_file(path: Path | str) -> PolicyFile:
+    """Read, parse and validate the policy file at ``path`` (ConfigurationError when it
+    cannot be read or is invalid)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"{path}: cannot read the policy file: {exc}") from None
+    return parse_policy_file(text, source=str(path))
+
+
+def _problem(error: Any) -> str:
+    """One validation error as ``dotted.path: message``, suggesting the key meant when the
+    key is unknown."""
+    loc = [str(part) for part in error["loc"] if not _is_validator_tag(part)]
+    where = ".".join(loc) or "(top level)"
+    if error["type"] == "extra_forbidden":
+        known = _keys_at(loc[:-1])
+        close = difflib.get_close_matches(loc[-1], known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
+        return f"{where}: unknown key{hint}"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] != "missing" and "input" in error and not isinstance(error["input"], dict):
+        message += f" (got {error['input']!r})"
+    return f"{where}: {message}"
+
+
+def _is_validator_tag(part: Any) -> bool:
+    # pydantic adds the name of a union's branch or a constrained type to some locations
+    return isinstance(part, str) and ("[" in part or part in ("constrained-float",))
+
+
+def _keys_at(path: list[str]) -> list[str]:
+    """The keys a table at ``path`` of the file may hold."""
+    node: Any = PolicyFile
+    for part in path:
+        node = _child(node, part)
+        if node is None:
+            return []
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        return list(node.model_fields)
+    if typing.get_origin(node) is dict:
+        key = typing.get_args(node)[0]
+        if typing.get_origin(key) is Literal:
+            return [str(k) for k in typing.get_args(key)]
+    return []
+
+
+def _child(node: Any, part: str) -> Any:
+    node = _unwrap(node)
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(part)
+        return None if field is None else field.annotation
+    if typing.get_origin(node) is dict:
+        return typing.get_args(node)[1]
+    return None
+
+
+def _unwrap(node: Any) -> Any:
+    """``X | None`` and ``Annotated[X, ...]`` as ``X``."""
+    while True:
+        origin = typing.get_origin(node)
+        if origin is Annotated:
+            node = typing.get_args(node)[0]
+        elif origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(node) if a is not type(None)]
+            if len(args) != 1:
+                return node
+            node = args[0]
+        else:
+            return node

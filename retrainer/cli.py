@@ -195,6 +195,10 @@ def register(app: typer.Typer) -> None:
         trust_listed: bool = typer.Option(
             False, help="Accept every type the model file lists (after reading them)."
         ),
+        trust_recorded: bool = typer.Option(
+            False, help="Accept exactly the types whoever logged the model to MLflow "
+            "recorded as trusted (skops_trusted_types; the command shows them)."
+        ),
         score_name: str = typer.Option("score", help="The score's field name in answers."),
         decision_name: str = typer.Option("decision", help="The tier's field name in answers."),
         tier: Annotated[list[str] | None, typer.Option(
@@ -218,7 +222,8 @@ def register(app: typer.Typer) -> None:
         )
         adopted = register_adopted(
             settings.home, source, reference, name=name or settings.model_name, label=label,
-            alias=alias, trust=trust or (), trust_listed=trust_listed, decision=decision,
+            alias=alias, trust=trust or (), trust_listed=trust_listed,
+            trust_recorded=trust_recorded, decision=decision,
         )
         ref = adopted.ref
         where = f" as @{adopted.alias}" if adopted.alias else " (no alias)"
@@ -227,6 +232,9 @@ def register(app: typer.Typer) -> None:
             typer.echo("holdout " + ", ".join(
                 f"{k.removeprefix('holdout_')} {v:.4f}" for k, v in adopted.metrics.items()
                 if k.startswith("holdout_")))
+        if adopted.recorded is not None:
+            typer.echo("recorded as trusted when logged: "
+                       + (", ".join(adopted.recorded) or "none"))
         typer.echo("trusted types: " + (", ".join(adopted.trusted_types) or "none needed"))
         tiers = ", ".join(f"{n} > {t}" for n, t in reversed(decision.tiers))
         typer.echo(f"answers {decision.score_name} and {decision.decision_name} ({tiers}, "

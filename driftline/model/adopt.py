@@ -68,14 +68,24 @@ class AdoptionError(DriftlineError):
 class UntrustedTypesError(AdoptionError):
     """The model file references types nobody accepted yet (``--trust TYPE``)."""
 
-    def __init__(self, needed: Sequence[str]) -> None:
+    def __init__(self, needed: Sequence[str], recorded: Sequence[str] | None = None) -> None:
         self.needed = list(needed)
+        self.recorded = None if recorded is None else list(recorded)
         listed = " ".join(f"--trust {t}" for t in self.needed)
-        super().__init__(
+        message = (
             "the model file references types beyond driftline's built-in list: "
             f"{', '.join(self.needed)}; if you trust them, pass {listed} "
             "(or --trust-listed after reading them)"
         )
+        if self.recorded:
+            covered = set(self.recorded) >= set(self.needed)
+            message += (
+                f". Whoever logged the model recorded these types as trusted: "
+                f"{', '.join(self.recorded)}"
+                + ("; --trust-recorded accepts exactly those" if covered else
+                   "; they do not cover all the types above")
+            )
+        super().__init__(message)
 
 
 @dataclass(frozen=True)
@@ -104,6 +114,7 @@ class Adopted:
     alias: str | None
     metrics: dict[str, float]
     trusted_types: list[str]
+    recorded: list[str] | None = None  # the trusted types its logger recorded in MLflow
 
 
 @dataclass(frozen=True)
@@ -116,6 +127,7 @@ class LoadedSource:
     source: str
     signature: Any = None  # mlflow ModelSignature when the source had one
     notes: list[str] = field(default_factory=list)
+    recorded: list[str] | None = None  # the trusted types its logger recorded in MLmodel
 
 
 def read_reference(path: Path | str) -> Any:
@@ -268,8 +280,9 @@ def _skops_types(path: Path) -> list[str]:
 
 
 @contextlib.contextmanager
-def _local_model(source: str) -> Iterator[tuple[Path, Any]]:
-    """The skops file of ``source`` (a path or an MLflow URI) and its signature, if any."""
+def _local_model(source: str) -> Iterator[tuple[Path, Any, list[str] | None]]:
+    """The skops file of ``source`` (a path or an MLflow URI), its signature, and the types
+    whoever logged it recorded as trusted (MLflow's ``skops_trusted_types``), if any."""
     if not source.startswith(_URI_SCHEMES):
         path = Path(source)
         if not path.is_file():
@@ -277,7 +290,7 @@ def _local_model(source: str) -> Iterator[tuple[Path, Any]]:
                 f"{source} is neither a file nor an MLflow model URI (runs:/<run>/model, "
                 "models:/<name>/<version>)"
             )
-        yield path, None
+        yield path, None, None
         return
     import mlflow
     from mlflow.models import Model
@@ -299,17 +312,31 @@ def _local_model(source: str) -> Iterator[tuple[Path, Any]]:
                 f"{source} is stored as {flavor.get('serialization_format')}, which runs code "
                 "when loaded; log it again with serialization_format='skops'"
             )
-        yield local / flavor["pickled_model"], mlmodel.signature
+        recorded = flavor.get("skops_trusted_types")
+        yield (local / flavor["pickled_model"], mlmodel.signature,
+               None if recorded is None else [str(t) for t in recorded])
 
 
 def load_source(
-    source: str, *, trust: Sequence[str] = (), trust_listed: bool = False
+    source: str, *, trust: Sequence[str] = (), trust_listed: bool = False,
+    trust_recorded: bool = False,
 ) -> LoadedSource:
-    """Load the estimator at ``source`` once its untrusted types are accepted."""
+    """Load the estimator at ``source`` once its untrusted types are accepted: each named
+    in ``trust``, all the file lists (``trust_listed``), or those its logger recorded as
+    trusted in MLflow (``trust_recorded``)."""
     import skops.io
 
-    with _local_model(source) as (path, signature):
-        accepted = check_trust(_skops_types(path), trust, all_listed=trust_listed)
+    with _local_model(source) as (path, signature, recorded):
+        if trust_recorded and not recorded:
+            raise AdoptionError(
+                f"{source} records no trusted types (it was not logged with "
+                "skops_trusted_types); name each type with --trust instead"
+            )
+        given = [*trust, *(recorded or [] if trust_recorded else [])]
+        try:
+            accepted = check_trust(_skops_types(path), given, all_listed=trust_listed)
+        except UntrustedTypesError as exc:
+            raise UntrustedTypesError(exc.needed, recorded) from None
         try:
             # every type in the file is now built-in or accepted: skops may build them all
             estimator = skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))
@@ -320,7 +347,7 @@ def load_source(
             f"{type(estimator).__name__} from {source} has no predict_proba; driftline serves "
             "binary classifiers that return class probabilities"
         )
-    return LoadedSource(estimator, accepted, source, signature)
+    return LoadedSource(estimator, accepted, source, signature, recorded=recorded)
 
 
 def score_reference(estimator: Any, reference: Reference) -> np.ndarray:
@@ -404,6 +431,7 @@ def register_adopted(
     alias: str | None = None,
     trust: Sequence[str] = (),
     trust_listed: bool = False,
+    trust_recorded: bool = False,
     decision: DecisionPolicy | None = None,
     description: str = "",
 ) -> Adopted:
@@ -419,7 +447,8 @@ def register_adopted(
 
     decision = decision or DecisionPolicy()
     experiment_id = configure(home)  # an MLflow URI is resolved against this registry
-    loaded = load_source(source, trust=trust, trust_listed=trust_listed)
+    loaded = load_source(source, trust=trust, trust_listed=trust_listed,
+                         trust_recorded=trust_recorded)
     fitted = getattr(loaded.estimator, "feature_names_in_", None)
     reference = split_reference(
         read_reference(reference_path),
@@ -458,4 +487,4 @@ def register_adopted(
             trusted_types=loaded.accepted,
             decision=decision,
         )
-    return Adopted(ref, alias, metrics, loaded.accepted)
+    return Adopted(ref, alias, metrics, loaded.accepted, loaded.recorded)

@@ -63,11 +63,18 @@ def test_a_lightgbm_classifier_logged_to_mlflow_is_registered_and_served(
     assert set(LIGHTGBM_TYPES) <= set(needed)
     assert get_alias(NAME, "champion") is None  # nothing registered before the trust is given
 
-    trust = [arg for t in needed for arg in ("--trust", t)]
+    # the refusal shows what the model's logger recorded as trusted in MLflow
+    recorded = ["collections.OrderedDict", *LIGHTGBM_TYPES]
+    assert refused.exception.recorded == recorded
+    assert "recorded these types as trusted: " + ", ".join(recorded) in str(refused.exception)
+
+    # accepting the recorded list, and naming each type it does not cover
+    trust = [arg for t in needed if t not in recorded for arg in ("--trust", t)]
     result = _register(tmp_path, uri, "--reference", str(csv), "--label", "target",
-                       "--name", NAME, *trust)
+                       "--name", NAME, "--trust-recorded", *trust)
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
     assert f"registered {NAME} version 1 as @champion" in result.output
+    assert "recorded as trusted when logged: " + ", ".join(recorded) in result.output
     assert "holdout auc" in result.output
     assert "trusted types: " + ", ".join(needed) in result.output
     version = mlflow.MlflowClient().get_model_version(NAME, "1")

@@ -218,3 +218,26 @@ def test_bad_input_prints_one_line_and_exits_2(files, tmp_path, monkeypatch, cap
     assert exit_.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("driftline: label column 'mean_radius' holds values other than")
+
+
+def test_a_refusal_shows_the_types_the_models_logger_recorded_as_trusted():
+    from driftline.model.adopt import UntrustedTypesError
+
+    covered = UntrustedTypesError(["lib.A"], recorded=["lib.A", "lib.B"])
+    assert "recorded these types as trusted: lib.A, lib.B" in str(covered)
+    assert "--trust-recorded accepts exactly those" in str(covered)
+    short = UntrustedTypesError(["lib.A", "lib.C"], recorded=["lib.A"])
+    assert "they do not cover all the types above" in str(short)
+    assert "recorded" not in str(UntrustedTypesError(["lib.A"]))
+
+
+def test_trusting_the_recorded_types_of_a_file_that_records_none_is_refused(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from driftline.model.adopt import AdoptionError, load_source
+
+    path = tmp_path / "m.skops"
+    skops.io.dump(LogisticRegression().fit([[0.0], [1.0]], [0, 1]), path)
+    with pytest.raises(AdoptionError, match="records no trusted types"):
+        load_source(str(path), trust_recorded=True)
+    assert load_source(str(path)).recorded is None

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from driftline.model.validation import InvalidInputError
 from scorer.deps import BodyTooLargeError
 from scorer.model_store import NoModelError
-from scorer.publisher import BufferFullError
+from scorer.publisher import BufferFullError, NotAcknowledgedError
 from scorer.routes import labels, model, ops, predict
 from scorer.service import BatchTooLargeError, Scorer
 from scorer.settings import ScorerSettings
@@ -82,4 +82,5 @@ def create_app(
     app.add_exception_handler(BatchTooLargeError, _too_large)
     app.add_exception_handler(BufferFullError, _unavailable)
     app.add_exception_handler(NoModelError, _unavailable)
+    app.add_exception_handler(NotAcknowledgedError, _unavailable)
     return app

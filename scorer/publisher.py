@@ -25,11 +25,15 @@ The policy, in full:
 5. **Shutdown flushes** for up to 30 s and logs how many predictions were still queued.
 
 The limit of the policy: predictions still queued in memory are lost if the *process* dies
-(not the broker). Run replicas and keep the buffer small enough for the loss you accept.
+(not the broker). Run replicas and keep the buffer small enough for the loss you accept, or
+set ``DRIFTLINE_PUBLISH=ack``: then a request is answered only once the broker has
+acknowledged its predictions (:class:`Acknowledged`), and 503 when that does not come within
+``DRIFTLINE_ACK_TIMEOUT_S`` or a prediction was dead-lettered; nothing answered is lost.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -42,13 +46,58 @@ from driftline.settings import KafkaSettings
 from scorer.metrics import ScorerMetrics
 from scorer.settings import ScorerSettings
 
-__all__ = ["Ack", "BufferFullError", "PredictionPublisher"]
+__all__ = [
+    "Ack",
+    "Acknowledged",
+    "BufferFullError",
+    "NotAcknowledgedError",
+    "PredictionPublisher",
+]
 
 log = logging.getLogger(__name__)
 
 
 class BufferFullError(DriftlineError):
     """The publish buffer cannot take the predictions: the caller should answer 503."""
+
+
+class NotAcknowledgedError(DriftlineError):
+    """With ``DRIFTLINE_PUBLISH=ack``: the broker did not acknowledge in time, or a message
+    was dead-lettered; the caller answers 503."""
+
+
+class Acknowledged:
+    """An asyncio future (``future``) that resolves once every message of a group is done
+    with: True when all were acknowledged by the broker, False when any was dead-lettered.
+    :meth:`delivered` and :meth:`failed` are called from the delivery-report thread."""
+
+    def __init__(self, count: int, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._remaining = count
+        self._failed = 0
+        self._lock = threading.Lock()
+        self.future: asyncio.Future[bool] = loop.create_future()
+        if count == 0:
+            self.future.set_result(True)
+
+    def delivered(self) -> None:
+        self._step(False)
+
+    def failed(self) -> None:
+        self._step(True)
+
+    def _step(self, failed: bool) -> None:
+        with self._lock:
+            self._remaining -= 1
+            self._failed += failed
+            if self._remaining != 0:
+                return
+            ok = not self._failed
+        self._loop.call_soon_threadsafe(self._resolve, ok)
+
+    def _resolve(self, ok: bool) -> None:
+        if not self.future.done():
+            self.future.set_result(ok)
 
 
 class Ack:
@@ -178,15 +227,17 @@ class PredictionPublisher:
         on_done: Callable[[], None] | None = None,
         *,
         topic: str | None = None,
+        on_failed: Callable[[], None] | None = None,
     ) -> None:
         """Enqueue every encoded PredictionEvent (``values``, keyed by ``keys``, as
         :func:`driftline.events.encode_predictions` gives them) or none: BufferFullError,
         nothing enqueued, when they would not fit. ``topic`` (default: this publisher's)
         lets other events, such as labels, share the buffer and its policy.
 
-        ``on_done`` is called once per event when Kafka acknowledged it or it was dead-lettered.
+        ``on_done`` is called once per event when Kafka acknowledged it or it was dead-lettered
+        (``on_failed`` instead, when given, for a dead-lettered one).
         """
-        report = self._report if on_done is None else self._reporter(on_done)
+        report = self._report if on_done is None else self._reporter(on_done, on_failed)
         messages = [{"key": k, "value": v} for k, v in zip(keys, values, strict=True)]
         # The check and the enqueue are one step, so concurrent batches (HTTP worker threads)
         # cannot both pass the check and overflow the queue half-way: all or nothing.
@@ -217,11 +268,11 @@ class PredictionPublisher:
         self._metrics.enqueued.inc(len(messages))
 
     def _reporter(
-        self, on_done: Callable[[], None]
+        self, on_done: Callable[[], None], on_failed: Callable[[], None] | None = None
     ) -> Callable[[KafkaError | None, Message], None]:
         def report(err: KafkaError | None, msg: Message) -> None:
             if self._report(err, msg):
-                on_done()
+                (on_done if err is None or on_failed is None else on_failed)()
 
         return report
 

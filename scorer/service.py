@@ -30,7 +30,12 @@ from scorer.batching import MicroBatcher
 from scorer.labels import label_validators
 from scorer.metrics import ScorerMetrics
 from scorer.model_store import ModelStore, UpdateFollower
-from scorer.publisher import BufferFullError, PredictionPublisher
+from scorer.publisher import (
+    Acknowledged,
+    BufferFullError,
+    NotAcknowledgedError,
+    PredictionPublisher,
+)
 from scorer.scoring import answers, tier_names
 from scorer.settings import ScorerSettings
 from scorer.stream import TransactionScorer
@@ -100,6 +105,21 @@ class ScoredBatch:
         )
 
 
+@dataclass(frozen=True)
+class _Waiting:
+    """An answer to give once its group's acknowledgement has come (DRIFTLINE_PUBLISH=ack)."""
+
+    public: msgspec.Struct
+    ack: Acknowledged
+
+
+def _hooks(ack: Acknowledged | None) -> dict[str, Callable[[], None]]:
+    """The delivery callbacks that tell ``ack`` (none without one)."""
+    if ack is None:
+        return {}
+    return {"on_done": ack.delivered, "on_failed": ack.failed}
+
+
 class Scorer:
     """Everything ``driftline serve`` runs, with one settings object."""
 
@@ -108,13 +128,15 @@ class Scorer:
         self._tune_gc = tune_gc  # only in a process of its own: it changes the whole process
         self.metrics = ScorerMetrics()
         self.store = ModelStore(settings, self.metrics)
-        self.publisher = PredictionPublisher.from_settings(settings, self.metrics)
+        self.ack_mode = settings.publish == "ack"  # answer once the broker has it
+        self.publisher = PredictionPublisher.from_settings(
+            settings, self.metrics, report_successes=self.ack_mode)
         self.publishers = [self.publisher]  # the stream scorer adds its own
         self.metrics.bind_buffer(
             lambda: sum(p.depth() for p in self.publishers), settings.buffer_max_messages
         )
         self._policy = settings.thresholds.policy  # for versions registered without one
-        self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], msgspec.Struct] = (
+        self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], Any] = (
             MicroBatcher(
             self._score_micro_batch,
             max_size=settings.micro_batch_size,
@@ -181,6 +203,7 @@ class Scorer:
         prediction_ids: Sequence[str | None] | None = None,
         event_times: Sequence[float] | None = None,
         on_done: Callable[[], None] | None = None,
+        on_failed: Callable[[], None] | None = None,
     ) -> ScoredBatch:
         """Score validated rows (dicts, consumed) in one model call and publish one event per
         row; ids and times default to the rows' ``entity_id``/``request_id`` and now.
@@ -224,7 +247,7 @@ class Scorer:
             entity_ids=entity_ids,
         )
         try:
-            publisher.publish(keys, values, on_done)
+            publisher.publish(keys, values, on_done, on_failed=on_failed)
         except BufferFullError:
             self.metrics.rejected.labels("buffer_full").inc(count)
             raise
@@ -235,10 +258,11 @@ class Scorer:
 
     def _score_micro_batch(
         self, items: list[tuple[ServedModel, dict[str, Any]]]
-    ) -> list[msgspec.Struct | Exception]:
+    ) -> list[Any]:
         # Items validated against different versions (a swap happened meanwhile) are scored
-        # by the version that validated them; each group succeeds or fails on its own.
-        out: list[msgspec.Struct | Exception] = []
+        # by the version that validated them; each group succeeds or fails on its own. With
+        # DRIFTLINE_PUBLISH=ack each answer goes with its group's acknowledgement to wait for.
+        out: list[Any] = []
         start = 0
         while start < len(items):
             served = items[start][0]
@@ -247,7 +271,10 @@ class Scorer:
                 end += 1
             try:
                 rows = [row for _, row in items[start:end]]
-                out.extend(self.score_rows(served, rows, source="http").public())
+                ack = self._acknowledged(len(rows))
+                scored = self.score_rows(served, rows, source="http", **_hooks(ack))
+                public = scored.public()
+                out.extend(public if ack is None else [_Waiting(p, ack) for p in public])
             except BufferFullError as exc:
                 out.extend([exc] * (end - start))
             start = end
@@ -285,7 +312,8 @@ class Scorer:
         DRIFTLINE_BUFFER_WAIT_MS (then BufferFullError, 503).
 
         Batches wait and publish one at a time: two batches waiting for the same room would
-        both see it, and the second would be refused after its wait.
+        both see it, and the second would be refused after its wait. With
+        DRIFTLINE_PUBLISH=ack the answer waits for the broker's acknowledgement of every row.
         """
         deadline = time.monotonic() + self.settings.buffer_wait_ms / 1000.0
         turn = False
@@ -297,18 +325,52 @@ class Scorer:
         try:
             if turn:
                 await self.wait_for_room(len(rows), deadline)
+            ack = self._acknowledged(len(rows))
             if in_thread:
-                return await asyncio.to_thread(self.answer_batch, served, rows)
-            return self.answer_batch(served, rows)
+                body = await asyncio.to_thread(self.answer_batch, served, rows, ack)
+            else:
+                body = self.answer_batch(served, rows, ack)
         finally:
             if turn:
                 self._batch_room.release()
+        await self.wait_acknowledged(ack, len(rows))
+        return body
 
     async def predict_one(self, served: ServedModel, row: dict[str, Any]) -> bytes:
         """Score one validated row through the micro-batcher; the JSON response body. Waits
         for room in the buffer first, like a batch (its micro-batch checks again)."""
         await self.wait_for_room(1)
-        return _encode(await self.batcher.submit((served, row)))
+        answer = await self.batcher.submit((served, row))
+        if isinstance(answer, _Waiting):
+            await self.wait_acknowledged(answer.ack, 1)
+            answer = answer.public
+        return _encode(answer)
+
+    def _acknowledged(self, count: int) -> Acknowledged | None:
+        """A group's acknowledgement to wait for (None unless DRIFTLINE_PUBLISH=ack)."""
+        if not self.ack_mode:
+            return None
+        return Acknowledged(count, asyncio.get_running_loop())
+
+    async def wait_acknowledged(self, ack: Acknowledged | None, count: int) -> None:
+        """Wait for the broker's acknowledgement of a group (nothing to wait for: None);
+        NotAcknowledgedError (503) when it does not come in DRIFTLINE_ACK_TIMEOUT_S or a
+        message was dead-lettered."""
+        if ack is None:
+            return
+        timeout = self.settings.ack_timeout_s
+        try:
+            ok = await asyncio.wait_for(asyncio.shield(ack.future), timeout)
+        except TimeoutError:
+            self.metrics.rejected.labels("not_acknowledged").inc(count)
+            raise NotAcknowledgedError(
+                f"Kafka did not acknowledge within {timeout:g} s (DRIFTLINE_ACK_TIMEOUT_S); "
+                "the prediction may still be published: retry with the same request_id"
+            ) from None
+        if not ok:
+            self.metrics.rejected.labels("not_acknowledged").inc(count)
+            raise NotAcknowledgedError(
+                "Kafka refused the message; it went to the dead-letter topic")
 
     async def publish_labels(self, events: Sequence[LabelEvent]) -> list[str]:
         """Publish LabelEvents to ``labels`` through the prediction publisher, all or none,
@@ -320,11 +382,16 @@ class Scorer:
                 f"{self.publisher.depth()} messages are waiting for Kafka "
                 f"(capacity {self.publisher.capacity}); retry later"
             )
+        ack = self._acknowledged(len(events))
+        hooks = _hooks(ack)
         self.publisher.publish(
             [e.key for e in events],
             [encode(e) for e in events],
+            hooks.get("on_done"),
             topic=self.settings.topic("labels"),
+            on_failed=hooks.get("on_failed"),
         )
+        await self.wait_acknowledged(ack, len(events))
         self.metrics.labels_accepted.inc(len(events))
         return [e.prediction_id for e in events]
 
@@ -338,10 +405,11 @@ class Scorer:
             rows = self._validate_batch(served, body)
         return rows
 
-    def answer_batch(self, served: ServedModel, rows: list[dict[str, Any]]) -> bytes:
+    def answer_batch(self, served: ServedModel, rows: list[dict[str, Any]],
+                     ack: Acknowledged | None = None) -> bytes:
         """Score and publish validated rows; the JSON response body. Raises BufferFullError
-        (503) when the buffer cannot take them all."""
-        scored = self.score_rows(served, rows, source="http")
+        (503) when the buffer cannot take them all. ``ack`` hears of each row's delivery."""
+        scored = self.score_rows(served, rows, source="http", **_hooks(ack))
         return _encode(_Batch(served.name, served.version, len(scored), scored.public()))
 
     def _validate_batch(self, served: ServedModel, body: bytes) -> list[dict[str, Any]]:

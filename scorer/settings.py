@@ -12,6 +12,8 @@ Value error, DRIFTLINE_MEDIUM_RISK_THRESHOLD
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from driftline.settings import DriftlineSettings
@@ -91,6 +93,19 @@ class ScorerSettings(DriftlineSettings):
         ge=0.0,
         le=60_000.0,
         description="How long a request that does not fit in the buffer waits for room before 503.",
+    )
+    publish: Literal["buffer", "ack"] = Field(
+        default="buffer",
+        description="When /predict, /predict/batch and /labels answer: buffer (once the "
+        "prediction is in the producer's queue: fastest; a killed process loses what is "
+        "queued) or ack (once the broker has acknowledged it: nothing answered is lost, "
+        "even on kill -9).",
+    )
+    ack_timeout_s: float = Field(
+        default=10.0, gt=0.0, le=300.0,
+        description="With DRIFTLINE_PUBLISH=ack, how long a request waits for the broker's "
+        "acknowledgement before 503 (the prediction may still arrive: retry with the same "
+        "request_id).",
     )
     kafka_probe_s: float = Field(
         default=2.0, gt=0.0, description="Seconds between probes of Kafka's reachability (/ready)."

@@ -32,7 +32,7 @@ class TopicRecordingPublisher:
     def depth(self) -> int:
         return 0 if self.room else self.capacity
 
-    def publish(self, keys, values, on_done=None, *, topic=None) -> None:
+    def publish(self, keys, values, on_done=None, *, topic=None, on_failed=None) -> None:
         self.published.append((topic, list(keys), list(values)))
 
 

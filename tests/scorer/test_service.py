@@ -49,7 +49,7 @@ class RecordingPublisher:
     def depth(self) -> int:
         return 0
 
-    def publish(self, keys, values, on_done=None, *, topic=None) -> None:
+    def publish(self, keys, values, on_done=None, *, topic=None, on_failed=None) -> None:
         self.published.append((list(keys), list(values), on_done))
 
 
@@ -228,7 +228,7 @@ class FillingPublisher(RecordingPublisher):
     def depth(self) -> int:
         return self.queued
 
-    def publish(self, keys, values, on_done=None, *, topic=None) -> None:
+    def publish(self, keys, values, on_done=None, *, topic=None, on_failed=None) -> None:
         if not self.has_room(len(keys)):
             raise BufferFullError("full")
         super().publish(keys, values, on_done, topic=topic)
@@ -302,3 +302,87 @@ def test_a_version_with_its_own_decision_policy_answers_and_publishes_its_tiers(
         if s.name.endswith("_total") and s.labels["model_name"] == "fraud"
     }
     assert counted == {e.decision for e in events}
+
+
+class AckingPublisher(RecordingPublisher):
+    """Holds each group's delivery callbacks; the test says when Kafka acknowledges."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hooks: list[tuple[object, object, int]] = []
+
+    def publish(self, keys, values, on_done=None, *, topic=None, on_failed=None) -> None:
+        super().publish(keys, values, on_done, topic=topic)
+        self.hooks.append((on_done, on_failed, len(keys)))
+
+    def acknowledge(self, *, fail: bool = False) -> None:
+        """Kafka's delivery reports for everything published so far, from another thread."""
+        import threading
+
+        hooks, self.hooks = self.hooks, []
+
+        def report() -> None:
+            for on_done, on_failed, n in hooks:
+                for _ in range(n):
+                    (on_failed if fail else on_done)()
+
+        threading.Thread(target=report).start()
+
+
+def _ack_scorer(tmp_path, timeout: float = 5.0) -> tuple[Scorer, AckingPublisher]:
+    settings = ScorerSettings(home=tmp_path, kafka=KafkaSettings(bootstrap_servers="127.0.0.1:1"),
+                              publish="ack", ack_timeout_s=timeout)
+    scorer = Scorer(settings)
+    scorer.publisher = AckingPublisher()  # type: ignore[assignment]
+    return scorer, scorer.publisher  # type: ignore[return-value]
+
+
+def test_with_publish_ack_an_answer_waits_for_the_brokers_acknowledgement(served, tmp_path):
+    scorer, publisher = _ack_scorer(tmp_path)
+
+    async def run() -> tuple[bool, bytes, bytes]:
+        scorer.batcher.start()
+        single = asyncio.create_task(scorer.predict_one(served, _rows(1)[0]))
+        batch = asyncio.create_task(
+            scorer.answer_batch_when_room(served, _rows(5), in_thread=True))
+        while len(publisher.hooks) < 2:
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.05)
+        waiting = not single.done() and not batch.done()  # published, not acknowledged
+        publisher.acknowledge()
+        answers = await asyncio.gather(single, batch)
+        await scorer.batcher.stop()
+        return waiting, *answers
+
+    waiting, single, batch = asyncio.run(run())
+    assert waiting
+    assert "prediction_id" in msgspec.json.decode(single)
+    assert msgspec.json.decode(batch)["count"] == 5
+
+
+def test_with_publish_ack_a_dead_lettered_or_unacknowledged_prediction_gets_503(served,
+                                                                                 tmp_path):
+    from scorer.publisher import NotAcknowledgedError
+
+    scorer, publisher = _ack_scorer(tmp_path, timeout=0.2)
+
+    async def refused() -> str:
+        task = asyncio.create_task(
+            scorer.answer_batch_when_room(served, _rows(3), in_thread=False))
+        while not publisher.hooks:
+            await asyncio.sleep(0.01)
+        publisher.acknowledge(fail=True)
+        with pytest.raises(NotAcknowledgedError) as caught:
+            await task
+        return str(caught.value)
+
+    async def timed_out() -> str:
+        with pytest.raises(NotAcknowledgedError) as caught:
+            await scorer.answer_batch_when_room(served, _rows(3), in_thread=False)
+        return str(caught.value)
+
+    assert "dead-letter" in asyncio.run(refused())
+    assert "did not acknowledge" in asyncio.run(timed_out())
+    rejected = {s.labels["reason"]: s.value for m in scorer.metrics.rejected.collect()
+                for s in m.samples if s.name.endswith("_total")}
+    assert rejected["not_acknowledged"] == 6

@@ -40,10 +40,19 @@ class ScorerMetrics:
         )
         self.rejected = Counter(
             "driftline_scorer_rejected_total",
-            "Requests refused: invalid, too_large, unauthorized, buffer_full, no_model",
+            "Requests refused: invalid, too_large, unauthorized, buffer_full, no_model, "
+            "not_acknowledged",
             ["reason"],
             registry=r,
         )
+        self.thread_restarts = Counter(
+            "driftline_scorer_thread_restarts_total",
+            "Background threads (model-updates, stream) found dead and started again",
+            ["thread"],
+            registry=r,
+        )
+        for thread in ("model-updates", "stream"):
+            self.thread_restarts.labels(thread)
         self.labels_accepted = Counter(
             "driftline_scorer_labels_total",
             "Labels accepted over HTTP and published to labels",

@@ -151,9 +151,20 @@ class UpdateFollower:
         )
         self._thread.start()
 
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
     def alive(self) -> bool:
         """Whether the following thread is running."""
         return self._thread is not None and self._thread.is_alive()
+
+    def restart(self) -> None:
+        """Start following again after the thread died (it reads the compacted topic from
+        its start with a new consumer, then checks the alias)."""
+        if self._thread is None or self.alive() or self._stop.is_set():
+            return
+        self.start()
 
     def stop(self) -> None:
         self._stop.set()

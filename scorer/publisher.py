@@ -155,6 +155,7 @@ class PredictionPublisher:
         self.dead_letters = DeadLetterWriter(self._producer, dead_letter_topic, "scorer")
         self._reachable = False
         self._probed = False
+        self.fatal_error: str | None = None  # set once the producer hit a fatal error
         self._stop = threading.Event()
         self._prober: threading.Thread | None = None
         self._enqueue_lock = threading.Lock()
@@ -302,6 +303,7 @@ class PredictionPublisher:
         if err.code() == KafkaError._ALL_BROKERS_DOWN:
             self._set_reachable(False)
         if err.fatal():
+            self.fatal_error = err.str()
             log.critical("the Kafka producer hit a fatal error and must be restarted: %s", err)
         else:
             log.debug("kafka client: %s", err)

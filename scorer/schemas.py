@@ -79,3 +79,4 @@ class ReadinessPublic(BaseModel):
     buffered: int
     buffer_capacity: int
     model_error: str | None = None  # why the version the alias names is not served
+    problems: list[str] = []  # background threads dead, a fatal producer error

@@ -150,6 +150,7 @@ class Scorer:
         self.stream: TransactionScorer | None = None  # when settings.stream
         self.label_validators = label_validators(settings.max_batch_rows)
         self._batch_room = asyncio.Lock()  # see answer_batch_when_room; remade by start()
+        self._supervisor: asyncio.Task[None] | None = None
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -177,10 +178,52 @@ class Scorer:
         await asyncio.to_thread(self.start_blocking)
         self._batch_room = asyncio.Lock()  # of this event loop
         self.batcher.start()
+        self._supervisor = asyncio.get_running_loop().create_task(self._supervise())
 
     async def stop(self) -> None:
+        if self._supervisor is not None:
+            self._supervisor.cancel()
         await self.batcher.stop()
         await asyncio.to_thread(self.stop_blocking)
+
+    # -- health -----------------------------------------------------------------------------
+
+    def problems(self) -> list[str]:
+        """What keeps the scorer from doing its whole job now (empty: nothing): a background
+        thread that died, or a producer that hit a fatal error."""
+        found = []
+        if self.follower.started and not self.follower.alive():
+            found.append("the model-updates follower stopped (restarting it)")
+        if self.stream is not None and not self.stream.alive():
+            found.append("the transactions scorer stopped (restarting it)")
+        for publisher in self.publishers:
+            if publisher.fatal_error:
+                found.append(f"the Kafka producer hit a fatal error ({publisher.fatal_error});"
+                             " the process must be restarted")
+        return found
+
+    def fatal(self) -> bool:
+        """Whether only a restart of the process can help (/health fails)."""
+        return any(p.fatal_error for p in self.publishers)
+
+    def supervise_once(self) -> None:
+        """Start again a background thread that died, counted and logged."""
+        if self.follower.started and not self.follower.alive():
+            log.error("the model-updates follower stopped; starting it again")
+            self.metrics.thread_restarts.labels("model-updates").inc()
+            self.follower.restart()
+        if self.stream is not None and not self.stream.alive():
+            log.error("the transactions scorer stopped; starting it again")
+            self.metrics.thread_restarts.labels("stream").inc()
+            self.stream.restart()
+
+    async def _supervise(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                self.supervise_once()
+            except Exception:  # a restart that failed is tried again next round
+                log.exception("restarting a background thread failed")
 
     def stop_blocking(self) -> None:
         if self.stream is not None:

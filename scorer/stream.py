@@ -67,15 +67,30 @@ class TransactionScorer:
         self.publisher = PredictionPublisher.from_settings(
             settings, metrics, report_successes=True
         )
-        self._consumer = Consumer(
-            settings.kafka,
-            settings.stream_group,
+        self._consumer = self._subscribed()
+
+    def _subscribed(self) -> Consumer:
+        consumer = Consumer(
+            self._settings.kafka,
+            self._settings.stream_group,
             options={"logger": logging.getLogger("driftline.kafka.stream")},
         )
-        self._consumer.subscribe([self._topic])
+        consumer.subscribe([self._topic])
+        return consumer
 
     def start(self) -> None:
         self.publisher.start()
+        self._start_thread()
+
+    def restart(self) -> None:
+        """Start the scoring thread again after it died (a new consumer, the same group:
+        it resumes from the committed offsets)."""
+        if self.alive() or self._stop.is_set():
+            return
+        self._consumer = self._subscribed()
+        self._start_thread()
+
+    def _start_thread(self) -> None:
         self._thread = threading.Thread(target=self._run, name="driftline-stream", daemon=True)
         self._thread.start()
 

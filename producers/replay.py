@@ -25,10 +25,10 @@ from confluent_kafka import Producer as _ConfluentProducer
 
 from driftline.errors import DriftlineError
 from driftline.kafka import Consumer, Producer, create_internal_topics
+from driftline.replay_manifest import PartitionRange, ReplayManifest
 from driftline.settings import KafkaSettings
 from driftline.topics import topic_names
 from producers.bounds import parse_bound, parse_speed, resolve_range
-from producers.manifest import PartitionRange, ReplayManifest
 from producers.timedmerge import TimedMerge
 
 __all__ = [

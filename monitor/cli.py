@@ -16,6 +16,9 @@ _POLICY = typer.Option(
     [], "--policy", help="A policy file to judge with (repeatable, side by side; default: "
     "the live policy, DRIFTLINE_POLICY_FILE or the settings).")
 _OUT = typer.Option(None, help="Results folder (default: <home>/backtests/<time>).")
+_MANIFEST = typer.Option(
+    None, "--manifest", help="A manifest of `driftline replay --topics`: the backtest reads "
+    "its prefix over its range (--prefix, --from and --to override it).")
 
 
 def register(app: typer.Typer) -> None:
@@ -52,9 +55,12 @@ def register(app: typer.Typer) -> None:
 
     @app.command("backtest")
     def backtest(
-        start: str = typer.Option(..., "--from", help="Start of the range, by event time "
-                                  "(ISO time, UTC without a zone, or epoch seconds)."),
-        end: str = typer.Option(..., "--to", help="End of the range, by event time."),
+        start: str = typer.Option(None, "--from", help="Start of the range, by event time "
+                                  "(ISO time, UTC without a zone, or epoch seconds); "
+                                  "required without --manifest."),
+        end: str = typer.Option(None, "--to", help="End of the range, by event time; "
+                                "required without --manifest."),
+        manifest: Path = _MANIFEST,
         model: str = typer.Option(None, help="Only this model's predictions (default: all)."),
         version: str = typer.Option(
             None, help="Only this version of --model: a version number or an alias "
@@ -80,7 +86,8 @@ def register(app: typer.Typer) -> None:
         from monitor.backtest.cli_run import run_command
 
         run_command(start=start, end=end, model=model, version=version, policies=policy,
-                    prefix=prefix, onset=onset, out=out, retrain=retrain, as_json=as_json)
+                    prefix=prefix, onset=onset, out=out, retrain=retrain, as_json=as_json,
+                    manifest=manifest)
 
     @app.command("monitor")
     def monitor(

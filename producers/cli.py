@@ -254,20 +254,36 @@ class _ProgressBar:
 
 
 def replay(
-    topic: str = typer.Option(..., "--topic", help="Source topic (driftline names get the "
-                              "configured prefix)."),
-    to_topic: str = typer.Option(..., "--to-topic", help="Target topic; created with the "
-                                 "source's partition count if missing."),
+    topic: str | None = typer.Option(None, "--topic", help="Source topic (driftline names get "
+                                     "the configured prefix); with --to-topic."),
+    to_topic: str | None = typer.Option(None, "--to-topic", help="Target topic; created with "
+                                        "the source's partition count if missing."),
+    topics: str | None = typer.Option(
+        None, "--topics", help="Several driftline topics, e.g. predictions,labels, copied "
+        "over one range to <--to-prefix><name>; labels with predictions keep their partners."),
+    to_prefix: str | None = typer.Option(
+        None, "--to-prefix", help="Prefix of the targets of --topics, e.g. bt1. (a backtest "
+        "reads it with --prefix or --manifest)."),
     from_: str = typer.Option(
-        "earliest", "--from", help="earliest, an offset (1200), offsets per partition "
-        "(0:100,1:250) or an ISO time (2026-11-27T10:00:00Z)."
+        "earliest", "--from", help="earliest, an ISO time (2026-11-27T10:00:00Z), epoch "
+        "seconds with a decimal point (1795773600.0), an offset (1200) or offsets per "
+        "partition (0:100,1:250)."
     ),
     to: str = typer.Option(
         "latest", "--to", help="End of the range, exclusive; same forms as --from."
     ),
+    time_basis: str = typer.Option(
+        "event", "--time", help="What the times mean: event (the payload's event_time) or "
+        "kafka (the messages' timestamps)."),
+    partner_window: float = typer.Option(
+        86_400.0, "--partner-window", help="Seconds the labels' range ends after the "
+        "predictions' with --topics (default: the monitor's default join TTL)."),
+    into_live: bool = typer.Option(
+        False, "--into-live", help="Allow a target that is a live topic (the configured "
+        "prefix's)."),
     speed: str = typer.Option("max", help="max, or a factor of real time: 1x, 10x, 0.5x."),
     partitions: str | None = typer.Option(
-        None, help="Only these source partitions, e.g. 0,2."
+        None, help="Only these source partitions, e.g. 0,2 (--topic only)."
     ),
     manifest: str | None = typer.Option(
         None, help="Where to write the manifest (default: <home>/replays/<time>-<topic>.json)."
@@ -279,9 +295,10 @@ def replay(
     create: bool = typer.Option(True, "--create/--no-create", help="Create a missing target."),
     progress: bool = typer.Option(True, "--progress/--no-progress"),
 ) -> None:
-    """Copy a range of a topic exactly (keys, headers, order, timing); write a manifest."""
+    """Copy a range of a topic, or of several topics under a prefix, exactly (keys, headers,
+    order, timing); write a manifest."""
     from producers.bounds import parse_bound, parse_speed
-    from producers.replay import ReplayRequest
+    from producers.replay import PrefixReplayRequest, ReplayRequest, replay_topics
     from producers.replay import replay as run
 
     for param, value, parse in (
@@ -291,6 +308,16 @@ def replay(
             parse(value)  # type: ignore[operator]
         except ValueError as exc:
             raise _bad(param, exc) from None
+    if time_basis not in ("event", "kafka"):
+        raise typer.BadParameter(f"{time_basis!r}: choose event or kafka", param_hint="--time")
+    if (topics is None) == (topic is None):
+        raise typer.BadParameter("give --topic with --to-topic, or --topics with --to-prefix",
+                                 param_hint="--topic/--topics")
+    if topic is not None and to_topic is None:
+        raise typer.BadParameter("--topic needs --to-topic", param_hint="--to-topic")
+    if topics is not None and (to_prefix is None or partitions or to_topic):
+        raise typer.BadParameter("--topics needs --to-prefix (and takes no --to-topic or "
+                                 "--partitions)", param_hint="--topics")
     chosen: tuple[int, ...] | None = None
     if partitions:
         try:
@@ -300,27 +327,41 @@ def replay(
                 f"{partitions!r}: list partition numbers, e.g. 0,2", param_hint="--partitions"
             ) from None
     settings = _settings()
-    request = ReplayRequest(
-        topic=topic, to_topic=to_topic, start=from_, end=to, speed=speed, partitions=chosen,
-        keep_timestamps=keep_timestamps, create_target=create,
-    )
     with _ProgressBar(0, progress) as bar:
-        result = run(settings.kafka, request, on_plan=bar.set_total, on_progress=bar.advance_to)
+        if topics is not None:
+            assert to_prefix is not None
+            result: Any = replay_topics(settings.kafka, PrefixReplayRequest(
+                topics=tuple(t.strip() for t in topics.split(",") if t.strip()),
+                to_prefix=to_prefix, start=from_, end=to, speed=speed,
+                time=time_basis,  # type: ignore[arg-type]
+                partner_window=partner_window, keep_timestamps=keep_timestamps,
+                create_target=create, into_live=into_live,
+            ), on_plan=bar.set_total, on_progress=bar.advance_to,
+                accepted=settings.time_range())
+        else:
+            assert topic is not None and to_topic is not None
+            result = run(settings.kafka, ReplayRequest(
+                topic=topic, to_topic=to_topic, start=from_, end=to, speed=speed,
+                partitions=chosen, keep_timestamps=keep_timestamps, create_target=create,
+                time=time_basis, into_live=into_live,  # type: ignore[arg-type]
+            ), on_plan=bar.set_total, on_progress=bar.advance_to,
+                accepted=settings.time_range())
+    stamp = result.created_at.replace(":", "").replace("+0000", "Z")
+    name = result.source_topic if topics is None else result.target_prefix.rstrip(".-_")
     path = Path(manifest) if manifest else settings.replays_dir / (
-        f"{result.created_at.replace(':', '').replace('+0000', 'Z')}-{result.source_topic}-"
-        f"{result.replay_id}.json"
-    )
+        f"{stamp}-{name}-{result.replay_id}.json")
     result.write(path)
-    spans = ", ".join(
-        f"{r.partition}:{r.first_offset}..{r.last_offset}" for r in result.ranges if r.count
-    )
-    typer.echo(
-        f"replayed {result.count} messages from {result.source_topic} [{spans or 'empty range'}] "
-        f"to {result.target_topic} ({result.partitioning}) in {result.elapsed_s:.2f}s "
-        f"({result.rate:,.0f} msg/s)"
-    )
-    for note in result.notes:
-        typer.echo(f"note: {note}")
+    for one in ([result] if topics is None else result.topics):
+        spans = ", ".join(
+            f"{r.partition}:{r.first_offset}..{r.last_offset}" for r in one.ranges if r.count
+        )
+        typer.echo(
+            f"replayed {one.count} messages from {one.source_topic} "
+            f"[{spans or 'empty range'}] to {one.target_topic} ({one.partitioning}) in "
+            f"{one.elapsed_s:.2f}s ({one.rate:,.0f} msg/s)"
+        )
+        for note in one.notes:
+            typer.echo(f"note: {note}")
     typer.echo(f"manifest: {path}")
 
 

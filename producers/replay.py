@@ -24,20 +24,31 @@ from confluent_kafka import OFFSET_END, KafkaError, KafkaException, Message, Top
 from confluent_kafka import Producer as _ConfluentProducer
 
 from driftline.errors import DriftlineError
+from driftline.intake import TimeRange
 from driftline.kafka import Consumer, Producer, create_internal_topics
+from driftline.replay_manifest import (
+    PartitionRange,
+    PrefixReplayManifest,
+    ReplayManifest,
+    TimeBasis,
+)
 from driftline.settings import KafkaSettings
-from driftline.topics import topic_names
-from producers.bounds import parse_bound, parse_speed, resolve_range
-from producers.manifest import PartitionRange, ReplayManifest
+from driftline.topics import TOPICS, topic_names
+from producers.bounds import Bound, parse_bound, parse_speed, resolve_range
+from producers.eventrange import EventRangeError, scan_event_range
 from producers.timedmerge import TimedMerge
 
 __all__ = [
     "CONSUMER_OPTIONS",
+    "PARTNERS",
     "PRODUCER_OPTIONS",
+    "PrefixReplayRequest",
     "ReplayError",
     "ReplayRequest",
     "replay",
+    "replay_topics",
     "resolve_topic",
+    "target_config",
 ]
 
 log = logging.getLogger(__name__)
@@ -62,6 +73,12 @@ PRODUCER_OPTIONS: dict[str, Any] = {
     "partitioner": "murmur2_random",
     "delivery.report.only.error": True,
 }
+# A topic -> the topic its events follow: a label arrives after its prediction, so a copy of
+# both takes labels up to the partner window past the end of the range.
+PARTNERS: dict[str, str] = {"labels": "predictions"}
+# Accepted event times when the caller names none: the services' defaults (2000-01-01 on,
+# at most ten minutes ahead of the clock).
+_DEFAULT_ACCEPTED = TimeRange(946_684_800.0, 600.0)
 _BATCH = 50_000
 _TIMED_HIGH = 50_000  # messages buffered per partition before it is paused (finite speed)
 
@@ -72,7 +89,10 @@ class ReplayError(DriftlineError):
 
 @dataclass(frozen=True)
 class ReplayRequest:
-    """One replay, as given on the command line."""
+    """One replay, as given on the command line. ``time``: what the times of ``start`` and
+    ``end`` mean (payload event time, or Kafka's timestamps); ``end_extra``: seconds added to
+    a time ``end`` (a partner's window); ``lookback``: how far before ``start`` (Kafka time)
+    the event-time scan starts, and how far out of order events of one partition may be."""
 
     topic: str
     to_topic: str
@@ -82,6 +102,29 @@ class ReplayRequest:
     partitions: tuple[int, ...] | None = None
     keep_timestamps: bool = True
     create_target: bool = True
+    idle_timeout: float = 30.0
+    time: TimeBasis = "event"
+    end_extra: float = 0.0
+    lookback: float = 60.0
+    into_live: bool = False
+
+
+@dataclass(frozen=True)
+class PrefixReplayRequest:
+    """Several topics (driftline names, or names as given) copied to ``to_prefix`` + name,
+    over one range; a topic's partner (:data:`PARTNERS`) extends its range's end by
+    ``partner_window`` seconds when both are copied."""
+
+    topics: tuple[str, ...]
+    to_prefix: str
+    start: str = "earliest"
+    end: str = "latest"
+    speed: str = "max"
+    time: TimeBasis = "event"
+    partner_window: float = 86_400.0
+    keep_timestamps: bool = True
+    create_target: bool = True
+    into_live: bool = False
     idle_timeout: float = 30.0
 
 
@@ -269,19 +312,37 @@ class _Copier:
                 time.sleep(min(max(0.0, due - time.monotonic()), 0.05))
 
 
+def target_config(name: str, keep_timestamps: bool) -> dict[str, str]:
+    """The config a new target gets: a driftline topic's under any prefix (the longest table
+    name ``name`` ends with), and no time retention when it keeps the source's timestamps (its
+    messages are history: time retention would delete them at the broker's next check).
+
+    >>> target_config("bt1.model-updates", keep_timestamps=False)["cleanup.policy"]
+    'compact'
+    >>> target_config("bt1.labels", keep_timestamps=True)
+    {'retention.ms': '-1'}
+    >>> target_config("scratch", keep_timestamps=False)
+    {}
+    """
+    specs = sorted((t for t in TOPICS if name.endswith(t.name)), key=lambda t: -len(t.name))
+    config = dict(specs[0].config) if specs else {}
+    if keep_timestamps:
+        config["retention.ms"] = "-1"
+    return config
+
+
 def _ensure_target(
     consumer: Consumer, settings: KafkaSettings, name: str, partitions: int, create: bool,
     keep_timestamps: bool,
 ) -> int:
-    """The target's partition count, creating it (with the source's count) when asked. A
-    target created for a copy that keeps the source's timestamps has no time retention: its
-    messages are history, and time retention would delete them at the broker's next check."""
+    """The target's partition count, creating it (with the source's count and
+    :func:`target_config`) when asked."""
     with contextlib.suppress(KafkaException):
         return len(consumer.partitions(name))
     if not create:
         raise ReplayError(f"target topic {name!r} does not exist (drop --no-create to create it)")
     try:
-        config = {"retention.ms": "-1"} if keep_timestamps else {}
+        config = target_config(name, keep_timestamps)
         create_internal_topics(settings, {name: (partitions, config)})
     except KafkaException as exc:
         raise ReplayError(f"cannot create target topic {name!r}: {exc}") from None
@@ -293,6 +354,16 @@ def _ensure_target(
                 return len(found)
         time.sleep(0.1)
     raise ReplayError(f"target topic {name!r} was created but did not appear within 30s")
+
+
+def _refuse_live(settings: KafkaSettings, target: str, into_live: bool) -> None:
+    """ReplayError when ``target`` is one of the live topics and ``into_live`` is not set."""
+    if into_live or target not in set(topic_names(settings.topic_prefix).values()):
+        return
+    raise ReplayError(
+        f"{target} is a live driftline topic (prefix {settings.topic_prefix!r}): a replay into "
+        "it mixes history with live traffic and the live monitor would judge it again; copy "
+        "to another topic or prefix, or pass --into-live if that is what you want")
 
 
 def _high_watermarks(consumer: Consumer, topic: str, timeout: float = 30.0) -> dict[int, int]:
@@ -310,18 +381,29 @@ def replay(
     on_plan: Callable[[int], None] | None = None,
     on_progress: Callable[[int], None] | None = None,
     producer_options: dict[str, Any] | None = None,
+    accepted: TimeRange | None = None,
 ) -> ReplayManifest:
     """Copy ``request``'s range and return the manifest (not yet written anywhere).
 
     ``on_plan(n)`` is told the most messages the range can hold once it is resolved;
-    ``on_progress(copied)`` is called a few times a second while copying.
+    ``on_progress(copied)`` is called a few times a second while copying. ``accepted``: the
+    event times the event-time scan trusts (default: the services' defaults).
     """
     start, end = parse_bound(request.start), parse_bound(request.end)
     speed = parse_speed(request.speed)
+    by_event = request.time == "event" and "time" in (start.kind, end.kind)
+    if by_event and "offsets" in (start.kind, end.kind):
+        raise ReplayError(
+            "a range by event time has times, earliest or latest at both ends; give "
+            "--time kafka to mix offsets with times")
+    if request.end_extra and end.kind == "time" and not by_event:
+        end = Bound("time", time_ms=(end.time_ms or 0) + round(request.end_extra * 1000),
+                    text=end.text)
     source = resolve_topic(request.topic, settings)
     target = resolve_topic(request.to_topic, settings)
     if source == target:
         raise ReplayError(f"--to-topic must differ from --topic ({source})")
+    _refuse_live(settings, target, request.into_live)
     consumer = Consumer(
         settings, f"driftline-replay-{uuid.uuid4().hex[:12]}", commit="manual",
         offset_reset="error",  # a range that vanished under us is an error, not a skip
@@ -354,7 +436,23 @@ def replay(
             found = consumer.offsets_for_times(source, dict.fromkeys(partitions, time_ms))
             return {p: (offset if offset >= 0 else None) for p, offset in found.items()}
 
-        ranges = resolve_range(start, end, marks, lookup)
+        event_from = event_to = None
+        unreadable = 0
+        if by_event:
+            event_from = start.time_ms / 1000 if start.time_ms is not None else None
+            event_to = (end.time_ms / 1000 + request.end_extra
+                        if end.time_ms is not None else None)
+            try:
+                scans = scan_event_range(
+                    consumer, source, marks, event_from, event_to,
+                    lookback=request.lookback, accepted=accepted or _DEFAULT_ACCEPTED,
+                    idle_timeout=request.idle_timeout, lookup=lookup)
+            except EventRangeError as exc:
+                raise ReplayError(str(exc)) from None
+            ranges = {p: (scan.start, scan.end) for p, scan in sorted(scans.items())}
+            unreadable = sum(scan.unreadable for scan in scans.values())
+        else:
+            ranges = resolve_range(start, end, marks, lookup)
         if on_plan is not None:
             on_plan(sum(e - s for s, e in ranges.values()))
         target_count = _ensure_target(
@@ -388,6 +486,10 @@ def replay(
     finally:
         consumer.close()
     notes = []
+    if unreadable:
+        notes.append(f"{unreadable} messages read while resolving the range had no usable "
+                     "event time; they are copied only where they lie between events of "
+                     "the range")
     if start.kind == "offsets" or end.kind == "offsets":
         for p in ranges:
             low, high = marks[p]
@@ -406,6 +508,9 @@ def replay(
         requested_from=request.start,
         requested_to=request.end,
         speed=request.speed,
+        time="event" if by_event else "kafka",
+        event_from=event_from,
+        event_to=event_to,
         partitioning="same-partition" if same else "by-key",
         ranges=[
             PartitionRange(
@@ -425,4 +530,76 @@ def replay(
         target_end_offsets_before=before,
         target_end_offsets_after=after,
         notes=notes,
+    )
+
+
+def _logical(name: str, settings: KafkaSettings) -> str:
+    """A topic's name without the configured prefix (names outside it as given)."""
+    prefix = settings.topic_prefix
+    return name[len(prefix):] if prefix and name.startswith(prefix) else name
+
+
+def replay_topics(
+    settings: KafkaSettings,
+    request: PrefixReplayRequest,
+    *,
+    on_plan: Callable[[int], None] | None = None,
+    on_progress: Callable[[int], None] | None = None,
+    accepted: TimeRange | None = None,
+) -> PrefixReplayManifest:
+    """Copy each of ``request.topics`` (over the same range; a partner's range ends
+    ``partner_window`` later) to ``to_prefix`` + its name, one after another, and return the
+    manifest of them all. ``on_plan``/``on_progress`` count every topic together."""
+    names = [_logical(t.strip(), settings) for t in request.topics if t.strip()]
+    if not names:
+        raise ReplayError("--topics names no topic")
+    if len(set(names)) != len(names):
+        raise ReplayError(f"--topics names a topic twice ({', '.join(request.topics)})")
+    if request.to_prefix == settings.topic_prefix and not request.into_live:
+        raise ReplayError(
+            f"--to-prefix {request.to_prefix!r} is the live prefix: a replay into it mixes "
+            "history with live traffic; choose another prefix, or pass --into-live if that "
+            "is what you want")
+    if request.partner_window < 0:
+        raise ReplayError("--partner-window cannot be negative")
+    start, end = parse_bound(request.start), parse_bound(request.end)
+    planned: dict[str, int] = {}
+    done = 0
+    manifests: list[ReplayManifest] = []
+    for name in names:
+        partner = PARTNERS.get(name)
+        extra = request.partner_window if partner in names else 0.0
+
+        def plan(n: int, name: str = name) -> None:
+            planned[name] = n
+            if on_plan is not None:
+                on_plan(sum(planned.values()))
+
+        def progress(copied: int, before: int = done) -> None:
+            if on_progress is not None:
+                on_progress(before + copied)
+
+        manifest = replay(settings, ReplayRequest(
+            topic=name, to_topic=f"{request.to_prefix}{name}", start=request.start,
+            end=request.end, speed=request.speed, keep_timestamps=request.keep_timestamps,
+            create_target=request.create_target, idle_timeout=request.idle_timeout,
+            time=request.time, end_extra=extra, into_live=request.into_live,
+        ), on_plan=plan, on_progress=progress, accepted=accepted)
+        manifests.append(manifest)
+        done += manifest.count
+        if on_progress is not None:
+            on_progress(done)
+    by_event = request.time == "event" and "time" in (start.kind, end.kind)
+    return PrefixReplayManifest(
+        replay_id=uuid.uuid4().hex[:12],
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        source_prefix=settings.topic_prefix,
+        target_prefix=request.to_prefix,
+        requested_from=request.start,
+        requested_to=request.end,
+        time="event" if by_event else "kafka",
+        event_from=start.time_ms / 1000 if by_event and start.time_ms is not None else None,
+        event_to=end.time_ms / 1000 if by_event and end.time_ms is not None else None,
+        partner_window=request.partner_window,
+        topics=manifests,
     )

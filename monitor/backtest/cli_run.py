@@ -42,12 +42,36 @@ def _version(name: str | None, version: str | None, settings: MonitorSettings) -
     return found
 
 
-def run_command(*, start: str, end: str, model: str | None, version: str | None,
-                policies: list[Path], prefix: str | None, onset: str | None,
-                out: Path | None, retrain: bool, as_json: bool) -> None:
+def _from_manifest(path: Path) -> tuple[str, float, float]:
+    """``(prefix, start, end)`` of a replay of several topics, from its manifest."""
+    from driftline.replay_manifest import ManifestError, ReplayManifest, read_manifest
+
+    try:
+        manifest = read_manifest(path)
+        if isinstance(manifest, ReplayManifest):
+            raise ManifestError(
+                f"{path} is the manifest of one topic ({manifest.target_topic}); a backtest "
+                "reads predictions and labels: replay them together with --topics "
+                "predictions,labels --to-prefix")
+        return manifest.backtest_range()
+    except ManifestError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--manifest") from None
+
+
+def run_command(*, start: str | None, end: str | None, model: str | None,
+                version: str | None, policies: list[Path], prefix: str | None,
+                onset: str | None, out: Path | None, retrain: bool, as_json: bool,
+                manifest: Path | None = None) -> None:
     settings = MonitorSettings()
     begin, finish = _instant(start, "--from"), _instant(end, "--to")
-    assert begin is not None and finish is not None
+    if manifest is not None:
+        replayed, replay_start, replay_end = _from_manifest(manifest)
+        prefix = replayed if prefix is None else prefix
+        begin = replay_start if begin is None else begin
+        finish = replay_end if finish is None else finish
+    if begin is None or finish is None:
+        raise typer.BadParameter("give --from and --to, or --manifest",
+                                 param_hint="--from" if begin is None else "--to")
     if finish <= begin:
         raise typer.BadParameter("must be after --from", param_hint="--to")
     if retrain and (model is None or version is None):

@@ -8,11 +8,15 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
+import msgspec
 from confluent_kafka.admin import AdminClient
 
+from driftline.events import DriftEvent
 from driftline.kafka.admin import describe_topics
+from monitor.backtest.judging import event_signature
 from monitor.backtest.run import BacktestRequest, run_backtest, write_results
 from monitor.settings import MonitorSettings
 from tests.integration.test_monitor import (  # noqa: F401 (fixtures)
@@ -23,6 +27,7 @@ from tests.integration.test_monitor import (  # noqa: F401 (fixtures)
     WINDOW,
     Run,
     _env,
+    _essence,
     registry_home,
     shifted_run,
 )
@@ -149,3 +154,47 @@ def test_retrain_runs_the_retrainer_on_the_events_in_a_sandbox_registry(
         assert after["rows"] > 0 and 0.0 <= after["new_auc"] <= 1.0
     assert (out / "live-policy" / "sandbox").is_dir()
     assert live_versions() == before  # the live registry got nothing
+
+
+def test_a_backtest_rerun_from_a_replay_manifest_raises_the_events_of_the_live_topics(
+    shifted_run: Run, registry_home: Path, tmp_path: Path  # noqa: F811
+):
+    start, end = _range(shifted_run)
+    start += 2 * WINDOW  # a range in the middle of the history: both start fresh there
+    prefix = f"bt{uuid.uuid4().hex[:8]}."  # outside the run's prefix, which others count
+    env = _env(registry_home, shifted_run.kafka, "unused")
+    manifest = tmp_path / "replay.json"
+    replayed = subprocess.run(
+        [sys.executable, "-m", "driftline.cli", "replay", "--topics", "predictions,labels",
+         "--to-prefix", prefix, "--from", str(start), "--to", str(end), "--manifest",
+         str(manifest), "--no-progress"],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert replayed.returncode == 0, replayed.stderr[-3000:]
+    copied = json.loads(manifest.read_text())
+    assert [t["target_topic"] for t in copied["topics"]] == [f"{prefix}predictions",
+                                                            f"{prefix}labels"]
+    assert copied["topics"][0]["count"] < sum(
+        1 for pid in shifted_run.fed.predictions if not pid.startswith("tail"))
+    out = tmp_path / "from-manifest"
+    rerun = subprocess.run(
+        [sys.executable, "-m", "driftline.cli", "backtest", "--manifest", str(manifest),
+         "--model", "credit-risk", "--out", str(out), "--json"],
+        env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    request = json.loads((out / "backtest.json").read_text())["request"]
+    assert (request["prefix"], request["start"], request["end"]) == (prefix, start, end)
+    events = [msgspec.json.decode(line, type=DriftEvent) for line in
+              (out / "live-policy" / "events.jsonl").read_text().splitlines()]
+    live = run_backtest(_settings(shifted_run, registry_home),
+                        BacktestRequest(start=start, end=end, model_name="credit-risk"))
+    assert events, "the backtest of the replay raised nothing"
+    assert sorted(map(event_signature, events)) == sorted(
+        map(event_signature, live.runs[0].events))
+    # every window judged on the same rows and labels: no label of a copied prediction lost
+    windows = [json.loads(line) for line in
+               (out / "live-policy" / "windows.jsonl").read_text().splitlines()]
+    assert _by_window(windows) == _by_window(msgspec.to_builtins(live.runs[0].windows))
+
+
+def _by_window(records: list[dict]) -> dict[tuple[str, float], tuple]:
+    return {(r["kind"], r["window_start"]): _essence(r) for r in records}

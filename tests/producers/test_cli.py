@@ -37,6 +37,11 @@ def _flat(output: str) -> str:
         (["replay", "--topic", "a", "--to-topic", "b", "--from", "yesterday"], "cannot read"),
         (["replay", "--topic", "a", "--to-topic", "b", "--partitions", "one"],
          "list partition numbers"),
+        (["replay", "--topic", "a", "--to-topic", "b", "--time", "wall"], "choose event or kafka"),
+        (["replay", "--topics", "predictions,labels"], "--topics needs --to-prefix"),
+        (["replay", "--topic", "a", "--topics", "labels", "--to-prefix", "x."],
+         "give --topic with --to-topic, or --topics"),
+        (["replay", "--to-topic", "b"], "give --topic with --to-topic, or --topics"),
     ],
 )
 def test_bad_arguments_exit_2_with_a_clear_message(args, message):

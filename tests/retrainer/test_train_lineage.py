@@ -17,7 +17,6 @@ from retrainer.offsets import CommitTracker
 from retrainer.settings import RetrainerSettings
 from retrainer.train import (
     TrainingError,
-    complete_rows,
     feature_schema,
     train_and_evaluate,
     training_columns,
@@ -74,20 +73,6 @@ def test_an_unreachable_margin_rejects_with_the_reason(champion, drifted_dataset
     verdict = Gate(margin=0.9).judge(evaluation.labels, evaluation.champion_scores,
                                      evaluation.challenger_scores)
     assert not verdict.promote and verdict.reason.startswith("rejected: roc_auc")
-
-
-def test_rows_missing_a_feature_are_left_out_and_counted():
-    rows = sourced(labeled_events(10))
-    broken = sourced(labeled_events(1, prefix="x"))[0]
-    features = dict(broken.event.prediction.features, channel=None)
-    import msgspec
-
-    event = msgspec.structs.replace(
-        broken.event, prediction=msgspec.structs.replace(broken.event.prediction,
-                                                         features=features))
-    kept, dropped = complete_rows([*rows, type(broken)(event, "labeled", 0, 99)],
-                                  CREDIT_RISK.names)
-    assert (len(kept), dropped) == (10, 1)
 
 
 def test_lineage_records_trigger_ranges_fingerprint_and_both_models_metrics(drifted_dataset):

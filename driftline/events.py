@@ -36,6 +36,8 @@ __all__ = [
     "DEAD_LETTER_SCHEMA_VERSION",
     "EVENT_TYPES",
     "SCHEMA_VERSION",
+    "DataCheck",
+    "DataValidationEvent",
     "DeadLetter",
     "DriftEvent",
     "DriftKind",
@@ -232,6 +234,45 @@ class ModelUpdateEvent(Event, kw_only=True, frozen=True):
         return self.model_name.encode()
 
 
+class DataCheck(msgspec.Struct, kw_only=True, frozen=True):
+    """One check of a training or evaluation set: the column (empty for a set-wide check),
+    the check, the value measured, its bound (None: reported, not enforced) and whether it
+    held."""
+
+    column: str
+    check: str
+    value: float
+    threshold: float | None = None
+    passed: bool
+
+
+class DataValidationEvent(Event, kw_only=True, frozen=True):
+    """The verdict on a set of labeled rows checked before a retrain (topic
+    ``data-validation``, keyed by model name): ``passed`` False means nothing was trained on
+    it, and ``reasons`` say why. ``model_version`` is the version whose signature, ranges and
+    reference profile the rows were checked against (None: no champion yet); ``evidence``
+    the offset ranges of the rows."""
+
+    topic: ClassVar[str] = "data-validation"
+    event_id: NonEmpty
+    model_name: NonEmpty
+    model_version: str | None = None
+    passed: bool
+    rows: int
+    usable_rows: int
+    window_start: EventTime
+    window_end: EventTime
+    reasons: list[str] = []
+    checks: list[DataCheck] = []
+    evidence: list[OffsetRange] = []
+    trigger_event_id: str | None = None
+    run_id: str | None = None
+
+    @property
+    def key(self) -> bytes:
+        return self.model_name.encode()
+
+
 class DeadLetter(Event, kw_only=True, frozen=True):
     """A message that could not be processed, with why and where it came from
     (topic ``dead-letter``, keyed by source topic).
@@ -270,6 +311,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         LabeledEvent,
         DriftEvent,
         ModelUpdateEvent,
+        DataValidationEvent,
         DeadLetter,
     )
 }

@@ -9,7 +9,7 @@ copies under ``docs/schemas/`` are held to the export by a test.
 >>> schema["title"], schema["required"]
 ('LabelEvent', ['event_time', 'prediction_id', 'label'])
 >>> sorted(schema_files())[:2]
-['DeadLetter.example.json', 'DeadLetter.schema.json']
+['DataValidationEvent.example.json', 'DataValidationEvent.schema.json']
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import msgspec
 
 from driftline.events import (
     EVENT_TYPES,
+    DataCheck,
+    DataValidationEvent,
     DeadLetter,
     DriftEvent,
     Event,
@@ -91,6 +93,26 @@ EXAMPLES: dict[type[Event], Event] = {
         version="4",
         previous_version="3",
         reason="covariate drift",
+        run_id="5c1f0e9d8b7a6c5d4e3f2a1b0c9d8e7f",
+    ),
+    DataValidationEvent: DataValidationEvent(
+        event_time=1700003700.0,
+        event_id="3e9a1c7b5d2f4e6a8b0c1d2e3f4a5b6c",
+        model_name="credit-risk",
+        model_version="3",
+        passed=False,
+        rows=2400,
+        usable_rows=0,
+        window_start=1700000000.0,
+        window_end=1700003600.0,
+        reasons=["annual_income: 100.0% of values missing, more than the 5.0% allowed"],
+        checks=[
+            DataCheck(column="annual_income", check="missing_share", value=1.0,
+                      threshold=0.05, passed=False),
+            DataCheck(column="loan_amount", check="psi", value=0.31, passed=True),
+        ],
+        evidence=[OffsetRange(topic="labeled", partition=0, first_offset=0, last_offset=2399)],
+        trigger_event_id="0b8d6f1e2a3c4b5d6e7f8091a2b3c4d5",
         run_id="5c1f0e9d8b7a6c5d4e3f2a1b0c9d8e7f",
     ),
     DeadLetter: DeadLetter(

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from driftline.events import (
+    DataValidationEvent,
     DeadLetter,
     DriftEvent,
     Event,
@@ -76,6 +77,11 @@ TOPICS: tuple[TopicSpec, ...] = (
         "model-updates", ModelUpdateEvent, "model_name", partitions=1,
         config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
         description="alias moves in the model registry (compacted)",
+    ),
+    TopicSpec(
+        "data-validation", DataValidationEvent, "model_name", partitions=1,
+        config={"retention.ms": str(3 * _MONTH_MS)},
+        description="checks of each retrain's training data, and why a set was refused",
     ),
     TopicSpec(
         "dead-letter", DeadLetter, "source_topic", partitions=1,

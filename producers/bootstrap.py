@@ -25,7 +25,7 @@ from driftline.model.decision import CREDIT_RISK_POLICY
 from driftline.model.pipeline import default_pipeline
 from driftline.model.registry import ModelVersionRef, configure, get_alias, register_version
 from driftline.profile import ReferenceProfile, build_profile
-from producers.generator import LoanGenerator
+from producers.generator import GeneratorParams, LoanGenerator
 from producers.settings import BootstrapSettings
 
 __all__ = ["TrainedModel", "announce", "bootstrap", "train_default"]
@@ -46,8 +46,10 @@ class TrainedModel:
     holdout: Any
 
 
-def train_default(seed: int = 7, rows: int = 50_000, holdout: float = 0.2) -> TrainedModel:
-    """Fit the default pipeline on ``rows`` seeded applications, scored on a holdout."""
+def train_default(seed: int = 7, rows: int = 50_000, holdout: float = 0.2,
+                  params: GeneratorParams | None = None) -> TrainedModel:
+    """Fit the default pipeline on ``rows`` seeded applications (of the population ``params``
+    describes; None: the stable one), scored on a holdout."""
     import pandas as pd
     from mlflow.models import infer_signature
     from sklearn.metrics import (
@@ -60,7 +62,7 @@ def train_default(seed: int = 7, rows: int = 50_000, holdout: float = 0.2) -> Tr
 
     if not 0.0 < holdout < 0.9:
         raise ValueError("holdout must be in (0, 0.9)")
-    batch = LoanGenerator(seed).sample(rows)
+    batch = LoanGenerator(seed, params).sample(rows)
     frame = pd.DataFrame({n: batch.columns[n] for n in CREDIT_RISK.names})
     frame["channel"] = frame["channel"].astype(str)
     frame["city_tier"] = frame["city_tier"].astype(str)

@@ -1,5 +1,5 @@
-"""``driftline retrain`` and ``driftline models list|promote|rollback|register``; heavy
-imports stay inside the commands so ``driftline --help`` stays fast."""
+"""``driftline retrain`` and ``driftline models list|promote|rollback|register|evaluate``;
+heavy imports stay inside the commands so ``driftline --help`` stays fast."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
     """Add the retrainer's commands to the ``driftline`` CLI."""
     models_app = typer.Typer(
         help="Versions of the served model in the MLflow registry: register your own, list, "
-        "promote, roll back.",
+        "promote, roll back, evaluate against the champion.",
         no_args_is_help=True,
     )
     app.add_typer(models_app, name="models")
@@ -239,3 +239,71 @@ def register(app: typer.Typer) -> None:
         tiers = ", ".join(f"{n} > {t}" for n, t in reversed(decision.tiers))
         typer.echo(f"answers {decision.score_name} and {decision.decision_name} ({tiers}, "
                    f"else {decision.otherwise})")
+
+    @models_app.command("evaluate")
+    def models_evaluate(
+        candidate: str = typer.Option(..., metavar="VERSION", help="The version to evaluate "
+                                      "(or an alias)."),
+        against: str = typer.Option("champion", metavar="ALIAS|VERSION",
+                                    help="What the candidate is compared with."),
+        start: str = typer.Option(..., "--from", metavar="TIME", help="Start of the event-time "
+                                  "range (ISO 8601, UTC without a zone; or epoch seconds)."),
+        end: str = typer.Option(..., "--to", metavar="TIME", help="End of the range "
+                                "(excluded)."),
+        model: str = typer.Option(None, metavar="NAME", help="Registered model name "
+                                  "[DRIFTLINE_MODEL_NAME]."),
+        window: float = typer.Option(None, min=1, metavar="SECONDS", help="Also compare per "
+                                     "window of SECONDS of event time, from --from."),
+        must_beat: bool = typer.Option(False, "--must-beat", help="Pass only a candidate that "
+                                       "beats the other by the margin (the retrainer's "
+                                       "promotion rule) instead of one not worse by more."),
+        bins: int = typer.Option(10, min=2, help="Score bins of the reliability tables."),
+        as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+    ) -> None:
+        """Score a candidate version and the champion (or ALIAS|VERSION) on the same labeled
+        rows of an event-time range: AUC, Brier, log loss, accuracy, calibration (ECE and a
+        reliability table), overall and per window. Exit code 0: the candidate is not worse
+        than the other by more than DRIFTLINE_GATE_MARGIN on DRIFTLINE_GATE_METRIC (Brier
+        within DRIFTLINE_GATE_BRIER_TOLERANCE); 1: it is; 2: bad input or usage (no rows in
+        range, rows failing the training data checks, an unknown version)."""
+        import json
+
+        from confluent_kafka import KafkaException
+
+        from driftline.errors import DriftlineError
+        from driftline.kafka import wait_for_broker
+        from retrainer.comparison import render, to_dict
+        from retrainer.evaluate import (
+            EXIT_BAD_INPUT,
+            EXIT_PASS,
+            EXIT_WORSE,
+            EvaluationRequest,
+            evaluate,
+            parse_time,
+        )
+
+        try:
+            settings = _settings(model_name=model)
+            request = EvaluationRequest(
+                candidate=candidate, against=against, start=parse_time(start),
+                end=parse_time(end), window=window, bins=bins,
+                rule="promotion" if must_beat else "no-regression",
+            )
+            _registry(settings)
+            wait_for_broker(settings.kafka, timeout=settings.startup_timeout_s)
+            result = evaluate(settings, request)
+        except (DriftlineError, KafkaException, ValueError) as exc:
+            if as_json:
+                typer.echo(json.dumps({"passed": None, "error": str(exc)}))
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(EXIT_BAD_INPUT) from None
+        if as_json:
+            typer.echo(json.dumps(to_dict(result), indent=2, allow_nan=False))
+        else:
+            c = result.context
+            typer.echo(f"{c['model']}: {c['candidate_label']} against {c['against_label']}, "
+                       f"event time {c['span']}")
+            typer.echo(f"{c['topic']}: {c['rows_read']:,} rows read, {c['duplicates']:,} "
+                       f"duplicates, {c['unusable_rows']:,} unusable")
+            typer.echo(render(result, c["candidate_label"], c["against_label"]))
+        raise typer.Exit(EXIT_PASS if result.passed else EXIT_WORSE)

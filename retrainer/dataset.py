@@ -41,6 +41,7 @@ __all__ = [
     "RangePolicy",
     "SourcedRow",
     "build_dataset",
+    "latest_rows",
     "offset_ranges",
 ]
 
@@ -151,17 +152,25 @@ def _fingerprint(rows: Iterable[SourcedRow]) -> str:
     return digest.hexdigest()
 
 
-def build_dataset(rows: Iterable[SourcedRow], policy: RangePolicy) -> Dataset:
-    """De-duplicate, keep the window, check the size, split train/holdout by event time."""
+def latest_rows(
+    rows: Iterable[SourcedRow], model_name: str | None = None
+) -> tuple[list[SourcedRow], int]:
+    """One row per prediction id (the last copy read wins), of ``model_name``'s predictions
+    (None: any), ordered by event time; and how many duplicates were dropped."""
     latest: dict[str, SourcedRow] = {}
     total = 0
     for r in rows:
-        if policy.model_name and r.event.prediction.model_name != policy.model_name:
+        if model_name and r.event.prediction.model_name != model_name:
             continue
         total += 1
-        latest[r.event.prediction.prediction_id] = r  # the last copy read wins
-    duplicates = total - len(latest)
+        latest[r.event.prediction.prediction_id] = r
     ordered = sorted(latest.values(), key=lambda r: (r.event.event_time, r.partition, r.offset))
+    return ordered, total - len(latest)
+
+
+def build_dataset(rows: Iterable[SourcedRow], policy: RangePolicy) -> Dataset:
+    """De-duplicate, keep the window, check the size, split train/holdout by event time."""
+    ordered, duplicates = latest_rows(rows, policy.model_name)
     if ordered and policy.window is not None:
         start = ordered[-1].event.event_time - policy.window
         ordered = [r for r in ordered if r.event.event_time >= start]

@@ -1,5 +1,10 @@
 """Champion against challenger on the same holdout: promote only a clear improvement.
 
+:meth:`Gate.judge` is the retrainer's promotion rule (beat the champion by the margin);
+:meth:`Gate.judge_regression` is the rule ``driftline models evaluate`` applies by default
+(not worse than the champion by more than the margin), on the same metric, margin and Brier
+tolerance, so a CI step and the retrainer read the same settings the same way.
+
 >>> gate = Gate(margin=0.01, brier_tolerance=0.005)
 >>> labels = [0, 0, 1, 1, 0, 1, 0, 1]
 >>> champion = [0.6, 0.4, 0.3, 0.7, 0.5, 0.4, 0.6, 0.5]
@@ -9,6 +14,10 @@
 (True, 0.375, 1.0)
 >>> gate.judge(labels, challenger, champion).reason
 'rejected: roc_auc 0.3750 does not beat the champion 1.0000 by 0.0100'
+>>> gate.judge_regression(labels, challenger, challenger).reason
+'passed: roc_auc 1.0000 vs 1.0000, Brier 0.0600 vs 0.0600'
+>>> gate.judge_regression(labels, challenger, champion).reason
+'worse: roc_auc 0.3750 is below the champion 1.0000 by more than 0.0100'
 """
 
 from __future__ import annotations
@@ -57,32 +66,46 @@ class Gate:
 
     def judge(self, labels: Sequence[int], champion_scores: Sequence[float] | None,
               challenger_scores: Sequence[float]) -> Verdict:
+        """Promote iff the challenger beats the champion by ``margin`` (Brier within
+        tolerance); ``promote`` is the verdict."""
+        return self._compare(labels, champion_scores, challenger_scores, promoting=True)
+
+    def judge_regression(self, labels: Sequence[int], champion_scores: Sequence[float] | None,
+                         challenger_scores: Sequence[float]) -> Verdict:
+        """Pass iff the challenger is not worse than the champion by more than ``margin``
+        (Brier within tolerance); ``promote`` is the verdict."""
+        return self._compare(labels, champion_scores, challenger_scores, promoting=False)
+
+    def _compare(self, labels: Sequence[int], champion_scores: Sequence[float] | None,
+                 challenger_scores: Sequence[float], *, promoting: bool) -> Verdict:
+        """The challenger must reach the champion's metric plus the margin (promoting) or
+        minus it (not promoting), and keep Brier within the tolerance."""
+        gain = self.margin if promoting else -self.margin
+        yes, no = ("promoted", "rejected") if promoting else ("passed", "worse")
         challenger = holdout_metrics(labels, challenger_scores)
         if champion_scores is None:
-            return Verdict(True, "promoted: no champion to beat", {}, challenger)
+            return Verdict(True, f"{yes}: no champion to beat", {}, challenger)
         champion = holdout_metrics(labels, champion_scores)
         ours, theirs = challenger[self.metric], champion[self.metric]
-        if self.metric in _LOWER_IS_BETTER:
-            better = ours <= theirs - self.margin
-        else:
-            better = ours >= theirs + self.margin
-        if not better:
-            return Verdict(
-                False,
-                f"rejected: {self.metric} {ours:.4f} does not beat the champion {theirs:.4f} "
-                f"by {self.margin:.4f}",
-                champion, challenger,
-            )
+        lower = self.metric in _LOWER_IS_BETTER
+        good = ours <= theirs - gain if lower else ours >= theirs + gain
+        if not good:
+            why = (f"does not beat the champion {theirs:.4f} by {self.margin:.4f}"
+                   if promoting else
+                   f"is {'above' if lower else 'below'} the "
+                   f"champion {theirs:.4f} by more than {self.margin:.4f}")
+            return Verdict(False, f"{no}: {self.metric} {ours:.4f} {why}", champion,
+                           challenger)
         if challenger["brier"] > champion["brier"] + self.brier_tolerance:
             return Verdict(
                 False,
-                f"rejected: Brier {challenger['brier']:.4f} is worse than the champion's "
+                f"{no}: Brier {challenger['brier']:.4f} is worse than the champion's "
                 f"{champion['brier']:.4f} beyond {self.brier_tolerance:.4f}",
                 champion, challenger,
             )
         return Verdict(
             True,
-            f"promoted: {self.metric} {ours:.4f} vs {theirs:.4f}, Brier "
+            f"{yes}: {self.metric} {ours:.4f} vs {theirs:.4f}, Brier "
             f"{challenger['brier']:.4f} vs {champion['brier']:.4f}",
             champion, challenger,
         )

@@ -1,5 +1,11 @@
-"""One retrain, start to finish: data, challenger, gate, one MLflow run, registration,
-promotion and the ``model-updates`` announcement.
+"""One retrain, start to finish: data, its checks, challenger, gate, one MLflow run,
+registration, promotion and the ``model-updates`` announcement.
+
+The rows in range are checked (:mod:`retrainer.data_checks`) against the champion's inputs,
+ranges and reference profile before anything is trained: a set that fails is not trained on,
+its MLflow run records why (``driftline.decision=refused``, the reasons, every check's value)
+and no version is registered. Either way the verdict goes out as a
+:class:`~driftline.events.DataValidationEvent` on ``data-validation``.
 
 :class:`RetrainJob` is what the worker runs on its thread for a triggering drift event or a
 tick of its fixed schedule; it can also be called directly
@@ -14,25 +20,43 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 
-from driftline.events import DriftEvent
+from driftline.events import DataValidationEvent, DriftEvent, new_id, now
 from driftline.kafka import Producer
 from driftline.model.decision import DecisionPolicy
 from driftline.model.registry import (
     LoadedModel,
     ModelVersionRef,
+    RegistryError,
     get_alias,
     load_model,
+    load_profile,
     register_version,
 )
 from driftline.model.trust import tagged_types
-from retrainer.dataset import Dataset, InsufficientDataError, build_dataset
+from driftline.profile import ReferenceProfile
+from retrainer.data_checks import DataReport, check_rows
+from retrainer.dataset import (
+    Dataset,
+    InsufficientDataError,
+    RangePolicy,
+    build_dataset,
+    offset_ranges,
+)
 from retrainer.gate import Verdict
-from retrainer.lineage import TAGS, Lineage, Trigger, describe_trigger
+from retrainer.lineage import (
+    TAGS,
+    Lineage,
+    Refusal,
+    Trigger,
+    check_metrics,
+    data_checks,
+    describe_trigger,
+)
 from retrainer.metrics import RetrainerMetrics
 from retrainer.promotion import CHAMPION, ModelsError, announce, promote
 from retrainer.settings import RetrainerSettings
 from retrainer.source import LabeledRead, LabeledSource
-from retrainer.train import Challenger, complete_rows, train_and_evaluate, training_columns
+from retrainer.train import Challenger, feature_schema, train_and_evaluate, training_columns
 
 __all__ = ["RetrainJob", "RetrainResult"]
 
@@ -43,9 +67,10 @@ log = logging.getLogger(__name__)
 class RetrainResult:
     """How a retrain ended.
 
-    ``result`` is ``promoted``, ``rejected``, ``insufficient_data``, ``failed`` or
-    ``cancelled``; ``version`` is the registered challenger (None when none was registered);
-    ``announced`` tells whether the ModelUpdateEvent was acknowledged by the broker.
+    ``result`` is ``promoted``, ``rejected``, ``refused`` (the training data failed its
+    checks), ``insufficient_data``, ``failed`` or ``cancelled``; ``version`` is the
+    registered challenger (None when none was registered); ``announced`` tells whether the
+    ModelUpdateEvent was acknowledged by the broker.
     """
 
     event_id: str
@@ -119,8 +144,24 @@ class RetrainJob:
         champion: LoadedModel | None = None
         if champion_version is not None:
             champion = load_model(name, champion_version, trusted_types=s.retrain_trusted_types)
-        names = [n for n, _ in training_columns(champion, s.retrain_pipeline)]
-        dataset, read, incomplete = self._dataset(event, names)
+        columns = training_columns(champion, s.retrain_pipeline)
+        policy = s.range_policy(
+            # A scheduled retrain has no drift window to start from.
+            not_before=event.window_start if isinstance(event, DriftEvent) else None
+        )
+        window, read = self._window(policy)
+        rows = [*window.train, *window.holdout]
+        report = check_rows(
+            [r.event.prediction.features for r in rows], [r.event.label for r in rows],
+            columns, features=feature_schema(champion),
+            profile=self._profile(name, champion_version), thresholds=s.data_thresholds(),
+        )
+        if not report.passed:
+            return self._refuse(Refusal(name, event, window, report, s.data_thresholds(),
+                                        champion_version, rows_read=len(read.rows)))
+        usable = [r for r, ok in zip(rows, report.usable, strict=True) if ok]
+        dataset = build_dataset(usable, policy)
+        incomplete = len(rows) - len(usable)
         self._check_stop()
         evaluation = train_and_evaluate(dataset, champion, name=name, pipeline=s.retrain_pipeline)
         verdict = s.gate().judge(evaluation.labels, evaluation.champion_scores,
@@ -129,7 +170,7 @@ class RetrainJob:
             model_name=name, event=event, dataset=dataset, verdict=verdict, gate=s.gate(),
             pipeline=s.retrain_pipeline, champion_version=champion_version,
             rows_read=len(read.rows), incomplete_rows=incomplete,
-            dead_lettered=read.dead_lettered,
+            dead_lettered=read.dead_lettered, checks=report,
         )
         self._observe(dataset, verdict)
         # a challenger may hold what was trusted for its champion or by this retrainer's
@@ -137,6 +178,7 @@ class RetrainJob:
         accepted = [*(tagged_types(champion.tags) if champion else ()),
                     *s.retrain_trusted_types]
         ref = self._register(lineage, evaluation.challenger, champion, accepted)
+        self._send_checks(event, window, report, champion_version, ref.run_id)
         result, reason, announced = lineage.decision, verdict.reason, False
         if verdict.promote:
             try:
@@ -160,27 +202,74 @@ class RetrainJob:
         if self._stop.is_set():
             raise _Cancelled
 
-    def _dataset(self, event: Trigger, names: list[str]) -> tuple[Dataset, LabeledRead, int]:
-        """Read and build the dataset, waiting (bounded) for enough labeled rows."""
+    def _window(self, policy: RangePolicy) -> tuple[Dataset, LabeledRead]:
+        """Read the rows in range, waiting (bounded) for enough labeled rows."""
         s = self._settings
-        # A scheduled retrain has no drift window to start from.
-        since = event.window_start if isinstance(event, DriftEvent) else None
-        policy = s.range_policy(not_before=since)
         deadline = time.monotonic() + s.retrain_data_wait
         while True:
             self._check_stop()
             read = self._source.read(s.retrain_window, s.retrain_max_rows)
             if read.dead_lettered:
                 self._metrics.dead_lettered.labels(self._source.topic).inc(read.dead_lettered)
-            rows, incomplete = complete_rows(read.rows, names)
             try:
-                return build_dataset(rows, policy), read, incomplete
+                return build_dataset(read.rows, policy), read
             except InsufficientDataError as exc:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise
                 log.info("waiting for labeled rows (%s); %.0fs left", exc, left)
                 self._stop.wait(min(s.retrain_data_poll, left))
+
+    @staticmethod
+    def _profile(name: str, version: str | None) -> ReferenceProfile | None:
+        """The champion's reference profile; None without a champion or a profile."""
+        if version is None:
+            return None
+        try:
+            return load_profile(name, version)
+        except RegistryError as exc:
+            log.warning("training data of %s not compared with a reference: %s", name, exc)
+            return None
+
+    def _refuse(self, refusal: Refusal) -> RetrainResult:
+        """Record a refused set on its own MLflow run, send its checks, register nothing."""
+        import mlflow
+
+        with mlflow.start_run(experiment_id=self._experiment_id,
+                              run_name=refusal.run_name) as run:
+            mlflow.set_tags(refusal.tags())
+            mlflow.log_params(refusal.params())
+            mlflow.log_metrics(check_metrics(refusal.report))
+            mlflow.log_text(refusal.to_json().decode(), "data_checks.json")
+            run_id = run.info.run_id
+        self._send_checks(refusal.event, refusal.window, refusal.report,
+                          refusal.champion_version, run_id)
+        log.warning("training data of %s refused: %s", refusal.model_name,
+                    "; ".join(refusal.report.reasons))
+        return RetrainResult(
+            refusal.event.event_id, refusal.model_name, "refused", refusal.reason, 0.0,
+            champion_before=refusal.champion_version, run_id=run_id,
+        )
+
+    def _send_checks(self, trigger: Trigger, window: Dataset, report: DataReport,
+                     version: str | None, run_id: str | None) -> None:
+        """The checks' verdict on ``data-validation``; logged, not raised, when the broker
+        does not take it (the run has the same record)."""
+        event = DataValidationEvent(
+            event_time=now(), event_id=new_id(), model_name=self._settings.model_name,
+            model_version=version, passed=report.passed, rows=report.rows,
+            usable_rows=report.usable_rows, window_start=window.window_start,
+            window_end=window.window_end, reasons=report.reasons, checks=data_checks(report),
+            evidence=offset_ranges([*window.train, *window.holdout]),
+            trigger_event_id=trigger.event_id, run_id=run_id,
+        )
+        topic = self._settings.topic("data-validation")
+        failed_before = self._producer.failed
+        self._producer.send(topic, event)
+        left = self._producer.flush(10.0)
+        if left or self._producer.failed > failed_before:
+            log.error("%s: the data checks of %s were not acknowledged (%s)", topic,
+                      trigger.event_id, self._producer.last_error or f"{left} queued")
 
     def _observe(self, dataset: Dataset, verdict: Verdict) -> None:
         m = self._metrics

@@ -18,21 +18,26 @@ registry query, not one per run.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from driftline.events import DriftEvent, OffsetRange
-from retrainer.dataset import Dataset
+from driftline.events import DataCheck, DriftEvent, OffsetRange
+from retrainer.data_checks import DataReport, DataThresholds
+from retrainer.dataset import Dataset, offset_ranges
 from retrainer.gate import Gate, Verdict
 from retrainer.schedule import ScheduledRetrain
 
 __all__ = [
     "TAGS",
     "Lineage",
+    "Refusal",
     "Trigger",
+    "check_metrics",
+    "data_checks",
     "describe_trigger",
     "format_ranges",
     "metric_names",
@@ -45,11 +50,12 @@ Trigger = DriftEvent | ScheduledRetrain
 class _Tags:
     """Version and run tag names (all ``driftline.*``)."""
 
-    decision = "driftline.decision"  # promoted | rejected | bootstrap | manual
+    decision = "driftline.decision"  # promoted | rejected | refused | bootstrap | manual
     reason = "driftline.reason"
     trigger_event = "driftline.trigger_event_id"
     trigger = "driftline.trigger"
     fingerprint = "driftline.data_fingerprint"
+    data_checks = "driftline.data_checks"  # passed | failed: the reasons
     train_rows = "driftline.train_rows"
     holdout_rows = "driftline.holdout_rows"
     train_ranges = "driftline.train_ranges"
@@ -87,6 +93,36 @@ def metric_names(metrics: Mapping[str, float], prefix: str = "") -> dict[str, fl
     }
 
 
+_UNSAFE = re.compile(r"[^\w\-. /]")
+
+
+def check_metrics(report: DataReport) -> dict[str, float]:
+    """Each data check's value as a run metric, ``data.<column>.<check>`` (``set`` for a
+    set-wide check), names kept to what MLflow accepts.
+
+    >>> from retrainer.data_checks import Check
+    >>> check_metrics(DataReport(10, [Check("loan amount (€)", "missing_share", 0.1, 0.05,
+    ...                                     False)]))
+    {'data.loan amount ___.missing_share': 0.1}
+    """
+    return {
+        f"data.{_UNSAFE.sub('_', c.column or 'set')}.{c.check}": float(c.value)
+        for c in report.checks
+        if math.isfinite(c.value)
+    }
+
+
+def data_checks(report: DataReport) -> list[DataCheck]:
+    """The checks of a report as they travel in a DataValidationEvent."""
+    return [DataCheck(column=c.column, check=c.check, value=float(c.value),
+                      threshold=c.threshold, passed=c.passed) for c in report.checks]
+
+
+def _checks_tag(report: DataReport) -> str:
+    # MLflow keeps tag values up to 5,000 characters
+    return ("passed" if report.passed else "failed: " + "; ".join(report.reasons))[:5000]
+
+
 def describe_trigger(trigger: Trigger) -> str:
     """One line on what started a retrain, as tagged on its run and version.
 
@@ -116,6 +152,7 @@ class Lineage:
     rows_read: int = 0
     incomplete_rows: int = 0
     dead_lettered: int = 0
+    checks: DataReport | None = None
 
     @property
     def decision(self) -> str:
@@ -145,6 +182,7 @@ class Lineage:
         return {
             **metric_names(self.verdict.challenger),
             **metric_names(self.verdict.champion, prefix="champion_"),
+            **(check_metrics(self.checks) if self.checks else {}),
         }
 
     @property
@@ -164,6 +202,8 @@ class Lineage:
         }
         if isinstance(e, DriftEvent):
             tags["driftline.trigger_window"] = f"{e.window_start:.0f}-{e.window_end:.0f}"
+        if self.checks is not None:
+            tags[TAGS.data_checks] = _checks_tag(self.checks)
         return tags
 
     def version_tags(self) -> dict[str, str]:
@@ -208,3 +248,75 @@ class Lineage:
                             "champion": self.verdict.champion},
             }
         )
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A retrain whose training data failed its checks: nothing was trained. What its MLflow
+    run records (no model version is registered)."""
+
+    model_name: str
+    event: Trigger
+    window: Dataset
+    report: DataReport
+    thresholds: DataThresholds
+    champion_version: str | None
+    rows_read: int = 0
+
+    @property
+    def reason(self) -> str:
+        return "refused: " + "; ".join(self.report.reasons)
+
+    @property
+    def run_name(self) -> str:
+        e = self.event
+        short = e.event_id if isinstance(e, ScheduledRetrain) else e.event_id[:12]
+        return f"refused-{self.model_name}-{short}"
+
+    def tags(self) -> dict[str, str]:
+        return {
+            TAGS.trigger_event: self.event.event_id,
+            TAGS.trigger: describe_trigger(self.event),
+            TAGS.decision: "refused",
+            TAGS.reason: self.reason[:5000],
+            TAGS.data_checks: _checks_tag(self.report),
+            TAGS.fingerprint: self.window.fingerprint,
+        }
+
+    def params(self) -> dict[str, Any]:
+        t, w = self.thresholds, self.window
+        return {
+            "model_name": self.model_name,
+            "champion_version": self.champion_version or "none",
+            "rows_read": self.rows_read,
+            "rows_checked": self.report.rows,
+            "usable_rows": self.report.usable_rows,
+            "failed_checks": len(self.report.reasons),
+            "window_start": w.window_start,
+            "window_end": w.window_end,
+            "data_fingerprint": w.fingerprint,
+            "trigger_event_id": self.event.event_id,
+            "max_missing_share": t.max_missing_share,
+            "max_invalid_share": t.max_invalid_share,
+            "min_rows_per_class": t.min_rows_per_class,
+            "min_minority_share": t.min_minority_share,
+            "max_psi": "none" if t.max_psi is None else t.max_psi,
+            "max_jensen_shannon": "none" if t.max_jensen_shannon is None
+            else t.max_jensen_shannon,
+        }
+
+    def to_json(self) -> bytes:
+        """``data_checks.json``: every check, the reasons and the rows' offset ranges."""
+        w = self.window
+        return msgspec.json.encode({
+            "model_name": self.model_name,
+            "trigger": self.event,
+            "champion_version": self.champion_version,
+            "decision": "refused",
+            "reasons": self.report.reasons,
+            "checks": data_checks(self.report),
+            "data": {"fingerprint": w.fingerprint, "window_start": w.window_start,
+                     "window_end": w.window_end, "rows": self.report.rows,
+                     "usable_rows": self.report.usable_rows,
+                     "ranges": offset_ranges([*w.train, *w.holdout])},
+        })

@@ -25,7 +25,7 @@ class RetrainerMetrics:
         )
         self.retrains = Counter(
             "driftline_retrainer_retrains_total",
-            "Retrains finished, by result: promoted, rejected, insufficient_data, failed",
+            "Retrains finished, by result: promoted, rejected, refused, insufficient_data, failed",
             ["result"],
             registry=r,
         )

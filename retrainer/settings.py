@@ -28,6 +28,7 @@ from driftline.policy_file import (
     parse_kinds,
 )
 from driftline.settings import DriftlineSettings
+from retrainer.data_checks import DataThresholds
 from retrainer.dataset import RangePolicy
 from retrainer.gate import Gate
 from retrainer.schedule import RetrainSchedule
@@ -108,6 +109,37 @@ class RetrainerSettings(DriftlineSettings):
         "encoding, logistic regression), 'champion' (a clone of the champion's estimator) or "
         "'package.module:factory', a function taking the FeatureSchema and returning an "
         "unfitted estimator.",
+    )
+
+    # training data checks
+    retrain_max_missing_share: float = Field(
+        default=0.05, ge=0, le=1,
+        description="Largest share of rows without a value in any one model input; a set "
+        "with more is not trained on.",
+    )
+    retrain_max_invalid_share: float = Field(
+        default=0.01, ge=0, le=1,
+        description="Largest share of values of any one input that are not of its kind or "
+        "outside its recorded range (and of labels not 0 or 1); a set with more is not "
+        "trained on. Rows with a missing or invalid value are left out of training.",
+    )
+    retrain_min_rows_per_class: int = Field(
+        default=20, ge=1,
+        description="Fewest rows of each label (0 and 1) a set needs to be trained on.",
+    )
+    retrain_min_minority_share: float = Field(
+        default=0.01, ge=0, lt=0.5,
+        description="Smallest share of the rarer label a set needs to be trained on.",
+    )
+    retrain_max_psi: float | None = Field(
+        default=None, gt=0,
+        description="Largest PSI of a numeric input against the champion's reference "
+        "profile (unset: reported, not enforced; a retrain answers drift).",
+    )
+    retrain_max_jensen_shannon: float | None = Field(
+        default=None, gt=0,
+        description="Largest Jensen-Shannon distance of a categorical input against the "
+        "champion's reference profile (unset: reported, not enforced).",
     )
 
     # gate
@@ -229,6 +261,17 @@ class RetrainerSettings(DriftlineSettings):
             model_name=self.model_name,
             max_rows=self.retrain_max_rows,
             not_before=not_before if self.retrain_since_drift else None,
+        )
+
+    def data_thresholds(self) -> DataThresholds:
+        """The bounds training (and evaluation) data is checked against."""
+        return DataThresholds(
+            max_missing_share=self.retrain_max_missing_share,
+            max_invalid_share=self.retrain_max_invalid_share,
+            min_rows_per_class=self.retrain_min_rows_per_class,
+            min_minority_share=self.retrain_min_minority_share,
+            max_psi=self.retrain_max_psi,
+            max_jensen_shannon=self.retrain_max_jensen_shannon,
         )
 
     def gate(self) -> Gate:

@@ -1,12 +1,18 @@
 """Labeled rows from the ``labeled`` topic, read in a bounded range.
 
 A retrain needs the recent window of labeled rows, not the whole topic (which keeps three
-months). :class:`LabeledSource` finds the newest message timestamp, asks Kafka's time index
+months). :meth:`LabeledSource.read` finds the newest message timestamp, asks Kafka's time index
 (``offsets_for_times``) for the first offset of each partition at or after
 ``newest - window - margin``, and reads from there up to the end offsets of the moment; the
 exact event-time window is applied afterwards by :func:`retrainer.dataset.build_dataset`.
 Kafka timestamps are when the monitor wrote the joined row, i.e. after the label arrived, so
 the margin covers rows whose label came quickly while the newest row's came late.
+
+:meth:`LabeledSource.read_range` reads the rows of an event-time range (``driftline models
+evaluate``): from the first offset stamped at or after the range's start (less the margin) to
+the end offsets of the moment, keeping the rows whose event time is in the range. A joined row
+is written after its prediction's event time, so none in range is stamped before its start;
+its end bounds nothing, since a label can come any time later.
 
 Records that do not decode as :class:`~driftline.events.LabeledEvent` go to the dead-letter
 topic once each, with the reason, and the read goes on.
@@ -15,6 +21,7 @@ topic once each, with the reason, and the read goes on.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from confluent_kafka import TopicPartition
@@ -108,7 +115,25 @@ class LabeledSource:
                     by_time = consumer.offsets_for_times(
                         self.topic, dict.fromkeys(marks, since_ms), self._timeout
                     )
-        result = LabeledRead(ranges=start_offsets(marks, by_time, max_rows), since_ms=since_ms)
+        return self._read(LabeledRead(ranges=start_offsets(marks, by_time, max_rows),
+                                      since_ms=since_ms))
+
+    def read_range(self, start: float, end: float) -> LabeledRead:
+        """The rows whose event time is in ``[start, end)`` (seconds since the epoch)."""
+        if end <= start:
+            raise ValueError(f"an empty event-time range: {start} to {end}")
+        since_ms = max(int((start - self._margin) * 1000), 0)
+        with Consumer(self._kafka, commit="manual") as consumer:
+            marks = consumer.topic_watermarks(self.topic, self._timeout)
+            by_time = consumer.offsets_for_times(self.topic, dict.fromkeys(marks, since_ms),
+                                                 self._timeout)
+        return self._read(LabeledRead(ranges=start_offsets(marks, by_time), since_ms=since_ms),
+                          keep=lambda event: start <= event.event_time < end)
+
+    def _read(self, result: LabeledRead,
+              keep: Callable[[LabeledEvent], bool] | None = None) -> LabeledRead:
+        """Read ``result.ranges`` into ``result`` (the rows ``keep`` accepts, or all),
+        dead-lettering what does not decode."""
         for msg in iter_range(self._kafka, self.topic, result.ranges,
                               idle_timeout=max(self._timeout, 10.0)):
             try:
@@ -120,7 +145,9 @@ class LabeledSource:
                     self._dead.send_message(exc, msg)
                     result.dead_lettered += 1
                 continue
-            result.rows.append(SourcedRow(event, msg.topic(), msg.partition(), msg.offset()))
+            if keep is None or keep(event):
+                result.rows.append(SourcedRow(event, msg.topic(), msg.partition(),
+                                              msg.offset()))
         log.info(
             "read %d labeled rows from %s (%s)%s",
             len(result.rows),

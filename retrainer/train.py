@@ -32,7 +32,6 @@ __all__ = [
     "Challenger",
     "Evaluation",
     "TrainingError",
-    "complete_rows",
     "feature_columns",
     "feature_schema",
     "pipeline_factory",
@@ -141,15 +140,6 @@ def training_columns(
     if champion is not None and (pipeline == "champion" or schema is None):
         return _signature_columns(champion)
     return feature_columns(schema or CREDIT_RISK)
-
-
-def complete_rows(
-    rows: Sequence[SourcedRow], names: Sequence[str]
-) -> tuple[list[SourcedRow], int]:
-    """The rows that carry a value for every input (and how many did not): a row served
-    without a feature cannot be trained on."""
-    kept = [r for r in rows if all(r.event.prediction.features.get(n) is not None for n in names)]
-    return kept, len(rows) - len(kept)
 
 
 def _frame(rows: Sequence[SourcedRow], columns: Sequence[tuple[str, str]]) -> Any:

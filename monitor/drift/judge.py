@@ -1,7 +1,7 @@
 """Judging one window against the reference: which statistic decides, and the verdicts.
 
 :func:`judge_numeric` and :func:`judge_categorical` compute every statistic of
-:mod:`monitor.drift.statistics` for one feature and let one of them, the *headline*, decide
+:mod:`driftline.drift_statistics` for one feature and let one of them, the *headline*, decide
 the verdict (:class:`FeatureJudgement`); :class:`DriftConfig` holds the thresholds and picks
 the headline by feature type and window size:
 
@@ -38,9 +38,9 @@ from collections.abc import Mapping, Sequence
 import msgspec
 import numpy as np
 
+from driftline import drift_statistics as st
 from driftline.events import FeatureStatistic, OffsetRange, Severity
 from driftline.profile import CategoricalProfile, NumericProfile
-from monitor.drift import statistics as st
 
 __all__ = [
     "THRESHOLD_FIELDS",

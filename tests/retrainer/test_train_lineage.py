@@ -3,6 +3,8 @@ the gate on drifted data, lineage records, commit bookkeeping, settings and the 
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -10,14 +12,15 @@ from driftline.features import CREDIT_RISK
 from driftline.model.registry import LoadedModel
 from producers.bootstrap import train_default
 from retrainer.catalog import VersionFacts, render
+from retrainer.data_checks import DataThresholds, check_rows
 from retrainer.dataset import RangePolicy, build_dataset
 from retrainer.gate import Gate
-from retrainer.lineage import TAGS, Lineage
+from retrainer.lineage import TAGS, Lineage, Refusal
 from retrainer.offsets import CommitTracker
 from retrainer.settings import RetrainerSettings
 from retrainer.train import (
     TrainingError,
-    complete_rows,
+    feature_columns,
     feature_schema,
     train_and_evaluate,
     training_columns,
@@ -76,20 +79,6 @@ def test_an_unreachable_margin_rejects_with_the_reason(champion, drifted_dataset
     assert not verdict.promote and verdict.reason.startswith("rejected: roc_auc")
 
 
-def test_rows_missing_a_feature_are_left_out_and_counted():
-    rows = sourced(labeled_events(10))
-    broken = sourced(labeled_events(1, prefix="x"))[0]
-    features = dict(broken.event.prediction.features, channel=None)
-    import msgspec
-
-    event = msgspec.structs.replace(
-        broken.event, prediction=msgspec.structs.replace(broken.event.prediction,
-                                                         features=features))
-    kept, dropped = complete_rows([*rows, type(broken)(event, "labeled", 0, 99)],
-                                  CREDIT_RISK.names)
-    assert (len(kept), dropped) == (10, 1)
-
-
 def test_lineage_records_trigger_ranges_fingerprint_and_both_models_metrics(drifted_dataset):
     labels = [r.event.label for r in drifted_dataset.holdout]
     verdict = Gate().judge(labels, [0.5] * len(labels), [float(y) for y in labels])
@@ -105,6 +94,30 @@ def test_lineage_records_trigger_ranges_fingerprint_and_both_models_metrics(drif
     assert metrics["holdout_auc"] == 1.0 and metrics["champion_holdout_auc"] == 0.5
     assert {"holdout_brier", "champion_holdout_brier", "holdout_log_loss"} <= metrics.keys()
     assert b'"holdout_ranges"' in lineage.to_json()
+
+
+def test_a_refusal_records_the_reasons_each_check_and_the_thresholds(drifted_dataset):
+    rows = [*drifted_dataset.train, *drifted_dataset.holdout]
+    features = [{k: v for k, v in r.event.prediction.features.items() if k != "channel"}
+                for r in rows]
+    report = check_rows(features, [r.event.label for r in rows],
+                        feature_columns(CREDIT_RISK), features=CREDIT_RISK)
+    refusal = Refusal("credit-risk", drift_event("drift-9"), drifted_dataset, report,
+                      DataThresholds(), "1", rows_read=2400)
+    reason = "channel: 100.0% of values missing, more than the 5.0% allowed"
+    assert refusal.reason == f"refused: {reason}"
+    assert refusal.run_name == "refused-credit-risk-drift-9"
+    tags = refusal.tags()
+    assert tags[TAGS.decision] == "refused" and tags[TAGS.data_checks] == f"failed: {reason}"
+    assert tags[TAGS.trigger_event] == "drift-9"
+    params = refusal.params()
+    assert (params["rows_checked"], params["usable_rows"], params["failed_checks"]) == (
+        2400, 0, 1)
+    assert params["max_psi"] == "none" and params["max_missing_share"] == 0.05
+    recorded = json.loads(refusal.to_json())
+    assert recorded["reasons"] == [reason]
+    assert {"column": "channel", "check": "missing_share", "value": 1.0, "threshold": 0.05,
+            "passed": False} in recorded["checks"]
 
 
 def test_commit_holds_at_the_retrain_in_flight_and_partitions_are_independent():

@@ -128,3 +128,26 @@ def test_a_bad_retrain_table_stops_the_retrainer_naming_the_key(tmp_path):
         Retrainer(RetrainerSettings(policy_file=path))  # before any Kafka or MLflow
     assert str(caught.value).startswith(f"{path}: models.credit-risk.retrain.kinds.1: ")
     assert str(caught.value).endswith("(got 'weather')")
+
+
+def test_the_regression_rule_passes_a_candidate_within_the_margin_that_promotion_rejects():
+    labels = [0, 1] * 50
+    champion = [0.3 if y == 0 else 0.7 for y in labels]
+    champion[0], champion[1] = 0.8, 0.2  # two pairs ranked wrong
+    candidate = list(champion)
+    candidate[2] = 0.7  # a little worse: a negative tied with the positives
+    gate = Gate(margin=0.01, brier_tolerance=0.01)
+    assert not gate.judge(labels, champion, candidate).promote
+    within = gate.judge_regression(labels, champion, candidate)
+    assert within.promote and within.reason.startswith("passed: roc_auc")
+    strict = Gate(margin=0.0, brier_tolerance=0.01).judge_regression(labels, champion, candidate)
+    assert not strict.promote and strict.reason.startswith("worse: roc_auc")
+
+
+def test_the_regression_rule_refuses_a_candidate_much_worse_on_brier():
+    labels = [0, 1] * 50
+    champion = [0.1 if y == 0 else 0.9 for y in labels]
+    candidate = [0.45 if y == 0 else 0.55 for y in labels]  # same ranking, poorly calibrated
+    verdict = Gate(margin=0.01, brier_tolerance=0.005).judge_regression(labels, champion,
+                                                                      candidate)
+    assert not verdict.promote and verdict.reason.startswith("worse: Brier ")

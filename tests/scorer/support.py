@@ -15,15 +15,18 @@ from driftline.kafka import read_topic
 from driftline.model.registry import ModelVersionRef, configure, register_version
 from driftline.settings import KafkaSettings
 from producers.bootstrap import train_default
+from producers.generator import GeneratorParams
 from scorer.settings import ScorerSettings
 
 
 def register_model(
-    home: Path, name: str, *, seed: int = 7, rows: int = 4000, alias: str | None = "champion"
+    home: Path, name: str, *, seed: int = 7, rows: int = 4000, alias: str | None = "champion",
+    params: GeneratorParams | None = None,
 ) -> ModelVersionRef:
-    """Train the default pipeline on a small seeded sample and register it under ``name``."""
+    """Train the default pipeline on a small seeded sample (of the population ``params``
+    describes; None: the stable one) and register it under ``name``."""
     experiment = configure(home)
-    trained = train_default(seed=seed, rows=rows)
+    trained = train_default(seed=seed, rows=rows, params=params)
     with mlflow.start_run(experiment_id=experiment):
         mlflow.log_metrics(trained.metrics)
         return register_version(

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from driftline import drift_statistics as st
 from driftline.profile import NumericProfile
-from monitor.drift import statistics as st
 from monitor.drift.judge import DriftConfig, judge_numeric
 
 REF = [120, 340, 410, 95, 35]

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 from scipy.spatial import distance
 
+from driftline import drift_statistics as st
 from driftline.profile import bin_counts, build_profile
-from monitor.drift import statistics as st
 
 
 @pytest.fixture(scope="module")

@@ -117,6 +117,11 @@ bench-loop: install
 	$(BIN)/driftline kafka fetch
 	$(BIN)/python bench/bench_loop.py
 
+# .env for docker compose: a random API key, Postgres and Grafana passwords (kept if set).
+.PHONY: compose-env
+compose-env:
+	scripts/compose-env
+
 clean:
 	-$(BIN)/driftline kafka stop
 	rm -rf .driftline .pytest_cache .ruff_cache .hypothesis .import_linter_cache

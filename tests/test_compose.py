@@ -444,3 +444,37 @@ def test_image_holds_every_package_and_runs_unprivileged() -> None:
     users = re.findall(r"^USER (\S+)", dockerfile, re.M)
     assert users and users[-1] not in ("root", "0")
     assert re.search(r'^ENTRYPOINT \["driftline"\]', dockerfile, re.M)
+
+
+@pytest.mark.parametrize(("service", "variable", "secret"), [
+    ("scorer", "DRIFTLINE_API_KEY", "DRIFTLINE_API_KEY"),
+    ("producer", "DRIFTLINE_API_KEY", "DRIFTLINE_API_KEY"),
+    ("postgres", "POSTGRES_PASSWORD", "POSTGRES_PASSWORD"),
+    ("grafana", "GF_SECURITY_ADMIN_PASSWORD", "GRAFANA_ADMIN_PASSWORD"),
+])
+def test_secrets_come_from_env_and_are_required(service: str, variable: str, secret: str):
+    """No default password or open API: compose refuses to start without each secret
+    (``${NAME:?...}``), which ``make compose-env`` writes to .env."""
+    value = str(_services()[service]["environment"][variable])
+    assert value.startswith("${" + secret + ":?"), f"{service}: {variable}={value}"
+
+
+@pytest.mark.parametrize("service", ["scorer", "monitor", "retrainer"])
+def test_services_get_longer_to_stop_than_the_scorers_flush(service: str):
+    grace = str(_services()[service].get("stop_grace_period", "10s"))
+    assert grace.endswith("s") and int(grace[:-1]) > 30, f"{service}: {grace}"
+
+
+def test_compose_env_writes_each_missing_secret_once_and_keeps_the_others(tmp_path):
+    import subprocess
+
+    env_file = tmp_path / ".env"
+    env_file.write_text("POSTGRES_PASSWORD=mine\n")
+    script = ROOT / "scripts" / "compose-env"
+    subprocess.run([str(script), str(env_file)], check=True, capture_output=True)
+    first = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+    assert first["POSTGRES_PASSWORD"] == "mine"
+    assert len(first["DRIFTLINE_API_KEY"]) >= 24 and len(first["GRAFANA_ADMIN_PASSWORD"]) >= 24
+    subprocess.run([str(script), str(env_file)], check=True, capture_output=True)
+    assert dict(line.split("=", 1) for line in env_file.read_text().splitlines()) == first
+    assert env_file.stat().st_mode & 0o777 == 0o600

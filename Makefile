@@ -23,8 +23,9 @@ $(STAMP): pyproject.toml $(LOCK)
 install: $(STAMP)
 
 # Debian packages the tests drive besides Python's (kcat: a non-Python Kafka client;
-# chromium: renders the drift report). Installed with apt-get as root, else asked for.
-SYSTEM_PACKAGES := kcat:kcat chromium:chromium
+# chromium: renders the drift report; promtool, from prometheus: checks and unit-tests the
+# alert rules). Installed with apt-get as root, else asked for.
+SYSTEM_PACKAGES := kcat:kcat chromium:chromium promtool:prometheus
 system:
 	scripts/system-packages $(SYSTEM_PACKAGES)
 

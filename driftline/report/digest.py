@@ -1,0 +1,420 @@
+"""The numbers and words of a drift report, before any drawing: per feature, the statistic
+over time with its threshold and a verdict in words; per model, performance with its
+uncertainty; the timeline of drift events, retrains and alias moves; what followed each
+drift event.
+
+>>> w = lambda start, value, drifted: WindowRecord(
+...     kind="drift", model_name="m", model_version="1", window_start=start,
+...     window_end=start + 60, drift=DriftWindow(rows=500, features=[Judgement(
+...         feature="x", method="psi", value=value, threshold=0.2, ratio=value / 0.2,
+...         drifted=drifted, rows=500)]))
+>>> d = feature_digests([w(0, 0.05, False)] + [w(60 * i, 0.9, True) for i in (1, 2, 3)]
+...                     + [w(240, 0.1, False)])[0]
+>>> d.drifted_windows, d.severity, d.sustained
+(3, 'high', True)
+>>> print(d.verdict)  # doctest: +NORMALIZE_WHITESPACE
+x moved: past its threshold in 3 windows in a row from Jan 01 00:01 UTC (3 of 5 windows in
+all). Worst: PSI 0.9 (drifts at 0.2 and above, high) in the window from Jan 01 00:01. Back
+within its threshold from Jan 01 00:04.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from driftline.events import DriftEvent
+from driftline.report.inputs import (
+    DriftWindow,
+    Judgement,
+    Performance,
+    ReportInput,
+    VersionInfo,
+    WindowRecord,
+)
+
+__all__ = [
+    "STATISTICS",
+    "SUSTAINED_RUN",
+    "EventDigest",
+    "FeatureDigest",
+    "Marker",
+    "PerfPoint",
+    "Point",
+    "auc_interval",
+    "event_digests",
+    "feature_digests",
+    "fmt_time",
+    "fmt_value",
+    "gate_metrics",
+    "performance_points",
+    "performance_verdict",
+    "severity",
+    "timeline",
+    "wilson_interval",
+]
+
+SUSTAINED_RUN = 3
+"""Windows in a row past the threshold that make a feature's drift sustained."""
+
+# statistic name -> (label, drifts when "above" or "below" its threshold)
+STATISTICS: dict[str, tuple[str, str]] = {
+    "psi": ("PSI", "above"),
+    "ks_p_value": ("KS p-value", "below"),
+    "ks_statistic": ("KS distance", "above"),
+    "wasserstein_normed": ("Wasserstein distance (reference std)", "above"),
+    "chi_square_p_value": ("chi-square p-value", "below"),
+    "jensen_shannon": ("Jensen-Shannon distance", "above"),
+    "unseen_share": ("share of unseen categories", "above"),
+    "missing_share": ("share missing", "above"),
+}
+
+
+def severity(ratio: float | None) -> str | None:
+    """How far past its threshold a finding is: none below 1, low (< 2), medium (< 4), high.
+
+    >>> severity(0.5), severity(1.5), severity(3.0), severity(9.0)
+    (None, 'low', 'medium', 'high')
+    """
+    if ratio is None or not ratio >= 1.0:
+        return None
+    if ratio < 2.0:
+        return "low"
+    return "medium" if ratio < 4.0 else "high"
+
+
+def fmt_time(t: float | None, *, day: bool = False) -> str:
+    """A UTC time as ``Mon DD HH:MM`` (``day``: ``YYYY-MM-DD HH:MM``).
+
+    >>> fmt_time(90.0), fmt_time(90.0, day=True)
+    ('Jan 01 00:01', '1970-01-01 00:01')
+    """
+    if t is None or not math.isfinite(t):
+        return "?"
+    moment = datetime.fromtimestamp(t, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M" if day else "%b %d %H:%M")
+
+
+def fmt_value(v: float | None) -> str:
+    """A statistic for a reader: four significant digits, ``n/a`` for none.
+
+    >>> fmt_value(0.123456), fmt_value(3.2e-9), fmt_value(None)
+    ('0.1235', '3.2e-09', 'n/a')
+    """
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    return f"{v:.4g}"
+
+
+def _label(statistic: str) -> str:
+    return STATISTICS.get(statistic, (statistic, "above"))[0]
+
+
+def _rule(statistic: str, threshold: float | None) -> str:
+    side = STATISTICS.get(statistic, ("", "above"))[1]
+    return (f"drifts below {fmt_value(threshold)}" if side == "below"
+            else f"drifts at {fmt_value(threshold)} and above")
+
+
+@dataclass(frozen=True)
+class Point:
+    """One window's value of the plotted statistic."""
+
+    start: float
+    end: float
+    value: float | None
+    threshold: float | None
+    drifted: bool
+    rows: int
+    version: str
+
+
+@dataclass
+class FeatureDigest:
+    """One feature (or the score) of one model over the range."""
+
+    model_name: str
+    name: str
+    kind: str
+    statistic: str
+    points: list[Point]
+    judged_windows: int
+    drifted_windows: int
+    worst: tuple[WindowRecord, Judgement] | None
+    latest: tuple[WindowRecord, Judgement] | None
+    verdict: str
+    severity: str | None
+    longest_run: int = 0
+    first_drifted: float | None = None  # start of the longest run of drifted windows
+
+    @property
+    def sustained(self) -> bool:
+        """Past its threshold in at least :data:`SUSTAINED_RUN` windows in a row (scattered
+        single windows past a p-value threshold are expected by chance)."""
+        return self.longest_run >= SUSTAINED_RUN
+
+    @property
+    def label(self) -> str:
+        return _label(self.statistic)
+
+    @property
+    def worst_ratio(self) -> float:
+        return (self.worst[1].ratio or 0.0) if self.worst else 0.0
+
+
+def _judgements(window: DriftWindow, include_score: bool) -> Iterable[Judgement]:
+    yield from window.features
+    if include_score and window.score is not None:
+        yield window.score
+
+
+def _statistic_value(j: Judgement, statistic: str) -> tuple[float | None, float | None, bool]:
+    for s in j.statistics:
+        if s.statistic == statistic:
+            return s.value, s.threshold, s.drifted
+    if j.method == statistic:
+        return j.value, j.threshold, j.drifted
+    return None, None, False
+
+
+def feature_digests(windows: Sequence[WindowRecord], *, score: bool = False
+                    ) -> list[FeatureDigest]:
+    """Per (model, feature) of the drift windows, most moved first (``score``: the score's
+    digest only)."""
+    by: dict[tuple[str, str], list[tuple[WindowRecord, Judgement]]] = {}
+    for w in sorted(windows, key=lambda w: w.window_start):
+        if w.drift is None:
+            continue
+        judged = [w.drift.score] if score and w.drift.score else (
+            [] if score else list(w.drift.features))
+        for j in judged:
+            by.setdefault((w.model_name, j.feature), []).append((w, j))
+    out = [_digest(model, name, pairs) for (model, name), pairs in by.items()]
+    out.sort(key=lambda d: (not d.sustained, d.drifted_windows == 0, -d.worst_ratio,
+                            d.model_name, d.name))
+    return out
+
+
+def _digest(model: str, name: str, pairs: list[tuple[WindowRecord, Judgement]]
+            ) -> FeatureDigest:
+    statistic = Counter(j.method for _, j in pairs).most_common(1)[0][0]
+    points = []
+    for w, j in pairs:
+        value, threshold, _ = _statistic_value(j, statistic)
+        points.append(Point(w.window_start, w.window_end, value, threshold, j.drifted,
+                            j.rows, w.model_version))
+    judged = [(w, j) for w, j in pairs if w.drift is None or w.drift.judged]
+    drifted = [(w, j) for w, j in judged if j.drifted]
+    worst = max(judged, key=lambda p: p[1].ratio or 0.0, default=None)
+    run, longest, since, first = 0, 0, None, None
+    for w, j in judged:
+        run = run + 1 if j.drifted else 0
+        if run == 1:
+            first = w.window_start
+        if run > longest:
+            longest, since = run, first
+    digest = FeatureDigest(model, name, pairs[0][1].feature_type, statistic, points,
+                           len(judged), len(drifted), worst, judged[-1] if judged else None,
+                           "", severity(worst[1].ratio) if drifted and worst else None,
+                           longest, since)
+    digest.verdict = _verdict(digest, judged)
+    return digest
+
+
+def _verdict(d: FeatureDigest, judged: list[tuple[WindowRecord, Judgement]]) -> str:
+    name, worst, n = d.name, d.worst, len(judged)
+    if not judged or worst is None:
+        return f"{name}: not judged in this range (no window had enough rows)."
+    w, j = worst
+    found = (f"{_label(j.method)} {fmt_value(j.value)} ({_rule(j.method, j.threshold)}"
+             + (f", {severity(j.ratio)})" if j.drifted else ")")
+             + f" in the window from {fmt_time(w.window_start)}")
+    if not d.drifted_windows:
+        return f"{name} held: within its threshold in all {n} windows; closest: {found}."
+    if not d.sustained:
+        return (f"{name} held, apart from {d.drifted_windows} scattered windows of {n} past "
+                f"its threshold (never {SUSTAINED_RUN} in a row: chance findings at this "
+                f"window size are expected); worst: {found}.")
+    text = (f"{name} moved: past its threshold in {d.longest_run} windows in a row from "
+            f"{fmt_time(d.first_drifted)} UTC ({d.drifted_windows} of {n} windows in all). "
+            f"Worst: {found}.")
+    if judged[-1][1].drifted:
+        return text + " Still past it in the last window."
+    run_end = next(i for i, (lw, _) in enumerate(judged) if lw.window_start == d.first_drifted)
+    back = next(lw for lw, lj in judged[run_end:] if not lj.drifted)
+    return text + f" Back within its threshold from {fmt_time(back.window_start)}."
+
+
+@dataclass(frozen=True)
+class PerfPoint:
+    """One performance window of one version."""
+
+    start: float
+    end: float
+    version: str
+    performance: Performance
+
+
+def performance_points(windows: Sequence[WindowRecord]) -> dict[str, list[PerfPoint]]:
+    """Performance windows per model, in time order."""
+    out: dict[str, list[PerfPoint]] = {}
+    for w in sorted(windows, key=lambda w: w.window_start):
+        if w.performance is not None and w.performance.labeled > 0:
+            out.setdefault(w.model_name, []).append(
+                PerfPoint(w.window_start, w.window_end, w.model_version, w.performance))
+    return out
+
+
+def wilson_interval(p: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a proportion ``p`` seen on ``n`` labels.
+
+    >>> [round(x, 3) for x in wilson_interval(0.8, 100)]
+    [0.711, 0.867]
+    """
+    if n <= 0:
+        return (0.0, 1.0)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (max(centre - half, 0.0), min(centre + half, 1.0))
+
+
+def auc_interval(auc: float, positives: int, negatives: int, z: float = 1.96
+                 ) -> tuple[float, float]:
+    """95% interval of a ROC AUC by Hanley and McNeil's standard error.
+
+    >>> [round(x, 3) for x in auc_interval(0.8, 100, 300)]
+    [0.744, 0.856]
+    """
+    if positives <= 0 or negatives <= 0:
+        return (0.0, 1.0)
+    q1, q2 = auc / (2 - auc), 2 * auc * auc / (1 + auc)
+    var = (auc * (1 - auc) + (positives - 1) * (q1 - auc * auc)
+           + (negatives - 1) * (q2 - auc * auc)) / (positives * negatives)
+    half = z * math.sqrt(max(var, 0.0))
+    return (max(auc - half, 0.0), min(auc + half, 1.0))
+
+
+def gate_metrics(version: VersionInfo) -> dict[str, float]:
+    """A version's gate numbers under the monitor's metric names (``roc_auc``, ``brier``,
+    ``accuracy``), from its run metrics ``holdout_*``."""
+    names = {"holdout_auc": "roc_auc", "holdout_brier": "brier",
+             "holdout_accuracy": "accuracy"}
+    return {ours: float(version.metrics[theirs]) for theirs, ours in names.items()
+            if theirs in version.metrics}
+
+
+def performance_verdict(model: str, points: Sequence[PerfPoint],
+                        versions: Sequence[VersionInfo]) -> str:
+    """Did drift hurt, in one sentence: the AUC at the start, its low, and at the end."""
+    scored = [p for p in points if p.performance.roc_auc is not None]
+    if not scored:
+        return f"{model}: no labeled window with both classes in this range, so no AUC."
+    first, last = scored[0], scored[-1]
+    low = min(scored, key=lambda p: p.performance.roc_auc or 1.0)
+    gates = {v.version: gate_metrics(v).get("roc_auc") for v in versions if v.name == model}
+
+    def at(p: PerfPoint) -> str:
+        gate = gates.get(p.version)
+        told = f", its gate {gate:.3f}" if gate is not None else ""
+        return f"{p.performance.roc_auc:.3f} (v{p.version}{told}) at {fmt_time(p.start)}"
+
+    text = f"{model}: AUC {at(first)}"
+    if low is not first and low is not last:
+        text += f"; lowest {at(low)}"
+    return text + (f"; last {at(last)}." if last is not first else ".")
+
+
+@dataclass(frozen=True)
+class Marker:
+    """One thing on the summary's timeline."""
+
+    time: float
+    lane: str  # "drift" | "retrain" | "alias"
+    kind: str  # drift kind, retrain decision, promotion or rollback
+    label: str
+    severity: str | None = None
+
+
+def timeline(data: ReportInput, events: Sequence[DriftEvent]) -> list[Marker]:
+    """Drift events, retrains (versions registered) and alias moves, in time order."""
+    out = [Marker(e.window_end, "drift", e.kind, f"{e.kind} v{e.model_version}", e.severity)
+           for e in events]
+    for v in data.versions:
+        if v.created_at is not None and v.decision not in ("", "bootstrap", "manual"):
+            out.append(Marker(v.created_at, "retrain", v.decision or "registered",
+                              f"v{v.version} {v.decision}"))
+    for u in data.updates:
+        kind = "rollback" if "rollback" in u.reason.lower() else "promotion"
+        out.append(Marker(u.event_time, "alias", kind, f"@{u.alias} v{u.version}"))
+    return sorted(out, key=lambda m: m.time)
+
+
+@dataclass
+class EventDigest:
+    """One drift event and what followed it."""
+
+    event: DriftEvent
+    followed: list[str] = field(default_factory=list)
+
+
+def event_digests(data: ReportInput, events: Sequence[DriftEvent],
+                  windows: Sequence[WindowRecord]) -> list[EventDigest]:
+    """Each drift event with what followed: retrains it started, alias moves after it, when
+    its drifted features came back, and the AUC before and after."""
+    out = []
+    perf = performance_points(windows)
+    for e in sorted(events, key=lambda e: e.window_end):
+        d = EventDigest(e)
+        for v in data.versions:
+            if v.name == e.model_name and v.trigger_event_id == e.event_id:
+                gate = gate_metrics(v)
+                auc = f", holdout AUC {gate['roc_auc']:.3f}" if "roc_auc" in gate else ""
+                reason = v.tags.get("driftline.reason", "")
+                d.followed.append(
+                    f"Retrain: v{v.version} registered at {fmt_time(v.created_at)}, "
+                    f"{v.decision or 'registered'}{auc}" + (f" ({reason})" if reason else ""))
+        for u in data.updates:
+            if u.model_name == e.model_name and u.event_time >= e.window_start:
+                was = f" (was v{u.previous_version})" if u.previous_version else ""
+                d.followed.append(f"Alias: @{u.alias} moved to v{u.version}{was} at "
+                                  f"{fmt_time(u.event_time)}" + (f": {u.reason}" if u.reason
+                                                                 else ""))
+                break
+        for feature in sorted({s.feature for s in e.statistics if s.drifted}):
+            back = _back(windows, e, feature)
+            if back is not None:
+                d.followed.append(f"{feature} back within its threshold from "
+                                  f"{fmt_time(back)}.")
+            elif e.kind in ("covariate", "prediction", "dataset"):
+                d.followed.append(f"{feature} still past its threshold at the end of the "
+                                  "range.")
+        d.followed.extend(_auc_change(perf.get(e.model_name, []), e))
+        out.append(d)
+    return out
+
+
+def _back(windows: Sequence[WindowRecord], e: DriftEvent, feature: str) -> float | None:
+    for w in sorted(windows, key=lambda w: w.window_start):
+        if w.model_name != e.model_name or w.drift is None or w.window_start < e.window_end:
+            continue
+        for j in _judgements(w.drift, include_score=True):
+            if j.feature == feature and w.drift.judged:
+                if not j.drifted:
+                    return w.window_start
+                break
+    return None
+
+
+def _auc_change(points: Sequence[PerfPoint], e: DriftEvent) -> list[str]:
+    scored = [p for p in points if p.performance.roc_auc is not None]
+    at = [p for p in scored if p.start <= e.window_start < p.end or
+          e.window_start <= p.start < e.window_end]
+    later = [p for p in scored if p.start >= e.window_end]
+    if not at or not later:
+        return []
+    a, b = at[0], later[-1]
+    return [f"AUC {a.performance.roc_auc:.3f} (v{a.version}) in the event's window, "
+            f"{b.performance.roc_auc:.3f} (v{b.version}) in the last window of the range."]

@@ -1,0 +1,111 @@
+"""The drift report builder: sections, verdicts in words, evidence, size, nothing external."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+import pytest
+
+from driftline.report import SECTIONS, ReportInput, build_report, read_windows
+from driftline.report.inputs import DriftWindow, Judgement, WindowRecord
+from monitor.merging.merge import Judged
+from tests.report_day import MODEL, NUMERIC, synthetic_day
+
+
+@pytest.fixture(scope="module")
+def short_day():
+    return synthetic_day(windows=60, rows=200, shift_at=20, flip_at=28, retrain_at=40)
+
+
+@pytest.fixture(scope="module")
+def page(short_day) -> str:
+    return build_report(short_day.report_input(title="Drift report: credit-risk"))
+
+
+def test_the_page_has_every_section_in_reading_order(page: str):
+    found = [m.group(1) for m in re.finditer(r'<section id="([a-z]+)"', page)]
+    assert found == list(SECTIONS)
+
+
+def test_a_shifted_feature_is_said_to_have_moved_and_a_steady_one_to_have_held(page: str):
+    assert re.search(r"loan_amount moved: past its threshold in \d+ windows in a row", page)
+    assert "channel moved:" in page
+    assert re.search(r"income held[:,]", page)
+
+
+def test_the_summary_lists_what_moved_before_the_features_that_held(page: str):
+    summary = page[page.index('id="summary"'):page.index('id="features"')]
+    moved = summary[summary.index("What moved"):summary.index("Did it hurt")]
+    assert "loan_amount" in moved and "channel" in moved
+    assert moved.index("loan_amount") < moved.index("income") if "income" in moved else True
+    assert "v1" in summary and "v2" in summary and "@champion" in summary
+
+
+def test_each_drift_event_shows_its_evidence_and_the_retrain_it_started(short_day, page: str):
+    events = page[page.index('id="events"'):]
+    assert re.search(r"Evidence: predictions\[\d\] offsets \d+-\d+", events)
+    assert "Retrain: v2 registered" in events
+    assert "Alias: @champion moved to v2 (was v1)" in events
+
+
+def test_performance_shows_each_versions_gate_and_the_label_coverage(page: str):
+    perf = page[page.index('id="performance"'):page.index('id="events"')]
+    assert "v1 gate 0.830" in perf and "v2 gate 0.810" in perf
+    assert "label coverage" in perf
+
+
+def test_the_page_loads_nothing_from_outside_the_file(page: str):
+    assert "<script" not in page.lower()
+    assert "<link" not in page.lower() and "@import" not in page
+    without_namespaces = re.sub(r'xmlns(:\w+)?="[^"]*"', "", page)
+    assert not re.search(r"(https?:|//[a-z])", without_namespaces)
+    assert set(re.findall(r'(?:href|src)="([^"#]?)', page)) <= {""}
+    assert all(ref.startswith("#") for ref in re.findall(r"url\(([^)]*)\)", page))
+
+
+def test_a_day_of_ten_features_in_five_minute_windows_stays_under_two_megabytes():
+    day = synthetic_day()
+    page = build_report(day.report_input())
+    assert len(NUMERIC) + 3 == 10
+    assert len(page.encode()) < 2_000_000
+
+
+def test_unreadable_records_are_left_out_and_named_at_the_end(short_day):
+    windows, unreadable = read_windows([*short_day.records, b'{"kind": 3}', b"not json"])
+    assert len(windows) == len(short_day.records) and len(unreadable) == 2
+    page = build_report(ReportInput(windows=windows, unreadable=unreadable))
+    assert "2 records could not be read" in page
+    assert "Expected `str`, got `int`" in page
+
+
+def test_window_counts_are_drawn_against_the_reference_when_a_report_carries_them(
+        short_day):
+    profile = short_day.profiles[(MODEL, "1")]
+    ref = profile.numeric_by_name["income"]
+    counts = [c // 10 for c in ref.counts]
+    window = WindowRecord(kind="drift", model_name=MODEL, model_version="1",
+                          window_start=0.0, window_end=300.0, drift=DriftWindow(
+                              rows=sum(counts), features=[Judgement(
+                                  feature="income", method="psi", value=0.01, threshold=0.2,
+                                  ratio=0.05, rows=sum(counts), counts=counts)]))
+    with_counts = build_report(ReportInput(windows=[window], profiles=short_day.profiles))
+    without = build_report(ReportInput(
+        windows=[msgspec.structs.replace(window, drift=msgspec.structs.replace(
+            window.drift, features=[msgspec.structs.replace(window.drift.features[0],
+                                                            counts=None)]))],
+        profiles=short_day.profiles))
+    assert "last window Jan 01 00:00" in with_counts
+    assert "carry no bin counts" in without and "last window Jan 01 00:00" not in without
+
+
+def test_a_backtest_feeds_the_monitors_judged_windows_in_process(short_day):
+    decoded = [msgspec.json.decode(r, type=Judged) for r in short_day.records[:6]]
+    from_objects, bad = read_windows(decoded)
+    from_json, _ = read_windows(short_day.records[:6])
+    assert not bad and from_objects == from_json
+
+
+def test_one_model_is_kept_when_the_report_is_for_one_model(short_day):
+    page = build_report(short_day.report_input(model="another-model"))
+    assert "No drift window in this range" in page and "loan_amount" not in page

@@ -1,4 +1,6 @@
-"""Where drift events go besides the topic: one log line each, and a Slack-compatible webhook.
+"""Where drift events go besides the topic: one log line each, and a Slack-compatible webhook
+whose message links the event in the monitor's drift report (``/report``) when the monitor's
+public base URL is set.
 
 A failing webhook is retried with backoff and then given up on with a log line; it never
 stops or slows the stream (sends run in their own tasks).
@@ -8,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 from driftline.events import DriftEvent
 
@@ -16,8 +19,9 @@ __all__ = ["WebhookSink", "format_alert", "log_alert"]
 log = logging.getLogger("driftline.alerts")
 
 
-def format_alert(event: DriftEvent) -> dict[str, object]:
-    """The Slack incoming-webhook body: a text line plus the evidence as blocks."""
+def format_alert(event: DriftEvent, report_url: str | None = None) -> dict[str, object]:
+    """The Slack incoming-webhook body: a text line plus the evidence as blocks, and a link
+    to the event in the drift report when ``report_url`` is given."""
     worst = [s for s in event.statistics if s.drifted][:5]
     lines = "\n".join(
         f"• {s.feature}: {s.statistic} {s.value:.4g} (threshold {s.threshold:.4g})" for s in worst
@@ -29,16 +33,19 @@ def format_alert(event: DriftEvent) -> dict[str, object]:
         f":rotating_light: {event.severity.upper()} {event.kind} drift on "
         f"{event.model_name} v{event.model_version}"
     )
-    return {
-        "text": f"{text}: {event.summary}",
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n{event.summary}"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": lines or "(no statistic)"}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text":
-                f"window {event.window_start:.0f}-{event.window_end:.0f} · event "
-                f"{event.event_id[:12]} · evidence {evidence or 'n/a'}"}]},
-        ],
-    }
+    blocks: list[dict[str, object]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n{event.summary}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": lines or "(no statistic)"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text":
+            f"window {event.window_start:.0f}-{event.window_end:.0f} · event "
+            f"{event.event_id[:12]} · evidence {evidence or 'n/a'}"}]},
+    ]
+    link = ""
+    if report_url:
+        link = f" (drift report: {report_url})"
+        blocks.append({"type": "section", "text": {
+            "type": "mrkdwn", "text": f"<{report_url}|Open the drift report>"}})
+    return {"text": f"{text}: {event.summary}{link}", "blocks": blocks}
 
 
 def log_alert(event: DriftEvent) -> None:
@@ -50,11 +57,14 @@ def log_alert(event: DriftEvent) -> None:
 
 
 class WebhookSink:
-    """POST each alert to ``url``; retries ``retries`` times with exponential backoff."""
+    """POST each alert to ``url``; retries ``retries`` times with exponential backoff.
+    ``report_link(event)``, when given, is where the message links the event's report."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3,
-                 backoff: float = 0.5) -> None:
+                 backoff: float = 0.5,
+                 report_link: Callable[[DriftEvent], str] | None = None) -> None:
         self.url = url
+        self.report_link = report_link
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -71,7 +81,7 @@ class WebhookSink:
     async def send(self, event: DriftEvent) -> bool:
         import httpx
 
-        body = format_alert(event)
+        body = format_alert(event, self.report_link(event) if self.report_link else None)
         delay = self.backoff
         async with httpx.AsyncClient(timeout=self.timeout) as client:
             for attempt in range(self.retries + 1):

@@ -90,6 +90,7 @@ def _time_axis(ax, start: float, end: float) -> None:
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator, tz=UTC))
     ax.set_xlabel("time (UTC)", fontsize=8, color="#555")
     ax.grid(axis="y", color="#eee", linewidth=0.6)
+    ax.set_axisbelow(True)
 
 
 def _moves(ax, moves: Sequence[tuple[float, str]]) -> None:
@@ -111,37 +112,44 @@ def _version_colour(versions: Sequence[str]) -> dict[str, str]:
 
 def timeline_chart(markers: Sequence[Marker], serving: Mapping[str, tuple[float, float]],
                    start: float, end: float) -> str:
-    """One timeline: which version served when (bars), drift events by severity, retrains
-    and alias moves."""
+    """One timeline: which version was judged when (bars), drift events by kind (one lane
+    each) and severity (colour), retrains and alias moves."""
+    kinds = [k for k in ("covariate", "prediction", "dataset", "performance", "concept")
+             if any(m.lane == "drift" and m.kind == k for m in markers)]
+    lanes = ["alias moves", "retrains", *(f"{k} drift" for k in kinds), "versions judged"]
+    top = len(lanes) - 1
     with mpl.rc_context(_RC):
-        fig, (ax,) = _figure(2.3)
-        lanes = ["alias moves", "retrains", "drift events", "versions judged"]
+        fig, (ax,) = _figure(1.0 + 0.32 * len(lanes))
         colours = _version_colour(list(serving))
         for version, (a, b) in serving.items():
-            ax.barh(3, mdates.date2num(_dates([b])[0]) - mdates.date2num(_dates([a])[0]),
-                    left=_dates([a])[0], height=0.5, color=colours[version], alpha=0.75)
-            ax.text(_dates([a])[0], 3.38, f"v{version}", fontsize=8, color=colours[version])
+            left, right = _dates([a, b])
+            ax.barh(top, mdates.date2num(right) - mdates.date2num(left), left=left,
+                    height=0.5, color=colours[version], alpha=0.75)
+            ax.annotate(f"v{version}", (left, top), xytext=(3, 0), textcoords="offset points",
+                        va="center", fontsize=8, color="white", fontweight="bold")
         for m in markers:
             when = _dates([m.time])[0]
             if m.lane == "drift":
-                ax.scatter([when], [2], s=60, marker="v", color=SEVERITY.get(m.severity),
-                           edgecolor="#333", linewidth=0.4, zorder=3)
+                ax.scatter([when], [2 + kinds.index(m.kind)], s=60, marker="v",
+                           color=SEVERITY.get(m.severity), edgecolor="#333", linewidth=0.4,
+                           zorder=3)
             elif m.lane == "retrain":
                 ok = m.kind == "promoted"
                 ax.scatter([when], [1], s=55, marker="o" if ok else "x",
                            color="#2a9d8f" if ok else "#999", zorder=3)
-                ax.annotate(m.label, (when, 1), xytext=(4, 5), textcoords="offset points",
-                            fontsize=7.5)
+                ax.annotate(m.label, (when, 1), xytext=(5, 0), textcoords="offset points",
+                            va="center", fontsize=7.5)
             else:
                 rollback = m.kind == "rollback"
                 ax.scatter([when], [0], s=60, marker="<" if rollback else ">",
                            color="#d1495b" if rollback else "#2a9d8f", zorder=3)
                 ax.annotate(m.label + (" (rollback)" if rollback else ""), (when, 0),
-                            xytext=(4, 5), textcoords="offset points", fontsize=7.5)
-        ax.set_yticks(range(4), lanes)
-        ax.set_ylim(-0.6, 3.8)
+                            xytext=(5, 0), textcoords="offset points", va="center",
+                            fontsize=7.5)
+        ax.set_yticks(range(len(lanes)), lanes)
+        ax.set_ylim(-0.6, top + 0.6)
         for sev in ("low", "medium", "high"):
-            ax.scatter([], [], marker="v", color=SEVERITY[sev], label=f"{sev} drift")
+            ax.scatter([], [], marker="v", color=SEVERITY[sev], label=f"{sev} severity")
         ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=3)
         _time_axis(ax, start, end)
         return _svg(fig)

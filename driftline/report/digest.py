@@ -37,6 +37,7 @@ from driftline.report.inputs import (
 )
 
 __all__ = [
+    "P_FLOOR",
     "STATISTICS",
     "SUSTAINED_RUN",
     "EventDigest",
@@ -47,9 +48,11 @@ __all__ = [
     "auc_interval",
     "event_digests",
     "feature_digests",
+    "fmt_stat",
     "fmt_time",
     "fmt_value",
     "gate_metrics",
+    "performance_clauses",
     "performance_points",
     "performance_verdict",
     "severity",
@@ -107,6 +110,26 @@ def fmt_value(v: float | None) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "n/a"
     return f"{v:.4g}"
+
+
+P_FLOOR = 1e-16
+"""p-values below this show as ``< 1e-16`` (and are drawn at it)."""
+
+
+def fmt_stat(statistic: str, v: float | None) -> str:
+    """A statistic's value for a reader; a p-value too small to tell shows as a bound.
+
+    >>> fmt_stat("ks_p_value", 0.0), fmt_stat("psi", 0.0), fmt_stat("ks_p_value", 0.012)
+    ('< 1e-16', '0', '0.012')
+    """
+    if v is not None and STATISTICS.get(statistic, ("", "above"))[1] == "below" and (
+            v < P_FLOOR):
+        return "< 1e-16"
+    return fmt_value(v)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" + ("" if n == 1 else "s")
 
 
 def _label(statistic: str) -> str:
@@ -229,15 +252,16 @@ def _verdict(d: FeatureDigest, judged: list[tuple[WindowRecord, Judgement]]) -> 
     if not judged or worst is None:
         return f"{name}: not judged in this range (no window had enough rows)."
     w, j = worst
-    found = (f"{_label(j.method)} {fmt_value(j.value)} ({_rule(j.method, j.threshold)}"
+    found = (f"{_label(j.method)} {fmt_stat(j.method, j.value)} ("
+             f"{_rule(j.method, j.threshold)}"
              + (f", {severity(j.ratio)})" if j.drifted else ")")
              + f" in the window from {fmt_time(w.window_start)}")
     if not d.drifted_windows:
         return f"{name} held: within its threshold in all {n} windows; closest: {found}."
     if not d.sustained:
-        return (f"{name} held, apart from {d.drifted_windows} scattered windows of {n} past "
-                f"its threshold (never {SUSTAINED_RUN} in a row: chance findings at this "
-                f"window size are expected); worst: {found}.")
+        return (f"{name} held, apart from {_plural(d.drifted_windows, 'scattered window')} "
+                f"of {n} past its threshold (never {SUSTAINED_RUN} in a row: chance findings "
+                f"at this window size are expected); worst: {found}.")
     text = (f"{name} moved: past its threshold in {d.longest_run} windows in a row from "
             f"{fmt_time(d.first_drifted)} UTC ({d.drifted_windows} of {n} windows in all). "
             f"Worst: {found}.")
@@ -306,25 +330,49 @@ def gate_metrics(version: VersionInfo) -> dict[str, float]:
             if theirs in version.metrics}
 
 
+_METRICS = (("roc_auc", "AUC", True), ("accuracy", "accuracy", True),
+            ("brier", "Brier", False))
+
+
 def performance_verdict(model: str, points: Sequence[PerfPoint],
                         versions: Sequence[VersionInfo]) -> str:
-    """Did drift hurt, in one sentence: the AUC at the start, its low, and at the end."""
-    scored = [p for p in points if p.performance.roc_auc is not None]
-    if not scored:
-        return f"{model}: no labeled window with both classes in this range, so no AUC."
-    first, last = scored[0], scored[-1]
-    low = min(scored, key=lambda p: p.performance.roc_auc or 1.0)
-    gates = {v.version: gate_metrics(v).get("roc_auc") for v in versions if v.name == model}
+    """Did drift hurt, in one sentence: :func:`performance_clauses` joined.
 
-    def at(p: PerfPoint) -> str:
-        gate = gates.get(p.version)
-        told = f", its gate {gate:.3f}" if gate is not None else ""
-        return f"{p.performance.roc_auc:.3f} (v{p.version}{told}) at {fmt_time(p.start)}"
+    >>> from driftline.report.inputs import Performance
+    >>> pts = [PerfPoint(60.0 * i, 60.0 * i + 60, "1", Performance(labeled=500, roc_auc=a))
+    ...        for i, a in enumerate([0.8, 0.6, 0.79])]
+    >>> performance_verdict("m", pts, [VersionInfo("m", "1", metrics={"holdout_auc": 0.81})])
+    'm: AUC 0.800 at Jan 01 00:00, worst 0.600 at Jan 01 00:01 (v1, gate 0.810), last 0.790.'
+    """
+    parts = performance_clauses(points, versions, model)
+    if not parts:
+        return f"{model}: no labeled window in this range."
+    return f"{model}: " + "; ".join(parts) + "."
 
-    text = f"{model}: AUC {at(first)}"
-    if low is not first and low is not last:
-        text += f"; lowest {at(low)}"
-    return text + (f"; last {at(last)}." if last is not first else ".")
+
+def performance_clauses(points: Sequence[PerfPoint], versions: Sequence[VersionInfo],
+                        model: str) -> list[str]:
+    """Per metric (AUC, accuracy, Brier): its first value, its worst with the gate of the
+    version that was worst, and its last."""
+    gates = {v.version: gate_metrics(v) for v in versions if v.name == model}
+    parts = []
+    for metric, label, higher in _METRICS:
+        known = [(p, getattr(p.performance, metric)) for p in points
+                 if getattr(p.performance, metric) is not None]
+        if not known:
+            continue
+        (first, a), (last, z) = known[0], known[-1]
+        worst, w = (min if higher else max)(known, key=lambda pv: pv[1])
+        gate = gates.get(worst.version, {}).get(metric)
+        told = f"v{worst.version}" + (f", gate {gate:.3f}" if gate is not None else "")
+        text = f"{label} {a:.3f} at {fmt_time(first.start)}"
+        if worst is not first and worst is not last:
+            text += f", worst {w:.3f} at {fmt_time(worst.start)} ({told})"
+        if last is not first:
+            text += f", last {z:.3f}" + (f" (v{last.version})" if last.version
+                                         != worst.version else "")
+        parts.append(text)
+    return parts
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,11 @@ def registry_facts(models: Iterable[str], judged: Iterable[tuple[str, str]]
         except Exception as exc:  # the registry is down, or the name is unknown
             notes.append(f"registry: no versions of {name} ({exc})")
             continue
+        try:
+            aliases = dict(client.get_registered_model(name).aliases or {})
+        except Exception as exc:
+            notes.append(f"registry: no aliases of {name} ({exc})")
+            aliases = {}
         for mv in found:
             metrics: dict[str, float] = {}
             if mv.run_id:
@@ -129,7 +134,8 @@ def registry_facts(models: Iterable[str], judged: Iterable[tuple[str, str]]
             versions.append(VersionInfo(
                 name=name, version=str(mv.version),
                 created_at=mv.creation_timestamp / 1000.0 if mv.creation_timestamp else None,
-                aliases=tuple(getattr(mv, "aliases", None) or ()), metrics=metrics,
+                aliases=tuple(a for a, v in aliases.items() if str(v) == str(mv.version)),
+                metrics=metrics,
                 tags=dict(mv.tags or {})))
     profiles: dict[tuple[str, str], ReferenceProfile] = {}
     for name, version in sorted(set(judged)):

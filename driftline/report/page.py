@@ -27,9 +27,11 @@ from driftline.report.digest import (
     auc_interval,
     event_digests,
     feature_digests,
+    fmt_stat,
     fmt_time,
     fmt_value,
     gate_metrics,
+    performance_clauses,
     performance_points,
     performance_verdict,
     timeline,
@@ -166,10 +168,12 @@ def _summary(data: ReportInput, windows: Sequence[WindowRecord], events: Sequenc
         what = f"<p>No feature passed its threshold in {len(windows)} judged windows.</p>"
     else:
         what = "<p>No drift window in this range.</p>"
-    hurt = "".join(f"<li>{_e(performance_verdict(m, pts, versions))}</li>"
-                   for m, pts in sorted(perf.items())) or "<li>No labeled window.</li>"
+    hurt = "".join(
+        f"<p><b>{_e(m)}</b></p><ul>"
+        + "".join(f"<li>{_e(c)}</li>" for c in performance_clauses(pts, versions, m))
+        + "</ul>" for m, pts in sorted(perf.items())) or "<p>No labeled window.</p>"
     answer = (f'<div class="answer"><div><h3>What moved</h3>{what}</div>'
-              f"<div><h3>Did it hurt</h3><ul>{hurt}</ul></div></div>")
+              f"<div><h3>Did it hurt</h3>{hurt}</div></div>")
     serving: dict[str, tuple[float, float]] = {}
     for w in windows:
         a, b = serving.get(w.model_version, (w.window_start, w.window_end))
@@ -276,7 +280,7 @@ def _stats_table(pairs: Iterable[tuple[str, WindowRecord, object]]) -> str:
             mark = _badge("drifted", "high") if s.drifted else ""
             name = STATISTICS.get(s.statistic, (s.statistic,))[0]
             rows.append(f"<tr><td>{_e(label)} {fmt_time(w.window_start)}</td><td>{_e(name)}"
-                        f'</td><td class="n">{fmt_value(s.value)}</td><td class="n">'
+                        f'</td><td class="n">{fmt_stat(s.statistic, s.value)}</td><td class="n">'
                         f"{fmt_value(s.threshold)}</td><td>{mark}</td></tr>")
     if not rows:
         return ""
@@ -363,7 +367,8 @@ def _performance(data: ReportInput, perf: dict[str, list[PerfPoint]],
 def _stat_rows(stats: Iterable[FeatureStatistic]) -> str:
     return "".join(
         f"<tr><td>{_e(s.feature)}</td><td>{_e(STATISTICS.get(s.statistic, (s.statistic,))[0])}"
-        f'</td><td class="n">{fmt_value(s.value)}</td><td class="n">{fmt_value(s.threshold)}'
+        f'</td><td class="n">{fmt_stat(s.statistic, s.value)}</td><td class="n">'
+        f"{fmt_value(s.threshold)}"
         f"</td><td>{_badge('drifted', 'high') if s.drifted else ''}</td></tr>"
         for s in stats)
 
@@ -376,7 +381,8 @@ def _event_block(d: EventDigest) -> str:
     within = [s for s in e.statistics if not s.drifted]
     table = f"<table>{head}{_stat_rows(drifted)}</table>" if drifted else ""
     if within:
-        table += (f"<details><summary>{len(within)} statistics within their thresholds"
+        table += (f"<details><summary>{len(within)} within "
+                  f"{'their thresholds' if len(within) > 1 else 'its threshold'}"
                   f"</summary><table>{head}{_stat_rows(within)}</table></details>")
     evidence = ", ".join(f"{r.topic}[{r.partition}] offsets {r.first_offset}-{r.last_offset}"
                          for r in e.evidence) or "none recorded"
@@ -387,7 +393,7 @@ def _event_block(d: EventDigest) -> str:
     return (f'<div class="event {e.severity}" id="e-{_e(e.event_id)}">'
             f"<h3>{_badge(e.severity, e.severity)}{_e(e.kind)} drift on {_e(e.model_name)} "
             f"v{_e(e.model_version)}, window {fmt_time(e.window_start, day=True)} to "
-            f"{fmt_time(e.window_end)}</h3><p>{_e(e.summary)}</p>{table}"
+            f"{fmt_time(e.window_end, day=True)[-5:]}</h3><p>{_e(e.summary)}</p>{table}"
             f'<p class="muted">Evidence: {_e(evidence)}{share} · event {_e(e.event_id)}</p>'
             f"<p><b>What followed</b></p><ul>{followed}</ul></div>")
 

@@ -174,4 +174,6 @@ def read_windows(records: Iterable[bytes | str | Mapping[str, Any] | WindowRecor
                 out.append(msgspec.convert(record, WindowRecord, from_attributes=True))
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             bad.append(f"record {i}: {exc}")
+        except RecursionError:
+            bad.append(f"record {i}: the JSON is nested too deeply")
     return out, bad

@@ -62,8 +62,9 @@ def _decoded(cls: type[E], raw: Iterable[bytes], unreadable: list[str], topic: s
     for i, value in enumerate(raw):
         try:
             event = decode(cls, value)
-        except ContractError as exc:
-            unreadable.append(f"{topic} record {i}: {exc}")
+        except (ContractError, RecursionError) as exc:
+            why = "the JSON is nested too deeply" if isinstance(exc, RecursionError) else exc
+            unreadable.append(f"{topic} record {i}: {why}")
             continue
         out.append(event)
     return out

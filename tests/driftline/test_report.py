@@ -10,6 +10,7 @@ import pytest
 from driftline.report import SECTIONS, ReportInput, build_report, read_windows
 from driftline.report.inputs import DriftWindow, Judgement, WindowRecord
 from monitor.merging.merge import Judged
+from tests.hostile import hostile_values
 from tests.report_day import MODEL, NUMERIC, synthetic_day
 
 
@@ -71,12 +72,16 @@ def test_a_day_of_ten_features_in_five_minute_windows_stays_under_two_megabytes(
     assert len(page.encode()) < 2_000_000
 
 
-def test_unreadable_records_are_left_out_and_named_at_the_end(short_day):
-    windows, unreadable = read_windows([*short_day.records, b'{"kind": 3}', b"not json"])
-    assert len(windows) == len(short_day.records) and len(unreadable) == 2
+def test_hostile_records_are_left_out_and_named_at_the_end(short_day):
+    hostile = hostile_values(short_day.records[0])
+    refused = {name for name, value in hostile.items() if read_windows([value])[1]}
+    assert refused >= {"tombstone", "empty", "two events", "wrong types", "deeply nested"}
+    windows, unreadable = read_windows([*short_day.records, *hostile.values()])
+    assert len(windows) + len(unreadable) == len(short_day.records) + len(hostile)
+    assert len(unreadable) == len(refused)
     page = build_report(ReportInput(windows=windows, unreadable=unreadable))
-    assert "2 records could not be read" in page
-    assert "Expected `str`, got `int`" in page
+    assert f"{len(refused)} records could not be read" in page
+    assert "nested too deeply" in page
 
 
 def test_window_counts_are_drawn_against_the_reference_when_a_report_carries_them(

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from driftline.events import DriftEvent
+from driftline.events import DriftEvent, ModelUpdateEvent
 from driftline.report.inputs import (
     DriftWindow,
     Judgement,
@@ -52,9 +52,11 @@ __all__ = [
     "fmt_time",
     "fmt_value",
     "gate_metrics",
+    "move_times",
     "performance_clauses",
     "performance_points",
     "performance_verdict",
+    "retrain_time",
     "severity",
     "timeline",
     "wilson_interval",
@@ -386,18 +388,63 @@ class Marker:
     severity: str | None = None
 
 
-def timeline(data: ReportInput, events: Sequence[DriftEvent]) -> list[Marker]:
-    """Drift events, retrains (versions registered) and alias moves, in time order."""
+def _data_end(version: VersionInfo) -> float | None:
+    """The event time of the newest row a retrained version was trained on."""
+    window = version.tags.get("driftline.data_window", "")
+    try:
+        return float(window.rsplit("-", 1)[1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _first_judged(windows: Sequence[WindowRecord], model: str, version: str,
+                  after: float = -math.inf) -> float | None:
+    return min((w.window_start for w in windows if w.model_name == model
+                and w.model_version == version and w.window_start >= after), default=None)
+
+
+def retrain_time(version: VersionInfo) -> float | None:
+    """Where a retrain goes on the page's event-time axis: at the event time of the newest
+    row it trained on (the registry's clock is not the traffic's when traffic is simulated
+    or replayed), else when the version was registered."""
+    end = _data_end(version)
+    return end if end is not None else version.created_at
+
+
+def move_times(data: ReportInput, windows: Sequence[WindowRecord], start: float, end: float
+               ) -> list[tuple[float, ModelUpdateEvent]]:
+    """Each alias move within ``[start, end]`` with its place on the page's event-time axis:
+    the first window its version was judged in after the version it replaced first was (the
+    move itself is stamped by the registry's clock, which is not the traffic's when traffic
+    is simulated or replayed), else its own time."""
+    out = []
+    for u in data.updates:
+        before = (_first_judged(windows, u.model_name, u.previous_version)
+                  if u.previous_version else None)
+        when = _first_judged(windows, u.model_name, u.version,
+                             -math.inf if before is None else before + 1e-9)
+        when = u.event_time if when is None else when
+        if start <= when <= end:
+            out.append((when, u))
+    return out
+
+
+def timeline(data: ReportInput, events: Sequence[DriftEvent], windows: Sequence[WindowRecord],
+             start: float, end: float) -> list[Marker]:
+    """Drift events, retrains (versions registered by a retrain) and alias moves within
+    ``[start, end]``, in time order."""
     out = [Marker(e.window_end, "drift", e.kind, f"{e.kind} v{e.model_version}", e.severity)
            for e in events]
     for v in data.versions:
-        if v.created_at is not None and v.decision not in ("", "bootstrap", "manual"):
-            out.append(Marker(v.created_at, "retrain", v.decision or "registered",
-                              f"v{v.version} {v.decision}"))
-    for u in data.updates:
+        if v.decision in ("", "bootstrap", "manual"):
+            continue
+        when = retrain_time(v)
+        if when is not None:
+            out.append(Marker(when, "retrain", v.decision, f"v{v.version} {v.decision}"))
+    for when, u in move_times(data, windows, start, end):
         kind = "rollback" if "rollback" in u.reason.lower() else "promotion"
-        out.append(Marker(u.event_time, "alias", kind, f"@{u.alias} v{u.version}"))
-    return sorted(out, key=lambda m: m.time)
+        out.append(Marker(when, "alias", kind, f"@{u.alias} v{u.version}"))
+    return sorted((m for m in out if start <= m.time <= end), key=lambda m: m.time)
 
 
 @dataclass
@@ -422,14 +469,15 @@ def event_digests(data: ReportInput, events: Sequence[DriftEvent],
                 auc = f", holdout AUC {gate['roc_auc']:.3f}" if "roc_auc" in gate else ""
                 reason = v.tags.get("driftline.reason", "")
                 d.followed.append(
-                    f"Retrain: v{v.version} registered at {fmt_time(v.created_at)}, "
+                    f"Retrain: v{v.version} registered at {fmt_time(v.created_at)} (registry "
+                    "clock), "
                     f"{v.decision or 'registered'}{auc}" + (f" ({reason})" if reason else ""))
         for u in data.updates:
             if u.model_name == e.model_name and u.event_time >= e.window_start:
                 was = f" (was v{u.previous_version})" if u.previous_version else ""
                 d.followed.append(f"Alias: @{u.alias} moved to v{u.version}{was} at "
-                                  f"{fmt_time(u.event_time)}" + (f": {u.reason}" if u.reason
-                                                                 else ""))
+                                  f"{fmt_time(u.event_time)} (registry clock)"
+                                  + (f": {u.reason}" if u.reason else ""))
                 break
         for feature in sorted({s.feature for s in e.statistics if s.drifted}):
             back = _back(windows, e, feature)

@@ -31,6 +31,7 @@ from driftline.report.digest import (
     fmt_time,
     fmt_value,
     gate_metrics,
+    move_times,
     performance_clauses,
     performance_points,
     performance_verdict,
@@ -95,9 +96,9 @@ def _events(data: ReportInput, windows: Sequence[WindowRecord]) -> list[DriftEve
     return sorted(seen.values(), key=lambda e: (e.window_end, e.event_id))
 
 
-def _moves(data: ReportInput, model: str) -> list[tuple[float, str]]:
-    return [(u.event_time, f"@{u.alias} v{u.version}") for u in data.updates
-            if u.model_name == model]
+def _moves(data: ReportInput, model: str, start: float, end: float) -> list[tuple[float, str]]:
+    return [(when, f"@{u.alias} v{u.version}")
+            for when, u in move_times(data, data.windows, start, end) if u.model_name == model]
 
 
 def _range(data: ReportInput, windows: Sequence[WindowRecord],
@@ -178,7 +179,7 @@ def _summary(data: ReportInput, windows: Sequence[WindowRecord], events: Sequenc
     for w in windows:
         a, b = serving.get(w.model_version, (w.window_start, w.window_end))
         serving[w.model_version] = (min(a, w.window_start), max(b, w.window_end))
-    markers = [m for m in timeline(data, events) if start <= m.time <= end]
+    markers = timeline(data, events, windows, start, end)
     chart = charts.timeline_chart(markers, serving, start, end)
     body = (answer + "<h3>Models and versions</h3>" + _versions_table(windows, events, versions)
             + "<h3>Drift events by kind and severity</h3>" + _kind_table(events)
@@ -299,7 +300,7 @@ def _feature_block(data: ReportInput, d: FeatureDigest, start: float, end: float
         badge = _badge("not judged", "unjudged")
     title = f"{d.label} per window"
     chart = charts.statistic_chart(d.points, d.statistic, start, end, title,
-                                   _moves(data, d.model_name))
+                                   _moves(data, d.model_name, start, end))
     shown = [("worst", *d.worst)] if d.worst else []
     table = _stats_table(shown)
     return (f'<div class="feature" id="{_anchor(d)}"><h3>{_e(d.name)} '
@@ -355,7 +356,7 @@ def _performance(data: ReportInput, perf: dict[str, list[PerfPoint]],
         body.append(f"<h3>{_e(model)}</h3><p>{_e(performance_verdict(model, points, versions))}"
                     "</p>")
         body.append(charts.performance_chart(points, gates, _intervals(points), start, end,
-                                             _moves(data, model)))
+                                             _moves(data, model, start, end)))
         labeled = sum(p.performance.labeled for p in points)
         body.append(f'<p class="muted">{len(points)} windows, {labeled:,} labeled predictions. '
                     "Windows are those of the predictions' event time; coverage is labeled "

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import msgspec
 import pytest
 
 from driftline.report import SECTIONS, ReportInput, build_report, read_windows
+from driftline.report.digest import timeline
 from driftline.report.inputs import DriftWindow, Judgement, WindowRecord
 from monitor.merging.merge import Judged
 from tests.hostile import hostile_values
@@ -114,3 +116,22 @@ def test_a_backtest_feeds_the_monitors_judged_windows_in_process(short_day):
 def test_one_model_is_kept_when_the_report_is_for_one_model(short_day):
     page = build_report(short_day.report_input(model="another-model"))
     assert "No drift window in this range" in page and "loan_amount" not in page
+
+
+def test_a_retrain_and_its_promotion_on_another_clock_sit_where_the_traffic_was(short_day):
+    """Simulated traffic: the registry stamps the retrain and the move hours after the event
+    times; the page places them at the retrain's newest row and v2's first window."""
+    data = short_day.report_input()
+    later = 10 * 86_400.0
+    v2 = next(v for v in data.versions if v.version == "2")
+    first_v2 = min(w.window_start for w in data.windows if w.model_version == "2")
+    data_end = first_v2 - 150.0
+    moved = dataclasses.replace(v2, created_at=v2.created_at + later, tags={
+        **v2.tags, "driftline.data_window": f"{first_v2 - 3600:.3f}-{data_end:.3f}"})
+    update = msgspec.structs.replace(data.updates[0],
+                                     event_time=data.updates[0].event_time + later)
+    data = dataclasses.replace(data, versions=[data.versions[0], moved], updates=[update])
+    start = min(w.window_start for w in data.windows)
+    end = max(w.window_end for w in data.windows)
+    markers = {m.lane: m.time for m in timeline(data, [], data.windows, start, end)}
+    assert markers == {"retrain": data_end, "alias": first_v2}

@@ -41,6 +41,7 @@ def register(app: typer.Typer) -> None:
         the monitor's judged windows and drift events, and the registry's versions."""
         import logging
 
+        from driftline.errors import DriftlineError
         from driftline.model.registry import configure
         from driftline.report import build_report
         from driftline.report.live import collect
@@ -54,7 +55,11 @@ def register(app: typer.Typer) -> None:
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         configure(settings.home)
         topic = settings.kafka.service_topic(settings.monitor_app_id, "reports")
-        data = collect(settings.kafka, topic, start, end, model)
+        try:
+            data = collect(settings.kafka, topic, start, end, model)
+        except Exception as exc:  # the broker does not answer, a read times out
+            raise DriftlineError(
+                f"cannot read {topic} at {settings.kafka.bootstrap}: {exc}") from None
         page = build_report(data)
         out.write_text(page, encoding="utf-8")
         typer.echo(f"{out}: {len(page.encode()) / 1e6:.2f} MB, {len(data.windows)} windows, "

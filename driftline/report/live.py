@@ -17,6 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from typing import TypeVar
 
+from confluent_kafka import KafkaError, KafkaException
+
 from driftline.errors import ContractError
 from driftline.events import DriftEvent, Event, ModelUpdateEvent, decode
 from driftline.kafka.consumer import Consumer, iter_range
@@ -39,8 +41,12 @@ def _records(kafka: KafkaSettings, topic: str, since: float) -> Iterator[bytes]:
     with Consumer(kafka, commit="manual") as probe:
         try:
             marks = probe.topic_watermarks(topic)
-        except Exception as exc:  # KafkaException: no such topic (yet)
-            log.warning("not reading %s: %s", topic, exc)
+        except KafkaException as exc:  # no such topic (yet) is an empty one; else raise
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or (
+                    error.code() != KafkaError.UNKNOWN_TOPIC_OR_PART):
+                raise
+            log.warning("not reading %s: it does not exist", topic)
             return
         firsts = probe.offsets_for_times(topic, {p: int(since * 1000) for p in marks})
     ranges = {p: (firsts[p] if firsts.get(p, -1) >= 0 else high, high)

@@ -195,8 +195,10 @@ def numeric_chart(title: str, references: Sequence[tuple[str, NumericProfile]],
                 continue
             ax.stairs(_density(counts, np.diff(edges)), edges, color=colour, linewidth=1.6,
                       label=f"{label} ({int(sum(counts)):,} rows)")
-        ax.set_xlim(*_span([p for _, p in references] or [w[1] for w in windows]))
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        low, high = _span([p for _, p in references] or [w[1] for w in windows])
+        ax.set_xlim(low, high)
+        if max(abs(low), abs(high)) >= 10_000:  # money and counts: 250k, 1.5M
+            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
         ax.set_title(title)
         ax.set_ylabel("density", fontsize=8, color="#555")
         ax.set_yticks([])

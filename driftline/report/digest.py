@@ -177,9 +177,10 @@ class FeatureDigest:
 
     @property
     def sustained(self) -> bool:
-        """Past its threshold in at least :data:`SUSTAINED_RUN` windows in a row (scattered
-        single windows past a p-value threshold are expected by chance)."""
-        return self.longest_run >= SUSTAINED_RUN
+        """Past its threshold in at least :data:`SUSTAINED_RUN` windows in a row, or far past
+        it (high severity) in any window; scattered windows just past a p-value threshold
+        are expected by chance."""
+        return self.longest_run >= SUSTAINED_RUN or self.severity == "high"
 
     @property
     def label(self) -> str:
@@ -264,9 +265,10 @@ def _verdict(d: FeatureDigest, judged: list[tuple[WindowRecord, Judgement]]) -> 
         return (f"{name} held, apart from {_plural(d.drifted_windows, 'scattered window')} "
                 f"of {n} past its threshold (never {SUSTAINED_RUN} in a row: chance findings "
                 f"at this window size are expected); worst: {found}.")
-    text = (f"{name} moved: past its threshold in {d.longest_run} windows in a row from "
-            f"{fmt_time(d.first_drifted)} UTC ({d.drifted_windows} of {n} windows in all). "
-            f"Worst: {found}.")
+    when = (f"{d.longest_run} windows in a row from" if d.longest_run > 1
+            else "the window from")
+    text = (f"{name} moved: past its threshold in {when} {fmt_time(d.first_drifted)} UTC "
+            f"({d.drifted_windows} of {n} windows in all). Worst: {found}.")
     if judged[-1][1].drifted:
         return text + " Still past it in the last window."
     run_end = next(i for i, (lw, _) in enumerate(judged) if lw.window_start == d.first_drifted)

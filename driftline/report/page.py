@@ -103,10 +103,18 @@ def _moves(data: ReportInput, model: str, start: float, end: float) -> list[tupl
 
 def _range(data: ReportInput, windows: Sequence[WindowRecord],
            events: Sequence[DriftEvent]) -> tuple[float, float]:
+    """The charts' time axis: what the windows and events span, within the range asked
+    for (a day asked of a quarter hour of data draws the quarter hour)."""
     times = [t for w in windows for t in (w.window_start, w.window_end)]
     times += [t for e in events for t in (e.window_start, e.window_end)]
-    start = data.start if data.start is not None else min(times, default=0.0)
-    end = data.end if data.end is not None else max(times, default=start + 1.0)
+    start, end = min(times, default=None), max(times, default=None)
+    if start is None or end is None:
+        start = data.start if data.start is not None else 0.0
+        end = data.end if data.end is not None else start + 1.0
+    if data.start is not None:
+        start = max(start, data.start)
+    if data.end is not None:
+        end = min(end, data.end)
     return start, max(end, start + 1.0)
 
 
@@ -116,6 +124,8 @@ def build_report(data: ReportInput) -> str:
     events = _events(data, windows)
     versions = [v for v in data.versions if data.model is None or v.name == data.model]
     start, end = _range(data, windows, events)
+    asked = (data.start if data.start is not None else start,
+             data.end if data.end is not None else end)
     features = feature_digests(windows)
     scores = feature_digests(windows, score=True)
     perf = performance_points(windows)
@@ -135,8 +145,8 @@ def build_report(data: ReportInput) -> str:
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(data.title)}</title><style>{_CSS}</style></head><body>"
-        f"<header><h1>{_e(data.title)}</h1><p>{fmt_time(start, day=True)} to "
-        f"{fmt_time(end, day=True)} UTC · {scope}{source}</p></header>"
+        f"<header><h1>{_e(data.title)}</h1><p>{fmt_time(asked[0], day=True)} to "
+        f"{fmt_time(asked[1], day=True)} UTC · {scope}{source}</p></header>"
         f"<nav>{nav}</nav><main>{''.join(parts)}{footer}</main></body></html>\n"
     )
 

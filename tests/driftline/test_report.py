@@ -135,3 +135,19 @@ def test_a_retrain_and_its_promotion_on_another_clock_sit_where_the_traffic_was(
     end = max(w.window_end for w in data.windows)
     markers = {m.lane: m.time for m in timeline(data, [], data.windows, start, end)}
     assert markers == {"retrain": data_end, "alias": first_v2}
+
+
+def _one_feature(ratios: list[float]) -> list[WindowRecord]:
+    return [WindowRecord(kind="drift", model_name=MODEL, model_version="1",
+                         window_start=60.0 * i, window_end=60.0 * (i + 1),
+                         drift=DriftWindow(rows=500, features=[Judgement(
+                             feature="x", method="psi", value=0.2 * r, threshold=0.2, ratio=r,
+                             drifted=r >= 1.0, rows=500)]))
+            for i, r in enumerate(ratios)]
+
+
+def test_one_window_far_past_its_threshold_counts_as_moved_and_one_just_past_does_not():
+    far = build_report(ReportInput(windows=_one_feature([0.1, 0.2, 9.0, 0.1])))
+    near = build_report(ReportInput(windows=_one_feature([0.1, 0.2, 1.2, 0.1])))
+    assert "x moved: past its threshold in the window from Jan 01 00:02" in far
+    assert "x held, apart from 1 scattered window of 4" in near

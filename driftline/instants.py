@@ -1,5 +1,5 @@
-"""Moments typed on a command line: ISO-8601 times (UTC when no zone is given) or seconds
-since the epoch.
+"""Moments typed on a command line: ISO-8601 times (UTC when no zone is given), seconds
+since the epoch, ``now``, or a span back from now (``-30s``, ``-15m``, ``-6h``, ``-2d``).
 
 >>> parse_instant("2026-11-27T10:00:00Z")
 1795773600.0
@@ -7,6 +7,8 @@ since the epoch.
 1795773600.0
 >>> parse_instant("1795773600")
 1795773600.0
+>>> parse_instant("-6h", now=100_000.0), parse_instant("now", now=5.0)
+(78400.0, 5.0)
 >>> format_instant(1795773600.0)
 '2026-11-27T10:00:00Z'
 """
@@ -14,14 +16,25 @@ since the epoch.
 from __future__ import annotations
 
 import math
+import re
+import time
 from datetime import UTC, datetime
 
 __all__ = ["format_instant", "parse_instant"]
 
 
-def parse_instant(text: str) -> float:
-    """Seconds since the epoch for ``text``; ValueError with the accepted forms otherwise."""
+_SPAN = re.compile(r"^-(\d+(?:\.\d+)?)([smhd])$")
+_UNIT = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_instant(text: str, *, now: float | None = None) -> float:
+    """Seconds since the epoch for ``text``; ValueError with the accepted forms otherwise.
+    ``now``: the moment relative forms count back from (default: the clock)."""
     value = text.strip()
+    if value == "now" or _SPAN.match(value):
+        moment = time.time() if now is None else now
+        span = _SPAN.match(value)
+        return moment if span is None else moment - float(span.group(1)) * _UNIT[span.group(2)]
     try:
         seconds = float(value)
     except ValueError:
@@ -36,7 +49,7 @@ def parse_instant(text: str) -> float:
     except ValueError:
         raise ValueError(
             f"cannot read {text!r} as a time: use an ISO time (2026-11-27T10:00:00Z; UTC "
-            "when no zone is given) or seconds since the epoch"
+            "when no zone is given), seconds since the epoch, now, or a span back (-6h)"
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)

@@ -124,9 +124,26 @@ class MonitorSettings(DriftlineSettings):
         description="Largest join changelog record: the slot writes of a checkpoint go out "
         "in segments of about this size (keep it below the topic's max.message.bytes).")
     metrics_port: int = Field(default=9102, ge=0, le=65535,
-                              description="Port of the monitor's /metrics (0: none).")
+                              description="Port of the monitor's /metrics and /report "
+                              "(0: none).")
     metrics_host: str = Field(default="127.0.0.1",
-                              description="Bind address of /metrics (0.0.0.0 in a container).")
+                              description="Bind address of /metrics and /report (0.0.0.0 in "
+                              "a container).")
+    report_base_url: str | None = Field(
+        default=None,
+        description="The monitor's public base URL as a person's browser reaches its metrics "
+        "port (e.g. http://monitor.example:9102): webhook messages link each drift event to "
+        "its report at <this>/report/<model>; unset: messages carry no link.",
+    )
+    report_span: float = Field(
+        default=86_400.0, gt=0,
+        description="Event-time seconds that /report shows, ending at the newest judged "
+        "window.",
+    )
+    report_refresh: float = Field(
+        default=60.0, ge=0,
+        description="Seconds /report keeps a built page before reading the topics again.",
+    )
     webhook_url: str | None = Field(
         default=None, description="Slack-compatible incoming webhook for drift events."
     )

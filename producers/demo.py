@@ -9,7 +9,8 @@ the same moment. Simulated time runs ``time_scale`` times faster than the wall c
 windows and label delays of a real deployment fit in a few minutes. While it runs it prints
 every judged window (rows, PSI of the loan amount and the score, AUC, the version judged),
 every drift event and every promotion; at the end a summary (onset, detection, retrain,
-promotion, AUC before, at its worst, after), and it stops everything it started.
+promotion, AUC before, at its worst, after) and the drift report of the run
+(``<home>/demo/drift-report.html``), and it stops everything it started.
 
 The pieces are reusable: :func:`start_loop` starts the loop on given topics and MLflow home
 (the closed-loop benchmark runs it twice, drift-triggered and on a fixed retrain schedule),
@@ -51,6 +52,7 @@ __all__ = [
     "run_demo",
     "start_loop",
     "update_line",
+    "write_report",
 ]
 
 # The monitor's default app id (DRIFTLINE_MONITOR_APP_ID), which the demo's monitor keeps: its
@@ -165,7 +167,9 @@ def run_demo(plan: DemoPlan | None = None) -> DemoSummary:
                 local.start()
         kafka = kafka.model_copy(update={"topic_prefix": f"demo{uuid.uuid4().hex[:6]}."})
         loop = start_loop(plan, kafka, home, procs, say)
-        return _follow(plan, kafka, procs, began, loop)
+        summary = _follow(plan, kafka, procs, began, loop)
+        write_report(kafka, home, loop.start, say)
+        return summary
     finally:
         procs.stop_all()
         if local is not None:
@@ -328,6 +332,27 @@ def _follow(plan: DemoPlan, kafka: KafkaSettings, procs: Processes, began: float
                         promotions=promotions)
     _print_summary(summary, began)
     return summary
+
+
+def write_report(kafka: KafkaSettings, home: Path, start: float, say: Say) -> Path | None:
+    """Write the drift report of the run (from the event time ``start`` on) to
+    ``<home>/drift-report.html`` while the broker and the registry are still up; a report
+    that cannot be built is said and skipped."""
+    from driftline.model.registry import configure
+    from driftline.report import build_report
+    from driftline.report.live import collect
+
+    path = home / "drift-report.html"
+    try:
+        configure(home)
+        data = collect(kafka, kafka.service_topic(MONITOR_APP_ID, "reports"), start, None,
+                       title="Drift report: the demo")
+        path.write_text(build_report(data), encoding="utf-8")
+    except Exception as exc:  # the run is over either way; say why there is no report
+        say(f"no drift report: {exc}")
+        return None
+    say(f"the drift report of this run: {path}")
+    return path
 
 
 def _end_offsets(kafka: KafkaSettings, topic: str) -> int:

@@ -58,9 +58,11 @@ from retrainer.settings import RetrainerSettings
 from retrainer.source import LabeledRead, LabeledSource
 from retrainer.train import Challenger, feature_schema, train_and_evaluate, training_columns
 
-__all__ = ["RetrainJob", "RetrainResult"]
+__all__ = ["REPORT_ARTIFACT", "RetrainJob", "RetrainResult"]
 
 log = logging.getLogger(__name__)
+
+REPORT_ARTIFACT = "drift_report.html"
 
 
 @dataclass(frozen=True)
@@ -296,13 +298,39 @@ class RetrainJob:
             mlflow.log_metrics(lineage.metrics())
             mlflow.log_text(lineage.to_json().decode(), "lineage.json")
             inherited = champion.tags if champion else {}
-            return register_version(
+            ref = register_version(
                 lineage.model_name, challenger.model, signature=challenger.signature,
                 profile=challenger.profile, features=challenger.features,
                 description=description, tags=lineage.version_tags(),
                 trusted_types=trusted_types,
                 decision=DecisionPolicy.from_tags(inherited),
             )
+            if isinstance(lineage.event, DriftEvent) and self._settings.retrain_report_span:
+                self._log_report(lineage.event, ref)
+            return ref
+
+    def _log_report(self, event: DriftEvent, ref: ModelVersionRef) -> None:
+        """Log the drift report of the triggering drift (``drift_report.html``) in the
+        active run and link it from the version's tag ``driftline.drift_report``; a report
+        that cannot be built is logged and skipped, never failing the retrain."""
+        import mlflow
+
+        from driftline.report import build_report
+        from driftline.report.live import collect
+
+        s = self._settings
+        try:
+            data = collect(s.kafka, s.kafka.service_topic(s.monitor_app_id, "reports"),
+                           event.window_start - s.retrain_report_span, None, ref.name,
+                           title=f"Drift report: {ref.name}, retrained as v{ref.version}")
+            if all(e.event_id != event.event_id for e in data.events):
+                data = replace(data, events=[*data.events, event])
+            mlflow.log_text(build_report(data), REPORT_ARTIFACT)
+            mlflow.MlflowClient().set_model_version_tag(
+                ref.name, ref.version, TAGS.drift_report,
+                f"runs:/{ref.run_id}/{REPORT_ARTIFACT}")
+        except Exception as exc:  # the report is a courtesy: the retrain goes on without it
+            log.warning("no drift report for %s v%s: %s", ref.name, ref.version, exc)
 
     @staticmethod
     def _mark_rejected(name: str, version: str, reason: str) -> None:

@@ -65,6 +65,7 @@ class _Tags:
     champion_since = "driftline.champion_since"
     champion_reason = "driftline.champion_reason"  # why it serves: the last move's reason
     rolled_back = "driftline.rolled_back"
+    drift_report = "driftline.drift_report"  # runs:/<run>/drift_report.html
     holdout_auc = "driftline.holdout_auc"
     holdout_brier = "driftline.holdout_brier"
     champion_auc = "driftline.champion_holdout_auc"

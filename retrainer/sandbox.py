@@ -140,7 +140,9 @@ def run_sandbox(settings: RetrainerSettings, events: Sequence[DriftEvent],
     experiment_id = configure(settings.home)
     source = HistorySource(pairs, margin=settings.retrain_read_margin)
     announcements = Announcements()
-    quick = settings.model_copy(update={"retrain_data_wait": 0.0})
+    # no waiting in wall time (the loop below waits in event time), and no drift report:
+    # it would be read from the live monitor's topics, not from the backtest's windows
+    quick = settings.model_copy(update={"retrain_data_wait": 0.0, "retrain_report_span": 0.0})
     job = RetrainJob(quick, producer=announcements, source=source,  # type: ignore[arg-type]
                      experiment_id=experiment_id)
     policy = settings.trigger_policy()

@@ -73,6 +73,19 @@ class RetrainerSettings(DriftlineSettings):
         "retraining on drift events (unset: on drift events).",
     )
 
+    # the drift report logged with a drift-triggered version
+    monitor_app_id: str = Field(
+        default="driftline-monitor",
+        description="faust app id of the monitor whose judged windows "
+        "(<prefix><app id>-reports) the drift report of a drift-triggered retrain is built "
+        "from (the monitor's own setting of the same name).",
+    )
+    retrain_report_span: float = Field(
+        default=21_600.0, ge=0,
+        description="Event-time seconds before the triggering drift window that the drift "
+        "report logged with a drift-triggered version covers (0: no report).",
+    )
+
     # training data from `labeled`
     retrain_window: float | None = Field(
         default=3600.0, gt=0,

@@ -1,4 +1,6 @@
-"""Where drift events go besides the topic: one log line each, and a Slack-compatible webhook.
+"""Where drift events go besides the topic: one log line each, and a Slack-compatible webhook
+whose message links the event in the monitor's drift report (``/report``) when the monitor's
+public base URL is set.
 
 A failing webhook is retried (tenacity: exponential backoff with jitter, the receiver's
 Retry-After honoured, no retry of a 4xx other than 429) and then given up on with a log line
@@ -28,8 +30,9 @@ __all__ = ["WebhookRefused", "WebhookSink", "format_alert", "log_alert", "retry_
 log = logging.getLogger("driftline.alerts")
 
 
-def format_alert(event: DriftEvent) -> dict[str, object]:
-    """The Slack incoming-webhook body: a text line plus the evidence as blocks."""
+def format_alert(event: DriftEvent, report_url: str | None = None) -> dict[str, object]:
+    """The Slack incoming-webhook body: a text line plus the evidence as blocks, and a link
+    to the event in the drift report when ``report_url`` is given."""
     worst = [s for s in event.statistics if s.drifted][:5]
     lines = "\n".join(
         f"• {s.feature}: {s.statistic} {s.value:.4g} (threshold {s.threshold:.4g})" for s in worst
@@ -41,16 +44,19 @@ def format_alert(event: DriftEvent) -> dict[str, object]:
         f":rotating_light: {event.severity.upper()} {event.kind} drift on "
         f"{event.model_name} v{event.model_version}"
     )
-    return {
-        "text": f"{text}: {event.summary}",
-        "blocks": [
-            {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n{event.summary}"}},
-            {"type": "section", "text": {"type": "mrkdwn", "text": lines or "(no statistic)"}},
-            {"type": "context", "elements": [{"type": "mrkdwn", "text":
-                f"window {event.window_start:.0f}-{event.window_end:.0f} · event "
-                f"{event.event_id[:12]} · evidence {evidence or 'n/a'}"}]},
-        ],
-    }
+    blocks: list[dict[str, object]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n{event.summary}"}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": lines or "(no statistic)"}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text":
+            f"window {event.window_start:.0f}-{event.window_end:.0f} · event "
+            f"{event.event_id[:12]} · evidence {evidence or 'n/a'}"}]},
+    ]
+    link = ""
+    if report_url:
+        link = f" (drift report: {report_url})"
+        blocks.append({"type": "section", "text": {
+            "type": "mrkdwn", "text": f"<{report_url}|Open the drift report>"}})
+    return {"text": f"{text}: {event.summary}{link}", "blocks": blocks}
 
 
 def log_alert(event: DriftEvent) -> None:
@@ -104,13 +110,16 @@ class WebhookSink:
     exponentially longer from ``backoff`` seconds with random jitter (at most ``max_wait``),
     or as long as the receiver's Retry-After asks (up to ``max_wait``); any other 4xx is
     refused at once (a retry would get the same answer). ``on_outcome(outcome)`` is told
-    each ending: ``delivered``, ``refused`` or ``failed`` (gave up)."""
+    each ending: ``delivered``, ``refused`` or ``failed`` (gave up). ``report_link(event)``,
+    when given, is where the message links the event's report."""
 
     def __init__(self, url: str, *, timeout: float = 5.0, retries: int = 3,
                  backoff: float = 0.5, max_wait: float = 60.0,
                  on_outcome: Callable[[str], None] | None = None,
-                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+                 report_link: Callable[[DriftEvent], str] | None = None) -> None:
         self.url = url
+        self.report_link = report_link
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff
@@ -143,7 +152,7 @@ class WebhookSink:
         """Deliver one alert; True once the receiver took it (2xx)."""
         import httpx
 
-        body = format_alert(event)
+        body = format_alert(event, self.report_link(event) if self.report_link else None)
         async with httpx.AsyncClient(timeout=self.timeout) as client:
 
             async def post() -> None:

@@ -37,10 +37,11 @@ from monitor.settings import MonitorSettings
 from monitor.worker.alerts import WebhookSink
 from monitor.worker.metrics import PublisherMetrics, ShippedMetrics, SourceMetrics
 from monitor.worker.publisher import WindowPublisher, read_partials
+from monitor.worker.report_server import ReportPages, report_link, serve
 from monitor.worker.source_host import SourceProcesses, SourceThread
 from monitor.worker.source_loop import SourceLoop, internal_topics
 
-__all__ = ["Monitor", "build_monitor"]
+__all__ = ["Monitor", "build_monitor", "report_pages"]
 
 log = logging.getLogger(__name__)
 
@@ -185,10 +186,13 @@ def build_monitor(
     reports_topic = app.topic(own["reports"], partitions=1, key_type=bytes,
                               value_type=bytes, internal=True)
     policy_table = app.Table("policy", partitions=1, key_type=bytes, value_type=bytes)
+    base = settings.report_base_url
     webhook = (
         WebhookSink(settings.webhook_url, timeout=settings.webhook_timeout,
                     retries=settings.webhook_retries,
-                    on_outcome=lambda outcome: metrics.webhook.labels(outcome).inc())
+                    on_outcome=lambda outcome: metrics.webhook.labels(outcome).inc(),
+                    report_link=(lambda e: report_link(base, e.model_name, e.event_id))
+                    if base else None)
         if settings.webhook_url else None
     )
 
@@ -227,17 +231,26 @@ def build_monitor(
     return monitor
 
 
+def report_pages(settings: MonitorSettings) -> ReportPages:
+    """The ``/report`` pages of this worker group: its reports topic over the last
+    ``report_span`` seconds, with the registry's versions (MLflow configured already)."""
+    from driftline.report.live import collect
+
+    topic = settings.kafka.service_topic(settings.monitor_app_id, "reports")
+    return ReportPages(
+        lambda: collect(settings.kafka, topic, None, None, span=settings.report_span),
+        refresh=settings.report_refresh)
+
+
 def run(settings: MonitorSettings) -> None:
     """Run the monitor worker until interrupted."""
-    from prometheus_client import start_http_server
-
     monitor = build_monitor(settings)
     if isinstance(monitor.sources, SourceProcesses):
         # now, not when faust has started: their imports take seconds, faust's start too
         monitor.sources.launch()
     tune_gc()  # the worker is a process of its own
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr=settings.metrics_host)
+        serve(settings.metrics_port, settings.metrics_host, report_pages(settings))
     worker = faust.Worker(monitor.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
     worker.execute_from_commandline()

@@ -137,6 +137,10 @@ def test_drift_promotes_a_better_model_that_the_scorer_then_serves(
     assert lineage["data"]["train_ranges"][0]["topic"] == driftline_topics["labeled"]
     version = client.get_model_version(NAME, "2")
     assert version.tags[TAGS.fingerprint] == run.data.params["data_fingerprint"]
+    # the drift report of the trigger, logged with the run and linked from the version
+    assert version.tags[TAGS.drift_report] == f"runs:/{result.run_id}/drift_report.html"
+    report = mlflow.artifacts.load_text(version.tags[TAGS.drift_report])
+    assert 'id="e-drift-1"' in report and "Drift report: credit-risk, retrained as v2" in report
     assert load_profile(NAME, "2").rows == 1800
 
     # every undecodable record went to dead-letter once, with the reason, and was skipped

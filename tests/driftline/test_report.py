@@ -1,0 +1,153 @@
+"""The drift report builder: sections, verdicts in words, evidence, size, nothing external."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+import msgspec
+import pytest
+
+from driftline.report import SECTIONS, ReportInput, build_report, read_windows
+from driftline.report.digest import timeline
+from driftline.report.inputs import DriftWindow, Judgement, WindowRecord
+from monitor.merging.merge import Judged
+from tests.hostile import hostile_values
+from tests.report_day import MODEL, NUMERIC, synthetic_day
+
+
+@pytest.fixture(scope="module")
+def short_day():
+    return synthetic_day(windows=60, rows=200, shift_at=20, flip_at=28, retrain_at=40)
+
+
+@pytest.fixture(scope="module")
+def page(short_day) -> str:
+    return build_report(short_day.report_input(title="Drift report: credit-risk"))
+
+
+def test_the_page_has_every_section_in_reading_order(page: str):
+    found = [m.group(1) for m in re.finditer(r'<section id="([a-z]+)"', page)]
+    assert found == list(SECTIONS)
+
+
+def test_a_shifted_feature_is_said_to_have_moved_and_a_steady_one_to_have_held(page: str):
+    assert re.search(r"loan_amount moved: past its threshold in \d+ windows in a row", page)
+    assert "channel moved:" in page
+    assert re.search(r"income held[:,]", page)
+
+
+def test_the_summary_lists_what_moved_before_the_features_that_held(page: str):
+    summary = page[page.index('id="summary"'):page.index('id="features"')]
+    moved = summary[summary.index("What moved"):summary.index("Did it hurt")]
+    assert "loan_amount" in moved and "channel" in moved
+    assert moved.index("loan_amount") < moved.index("income") if "income" in moved else True
+    assert "v1" in summary and "v2" in summary and "@champion" in summary
+
+
+def test_each_drift_event_shows_its_evidence_and_the_retrain_it_started(short_day, page: str):
+    events = page[page.index('id="events"'):]
+    assert re.search(r"Evidence: predictions\[\d\] offsets \d+-\d+", events)
+    assert "Retrain: v2 registered" in events
+    assert "Alias: @champion moved to v2 (was v1)" in events
+
+
+def test_performance_shows_each_versions_gate_and_the_label_coverage(page: str):
+    perf = page[page.index('id="performance"'):page.index('id="events"')]
+    assert "v1 gate 0.830" in perf and "v2 gate 0.810" in perf
+    assert "label coverage" in perf
+
+
+def test_the_page_loads_nothing_from_outside_the_file(page: str):
+    assert "<script" not in page.lower()
+    assert "<link" not in page.lower() and "@import" not in page
+    without_namespaces = re.sub(r'xmlns(:\w+)?="[^"]*"', "", page)
+    assert not re.search(r"(https?:|//[a-z])", without_namespaces)
+    assert set(re.findall(r'(?:href|src)="([^"#]?)', page)) <= {""}
+    assert all(ref.startswith("#") for ref in re.findall(r"url\(([^)]*)\)", page))
+
+
+def test_a_day_of_ten_features_in_five_minute_windows_stays_under_two_megabytes():
+    day = synthetic_day()
+    page = build_report(day.report_input())
+    assert len(NUMERIC) + 3 == 10
+    assert len(page.encode()) < 2_000_000
+
+
+def test_hostile_records_are_left_out_and_named_at_the_end(short_day):
+    hostile = hostile_values(short_day.records[0])
+    refused = {name for name, value in hostile.items() if read_windows([value])[1]}
+    assert refused >= {"tombstone", "empty", "two events", "wrong types", "deeply nested"}
+    windows, unreadable = read_windows([*short_day.records, *hostile.values()])
+    assert len(windows) + len(unreadable) == len(short_day.records) + len(hostile)
+    assert len(unreadable) == len(refused)
+    page = build_report(ReportInput(windows=windows, unreadable=unreadable))
+    assert f"{len(refused)} records could not be read" in page
+    assert "nested too deeply" in page
+
+
+def test_window_counts_are_drawn_against_the_reference_when_a_report_carries_them(
+        short_day):
+    profile = short_day.profiles[(MODEL, "1")]
+    ref = profile.numeric_by_name["income"]
+    counts = [c // 10 for c in ref.counts]
+    window = WindowRecord(kind="drift", model_name=MODEL, model_version="1",
+                          window_start=0.0, window_end=300.0, drift=DriftWindow(
+                              rows=sum(counts), features=[Judgement(
+                                  feature="income", method="psi", value=0.01, threshold=0.2,
+                                  ratio=0.05, rows=sum(counts), counts=counts)]))
+    with_counts = build_report(ReportInput(windows=[window], profiles=short_day.profiles))
+    without = build_report(ReportInput(
+        windows=[msgspec.structs.replace(window, drift=msgspec.structs.replace(
+            window.drift, features=[msgspec.structs.replace(window.drift.features[0],
+                                                            counts=None)]))],
+        profiles=short_day.profiles))
+    assert "last window Jan 01 00:00" in with_counts
+    assert "carry no bin counts" in without and "last window Jan 01 00:00" not in without
+
+
+def test_a_backtest_feeds_the_monitors_judged_windows_in_process(short_day):
+    decoded = [msgspec.json.decode(r, type=Judged) for r in short_day.records[:6]]
+    from_objects, bad = read_windows(decoded)
+    from_json, _ = read_windows(short_day.records[:6])
+    assert not bad and from_objects == from_json
+
+
+def test_one_model_is_kept_when_the_report_is_for_one_model(short_day):
+    page = build_report(short_day.report_input(model="another-model"))
+    assert "No drift window in this range" in page and "loan_amount" not in page
+
+
+def test_a_retrain_and_its_promotion_on_another_clock_sit_where_the_traffic_was(short_day):
+    """Simulated traffic: the registry stamps the retrain and the move hours after the event
+    times; the page places them at the retrain's newest row and v2's first window."""
+    data = short_day.report_input()
+    later = 10 * 86_400.0
+    v2 = next(v for v in data.versions if v.version == "2")
+    first_v2 = min(w.window_start for w in data.windows if w.model_version == "2")
+    data_end = first_v2 - 150.0
+    moved = dataclasses.replace(v2, created_at=v2.created_at + later, tags={
+        **v2.tags, "driftline.data_window": f"{first_v2 - 3600:.3f}-{data_end:.3f}"})
+    update = msgspec.structs.replace(data.updates[0],
+                                     event_time=data.updates[0].event_time + later)
+    data = dataclasses.replace(data, versions=[data.versions[0], moved], updates=[update])
+    start = min(w.window_start for w in data.windows)
+    end = max(w.window_end for w in data.windows)
+    markers = {m.lane: m.time for m in timeline(data, [], data.windows, start, end)}
+    assert markers == {"retrain": data_end, "alias": first_v2}
+
+
+def _one_feature(ratios: list[float]) -> list[WindowRecord]:
+    return [WindowRecord(kind="drift", model_name=MODEL, model_version="1",
+                         window_start=60.0 * i, window_end=60.0 * (i + 1),
+                         drift=DriftWindow(rows=500, features=[Judgement(
+                             feature="x", method="psi", value=0.2 * r, threshold=0.2, ratio=r,
+                             drifted=r >= 1.0, rows=500)]))
+            for i, r in enumerate(ratios)]
+
+
+def test_one_window_far_past_its_threshold_counts_as_moved_and_one_just_past_does_not():
+    far = build_report(ReportInput(windows=_one_feature([0.1, 0.2, 9.0, 0.1])))
+    near = build_report(ReportInput(windows=_one_feature([0.1, 0.2, 1.2, 0.1])))
+    assert "x moved: past its threshold in the window from Jan 01 00:02" in far
+    assert "x held, apart from 1 scattered window of 4" in near

@@ -20,6 +20,8 @@ _OUT = typer.Option(None, help="Results folder (default: <home>/backtests/<time>
 _MANIFEST = typer.Option(
     None, "--manifest", help="A manifest of `driftline replay --topics`: the backtest reads "
     "its prefix over its range (--prefix, --from and --to override it).")
+_BACKTEST = typer.Option(None, "--backtest", help="A backtest's results folder: report one "
+                         "of its runs instead of a live range.")
 _REPORT_OUT = typer.Option(Path("drift-report.html"), "--out", help="The HTML file to write.")
 
 
@@ -43,9 +45,13 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Option(None, "--model", help="One model (default: every model "
                                   "in the range)."),
         out: Path = _REPORT_OUT,
+        backtest: Path = _BACKTEST,
+        run: str = typer.Option(None, "--run", help="With --backtest: which run (a policy "
+                                "file's name; default: the first)."),
     ) -> None:
         """Write the drift report of a time range: one self-contained HTML page built from
-        the monitor's judged windows and drift events, and the registry's versions."""
+        the monitor's judged windows and drift events, and the registry's versions; or of
+        one run of a backtest (--backtest)."""
         import logging
 
         from driftline.errors import DriftlineError
@@ -54,19 +60,30 @@ def register(app: typer.Typer) -> None:
         from driftline.report.live import collect
         from monitor.settings import MonitorSettings
 
-        start, end = _when(since), _when(until)
-        if end <= start:
-            raise typer.BadParameter(f"--to ({until}) is not after --from ({since})")
         settings = MonitorSettings()
         logging.basicConfig(level=settings.log_level,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         configure(settings.home)
-        topic = settings.kafka.service_topic(settings.monitor_app_id, "reports")
-        try:
-            data = collect(settings.kafka, topic, start, end, model)
-        except Exception as exc:  # the broker does not answer, a read times out
-            raise DriftlineError(
-                f"cannot read {topic} at {settings.kafka.bootstrap}: {exc}") from None
+        if backtest is not None:
+            from monitor.backtest.report import backtest_input
+
+            if not (backtest / "backtest.json").is_file():
+                raise typer.BadParameter(f"{backtest} holds no backtest.json",
+                                         param_hint="--backtest")
+            try:
+                data = backtest_input(backtest, run)
+            except ValueError as exc:
+                raise typer.BadParameter(str(exc), param_hint="--run") from None
+        else:
+            start, end = _when(since), _when(until)
+            if end <= start:
+                raise typer.BadParameter(f"--to ({until}) is not after --from ({since})")
+            topic = settings.kafka.service_topic(settings.monitor_app_id, "reports")
+            try:
+                data = collect(settings.kafka, topic, start, end, model)
+            except Exception as exc:  # the broker does not answer, a read times out
+                raise DriftlineError(
+                    f"cannot read {topic} at {settings.kafka.bootstrap}: {exc}") from None
         page = build_report(data)
         out.write_text(page, encoding="utf-8")
         typer.echo(f"{out}: {len(page.encode()) / 1e6:.2f} MB, {len(data.windows)} windows, "

@@ -107,6 +107,21 @@ def test_two_policies_side_by_side_show_which_raised_what_beside_the_periodic_ba
         assert (out / run / "windows.jsonl").read_text().splitlines()
     assert os.path.exists(out / "live" / "events.jsonl")
 
+    # each run's drift report, from the results folder
+    from driftline.report import SECTIONS
+
+    for run in ("default", "silenced"):
+        page = tmp_path / f"{run}.html"
+        made = subprocess.run(
+            [sys.executable, "-m", "driftline.cli", "report", "--backtest", str(out),
+             "--run", run, "--out", str(page)],
+            env=env, capture_output=True, text=True, timeout=300, check=False)
+        assert made.returncode == 0, made.stderr[-3000:]
+        html = page.read_text()
+        assert all(f'id="{section}"' in html for section in SECTIONS), run
+        assert f"Backtest: {run}" in html
+    assert "loan_amount" in (tmp_path / "default.html").read_text()
+
 
 def test_results_are_written_per_run(shifted_run: Run, registry_home: Path,  # noqa: F811
                                      tmp_path: Path):

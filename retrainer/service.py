@@ -117,11 +117,11 @@ class Retrainer:
             stop=self._stop,
         )
         if s.retrain_metrics_port:
-            from prometheus_client import start_http_server
+            from driftline.ops_http import serve
 
-            self._http, _ = start_http_server(
-                s.retrain_metrics_port, addr=s.retrain_metrics_host, registry=self.metrics.registry
-            )
+            self._http = serve(s.retrain_metrics_port, s.retrain_metrics_host,
+                               registry=self.metrics.registry, ready=self.readiness,
+                               alive=self.liveness)
         self.schedule = s.schedule(start=time.time())
         loop = self._consume if self.schedule is None else self._follow_schedule
         self._thread = threading.Thread(target=loop, name="driftline-retrainer", daemon=True)
@@ -182,6 +182,22 @@ class Retrainer:
     def busy(self) -> bool:
         """True while a retrain runs."""
         return self._job is not None
+
+    def liveness(self) -> tuple[bool, dict[str, object]]:
+        """Alive while its consumer (or schedule) thread runs: that thread ending with an
+        error stops the retrainer's work, and only a restart mends it (``/health``)."""
+        running = self._thread is not None and self._thread.is_alive()
+        facts: dict[str, object] = {"thread": running}
+        if self._failure is not None:
+            facts["error"] = f"{type(self._failure).__name__}: {self._failure}"
+        return running or (self._thread is None and self._failure is None), facts
+
+    def readiness(self) -> tuple[bool, dict[str, object]]:
+        """Ready while it consumes ``drift-events`` (or follows its schedule): alive, and
+        started (``/ready``), with whether a retrain runs now."""
+        alive, facts = self.liveness()
+        started = self._ready.is_set() and self._failure is None
+        return alive and started, {**facts, "consuming": started, "retraining": self.busy}
 
     # the consumer thread -----------------------------------------------------------------
 

@@ -35,7 +35,12 @@ from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
 from monitor.settings import MonitorSettings
 from monitor.worker.alerts import WebhookSink
-from monitor.worker.metrics import PublisherMetrics, ShippedMetrics, SourceMetrics
+from monitor.worker.metrics import (
+    PublisherMetrics,
+    ShippedMetrics,
+    SourceMetrics,
+    readiness,
+)
 from monitor.worker.publisher import WindowPublisher, read_partials
 from monitor.worker.report_server import ReportPages, report_link, serve
 from monitor.worker.source_host import SourceProcesses, SourceThread
@@ -250,7 +255,8 @@ def run(settings: MonitorSettings) -> None:
         monitor.sources.launch()
     tune_gc()  # the worker is a process of its own
     if settings.metrics_port:
-        serve(settings.metrics_port, settings.metrics_host, report_pages(settings))
+        serve(settings.metrics_port, settings.metrics_host, report_pages(settings),
+              ready=readiness)
     worker = faust.Worker(monitor.app, loglevel=settings.log_level.lower(), quiet=True,
                           redirect_stdouts=False)
     worker.execute_from_commandline()

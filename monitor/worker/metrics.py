@@ -16,7 +16,14 @@ from typing import Any
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
 
-__all__ = ["MetricFamily", "PublisherMetrics", "ShippedMetrics", "SourceMetrics", "ship"]
+__all__ = [
+    "MetricFamily",
+    "PublisherMetrics",
+    "ShippedMetrics",
+    "SourceMetrics",
+    "readiness",
+    "ship",
+]
 
 PREFIX = "driftline_monitor_"
 
@@ -149,3 +156,24 @@ class ShippedMetrics:
             for (sample, labels), value in values.items():
                 metric.add_sample(sample, dict(labels), value)
             yield metric
+
+
+def readiness(registry: CollectorRegistry = REGISTRY) -> tuple[bool, dict[str, Any]]:
+    """Whether the worker consumes: ready once its source loop (a thread, or the source
+    processes shipping their metrics) owns partitions, with how many and the lag behind them
+    (the source loop sets a partition's lag gauges while it owns it). A worker with no
+    partition (more workers than partitions, or before its first assignment) is not ready.
+
+    >>> ok, facts = readiness(CollectorRegistry())
+    >>> ok, facts
+    (False, {'assigned_partitions': 0, 'lag': 0})
+    """
+    partitions: set[str] = set()
+    lag = 0.0
+    for family in registry.collect():
+        if family.name != "driftline_monitor_consumer_lag":
+            continue
+        for sample in family.samples:
+            partitions.add(sample.labels.get("partition", ""))
+            lag += sample.value
+    return bool(partitions), {"assigned_partitions": len(partitions), "lag": int(lag)}

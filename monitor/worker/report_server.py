@@ -1,4 +1,5 @@
-"""The worker's HTTP port: ``/metrics`` for Prometheus and ``/report`` for people.
+"""The worker's HTTP port: ``/metrics`` for Prometheus, ``/health`` and ``/ready`` for an
+orchestrator, and ``/report`` for people.
 
 ``/report`` lists the models judged in the last ``report_span`` seconds of event time (up
 to the newest judged window); ``/report/<model>`` is that model's drift report
@@ -16,11 +17,11 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
-from socketserver import ThreadingMixIn
-from typing import Any
 from urllib.parse import quote, unquote
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.simple_server import WSGIServer
 
+from driftline.ops_http import Check
+from driftline.ops_http import serve as serve_http
 from driftline.report import ReportInput, build_report
 
 __all__ = ["ReportPages", "report_link", "serve"]
@@ -102,31 +103,8 @@ def _index(models: Iterable[str]) -> bytes:
             "</body></html>\n").encode()
 
 
-class _Server(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        """Log nothing (a scrape every few seconds)."""
-
-
-def serve(port: int, host: str, pages: ReportPages) -> WSGIServer:
-    """Serve ``/report`` and ``/metrics`` on ``host:port`` from a daemon thread."""
-    from prometheus_client import REGISTRY, make_wsgi_app
-
-    metrics = make_wsgi_app(REGISTRY)
-
-    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        path = environ.get("PATH_INFO", "/")
-        if path == "/report" or path.startswith("/report/"):
-            status, kind, body = pages.respond(path)
-            start_response(status, [("Content-Type", kind),
-                                    ("Content-Length", str(len(body)))])
-            return [body]
-        return metrics(environ, start_response)
-
-    server = make_server(host, port, app, server_class=_Server, handler_class=_Quiet)
-    threading.Thread(target=server.serve_forever, name="driftline-http",
-                     daemon=True).start()
-    return server
+def serve(port: int, host: str, pages: ReportPages,
+          ready: Check | None = None) -> WSGIServer:
+    """Serve ``/report``, ``/metrics``, ``/health`` and ``/ready`` on ``host:port`` from a
+    daemon thread (:mod:`driftline.ops_http`)."""
+    return serve_http(port, host, ready=ready, pages={"/report": pages.respond})

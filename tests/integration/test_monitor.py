@@ -6,6 +6,7 @@ thread), and how a worker and its source processes stop together."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -223,6 +224,7 @@ class Run:
     fed: Fed
     log: Path
     metrics: dict[tuple[str, tuple[tuple[str, str], ...]], float]
+    probes: dict[str, tuple[int, dict]] = field(default_factory=dict)  # /health, /ready
 
 
 def _free_port() -> int:
@@ -257,9 +259,21 @@ def shifted_run(kafka_bootstrap: str, registry_home: Path,
     try:
         _wait("every window judged", _done(kafka, app_id, fed), 240, log)
         metrics = _settled_metrics(port, kafka, app_id, fed)
+        probes = {path: _probe(port, path) for path in ("/health", "/ready")}
     finally:
         _stop(proc)
-    yield Run(kafka, app_id, fed, log, metrics)
+    yield Run(kafka, app_id, fed, log, metrics, probes)
+
+
+def _probe(port: int, path: str) -> tuple[int, dict]:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
 
 
 def _settled_metrics(port: int, kafka: KafkaSettings, app_id: str,
@@ -353,6 +367,12 @@ def test_the_workers_metrics_count_what_its_source_process_did(shifted_run: Run)
               if name == "driftline_monitor_windows_judged_total"]  # the judge's own
     assert sum(judged) == metrics[("reports", ())] > 0
     assert sample("driftline_monitor_labeled_total") == len(fed.labels)
+
+
+def test_the_worker_answers_health_and_ready_with_its_partitions_and_lag(shifted_run: Run):
+    assert shifted_run.probes["/health"] == (200, {"alive": True})
+    status, ready = shifted_run.probes["/ready"]
+    assert status == 200 and ready == {"ready": True, "assigned_partitions": 6, "lag": 0}
 
 
 def test_windows_count_every_prediction_once(shifted_run: Run):

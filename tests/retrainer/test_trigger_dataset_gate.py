@@ -151,3 +151,22 @@ def test_the_regression_rule_refuses_a_candidate_much_worse_on_brier():
     verdict = Gate(margin=0.01, brier_tolerance=0.005).judge_regression(labels, champion,
                                                                       candidate)
     assert not verdict.promote and verdict.reason.startswith("worse: Brier ")
+
+
+def test_the_retrainer_is_alive_and_ready_only_while_its_consumer_thread_runs(tmp_path):
+    import threading
+
+    retrainer = Retrainer(RetrainerSettings(home=tmp_path))
+    assert retrainer.liveness()[0] and not retrainer.readiness()[0]  # not started yet
+    done = threading.Event()
+    retrainer._thread = threading.Thread(target=done.wait)
+    retrainer._thread.start()
+    retrainer._ready.set()
+    ok, facts = retrainer.readiness()
+    assert ok and facts == {"thread": True, "consuming": True, "retraining": False}
+    retrainer._failure = RuntimeError("broker gone")
+    done.set()
+    retrainer._thread.join()
+    alive, facts = retrainer.liveness()
+    assert not alive and facts["error"] == "RuntimeError: broker gone"
+    assert not retrainer.readiness()[0]

@@ -142,6 +142,10 @@ class RetrainJob:
     def _run(self, event: Trigger) -> RetrainResult:
         s = self._settings
         name = s.model_name
+        if isinstance(event, DriftEvent):
+            done = self._already_registered(event)
+            if done is not None:
+                return done
         champion_version = get_alias(name, CHAMPION)
         champion: LoadedModel | None = None
         if champion_version is not None:
@@ -199,6 +203,46 @@ class RetrainJob:
             champion_before=champion_version, run_id=ref.run_id, announced=announced,
             challenger=verdict.challenger, champion=verdict.champion,
         )
+
+    def _already_registered(self, event: DriftEvent) -> RetrainResult | None:
+        """The ending of a retrain for ``event`` that registered its version before the
+        retrainer stopped (killed between registering and committing the event, which is
+        then delivered again): no second version. A version that passed its gate and was
+        not promoted yet is promoted now, if the champion is still the one it was judged
+        against. None when no version answers ``event``."""
+        import mlflow
+
+        name = self._settings.model_name
+        client = mlflow.MlflowClient()
+        found = [mv for mv in client.search_model_versions(f"name = '{name}'")
+                 if (mv.tags or {}).get(TAGS.trigger_event) == event.event_id]
+        if not found:
+            return None
+        mv = min(found, key=lambda v: int(v.version))
+        tags = mv.tags or {}
+        version, decision = str(mv.version), tags.get(TAGS.decision, "")
+        judged_against = tags.get(TAGS.champion_version) or None
+        champion = get_alias(name, CHAMPION)
+        log.warning("drift event %s was answered by v%s (%s) before a restart; not "
+                    "retraining again", event.event_id, version, decision)
+
+        def ended(result: str, reason: str, announced: bool = False) -> RetrainResult:
+            return RetrainResult(event.event_id, name, result, reason, 0.0, version=version,
+                                 champion_before=judged_against, run_id=mv.run_id,
+                                 announced=announced)
+
+        if decision != "promoted" or champion == version:
+            return ended(decision or "rejected",
+                         f"already answered by v{version} before a restart: {decision}")
+        try:
+            move = promote(name, version, reason=tags.get(TAGS.reason, "promoted"),
+                           expect_champion=judged_against)
+        except ModelsError as exc:
+            self._mark_rejected(name, version, f"rejected: {exc}")
+            return ended("rejected", f"rejected: {exc}")
+        announced = announce(self._producer, self._settings.topic("model-updates"), move)
+        return ended("promoted", f"promoted v{version}, registered before a restart",
+                     announced)
 
     def _check_stop(self) -> None:
         if self._stop.is_set():

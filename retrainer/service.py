@@ -96,6 +96,11 @@ class Retrainer:
         self._runner: RetrainJob | None = None
         self._ready = threading.Event()
         self._failure: BaseException | None = None
+        # A drift-triggered retrain that failed for an outside reason and waits to be tried
+        # again: (its trigger, partition, offset, tries so far, when the next is due)
+        self._retry: tuple[DriftEvent, int | None, int | None, int, float] | None = None
+        self._tries = 1  # of the retrain running now
+        self._clock: Callable[[], float] = time.monotonic
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -180,8 +185,8 @@ class Retrainer:
 
     @property
     def busy(self) -> bool:
-        """True while a retrain runs."""
-        return self._job is not None
+        """True while a retrain runs or waits to be tried again."""
+        return self._job is not None or self._retry is not None
 
     def liveness(self) -> tuple[bool, dict[str, object]]:
         """Alive while its consumer (or schedule) thread runs: that thread ending with an
@@ -218,6 +223,7 @@ class Retrainer:
                 for msg in consumer.poll_batch(50, 0.5):
                     self._handle(msg)
                 self._reap()
+                self._retry_if_due()
                 self._commit(consumer)
             self._let_finish()
             self._commit(consumer)
@@ -323,11 +329,22 @@ class Retrainer:
         future, event, partition, offset = self._job
         self._job = None
         result = future.result()  # RetrainJob.run never raises
+        self.metrics.retrains.labels(result.result).inc()
+        if self._should_retry(event, result):
+            assert isinstance(event, DriftEvent)
+            delay = min(self.settings.retrain_retry_s * 2 ** (self._tries - 1), 600.0)
+            log.warning("retrain of %s for drift event %s ended %s (%s); try %d of %d in "
+                        "%.0f s, the event kept", event.model_name, event.event_id,
+                        result.result, result.reason, self._tries + 1,
+                        self.settings.retrain_attempts, delay)
+            self._retry = (event, partition, offset, self._tries, self._clock() + delay)
+            self.results.append(result)
+            return
+        self._tries = 1
         if isinstance(event, DriftEvent):
             self.policy.finished(event.model_name,
                                  at=max(self._latest_event_time, event.event_time))
         self.metrics.in_flight.set(0)
-        self.metrics.retrains.labels(result.result).inc()
         self.metrics.retrain_seconds.observe(result.seconds)
         # A cancelled retrain's drift event is re-delivered after a restart.
         if partition is not None and offset is not None and result.result != "cancelled":
@@ -338,6 +355,23 @@ class Retrainer:
                 self._on_result(result)
             except Exception:
                 log.exception("the on_result callback failed")
+
+    def _should_retry(self, event: Trigger, result: RetrainResult) -> bool:
+        """A drift-triggered retrain that failed for an outside reason (an error, too few
+        labeled rows yet) is tried again, up to ``retrain_attempts`` tries, unless the
+        retrainer is stopping."""
+        return (isinstance(event, DriftEvent) and result.result in ("failed", "insufficient_data")
+                and self._tries < self.settings.retrain_attempts and not self._stop.is_set())
+
+    def _retry_if_due(self) -> None:
+        """Start the waiting retry once its time has come (the trigger stayed in flight)."""
+        if self._retry is None or self._job is not None or self._clock() < self._retry[4]:
+            return
+        event, partition, offset, tries, _ = self._retry
+        self._retry = None
+        self._tries = tries + 1
+        assert self._runner is not None
+        self._job = (self._pool.submit(self._runner.run, event), event, partition, offset)
 
     def _commit(self, consumer: Consumer) -> None:
         offsets = self._tracker.to_commit()

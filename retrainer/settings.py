@@ -116,6 +116,17 @@ class RetrainerSettings(DriftlineSettings):
     retrain_data_poll: float = Field(
         default=5.0, gt=0, description="Seconds between reads while waiting for labeled rows."
     )
+    retrain_attempts: int = Field(
+        default=5, ge=1, le=100,
+        description="Tries of a drift-triggered retrain that fails for a reason outside it "
+        "(MLflow or Kafka away, too few labeled rows yet) before it is given up; its drift "
+        "event stays uncommitted and the cooldown does not start until then.",
+    )
+    retrain_retry_s: float = Field(
+        default=30.0, gt=0,
+        description="Seconds before the first retry of a failed retrain; each next one waits "
+        "twice as long, at most 10 minutes.",
+    )
     retrain_pipeline: str = Field(
         default="default",
         description="'default' (the pipeline driftline bootstrap trains: scaling, one-hot "

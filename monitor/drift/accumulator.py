@@ -204,6 +204,22 @@ class WindowAccumulator:
         if evidence is not None:
             self._queued_evidence.append(evidence)
 
+    def update_many(
+        self,
+        features: list[Mapping[str, FeatureValue]],
+        scores: list[float | None],
+        evidence: tuple[str, int, int, int] | None = None,
+    ) -> None:
+        """Count predictions in order, as :meth:`update` does each; ``evidence`` is their
+        ``(topic, partition, first offset, last offset)``. The mappings are kept as in
+        :meth:`update`."""
+        self._queued.extend(features)
+        self._queued_scores.extend(scores)
+        if evidence is not None:
+            topic, partition, first, last = evidence
+            self._queued_evidence.append((topic, partition, first))
+            self._queued_evidence.append((topic, partition, last))
+
     def _flush(self) -> None:
         """Add the queued events into the counts: the same counts and sums, bit for bit,
         as adding them one at a time in order."""

@@ -22,11 +22,13 @@ those offsets and applies the others again, so counts end as in an uninterrupted
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from driftline.events import FeatureStatistic, LabeledEvent, LabelEvent, PredictionEvent
 from driftline.profile import ReferenceProfile
@@ -132,6 +134,25 @@ SNAPSHOT_FORMAT = 1
 
 def _window_key(model: str, version: str, start: float) -> str:
     return f"{model}\t{version}\t{start!r}"
+
+
+def _bulk_plan(predictions: list[PredictionEvent], results: list[Any]
+               ) -> tuple[np.ndarray | None, list[int]]:
+    """The event times of a run of predictions, and the indices where a stretch that may
+    count in bulk ends (past them: a prediction that was not a new one waiting for its label,
+    or of another model version than the one before it); no times for a short run."""
+    n = len(predictions)
+    if n < 8:
+        return None, []
+    breaks = [] if results.count("waiting") == n else [
+        k for k, result in enumerate(results) if result != "waiting"]
+    names = [p.model_name for p in predictions]
+    versions = [p.model_version for p in predictions]
+    if names.count(names[0]) != n or versions.count(versions[0]) != n:
+        breaks = sorted({*breaks, *(k for k in range(1, n) if names[k] != names[k - 1]
+                                    or versions[k] != versions[k - 1])})
+    breaks.append(n)
+    return np.fromiter([p.event_time for p in predictions], np.float64, n), breaks
 
 
 class PartitionState:
@@ -247,8 +268,12 @@ class PartitionState:
         found = self._targets.get
         labels_mark = self._labels_mark()
         partition = self.partition
+        times, breaks = _bulk_plan(predictions, results)
         named: tuple[str, str, str] = ("", "", "")
-        for prediction, offset, result in zip(predictions, offsets, results, strict=True):
+        i, n = 0, len(predictions)
+        while i < n:
+            prediction, offset, result = predictions[i], offsets[i], results[i]
+            i += 1
             if result == "duplicate":
                 continue
             name, version = prediction.model_name, prediction.model_version
@@ -269,6 +294,20 @@ class PartitionState:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
                 self._count_label(result[0])
+            if times is not None and i < n and found(label) is targets:
+                # the new predictions after it that count in the same windows, in one go
+                stop = breaks[bisect_right(breaks, i - 1)]
+                k = clock.observe_run(times[i:stop], label, windows) if stop > i else 0
+                if k:
+                    run = predictions[i:i + k]
+                    features = [p.features for p in run]
+                    scores = [p.score for p in run]
+                    span = (topic, partition, offsets[i], offsets[i + k - 1])
+                    for acc, perf in targets[1]:
+                        acc.update_many(features, scores, span)  # type: ignore[union-attr]
+                        if perf is not None:
+                            perf.add_predictions(k)
+                    i += k
             # which performance windows are closed moves per event (see _done)
             mark = clock.watermark if clock.watermark < labels_mark else labels_mark
             if mark > self.perf_closed:

@@ -293,7 +293,7 @@ class PartitionState:
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
-                self._count_label(result[0])
+                self._count_labels([result[0]], [self.perf_closed])
             if times is not None and i < n and found(label) is targets:
                 # the new predictions after it that count in the same windows, in one go
                 stop = breaks[bisect_right(breaks, i - 1)]
@@ -330,17 +330,22 @@ class PartitionState:
         results = self.join.add_labels(labels, (topic, self.partition), offsets, raws)
         watermark = self.drift_clock.watermark  # labels do not move it
         wait = self._grace + self._label_wait
+        label_max, closed = self.label_max, self.perf_closed
+        marks: list[float] = []  # per joined pair, which windows were closed when it joined
         for label, result in zip(labels, results, strict=True):
-            if self.label_max is None or label.event_time > self.label_max:
-                self.label_max = label.event_time
+            if label_max is None or label.event_time > label_max:
+                label_max = label.event_time
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
-                self._count_label(result[0])
-            labels_mark = self.label_max - wait
+                marks.append(closed)
+            labels_mark = label_max - wait
             mark = watermark if watermark < labels_mark else labels_mark
-            if mark > self.perf_closed:
-                self.perf_closed = mark
+            if mark > closed:
+                closed = mark
+        self.label_max, self.perf_closed = label_max, closed
+        if marks:
+            self._count_labels(step.labeled, marks)
         return step
 
     def on_dead_letter(self, topic: str, offset: int) -> bool:
@@ -413,19 +418,32 @@ class PartitionState:
     def _perf_end(self, key: str) -> float:
         return float(key.rsplit("\t", 1)[1]) + self.config.windows.size
 
-    def _count_label(self, labeled: LabeledEvent) -> None:
-        p = labeled.prediction
-        t = p.event_time
-        version = (p.model_name, p.model_version)
-        recent = self._label_targets.get(version)
-        if recent is not None and recent[0] <= t < recent[1]:
-            targets = recent[2]
-        else:
-            targets = self._label_windows(p.model_name, p.model_version, t)
-        for end, acc in targets:
-            # a window already closed (perhaps not popped yet) does not count it
-            if acc is not None and end > self.perf_closed:
-                acc.update(p.score, labeled.label, delay=labeled.delay_seconds)
+    def _count_labels(self, joined: list[LabeledEvent], marks: list[float]) -> None:
+        """Count joined pairs in the performance windows of their predictions, each in
+        those that were not closed when it joined (``marks``: the ``perf_closed`` of each
+        then; a window closed, perhaps not popped yet, does not count it); each window's
+        pairs in order, in one call."""
+        cached = self._label_targets
+        chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}
+        for i, (labeled, mark) in enumerate(zip(joined, marks, strict=True)):
+            p = labeled.prediction
+            t = p.event_time
+            recent = cached.get((p.model_name, p.model_version))
+            if recent is not None and recent[0] <= t < recent[1]:
+                targets = recent[2]
+            else:
+                targets = self._label_windows(p.model_name, p.model_version, t)
+            for end, acc in targets:
+                if acc is not None and end > mark:
+                    entry = chosen.get(id(acc))
+                    if entry is None:
+                        chosen[id(acc)] = (acc, [i])
+                    else:
+                        entry[1].append(i)
+        for acc, which in chosen.values():
+            pairs = joined if len(which) == len(joined) else [joined[i] for i in which]
+            acc.update_many([x.prediction.score for x in pairs], [x.label for x in pairs],
+                            [x.delay_seconds for x in pairs])
 
     def _label_windows(
         self, name: str, version: str, event_time: float

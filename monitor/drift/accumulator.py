@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import itemgetter
 
@@ -230,10 +230,12 @@ class WindowAccumulator:
         self._queued, self._queued_scores, self._queued_evidence = [], [], []
         st = self._state
         st.rows += len(rows)
-        for name, cuts, nc in self._numeric:
-            _count_numbers(nc, cuts, [r.get(name) for r in rows])
-        for name, cc in self._categorical:
-            _count_categories(cc, [r.get(name) for r in rows], self.max_categories)
+        columns = self._columns(rows)
+        for (_, cuts, nc), values in zip(self._numeric, columns, strict=False):
+            _count_numbers(nc, cuts, values)
+        for (_, cc), values in zip(self._categorical, columns[len(self._numeric):],
+                                   strict=True):
+            _count_categories(cc, values, self.max_categories)
         if self._score is not None:
             _count_numbers(self._score[1], self._score[0],
                            [v for v in scores if v is not None])
@@ -246,6 +248,17 @@ class WindowAccumulator:
                 st.offsets[where] = [first, last]
             else:
                 span[0], span[1] = min(span[0], first), max(span[1], last)
+
+    def _columns(self, rows: list[Mapping[str, FeatureValue]]) -> list[Sequence[object]]:
+        """The profile's numeric then categorical features of ``rows``, a list of values per
+        feature (None where a row lacks it)."""
+        names = [name for name, _, _ in self._numeric] + [name for name, _ in self._categorical]
+        if len(names) > 1:
+            try:  # every row has every feature (the common case): one C call per row
+                return list(zip(*map(itemgetter(*names), rows), strict=True))
+            except KeyError:
+                pass
+        return [[r.get(name) for r in rows] for name in names]
 
     def merge(self, other: WindowAccumulator) -> WindowAccumulator:
         """Add ``other``'s counts (same model version and bins) into this one; returns self.
@@ -360,7 +373,7 @@ def _number(value: object) -> float:
     return float(value)
 
 
-def _count_numbers(nc: NumericCounts, cuts: np.ndarray, values: list[object]) -> None:
+def _count_numbers(nc: NumericCounts, cuts: np.ndarray, values: Sequence[object]) -> None:
     """Count ``values`` into ``nc``'s bins. Not a number (None, a string, a bool), NaN or
     infinite counts as missing; bin ``i`` holds values in ``[cuts[i-1], cuts[i])``."""
     if not values:
@@ -385,7 +398,7 @@ def _count_numbers(nc: NumericCounts, cuts: np.ndarray, values: list[object]) ->
     nc.sums = sums.tolist()
 
 
-def _count_categories(cc: CategoricalCounts, values: list[object], limit: int) -> None:
+def _count_categories(cc: CategoricalCounts, values: Sequence[object], limit: int) -> None:
     """Count ``values`` into ``cc``: None is missing, other values by their string; at most
     ``limit`` distinct categories, later new ones pooled as OTHER_CATEGORY."""
     counts = cc.counts

@@ -30,6 +30,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from itertools import repeat
 from typing import Literal
 
 import msgspec
@@ -309,10 +310,13 @@ class JoinState:
         due, seconds, floor = self._due, self._seconds, math.floor
         join = LabeledEvent.join
         taken = self._taken
-        for i, event in enumerate(events):
+        # where each event was read ("topic:partition:offset"), formatted by one C loop
+        wheres: Iterable[str | None] = repeat(None) if prefix is None else map(
+            (prefix.replace("%", "%%") + "%d").__mod__, offsets)  # type: ignore[arg-type]
+        for event, where, raw in zip(events, wheres, repeat(None) if raws is None else raws,
+                                     strict=False):  # (repeat() has no end)
             key = event.prediction_id
             t = event.event_time
-            raw = None if raws is None else raws[i]
             slot = get(key)
             gone = None
             if slot is not None and clock is not None and (slot.dropped or slot.since + (
@@ -322,7 +326,6 @@ class JoinState:
                     gone = get(key)  # a dropped slot (or none): the new slot keeps it
             if clock is None or t > clock:
                 clock = self._clock = t
-            where = None if prefix is None else f"{prefix}{offsets[i]}"  # type: ignore[index]
             if slot is None:
                 if labels:
                     slot = _Slot(status="label", since=t, label=event,  # type: ignore[arg-type]

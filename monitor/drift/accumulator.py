@@ -72,6 +72,7 @@ __all__ = [
 ]
 
 OTHER_CATEGORY = "__other__"
+_QUEUE = 4096  # rows queued by update_many before they are counted
 
 
 class NumericCounts(msgspec.Struct, kw_only=True):
@@ -219,6 +220,8 @@ class WindowAccumulator:
             topic, partition, first, last = evidence
             self._queued_evidence.append((topic, partition, first))
             self._queued_evidence.append((topic, partition, last))
+        if len(self._queued) >= _QUEUE:
+            self._flush()  # while the rows are recent (in the CPU's caches)
 
     def _flush(self) -> None:
         """Add the queued events into the counts: the same counts and sums, bit for bit,

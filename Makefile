@@ -11,7 +11,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 LOCK   := requirements.lock
 
 .PHONY: demo install system test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
-	bench-stream-latency \
+	bench-stream-latency bench-source-path \
 	bench-window-cost bench-drift-quality bench-loop kafka-start kafka-stop lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
@@ -77,8 +77,8 @@ lock:
 
 # Every benchmark, each against its anchor in the same run. Several minutes; best on a quiet
 # machine (the ratios are measured in one run, the absolute numbers follow the load).
-bench: bench-contracts bench-replay bench-scorer bench-stream-latency bench-monitor bench-window-cost \
-	bench-drift-quality bench-loop
+bench: bench-contracts bench-replay bench-scorer bench-stream-latency bench-monitor bench-source-path \
+	bench-window-cost bench-drift-quality bench-loop
 
 bench-contracts: install
 	$(BIN)/python bench/bench_contracts.py
@@ -99,6 +99,9 @@ bench-stream-latency: install
 bench-monitor: install
 	$(BIN)/driftline kafka fetch
 	$(BIN)/python bench/bench_monitor.py --events 400000 --rounds 3
+
+bench-source-path: install
+	$(BIN)/python bench/bench_source_path.py
 
 bench-window-cost: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_window_cost.py

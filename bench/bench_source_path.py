@@ -9,7 +9,8 @@ values decoded by :func:`driftline.intake.decode_run`, applied by
 :class:`~monitor.drift.concept.ConceptDetectors`, windows closed after each batch, and a
 checkpoint (expiry, changelog writes, snapshot) every ``--checkpoint-every`` batches.
 Predictions come at 50 per second of event time with their labels 60 s later, as in
-``bench_monitor.py``, in runs of ``--run`` messages of each topic in turn.
+``bench_monitor.py``, in runs of ``--run`` messages of each topic in turn; the garbage
+collector is tuned as in the source process (:func:`driftline.process.tune_gc`).
 
 **Anchor**: one msgspec ``Decoder.decode`` per message of the same bytes into the same event
 types, the least any reader of the topics pays; the ratio is the path's time over the
@@ -30,6 +31,7 @@ import msgspec
 from driftline.events import LabelEvent, PredictionEvent
 from driftline.features import CREDIT_RISK
 from driftline.intake import TimeRange, decode_run
+from driftline.process import tune_gc
 from driftline.profile import build_profile
 from monitor.drift.concept import ConceptDetectors
 from monitor.drift.windows import EventTimeWindows
@@ -129,6 +131,7 @@ def main() -> None:
                             model_name="credit-risk", model_version="1")
     predictions, labels = topics(args.events)
     values = {"predictions": predictions, "labels": labels}
+    tune_gc()  # as the source process does
     best: tuple[float, Counter[str], int] | None = None
     raw = float("inf")
     for _ in range(args.rounds):

@@ -28,11 +28,9 @@ from __future__ import annotations
 
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator, MutableMapping
-from itertools import repeat
 from typing import Generic, NamedTuple, TypeVar
 
 import msgspec
-import numpy as np
 
 __all__ = ["SEGMENT_BYTES", "ChangelogStore", "Writes"]
 
@@ -134,33 +132,33 @@ class ChangelogStore(MutableMapping[str, V], Generic[V]):
     def take_writes(self) -> Writes:
         """The segments holding the last value of every key changed since the previous
         call, then the tombstones of the dead segments older than every live one."""
-        home, live, limit = self._home, self._live, self._limit
-        dirty = self._dirty
-        changed = list(dirty)
-        # the segments that held the changed keys' last values hold one fewer each
-        for old, n in Counter(map(home.pop, changed, repeat(None))).items():
-            if old is None:
-                continue
-            left = live[old] - n
-            if left:
-                live[old] = left
-            else:
-                del live[old]
-        keys = [key for key, value in dirty.items() if value is not _DELETED]
-        values = list(map(self._encode, map(dirty.__getitem__, keys)))  # type: ignore[arg-type]
-        dirty.clear()
+        encode, home, live, limit = self._encode, self._home, self._live, self._limit
         records: list[tuple[bytes, bytes | None]] = []
-        # a segment ends with the value that takes it to ``limit`` bytes or more
-        ends = np.cumsum(np.fromiter(map(len, keys), np.int64, len(keys))
-                         + np.fromiter(map(len, values), np.int64, len(values)) + 4)
-        start, base = 0, 0
-        while start < len(keys):
-            stop = int(np.searchsorted(ends, base + limit, side="left")) + 1
-            stop = min(stop, len(keys))
-            home.update(zip(keys[start:stop], repeat(self._next)))
-            records.append(self._segment(keys[start:stop], values[start:stop]))
-            base = int(ends[stop - 1])
-            start = stop
+        keys: list[str] = []
+        values: list[bytes] = []
+        size = 0
+        for key, value in self._dirty.items():
+            old = home.pop(key, None)
+            if old is not None:
+                left = live[old] - 1
+                if left:
+                    live[old] = left
+                else:
+                    del live[old]
+            if value is _DELETED:
+                continue
+            data = encode(value)  # type: ignore[arg-type]
+            keys.append(key)
+            values.append(data)
+            home[key] = self._next
+            size += len(key) + len(data) + 4
+            if size >= limit:
+                records.append(self._segment(keys, values))
+                keys, values, size = [], [], 0
+        if keys:
+            records.append(self._segment(keys, values))
+        changed = list(self._dirty)
+        self._dirty.clear()
         # after the segments that hold what replaced them: a restore never finds a key's
         # last value gone before its new one is there
         kept = self._kept

@@ -11,7 +11,7 @@ BENCH_STAMP := $(VENV)/.installed-bench
 LOCK   := requirements.lock
 
 .PHONY: demo install system test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
-	bench-backtest bench-stream-latency \
+	bench-backtest bench-stream-latency bench-source-path \
 	bench-window-cost bench-drift-quality bench-loop kafka-start kafka-stop lock clean
 
 $(STAMP): pyproject.toml $(LOCK)
@@ -78,9 +78,8 @@ lock:
 
 # Every benchmark, each against its anchor in the same run. Several minutes; best on a quiet
 # machine (the ratios are measured in one run, the absolute numbers follow the load).
-bench: bench-contracts bench-replay bench-scorer bench-stream-latency bench-monitor bench-backtest \
-	bench-window-cost \
-	bench-drift-quality bench-loop
+bench: bench-contracts bench-replay bench-scorer bench-stream-latency bench-monitor \
+	bench-backtest bench-source-path bench-window-cost bench-drift-quality bench-loop
 
 bench-contracts: install
 	$(BIN)/python bench/bench_contracts.py
@@ -105,6 +104,9 @@ bench-monitor: install
 bench-backtest: install
 	$(BIN)/driftline kafka fetch
 	$(BIN)/python bench/bench_backtest.py --events 2000000
+
+bench-source-path: install
+	$(BIN)/python bench/bench_source_path.py
 
 bench-window-cost: $(BENCH_STAMP)
 	$(BIN)/python bench/bench_window_cost.py

@@ -7,9 +7,9 @@ Every consumer of a driftline topic decodes through :func:`decode_value` (one me
 larger than :data:`MAX_EVENT_BYTES`, not UTF-8, not JSON, several JSON values, nested too
 deeply, of the wrong shape, or stamped with an event time outside the :class:`TimeRange`.
 
-A run is decoded in one call, as the JSON array of its values, and that array is checked to
-hold exactly one element per message, each spanning exactly that message's bytes; otherwise
-(or when the decode fails) the run is decoded one message at a time to find the bad ones.
+A run is decoded with one decoder over its messages, each alone, in a loop without a Python
+call per message; when any of them fails, the run is decoded one message at a time to find
+the bad ones and say why.
 
 >>> from driftline.events import LabelEvent
 >>> good = b'{"prediction_id":"p1","label":1,"event_time":1700000000.0}'
@@ -45,8 +45,7 @@ MAX_EVENT_BYTES = 1 << 20
 
 E = TypeVar("E", bound=Event)
 
-_raw_list = msgspec.json.Decoder(list[msgspec.Raw])
-_typed_lists: dict[type, msgspec.json.Decoder] = {}
+_decoders: dict[type, msgspec.json.Decoder] = {}
 # Factors from the unit a misstamped time may be in to seconds, largest first.
 _UNITS = ((1e9, "nanoseconds"), (1e6, "microseconds"), (1e3, "milliseconds"))
 
@@ -133,31 +132,29 @@ def _utf8(data: bytes | bytearray | memoryview) -> bool:
     return True
 
 
-def _typed_list(cls: type) -> msgspec.json.Decoder:
-    decoder = _typed_lists.get(cls)
+def _decoder(cls: type) -> msgspec.json.Decoder:
+    decoder = _decoders.get(cls)
     if decoder is None:
-        decoder = _typed_lists[cls] = msgspec.json.Decoder(list[cls])  # type: ignore[valid-type]
+        decoder = _decoders[cls] = msgspec.json.Decoder(cls)
     return decoder
 
 
 def _whole(cls: type[E], raws: Sequence[object], times: TimeRange | None) -> list[E] | None:
-    """The run's events from one decode of the joined array, or None when that is not
-    exactly one valid event per message."""
-    if not all(type(raw) is bytes and 0 < len(raw) <= MAX_EVENT_BYTES for raw in raws):
+    """The run's events, each message decoded alone by one decoder mapped over the run
+    (no Python frame per message), or None when some message is not a valid event."""
+    if not raws:
+        return []
+    if set(map(type, raws)) != {bytes}:
         return None
-    joined = b"[" + b",".join(raws) + b"]"  # type: ignore[arg-type]
-    if not _utf8(joined):
+    if min(map(len, raws)) == 0 or max(map(len, raws)) > MAX_EVENT_BYTES:  # type: ignore[arg-type]
+        return None
+    if not all(map(bytes.isascii, raws)) and not all(map(_utf8, raws)):  # type: ignore[arg-type]
         return None
     try:
-        spans = _raw_list.decode(joined)
-        # one element per message, each exactly as long as its message: with no byte to spare
-        # for whitespace, every element is exactly its message
-        if len(spans) != len(raws) or list(map(len, spans)) != list(map(len, raws)):
-            return None
-        events = _typed_list(cls).decode(joined)
+        events = list(map(_decoder(cls).decode, raws))
     except (msgspec.ValidationError, msgspec.DecodeError, RecursionError):
         return None
-    if times is not None and events:
+    if times is not None:
         low, high = times.bounds()
         stamps = [e.event_time for e in events]
         if min(stamps) < low or max(stamps) > high:

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from itertools import groupby
 from operator import itemgetter
 
@@ -72,6 +72,7 @@ __all__ = [
 ]
 
 OTHER_CATEGORY = "__other__"
+_QUEUE = 4096  # rows queued by update_many before they are counted
 
 
 class NumericCounts(msgspec.Struct, kw_only=True):
@@ -204,6 +205,24 @@ class WindowAccumulator:
         if evidence is not None:
             self._queued_evidence.append(evidence)
 
+    def update_many(
+        self,
+        features: list[Mapping[str, FeatureValue]],
+        scores: list[float | None],
+        evidence: tuple[str, int, int, int] | None = None,
+    ) -> None:
+        """Count predictions in order, as :meth:`update` does each; ``evidence`` is their
+        ``(topic, partition, first offset, last offset)``. The mappings are kept as in
+        :meth:`update`."""
+        self._queued.extend(features)
+        self._queued_scores.extend(scores)
+        if evidence is not None:
+            topic, partition, first, last = evidence
+            self._queued_evidence.append((topic, partition, first))
+            self._queued_evidence.append((topic, partition, last))
+        if len(self._queued) >= _QUEUE:
+            self._flush()  # while the rows are recent (in the CPU's caches)
+
     def _flush(self) -> None:
         """Add the queued events into the counts: the same counts and sums, bit for bit,
         as adding them one at a time in order."""
@@ -214,10 +233,12 @@ class WindowAccumulator:
         self._queued, self._queued_scores, self._queued_evidence = [], [], []
         st = self._state
         st.rows += len(rows)
-        for name, cuts, nc in self._numeric:
-            _count_numbers(nc, cuts, [r.get(name) for r in rows])
-        for name, cc in self._categorical:
-            _count_categories(cc, [r.get(name) for r in rows], self.max_categories)
+        columns = self._columns(rows)
+        for (_, cuts, nc), values in zip(self._numeric, columns, strict=False):
+            _count_numbers(nc, cuts, values)
+        for (_, cc), values in zip(self._categorical, columns[len(self._numeric):],
+                                   strict=True):
+            _count_categories(cc, values, self.max_categories)
         if self._score is not None:
             _count_numbers(self._score[1], self._score[0],
                            [v for v in scores if v is not None])
@@ -230,6 +251,17 @@ class WindowAccumulator:
                 st.offsets[where] = [first, last]
             else:
                 span[0], span[1] = min(span[0], first), max(span[1], last)
+
+    def _columns(self, rows: list[Mapping[str, FeatureValue]]) -> list[Sequence[object]]:
+        """The profile's numeric then categorical features of ``rows``, a list of values per
+        feature (None where a row lacks it)."""
+        names = [name for name, _, _ in self._numeric] + [name for name, _ in self._categorical]
+        if len(names) > 1:
+            try:  # every row has every feature (the common case): one C call per row
+                return list(zip(*map(itemgetter(*names), rows), strict=True))
+            except KeyError:
+                pass
+        return [[r.get(name) for r in rows] for name in names]
 
     def merge(self, other: WindowAccumulator) -> WindowAccumulator:
         """Add ``other``'s counts (same model version and bins) into this one; returns self.
@@ -344,7 +376,7 @@ def _number(value: object) -> float:
     return float(value)
 
 
-def _count_numbers(nc: NumericCounts, cuts: np.ndarray, values: list[object]) -> None:
+def _count_numbers(nc: NumericCounts, cuts: np.ndarray, values: Sequence[object]) -> None:
     """Count ``values`` into ``nc``'s bins. Not a number (None, a string, a bool), NaN or
     infinite counts as missing; bin ``i`` holds values in ``[cuts[i-1], cuts[i])``."""
     if not values:
@@ -369,7 +401,7 @@ def _count_numbers(nc: NumericCounts, cuts: np.ndarray, values: list[object]) ->
     nc.sums = sums.tolist()
 
 
-def _count_categories(cc: CategoricalCounts, values: list[object], limit: int) -> None:
+def _count_categories(cc: CategoricalCounts, values: Sequence[object], limit: int) -> None:
     """Count ``values`` into ``cc``: None is missing, other values by their string; at most
     ``limit`` distinct categories, later new ones pooled as OTHER_CATEGORY."""
     counts = cc.counts

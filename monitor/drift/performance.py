@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import msgspec
+import numpy as np
 
 from driftline.events import FeatureStatistic
 from monitor.drift.judge import FeatureJudgement
@@ -67,6 +68,15 @@ DEFAULT_TOLERANCES: dict[str, float] = {
 _HIGHER_IS_BETTER = {"accuracy", "precision", "recall", "f1", "roc_auc"}
 DELAY_EDGES = (60.0, 300.0, 900.0, 3600.0, 21600.0, 86400.0, 259200.0, 604800.0)
 _EPS = 1e-15
+_DELAY_EDGES = np.array(DELAY_EDGES)
+_BULK = 16  # fewer labeled predictions are counted one at a time (numpy's set-up costs more)
+
+
+def _added(total: float, values: np.ndarray) -> float:
+    """``total`` plus each of ``values`` in turn, as a loop of ``+=`` would add them."""
+    if not len(values):
+        return total
+    return float(np.add.accumulate(np.concatenate(([total], values)))[-1])
 
 
 class PerformanceReport(msgspec.Struct, kw_only=True, frozen=True):
@@ -146,37 +156,99 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
 
     def update(self, score: float, label: int, delay: float | None = None) -> None:
         """Count one labeled prediction (``label`` 0 or 1; ``delay`` in seconds)."""
-        positive = score >= self.threshold
+        self.update_many([score], [label], None if delay is None else [delay])
+
+    def update_many(self, scores: Sequence[float], labels: Sequence[int],
+                    delays: Sequence[float] | None = None) -> None:
+        """Count labeled predictions in order, each as :meth:`update` would, to the same
+        counts and the same float sums bit for bit (``delays``: one per prediction, or None
+        for none). Many at once are counted by numpy; the sums still add one value at a
+        time, in order.
+
+        >>> one, many = PerformanceAccumulator(), PerformanceAccumulator()
+        >>> scores, labels = [i / 40 for i in range(40)], [i % 3 == 0 for i in range(40)]
+        >>> for s, y in zip(scores, labels):
+        ...     one.update(s, y, delay=s * 100)
+        >>> many.update_many(scores, labels, [s * 100 for s in scores])
+        >>> one == many
+        True
+        """
+        if len(scores) < _BULK:
+            self._update_each(scores, labels, delays)
+            return
         bins = self.bins
-        b = int(score * bins)
-        if b >= bins:
-            b = bins - 1
-        if label:
-            if positive:
-                self.tp += 1
+        s = np.asarray(scores, dtype=np.float64)
+        y = np.asarray(labels) != 0
+        positive = s >= self.threshold
+        tp = int(np.count_nonzero(positive & y))
+        fn = int(np.count_nonzero(y)) - tp
+        fp = int(np.count_nonzero(positive)) - tp
+        self.tp += tp
+        self.fn += fn
+        self.fp += fp
+        self.tn += len(s) - tp - fn - fp
+        b = np.minimum((s * bins).astype(np.int64), bins - 1)
+        self.positives = (np.asarray(self.positives, dtype=np.int64)
+                          + np.bincount(b[y], minlength=bins)).tolist()
+        self.negatives = (np.asarray(self.negatives, dtype=np.int64)
+                          + np.bincount(b[~y], minlength=bins)).tolist()
+        p = np.where(y, s, 1.0 - s)  # the probability given to what happened
+        right = np.minimum(np.maximum(p, _EPS), 1.0 - _EPS)
+        losses = np.fromiter(map(math.log, right.tolist()), np.float64, len(s))
+        self.log_loss_sum = _added(self.log_loss_sum, -losses)
+        miss = np.where(y, 1.0 - s, s)
+        self.brier_sum = _added(self.brier_sum, miss * miss)
+        if delays is None:
+            return
+        d = np.asarray(delays, dtype=np.float64)
+        self.delay_count += len(d)
+        self.delay_sum = _added(self.delay_sum, d)
+        low, high = float(d.min()), float(d.max())
+        if self.delay_min is None or low < self.delay_min:
+            self.delay_min = low
+        if self.delay_max is None or high > self.delay_max:
+            self.delay_max = high
+        # the first bucket whose upper edge is >= the delay
+        found = np.searchsorted(_DELAY_EDGES, d, side="left")
+        self.delay_histogram = (np.asarray(self.delay_histogram, dtype=np.int64)
+                                + np.bincount(found, minlength=len(DELAY_EDGES) + 1)).tolist()
+
+    def _update_each(self, scores: Sequence[float], labels: Sequence[int],
+                     delays: Sequence[float] | None) -> None:
+        """:meth:`update_many` one prediction at a time (the same arithmetic)."""
+        bins, threshold = self.bins, self.threshold
+        for i, (score, label) in enumerate(zip(scores, labels, strict=True)):
+            positive = score >= threshold
+            b = int(score * bins)
+            if b >= bins:
+                b = bins - 1
+            if label:
+                if positive:
+                    self.tp += 1
+                else:
+                    self.fn += 1
+                self.positives[b] += 1
+                p, miss = score, 1.0 - score
             else:
-                self.fn += 1
-            self.positives[b] += 1
-            self.log_loss_sum -= math.log(min(max(score, _EPS), 1.0 - _EPS))
-            self.brier_sum += (1.0 - score) ** 2
-        else:
-            if positive:
-                self.fp += 1
-            else:
-                self.tn += 1
-            self.negatives[b] += 1
-            self.log_loss_sum -= math.log(min(max(1.0 - score, _EPS), 1.0 - _EPS))
-            self.brier_sum += score * score
-        if delay is not None:
-            self.delay_count += 1
-            self.delay_sum += delay
-            low, high = self.delay_min, self.delay_max
-            if low is None or delay < low:
-                self.delay_min = delay
-            if high is None or delay > high:
-                self.delay_max = delay
-            # the first bucket whose upper edge is >= delay
-            self.delay_histogram[bisect_left(DELAY_EDGES, delay)] += 1
+                if positive:
+                    self.fp += 1
+                else:
+                    self.tn += 1
+                self.negatives[b] += 1
+                p, miss = 1.0 - score, score
+            self.log_loss_sum -= math.log(min(max(p, _EPS), 1.0 - _EPS))
+            self.brier_sum += miss * miss
+            if delays is not None:
+                delay = delays[i]
+                self.delay_count += 1
+                self.delay_sum += delay
+                low, high = self.delay_min, self.delay_max
+                if low is None or delay < low:
+                    self.delay_min = delay
+                if high is None or delay > high:
+                    self.delay_max = delay
+                # the first bucket whose upper edge is >= delay
+                self.delay_histogram[bisect_left(DELAY_EDGES, delay)] += 1
 
     def merge(self, other: PerformanceAccumulator) -> PerformanceAccumulator:
         """Add ``other`` (same threshold and bins) into this one; returns self."""

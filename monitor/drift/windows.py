@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 
 import msgspec
+import numpy as np
 
 __all__ = ["ClockState", "EventTimeWindows", "Window", "WindowClock"]
 
@@ -214,6 +215,47 @@ class WindowClock:
         if len(accepted) == len(found) and self.windows.whole:
             self._recent[key] = (*self.windows.span(found), accepted)
         return accepted
+
+    def observe_run(self, times: np.ndarray, key: str, windows: list[Window]) -> int:
+        """Observe the leading event times of ``times`` (float64, in order) that count in
+        exactly ``windows``, the list :meth:`observe` returned for the last event of ``key``,
+        each still open after it: returns how many (0 when ``windows`` is not that list).
+        Those are observed as one at a time (:meth:`observe` would return ``windows`` for
+        each); the rest are not observed.
+
+        >>> clock = WindowClock(EventTimeWindows(size=60, grace=5))
+        >>> windows = clock.observe(10.0, "m/1")
+        >>> clock.observe_run(np.array([12.0, 30.0, 64.0, 20.0]), "m/1", windows)
+        2
+        >>> clock.watermark
+        25.0
+        """
+        recent = self._recent.get(key)
+        if recent is None or recent[2] is not windows:
+            return 0
+        lo, hi = recent[0], recent[1]
+        # (observe()'s fast path for each: in [lo, hi), the first window still open after it)
+        end, grace = windows[0].end, self.windows.grace
+        high = -math.inf if self._max is None else self._max
+        done, size, total = 0, 32, len(times)
+        while done < total:  # in growing blocks: a run that stops early costs little
+            block = times[done:done + size]
+            highs = np.maximum.accumulate(block)
+            np.maximum(highs, high, out=highs)
+            fits = (block >= lo) & (block < hi) & (highs - grace < end)
+            if not fits.all():
+                k = int(fits.argmin())
+                if k:
+                    high = float(highs[k - 1])
+                done += k
+                break
+            high = float(highs[-1])
+            done += len(block)
+            size *= 4
+        if done and (self._max is None or high > self._max):
+            self._max = high
+            self._watermark = high - grace
+        return done
 
     def pop_closed(self, watermark: float | None = None) -> list[tuple[str, Window]]:
         """Remove and return the windows closed at the watermark, in order of their end.

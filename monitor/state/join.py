@@ -30,6 +30,7 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Iterable, Mapping, MutableMapping, Sequence
+from itertools import repeat
 from typing import Literal
 
 import msgspec
@@ -296,6 +297,7 @@ class JoinState:
         labels: bool,
     ) -> list[Applied]:
         data, dirty = _maps(self.store)
+        store = self.store
         get = data.get
         ttl, retention, counts = self.ttl, self.retention, self.counts
         prefix = None if at is None or offsets is None else f"{at[0]}:{at[1]}:"
@@ -305,10 +307,16 @@ class JoinState:
         out: list[Applied] = []
         append = out.append
         clock = self._clock
-        for i, event in enumerate(events):
+        due, seconds, floor = self._due, self._seconds, math.floor
+        join = LabeledEvent.join
+        taken = self._taken
+        # where each event was read ("topic:partition:offset"), formatted by one C loop
+        wheres: Iterable[str | None] = repeat(None) if prefix is None else map(
+            (prefix.replace("%", "%%") + "%d").__mod__, offsets)  # type: ignore[arg-type]
+        for event, where, raw in zip(events, wheres, repeat(None) if raws is None else raws,
+                                     strict=False):  # (repeat() has no end)
             key = event.prediction_id
             t = event.event_time
-            raw = None if raws is None else raws[i]
             slot = get(key)
             gone = None
             if slot is not None and clock is not None and (slot.dropped or slot.since + (
@@ -319,7 +327,6 @@ class JoinState:
             if clock is None or t > clock:
                 clock = self._clock = t
             if slot is None:
-                where = None if prefix is None else f"{prefix}{offsets[i]}"  # type: ignore[index]
                 if labels:
                     slot = _Slot(status="label", since=t, label=event,  # type: ignore[arg-type]
                                  label_source=where, label_raw=raw, replaced=gone)
@@ -327,32 +334,65 @@ class JoinState:
                     slot = _Slot(status="prediction", since=t,
                                  prediction=event,  # type: ignore[arg-type]
                                  prediction_source=where, prediction_raw=raw, replaced=gone)
-                data[key] = slot
-                if dirty is not None:
-                    dirty[key] = slot
-                self._file(key, t + ttl)
+                deadline = t + ttl
                 append("waiting")
             elif slot.status == other and (slot.prediction if labels else slot.label) is not None:
-                where = None if prefix is None else f"{prefix}{offsets[i]}"  # type: ignore[index]
                 counts.joined += 1
+                # The joined slot. Without sources, a bare tombstone suffices. When both events
+                # came after the latest checkpoint taken (the one completing the pair is being
+                # applied, so no checkpoint includes it yet), every checkpoint a restart can
+                # resume from includes both (the slot stays a tombstone) or neither (it goes
+                # and both are read again): no restart needs the halves, so it is stored slim.
                 if labels:
-                    append((self._complete(
-                        key, slot.prediction, event, slot.prediction_source,  # type: ignore[arg-type]
-                        where, slot.prediction_raw, raw, slot.replaced,
-                        slot.prediction_source), slot.prediction_raw))
+                    prediction, label = slot.prediction, event
+                    p_source, l_source = slot.prediction_source, where
+                    p_raw, l_raw = slot.prediction_raw, raw
+                    waited = p_source
                 else:
-                    append((self._complete(
-                        key, event, slot.label, where, slot.label_source,  # type: ignore[arg-type]
-                        raw, slot.label_raw, slot.replaced, slot.label_source), raw))
+                    prediction, label = event, slot.label
+                    p_source, l_source = where, slot.label_source
+                    p_raw, l_raw = raw, slot.label_raw
+                    waited = l_source
+                pt, lt = prediction.event_time, label.event_time  # type: ignore[union-attr]
+                since = pt if pt > lt else lt
+                replaced = slot.replaced
+                if p_source is None and l_source is None:
+                    slot = _Slot(status="joined", since=since)
+                elif (replaced is None and p_source is not None and l_source is not None
+                      and not _covered(waited, taken)):
+                    slot = _Slot(status="joined", since=since, prediction_source=p_source,
+                                 label_source=l_source)
+                else:
+                    slot = _Slot(status="joined", since=since, prediction=prediction,
+                                 label=label, prediction_source=p_source,
+                                 label_source=l_source, prediction_raw=p_raw,
+                                 label_raw=l_raw, replaced=replaced)
+                deadline = since + retention
+                append((join(prediction, label), p_raw))  # type: ignore[arg-type]
             elif labels and slot.status == "expired":
                 counts.late_labels += 1
                 append("late")
+                continue
             elif labels:
                 counts.duplicate_labels += 1
                 append("duplicate")
+                continue
             else:
                 counts.duplicate_predictions += 1
                 append("duplicate")
+                continue
+            if dirty is not None:
+                data[key] = slot
+                dirty[key] = slot
+            else:
+                store[key] = slot
+            second = floor(deadline)  # filed under its deadline's second (see _file)
+            keys = due.get(second)
+            if keys is None:
+                due[second] = [key]
+                heapq.heappush(seconds, second)
+            else:
+                keys.append(key)
         if labels:
             counts.labels += len(out)
         else:
@@ -444,7 +484,7 @@ class JoinState:
     def checkpoint_taken(self, applied: Mapping[str, int]) -> None:
         """A checkpoint including the events at or below ``applied`` (topic -> last offset)
         is being taken: a pair completed from now on whose two events both came after it is
-        stored *slim*, its sources without its halves (see :meth:`_complete`). Every
+        stored *slim*, its sources without its halves (see :meth:`_add`). Every
         checkpoint taken must be announced, durable or not, before the next event."""
         self._taken = dict(applied)
 
@@ -594,39 +634,6 @@ class JoinState:
             heapq.heappush(self._seconds, second)
         else:
             keys.append(key)
-
-    def _complete(
-        self,
-        key: str,
-        prediction: PredictionEvent,
-        label: LabelEvent,
-        prediction_source: str | None,
-        label_source: str | None,
-        prediction_raw: bytes | None,
-        label_raw: bytes | None,
-        replaced: _Slot | None,
-        waited: str | None,
-    ) -> LabeledEvent:
-        """Store the joined slot (the caller counts it) and return the joined record
-        (``waited``: the source of the half that was waiting)."""
-        since = max(prediction.event_time, label.event_time)
-        if prediction_source is None and label_source is None:
-            slot = _Slot(status="joined", since=since)  # a bare tombstone suffices
-        elif replaced is None and prediction_source is not None and label_source is not None \
-                and not _covered(waited, self._taken):
-            # Both events came after the latest checkpoint taken (the one completing the
-            # pair is being applied, so no checkpoint includes it yet): every checkpoint a
-            # restart can resume from includes both (the slot stays a tombstone) or neither
-            # (it goes and both are read again), so no restart needs the halves.
-            slot = _Slot(status="joined", since=since, prediction_source=prediction_source,
-                         label_source=label_source)
-        else:
-            slot = _Slot(status="joined", since=since, prediction=prediction, label=label,
-                         prediction_source=prediction_source, label_source=label_source,
-                         prediction_raw=prediction_raw, label_raw=label_raw,
-                         replaced=replaced)
-        self._put(key, slot)
-        return LabeledEvent.join(prediction, label)
 
 
 def _slim(slot: _Slot) -> bool:

@@ -22,11 +22,13 @@ those offsets and applies the others again, so counts end as in an uninterrupted
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
+import numpy as np
 
 from driftline.events import FeatureStatistic, LabeledEvent, LabelEvent, PredictionEvent
 from driftline.profile import ReferenceProfile
@@ -132,6 +134,25 @@ SNAPSHOT_FORMAT = 1
 
 def _window_key(model: str, version: str, start: float) -> str:
     return f"{model}\t{version}\t{start!r}"
+
+
+def _bulk_plan(predictions: list[PredictionEvent], results: list[Any]
+               ) -> tuple[np.ndarray | None, list[int]]:
+    """The event times of a run of predictions, and the indices where a stretch that may
+    count in bulk ends (past them: a prediction that was not a new one waiting for its label,
+    or of another model version than the one before it); no times for a short run."""
+    n = len(predictions)
+    if n < 8:
+        return None, []
+    breaks = [] if results.count("waiting") == n else [
+        k for k, result in enumerate(results) if result != "waiting"]
+    names = [p.model_name for p in predictions]
+    versions = [p.model_version for p in predictions]
+    if names.count(names[0]) != n or versions.count(versions[0]) != n:
+        breaks = sorted({*breaks, *(k for k in range(1, n) if names[k] != names[k - 1]
+                                    or versions[k] != versions[k - 1])})
+    breaks.append(n)
+    return np.fromiter([p.event_time for p in predictions], np.float64, n), breaks
 
 
 class PartitionState:
@@ -247,8 +268,12 @@ class PartitionState:
         found = self._targets.get
         labels_mark = self._labels_mark()
         partition = self.partition
+        times, breaks = _bulk_plan(predictions, results)
         named: tuple[str, str, str] = ("", "", "")
-        for prediction, offset, result in zip(predictions, offsets, results, strict=True):
+        i, n = 0, len(predictions)
+        while i < n:
+            prediction, offset, result = predictions[i], offsets[i], results[i]
+            i += 1
             if result == "duplicate":
                 continue
             name, version = prediction.model_name, prediction.model_version
@@ -268,7 +293,21 @@ class PartitionState:
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
-                self._count_label(result[0])
+                self._count_labels([result[0]], [self.perf_closed])
+            if times is not None and i < n and found(label) is targets:
+                # the new predictions after it that count in the same windows, in one go
+                stop = breaks[bisect_right(breaks, i - 1)]
+                k = clock.observe_run(times[i:stop], label, windows) if stop > i else 0
+                if k:
+                    run = predictions[i:i + k]
+                    features = [p.features for p in run]
+                    scores = [p.score for p in run]
+                    span = (topic, partition, offsets[i], offsets[i + k - 1])
+                    for acc, perf in targets[1]:
+                        acc.update_many(features, scores, span)  # type: ignore[union-attr]
+                        if perf is not None:
+                            perf.add_predictions(k)
+                    i += k
             # which performance windows are closed moves per event (see _done)
             mark = clock.watermark if clock.watermark < labels_mark else labels_mark
             if mark > self.perf_closed:
@@ -291,17 +330,22 @@ class PartitionState:
         results = self.join.add_labels(labels, (topic, self.partition), offsets, raws)
         watermark = self.drift_clock.watermark  # labels do not move it
         wait = self._grace + self._label_wait
+        label_max, closed = self.label_max, self.perf_closed
+        marks: list[float] = []  # per joined pair, which windows were closed when it joined
         for label, result in zip(labels, results, strict=True):
-            if self.label_max is None or label.event_time > self.label_max:
-                self.label_max = label.event_time
+            if label_max is None or label.event_time > label_max:
+                label_max = label.event_time
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
-                self._count_label(result[0])
-            labels_mark = self.label_max - wait
+                marks.append(closed)
+            labels_mark = label_max - wait
             mark = watermark if watermark < labels_mark else labels_mark
-            if mark > self.perf_closed:
-                self.perf_closed = mark
+            if mark > closed:
+                closed = mark
+        self.label_max, self.perf_closed = label_max, closed
+        if marks:
+            self._count_labels(step.labeled, marks)
         return step
 
     def on_dead_letter(self, topic: str, offset: int) -> bool:
@@ -374,19 +418,32 @@ class PartitionState:
     def _perf_end(self, key: str) -> float:
         return float(key.rsplit("\t", 1)[1]) + self.config.windows.size
 
-    def _count_label(self, labeled: LabeledEvent) -> None:
-        p = labeled.prediction
-        t = p.event_time
-        version = (p.model_name, p.model_version)
-        recent = self._label_targets.get(version)
-        if recent is not None and recent[0] <= t < recent[1]:
-            targets = recent[2]
-        else:
-            targets = self._label_windows(p.model_name, p.model_version, t)
-        for end, acc in targets:
-            # a window already closed (perhaps not popped yet) does not count it
-            if acc is not None and end > self.perf_closed:
-                acc.update(p.score, labeled.label, delay=labeled.delay_seconds)
+    def _count_labels(self, joined: list[LabeledEvent], marks: list[float]) -> None:
+        """Count joined pairs in the performance windows of their predictions, each in
+        those that were not closed when it joined (``marks``: the ``perf_closed`` of each
+        then; a window closed, perhaps not popped yet, does not count it); each window's
+        pairs in order, in one call."""
+        cached = self._label_targets
+        chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}
+        for i, (labeled, mark) in enumerate(zip(joined, marks, strict=True)):
+            p = labeled.prediction
+            t = p.event_time
+            recent = cached.get((p.model_name, p.model_version))
+            if recent is not None and recent[0] <= t < recent[1]:
+                targets = recent[2]
+            else:
+                targets = self._label_windows(p.model_name, p.model_version, t)
+            for end, acc in targets:
+                if acc is not None and end > mark:
+                    entry = chosen.get(id(acc))
+                    if entry is None:
+                        chosen[id(acc)] = (acc, [i])
+                    else:
+                        entry[1].append(i)
+        for acc, which in chosen.values():
+            pairs = joined if len(which) == len(joined) else [joined[i] for i in which]
+            acc.update_many([x.prediction.score for x in pairs], [x.label for x in pairs],
+                            [x.delay_seconds for x in pairs])
 
     def _label_windows(
         self, name: str, version: str, event_time: float

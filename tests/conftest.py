@@ -23,10 +23,12 @@ from driftline.settings import DriftlineSettings, KafkaSettings
 from driftline.topics import TOPICS, TopicSpec, topic_name
 
 REPO = Path(__file__).resolve().parents[1]
-TEST_HOME = REPO / ".driftline" / "test"
 # Below Linux's ephemeral range (32768-60999 by default): a port in it can be held for a moment
 # by an outgoing connection, and the broker then fails to bind it (seen once, on 39392).
 TEST_PORT = int(os.environ.get("DRIFTLINE_TEST_KAFKA_PORT", "29092"))
+# One data folder per port: a session on another port never meets the broker (or the lock on
+# its data) of a session on the default one, even one left running by a killed session.
+TEST_HOME = REPO / ".driftline" / ("test" if TEST_PORT == 29092 else f"test-{TEST_PORT}")
 
 # Hypothesis keeps what it stores (found examples, constants) under driftline's home, not in
 # the working directory.

@@ -64,6 +64,7 @@ class RangeLoop(SourceLoop):
                          SourceMetrics(CollectorRegistry()), producer=sink)
         self.sink = sink
         self.reading = reading
+        self.write_labeled = sink.keep_labeled  # else the pairs are only counted
         self._open: dict[TopicPartitionKey, int] = {}  # topic partition -> end offset
         self._beyond: set[TopicPartitionKey] = set()  # read past ``read_until``
         self._finished: set[int] = set()
@@ -128,10 +129,11 @@ class RangeLoop(SourceLoop):
             while self._open:
                 messages = consumer.consume(self.batch_size, 0.5)
                 self.read += len(messages)
-                inside = [m for m in messages if self._inside(m)]
-                self._close_read(messages)
-                if inside or self._parked:
-                    self.apply(inside)
+                if messages or self._parked:
+                    self.apply(messages)  # (_decoded keeps what is inside the ranges)
+                if not messages:
+                    self._at_end(consumer)
+                self._close_read()
                 self._finish_done(partitions)
                 if progress is not None:
                     progress(self.read, self.planned)
@@ -141,21 +143,18 @@ class RangeLoop(SourceLoop):
         finally:
             consumer.close()
 
-    def _inside(self, msg: Message) -> bool:
-        """Whether ``msg`` is inside its topic partition's offset range and still open."""
-        end = self._open.get((msg.topic(), msg.partition()))
-        return end is not None and msg.offset() < end
+    def _at_end(self, consumer: Consumer) -> None:
+        """After an empty fetch: the open topic partitions whose position reached their end
+        (their last messages were not decoded events: moved or dead-lettered)."""
+        positions = consumer.position([TopicPartition(*tp) for tp in self._open])
+        for tp in positions:
+            if tp.offset >= 0 and tp.offset >= self._open[(tp.topic, tp.partition)]:
+                self._beyond.add((tp.topic, tp.partition))
 
-    def _close_read(self, messages: list[Message]) -> None:
+    def _close_read(self) -> None:
         """Stop reading the topic partitions read to their end, or past ``read_until``."""
-        done = set(self._beyond)
+        done = self._beyond & set(self._open)
         self._beyond.clear()
-        for msg in messages:
-            tp = (msg.topic(), msg.partition())
-            end = self._open.get(tp)
-            if end is not None and msg.offset() + 1 >= end:
-                done.add(tp)
-        done &= set(self._open)
         if done:
             for tp in done:
                 del self._open[tp]
@@ -181,7 +180,16 @@ class RangeLoop(SourceLoop):
         return int((topic, p) in self._open)
 
     def _decoded(self, topic: str, run: list[Message]) -> list[_Run | _Bad]:
-        """The source loop's decoding, keeping the events of the range (and the model)."""
+        """The source loop's decoding of the part of ``run`` inside its offset range,
+        keeping the events of the range (and the model)."""
+        tp = (topic, run[0].partition())
+        end = self.reading.offsets[tp][1]
+        if run[-1].offset() + 1 >= end:  # read to the end of its range
+            self._beyond.add(tp)
+            if run[-1].offset() >= end:  # (written after the backtest started)
+                run = [m for m in run if m.offset() < end]
+                if not run:
+                    return []
         parts = super()._decoded(topic, run)
         reading = self.reading
         low, high = reading.start, reading.read_until
@@ -192,8 +200,14 @@ class RangeLoop(SourceLoop):
                 out.append(part)
                 continue
             times = part.times
-            if times and max(times) > high:
-                self._beyond.add((topic, run[0].partition()))
+            if not times:
+                continue
+            first, last = min(times), max(times)
+            if last > high:
+                self._beyond.add(tp)
+            if model is None and low <= first and last <= high:
+                out.append(part)  # all of it (the common case: no per-event look)
+                continue
             keep = [i for i, (t, e) in enumerate(zip(times, part.events, strict=True))
                     if low <= t <= high and _of_model(e, model, version)]
             if len(keep) == len(times):

@@ -102,6 +102,7 @@ class SourceLoop:
                                       join_retention=settings.join_retention,
                                       threshold=settings.positive_threshold)
         self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
+        self.write_labeled = True  # encode joined pairs for ``labeled`` (False: count them)
         self.states: dict[int, PartitionState] = {}
         # What was read and not applied yet, in order, per partition and topic (see
         # monitor.state.align); the raw bytes parked per topic partition; the topic partitions
@@ -301,8 +302,11 @@ class SourceLoop:
         if step.skipped:
             counts[(topic, "skipped")] += step.skipped
         labeled_out = out.labeled
-        for labeled, raw in zip(step.labeled, step.prediction_raws, strict=True):
-            labeled_out.append({"key": labeled.key, "value": encode_labeled(labeled, raw)})
+        if self.write_labeled:
+            for labeled, raw in zip(step.labeled, step.prediction_raws, strict=True):
+                labeled_out.append({"key": labeled.key, "value": encode_labeled(labeled, raw)})
+        else:  # only counted (a backtest without a retrainer)
+            labeled_out.extend(step.labeled)
         if step.labeled:
             self._detect(state, step.labeled)
 

@@ -233,8 +233,9 @@ def main() -> int:
         results["check"] = {
             "answered": single_ok + answered,
             "on_topic": sum(1 for _ in read_topic(kafka, predictions)),
-            # requests in flight when a wrk run stopped are answered (and published) after it
-            "slack": 2 * args.connections + 2 * args.batch_rows,
+            # requests in flight when a wrk run stopped (four single-request runs, two of
+            # batches) are answered (and published) after it
+            "slack": 4 * args.connections + 2 * args.batch_rows,
         }
     finally:
         delete_topics(kafka, [*topic_names(prefix).values(), f"{prefix}publish-anchor"])

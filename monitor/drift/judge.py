@@ -158,6 +158,28 @@ class FeatureJudgement(msgspec.Struct, kw_only=True, frozen=True):
     drifted: bool
     rows: int
     statistics: list[FeatureStatistic]
+    # the window's own distribution, for a person to see it beside the reference: rows per
+    # bin of the reference's cuts (a number, the score), or per category (the most frequent
+    # MAX_CATEGORIES, the rest summed under OTHER)
+    counts: list[int] | dict[str, int] | None = None
+
+
+MAX_CATEGORIES = 50
+OTHER = "(other)"
+
+
+def _top_categories(counts: Mapping[str, int], limit: int = MAX_CATEGORIES) -> dict[str, int]:
+    """The ``limit`` most frequent categories, the rest summed under :data:`OTHER`.
+
+    >>> _top_categories({"a": 5, "b": 3, "c": 1, "d": 1}, limit=2)
+    {'a': 5, 'b': 3, '(other)': 2}
+    """
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = {k: int(v) for k, v in ranked[:limit]}
+    rest = sum(int(v) for _, v in ranked[limit:])
+    if rest:
+        top[OTHER] = top.get(OTHER, 0) + rest
+    return top
 
 
 class WindowReport(msgspec.Struct, kw_only=True, frozen=True):
@@ -225,7 +247,7 @@ def _missing(
 
 def _decide(
     name: str, kind: str, n: int, judged: bool, candidates: list[tuple[str, float, float, float]],
-    statistics: list[FeatureStatistic],
+    statistics: list[FeatureStatistic], counts: list[int] | dict[str, int] | None = None,
 ) -> FeatureJudgement:
     # candidates: (method, value, threshold, ratio); the first is the headline, the others
     # (unseen share) may decide instead when they are further past their threshold.
@@ -240,6 +262,7 @@ def _decide(
         drifted=judged and ratio >= 1.0,
         rows=n,
         statistics=statistics,
+        counts=counts,
     )
 
 
@@ -306,7 +329,8 @@ def judge_numeric(
         statistics.insert(0, statistics.pop(3))
     else:
         headline = ("psi", psi_value, config.psi_threshold, psi_value / config.psi_threshold)
-    return _decide(name, feature_type, n, judged, [headline], statistics)
+    return _decide(name, feature_type, n, judged, [headline], statistics,
+                   [int(c) for c in counts])
 
 
 def _reference_points(reference: NumericProfile) -> np.ndarray:
@@ -365,4 +389,5 @@ def judge_categorical(
         statistics.insert(0, statistics.pop(1))
     unseen_candidate = ("unseen_share", unseen, config.unseen_threshold,
                         unseen / config.unseen_threshold)
-    return _decide(name, kind, n, judged, [headline, unseen_candidate], statistics)
+    return _decide(name, kind, n, judged, [headline, unseen_candidate], statistics,
+                   _top_categories(counts))

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from confluent_kafka import TopicPartition
+from confluent_kafka import KafkaException, TopicPartition
 
 from driftline.kafka.admin import watermarks
 from driftline.kafka.consumer import Consumer, iter_range
@@ -80,7 +80,14 @@ class Checkpointer:
             for topic, offset in states[p].offsets.items()
         ]
         if offsets and consumer is not None:
-            consumer.commit(offsets)
+            try:
+                consumer.commit(offsets)
+            except KafkaException as exc:
+                # A restart resumes from the checkpoint just written, not from the group's
+                # offsets (they serve lag and a first start): a commit refused because the
+                # group moved on (this member leaving at shutdown, a rebalance) loses nothing.
+                log.warning("offsets of partitions %s not committed (%s); the checkpoint "
+                            "holds them", partitions, exc)
         self.metrics.join_state.set(sum(len(s.join) for s in states.values()))
 
     def _flush(self, producer: Any, what: str) -> None:

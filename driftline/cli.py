@@ -6,12 +6,12 @@ Each service registers its own subcommands here; heavy imports happen inside the
 
 from __future__ import annotations
 
-import logging
 import sys
 
 import typer
 
 from driftline.errors import DriftlineError
+from driftline.logs import configure_logging
 from driftline.settings import DriftlineSettings
 
 __all__ = ["app", "main"]
@@ -32,9 +32,7 @@ app.add_typer(schema_app, name="schema")
 
 def _settings() -> DriftlineSettings:
     settings = DriftlineSettings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format, service="driftline")
     return settings
 
 

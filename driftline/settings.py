@@ -208,6 +208,11 @@ class DriftlineSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", description="Log level of the process."
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as text, or as one JSON object per line (time, level, logger, "
+        "message, service, pid, and prediction_id, model, version where they apply).",
+    )
     kafka: KafkaSettings = Field(
         default_factory=KafkaSettings,
         description="Kafka settings, read from DRIFTLINE_KAFKA_* variables.",

@@ -52,17 +52,15 @@ def register(app: typer.Typer) -> None:
         """Write the drift report of a time range: one self-contained HTML page built from
         the monitor's judged windows and drift events, and the registry's versions; or of
         one run of a backtest (--backtest)."""
-        import logging
-
         from driftline.errors import DriftlineError
+        from driftline.logs import configure_logging
         from driftline.model.registry import configure
         from driftline.report import build_report
         from driftline.report.live import collect
         from monitor.settings import MonitorSettings
 
         settings = MonitorSettings()
-        logging.basicConfig(level=settings.log_level,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        configure_logging(settings.log_level, settings.log_format, service="monitor")
         configure(settings.home)
         if backtest is not None:
             from monitor.backtest.report import backtest_input

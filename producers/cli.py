@@ -5,12 +5,13 @@ Heavy imports happen inside the commands, so ``driftline --help`` stays fast.
 
 from __future__ import annotations
 
-import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import typer
+
+from driftline.logs import configure_logging
 
 if TYPE_CHECKING:
     from producers.produce import ProduceOptions, ProduceSummary
@@ -30,12 +31,12 @@ def _settings() -> ProducerSettings:
     from producers.settings import ProducerSettings
 
     settings = ProducerSettings()
-    _log_at(settings.log_level)
+    _log_like(settings)
     return settings
 
 
-def _log_at(level: str) -> None:
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _log_like(settings) -> None:
+    configure_logging(settings.log_level, settings.log_format, service="producers")
 
 
 def _list_scenarios(value: bool) -> None:
@@ -376,7 +377,7 @@ def bootstrap(
     from producers.settings import BootstrapSettings
 
     settings = BootstrapSettings()
-    _log_at(settings.log_level)
+    _log_like(settings)
     ref, message = run(
         settings.home,
         name=settings.model_name,
@@ -399,7 +400,7 @@ def demo(
     from driftline.settings import DriftlineSettings
     from producers.demo import DemoPlan, run_demo
 
-    _log_at(DriftlineSettings().log_level)
+    _log_like(DriftlineSettings())
     run_demo(DemoPlan(rate=rate, time_scale=time_scale))
 
 

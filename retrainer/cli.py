@@ -11,14 +11,11 @@ __all__ = ["register"]
 
 
 def _settings(**overrides: object):  # -> RetrainerSettings
-    import logging
-
+    from driftline.logs import configure_logging
     from retrainer.settings import RetrainerSettings
 
     settings = RetrainerSettings(**{k: v for k, v in overrides.items() if v is not None})
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format, service="retrainer")
     return settings
 
 

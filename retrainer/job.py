@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from driftline.events import DataValidationEvent, DriftEvent, new_id, now
 from driftline.kafka import Producer
+from driftline.logs import fields
 from driftline.model.decision import DecisionPolicy
 from driftline.model.registry import (
     LoadedModel,
@@ -136,7 +137,8 @@ class RetrainJob:
             outcome = ended("failed", f"{type(exc).__name__}: {exc}")
         outcome = replace(outcome, seconds=time.monotonic() - began)
         log.info("retrain of %s for %s finished in %.1fs: %s (%s)", name, label,
-                 outcome.seconds, outcome.result, outcome.reason)
+                 outcome.seconds, outcome.result, outcome.reason,
+                 extra=fields(model=name, event_id=event.event_id, result=outcome.result))
         return outcome
 
     def _run(self, event: Trigger) -> RetrainResult:

@@ -24,6 +24,7 @@ from types import EllipsisType
 from driftline.errors import DriftlineError
 from driftline.events import ModelUpdateEvent, now
 from driftline.kafka import Producer
+from driftline.logs import fields
 from driftline.model.registry import get_alias, set_alias
 from retrainer.lineage import TAGS
 
@@ -114,7 +115,8 @@ def promote(
         set_alias(name, PREVIOUS, current)
     set_alias(name, CHAMPION, version)
     _crown(mlflow.MlflowClient(), name, str(version), reason)
-    log.info("%s: @champion v%s (was v%s): %s", name, version, current, reason)
+    log.info("%s: @champion v%s (was v%s): %s", name, version, current, reason,
+             extra=fields(model=name, version=version, previous_version=current))
     return AliasMove(name, str(version), current, reason, mv.run_id)
 
 
@@ -139,7 +141,8 @@ def rollback(name: str, *, reason: str = "rollback") -> AliasMove:
         client.set_model_version_tag(
             name, current, TAGS.rolled_back, f"to v{target} at {when}: {reason}"
         )
-    log.info("%s: rolled @champion back to v%s from v%s", name, target, current)
+    log.info("%s: rolled @champion back to v%s from v%s", name, target, current,
+             extra=fields(model=name, version=target, previous_version=current))
     return AliasMove(name, target, current, reason, mv.run_id)
 
 

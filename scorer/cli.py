@@ -8,14 +8,11 @@ __all__ = ["register"]
 
 
 def _settings(**overrides: object):  # -> ScorerSettings
-    import logging
-
+    from driftline.logs import configure_logging
     from scorer.settings import ScorerSettings
 
     settings = ScorerSettings(**{k: v for k, v in overrides.items() if v is not None})
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format, service="scorer")
     return settings
 
 
@@ -54,6 +51,8 @@ def register(app: typer.Typer) -> None:
             http="auto",  # httptools when installed
             access_log=settings.access_log,
             log_level=settings.log_level.lower(),
+            # JSON: uvicorn's loggers hand their records to the root logger's JSON handler
+            log_config=None if settings.log_format == "json" else uvicorn.config.LOGGING_CONFIG,
         )
 
 

@@ -24,6 +24,7 @@ from driftline.errors import ContractError, DriftlineError
 from driftline.events import ModelUpdateEvent
 from driftline.intake import decode_value
 from driftline.kafka import Consumer, DeadLetterWriter
+from driftline.logs import fields
 from driftline.model.registry import RegistryError, get_alias, load_model, wait_for_registry
 from driftline.model.served import ModelError, ServedModel
 from driftline.model.serving import WarmUpError, serve_loaded
@@ -70,7 +71,7 @@ class ModelStore:
         try:
             self.refresh()
         except (UntrustedTypesError, WarmUpError, ModelError) as exc:
-            log.error("not serving: %s", exc)
+            log.error("not serving: %s", exc, extra=fields(model=self._settings.model_name))
         return self._current
 
     def refresh(self) -> bool:
@@ -108,6 +109,7 @@ class ModelStore:
                 alias,
                 time.monotonic() - began,
                 f", replacing v{previous.version}" if previous else "",
+                extra=fields(model=name, version=version, alias=alias),
             )
             return True
 

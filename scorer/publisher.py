@@ -42,6 +42,7 @@ from confluent_kafka import KafkaError, KafkaException, Message
 
 from driftline.errors import DriftlineError
 from driftline.kafka import DeadLetterWriter, Producer
+from driftline.logs import fields
 from driftline.settings import KafkaSettings
 from scorer.metrics import ScorerMetrics
 from scorer.settings import ScorerSettings
@@ -290,7 +291,10 @@ class PredictionPublisher:
                 return False
             except BufferError:
                 pass  # the queue is full: dead-letter below rather than lose it
-        log.error("message %r could not be delivered to %s: %s", msg.key(), msg.topic(), err)
+        key = msg.key()
+        log.error("message %r could not be delivered to %s: %s", key, msg.topic(), err,
+                  extra=fields(topic=msg.topic(), prediction_id=key.decode("utf-8", "replace")
+                               if key else None))
         self.dead_letters.send(
             err.str(), source_topic=msg.topic(), key=msg.key(), value=msg.value()
         )

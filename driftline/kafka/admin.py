@@ -12,6 +12,7 @@ from confluent_kafka.admin import AdminClient, ClusterMetadata, NewTopic
 
 from driftline.errors import BrokerUnavailableError
 from driftline.kafka.consumer import Consumer
+from driftline.logs import client_logging
 from driftline.settings import KafkaSettings
 from driftline.topics import TOPICS, TopicSpec, topic_name
 
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 
 def _admin(settings: KafkaSettings, quiet: bool = False) -> AdminClient:
-    conf = settings.confluent_config()
+    conf = {**settings.confluent_config(), **client_logging()}
     if quiet:  # connection refusals while waiting are expected: keep them off stderr
         conf["logger"] = _probe_log
     return AdminClient(conf)

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from confluent_kafka import OFFSET_END, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka import Consumer as _ConfluentConsumer
 
+from driftline.logs import client_logging
 from driftline.settings import KafkaSettings
 
 __all__ = ["CommitPolicy", "Consumer", "iter_range", "read_topic"]
@@ -93,6 +94,7 @@ class Consumer:
         stored = commit == "stored" and group_id is not None
         self.config: dict[str, Any] = {
             **settings.confluent_config(),
+            **client_logging(),
             "group.id": group_id or _READER_GROUP,
             "auto.offset.reset": offset_reset,
             "enable.auto.commit": stored,

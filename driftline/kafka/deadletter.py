@@ -18,12 +18,17 @@ from confluent_kafka import Message
 from driftline.errors import ContractError
 from driftline.events import DEAD_LETTER_PREFIX, DeadLetter, now
 from driftline.kafka.producer import Producer
+from driftline.logs import fields
+from driftline.topics import TOPICS
 
 __all__ = ["DeadLetterWriter", "dead_letter_for"]
 
 log = logging.getLogger(__name__)
 
 _TEXT = 2048  # the most characters of an error, field or topic name a dead letter keeps
+
+# the log field a topic's key fills: the prediction id of a prediction or a label, the model
+_KEY_FIELDS = {"prediction_id": "prediction_id", "model_name": "model"}
 
 
 def dead_letter_for(
@@ -63,6 +68,8 @@ class DeadLetterWriter:
         self._topic = topic
         self._service = service
         self.count = 0
+        prefix = topic[: -len("dead-letter")] if topic.endswith("dead-letter") else ""
+        self._key_field = {prefix + spec.name: _KEY_FIELDS.get(spec.key) for spec in TOPICS}
 
     def send(
         self,
@@ -85,8 +92,14 @@ class DeadLetterWriter:
         )
         self._producer.send(self._topic, letter)
         self.count += 1
+        context = fields(topic=source_topic, partition=partition, offset=offset,
+                         error_field=letter.error_field or None)
+        key_field = self._key_field.get(source_topic)
+        if key_field and key:
+            context[key_field] = bytes(key[:256]).decode("utf-8", "replace")
         log.warning(
-            "dead-lettered %s[%s]@%s: %s", source_topic, partition, offset, letter.error
+            "dead-lettered %s[%s]@%s: %s", source_topic, partition, offset, letter.error,
+            extra=context,
         )
         return letter
 

@@ -18,6 +18,7 @@ from confluent_kafka import Producer as _ConfluentProducer
 
 from driftline.errors import PublishError
 from driftline.events import Event, encode
+from driftline.logs import client_logging
 from driftline.settings import KafkaSettings
 
 __all__ = ["DeliveryCallback", "Producer"]
@@ -55,7 +56,8 @@ class Producer:
         background_poll: bool = False,
         buffer_wait_s: float = 5.0,
     ) -> None:
-        self._config = {**_DEFAULTS, **settings.confluent_config(), **(options or {})}
+        self._config = {**_DEFAULTS, **settings.confluent_config(), **client_logging(),
+                        **(options or {})}
         self._client: _ConfluentProducer | None = None
         self._lock = threading.Lock()
         self._background_poll = background_poll

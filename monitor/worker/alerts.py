@@ -24,6 +24,7 @@ from tenacity import (
 )
 
 from driftline.events import DriftEvent
+from driftline.logs import fields
 
 __all__ = ["WebhookRefused", "WebhookSink", "format_alert", "log_alert", "retry_after"]
 
@@ -64,7 +65,13 @@ def log_alert(event: DriftEvent) -> None:
         "DRIFT %s %s on %s v%s window [%.0f, %.0f): %s", event.severity, event.kind,
         event.model_name, event.model_version, event.window_start, event.window_end,
         event.summary,
+        extra=_fields(event),
     )
+
+
+def _fields(event: DriftEvent) -> dict[str, object]:
+    return fields(event_id=event.event_id, model=event.model_name,
+                  version=event.model_version, kind=event.kind, severity=event.severity)
 
 
 class WebhookRefused(Exception):
@@ -180,13 +187,13 @@ class WebhookSink:
                 self.refused += 1
                 self._outcome("refused")
                 log.error("webhook refused drift event %s: %s (not retried)", event.event_id,
-                          exc)
+                          exc, extra=_fields(event))
                 return False
             except _Retryable as exc:
                 self.failed += 1
                 self._outcome("failed")
                 log.error("webhook gave up on drift event %s after %d tries: %s",
-                          event.event_id, self.retries + 1, exc)
+                          event.event_id, self.retries + 1, exc, extra=_fields(event))
                 return False
         self.sent += 1
         self._outcome("delivered")

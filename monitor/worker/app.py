@@ -30,6 +30,7 @@ from typing import Any
 import faust
 from prometheus_client import REGISTRY
 
+from driftline.logs import configure_logging
 from driftline.process import tune_gc
 from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
@@ -257,7 +258,12 @@ def run(settings: MonitorSettings) -> None:
     if settings.metrics_port:
         serve(settings.metrics_port, settings.metrics_host, report_pages(settings),
               ready=readiness)
+    json_logs = settings.log_format == "json"
+    if json_logs:  # faust's own setup would put its text formatter back on the root logger
+        configure_logging(settings.log_level, "json", service="monitor")
     worker = faust.Worker(monitor.app, loglevel=settings.log_level.lower(), quiet=True,
-                          redirect_stdouts=False)
+                          redirect_stdouts=False, override_logging=not json_logs)
+    if json_logs:
+        worker.spinner = None  # its terminal codes would break the first JSON line
     worker.execute_from_commandline()
 

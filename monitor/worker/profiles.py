@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 
+from driftline.logs import fields
 from driftline.profile import ReferenceProfile
 
 __all__ = ["RegistryLookups"]
@@ -47,7 +48,7 @@ class RegistryLookups:
             profile = load_profile(name, version).for_version(name, version)
         except Exception as exc:  # the registry is down or the version has no profile
             log.warning("no reference profile for %s v%s (%s); not judging drift for it",
-                        name, version, exc)
+                        name, version, exc, extra=fields(model=name, version=version))
             profile = None
         self._profiles[key] = (profile, time.monotonic() + self._retry_s)
         return profile
@@ -67,7 +68,8 @@ class RegistryLookups:
             run_id = client.get_model_version(name, version).run_id
             metrics = client.get_run(run_id).data.metrics if run_id else {}
         except Exception as exc:
-            log.warning("no baseline metrics for %s v%s (%s)", name, version, exc)
+            log.warning("no baseline metrics for %s v%s (%s)", name, version, exc,
+                        extra=fields(model=name, version=version))
             return {}
         return {ours: metrics[theirs] for theirs, ours in _BASELINE_METRICS.items()
                 if theirs in metrics}

@@ -32,6 +32,7 @@ from typing import Any
 import mode
 from prometheus_client import REGISTRY
 
+from driftline.logs import configure_logging
 from monitor.settings import MonitorSettings
 from monitor.worker.metrics import ShippedMetrics, SourceMetrics, ship
 from monitor.worker.source_loop import SourceLoop
@@ -165,7 +166,8 @@ def _source_process(settings: MonitorSettings, app_id: str, index: int, stop: An
     from driftline.process import tune_gc
     from monitor.worker.profiles import RegistryLookups
 
-    _configure_logging(settings.log_level, index)
+    configure_logging(settings.log_level, settings.log_format, service="monitor",
+                      text_format=_LOG_FORMAT, defaults={"source": index})
     # A signal to the whole process group (Ctrl-C, a kill of the group) reaches this process
     # too: the worker stops its source processes itself, through ``stop``, after its publisher.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -200,11 +202,3 @@ def _ship_until(done: threading.Event, send: Callable[[], None], parent: int) ->
             log.error("the worker (pid %d) is gone; exiting", parent)
             os._exit(1)
         send()
-
-
-def _configure_logging(level: str, index: int) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(_LOG_FORMAT, defaults={"source": index}))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())

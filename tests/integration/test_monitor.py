@@ -37,6 +37,7 @@ from driftline.kafka.admin import watermarks
 from driftline.settings import KafkaSettings
 from producers.generator import GeneratorParams, LoanGenerator
 from tests.hostile import hostile_values
+from tests.log_lines import json_log
 from tests.scorer.support import register_model
 
 WINDOW, GRACE, LABEL_WAIT = 60.0, 5.0, 40.0
@@ -255,7 +256,8 @@ def shifted_run(kafka_bootstrap: str, registry_home: Path,
     fed = _feed(kafka, stable=3000, shifted=3000, hostile=True)
     log = tmp_path_factory.mktemp("monitor-log") / "monitor.log"
     port = _free_port()
-    proc = _start(registry_home, kafka, app_id, log, DRIFTLINE_METRICS_PORT=str(port))
+    proc = _start(registry_home, kafka, app_id, log, DRIFTLINE_METRICS_PORT=str(port),
+                  DRIFTLINE_LOG_FORMAT="json")
     try:
         _wait("every window judged", _done(kafka, app_id, fed), 240, log)
         metrics = _settled_metrics(port, kafka, app_id, fed)
@@ -330,6 +332,24 @@ def test_bad_messages_go_to_the_dead_letter_topic_and_processing_goes_on(shifted
     [cut] = [x for x in predictions if (x.value_size or 0) > 1 << 20]
     assert cut.value_truncated and len(cut.value) < cut.value_size
     assert sum(x.value is None for x in letters) == 2  # the tombstones
+
+
+def test_the_worker_logs_json_lines_naming_the_prediction_of_each_dead_letter(
+    shifted_run: Run,
+):
+    """DRIFTLINE_LOG_FORMAT=json: the worker and its source processes write one JSON object
+    per line, and a dead-lettered label says whose prediction it was."""
+    records = json_log(shifted_run.log)
+    assert records and all({"time", "level", "logger", "message", "service", "pid"} <= r.keys()
+                           for r in records)
+    assert {r["service"] for r in records} == {"monitor"}
+    labels = f"{shifted_run.kafka.topic_prefix}labels"
+    in_ms = [r for r in records if r["message"].startswith("dead-lettered")
+             and r.get("topic") == labels and "milliseconds" in r["message"]]
+    assert len(in_ms) == MS_LABELS
+    assert {r["prediction_id"] for r in in_ms} == {
+        f"p{i:06d}" for i in range(HOSTILE_AT + 1, HOSTILE_AT + MS_LABELS + 1)}
+    assert all(r["source"] in range(8) and r["error_field"] == "event_time" for r in in_ms)
 
 
 def test_labels_stamped_in_milliseconds_stop_no_later_pair_from_joining(shifted_run: Run):

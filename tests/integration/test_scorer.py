@@ -146,10 +146,13 @@ def test_metrics_export_driftline_names(client):
     text = client.get("/metrics").text
     for name in (
         "driftline_scorer_request_duration_seconds_bucket",
-        'driftline_predictions_total{model_name="credit-risk",model_version="1"',
-        "driftline_publish_buffer_depth",
-        "driftline_publish_failures_total",
-        'driftline_model_version_info{model_name="credit-risk",model_version="1"} 1.0',
-        'driftline_scorer_rejected_total{reason="invalid"}',
+        'driftline_scorer_predictions_total{model="credit-risk",',
+        "driftline_scorer_publish_buffer_messages",
+        "driftline_scorer_publish_failures_total",
+        'driftline_scorer_model_info{model="credit-risk",version="1"} 1.0',
+        'driftline_scorer_rejected_total{reason="invalid"} 1.0',
+        # at 0 before their first event
+        'driftline_scorer_rejected_total{reason="buffer_full"} 0.0',
+        'source="stream"} 0.0',  # the scorer's predictions_total per tier, not streamed yet
     ):
         assert name in text, name

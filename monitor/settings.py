@@ -173,3 +173,13 @@ class MonitorSettings(DriftlineSettings):
 
     def windows(self) -> EventTimeWindows:
         return EventTimeWindows(size=self.window_size, step=self.window_step, grace=self.grace)
+
+    def version_horizon(self) -> float:
+        """Event-time seconds a model version keeps its metric series after its model's
+        newest event passed the version's own (two windows, the grace and the label wait:
+        long enough for the version's last performance window to be judged).
+
+        >>> MonitorSettings(window_size=300, grace=30, label_wait=600).version_horizon()
+        1230.0
+        """
+        return 2 * self.window_size + self.grace + self.label_wait

@@ -1,14 +1,21 @@
 """Prometheus metrics of the retrainer (``driftline_retrainer_*``).
 
 Each :class:`RetrainerMetrics` owns its registry, so several retrainers in one process (tests,
-the demo) never collide on the global one.
+the demo) never collide on the global one. Counters with a known set of labels start at 0, so
+``increase()`` sees their first event (docs/metrics.md lists every metric).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-__all__ = ["RetrainerMetrics"]
+__all__ = ["DECISION_OUTCOMES", "RETRAIN_RESULTS", "RetrainerMetrics"]
+
+DECISION_OUTCOMES = ("triggered", "scheduled", "duplicate", "kind", "severity", "stale_version",
+                     "in_flight", "cooldown", "other_model", "invalid")
+RETRAIN_RESULTS = ("promoted", "rejected", "refused", "insufficient_data", "cancelled", "failed")
 
 
 class RetrainerMetrics:
@@ -18,14 +25,14 @@ class RetrainerMetrics:
         self.registry = r = CollectorRegistry()
         self.decisions = Counter(
             "driftline_retrainer_decisions_total",
-            "Drift events decided, by outcome: triggered, duplicate, kind, severity, "
-            "in_flight, cooldown, stale_version, other_model, invalid",
+            "Drift events (and scheduled runs) decided, by outcome: "
+            + ", ".join(DECISION_OUTCOMES),
             ["outcome"],
             registry=r,
         )
         self.retrains = Counter(
             "driftline_retrainer_retrains_total",
-            "Retrains finished, by result: promoted, rejected, refused, insufficient_data, failed",
+            "Retrains finished, by result: " + ", ".join(RETRAIN_RESULTS),
             ["result"],
             registry=r,
         )
@@ -36,11 +43,11 @@ class RetrainerMetrics:
             registry=r,
         )
         self.in_flight = Gauge(
-            "driftline_retrainer_in_flight", "1 while a retrain runs", registry=r
+            "driftline_retrainer_retrains_in_flight", "Retrains running (0 or 1)", registry=r
         )
         self.rows = Gauge(
-            "driftline_retrainer_last_rows",
-            "Rows in the last retrain's dataset, by split",
+            "driftline_retrainer_last_retrain_rows",
+            "Rows in the last retrain's dataset, by split (train, holdout)",
             ["split"],
             registry=r,
         )
@@ -53,13 +60,13 @@ class RetrainerMetrics:
         self.champion = Gauge(
             "driftline_retrainer_champion_version",
             "Version number @champion points at after the last alias move",
-            ["model_name"],
+            ["model"],
             registry=r,
         )
         self.dead_lettered = Counter(
             "driftline_retrainer_dead_lettered_total",
-            "Records written to dead-letter, by source topic",
-            ["source"],
+            "Records written to dead-letter, by the topic they were read from",
+            ["topic"],
             registry=r,
         )
         self.updates_unacknowledged = Counter(
@@ -67,6 +74,15 @@ class RetrainerMetrics:
             "ModelUpdateEvents the broker did not acknowledge in time",
             registry=r,
         )
+        for outcome in DECISION_OUTCOMES:
+            self.decisions.labels(outcome)
+        for result in RETRAIN_RESULTS:
+            self.retrains.labels(result)
+
+    def start_topics(self, topics: Iterable[str]) -> None:
+        """Start the dead-letter counter at 0 for each topic the retrainer reads."""
+        for topic in topics:
+            self.dead_lettered.labels(topic)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -74,6 +74,7 @@ class Retrainer:
     ) -> None:
         self.settings = settings
         self.metrics = metrics or RetrainerMetrics()
+        self.metrics.start_topics(settings.topic(t) for t in ("drift-events", "labeled"))
         self.policy = settings.trigger_policy()  # reads and validates the policy file
         self._kinds_from = settings.trigger_kinds()[1]
         self.results: list[RetrainResult] = []

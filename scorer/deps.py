@@ -53,6 +53,7 @@ async def require_api_key(request: Request) -> None:
         given = credentials.strip() if scheme.lower() == "bearer" else None
     # compare_digest: the time taken must not reveal how much of the key matched
     if not given or not hmac.compare_digest(given.encode(), expected.get_secret_value().encode()):
+        request.app.state.scorer.metrics.rejected.labels("unauthorized").inc()
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="missing or wrong API key: send it as X-API-Key or Authorization: Bearer",

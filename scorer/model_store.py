@@ -101,7 +101,8 @@ class ModelStore:
                 raise
             self.load_error = None
             self._current = served  # the swap: one reference assignment
-            self._metrics.served(name, version, previous.version if previous else None)
+            policy = served.decision or self._settings.thresholds.policy
+            self._metrics.served(name, version, policy.names)
             log.info(
                 "serving %s v%s (@%s, loaded in %.2fs)%s",
                 name,

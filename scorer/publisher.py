@@ -18,7 +18,7 @@ The policy, in full:
    dropped. ``/ready`` reports the broker unreachable (error callback
    and a periodic metadata probe) and the buffer depth; ``/metrics`` exports both.
 4. **Failures are counted, retried or dead-lettered.** Every failed delivery report increments
-   ``driftline_publish_failures_total{reason}``. A retriable failure (possible only when an
+   ``driftline_scorer_publish_failures_total{reason}``. A retriable failure (possible only when an
    operator sets a finite ``message.timeout.ms``) is produced again; a permanent one (for
    example an authorization error) sends the event to ``dead-letter`` with the error, so it is
    never lost silently.
@@ -322,7 +322,7 @@ class PredictionPublisher:
             )
         self._probed = True
         self._reachable = ok
-        self._metrics.kafka_reachable.set(1 if ok else 0)
+        self._metrics.kafka_up.set(1 if ok else 0)
 
     def _probe_forever(self) -> None:
         self.probe(timeout=min(2.0, self._probe_s))

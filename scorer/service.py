@@ -135,6 +135,9 @@ class Scorer:
         self.metrics.bind_buffer(
             lambda: sum(p.depth() for p in self.publishers), settings.buffer_max_messages
         )
+        self.metrics.start_topics(
+            settings.topic(t) for t in ("predictions", "labels", "transactions", "model-updates")
+        )
         self._policy = settings.thresholds.policy  # for versions registered without one
         self.batcher: MicroBatcher[tuple[ServedModel, dict[str, Any]], Any] = (
             MicroBatcher(

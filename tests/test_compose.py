@@ -10,7 +10,6 @@ ports, and the dashboard's PromQL names only metrics the services export.
 
 from __future__ import annotations
 
-import ast
 import json
 import os
 import re
@@ -22,6 +21,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+
+from tests.metrics_catalog import declared_metrics, series_names
 
 yaml = pytest.importorskip("yaml")
 
@@ -50,8 +51,6 @@ METRICS_HOST_SETTING = {
     "scorer": "DRIFTLINE_HOST", "monitor": "DRIFTLINE_METRICS_HOST",
     "retrainer": "DRIFTLINE_RETRAIN_METRICS_HOST",
 }
-# Settings docker-compose.yaml already sets that the service does not read yet.
-METRICS_MODULES = ("scorer/metrics.py", "monitor/worker/metrics.py", "retrainer/metrics.py")
 
 
 # --- reading the files ---------------------------------------------------------------------
@@ -147,36 +146,10 @@ def _port_of(service_name: str, services: dict[str, dict[str, Any]]) -> int:
 
 
 def _exported_metrics() -> dict[str, set[str]]:
-    """Series names the services export (as Prometheus sees them) -> their label names, read
-    from the Counter/Gauge/Histogram/Summary definitions in each service's metrics.py."""
-    suffixes = {
-        "Counter": ("_total", "_created"), "Gauge": ("",),
-        "Histogram": ("_bucket", "_count", "_sum", "_created"),
-        "Summary": ("_count", "_sum", "_created"),
-    }
-    exported: dict[str, set[str]] = {}
-    for module in METRICS_MODULES:
-        path = ROOT / module
-        if not path.exists():
-            continue
-        for node in ast.walk(ast.parse(path.read_text())):
-            if not (isinstance(node, ast.Call) and node.args):
-                continue
-            kind = getattr(node.func, "id", getattr(node.func, "attr", None))
-            first = node.args[0]
-            if kind not in suffixes or not isinstance(first, ast.Constant):
-                continue
-            labels: set[str] = set()
-            given = node.args[2] if len(node.args) > 2 else next(
-                (k.value for k in node.keywords if k.arg == "labelnames"), None)
-            if isinstance(given, ast.List | ast.Tuple):
-                labels = {e.value for e in given.elts if isinstance(e, ast.Constant)}
-            base = str(first.value)
-            if kind == "Counter":
-                base = base.removesuffix("_total")
-            for suffix in suffixes[kind]:
-                exported[base + suffix] = labels | ({"le"} if suffix == "_bucket" else set())
-    return exported
+    """Series names the services export (as Prometheus sees them) -> their label names, from
+    the metrics each service registers."""
+    return {series: set(labels) for metric in declared_metrics()
+            for series, labels in series_names(metric).items()}
 
 
 def _dashboard_exprs(dashboard: dict[str, Any]) -> list[str]:
@@ -415,7 +388,9 @@ def test_dashboard_has_the_required_panels() -> None:
     for needed in (
         "driftline_monitor_drift_statistic",
         'driftline_monitor_performance{model=~"$model", metric="roc_auc"}',
-        "driftline_model_version_info",
+        "driftline_scorer_model_info",
+        "driftline_monitor_label_coverage_ratio",
+        "driftline_monitor_label_delay_seconds_bucket",
         "rate(driftline_scorer_request_duration_seconds_count",
         "histogram_quantile(0.95",
         "driftline_monitor_drift_events_total",

@@ -5,11 +5,14 @@ which ``make test`` installs (scripts/system-packages)."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import yaml
+
+from tests.metrics_catalog import declared_metrics, series_names
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
@@ -48,3 +51,16 @@ def test_prometheus_loads_the_rules_and_the_config_is_valid():
     compose = yaml.safe_load((ROOT / "docker-compose.yaml").read_text())
     mounts = compose["services"]["prometheus"]["volumes"]
     assert "./deploy/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro" in mounts
+
+
+def test_the_rules_and_their_tests_name_only_metrics_the_services_export():
+    exported = {series: set(labels) for metric in declared_metrics()
+                for series, labels in series_names(metric).items()}
+    rules = [r["expr"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
+    series = [s["series"] for case in yaml.safe_load(RULE_TESTS.read_text())["tests"]
+              for s in case["input_series"]]
+    for text in [*rules, *series]:
+        for name, matchers in re.findall(r"\b(driftline_[a-z0-9_]+)(?:\{([^}]*)\})?", text):
+            assert name in exported, f"{name} is not exported by any service"
+            labels = set(re.findall(r"(\w+)\s*(?:=~|!~|!=|=)", matchers)) - {"job", "instance"}
+            assert labels <= exported[name], f"{name} has no label {labels - exported[name]}"

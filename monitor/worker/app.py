@@ -226,6 +226,7 @@ def build_monitor(
             position=_PrefixView(policy_table, "position|"),
             read_back=read_partials(k, own["partials"]), webhook=webhook,
             dead_letters=dead_topic, source_topic=own["partials"],
+            version_horizon=settings.version_horizon(),
         )
         await publisher.run(stream)
 

@@ -5,18 +5,30 @@ Two groups, because the source loop may run in processes of its own
 :class:`PublisherMetrics` (what the publisher counts, always in the worker's own process). A source
 process ships its metrics to the worker, which serves them on its ``/metrics`` summed over
 its source processes (:class:`ShippedMetrics`).
+
+Counters with a known set of labels start at 0; a model version's series start when the
+version is first seen and are removed when it leaves service
+(:class:`~monitor.state.live_versions.LiveVersions`). docs/metrics.md lists every metric.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
 
+from driftline.events import DriftKind, Severity
+from monitor.worker.batch_histogram import BatchHistogram
+
 __all__ = [
+    "DELAY_BUCKETS",
+    "DRIFT_KINDS",
+    "EVENT_OUTCOMES",
+    "SEVERITIES",
+    "WINDOW_KINDS",
     "MetricFamily",
     "PublisherMetrics",
     "ShippedMetrics",
@@ -27,6 +39,17 @@ __all__ = [
 
 PREFIX = "driftline_monitor_"
 
+# Outcomes of the events counter, per source topic; drift-event kinds and severities; kinds of
+# judged windows: each label set starts at 0 as soon as it is known.
+EVENT_OUTCOMES = {"predictions": ("prediction", "skipped", "rerouted", "dead_lettered"),
+                  "labels": ("label", "skipped", "rerouted", "dead_lettered")}
+DRIFT_KINDS = get_args(DriftKind)
+SEVERITIES = get_args(Severity)
+WINDOW_KINDS = ("drift", "performance", "concept")
+# Label delays: a minute to a week (labels often come days later)
+DELAY_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 43200.0,
+                 86400.0, 259200.0, 604800.0)
+
 
 class SourceMetrics:
     """The source loop's metrics; one instance per registry (prometheus_client's default
@@ -36,9 +59,9 @@ class SourceMetrics:
         self.events = Counter("driftline_monitor_events_total",
                               "Events processed, by source topic and outcome",
                               ["topic", "outcome"], registry=registry)
-        self.dead_letters = Counter("driftline_monitor_dead_letters_total",
-                                    "Messages sent to the dead-letter topic", ["topic"],
-                                    registry=registry)
+        self.dead_lettered = Counter("driftline_monitor_dead_lettered_total",
+                                     "Messages sent to the dead-letter topic, by the topic "
+                                     "they were read from", ["topic"], registry=registry)
         self.rerouted = Counter("driftline_monitor_rerouted_total",
                                 "Messages read from a partition their key does not belong to "
                                 "(written by another partitioner than murmur2), produced again "
@@ -47,9 +70,9 @@ class SourceMetrics:
                                "Joined predictions written to labeled", registry=registry)
         self.expired = Counter("driftline_monitor_expired_predictions_total",
                                "Predictions that expired without a label", registry=registry)
-        self.join_state = Gauge("driftline_monitor_join_state_size",
+        self.join_state = Gauge("driftline_monitor_join_state_slots",
                                 "Slots in the join table on this worker", registry=registry)
-        self.lag = Gauge("driftline_monitor_consumer_lag",
+        self.lag = Gauge("driftline_monitor_consumer_lag_messages",
                          "Messages behind the end of each source partition",
                          ["topic", "partition"], registry=registry)
         self.parked = Gauge("driftline_monitor_source_parked_events",
@@ -58,47 +81,93 @@ class SourceMetrics:
         self.paused = Counter("driftline_monitor_source_paused_total",
                               "Times a source topic partition stopped fetching because too much "
                               "of it was parked", ["topic"], registry=registry)
-        self.late = Gauge("driftline_monitor_late_events",
-                          "Events later than the grace period, dropped from windows",
-                          ["partition"], registry=registry)
+        self.late = Counter("driftline_monitor_late_events_total",
+                            "Predictions later than the grace period for every window they "
+                            "belong to, dropped from windows, by model", ["model"],
+                            registry=registry)
+        self.label_delay = BatchHistogram(
+            "driftline_monitor_label_delay_seconds",
+            "Event time of a label minus that of its prediction, per joined pair, by model "
+            "version", ["model", "version"], DELAY_BUCKETS, registry)
+
+    def start_topics(self, predictions: str, labels: str, *others: str) -> None:
+        """Start the counters labelled by topic at 0: the source topics (``predictions``,
+        ``labels``) and the other topics read (checkpoints, changelog)."""
+        for topic, kind in ((predictions, "predictions"), (labels, "labels")):
+            for outcome in EVENT_OUTCOMES[kind]:
+                self.events.labels(topic, outcome)
+            for metric in (self.rerouted, self.paused, self.dead_lettered):
+                metric.labels(topic)
+        for topic in others:
+            self.dead_lettered.labels(topic)
+
+    def start_version(self, model: str, version: str) -> None:
+        """Start a model version's series at 0 (and its model's)."""
+        self.label_delay.labels(model, version)
+        self.late.labels(model)
+
+    def retire(self, model: str, version: str) -> None:
+        """Remove the series of a model version that left service."""
+        self.label_delay.remove_by_labels({"model": model, "version": version})
 
     def forget_partition(self, partition: int, topics: tuple[str, ...]) -> None:
         """Drop a partition's gauges when it goes to another worker or source process (its
         new owner reports it; a stale value here would be summed with that one)."""
         for topic in topics:
             _remove(self.lag, topic, str(partition))
-        _remove(self.late, str(partition))
 
 
 class PublisherMetrics:
     """The publisher's metrics (the worker's own process)."""
 
-    def __init__(self) -> None:
+    def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
+        r = registry
         self.windows = Counter("driftline_monitor_windows_judged_total",
-                               "Windows judged", ["model", "version", "kind"])
+                               "Windows judged", ["model", "version", "kind"], registry=r)
         self.window_rows = Gauge("driftline_monitor_window_rows",
-                                 "Predictions in the last judged window", ["model", "version"])
+                                 "Predictions in the last judged window", ["model", "version"],
+                                 registry=r)
         self.statistic = Gauge("driftline_monitor_drift_statistic",
                                "Last judged value of each drift statistic per feature",
-                               ["model", "version", "feature", "statistic"])
-        self.share_drifted = Gauge("driftline_monitor_share_drifted",
+                               ["model", "version", "feature", "statistic"], registry=r)
+        self.drifted_ratio = Gauge("driftline_monitor_drifted_features_ratio",
                                    "Share of features drifted in the last window",
-                                   ["model", "version"])
+                                   ["model", "version"], registry=r)
         self.performance = Gauge("driftline_monitor_performance",
                                  "Last judged performance window metric",
-                                 ["model", "version", "metric"])
+                                 ["model", "version", "metric"], registry=r)
+        self.label_coverage = Gauge("driftline_monitor_label_coverage_ratio",
+                                    "Labeled predictions per prediction in the last judged "
+                                    "performance window", ["model", "version"], registry=r)
         self.drift_events = Counter("driftline_monitor_drift_events_total",
                                     "Drift events raised", ["model", "version", "kind",
-                                                            "severity"])
+                                                            "severity"], registry=r)
         self.webhook = Counter("driftline_monitor_webhook_deliveries_total",
                                "Drift-event webhook sends by how they ended: delivered, "
                                "refused (a 4xx other than 429) or failed (gave up)",
-                               ["outcome"])
+                               ["outcome"], registry=r)
         for outcome in ("delivered", "refused", "failed"):
             self.webhook.labels(outcome)  # at 0 from the start, for increase()
         self.partials_read_back = Counter(
             "driftline_monitor_partials_read_back_total",
-            "Partials the publisher's stream stepped over in a rebalance, read from Kafka")
+            "Partials the publisher's stream stepped over in a rebalance, read from Kafka",
+            registry=r)
+        self._by_version = (self.windows, self.window_rows, self.statistic, self.drifted_ratio,
+                            self.performance, self.label_coverage, self.drift_events)
+
+    def start_version(self, model: str, version: str) -> None:
+        """Start a model version's counters at 0: windows judged per kind, drift events per
+        kind and severity."""
+        for kind in WINDOW_KINDS:
+            self.windows.labels(model, version, kind)
+        for kind in DRIFT_KINDS:
+            for severity in SEVERITIES:
+                self.drift_events.labels(model, version, kind, severity)
+
+    def retire(self, model: str, version: str) -> None:
+        """Remove every series of a model version that left service."""
+        for metric in self._by_version:
+            metric.remove_by_labels({"model": model, "version": version})
 
 
 def _remove(metric: Gauge, *labels: str) -> None:
@@ -171,7 +240,7 @@ def readiness(registry: CollectorRegistry = REGISTRY) -> tuple[bool, dict[str, A
     partitions: set[str] = set()
     lag = 0.0
     for family in registry.collect():
-        if family.name != "driftline_monitor_consumer_lag":
+        if family.name != "driftline_monitor_consumer_lag_messages":
             continue
         for sample in family.samples:
             partitions.add(sample.labels.get("partition", ""))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Protocol
@@ -26,6 +27,7 @@ from driftline.kafka.consumer import iter_range
 from driftline.kafka.deadletter import dead_letter_for
 from monitor.merging.gaps import OffsetGaps
 from monitor.merging.merge import InOrder, Judged, WindowMerger
+from monitor.state.live_versions import LiveVersions
 from monitor.state.partition import Partial
 from monitor.worker.alerts import WebhookSink, log_alert
 from monitor.worker.metrics import PublisherMetrics
@@ -36,6 +38,9 @@ log = logging.getLogger(__name__)
 
 _partial_decoder = msgspec.json.Decoder(Partial)
 _report_encoder = msgspec.json.Encoder()
+
+# in the report's metrics, but with metrics of their own (label coverage, label delay)
+_NOT_PERFORMANCE = frozenset({"label_coverage", "delay_mean"})
 
 WindowKey = tuple[str, str, str, float]  # (kind, model name, model version, window start)
 ReadBack = Callable[[range], Awaitable[list[tuple[int, bytes]]]]
@@ -69,6 +74,7 @@ class WindowPublisher:
         webhook: WebhookSink | None = None,
         dead_letters: Sink | None = None,
         source_topic: str = "",
+        version_horizon: float = math.inf,
     ) -> None:
         self.merger = merger
         self.metrics = metrics
@@ -80,6 +86,7 @@ class WindowPublisher:
         self.webhook = webhook
         self.dead_letters = dead_letters
         self.source_topic = source_topic
+        self.versions = LiveVersions(version_horizon)  # which versions have metric series
         self.order = InOrder()  # the ack order of the partials taken
         self.waiting: dict[WindowKey, list[list[Any]]] = {}  # a window's shares not acked
         self.gaps: OffsetGaps | None = None  # made at the first partial, from ``position``
@@ -162,16 +169,27 @@ class WindowPublisher:
             return None
 
     async def _publish(self, judged: Judged) -> None:
-        _observe(self.metrics, judged)
+        if self._live(judged):
+            _observe(self.metrics, judged)
         await self.reports.send(key=judged.model_name.encode(),
                                 value=_report_encoder.encode(judged))
         for event in judged.events:
             await self.drift_events.send(key=event.key, value=encode(event))
             self._alert(event)
 
+    def _live(self, judged: Judged) -> bool:
+        """Whether the judged window's version is live (by window start): a version seen
+        for the first time starts its counters at 0, versions that left service lose their
+        series, and a window of a retired version counts in no metric."""
+        seen = self.versions.see(judged.model_name, judged.model_version, judged.window_start)
+        for model, version in seen.retired:
+            log.info("%s v%s left service: its metric series are removed", model, version)
+            self.metrics.retire(model, version)
+        if seen.new:
+            self.metrics.start_version(judged.model_name, judged.model_version)
+        return seen.live
+
     def _alert(self, event: DriftEvent) -> None:
-        self.metrics.drift_events.labels(event.model_name, event.model_version, event.kind,
-                                         event.severity).inc()
         log_alert(event)
         if self.webhook is not None:
             self.webhook.submit(event)
@@ -211,10 +229,17 @@ def _observe(metrics: PublisherMetrics, judged: Judged) -> None:
     if judged.drift is not None:
         report = judged.drift
         metrics.window_rows.labels(*labels).set(report.rows)
-        metrics.share_drifted.labels(*labels).set(report.share_drifted)
+        metrics.drifted_ratio.labels(*labels).set(report.share_drifted)
         for j in [*report.features, *([report.score] if report.score else [])]:
             for stat in j.statistics:
                 metrics.statistic.labels(*labels, j.feature, stat.statistic).set(stat.value)
     if judged.performance is not None:
-        for name, value in judged.performance.metrics().items():
-            metrics.performance.labels(*labels, name).set(value)
+        performance = judged.performance
+        if performance.label_coverage is not None:
+            metrics.label_coverage.labels(*labels).set(performance.label_coverage)
+        for name, value in performance.metrics().items():
+            if name not in _NOT_PERFORMANCE:
+                metrics.performance.labels(*labels, name).set(value)
+    for event in judged.events:
+        metrics.drift_events.labels(event.model_name, event.model_version, event.kind,
+                                    event.severity).inc()

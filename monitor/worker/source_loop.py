@@ -43,6 +43,7 @@ from driftline.topics import service_topic
 from monitor.drift.concept import ConceptDetectors
 from monitor.settings import MonitorSettings
 from monitor.state.align import admit
+from monitor.state.live_versions import LiveVersions
 from monitor.state.partition import (
     Partial,
     PartitionConfig,
@@ -134,6 +135,12 @@ class SourceLoop:
         # partitions waits (paused) for its sibling source processes to join the group
         self._settle_by: float | None = None
         self._waiting = False
+        # which model versions are live (their series exist); late events counted so far
+        # per (partition, model/version key); models whose late counter exists
+        self.versions = LiveVersions(settings.version_horizon())
+        self._late_seen: dict[tuple[int, str], int] = {}
+        self._late_models: set[str] = set()
+        metrics.start_topics(self.predictions, self.labels, self.changelog, self.checkpoints)
 
     # -- running ----------------------------------------------------------------------------
 
@@ -289,8 +296,8 @@ class SourceLoop:
         if isinstance(part, _Bad):
             if state.on_dead_letter(topic, part.message.offset()):
                 self._dead.send_message(part.error, part.message)
-                self.metrics.dead_letters.labels(topic).inc()
-            counts[(topic, "dead-letter")] += 1
+                self.metrics.dead_lettered.labels(topic).inc()
+            counts[(topic, "dead_lettered")] += 1
             return
         if topic == self.predictions:
             kind = "prediction"
@@ -389,6 +396,7 @@ class SourceLoop:
         leaves as a partial."""
         for (name, version), group in groupby(labeled, key=_version):
             pairs = list(group)
+            self._observe_delays(name, version, pairs)
             fired = self.detectors.update_many(name, version,
                                                [x.prediction.score for x in pairs],
                                                [x.label for x in pairs])
@@ -402,10 +410,38 @@ class SourceLoop:
                                    watermark=None, model_name=name, model_version=version,
                                    event_time=pairs[found.index].label_time, detection=stats))
 
+    def _observe_delays(self, name: str, version: str, pairs: list[LabeledEvent]) -> None:
+        """Count the label delays of one version's joined pairs, while the version is live
+        (:class:`~monitor.state.live_versions.LiveVersions`, by prediction event time)."""
+        seen = self.versions.see(name, version, max(x.prediction.event_time for x in pairs))
+        for retired in seen.retired:
+            self.metrics.retire(*retired)
+        if seen.new:
+            self.metrics.start_version(name, version)
+            self._late_models.add(name)
+        if seen.live:
+            self.metrics.label_delay.observe_many((name, version),
+                                                  [x.delay_seconds for x in pairs])
+
+    def _count_late(self, partition: int, state: PartitionState) -> None:
+        """Add the late events a partition's clock counted since the last call (the clock
+        keeps a running count per model version, restored from checkpoints) to the late
+        counter of their model, which starts at 0 once the model has an open window."""
+        for key, _ in state.drift_clock.open_windows:
+            model = key.rsplit("/", 1)[0]
+            if model not in self._late_models:
+                self._late_models.add(model)
+                self.metrics.late.labels(model)
+        for key, n in state.drift_clock.late.items():
+            before = self._late_seen.get((partition, key), 0)
+            if n > before:
+                self.metrics.late.labels(key.rsplit("/", 1)[0]).inc(n - before)
+                self._late_seen[(partition, key)] = n
+
     def _reject_state(self, error: Exception, record: Any) -> None:
         """Dead-letter a checkpoint or changelog record that does not decode."""
         self._dead.send_message(error, record)
-        self.metrics.dead_letters.labels(record.topic()).inc()
+        self.metrics.dead_lettered.labels(record.topic()).inc()
 
     def _send(self, partial: Partial) -> None:
         self._producer.produce(self.partials, _partial_encoder.encode(partial), partial.key,
@@ -436,6 +472,9 @@ class SourceLoop:
         for p in mine:
             self.states[p] = PartitionState(p, self.config, stores[p], self.profiles,
                                             snapshots.get(p))
+            # late events restored from the checkpoint were counted by their former owner
+            for key, n in self.states[p].drift_clock.late.items():
+                self._late_seen[(p, key)] = n
         positions = []
         for tp in assigned:
             snap = snapshots.get(tp.partition)
@@ -487,6 +526,8 @@ class SourceLoop:
     def _drop(self, partitions: list[int]) -> None:
         for p in partitions:
             self.states.pop(p, None)
+            for at in [at for at in self._late_seen if at[0] == p]:
+                del self._late_seen[at]
             self._parked.pop(p, None)
             for topic in (self.predictions, self.labels):
                 self._parked_bytes.pop((topic, p), None)
@@ -524,7 +565,7 @@ class SourceLoop:
                 self.metrics.lag.labels(topic, str(p)).set(lag)
                 if lag:
                     behind = True
-            self.metrics.late.labels(str(p)).set(sum(state.drift_clock.late.values()))
+            self._count_late(p, state)
             self._send(Partial(
                 kind="watermark", partition=p, caught_up=not behind, sent_at=time.time(),
                 watermark=finite_or_none(state.drift_clock.watermark),

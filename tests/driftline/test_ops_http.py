@@ -46,7 +46,7 @@ def test_health_ready_pages_and_metrics_share_one_port():
 
 def test_the_monitor_is_ready_once_it_owns_partitions():
     registry = CollectorRegistry()
-    lag = Gauge("driftline_monitor_consumer_lag", "lag", ["topic", "partition"],
+    lag = Gauge("driftline_monitor_consumer_lag_messages", "lag", ["topic", "partition"],
                 registry=registry)
     assert readiness(registry) == (False, {"assigned_partitions": 0, "lag": 0})
     lag.labels("predictions", "0").set(5)

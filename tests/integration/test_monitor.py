@@ -291,10 +291,10 @@ def _settled_metrics(port: int, kafka: KafkaSettings, app_id: str,
         judged = sum(v for (name, _), v in metrics.items()
                      if name == "driftline_monitor_windows_judged_total")
         lags = [v for (name, _), v in metrics.items()
-                if name == "driftline_monitor_consumer_lag"]
+                if name == "driftline_monitor_consumer_lag_messages"]
         if (metrics.get(("driftline_monitor_labeled_total", ())) == len(fed.labels)
                 and len(lags) == 12 and not any(lags)
-                and metrics.get(("driftline_monitor_join_state_size", ())) == len(
+                and metrics.get(("driftline_monitor_join_state_slots", ())) == len(
                     fed.predictions)
                 and judged == written) or time.monotonic() > deadline:
             metrics[("reports", ())] = written  # read with the publisher's count
@@ -377,16 +377,25 @@ def test_the_workers_metrics_count_what_its_source_process_did(shifted_run: Run)
         duplicates)
     for topic in ("predictions", "labels"):
         hostile = 1 + HOSTILE_KINDS + (MS_LABELS if topic == "labels" else 0)
-        assert sample("driftline_monitor_dead_letters_total",
+        assert sample("driftline_monitor_dead_lettered_total",
                       topic=f"{prefix}{topic}") == hostile
         for p in range(6):  # caught up: the lag of every partition is on it, and nothing
-            assert sample("driftline_monitor_consumer_lag", topic=f"{prefix}{topic}",
+            assert sample("driftline_monitor_consumer_lag_messages", topic=f"{prefix}{topic}",
                           partition=str(p)) == 0
-    assert sample("driftline_monitor_join_state_size") == len(fed.predictions)  # tombstones
+    assert sample("driftline_monitor_join_state_slots") == len(fed.predictions)  # tombstones
     judged = [v for (name, _), v in metrics.items()
               if name == "driftline_monitor_windows_judged_total"]  # the judge's own
     assert sum(judged) == metrics[("reports", ())] > 0
     assert sample("driftline_monitor_labeled_total") == len(fed.labels)
+    version = {"model": "credit-risk", "version": "1"}
+    # every joined pair's label delay, once; the coverage of the last performance window
+    assert sample("driftline_monitor_label_delay_seconds_count", **version) == len(fed.labels)
+    assert 0 < sample("driftline_monitor_label_coverage_ratio", **version) <= 1
+    # counters of known label sets exist at 0 before their first event
+    assert sample("driftline_monitor_drift_events_total", **version, kind="dataset",
+                  severity="low") == 0
+    assert sample("driftline_monitor_late_events_total", model="credit-risk") is not None
+    assert sample("driftline_monitor_rerouted_total", topic=f"{prefix}predictions") == 0
 
 
 def test_the_worker_answers_health_and_ready_with_its_partitions_and_lag(shifted_run: Run):

@@ -141,15 +141,26 @@ def test_health_and_ready_answer(client):
 
 
 def test_metrics_export_driftline_names(client):
+    from prometheus_client.parser import text_string_to_metric_families
+
     client.post("/predict", json=APPLICATION)
     client.post("/predict", json={**APPLICATION, "channel": 7})
     text = client.get("/metrics").text
-    for name in (
-        "driftline_scorer_request_duration_seconds_bucket",
-        'driftline_predictions_total{model_name="credit-risk",model_version="1"',
-        "driftline_publish_buffer_depth",
-        "driftline_publish_failures_total",
-        'driftline_model_version_info{model_name="credit-risk",model_version="1"} 1.0',
-        'driftline_scorer_rejected_total{reason="invalid"}',
-    ):
-        assert name in text, name
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(text) for s in family.samples}
+
+    def value(name: str, **labels: str) -> float | None:
+        return samples.get((name, tuple(sorted(labels.items()))))
+
+    assert value("driftline_scorer_request_duration_seconds_count", route="/predict") >= 1
+    assert value("driftline_scorer_predictions_total", model="credit-risk", version="1",
+                 risk_tier="LOW", source="http") is not None
+    assert value("driftline_scorer_publish_buffer_messages") is not None
+    assert "# TYPE driftline_scorer_publish_failures_total counter" in text
+    assert value("driftline_scorer_model_info", model="credit-risk", version="1") == 1
+    assert value("driftline_scorer_rejected_total", reason="invalid") >= 1
+    # at 0 before their first event
+    assert value("driftline_scorer_rejected_total", reason="buffer_full") == 0
+    for tier in ("LOW", "MEDIUM", "HIGH"):
+        assert value("driftline_scorer_predictions_total", model="credit-risk", version="1",
+                     risk_tier=tier, source="stream") == 0

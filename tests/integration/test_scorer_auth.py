@@ -36,6 +36,9 @@ def test_api_key_guards_prediction_and_admin_endpoints(client):
             method, path, json=body, headers={"Authorization": f"Bearer {KEY}"}
         )
         assert (by_header.status_code, by_bearer.status_code) == (200, 200), path
+    refused = client.app.state.scorer.metrics.registry.get_sample_value(
+        "driftline_scorer_rejected_total", {"reason": "unauthorized"})
+    assert refused == 8  # a missing and a wrong key on each of the four paths
 
 
 def test_probes_and_metrics_need_no_key(client):

@@ -138,7 +138,7 @@ def test_refused_and_failing_versions_and_hostile_updates_leave_the_scorer_servi
 
     # each announcement read may try the version again: at least once each
     for reason in ("untrusted_types", "warm_up"):
-        found = re.search(r'driftline_model_load_failures_total\{model="credit-risk",'
+        found = re.search(r'driftline_scorer_model_load_failures_total\{model="credit-risk",'
                           rf'reason="{reason}"\}} (\S+)', metrics)
         assert found is not None and float(found.group(1)) >= 1, reason
     assert not marker.exists()

@@ -150,7 +150,7 @@ def test_given_ids_and_times_are_carried_and_on_done_reaches_the_publisher(serve
         s.labels["risk_tier"]: s.value
         for m in scorer.metrics.predictions.collect()
         for s in m.samples
-        if s.name.endswith("_total") and s.labels["source"] == "stream"
+        if s.name.endswith("_total") and s.labels["source"] == "stream" and s.value
     }
     assert sum(counted.values()) == 2 and set(counted) == set(scored.tiers)
 
@@ -299,7 +299,7 @@ def test_a_version_with_its_own_decision_policy_answers_and_publishes_its_tiers(
         s.labels["risk_tier"]
         for m in scorer.metrics.predictions.collect()
         for s in m.samples
-        if s.name.endswith("_total") and s.labels["model_name"] == "fraud"
+        if s.name.endswith("_total") and s.labels["model"] == "fraud" and s.value
     }
     assert counted == {e.decision for e in events}
 

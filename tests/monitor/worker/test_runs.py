@@ -212,10 +212,13 @@ class _Producer:
         return 0
 
 
-def _source(loan_profile, metrics: SourceMetrics) -> tuple[SourceLoop, _Producer]:
+def _source(loan_profile, metrics: SourceMetrics, **settings_given: float,
+            ) -> tuple[SourceLoop, _Producer]:
+    """A source loop owning partition 0 of ``t.predictions`` and ``t.labels``, writing to a
+    fake producer (``settings_given``: monitor settings besides the defaults)."""
     settings = MonitorSettings(
         event_time_floor="1970-01-01T00:00:00Z",
-        kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+        kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."}, **settings_given)
     loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, metrics)
     producer = _Producer()
     loop._producer = producer  # type: ignore[assignment]

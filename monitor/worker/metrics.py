@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, get_args
 
 from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge
 from prometheus_client.metrics_core import Metric
+
+from driftline.events import DriftKind, Severity
 
 __all__ = [
     "MetricFamily",
@@ -99,6 +101,14 @@ class PublisherMetrics:
         self.partials_read_back = Counter(
             "driftline_monitor_partials_read_back_total",
             "Partials the publisher's stream stepped over in a rebalance, read from Kafka")
+
+    def count_drift_events_from(self, model: str, version: str) -> None:
+        """Create the drift-event counters of ``model`` ``version`` at 0, for every kind and
+        severity (15 series a version): a counter born at 1 by its first event shows no
+        ``increase()``, so the drift alert would miss that event."""
+        for kind in get_args(DriftKind):
+            for severity in get_args(Severity):
+                self.drift_events.labels(model, version, kind, severity)
 
 
 def _remove(metric: Gauge, *labels: str) -> None:

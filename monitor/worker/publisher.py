@@ -208,6 +208,7 @@ def _window_key(partial: Partial) -> WindowKey:
 def _observe(metrics: PublisherMetrics, judged: Judged) -> None:
     labels = (judged.model_name, judged.model_version)
     metrics.windows.labels(*labels, judged.kind).inc()
+    metrics.count_drift_events_from(*labels)
     if judged.drift is not None:
         report = judged.drift
         metrics.window_rows.labels(*labels).set(report.rows)

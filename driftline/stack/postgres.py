@@ -87,7 +87,10 @@ class Postgres:
         )
         if done.returncode != 0:
             shutil.rmtree(self.data_dir, ignore_errors=True)
-            raise StackError(f"initdb failed:\n{(done.stdout + done.stderr)[-2000:]}")
+            hint = "" if user is None else (
+                f" (the {self.system_user} user must reach {self.data_dir}: every folder "
+                "above it needs o+x)")
+            raise StackError(f"initdb failed{hint}:\n{(done.stdout + done.stderr)[-2000:]}")
 
     def start(self) -> None:
         """Initialise the cluster once, start the server (if not running) and return once it

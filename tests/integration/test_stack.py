@@ -161,7 +161,8 @@ def test_the_drift_alert_fires(stack: Running) -> None:
     assert alert["labels"]["model"] == MODEL
 
 
-def test_the_retrained_champion_is_in_the_postgresql_registry(stack: Running) -> None:
+def test_the_retrained_champion_is_in_the_postgresql_registry_and_served(stack: Running
+                                                                        ) -> None:
     import psycopg2
 
     version = _new_champion(stack)
@@ -174,6 +175,11 @@ def test_the_retrained_champion_is_in_the_postgresql_registry(stack: Running) ->
         cur.execute("SELECT version FROM registered_model_aliases "
                     "WHERE name = %s AND alias = 'champion'", (MODEL,))
         assert cur.fetchall() == [(int(version),)]
+    # and the scorer, a client of that server, serves it
+    served = _poll(f"the scorer serving v{version}", lambda: version if httpx.get(
+        f"{_url('scorer')}/model", timeout=5).json().get("version") == version else None,
+        timeout=120)
+    assert served == version
 
 
 # --- the Grafana dashboards' queries, against the live Prometheus ---------------------------

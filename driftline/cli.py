@@ -162,7 +162,8 @@ def stack_up(
 
     began = time.monotonic()
     stack = _stack()
-    stack.up(traffic=traffic, say=typer.echo, timeout=timeout)
+    stack.up(traffic=traffic, timeout=timeout,
+             say=lambda text: typer.echo(f"[{time.monotonic() - began:4.0f}s] {text}"))
     typer.echo(f"stack up in {time.monotonic() - began:.0f}s; data, pids and logs in "
                f"{stack.root}; stop it with `driftline stack down`")
 

@@ -4,8 +4,8 @@
 #   docker build -t driftline:local .
 #   docker run --rm driftline:local --help
 #
-# Kafka runs as its own container (apache/kafka), so no Java here. psycopg2-binary is added on
-# top of the package so the same image serves MLflow against Postgres: the server is then
+# Kafka runs as its own container (apache/kafka), so no Java here. driftline depends on
+# psycopg2-binary, so the same image serves MLflow against Postgres: the server is then
 # exactly the MLflow version the services use as clients.
 
 FROM python:3.11-slim
@@ -30,7 +30,7 @@ RUN for pkg in driftline producers scorer monitor retrainer; do \
         mkdir -p "$pkg" && touch "$pkg/__init__.py"; \
     done \
     && touch README.md \
-    && pip install -c requirements.lock . psycopg2-binary \
+    && pip install -c requirements.lock . \
     && pip uninstall --yes driftline \
     && rm -rf README.md driftline producers scorer monitor retrainer
 

@@ -10,7 +10,7 @@ STAMP  := $(VENV)/.installed
 BENCH_STAMP := $(VENV)/.installed-bench
 LOCK   := requirements.lock
 
-.PHONY: demo install system test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
+.PHONY: demo install system stack test test-unit lint bench bench-contracts bench-scorer bench-replay bench-monitor \
 	bench-backtest bench-stream-latency bench-source-path \
 	bench-window-cost bench-drift-quality bench-loop kafka-start kafka-stop lock clean
 
@@ -23,11 +23,21 @@ $(STAMP): pyproject.toml $(LOCK)
 install: $(STAMP)
 
 # Debian packages the tests drive besides Python's (kcat: a non-Python Kafka client;
-# chromium: renders the drift report; promtool, from prometheus: checks and unit-tests the
-# alert rules). Installed with apt-get as root, else asked for.
-SYSTEM_PACKAGES := kcat:kcat chromium:chromium promtool:prometheus
+# chromium: renders the drift report; prometheus and its promtool: the stack's Prometheus,
+# checks and unit tests of the alert rules; postgresql: the stack's MLflow backend, its
+# initdb outside PATH). Installed with apt-get as root, else asked for.
+STACK_PACKAGES  := prometheus:prometheus '/usr/lib/postgresql/*/bin/initdb:postgresql'
+SYSTEM_PACKAGES := kcat:kcat chromium:chromium promtool:prometheus $(STACK_PACKAGES)
 system:
 	scripts/system-packages $(SYSTEM_PACKAGES)
+
+# The parts docker-compose.yaml runs, on this machine without Docker (docs/stack.md):
+# Kafka, MLflow on PostgreSQL, Prometheus with the alert rules, scorer, monitor, retrainer.
+# `driftline stack status` shows them; `driftline stack down` stops them.
+stack: install
+	scripts/system-packages $(STACK_PACKAGES)
+	$(BIN)/driftline kafka fetch
+	$(BIN)/driftline stack up
 
 # The main job: the whole loop on this machine (broker, MLflow, scorer, monitor, retrainer,
 # a drifting producer), live progress and a summary, in about four minutes.

@@ -6,6 +6,7 @@ Each service registers its own subcommands here; heavy imports happen inside the
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -28,6 +29,11 @@ app.add_typer(kafka_app, name="kafka")
 app.add_typer(topics_app, name="topics")
 schema_app = typer.Typer(help="JSON Schema of driftline's events (the contract for any client).")
 app.add_typer(schema_app, name="schema")
+stack_app = typer.Typer(
+    help="The whole stack without Docker: Kafka, MLflow on PostgreSQL, Prometheus with the "
+    "alert rules, the scorer, monitor and retrainer; data, pids and logs in <home>/stack."
+)
+app.add_typer(stack_app, name="stack")
 
 
 def _settings() -> DriftlineSettings:
@@ -128,6 +134,53 @@ def schema_export(
 
     for path in export(Path(out)):
         typer.echo(str(path))
+
+
+def _stack():  # -> driftline.stack.control.Stack
+    from driftline.stack.control import Stack
+    from driftline.stack.settings import StackSettings
+
+    settings = StackSettings()
+    configure_logging(settings.log_level, settings.log_format, service="driftline")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line a probe otherwise
+    return Stack(settings)
+
+
+@stack_app.command("up")
+def stack_up(
+    traffic: bool = typer.Option(
+        False, "--traffic/--no-traffic", help="Also run a drifting producer against the scorer "
+        "(docker-compose.yaml's `producer`)."
+    ),
+    timeout: float = typer.Option(180.0, help="Seconds to wait for the services to be ready."),
+) -> None:
+    """Start every part not yet running; return once each service answers ready."""
+    import time
+
+    began = time.monotonic()
+    stack = _stack()
+    stack.up(traffic=traffic, timeout=timeout,
+             say=lambda text: typer.echo(f"[{time.monotonic() - began:4.0f}s] {text}"))
+    typer.echo(f"stack up in {time.monotonic() - began:.0f}s; data, pids and logs in "
+               f"{stack.root}; stop it with `driftline stack down`")
+
+
+@stack_app.command("down")
+def stack_down() -> None:
+    """Stop every part (process groups, SIGKILL after a timeout); exit code 2 if any process
+    is left."""
+    _stack().down(say=typer.echo)
+
+
+@stack_app.command("status")
+def stack_status() -> None:
+    """Each part up, starting or down, with its URL. Exit code 1 unless every part is up
+    (the optional traffic aside)."""
+    parts = _stack().status()
+    for part in parts:
+        typer.echo(part.line())
+    needed = [p for p in parts if p.name != "traffic"]
+    raise typer.Exit(0 if all(p.state in ("up", "external") for p in needed) else 1)
 
 
 def _register_services() -> None:

@@ -113,6 +113,13 @@ SETTINGS_CLASSES: tuple[SettingsSection, ...] = (
         "The first model: `driftline bootstrap`",
         "The model it registers, by the same variables the scorer serves it by.",
     ),
+    SettingsSection(
+        "driftline.stack.settings:StackSettings",
+        "The whole stack without Docker: `driftline stack`",
+        "The ports of the parts it runs besides the services (each service's port is its "
+        "own setting above; Kafka's is `DRIFTLINE_KAFKA_LOCAL_PORT`) and its Prometheus's "
+        "intervals. Every other `DRIFTLINE_*` variable is passed on to the services.",
+    ),
 )
 
 DIRECT_VARIABLES: tuple[DirectVariable, ...] = (

@@ -47,6 +47,8 @@ __all__ = [
     "Loop",
     "Processes",
     "drift_line",
+    "loop_settings",
+    "producer_args",
     "progress",
     "read_report",
     "run_demo",
@@ -218,35 +220,37 @@ def start_loop(plan: DemoPlan, kafka: KafkaSettings, home: Path, procs: Processe
     # clocks (they refuse events further ahead than DRIFTLINE_EVENT_TIME_MAX_LEAD).
     start = time.time() - plan.duration
     onset = start + plan.stable
-    scenario = f"stable:{plan.stable:.0f}s,loan-amount-shift+concept-flip"
-    producer = procs.start("producer", [
-        "produce", "--to", "kafka", "--scenario", scenario, "--rate", str(plan.rate),
-        "--duration", f"{plan.duration:.0f}s", "--time-scale", str(plan.time_scale),
-        "--label-delay", plan.label_delay, "--label-loss", "0.02", "--seed",
-        str(plan.seed), "--start", datetime.fromtimestamp(start, UTC).isoformat(),
-        "--no-progress", "--drain",
-    ], env)
+    producer = procs.start("producer", producer_args(plan, start), env)
     say(f"traffic: {plan.rate:.0f} applications/s, simulated time x{plan.time_scale:g}; "
         f"stable until {_clock(onset)}, then the loan amount shifts to 8.5 lakh and debt "
         "changes meaning")
     return Loop(port, start, onset, producer)
 
 
-def _environment(home: Path, kafka: KafkaSettings, plan: DemoPlan, port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    env.update({
-        "DRIFTLINE_HOME": str(home),
-        "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
-        "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
-        "DRIFTLINE_LOG_LEVEL": "INFO",
-        # scorer
-        "DRIFTLINE_SCORER_URL": f"http://127.0.0.1:{port}",
+def producer_args(plan: DemoPlan, start: float) -> list[str]:
+    """``driftline produce`` arguments of the plan's traffic to the transactions topic, from
+    the event time ``start`` on: stable, then the loan amount shifts and debt changes
+    meaning."""
+    scenario = f"stable:{plan.stable:.0f}s,loan-amount-shift+concept-flip"
+    return [
+        "produce", "--to", "kafka", "--scenario", scenario, "--rate", str(plan.rate),
+        "--duration", f"{plan.duration:.0f}s", "--time-scale", str(plan.time_scale),
+        "--label-delay", plan.label_delay, "--label-loss", "0.02", "--seed",
+        str(plan.seed), "--start", datetime.fromtimestamp(start, UTC).isoformat(),
+        "--no-progress", "--drain",
+    ]
+
+
+def loop_settings(plan: DemoPlan) -> dict[str, str]:
+    """The services' ``DRIFTLINE_*`` settings that make the loop close within minutes:
+    windows in the plan's simulated seconds, frequent checkpoints and model polls, and a
+    retrainer that learns from what came after the drift."""
+    return {
         "DRIFTLINE_MODEL_POLL_S": "5",
         # monitor: windows in simulated seconds
         "DRIFTLINE_WINDOW_SIZE": str(plan.window),
         "DRIFTLINE_GRACE": str(plan.grace),
         "DRIFTLINE_LABEL_WAIT": str(plan.label_wait),
-        "DRIFTLINE_METRICS_PORT": "0",
         "DRIFTLINE_IDLE_TIMEOUT": "10",
         "DRIFTLINE_CHECKPOINT_INTERVAL": "1",
         # retrainer: learn from what came after the drift
@@ -255,8 +259,22 @@ def _environment(home: Path, kafka: KafkaSettings, plan: DemoPlan, port: int) ->
         "DRIFTLINE_RETRAIN_MIN_ROWS": "1500",
         "DRIFTLINE_RETRAIN_DATA_WAIT": "90",
         "DRIFTLINE_RETRAIN_DATA_POLL": "2",
-        "DRIFTLINE_RETRAIN_METRICS_PORT": "0",
         "DRIFTLINE_RETRAIN_READ_MARGIN": "60",
+    }
+
+
+def _environment(home: Path, kafka: KafkaSettings, plan: DemoPlan, port: int) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    env.update(loop_settings(plan))
+    env.update({
+        "DRIFTLINE_HOME": str(home),
+        "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
+        "DRIFTLINE_LOG_LEVEL": "INFO",
+        # scorer
+        "DRIFTLINE_SCORER_URL": f"http://127.0.0.1:{port}",
+        "DRIFTLINE_METRICS_PORT": "0",
+        "DRIFTLINE_RETRAIN_METRICS_PORT": "0",
     })
     return env
 

@@ -70,13 +70,17 @@ class RegistryError(DriftlineError):
 
 
 # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (for child processes), so the
-# variable is only the user's choice when it differs from what configure() last set.
+# variable is the user's choice when it differs from what configure() last set, or when
+# configure() last set it from the user's choice (a process may configure more than once).
 _configured: str | None = None
+_configured_by_user = False
 
 
 def _user_uri() -> str | None:
     given = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    return given if given and given != _configured else None
+    if given and (given != _configured or _configured_by_user):
+        return given
+    return None
 
 
 def tracking_uri(home: Path) -> str:
@@ -92,7 +96,7 @@ def configure(home: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
     """
     import mlflow
 
-    global _configured
+    global _configured, _configured_by_user
     # Artifact downloads draw progress bars on stderr; a service log has no use for them.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     embedded = _user_uri() is None
@@ -102,6 +106,7 @@ def configure(home: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     _configured = uri
+    _configured_by_user = not embedded
     client = mlflow.MlflowClient()
     found = client.get_experiment_by_name(experiment)
     if found is not None:

@@ -49,6 +49,8 @@ __all__ = [
     "ModelUpdateEvent",
     "OffsetRange",
     "PredictionEvent",
+    "RetrainInFlight",
+    "RetrainerState",
     "Severity",
     "TransactionEvent",
     "decode",
@@ -273,6 +275,32 @@ class DataValidationEvent(Event, kw_only=True, frozen=True):
         return self.model_name.encode()
 
 
+class RetrainInFlight(msgspec.Struct, kw_only=True, frozen=True):
+    """The drift event a retrain runs (or waits to be tried again) for, and how many tries
+    of it have started."""
+
+    event_id: NonEmpty
+    event_time: EventTime
+    tries: int = 1
+
+
+class RetrainerState(Event, kw_only=True, frozen=True):
+    """What the retrainer of one model remembers across restarts (topic ``retrainer-state``,
+    compacted by model name): the ids of the drift events it has decided about (the most
+    recent last), the retrain in flight, and the event time its last retrain ended (the
+    cooldown runs from there; None: none yet). ``event_time`` is when it was written."""
+
+    topic: ClassVar[str] = "retrainer-state"
+    model_name: NonEmpty
+    handled: list[str] = []
+    in_flight: RetrainInFlight | None = None
+    finished_at: float | None = None
+
+    @property
+    def key(self) -> bytes:
+        return self.model_name.encode()
+
+
 class DeadLetter(Event, kw_only=True, frozen=True):
     """A message that could not be processed, with why and where it came from
     (topic ``dead-letter``, keyed by source topic).
@@ -312,6 +340,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         DriftEvent,
         ModelUpdateEvent,
         DataValidationEvent,
+        RetrainerState,
         DeadLetter,
     )
 }

@@ -33,6 +33,8 @@ from driftline.events import (
     ModelUpdateEvent,
     OffsetRange,
     PredictionEvent,
+    RetrainerState,
+    RetrainInFlight,
     TransactionEvent,
 )
 
@@ -114,6 +116,13 @@ EXAMPLES: dict[type[Event], Event] = {
         evidence=[OffsetRange(topic="labeled", partition=0, first_offset=0, last_offset=2399)],
         trigger_event_id="0b8d6f1e2a3c4b5d6e7f8091a2b3c4d5",
         run_id="5c1f0e9d8b7a6c5d4e3f2a1b0c9d8e7f",
+    ),
+    RetrainerState: RetrainerState(
+        event_time=1700007260.0,
+        model_name="credit-risk",
+        handled=["drift-3c1e", "drift-9a04"],
+        in_flight=RetrainInFlight(event_id="drift-9a04", event_time=1700007100.0, tries=2),
+        finished_at=1700003800.0,
     ),
     DeadLetter: DeadLetter(
         event_time=1700000000.0,

@@ -26,6 +26,7 @@ from driftline.events import (
     LabelEvent,
     ModelUpdateEvent,
     PredictionEvent,
+    RetrainerState,
     TransactionEvent,
 )
 
@@ -82,6 +83,11 @@ TOPICS: tuple[TopicSpec, ...] = (
         "data-validation", DataValidationEvent, "model_name", partitions=1,
         config={"retention.ms": str(3 * _MONTH_MS)},
         description="checks of each retrain's training data, and why a set was refused",
+    ),
+    TopicSpec(
+        "retrainer-state", RetrainerState, "model_name", partitions=1,
+        config={"cleanup.policy": "compact", "min.compaction.lag.ms": "0"},
+        description="what each model's retrainer remembers across restarts (compacted)",
     ),
     TopicSpec(
         "dead-letter", DeadLetter, "source_topic", partitions=1,

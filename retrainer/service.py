@@ -6,7 +6,11 @@ counted (``driftline_retrainer_decisions_total{outcome}``). A triggered retrain 
 worker thread (:class:`~retrainer.job.RetrainJob`), one at a time, while consumption goes on:
 events that arrive meanwhile are skipped as ``in_flight``. Offsets are committed only once a
 decision is final, the triggering event's when its retrain has ended (at-least-once; a
-re-delivered duplicate is recognised by its event id).
+re-delivered duplicate is recognised by its event id). What the trigger policy remembers (the
+event ids decided, the retrain in flight and its tries, where the cooldown runs from) is
+written to the compacted ``retrainer-state`` topic before each commit and read back at start
+(:mod:`retrainer.state_store`), so a restart forgets none of it: the retrain in flight goes on
+when its drift event comes again, a duplicate or an event in the cooldown is still skipped.
 
 With ``retrain_every`` set (``driftline retrain --every``) it reads no drift events and
 retrains on a fixed wall-clock schedule instead (:class:`~retrainer.schedule.RetrainSchedule`),
@@ -37,7 +41,7 @@ from typing import Any
 from confluent_kafka import KafkaException, Message, TopicPartition
 
 from driftline.errors import ContractError
-from driftline.events import DriftEvent
+from driftline.events import DriftEvent, RetrainerState
 from driftline.intake import decode_value
 from driftline.kafka import (
     Consumer,
@@ -55,6 +59,7 @@ from retrainer.promotion import CHAMPION
 from retrainer.schedule import RetrainSchedule
 from retrainer.settings import RetrainerSettings
 from retrainer.source import LabeledSource
+from retrainer.state_store import StateStore
 from retrainer.trigger import Decision
 
 __all__ = ["Retrainer"]
@@ -102,6 +107,9 @@ class Retrainer:
         self._retry: tuple[DriftEvent, int | None, int | None, int, float] | None = None
         self._tries = 1  # of the retrain running now
         self._clock: Callable[[], float] = time.monotonic
+        self._store = StateStore(settings.kafka, settings.topic("retrainer-state"),
+                                 self._producer, self._dead)
+        self._written: tuple[object, ...] | None = None  # the state last acknowledged
 
     # lifecycle ---------------------------------------------------------------------------
 
@@ -113,6 +121,8 @@ class Retrainer:
         experiment_id = configure(s.home)
         wait_for_registry(s.startup_timeout_s)
         create_topics(s.kafka)  # idempotent: the topics the worker reads and writes exist
+        if s.retrain_every is None:
+            self._remember()
         self._runner = RetrainJob(
             s,
             producer=self._producer,
@@ -146,6 +156,22 @@ class Retrainer:
                      "first at %s UTC; drift events are not read", s.model_name,
                      self.schedule.every,
                      time.strftime("%H:%M:%S", time.gmtime(self.schedule.next_at)))
+
+    def _remember(self) -> None:
+        """Take back the state the last run wrote for this model."""
+        state = self._store.read(self.settings.model_name)
+        if state is None:
+            return
+        self.policy.restore(state)
+        self._written = _content(state)
+        running = state.in_flight
+        log.info("remembered %d drift events of %s; %s; %s", len(state.handled),
+                 state.model_name,
+                 "no cooldown" if state.finished_at is None
+                 else f"the cooldown runs from {state.finished_at:.0f}",
+                 "no retrain in flight" if running is None
+                 else f"the retrain for {running.event_id} was in flight ({running.tries} "
+                 "tries), to resume when its event comes again")
 
     def stop(self, timeout: float = 120.0) -> None:
         """Stop consuming; a retrain in progress stops at its next checkpoint (waiting for
@@ -293,6 +319,9 @@ class Retrainer:
         assert self._runner is not None
         self._tracker.seen(partition, offset, final=False)
         self.metrics.in_flight.set(1)
+        if decision.outcome == "resumed":  # the tries before the restart count
+            self._tries = self.policy.in_flight_tries(event.model_name) + 1
+        self.policy.tried(event.model_name, self._tries)
         self._job = (self._pool.submit(self._runner.run, event), event, partition, offset)
 
     def _decide(self, event: DriftEvent) -> Decision:
@@ -331,50 +360,84 @@ class Retrainer:
         self._job = None
         result = future.result()  # RetrainJob.run never raises
         self.metrics.retrains.labels(result.result).inc()
+        self.results.append(result)
         if self._should_retry(event, result):
             assert isinstance(event, DriftEvent)
             delay = min(self.settings.retrain_retry_s * 2 ** (self._tries - 1), 600.0)
-            log.warning("retrain of %s for drift event %s ended %s (%s); try %d of %d in "
+            attempts = self.settings.retrain_attempts
+            log.warning("retrain of %s for drift event %s ended %s (%s); try %d%s in "
                         "%.0f s, the event kept", event.model_name, event.event_id,
                         result.result, result.reason, self._tries + 1,
-                        self.settings.retrain_attempts, delay)
+                        f" of {attempts}" if attempts else "", delay)
             self._retry = (event, partition, offset, self._tries, self._clock() + delay)
-            self.results.append(result)
             return
-        self._tries = 1
-        if isinstance(event, DriftEvent):
-            self.policy.finished(event.model_name,
-                                 at=max(self._latest_event_time, event.event_time))
-        self.metrics.in_flight.set(0)
         self.metrics.retrain_seconds.observe(result.seconds)
         # A cancelled retrain's drift event is re-delivered after a restart.
-        if partition is not None and offset is not None and result.result != "cancelled":
-            self._tracker.finish(partition, offset)
-        self.results.append(result)
+        self._end(event, partition, offset, commit=result.result != "cancelled")
         if self._on_result is not None:
             try:
                 self._on_result(result)
             except Exception:
                 log.exception("the on_result callback failed")
 
+    def _end(self, event: Trigger, partition: int | None, offset: int | None,
+             commit: bool = True) -> None:
+        """A retrain is done with: the cooldown starts, its drift event may be committed."""
+        self._tries = 1
+        if isinstance(event, DriftEvent) and commit:
+            self.policy.finished(event.model_name,
+                                 at=max(self._latest_event_time, event.event_time))
+        self.metrics.in_flight.set(0)
+        if partition is not None and offset is not None and commit:
+            self._tracker.finish(partition, offset)
+
     def _should_retry(self, event: Trigger, result: RetrainResult) -> bool:
         """A drift-triggered retrain that failed for an outside reason (an error, too few
-        labeled rows yet) is tried again, up to ``retrain_attempts`` tries, unless the
-        retrainer is stopping."""
+        labeled rows yet) is tried again, without end or up to ``retrain_attempts`` tries
+        when that is set, unless the retrainer is stopping."""
+        attempts = self.settings.retrain_attempts
         return (isinstance(event, DriftEvent) and result.result in ("failed", "insufficient_data")
-                and self._tries < self.settings.retrain_attempts and not self._stop.is_set())
+                and (not attempts or self._tries < attempts) and not self._stop.is_set())
 
     def _retry_if_due(self) -> None:
-        """Start the waiting retry once its time has come (the trigger stayed in flight)."""
+        """Start the waiting retry once its time has come (the trigger stayed in flight),
+        unless the drift is no longer worth a retrain: the version it was found in no longer
+        serves (another version was promoted or rolled back to meanwhile)."""
         if self._retry is None or self._job is not None or self._clock() < self._retry[4]:
             return
         event, partition, offset, tries, _ = self._retry
+        champion = self._champion()
+        if champion is not None and champion != event.model_version:
+            self._retry = None
+            log.warning("retrain of %s for drift event %s given up after %d tries: v%s no "
+                        "longer serves (the champion is v%s)", event.model_name,
+                        event.event_id, tries, event.model_version, champion)
+            self.metrics.decisions.labels("stale_version").inc()
+            self._end(event, partition, offset)
+            return
         self._retry = None
         self._tries = tries + 1
+        self.policy.tried(event.model_name, self._tries)
         assert self._runner is not None
         self._job = (self._pool.submit(self._runner.run, event), event, partition, offset)
 
+    def _champion(self) -> str | None:
+        """The version serving now; None when there is none or the registry does not
+        answer."""
+        try:
+            return get_alias(self.settings.model_name, CHAMPION)
+        except Exception as exc:
+            log.warning("could not read %s@%s (%s)", self.settings.model_name, CHAMPION, exc)
+            return None
+
     def _commit(self, consumer: Consumer) -> None:
+        """Write what the policy remembers when it changed, then (only once the broker has
+        it) commit the offsets whose decisions are final."""
+        state = self.policy.state(self.settings.model_name, now=time.time())
+        if _content(state) != self._written:
+            if not self._store.write(state):
+                return  # tried again with the next commit
+            self._written = _content(state)
         offsets = self._tracker.to_commit()
         if not offsets:
             return
@@ -385,3 +448,8 @@ class Retrainer:
             log.warning("committing drift-events offsets %s failed: %s", offsets, exc)
             return
         self._tracker.committed(offsets)
+
+
+def _content(state: RetrainerState) -> tuple[object, ...]:
+    """What a state says, but when it was written."""
+    return (state.handled, state.in_flight, state.finished_at)

@@ -117,9 +117,10 @@ class RetrainerSettings(DriftlineSettings):
         default=5.0, gt=0, description="Seconds between reads while waiting for labeled rows."
     )
     retrain_attempts: int = Field(
-        default=5, ge=1, le=100,
+        default=0, ge=0, le=1000,
         description="Tries of a drift-triggered retrain that fails for a reason outside it "
-        "(MLflow or Kafka away, too few labeled rows yet) before it is given up; its drift "
+        "(MLflow or Kafka away, too few labeled rows yet) before it is given up (0: no "
+        "limit; it is given up once the drifted version no longer serves); its drift "
         "event stays uncommitted and the cooldown does not start until then.",
     )
     retrain_retry_s: float = Field(

@@ -25,6 +25,20 @@ logged and counted. Time is the drift event's own event time, so a replay of
 'skipped: kind prediction does not trigger (covariate, performance, concept)'
 >>> policy.decide(event(6, 1800.0), champion_version="2").reason
 'skipped: v1 no longer serves (the champion is v2)'
+
+What it remembers (the event ids decided, the retrain in flight, where the cooldown runs
+from) is plain data, written to ``retrainer-state`` and given back after a restart: the
+retrain that was in flight is resumed when its drift event comes again, a duplicate stays one.
+
+>>> state = policy.state("credit-risk", now=1900.0)
+>>> state.handled[-2:], state.in_flight, state.finished_at
+(['d5', 'd6'], None, 1100.0)
+>>> again = TriggerPolicy(cooldown=600, debounce=60)
+>>> again.restore(state)
+>>> again.decide(event(1, 1000.0)).reason
+'skipped: duplicate of drift event d1'
+>>> again.decide(event(7, 1650.0)).reason
+'skipped: cooldown until 1700 after the retrain that finished at 1100'
 """
 
 from __future__ import annotations
@@ -33,9 +47,15 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from driftline.events import DriftEvent, DriftKind, Severity
+import msgspec
 
-__all__ = ["Decision", "TriggerPolicy"]
+from driftline.events import DriftEvent, DriftKind, RetrainerState, RetrainInFlight, Severity
+
+__all__ = ["KEEP_HANDLED", "Decision", "TriggerPolicy"]
+
+KEEP_HANDLED = 1000
+"""The most recent decided event ids a :meth:`TriggerPolicy.state` keeps: a restart is
+handed back the events after the last committed offset, which are far fewer."""
 
 _RANK: dict[str, int] = {"low": 1, "medium": 2, "high": 3}
 
@@ -46,7 +66,8 @@ class Decision:
 
     ``outcome`` is a short label for metrics: ``triggered``, or the kind of skip
     (``duplicate``, ``kind``, ``severity``, ``in_flight``, ``cooldown``, or one a caller
-    adds such as ``stale_version``).
+    adds such as ``stale_version``); ``resumed`` when a retrain in flight before a restart
+    goes on for its re-delivered event.
     """
 
     trigger: bool
@@ -96,6 +117,8 @@ class TriggerPolicy:
         self._remember = remember
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._in_flight: dict[str, float] = {}  # model -> event time that triggered it
+        self._trigger: dict[str, RetrainInFlight] = {}  # model -> the retrain in flight
+        self._resume: set[str] = set()  # models whose restored retrain waits for its event
         self._finished: dict[str, float] = {}  # model -> event time its last retrain ended
 
     def in_flight(self, model_name: str) -> bool:
@@ -114,6 +137,17 @@ class TriggerPolicy:
         def skip(outcome: str, reason: str) -> Decision:
             return Decision.skip(outcome, reason, model, event.event_id)
 
+        running = self._trigger.get(model)
+        if model in self._resume and running is not None \
+                and running.event_id == event.event_id:
+            # the retrain in flight before a restart: its event is delivered again
+            self._resume.discard(model)
+            return Decision(
+                True,
+                f"resumed: the retrain of {model} for drift event {event.event_id} was in "
+                "flight before a restart",
+                model, event.event_id, outcome="resumed",
+            )
         if event.event_id in self._seen:
             return skip("duplicate", f"duplicate of drift event {event.event_id}")
         self._seen[event.event_id] = None
@@ -139,6 +173,7 @@ class TriggerPolicy:
                 f"finished at {finished:.0f}"
             )
         self._in_flight[model] = t
+        self._trigger[model] = RetrainInFlight(event_id=event.event_id, event_time=t)
         return Decision(
             True,
             f"triggered: {event.kind} drift ({event.severity}) on {model} "
@@ -152,5 +187,43 @@ class TriggerPolicy:
         ``at``; the cooldown starts. Events that arrived within ``debounce`` of the trigger
         were already answered by it."""
         started = self._in_flight.pop(model_name, None)
+        self._trigger.pop(model_name, None)
+        self._resume.discard(model_name)
         end = at if started is None else max(at, started + self.debounce)
         self._finished[model_name] = end
+
+    def tried(self, model_name: str, tries: int) -> None:
+        """The retrain in flight for ``model_name`` has started ``tries`` tries."""
+        running = self._trigger.get(model_name)
+        if running is not None:
+            self._trigger[model_name] = msgspec.structs.replace(running, tries=tries)
+
+    def in_flight_tries(self, model_name: str) -> int:
+        """Tries started of the retrain in flight for ``model_name`` (0: none)."""
+        running = self._trigger.get(model_name)
+        return 0 if running is None else running.tries
+
+    def state(self, model_name: str, now: float) -> RetrainerState:
+        """What this policy remembers about ``model_name``, to write at ``now``: the
+        :data:`KEEP_HANDLED` most recent event ids, the retrain in flight, the cooldown."""
+        handled = list(self._seen)[-KEEP_HANDLED:]
+        return RetrainerState(event_time=now, model_name=model_name, handled=handled,
+                              in_flight=self._trigger.get(model_name),
+                              finished_at=self._finished.get(model_name))
+
+    def restore(self, state: RetrainerState) -> None:
+        """Take back what a :meth:`state` remembered. A retrain in flight then is in flight
+        again, waiting for its drift event: that one event resumes it (``resumed``), any
+        other is skipped as ``in_flight`` until it ends."""
+        model = state.model_name
+        for event_id in state.handled:
+            self._seen[event_id] = None
+            self._seen.move_to_end(event_id)
+        while len(self._seen) > self._remember:
+            self._seen.popitem(last=False)
+        if state.finished_at is not None:
+            self._finished[model] = state.finished_at
+        if state.in_flight is not None:
+            self._in_flight[model] = state.in_flight.event_time
+            self._trigger[model] = state.in_flight
+            self._resume.add(model)

@@ -1,17 +1,17 @@
-"""Concept drift detectors on the labeled stream, per model version (river's ADWIN and
-PageHinkley).
+"""Concept drift detectors on the labeled stream, per model version (ADWIN and Page-Hinkley).
 
-A :class:`ConceptDriftDetector` watches one model version: river's ADWIN on the 0/1 error
-stream (a prediction is wrong when ``(score >= threshold) != label``) and river's PageHinkley
-on the per-event log loss. It reports only *increases*: ADWIN also fires when the error rate
+A :class:`ConceptDriftDetector` watches one model version: ADWIN on the 0/1 error stream (a
+prediction is wrong when ``(score >= threshold) != label``) and Page-Hinkley on the per-event
+log loss, both from :mod:`monitor.drift.detectors` (deciding exactly as river's, with state
+that is plain data). It reports only *increases*: ADWIN also fires when the error rate
 falls, which is no reason to alert, so a detection counts when the error estimate after
 ADWIN drops its old buckets is above the one before; PageHinkley runs in ``mode="up"``. No
 alarm is raised during the first ``warmup`` labeled events, while both estimates settle.
 
-:class:`ConceptDetectors` keeps one detector per model version, in the source process's
-memory only: river's ADWIN keeps its window in a native object with no state to export, and
-driftline writes no pickle, so a restarted worker's detectors start again (with their
-warm-up).
+:class:`ConceptDetectors` keeps one detector per model version. Its :meth:`~ConceptDetectors.state`
+is plain data (:class:`ConceptState` per version: the count of labeled events, the detections
+and both detectors' windows and sums), checkpointed with the partition state that feeds it,
+so a restarted worker's detectors go on exactly where the checkpoint left them.
 
 >>> import random
 >>> rng = random.Random(7)
@@ -34,9 +34,21 @@ import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from river import drift
+import msgspec
 
-__all__ = ["ConceptDetectors", "ConceptDriftDetector", "Detection"]
+from monitor.drift.detectors import Adwin, AdwinState, PageHinkley, PageHinkleyState
+
+__all__ = ["ConceptDetectors", "ConceptDriftDetector", "ConceptState", "Detection"]
+
+
+class ConceptState(msgspec.Struct, kw_only=True):
+    """One :class:`ConceptDriftDetector`'s state: labeled events seen, detections per
+    detector, and both detectors' own state."""
+
+    n: int = 0
+    detections: dict[str, int] = {}
+    adwin: AdwinState | None = None
+    page_hinkley: PageHinkleyState | None = None
 
 
 class Detection(NamedTuple):
@@ -86,12 +98,28 @@ class ConceptDriftDetector:
         self.ph_alpha = ph_alpha
         self.loss_clip = loss_clip
         self.warmup = warmup
-        self._adwin = drift.ADWIN(delta=adwin_delta)
-        self._ph = drift.PageHinkley(
-            min_instances=30, delta=ph_delta, threshold=ph_threshold, alpha=ph_alpha, mode="up"
-        )
+        self._adwin = Adwin(delta=adwin_delta)
+        self._ph = PageHinkley(**self._ph_params())
         self._n = 0
         self._detections = {"adwin": 0, "page_hinkley": 0}
+
+    def _ph_params(self) -> dict[str, float | str]:
+        return {"min_instances": 30, "delta": self.ph_delta, "threshold": self.ph_threshold,
+                "alpha": self.ph_alpha, "mode": "up"}
+
+    def state(self) -> ConceptState:
+        """Everything it has learnt, as plain data."""
+        return ConceptState(n=self._n, detections=dict(self._detections),
+                            adwin=self._adwin.state(), page_hinkley=self._ph.state())
+
+    def restore(self, state: ConceptState) -> None:
+        """Go on from ``state`` (taken from a detector with the same parameters)."""
+        self._n = state.n
+        self._detections = {"adwin": 0, "page_hinkley": 0, **state.detections}
+        if state.adwin is not None:
+            self._adwin = Adwin.from_state(state.adwin, delta=self.adwin_delta)
+        if state.page_hinkley is not None:
+            self._ph = PageHinkley.from_state(state.page_hinkley, **self._ph_params())
 
     @property
     def n(self) -> int:
@@ -119,6 +147,7 @@ class ConceptDriftDetector:
         :class:`Detection` for each one at which a detector saw an increase."""
         adwin, ph = self._adwin, self._ph
         adwin_update, ph_update = adwin.update, ph.update
+        estimation = type(adwin).estimation.fget
         threshold, clip, high = self.threshold, self.loss_clip, 1.0 - self.loss_clip
         warmup, log = self.warmup, math.log
         n = self._n
@@ -129,13 +158,13 @@ class ConceptDriftDetector:
             p = clip if score < clip else (high if score > high else score)
             loss = -log(p if label else 1.0 - p)
             if n > warmup:
-                before = adwin.estimation
-                adwin_update(error)
-                ph_update(loss)
+                before = estimation(adwin)
+                adwin_fired = adwin_update(error)
+                ph_fired = ph_update(loss)
                 fired = []
-                if adwin.drift_detected and adwin.estimation > before:
+                if adwin_fired and estimation(adwin) > before:
                     fired.append("adwin")
-                if ph.drift_detected:
+                if ph_fired:
                     fired.append("page_hinkley")
                 if fired:
                     for name in fired:
@@ -183,3 +212,14 @@ class ConceptDetectors:
 
     def versions(self) -> list[tuple[str, str]]:
         return sorted(self._detectors)
+
+    def state(self) -> dict[str, ConceptState]:
+        """Every version's detector state, keyed ``"<model name>\\t<version>"``."""
+        return {f"{name}\t{version}": det.state()
+                for (name, version), det in self._detectors.items()}
+
+    def restore(self, states: dict[str, ConceptState]) -> None:
+        """Go on from what :meth:`state` gave (detectors of versions not in it are kept)."""
+        for key, state in states.items():
+            name, _, version = key.partition("\t")
+            self.get(name, version).restore(state)

@@ -191,7 +191,7 @@ class WindowMerger:
         if partial.kind == "detection" and partial.detection:
             event = self._rules_of(partial.model_name)[1].observe_detection(
                 partial.model_name, partial.model_version, partial.event_time,
-                partial.detection,
+                partial.detection, evidence=partial.evidence or (),
             )
             judged = Judged("concept", partial.model_name, partial.model_version,
                             partial.event_time, partial.event_time, partitions=1)

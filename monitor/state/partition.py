@@ -10,7 +10,10 @@
   :class:`~monitor.drift.performance.PerformanceAccumulator`, closed once the predictions'
   watermark has passed the window and the labels' own watermark has passed its end plus
   ``label_wait``;
-- a heartbeat of its watermark whenever it crosses a window boundary.
+- a heartbeat of its watermark whenever it crosses a window boundary;
+- the concept drift detectors of the pairs it joins
+  (:class:`~monitor.drift.concept.ConceptDetectors`, fed by the caller with each
+  :class:`Step`'s pairs in order), checkpointed with the rest.
 
 Closed windows leave as :class:`Partial` records, merged across partitions and judged once
 (:mod:`monitor.merging.merge`). :meth:`PartitionState.snapshot` gives the small state with
@@ -25,20 +28,29 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any
 
 import msgspec
 import numpy as np
 
-from driftline.events import FeatureStatistic, LabeledEvent, LabelEvent, PredictionEvent
+from driftline.events import (
+    FeatureStatistic,
+    LabeledEvent,
+    LabelEvent,
+    OffsetRange,
+    PredictionEvent,
+)
 from driftline.profile import ReferenceProfile
 from monitor.drift.accumulator import WindowAccumulator, WindowState
+from monitor.drift.concept import ConceptDetectors, ConceptState
 from monitor.drift.performance import PerformanceAccumulator
 from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowClock
 from monitor.state.join import JoinCounts, JoinState
 
 __all__ = [
     "SNAPSHOT_FORMAT",
+    "SNAPSHOT_FORMATS",
     "Partial",
     "PartitionConfig",
     "PartitionSnapshot",
@@ -79,9 +91,11 @@ class Partial(msgspec.Struct, kw_only=True, frozen=True):
     # ... and the worker's wall clock when it sent the heartbeat: a publisher that reads it again
     # later (after a rebalance or a restart) must not take it for a sign of life
     sent_at: float | None = None
-    # kind "detection": a concept-drift detector fired at ``event_time``
+    # kind "detection": a concept-drift detector fired at ``event_time``, at the labeled
+    # pair whose second half was read at ``evidence``
     event_time: float = 0.0
     detection: list[FeatureStatistic] | None = None
+    evidence: list[OffsetRange] | None = None
 
     @property
     def key(self) -> bytes:
@@ -90,9 +104,10 @@ class Partial(msgspec.Struct, kw_only=True, frozen=True):
 
 class PartitionSnapshot(msgspec.Struct, kw_only=True):
     """A partition's state but its join slots, as checkpointed (plain JSON; ``format``: the
-    layout's version, refused on restore when it is not :data:`SNAPSHOT_FORMAT`)."""
+    layout's version, refused on restore when it is not one of :data:`SNAPSHOT_FORMATS`;
+    format 1 had no concept detectors, which then start afresh)."""
 
-    format: int = 1
+    format: int = 2
     offsets: dict[str, int] = {}  # topic -> last offset included
     join: JoinCounts = msgspec.field(default_factory=JoinCounts)
     drift_clock: ClockState = msgspec.field(default_factory=ClockState)
@@ -104,6 +119,7 @@ class PartitionSnapshot(msgspec.Struct, kw_only=True):
     heartbeat_at: float | None = None
     unprofiled: dict[str, int] = {}
     dead_letters: int = 0
+    concept: dict[str, ConceptState] = {}  # "<model>\t<version>" -> its detectors' state
 
 
 @dataclass(frozen=True)
@@ -125,11 +141,14 @@ class Step:
     prediction_raws: list[bytes | None] = field(default_factory=list)
     partials: list[Partial] = field(default_factory=list)
     skipped: int = 0  # events the checkpoint already included
+    # per joined record, the offset of the event that completed it (in the run's topic)
+    joined_at: list[int] = field(default_factory=list)
 
 
 _encoder = msgspec.json.Encoder()
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2
+SNAPSHOT_FORMATS = (1, 2)  # what a restore accepts
 
 
 def _window_key(model: str, version: str, start: float) -> str:
@@ -188,6 +207,8 @@ class PartitionState:
         self.heartbeat_at = snap.heartbeat_at
         self.unprofiled = dict(snap.unprofiled)
         self.dead_letters = snap.dead_letters
+        self.detectors = ConceptDetectors(threshold=config.threshold)
+        self.detectors.restore(snap.concept)
         self._grace, self._label_wait = config.windows.grace, config.label_wait
         self._targets: dict[str, _Targets] = {}  # see _resolve
         self._label_targets: dict[
@@ -293,6 +314,7 @@ class PartitionState:
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
+                step.joined_at.append(offset)
                 self._count_labels([result[0]], [self.perf_closed])
             if times is not None and i < n and found(label) is targets:
                 # the new predictions after it that count in the same windows, in one go
@@ -332,12 +354,13 @@ class PartitionState:
         wait = self._grace + self._label_wait
         label_max, closed = self.label_max, self.perf_closed
         marks: list[float] = []  # per joined pair, which windows were closed when it joined
-        for label, result in zip(labels, results, strict=True):
+        for label, offset, result in zip(labels, offsets, results, strict=True):
             if label_max is None or label.event_time > label_max:
                 label_max = label.event_time
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
+                step.joined_at.append(offset)
                 marks.append(closed)
             labels_mark = label_max - wait
             mark = watermark if watermark < labels_mark else labels_mark
@@ -550,6 +573,7 @@ class PartitionState:
             heartbeat_at=self.heartbeat_at,
             unprofiled=dict(self.unprofiled),
             dead_letters=self.dead_letters,
+            concept=self.detectors.state(),
         )
         return _encoder.encode(snap)
 
@@ -557,6 +581,41 @@ class PartitionState:
     def decode_snapshot(data: bytes) -> PartitionSnapshot:
         """A checkpointed snapshot; ValueError when it is not one of this layout."""
         snap = _snapshot_decoder.decode(data)
-        if snap.format != SNAPSHOT_FORMAT:
-            raise ValueError(f"checkpoint format {snap.format} is not {SNAPSHOT_FORMAT}")
+        if snap.format not in SNAPSHOT_FORMATS:
+            raise ValueError(f"checkpoint format {snap.format} is not one of "
+                             f"{', '.join(map(str, SNAPSHOT_FORMATS))}")
         return snap
+
+    def detections(self, topic: str, step: Step) -> list[Partial]:
+        """Feed the pairs ``step`` joined (from a run of ``topic``), in order, to their
+        version's concept detectors; a partial per detection, at the pair's label time, with
+        the offset of the event that completed the pair as its evidence."""
+        out: list[Partial] = []
+        start = 0
+        labeled, joined_at = step.labeled, step.joined_at
+        for (name, version), group in groupby(labeled, key=_version):
+            pairs = list(group)
+            at = joined_at[start:start + len(pairs)]
+            start += len(pairs)
+            fired = self.detectors.update_many(name, version,
+                                               [x.prediction.score for x in pairs],
+                                               [x.label for x in pairs])
+            for found in fired:
+                stats = [
+                    FeatureStatistic(feature="error_rate", statistic=n, value=found.error_rate,
+                                     threshold=0.0, drifted=True, feature_type="metric")
+                    for n in found.detectors
+                ]
+                offset = at[found.index]
+                out.append(Partial(
+                    kind="detection", partition=self.partition, watermark=None,
+                    model_name=name, model_version=version,
+                    event_time=pairs[found.index].label_time, detection=stats,
+                    evidence=[OffsetRange(topic=topic, partition=self.partition,
+                                          first_offset=offset, last_offset=offset)],
+                ))
+        return out
+
+
+def _version(labeled: LabeledEvent) -> tuple[str, str]:
+    return labeled.prediction.model_name, labeled.prediction.model_version

@@ -29,7 +29,6 @@ from confluent_kafka import Message, TopicPartition
 
 from driftline.errors import ContractError
 from driftline.events import (
-    FeatureStatistic,
     LabeledEvent,
     LabelEvent,
     PredictionEvent,
@@ -40,7 +39,6 @@ from driftline.kafka import Consumer, Producer, create_internal_topics
 from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.partitioning import partitions_of
 from driftline.topics import service_topic
-from monitor.drift.concept import ConceptDetectors
 from monitor.settings import MonitorSettings
 from monitor.state.align import admit
 from monitor.state.live_versions import LiveVersions
@@ -102,7 +100,6 @@ class SourceLoop:
                                       join_ttl=settings.join_ttl,
                                       join_retention=settings.join_retention,
                                       threshold=settings.positive_threshold)
-        self.detectors = ConceptDetectors(threshold=settings.positive_threshold)
         self.write_labeled = True  # encode joined pairs for ``labeled`` (False: count them)
         self.states: dict[int, PartitionState] = {}
         # What was read and not applied yet, in order, per partition and topic (see
@@ -314,8 +311,10 @@ class SourceLoop:
                 labeled_out.append({"key": labeled.key, "value": encode_labeled(labeled, raw)})
         else:  # only counted (a backtest without a retrainer)
             labeled_out.extend(step.labeled)
-        if step.labeled:
-            self._detect(state, step.labeled)
+        if step.labeled:  # concept detectors, per partition (checkpointed with it)
+            self._observe_pairs(step.labeled)
+            for partial in state.detections(topic, step):
+                self._send(partial)
 
     def _pace(self) -> None:
         """Pause the topic partitions that parked more than ``source_park_bytes`` (their
@@ -391,24 +390,10 @@ class SourceLoop:
             out.append(_run(*good))
         return out
 
-    def _detect(self, state: PartitionState, labeled: list[LabeledEvent]) -> None:
-        """Feed joined pairs, in order, to their version's concept detectors; a detection
-        leaves as a partial."""
+    def _observe_pairs(self, labeled: list[LabeledEvent]) -> None:
+        """Count the label delays of joined pairs, a run of one version at a time."""
         for (name, version), group in groupby(labeled, key=_version):
-            pairs = list(group)
-            self._observe_delays(name, version, pairs)
-            fired = self.detectors.update_many(name, version,
-                                               [x.prediction.score for x in pairs],
-                                               [x.label for x in pairs])
-            for found in fired:
-                stats = [
-                    FeatureStatistic(feature="error_rate", statistic=n, value=found.error_rate,
-                                     threshold=0.0, drifted=True, feature_type="metric")
-                    for n in found.detectors
-                ]
-                self._send(Partial(kind="detection", partition=state.partition,
-                                   watermark=None, model_name=name, model_version=version,
-                                   event_time=pairs[found.index].label_time, detection=stats))
+            self._observe_delays(name, version, list(group))
 
     def _observe_delays(self, name: str, version: str, pairs: list[LabeledEvent]) -> None:
         """Count the label delays of one version's joined pairs, while the version is live
@@ -618,10 +603,6 @@ class _Bad(NamedTuple):
     error: ContractError
 
 
-def _version(labeled: LabeledEvent) -> tuple[str, str]:
-    return labeled.prediction.model_name, labeled.prediction.model_version
-
-
 def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
     """Consecutive messages of one topic partition, as runs in the order read (the consumer
     raised on any error before)."""
@@ -636,3 +617,7 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
             last = at
         current.append(msg)
     return runs
+
+
+def _version(labeled: LabeledEvent) -> tuple[str, str]:
+    return labeled.prediction.model_name, labeled.prediction.model_version

@@ -186,7 +186,7 @@ def test_labeled_event_joins_prediction_and_label():
 def test_event_types_map_to_their_topics():
     assert sorted(EVENT_TYPES) == sorted(
         ["transactions", "predictions", "labels", "labeled", "drift-events", "model-updates",
-         "data-validation", "dead-letter"]
+         "data-validation", "retrainer-state", "dead-letter"]
     )
 
 

@@ -1,6 +1,6 @@
 """A drift-triggered retrain that fails for a reason outside it is tried again with backoff,
 its drift event kept (uncommitted, in flight, no cooldown) until it succeeds or the tries run
-out; then, and only then, the event is done with."""
+out or the drift is no longer worth a retrain; then, and only then, the event is done with."""
 
 from __future__ import annotations
 
@@ -23,10 +23,12 @@ class ScriptedJob:
                              version="2" if self.results == [] else None)
 
 
-def _retrainer(tmp_path, job: ScriptedJob, attempts: int = 3) -> tuple[Retrainer, list[float]]:
+def _retrainer(tmp_path, job: ScriptedJob, attempts: int = 3,
+               champion: str = "1") -> tuple[Retrainer, list[float]]:
     retrainer = Retrainer(RetrainerSettings(home=tmp_path, retrain_attempts=attempts,
                                             retrain_retry_s=30.0))
     retrainer._runner = job  # type: ignore[assignment]
+    retrainer._champion = lambda: champion  # type: ignore[method-assign]
     now = [1000.0]
     retrainer._clock = lambda: now[0]
     decision = retrainer.policy.decide(EVENT)
@@ -81,3 +83,28 @@ def test_a_rejected_retrain_is_not_tried_again(tmp_path):
     retrainer, _ = _retrainer(tmp_path, job)
     _settle(retrainer)
     assert retrainer._retry is None and job.runs == 1
+
+
+def test_without_a_limit_a_failing_retrain_is_tried_until_it_succeeds(tmp_path):
+    job = ScriptedJob(*["failed"] * 9, "promoted")
+    retrainer, now = _retrainer(tmp_path, job, attempts=0)
+    _settle(retrainer)
+    while retrainer._retry is not None:
+        assert retrainer.policy.in_flight_tries("credit-risk") == job.runs  # remembered
+        now[0] = retrainer._retry[4]
+        retrainer._retry_if_due()
+        _settle(retrainer)
+    assert job.runs == 10 and retrainer.results[-1].result == "promoted"
+    assert now[0] - 1000.0 == 30 + 60 + 120 + 240 + 480 + 600 * 4  # doubling, at most 600 s
+    assert retrainer._tracker.to_commit() == {0: 8}
+
+
+def test_a_retry_is_given_up_once_the_drifted_version_no_longer_serves(tmp_path):
+    job = ScriptedJob("failed", "promoted")
+    retrainer, now = _retrainer(tmp_path, job, attempts=0, champion="3")
+    _settle(retrainer)
+    now[0] = 1030.0
+    retrainer._retry_if_due()
+    assert job.runs == 1 and retrainer._retry is None and not retrainer.busy
+    assert not retrainer.policy.in_flight("credit-risk")
+    assert retrainer._tracker.to_commit() == {0: 8}

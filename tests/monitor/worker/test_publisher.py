@@ -10,7 +10,7 @@ from unittest.mock import MagicMock
 
 import msgspec
 
-from driftline.events import FeatureStatistic
+from driftline.events import DriftEvent, FeatureStatistic, OffsetRange, decode
 from monitor.merging.merge import WindowMerger
 from monitor.state.partition import Partial
 from monitor.worker.publisher import WindowPublisher
@@ -67,8 +67,10 @@ def _publisher(read_back: dict[int, bytes] | None = None) -> tuple[WindowPublish
 def _detection(at: float) -> bytes:
     stat = FeatureStatistic(feature="error_rate", statistic="adwin", value=0.4, threshold=0.0,
                             drifted=True, feature_type="metric")
+    evidence = [OffsetRange(topic="labels", partition=0, first_offset=41, last_offset=41)]
     return _encode(Partial(kind="detection", partition=0, watermark=None, model_name="m",
-                           model_version="1", event_time=at, detection=[stat]))
+                           model_version="1", event_time=at, detection=[stat],
+                           evidence=evidence))
 
 
 def _heartbeat(watermark: float) -> bytes:
@@ -87,6 +89,8 @@ def test_a_detection_is_published_and_every_partial_acked_in_order() -> None:
     assert acked == [0, 1, 2]
     assert [key for key, _ in reports.sent] == [b"m"]  # the concept "window"
     assert len(events.sent) == 1 and b'"concept"' in events.sent[0][1]
+    event = decode(DriftEvent, events.sent[0][1])  # with the pair that fired it
+    assert [(e.topic, e.partition, e.last_offset) for e in event.evidence] == [("labels", 0, 41)]
     assert position["0"] == b"0"  # written at most once a second
 
 

@@ -1,0 +1,114 @@
+"""A monitor worker (``driftline monitor``) killed with SIGKILL mid-stream, past its concept
+detectors' warm-up and before the model gets worse, raises its concept drift event after the
+restart at the same labeled pair as a worker that read the whole stream without a kill, with
+the pair's offset as evidence. Real broker, embedded MLflow registry, one partition."""
+
+from __future__ import annotations
+
+import signal
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka import KafkaException
+
+from driftline.events import DriftEvent, LabelEvent, PredictionEvent, decode
+from driftline.kafka import Producer, create_topics, read_topic
+from driftline.settings import KafkaSettings
+from monitor.state.partition import PartitionState
+from producers.generator import LoanGenerator
+from tests.integration.test_monitor import _start, _stop, _wait
+from tests.scorer.support import register_model
+
+T0 = 1_700_000_040.0
+PAIRS, ONSET = 4000, 2600  # the model's answers turn wrong from ONSET on
+
+
+def _feed(kafka: KafkaSettings, first: int, last: int) -> None:
+    """Pairs ``first`` to ``last - 1``: 10 predictions a second of event time, each label
+    30 s later and written after its prediction; from ONSET on every label is flipped."""
+    batch = LoanGenerator(2).sample(PAIRS)
+    rows = list(batch.rows())
+    labels, probs = batch.labels.tolist(), batch.probabilities.tolist()
+    with Producer(kafka) as producer:
+        for i in range(first, last):
+            t = T0 + i / 10.0
+            pid = f"p{i:06d}"
+            label = labels[i] if i < ONSET else 1 - labels[i]
+            producer.send(f"{kafka.topic_prefix}predictions", PredictionEvent(
+                prediction_id=pid, event_time=t, model_name="credit-risk", model_version="1",
+                features=rows[i], score=probs[i], decision="LOW"))
+            producer.send(f"{kafka.topic_prefix}labels",
+                          LabelEvent(prediction_id=pid, event_time=t + 30.0, label=label))
+        if last == PAIRS:  # a tail late enough to let every label be applied
+            t = T0 + PAIRS / 10.0 + 300.0
+            producer.send(f"{kafka.topic_prefix}predictions", PredictionEvent(
+                prediction_id="tail", event_time=t, model_name="credit-risk",
+                model_version="1", features=rows[0], score=0.1, decision="LOW"))
+
+
+def _concept(kafka: KafkaSettings, skip: int = 0) -> list[DriftEvent]:
+    events = [decode(DriftEvent, m.value())
+              for m in read_topic(kafka, f"{kafka.topic_prefix}drift-events", idle_timeout=2)]
+    return [e for e in events[skip:] if e.kind == "concept"]
+
+
+def _checkpoint(kafka: KafkaSettings, app_id: str):
+    """The worker's latest checkpoint; None before it wrote one (or made its topic)."""
+    try:
+        msgs = read_topic(kafka, f"{kafka.topic_prefix}{app_id}-checkpoints", idle_timeout=2)
+    except KafkaException:
+        return None
+    return PartitionState.decode_snapshot(msgs[-1].value()) if msgs else None
+
+
+def _pairs_seen(kafka: KafkaSettings, app_id: str) -> int:
+    snapshot = _checkpoint(kafka, app_id)
+    return 0 if snapshot is None else sum(c.n for c in snapshot.concept.values())
+
+
+@pytest.mark.timeout(600)  # three worker runs, one after another
+def test_a_worker_killed_mid_stream_raises_its_concept_event_at_the_same_pair(
+    kafka_bootstrap: str, tmp_path: Path
+):
+    kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap, partitions=1,
+                          topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
+    create_topics(kafka)
+    register_model(tmp_path, "credit-risk", rows=4000)
+    one = {"DRIFTLINE_KAFKA_PARTITIONS": "1"}
+    log = tmp_path / "monitor.log"
+
+    # killed past the warm-up (1,000 pairs) and so close to the onset that fresh detectors
+    # (a restart without the checkpointed ones) would still be warming up when it comes
+    _feed(kafka, 0, 2400)
+    proc = _start(tmp_path, kafka, "killed", log, **one)
+    try:
+        _wait("a checkpoint past the warm-up", lambda: _pairs_seen(kafka, "killed") >= 2000,
+              180, log)
+    finally:
+        _stop(proc, signal.SIGKILL)
+    assert _concept(kafka) == []
+    _feed(kafka, 2400, PAIRS)
+    proc = _start(tmp_path, kafka, "killed", log, **one)
+    try:
+        _wait("its concept event", lambda: _concept(kafka), 180, log)
+    finally:
+        _stop(proc)
+    [after_kill, *_] = _concept(kafka)
+    raised = len(read_topic(kafka, f"{kafka.topic_prefix}drift-events", idle_timeout=2))
+
+    # the same stream read whole by a worker of its own
+    whole_log = tmp_path / "whole.log"
+    proc = _start(tmp_path, kafka, "whole", whole_log, **one)
+    try:
+        _wait("its concept event", lambda: _concept(kafka, raised), 180, whole_log)
+    finally:
+        _stop(proc)
+    [whole, *_] = _concept(kafka, raised)
+
+    assert whole.event_time >= T0 + ONSET / 10.0 + 30.0  # a label after the onset
+    assert (after_kill.event_id, after_kill.event_time) == (whole.event_id, whole.event_time)
+    [evidence] = after_kill.evidence
+    assert evidence == whole.evidence[0]
+    assert evidence.topic == f"{kafka.topic_prefix}labels" and evidence.partition == 0
+    assert evidence.first_offset == evidence.last_offset >= ONSET

@@ -158,13 +158,13 @@ def _window_key(model: str, version: str, start: float) -> str:
 def _bulk_plan(predictions: list[PredictionEvent], results: list[Any]
                ) -> tuple[np.ndarray | None, list[int]]:
     """The event times of a run of predictions, and the indices where a stretch that may
-    count in bulk ends (past them: a prediction that was not a new one waiting for its label,
-    or of another model version than the one before it); no times for a short run."""
+    count in bulk ends (past them: a duplicate, or a prediction of another model version
+    than the one before it); no times for a short run."""
     n = len(predictions)
     if n < 8:
         return None, []
-    breaks = [] if results.count("waiting") == n else [
-        k for k, result in enumerate(results) if result != "waiting"]
+    breaks = [k for k, result in enumerate(results) if result == "duplicate"
+              ] if "duplicate" in results else []
     names = [p.model_name for p in predictions]
     versions = [p.model_version for p in predictions]
     if names.count(names[0]) != n or versions.count(versions[0]) != n:
@@ -276,7 +276,9 @@ class PartitionState:
         """Apply a run of predictions read from ``topic`` at ``offsets`` (increasing), in
         order, each exactly as :meth:`on_prediction` would; windows they close stay queued
         until :meth:`close`. The join handles the run first (it reads nothing the windows
-        write), then each prediction counts in its windows."""
+        write), then each prediction counts in its windows, and the pairs it completed count
+        in their performance windows last, in one go: no window is popped meanwhile, and
+        each pair is counted only in the windows not closed when it joined (its mark)."""
         n = len(offsets)
         offsets, predictions, raws = self._unapplied(topic, offsets, predictions, raws)
         step = Step(skipped=n - len(offsets))
@@ -291,6 +293,7 @@ class PartitionState:
         partition = self.partition
         times, breaks = _bulk_plan(predictions, results)
         named: tuple[str, str, str] = ("", "", "")
+        marks: list[float] = []  # per joined pair, which windows were closed when it joined
         i, n = 0, len(predictions)
         while i < n:
             prediction, offset, result = predictions[i], offsets[i], results[i]
@@ -315,7 +318,7 @@ class PartitionState:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
                 step.joined_at.append(offset)
-                self._count_labels([result[0]], [self.perf_closed])
+                marks.append(self.perf_closed)
             if times is not None and i < n and found(label) is targets:
                 # the new predictions after it that count in the same windows, in one go
                 stop = breaks[bisect_right(breaks, i - 1)]
@@ -329,11 +332,22 @@ class PartitionState:
                         acc.update_many(features, scores, span)  # type: ignore[union-attr]
                         if perf is not None:
                             perf.add_predictions(k)
+                    # The pairs among them: every window they count in is open past the
+                    # watermark, so past any mark from before the stretch as well
+                    mark = self.perf_closed
+                    for at, result in zip(offsets[i:i + k], results[i:i + k], strict=True):
+                        if type(result) is tuple:
+                            step.labeled.append(result[0])
+                            step.prediction_raws.append(result[1])
+                            step.joined_at.append(at)
+                            marks.append(mark)
                     i += k
             # which performance windows are closed moves per event (see _done)
             mark = clock.watermark if clock.watermark < labels_mark else labels_mark
             if mark > self.perf_closed:
                 self.perf_closed = mark
+        if marks:
+            self._count_labels(step.labeled, marks)
         return step
 
     def on_labels(

@@ -63,10 +63,14 @@ def partitions_of(keys: Sequence[bytes], partitions: int) -> np.ndarray:
     """:func:`partition_of` of every key, computed for all keys of one length at once."""
     if len(keys) < _FEW:
         return np.array([partition_of(key, partitions) for key in keys], dtype=np.int64)
+    lengths = list(map(len, keys))
+    if lengths.count(lengths[0]) == len(keys):  # the usual case: one length, one pass
+        data = np.frombuffer(b"".join(keys), dtype=np.uint8).reshape(len(keys), lengths[0])
+        return (_murmur2_rows(data) & 0x7FFFFFFF) % partitions
     out = np.empty(len(keys), dtype=np.int64)
     by_length: dict[int, list[int]] = {}
-    for i, key in enumerate(keys):
-        by_length.setdefault(len(key), []).append(i)
+    for i, length in enumerate(lengths):
+        by_length.setdefault(length, []).append(i)
     for length, rows in by_length.items():
         chosen = keys if len(rows) == len(keys) else [keys[i] for i in rows]
         data = np.frombuffer(b"".join(chosen), dtype=np.uint8).reshape(len(rows), length)

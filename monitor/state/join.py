@@ -359,7 +359,7 @@ class JoinState:
                 if p_source is None and l_source is None:
                     slot = _Slot(status="joined", since=since)
                 elif (replaced is None and p_source is not None and l_source is not None
-                      and not _covered(waited, taken)):
+                      and not (taken and _covered(waited, taken))):
                     slot = _Slot(status="joined", since=since, prediction_source=p_source,
                                  label_source=l_source)
                 else:

@@ -21,6 +21,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from itertools import groupby
+from operator import methodcaller
 from typing import Any, NamedTuple
 
 import msgspec
@@ -56,6 +57,9 @@ __all__ = ["SourceLoop", "internal_topics"]
 log = logging.getLogger(__name__)
 
 _partial_encoder = msgspec.json.Encoder()
+# a message's parts, mapped over a run without a Python frame per message
+_key, _value, _offset = methodcaller("key"), methodcaller("value"), methodcaller("offset")
+_topic, _partition = methodcaller("topic"), methodcaller("partition")
 _SIBLINGS_WAIT = 10.0  # seconds, from the first assignment (see _wait_for_siblings)
 ProfileLookup = Callable[[str, str], Any]
 
@@ -346,8 +350,9 @@ class SourceLoop:
         count = self._partition_counts.get(topic)
         if count is None:
             return self._decoded(topic, run)
-        keys = [m.key() for m in run]
-        targets = partitions_of([b"" if k is None else k for k in keys], count)
+        keys = list(map(_key, run))
+        targets = partitions_of(keys if None not in keys else
+                                [b"" if k is None else k for k in keys], count)
         stray = np.flatnonzero(targets != partition).tolist()
         out: list[_Run | _Bad | _Moved] = []
         start = 0
@@ -369,8 +374,8 @@ class SourceLoop:
         some message in it is bad, the good ones around it as runs and the bad ones where
         they were, in the order read."""
         cls = PredictionEvent if topic == self.predictions else LabelEvent
-        raws = [m.value() for m in run]
-        offsets = [m.offset() for m in run]
+        raws = list(map(_value, run))
+        offsets = list(map(_offset, run))
         decoded = decode_run(cls, raws, self._times)
         if not decoded.bad:
             return [_run(offsets, decoded.items, raws)]
@@ -607,15 +612,13 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
     """Consecutive messages of one topic partition, as runs in the order read (the consumer
     raised on any error before)."""
     runs: list[tuple[str, int, list[Message]]] = []
-    current: list[Message] = []
-    last: tuple[str, int] | None = None
-    for msg in messages:
-        at = (msg.topic(), msg.partition())
-        if at != last:
-            current = []
-            runs.append((at[0], at[1], current))
-            last = at
-        current.append(msg)
+    start = 0
+    # (grouped in C: a fetch has few runs, each of many messages)
+    for (topic, partition), group in groupby(zip(map(_topic, messages),
+                                                 map(_partition, messages), strict=True)):
+        end = start + sum(1 for _ in group)
+        runs.append((topic, partition, messages[start:end]))
+        start = end
     return runs
 
 

@@ -29,6 +29,7 @@ from bisect import bisect_right
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from itertools import groupby
+from operator import attrgetter
 from typing import Any
 
 import msgspec
@@ -146,6 +147,9 @@ class Step:
 
 
 _encoder = msgspec.json.Encoder()
+# a joined record's score, label and label delay, taken without a Python frame
+_score, _label = attrgetter("prediction.score"), attrgetter("label")
+_delay = attrgetter("delay_seconds")
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
 SNAPSHOT_FORMAT = 2
 SNAPSHOT_FORMATS = (1, 2)  # what a restore accepts
@@ -479,8 +483,8 @@ class PartitionState:
                         entry[1].append(i)
         for acc, which in chosen.values():
             pairs = joined if len(which) == len(joined) else [joined[i] for i in which]
-            acc.update_many([x.prediction.score for x in pairs], [x.label for x in pairs],
-                            [x.delay_seconds for x in pairs])
+            acc.update_many(list(map(_score, pairs)), list(map(_label, pairs)),
+                            list(map(_delay, pairs)))
 
     def _label_windows(
         self, name: str, version: str, event_time: float

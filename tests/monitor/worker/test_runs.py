@@ -84,11 +84,12 @@ def _batches(topics: dict[str, list], rng: random.Random) -> list[list[tuple[str
     return out
 
 
-def _state(loan_profile, start: PartitionState | None = None) -> PartitionState:
+def _state(loan_profile, start: PartitionState | None = None,
+           config: PartitionConfig = CONFIG) -> PartitionState:
     profiles = {("credit-risk", "1"): loan_profile, ("credit-risk", "2"): loan_profile}.get
     snapshot = None if start is None else PartitionState.decode_snapshot(start.snapshot())
     store = ChangelogStore(encode_slot)
-    return PartitionState(0, CONFIG, store, lambda n, v: profiles((n, v)), snapshot)
+    return PartitionState(0, config, store, lambda n, v: profiles((n, v)), snapshot)
 
 
 def _run_all(state: PartitionState, batches, *, one_by_one: bool) -> dict:
@@ -142,6 +143,32 @@ def test_runs_end_exactly_as_events_one_at_a_time(loan_profile, seed):
     assert counts["joined"] and counts["duplicate_predictions"] and counts["duplicate_labels"]
     assert counts["expired_predictions"] and counts["late_labels"] and counts["expired_labels"]
     assert any(by_event["detections"])
+    for what in by_event:
+        assert by_run[what] == by_event[what], what
+
+
+def test_long_runs_of_one_version_in_tumbling_windows_end_as_events_one_at_a_time(
+        loan_profile):
+    """The common shape of a backlog: one model version, labels a little later in order,
+    read in long runs, so a run of labels has its predictions in the same windows."""
+    rng = random.Random(5)
+    batch = LoanGenerator(5).sample(2_000)
+    predictions, labels = [], []
+    for i, (row, y, p) in enumerate(zip(batch.rows(), batch.labels.tolist(),
+                                        batch.probabilities.tolist(), strict=True)):
+        t = 1_000.0 + i * 0.05
+        predictions.append(PredictionEvent(prediction_id=f"p{i}", event_time=t,
+                                           model_name="credit-risk", model_version="1",
+                                           features=row, score=p, decision="LOW"))
+        labels.append(LabelEvent(prediction_id=f"p{i}", event_time=t + rng.uniform(2, 4),
+                                 label=y))
+    labels.sort(key=lambda e: e.event_time)
+    batches = _batches({"predictions": predictions, "labels": labels}, rng)
+    config = PartitionConfig(EventTimeWindows(size=30, grace=5), label_wait=20, join_ttl=90)
+    by_event = _run_all(_state(loan_profile, config=config), batches, one_by_one=True)
+    by_run = _run_all(_state(loan_profile, config=config), batches, one_by_one=False)
+    assert by_event["counts"]["joined"] == 2_000
+    assert any(b'"kind":"performance"' in p for p in by_event["partials"])
     for what in by_event:
         assert by_run[what] == by_event[what], what
 

@@ -308,6 +308,8 @@ class JoinState:
         append = out.append
         clock = self._clock
         due, seconds, floor = self._due, self._seconds, math.floor
+        # the second filed last and its list (nothing takes a list out of _due meanwhile)
+        last_second, last_keys = None, None
         join = LabeledEvent.join
         taken = self._taken
         # where each event was read ("topic:partition:offset"), formatted by one C loop
@@ -387,12 +389,16 @@ class JoinState:
             else:
                 store[key] = slot
             second = floor(deadline)  # filed under its deadline's second (see _file)
+            if second == last_second:
+                last_keys.append(key)  # type: ignore[union-attr]
+                continue
             keys = due.get(second)
             if keys is None:
-                due[second] = [key]
+                keys = due[second] = [key]
                 heapq.heappush(seconds, second)
             else:
                 keys.append(key)
+            last_second, last_keys = second, keys
         if labels:
             counts.labels += len(out)
         else:

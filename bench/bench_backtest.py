@@ -4,7 +4,8 @@ rate of the same topics in the same run (the anchor).
 
 The topics are filled first (predictions and their labels, 6 partitions, one prediction every
 20 ms of event time); aiokafka then reads them all; then the backtest runs in this process
-over the whole range with the default policy, to its end. Its rate: prediction events over
+over the whole range with the default policy, to its end, with the garbage collector tuned
+as `driftline backtest` tunes it. Its rate: prediction events over
 the wall time of the run (from resolving the offsets to the last window judged).
 
     .venv/bin/python bench/bench_backtest.py [--events 2000000] [--rounds 1]
@@ -25,6 +26,7 @@ from _broker import bench_broker, drop_topics
 from bench_monitor import fill, raw_rate
 
 from driftline.kafka import create_topics
+from driftline.process import tune_gc
 from driftline.settings import KafkaSettings
 from monitor.backtest.run import BacktestRequest, run_backtest
 from monitor.settings import MonitorSettings
@@ -54,6 +56,7 @@ def one_round(bootstrap: str, events: int) -> tuple[float, float, dict[str, int]
             raw = asyncio.run(raw_rate(kafka, 2 * events))
             settings = MonitorSettings(home=home, kafka=kafka, window_size=60.0)
             end = T0 + events / 50.0
+            tune_gc()  # as `driftline backtest` does
             began = time.perf_counter()
             result = run_backtest(settings, BacktestRequest(start=T0, end=end))
             seconds = time.perf_counter() - began

@@ -85,6 +85,9 @@ def run_command(*, start: str | None, end: str | None, model: str | None,
         model_version=_version(model, version, settings), policies=list(policies),
         prefix=prefix, onset=_instant(onset, "--onset"), keep_labeled=retrain,
     )
+    from driftline.process import tune_gc
+
+    tune_gc()  # a process of its own, holding millions of join slots and events
     with _Progress(enabled=not as_json and sys.stderr.isatty()) as bar:
         result = run_backtest(settings, request, progress=bar.update)
     folder = out or settings.home / "backtests" / time.strftime("%Y%m%dT%H%M%S")

@@ -131,7 +131,7 @@ def faust_app(settings: MonitorSettings, app_id: str) -> faust.App:
         datadir=str(datadir).replace("{", "{{").replace("}", "}}"),
         store="memory://",
         topic_partitions=k.partitions,
-        topic_replication_factor=k.replication_factor,
+        topic_replication_factor=k.replication_factor or 1,  # resolved by run()
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
@@ -249,6 +249,12 @@ def report_pages(settings: MonitorSettings) -> ReportPages:
 
 def run(settings: MonitorSettings) -> None:
     """Run the monitor worker until interrupted."""
+    if settings.kafka.replication_factor is None:  # faust creates topics of its own too
+        from driftline.kafka.admin import cluster_replication
+
+        factor = cluster_replication(settings.kafka, timeout=60)
+        settings = settings.model_copy(update={
+            "kafka": settings.kafka.model_copy(update={"replication_factor": factor})})
     monitor = build_monitor(settings)
     if isinstance(monitor.sources, SourceProcesses):
         # now, not when faust has started: their imports take seconds, faust's start too

@@ -44,7 +44,7 @@ from monitor.worker.metrics import (
 from monitor.worker.publisher import WindowPublisher, read_partials
 from monitor.worker.report_server import ReportPages, report_link, serve
 from monitor.worker.source_host import SourceProcesses, SourceThread
-from monitor.worker.source_loop import SourceLoop, internal_topics
+from monitor.worker.source_loop import SourceLoop, create_own_topics, internal_topics
 
 __all__ = ["Monitor", "build_monitor", "report_pages"]
 
@@ -255,6 +255,8 @@ def run(settings: MonitorSettings) -> None:
         factor = cluster_replication(settings.kafka, timeout=60)
         settings = settings.model_copy(update={
             "kafka": settings.kafka.model_copy(update={"replication_factor": factor})})
+    # before faust joins its group: it assigns only the topics that exist by then
+    create_own_topics(settings.kafka, f"{settings.kafka.topic_prefix}{settings.monitor_app_id}")
     monitor = build_monitor(settings)
     if isinstance(monitor.sources, SourceProcesses):
         # now, not when faust has started: their imports take seconds, faust's start too

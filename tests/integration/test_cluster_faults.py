@@ -235,13 +235,17 @@ class Traffic:
                 self._stop.wait(max(0.0, began + sent / STREAM_RATE - time.monotonic()))
 
 
+def _admin(kafka: KafkaSettings) -> AdminClient:
+    return AdminClient({**kafka.confluent_config(), **QUIET})
+
+
 def _leader(kafka: KafkaSettings, topic: str, partition: int) -> int:
-    metadata = AdminClient(kafka.confluent_config()).list_topics(topic, timeout=10)
+    metadata = _admin(kafka).list_topics(topic, timeout=10)
     return metadata.topics[topic].partitions[partition].leader
 
 
 def _fully_in_sync(kafka: KafkaSettings, topics: list[str]) -> bool:
-    metadata = AdminClient(kafka.confluent_config()).list_topics(timeout=10)
+    metadata = _admin(kafka).list_topics(timeout=10)
     return all(len(p.isrs) == 3 for t in topics for p in metadata.topics[t].partitions.values())
 
 
@@ -312,9 +316,10 @@ def run(kafka_cluster: LocalCluster) -> Iterator[Run]:
         predictions = kafka.topic("predictions")
         watcher = threading.Thread(target=watch_lag, daemon=True)
         watcher.start()
+        # the traffic starts with a window: no window before it is judged on a few rows
+        first = _into_next_window(0.0)
         began = time.monotonic()
         with Traffic(url, kafka, load) as traffic:
-            first = _into_next_window()
             time.sleep(max(0.0, first + 3 - time.time()))  # the crash, 3 s into the window
             assert load.answers, "no traffic before the crash"
             killed = _leader(kafka, predictions, 0)
@@ -393,7 +398,7 @@ def _committed_all(kafka: KafkaSettings, topic: str, group: str) -> bool:
     from driftline.kafka.admin import end_offsets
 
     ends = end_offsets(kafka, topic)
-    admin = AdminClient(kafka.confluent_config())
+    admin = _admin(kafka)
     request = ConsumerGroupTopicPartitions(group, [TopicPartition(topic, p) for p in ends])
     offsets = admin.list_consumer_group_offsets([request])[group].result(10)
     return all(tp.offset >= ends[tp.partition] for tp in offsets.topic_partitions)
@@ -456,7 +461,7 @@ def _say(r: Run, path: Path) -> None:
 
 def test_topics_are_replicated_on_three_brokers_with_two_in_sync_required(run: Run):
     topic = run.kafka.topic("predictions")
-    admin = AdminClient(run.kafka.confluent_config())
+    admin = _admin(run.kafka)
     partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
     assert {len(p.replicas) for p in partitions.values()} == {3}
     [config] = admin.describe_configs([ConfigResource("topic", topic)]).values()

@@ -426,9 +426,8 @@ def _say(r: Run, path: Path) -> None:
     before = [lag for t, lag in load.lag if t < r.killed_at]
     calm = max(before, default=0)
     after = [(t, lag) for t, lag in load.lag if t >= r.killed_at]
-    peak = max((lag for _, lag in after), default=0)
-    lag_back = next((t for t, lag in after if lag <= calm and t > r.killed_at + 1),
-                    float("nan"))
+    peak_at, peak = max(after, key=lambda sample: sample[1], default=(r.killed_at, 0))
+    lag_back = next((t for t, lag in after if t > peak_at and lag <= calm), float("nan"))
     lines = [
         f"fault: kill -9 of node {r.killed} (leader of predictions partition 0) under load, "
         "then a restart",
@@ -447,8 +446,9 @@ def _say(r: Run, path: Path) -> None:
         f"slowest request in flight at the kill {max(in_flight, default=0):.1f} s; node "
         f"restarted and registered {r.restarted_at - r.killed_at:.1f} s, every replica in "
         f"sync {r.in_sync_at - r.killed_at:.1f} s after the kill",
-        f"monitor lag: at most {calm} before the kill, peak {peak} after it, back to "
-        f"{calm} or less {lag_back - r.killed_at:.1f} s after the kill",
+        f"monitor lag (messages behind, sampled every 0.5 s): at most {calm} before the "
+        f"kill, peak {peak} {peak_at - r.killed_at:.1f} s after it, back to {calm} or less "
+        f"{lag_back - r.killed_at:.1f} s after the kill",
         "drift events (kind, window from the shifted one): " + ", ".join(
             f"{e.kind} {e.window_start - r.shifted_window:+.0f} s" for e in r.drift)
         + f"; retrains that trained: {len(r.retrains)}; versions: {r.versions}",

@@ -30,6 +30,7 @@ from typing import Any
 import faust
 from prometheus_client import REGISTRY
 
+from driftline.kafka import create_internal_topics
 from driftline.process import tune_gc
 from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
@@ -255,8 +256,15 @@ def run(settings: MonitorSettings) -> None:
         factor = cluster_replication(settings.kafka, timeout=60)
         settings = settings.model_copy(update={
             "kafka": settings.kafka.model_copy(update={"replication_factor": factor})})
-    # before faust joins its group: it assigns only the topics that exist by then
-    create_own_topics(settings.kafka, f"{settings.kafka.topic_prefix}{settings.monitor_app_id}")
+    # Before faust joins its group: it assigns only the topics its cluster metadata lists by
+    # then, and on a cluster a topic faust has just created may not be listed yet (a policy
+    # table without its changelog partition crashes the publisher on every restart).
+    app_id = f"{settings.kafka.topic_prefix}{settings.monitor_app_id}"
+    create_own_topics(settings.kafka, app_id)
+    create_internal_topics(settings.kafka, {
+        f"{app_id}-policy-changelog": (1, {"cleanup.policy": "compact"}),
+        f"{app_id}-__assignor-__leader": (1, {}),
+    })
     monitor = build_monitor(settings)
     if isinstance(monitor.sources, SourceProcesses):
         # now, not when faust has started: their imports take seconds, faust's start too

@@ -425,7 +425,9 @@ def _say(r: Run, path: Path) -> None:
                  if a.sent <= r.killed_at + 5 and a.answered >= r.killed_at]
     before = [lag for t, lag in load.lag if t < r.killed_at]
     calm = max(before, default=0)
-    after = [(t, lag) for t, lag in load.lag if t >= r.killed_at]
+    # from the kill until a little after every replica is back in sync (the shift after it
+    # makes lag of its own)
+    after = [(t, lag) for t, lag in load.lag if r.killed_at <= t <= r.in_sync_at + 5]
     peak_at, peak = max(after, key=lambda sample: sample[1], default=(r.killed_at, 0))
     lag_back = next((t for t, lag in after if t > peak_at and lag <= calm), float("nan"))
     lines = [
@@ -447,7 +449,8 @@ def _say(r: Run, path: Path) -> None:
         f"restarted and registered {r.restarted_at - r.killed_at:.1f} s, every replica in "
         f"sync {r.in_sync_at - r.killed_at:.1f} s after the kill",
         f"monitor lag (messages behind, sampled every 0.5 s): at most {calm} before the "
-        f"kill, peak {peak} {peak_at - r.killed_at:.1f} s after it, back to {calm} or less "
+        f"kill; until 5 s after all replicas were in sync, peak {peak} "
+        f"{peak_at - r.killed_at:.1f} s after the kill, back to {calm} or less "
         f"{lag_back - r.killed_at:.1f} s after the kill",
         "drift events (kind, window from the shifted one): " + ", ".join(
             f"{e.kind} {e.window_start - r.shifted_window:+.0f} s" for e in r.drift)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import typer
 
@@ -52,14 +53,31 @@ def kafka_fetch() -> None:
     typer.echo(f"Kafka {local.version}: {len(jars)} jars resolved from the Maven cache")
 
 
+_BROKERS = typer.Option(
+    None, "--brokers", min=1, max=3,
+    help="1 (one broker) or 3 (a local KRaft cluster); default DRIFTLINE_KAFKA_LOCAL_BROKERS.",
+)
+
+
+def _local(settings: DriftlineSettings, brokers: int | None) -> Any:
+    """The local broker or cluster that ``settings`` (and ``--brokers``) name."""
+    from driftline.localcluster import LocalCluster
+    from driftline.localkafka import LocalKafka
+
+    count = settings.kafka.local_brokers if brokers is None else brokers
+    if count not in (1, 3):
+        raise typer.BadParameter("--brokers is 1 or 3")
+    return LocalKafka(settings) if count == 1 else LocalCluster(settings)
+
+
 @kafka_app.command("start")
 def kafka_start(
     timeout: float = typer.Option(90.0, help="Seconds to wait for the broker to answer."),
+    brokers: int | None = _BROKERS,
 ) -> None:
-    """Start the local broker and wait until it answers a metadata request."""
+    """Start the local broker, or the three nodes of the local cluster, and wait until it
+    answers a metadata request (the cluster: until it lists all three brokers)."""
     import time
-
-    from driftline.localkafka import LocalKafka
 
     settings = _settings()
     if not settings.kafka.uses_local_broker:
@@ -69,25 +87,29 @@ def kafka_start(
         )
         return
     began = time.monotonic()
-    status = LocalKafka(settings).start(timeout=timeout)
+    status = _local(settings, brokers).start(timeout=timeout)
     typer.echo(f"{status.describe()} [ready in {time.monotonic() - began:.1f}s]")
 
 
 @kafka_app.command("stop")
 def kafka_stop() -> None:
-    """Stop the local broker (SIGTERM, then SIGKILL after 30 s)."""
-    from driftline.localkafka import LocalKafka
-
-    stopped = LocalKafka(_settings()).stop()
-    typer.echo("local Kafka stopped" if stopped else "local Kafka was not running")
+    """Stop the local broker and every node of the local cluster (SIGTERM, then SIGKILL
+    after 30 s)."""
+    settings = _settings()
+    stopped = {what: _local(settings, count).stop() for what, count in
+               (("local Kafka", 1), ("local Kafka cluster", 3))}
+    for what, was in stopped.items():
+        if was:
+            typer.echo(f"{what} stopped")
+    if not any(stopped.values()):
+        typer.echo("local Kafka was not running")
 
 
 @kafka_app.command("status")
-def kafka_status() -> None:
-    """Show whether the local broker runs and answers. Exit code 1 when it does not."""
-    from driftline.localkafka import LocalKafka
-
-    status = LocalKafka(_settings()).status()
+def kafka_status(brokers: int | None = _BROKERS) -> None:
+    """Show whether the local broker (or cluster) runs and answers. Exit code 1 when it does
+    not."""
+    status = _local(_settings(), brokers).status()
     typer.echo(status.describe())
     raise typer.Exit(0 if status.answering else 1)
 

@@ -1,6 +1,9 @@
 """The embedded local broker: one Apache Kafka 4.x node in KRaft mode, run from the official
 jars that Maven resolves from Maven Central (``deploy/kafka/pom.xml``), with its data under
 ``<home>/kafka``. Used when ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` is unset.
+
+:class:`LocalKafka` runs one node; :class:`NodeSpec` says which (its id, ports, the quorum's
+voters and its folder), so that :mod:`driftline.localcluster` runs three of them as a cluster.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from driftline.errors import BrokerUnavailableError, LocalKafkaError
 from driftline.kafka.admin import wait_for_broker
 from driftline.settings import DriftlineSettings, KafkaSettings
 
-__all__ = ["LocalKafka", "LocalKafkaStatus", "find_pom"]
+__all__ = ["LocalKafka", "LocalKafkaStatus", "NodeSpec", "alive", "find_pom", "new_cluster_id"]
 
 _REPO_POM = Path(__file__).resolve().parents[1] / "deploy" / "kafka" / "pom.xml"
 
@@ -37,6 +40,29 @@ def find_pom() -> Path:
             "DRIFTLINE_KAFKA_POM to deploy/kafka/pom.xml"
         )
     return pom
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of a local KRaft cluster: broker and controller in one process.
+
+    ``voters`` is the static controller quorum (``id@host:port,...``); ``cluster_size`` sets
+    the replication of the internal topics (3 with ``min.insync.replicas`` 2 on three nodes).
+    """
+
+    node_id: int
+    port: int
+    controller_port: int
+    voters: str
+    root: Path
+    cluster_size: int = 1
+
+    @classmethod
+    def single(cls, settings: DriftlineSettings) -> NodeSpec:
+        """The one node of ``driftline kafka start`` with a single broker."""
+        k = settings.kafka
+        return cls(1, k.local_port, k.local_controller_port,
+                   f"1@127.0.0.1:{k.local_controller_port}", settings.home.resolve() / "kafka")
 
 
 @dataclass(frozen=True)
@@ -61,10 +87,11 @@ class LocalKafkaStatus:
 class LocalKafka:
     """Fetch, format, start, stop and inspect the local broker."""
 
-    def __init__(self, settings: DriftlineSettings) -> None:
+    def __init__(self, settings: DriftlineSettings, node: NodeSpec | None = None) -> None:
         self._settings = settings
         self._kafka = settings.kafka
-        self.root = settings.home.resolve() / "kafka"
+        self.node = node or NodeSpec.single(settings)
+        self.root = self.node.root
         self.data_dir = self.root / "data"
         self.log_dir = self.root / "logs"
         self.pid_file = self.root / "broker.pid"
@@ -82,7 +109,12 @@ class LocalKafka:
 
     @property
     def bootstrap(self) -> str:
-        return f"127.0.0.1:{self._kafka.local_port}"
+        return f"127.0.0.1:{self.node.port}"
+
+    @property
+    def name(self) -> str:
+        """"the broker", or "node <id>" in a cluster: how messages name it."""
+        return "the broker" if self.node.cluster_size == 1 else f"node {self.node.node_id}"
 
     # -- jars -------------------------------------------------------------------------------
 
@@ -91,7 +123,8 @@ class LocalKafka:
         self._require_java()
         pom_bytes = self.pom.read_bytes()
         digest = hashlib.sha256(pom_bytes).hexdigest()[:16]
-        cache = self.root / f"classpath-{digest}.txt"
+        # one cache per home, shared by the single broker and the cluster's nodes
+        cache = self._settings.home.resolve() / "kafka" / f"classpath-{digest}.txt"
         if cache.is_file():
             jars = [Path(p) for p in cache.read_text().split(os.pathsep) if p]
             if jars and all(j.is_file() for j in jars):
@@ -103,8 +136,8 @@ class LocalKafka:
                 "`apt-get install maven`, macOS: `brew install maven`), or point driftline at "
                 "an existing cluster with DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS"
             )
-        self.root.mkdir(parents=True, exist_ok=True)
-        out = self.root / "classpath.tmp"
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        out = cache.parent / f"classpath-{os.getpid()}.tmp"
         cmd = [
             mvn, "-q", "-B", "-f", str(self.pom), "dependency:build-classpath",
             f"-Dmdep.outputFile={out}",
@@ -137,7 +170,9 @@ class LocalKafka:
     # -- configuration ----------------------------------------------------------------------
 
     def _write_config(self) -> None:
-        k = self._kafka
+        n = self.node
+        # internal topics on every node of a three-node cluster; an acknowledged write on two
+        replicas, min_isr = (3, 2) if n.cluster_size >= 3 else (1, 1)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self.properties.write_text(
@@ -145,22 +180,25 @@ class LocalKafka:
                 [
                     "# written by `driftline kafka start`; edits are overwritten",
                     "process.roles=broker,controller",
-                    "node.id=1",
-                    f"controller.quorum.voters=1@127.0.0.1:{k.local_controller_port}",
-                    f"listeners=PLAINTEXT://127.0.0.1:{k.local_port},"
-                    f"CONTROLLER://127.0.0.1:{k.local_controller_port}",
-                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{k.local_port}",
+                    f"node.id={n.node_id}",
+                    f"controller.quorum.voters={n.voters}",
+                    f"listeners=PLAINTEXT://127.0.0.1:{n.port},"
+                    f"CONTROLLER://127.0.0.1:{n.controller_port}",
+                    f"advertised.listeners=PLAINTEXT://127.0.0.1:{n.port}",
                     "controller.listener.names=CONTROLLER",
                     "inter.broker.listener.name=PLAINTEXT",
                     "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
                     f"log.dirs={self.data_dir}",
                     "num.partitions=1",
-                    "offsets.topic.replication.factor=1",
+                    f"offsets.topic.replication.factor={replicas}",
                     "offsets.topic.num.partitions=10",
-                    "transaction.state.log.replication.factor=1",
-                    "transaction.state.log.min.isr=1",
-                    "share.coordinator.state.topic.replication.factor=1",
-                    "share.coordinator.state.topic.min.isr=1",
+                    f"transaction.state.log.replication.factor={replicas}",
+                    f"transaction.state.log.min.isr={min_isr}",
+                    f"share.coordinator.state.topic.replication.factor={replicas}",
+                    f"share.coordinator.state.topic.min.isr={min_isr}",
+                    # topics created without a factor (auto-created ones, say)
+                    f"default.replication.factor={replicas}",
+                    f"min.insync.replicas={min_isr}",
                     "group.initial.rebalance.delay.ms=0",
                     # A restarted single node waits for its previous registration's session to
                     # expire before it may register again: keep that wait short.
@@ -215,10 +253,10 @@ class LocalKafka:
             main, *args,
         ]
 
-    def _format_once(self, jars: list[Path]) -> None:
+    def _format_once(self, jars: list[Path], cluster_id: str | None = None) -> None:
         if (self.data_dir / "meta.properties").is_file():
             return
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = cluster_id or new_cluster_id()
         # "--cluster-id=<id>": a base64url id may start with "-", which the tool's argument
         # parser would otherwise take for an option.
         cmd = self._java_cmd(
@@ -285,15 +323,33 @@ class LocalKafka:
         if self._pid() is not None:
             wait_for_broker(self._local_settings(), timeout=timeout)
             return self.status()
-        for port in (self._kafka.local_port, self._kafka.local_controller_port):
+        proc, began = self.launch(self.fetch())
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.check_started(proc, began)
+            try:
+                wait_for_broker(self._local_settings(), timeout=1.0)
+                return self.status()
+            except BrokerUnavailableError:
+                continue
+        self.stop()
+        raise LocalKafkaError(
+            f"the broker did not answer within {timeout:.0f}s; last log lines:\n{self._log_tail()}"
+        )
+
+    def launch(
+        self, jars: list[Path], cluster_id: str | None = None
+    ) -> tuple[subprocess.Popen[bytes], dict[str, int]]:
+        """Write the configuration, format the data folder once (with ``cluster_id``, a new
+        one if None) and start the node's process without waiting for it. Returns the
+        process and where this start's lines begin in each log (for :meth:`check_started`)."""
+        for port in (self.node.port, self.node.controller_port):
             if self._port_taken(port):
                 raise LocalKafkaError(
                     f"port {port} on 127.0.0.1 is in use by another process; stop it or set "
                     "DRIFTLINE_KAFKA_LOCAL_PORT / DRIFTLINE_KAFKA_LOCAL_CONTROLLER_PORT"
                 )
-        jars = self.fetch()
-        self._write_config()
-        self._format_once(jars)
+        self.prepare(jars, cluster_id)
         # where this start's lines begin in each log (both are appended to across starts)
         began = {name: self._log_size(name) for name in _LOGS}
         stdout = open(self.log_dir / "stdout.log", "ab")  # noqa: SIM115 - handed to the child
@@ -307,29 +363,47 @@ class LocalKafka:
         stdout.close()
         self._process = proc
         self.pid_file.write_text(str(proc.pid))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                self.pid_file.unlink(missing_ok=True)
-                tail = self._log_tail()
-                hint = ""
-                # the bind error comes before the shutdown's lines, often above the tail
-                if "BindException" in self._logged_since(began):
-                    hint = (" (a listener port was taken; a port from 32768 up can be held "
-                            "for a moment by an outgoing connection: pick ports below that)")
-                raise LocalKafkaError(
-                    f"the broker exited with code {proc.returncode} while starting{hint}; last "
-                    f"log lines:\n{tail}"
-                )
-            try:
-                wait_for_broker(self._local_settings(), timeout=1.0)
-                return self.status()
-            except BrokerUnavailableError:
-                continue
-        self.stop()
+        return proc, began
+
+    def prepare(self, jars: list[Path], cluster_id: str | None = None) -> None:
+        """Write the configuration and format the data folder unless it was."""
+        self._write_config()
+        self._format_once(jars, cluster_id)
+
+    def check_started(self, proc: subprocess.Popen[bytes], began: dict[str, int]) -> None:
+        """Raise LocalKafkaError, with the log's last lines, if ``proc`` exited."""
+        if proc.poll() is None:
+            return
+        self.pid_file.unlink(missing_ok=True)
+        tail = self._log_tail()
+        hint = ""
+        # the bind error comes before the shutdown's lines, often above the tail
+        if "BindException" in self._logged_since(began):
+            hint = (" (a listener port was taken; a port from 32768 up can be held "
+                    "for a moment by an outgoing connection: pick ports below that)")
         raise LocalKafkaError(
-            f"the broker did not answer within {timeout:.0f}s; last log lines:\n{self._log_tail()}"
+            f"{self.name} exited with code {proc.returncode} while starting{hint}; last log "
+            f"lines:\n{tail}"
         )
+
+    def pid(self) -> int | None:
+        """The node's process id while it runs, else None."""
+        return self._pid()
+
+    def kill(self) -> bool:
+        """SIGKILL the node (a crash: no controlled shutdown). False if it was not running."""
+        pid = self._pid()
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while alive(pid):
+            time.sleep(0.05)
+        if self._process is not None and self._process.pid == pid:
+            self._process.poll()
+            self._process = None
+        self.pid_file.unlink(missing_ok=True)
+        return True
 
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop the broker cleanly (SIGTERM, then SIGKILL after ``timeout``).
@@ -341,12 +415,12 @@ class LocalKafka:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and _alive(pid):
+        while time.monotonic() < deadline and alive(pid):
             time.sleep(0.1)
-        if _alive(pid):
+        if alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-            while _alive(pid):
+            while alive(pid):
                 time.sleep(0.05)
         if self._process is not None and self._process.pid == pid:
             self._process.poll()  # already reaped by _alive: records it as done
@@ -381,7 +455,12 @@ class LocalKafka:
 _LOGS = ("stdout.log", "server.log")
 
 
-def _alive(pid: int) -> bool:
+def new_cluster_id() -> str:
+    """A fresh KRaft cluster id (16 random bytes, base64url without padding)."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
+def alive(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie; reaps it if it is our child."""
     with contextlib.suppress(ChildProcessError):
         done, _ = os.waitpid(pid, os.WNOHANG)

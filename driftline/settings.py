@@ -84,10 +84,11 @@ class KafkaSettings(BaseSettings):
         description="Partitions of the co-partitioned topics (transactions, predictions, "
         "labels, labeled) when driftline creates them.",
     )
-    replication_factor: int = Field(
-        default=1, ge=1, le=10,
-        description="Replication factor of the topics driftline creates; raise it on a "
-        "real cluster.",
+    replication_factor: int | None = Field(
+        default=None, ge=1, le=10,
+        description="Replication factor of the topics driftline creates (unset: 3 when the "
+        "cluster has three brokers or more, else 1). With 3 or more, driftline's topics get "
+        "min.insync.replicas=2.",
     )
 
     local_port: int = Field(
@@ -98,7 +99,15 @@ class KafkaSettings(BaseSettings):
         description="KRaft controller listener port of the local broker.",
     )
     local_heap: str = Field(
-        default="512m", description="Java heap of the local broker (-Xms and -Xmx)."
+        default="512m",
+        description="Java heap of the local broker (-Xms and -Xmx), of each node of a local "
+        "cluster.",
+    )
+    local_brokers: int = Field(
+        default=1, ge=1, le=3,
+        description="Nodes `driftline kafka start` runs: 1, or 3 (a local KRaft cluster of "
+        "three combined broker and controller nodes; node i listens on local_port + 2i and "
+        "local_controller_port + 2i).",
     )
 
     @field_validator("bootstrap_servers")
@@ -108,6 +117,13 @@ class KafkaSettings(BaseSettings):
             return None
         return value.strip()
 
+    @field_validator("local_brokers")
+    @classmethod
+    def _one_or_three(cls, value: int) -> int:
+        if value not in (1, 3):
+            raise ValueError("DRIFTLINE_KAFKA_LOCAL_BROKERS is 1 (one broker) or 3 (a cluster)")
+        return value
+
     @model_validator(mode="after")
     def _check_sasl(self) -> KafkaSettings:
         if self.security_protocol.startswith("SASL") and self.sasl_mechanism is None:
@@ -115,14 +131,37 @@ class KafkaSettings(BaseSettings):
                 "DRIFTLINE_KAFKA_SECURITY_PROTOCOL is SASL_* but DRIFTLINE_KAFKA_SASL_MECHANISM "
                 "is unset; set it to PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"
             )
-        if self.local_port == self.local_controller_port:
-            raise ValueError("DRIFTLINE_KAFKA_LOCAL_PORT and _LOCAL_CONTROLLER_PORT must differ")
+        ports = [p for node in range(self.local_brokers) for p in self.local_node_ports(node)]
+        if len(set(ports)) != len(ports):
+            raise ValueError(
+                "DRIFTLINE_KAFKA_LOCAL_PORT and _LOCAL_CONTROLLER_PORT must differ, and with "
+                "DRIFTLINE_KAFKA_LOCAL_BROKERS=3 the ports local_port + 2i and "
+                "local_controller_port + 2i (i = 0, 1, 2) too: set the controller port to "
+                "local_port + 1"
+            )
+        if max(ports) > 65535:
+            raise ValueError("the local cluster's ports run past 65535: lower the local ports")
         return self
+
+    def local_node_ports(self, node: int) -> tuple[int, int]:
+        """(client, controller) ports of the local cluster's node ``node`` (0-based).
+
+        >>> KafkaSettings(local_port=9092, local_controller_port=9093).local_node_ports(2)
+        (9096, 9097)
+        """
+        return self.local_port + 2 * node, self.local_controller_port + 2 * node
 
     @property
     def bootstrap(self) -> str:
-        """The bootstrap servers string both clients use."""
-        return self.bootstrap_servers or f"127.0.0.1:{self.local_port}"
+        """The bootstrap servers string both clients use: every node of the local cluster
+        when none is given, so a client starts while any one of them is down.
+
+        >>> KafkaSettings(local_port=9092, local_brokers=3).bootstrap
+        '127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096'
+        """
+        return self.bootstrap_servers or ",".join(
+            f"127.0.0.1:{self.local_node_ports(node)[0]}" for node in range(self.local_brokers)
+        )
 
     @property
     def uses_local_broker(self) -> bool:

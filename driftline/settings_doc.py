@@ -133,6 +133,11 @@ DIRECT_VARIABLES: tuple[DirectVariable, ...] = (
         "Port of the local broker the test session starts.", "tests",
     ),
     DirectVariable(
+        "DRIFTLINE_TEST_CLUSTER_PORT", "`29492`",
+        "First port of the local three-broker cluster of the `cluster` tests (its nodes use "
+        "this port and the five above it).", "tests",
+    ),
+    DirectVariable(
         "DRIFTLINE_TEST_DOCKER", "`1`",
         "`1`: the tests use testcontainers' Kafka where a Docker engine answers; `0`: never.",
         "tests",

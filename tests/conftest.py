@@ -5,6 +5,9 @@ Integration tests run against a real Kafka broker, chosen in this order:
 answers; else the local broker (``driftline.localkafka``) started for the session on its own
 ports and data folder, and stopped at the end if this session started it.
 Every test gets its own topics (a uuid prefix) and consumer groups.
+
+Tests marked ``cluster`` share one local three-broker cluster (:func:`kafka_cluster`),
+started the first time one asks for it, on ports of its own, and stopped at the end.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
@@ -22,6 +26,9 @@ from driftline.kafka.admin import create_topics, delete_topics, wait_for_broker
 from driftline.settings import DriftlineSettings, KafkaSettings
 from driftline.topics import TOPICS, TopicSpec, topic_name
 
+if TYPE_CHECKING:
+    from driftline.localcluster import LocalCluster
+
 REPO = Path(__file__).resolve().parents[1]
 # Below Linux's ephemeral range (32768-60999 by default): a port in it can be held for a moment
 # by an outgoing connection, and the broker then fails to bind it (seen once, on 39392).
@@ -29,6 +36,12 @@ TEST_PORT = int(os.environ.get("DRIFTLINE_TEST_KAFKA_PORT", "29092"))
 # One data folder per port: a session on another port never meets the broker (or the lock on
 # its data) of a session on the default one, even one left running by a killed session.
 TEST_HOME = REPO / ".driftline" / ("test" if TEST_PORT == 29092 else f"test-{TEST_PORT}")
+
+# The local three-broker cluster of the ``cluster`` tests: nodes on CLUSTER_PORT + 2i (clients)
+# and CLUSTER_PORT + 2i + 1 (controllers), i = 0, 1, 2; a data folder of its own per port.
+CLUSTER_PORT = int(os.environ.get("DRIFTLINE_TEST_CLUSTER_PORT", "29492"))
+CLUSTER_HOME = REPO / ".driftline" / f"test-cluster-{CLUSTER_PORT}"
+CLUSTER_HEAP = "384m"  # per node: three nodes in about 1.5 GB with the JVMs' own memory
 
 # Hypothesis keeps what it stores (found examples, constants) under driftline's home, not in
 # the working directory.
@@ -91,6 +104,27 @@ def kafka_bootstrap() -> Iterator[str]:
         os.environ.pop("DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS", None)
         if started_here:
             local.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_cluster() -> Iterator[LocalCluster]:
+    """A fresh local KRaft cluster of three combined broker and controller nodes for the
+    session (``driftline kafka start --brokers 3``), stopped at the end. Tests that kill a node
+    start it again before they end (``kafka_cluster.start()`` starts only what is down)."""
+    from driftline.localcluster import LocalCluster
+
+    cluster = LocalCluster(DriftlineSettings(
+        home=CLUSTER_HOME,
+        kafka=KafkaSettings(bootstrap_servers=None, local_port=CLUSTER_PORT,
+                            local_controller_port=CLUSTER_PORT + 1, local_heap=CLUSTER_HEAP),
+    ))
+    cluster.stop()  # one a killed session left behind
+    shutil.rmtree(cluster.root, ignore_errors=True)
+    cluster.start(timeout=240)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

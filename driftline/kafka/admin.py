@@ -18,11 +18,14 @@ from driftline.topics import TOPICS, TopicSpec, topic_name
 
 __all__ = [
     "TopicInfo",
+    "cluster_metadata",
+    "cluster_replication",
     "create_internal_topics",
     "create_topics",
     "delete_topics",
     "describe_topics",
     "end_offsets",
+    "replication",
     "wait_for_broker",
     "watermarks",
 ]
@@ -37,6 +40,12 @@ def _admin(settings: KafkaSettings, quiet: bool = False) -> AdminClient:
     if quiet:  # connection refusals while waiting are expected: keep them off stderr
         conf["logger"] = _probe_log
     return AdminClient(conf)
+
+
+def cluster_metadata(settings: KafkaSettings, timeout: float = 2.0) -> ClusterMetadata:
+    """The cluster's metadata (brokers, topics) as it answers now; KafkaException if no
+    broker answers within ``timeout``."""
+    return _admin(settings, quiet=True).list_topics(timeout=timeout)
 
 
 def wait_for_broker(settings: KafkaSettings, timeout: float = 30.0) -> ClusterMetadata:
@@ -87,19 +96,46 @@ def create_internal_topics(
     return _create(settings, topics, timeout)
 
 
+def replication(settings: KafkaSettings, brokers: int) -> tuple[int, dict[str, str]]:
+    """Replication factor and extra topic configuration of the topics driftline creates on
+    a cluster of ``brokers`` answering brokers: ``DRIFTLINE_KAFKA_REPLICATION_FACTOR`` if set,
+    else 3 on three brokers or more and 1 below; with 3 or more, ``min.insync.replicas=2``
+    (an acknowledged write is on two brokers, and one broker may be down).
+
+    >>> replication(KafkaSettings(), 3)
+    (3, {'min.insync.replicas': '2'})
+    >>> replication(KafkaSettings(), 1)
+    (1, {})
+    >>> replication(KafkaSettings(replication_factor=2), 3)
+    (2, {})
+    """
+    factor = settings.replication_factor or (3 if brokers >= 3 else 1)
+    return factor, ({"min.insync.replicas": "2"} if factor >= 3 else {})
+
+
+def cluster_replication(settings: KafkaSettings, timeout: float = 10.0) -> int:
+    """The replication factor :func:`replication` gives on the cluster as it answers now."""
+    if settings.replication_factor:
+        return settings.replication_factor
+    brokers = len(wait_for_broker(settings, timeout=timeout).brokers)
+    return replication(settings, brokers)[0]
+
+
 def _create(
     settings: KafkaSettings, topics: dict[str, tuple[int, dict[str, str]]], timeout: float
 ) -> dict[str, str]:
     admin = _admin(settings)
-    existing = set(admin.list_topics(timeout=timeout).topics)
+    metadata = admin.list_topics(timeout=timeout)
+    existing = set(metadata.topics)
+    factor, replicated = replication(settings, len(metadata.brokers))
     result: dict[str, str] = {}
     wanted: list[NewTopic] = []
     for name, (partitions, config) in topics.items():
         if name in existing:
             result[name] = "exists"
             continue
-        wanted.append(NewTopic(name, num_partitions=partitions,
-                               replication_factor=settings.replication_factor, config=config))
+        wanted.append(NewTopic(name, num_partitions=partitions, replication_factor=factor,
+                               config={**replicated, **config}))
     if wanted:
         for name, future in admin.create_topics(wanted, operation_timeout=timeout).items():
             try:

@@ -30,6 +30,7 @@ from typing import Any
 import faust
 from prometheus_client import REGISTRY
 
+from driftline.kafka import create_internal_topics
 from driftline.logs import configure_logging
 from driftline.process import tune_gc
 from monitor.merging.merge import WindowMerger
@@ -45,7 +46,7 @@ from monitor.worker.metrics import (
 from monitor.worker.publisher import WindowPublisher, read_partials
 from monitor.worker.report_server import ReportPages, report_link, serve
 from monitor.worker.source_host import SourceProcesses, SourceThread
-from monitor.worker.source_loop import SourceLoop, internal_topics
+from monitor.worker.source_loop import SourceLoop, create_own_topics, internal_topics
 
 __all__ = ["Monitor", "build_monitor", "report_pages"]
 
@@ -132,7 +133,7 @@ def faust_app(settings: MonitorSettings, app_id: str) -> faust.App:
         datadir=str(datadir).replace("{", "{{").replace("}", "}}"),
         store="memory://",
         topic_partitions=k.partitions,
-        topic_replication_factor=k.replication_factor,
+        topic_replication_factor=k.replication_factor or 1,  # resolved by run()
         key_serializer="raw",
         value_serializer="raw",
         web_enabled=False,
@@ -251,6 +252,21 @@ def report_pages(settings: MonitorSettings) -> ReportPages:
 
 def run(settings: MonitorSettings) -> None:
     """Run the monitor worker until interrupted."""
+    if settings.kafka.replication_factor is None:  # faust creates topics of its own too
+        from driftline.kafka.admin import cluster_replication
+
+        factor = cluster_replication(settings.kafka, timeout=60)
+        settings = settings.model_copy(update={
+            "kafka": settings.kafka.model_copy(update={"replication_factor": factor})})
+    # Before faust joins its group: it assigns only the topics its cluster metadata lists by
+    # then, and on a cluster a topic faust has just created may not be listed yet (a policy
+    # table without its changelog partition crashes the publisher on every restart).
+    app_id = f"{settings.kafka.topic_prefix}{settings.monitor_app_id}"
+    create_own_topics(settings.kafka, app_id)
+    create_internal_topics(settings.kafka, {
+        f"{app_id}-policy-changelog": (1, {"cleanup.policy": "compact"}),
+        f"{app_id}-__assignor-__leader": (1, {}),
+    })
     monitor = build_monitor(settings)
     if isinstance(monitor.sources, SourceProcesses):
         # now, not when faust has started: their imports take seconds, faust's start too

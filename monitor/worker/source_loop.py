@@ -39,6 +39,7 @@ from driftline.intake import decode_run
 from driftline.kafka import Consumer, Producer, create_internal_topics
 from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.partitioning import partitions_of
+from driftline.settings import KafkaSettings
 from driftline.topics import service_topic
 from monitor.settings import MonitorSettings
 from monitor.state.align import admit
@@ -52,7 +53,7 @@ from monitor.state.partition import (
 from monitor.worker.checkpoint import Checkpointer
 from monitor.worker.metrics import SourceMetrics
 
-__all__ = ["SourceLoop", "internal_topics"]
+__all__ = ["SourceLoop", "create_own_topics", "internal_topics"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,19 @@ def internal_topics(app_id: str) -> dict[str, str]:
     }
 
 
+def create_own_topics(kafka: KafkaSettings, app_id: str) -> None:
+    """Create the topics the source loop writes (the join changelog and the checkpoints,
+    compacted, one partition per source partition; the partials, one partition) unless they
+    exist. The worker calls it before faust joins its group too: a ``partials`` created after
+    faust's first assignment is left unassigned, and no window is ever judged."""
+    own = internal_topics(app_id)
+    create_internal_topics(kafka, {
+        own["join-changelog"]: (kafka.partitions, {"cleanup.policy": "compact"}),
+        own["checkpoints"]: (kafka.partitions, {"cleanup.policy": "compact"}),
+        own["partials"]: (1, {}),
+    })
+
+
 class SourceLoop:
     """Reads and applies the source topics for the partitions this worker owns."""
 
@@ -86,6 +100,7 @@ class SourceLoop:
         producer: Any = None,
     ) -> None:
         k = settings.kafka
+        self.app_id = app_id
         self.instance = instance  # which of the worker's source processes (0: the first)
         self.siblings = siblings  # how many the worker runs
         self.settings = settings
@@ -148,11 +163,7 @@ class SourceLoop:
     def run(self, stop: threading.Event) -> None:
         """Read, apply and checkpoint until ``stop`` is set; a last checkpoint on the way
         out. Any error propagates (the worker stops; a restart resumes at the checkpoint)."""
-        create_internal_topics(self.kafka, {
-            self.changelog: (self.kafka.partitions, {"cleanup.policy": "compact"}),
-            self.checkpoints: (self.kafka.partitions, {"cleanup.policy": "compact"}),
-            self.partials: (1, {}),
-        })
+        create_own_topics(self.kafka, self.app_id)
         # commits follow checkpoints; any consumer error stops the worker, whose restart
         # resumes at the last checkpoint
         consumer = self._consumer = Consumer(self.kafka, self.group, commit="manual",

@@ -118,7 +118,7 @@ def seed_sandbox(live_home: Path, sandbox_home: Path, name: str, version: str,
     configure(live_home)
     loaded = load_model(name, version, trusted_types=trusted_types)
     profile = load_profile(name, version)
-    configure(sandbox_home)
+    configure(sandbox_home, embedded=True)
     trusted = [*tagged_types(loaded.tags), *trusted_types]
     with mlflow.start_run(run_name=f"copy of {name} v{version}"):
         if loaded.metrics:
@@ -137,7 +137,7 @@ def run_sandbox(settings: RetrainerSettings, events: Sequence[DriftEvent],
     """Every event through the trigger policy and, when triggered, a retrain (see the module
     docstring); ``settings.home`` is the sandbox (seeded already). ``end``: the end of the
     backtest's range, where the last promotion's scoring stops."""
-    experiment_id = configure(settings.home)
+    experiment_id = configure(settings.home, embedded=True)
     source = HistorySource(pairs, margin=settings.retrain_read_margin)
     announcements = Announcements()
     # no waiting in wall time (the loop below waits in event time), and no drift report:

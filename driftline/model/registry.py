@@ -70,17 +70,19 @@ class RegistryError(DriftlineError):
 
 
 # mlflow.set_tracking_uri also exports MLFLOW_TRACKING_URI (for child processes), so the
-# variable is the user's choice when it differs from what configure() last set, or when
-# configure() last set it from the user's choice (a process may configure more than once).
+# variable is the user's choice when it differs from what configure() last set; that choice
+# is remembered, so a process that configures more than once (the scorer: its CLI, then its
+# service; a backtest: the live registry, then its sandbox, then the live one again) keeps it.
 _configured: str | None = None
-_configured_by_user = False
+_user: str | None = None
 
 
 def _user_uri() -> str | None:
+    global _user
     given = os.environ.get("MLFLOW_TRACKING_URI", "").strip()
-    if given and (given != _configured or _configured_by_user):
-        return given
-    return None
+    if given and given != _configured:
+        _user = given
+    return _user
 
 
 def tracking_uri(home: Path) -> str:
@@ -88,25 +90,28 @@ def tracking_uri(home: Path) -> str:
     return _user_uri() or f"sqlite:///{(Path(home) / 'mlflow' / 'mlflow.db').resolve()}"
 
 
-def configure(home: Path, experiment: str = DEFAULT_EXPERIMENT) -> str:
+def configure(home: Path, experiment: str = DEFAULT_EXPERIMENT, *,
+              embedded: bool = False) -> str:
     """Point this process's MLflow client at driftline's registry; return the experiment id.
 
     With the embedded default the experiment stores its artifacts in ``<home>/mlflow/artifacts``;
-    against a server the server decides where artifacts go.
+    against a server the server decides where artifacts go. ``embedded``: the sqlite file
+    under ``home`` whatever ``MLFLOW_TRACKING_URI`` says (a sandbox, which must never write
+    into the registry the user configured).
     """
     import mlflow
 
-    global _configured, _configured_by_user
+    global _configured
     # Artifact downloads draw progress bars on stderr; a service log has no use for them.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    embedded = _user_uri() is None
-    uri = tracking_uri(home)
+    user = _user_uri()
+    embedded = embedded or user is None
+    uri = f"sqlite:///{(Path(home) / 'mlflow' / 'mlflow.db').resolve()}" if embedded else user
     if embedded:
         (Path(home) / "mlflow").mkdir(parents=True, exist_ok=True)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     _configured = uri
-    _configured_by_user = not embedded
     client = mlflow.MlflowClient()
     found = client.get_experiment_by_name(experiment)
     if found is not None:

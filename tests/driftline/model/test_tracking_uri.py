@@ -13,7 +13,7 @@ from driftline.model import registry
 @pytest.fixture
 def fresh_registry_state(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(registry, "_configured", None)
-    monkeypatch.setattr(registry, "_configured_by_user", False)
+    monkeypatch.setattr(registry, "_user", None)
 
 
 def test_a_second_configure_keeps_the_users_tracking_uri(
@@ -38,3 +38,18 @@ def test_without_a_tracking_uri_the_embedded_registry_stays_embedded(
     # configure() exported the embedded URI; a second home is not its user's choice
     assert registry.tracking_uri(tmp_path / "b").endswith(str(tmp_path / "b" / "mlflow" /
                                                               "mlflow.db"))
+
+
+def test_a_sandbox_never_writes_into_the_users_registry_and_the_users_choice_survives_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fresh_registry_state: None
+) -> None:
+    import mlflow
+
+    given = f"sqlite:///{tmp_path / 'server.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", given)
+    registry.configure(tmp_path / "live")
+    registry.configure(tmp_path / "sandbox", embedded=True)  # a backtest's sandbox registry
+    sandbox = f"sqlite:///{(tmp_path / 'sandbox' / 'mlflow' / 'mlflow.db').resolve()}"
+    assert mlflow.get_tracking_uri() == sandbox
+    registry.configure(tmp_path / "live")  # back to the live registry: the user's
+    assert mlflow.get_tracking_uri() == given

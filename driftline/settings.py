@@ -156,7 +156,7 @@ class KafkaSettings(BaseSettings):
         """The bootstrap servers string both clients use: every node of the local cluster
         when none is given, so a client starts while any one of them is down.
 
-        >>> KafkaSettings(local_port=9092, local_brokers=3).bootstrap
+        >>> KafkaSettings(bootstrap_servers=None, local_port=9092, local_brokers=3).bootstrap
         '127.0.0.1:9092,127.0.0.1:9094,127.0.0.1:9096'
         """
         return self.bootstrap_servers or ",".join(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 from typing import Any, Literal
 
 from pythonjsonlogger.json import JsonFormatter
@@ -69,16 +70,10 @@ def json_formatter(service: str, static: dict[str, Any] | None = None) -> loggin
         static_fields={"service": service, "pid": os.getpid(), **(static or {})},
         json_ensure_ascii=False,
     )
-    formatter.converter = _utc
+    formatter.converter = time.gmtime
     formatter.default_time_format = "%Y-%m-%dT%H:%M:%S"
     formatter.default_msec_format = "%s.%03dZ"
     return formatter
-
-
-def _utc(seconds: float | None):
-    import time
-
-    return time.gmtime(seconds)
 
 
 def configure_logging(level: str, fmt: LogFormat = "text", *, service: str,

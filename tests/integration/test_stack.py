@@ -246,17 +246,10 @@ def _exercise_the_api(stack: Running) -> None:
         producer.flush()
 
 
-# Panel queries that may return nothing in a healthy run, each with why (strict: the test
-# fails once the query returns series, so the entry goes when its cause does). None today: a
-# failure counter whose labels are not known ahead (librdkafka's error names) is queried
-# with `or on() vector(0)`, a zero line while nothing failed.
-EMPTY_IN_A_HEALTHY_RUN: dict[str, str] = {}
-
-
 @pytest.fixture(scope="module")
 def panel_series(stack: Running) -> dict[str, int]:
     """Series each panel query returns over the run, once the loop has closed and the API
-    has been exercised (polled until every query not known to be empty returns series, or
+    has been exercised (polled until every query returns series, or
     for 30 s more)."""
     _new_champion(stack)  # the whole loop has run: drift, retrain, promotion
     _exercise_the_api(stack)
@@ -269,19 +262,13 @@ def panel_series(stack: Running) -> dict[str, int]:
                 "query": expr, "start": stack.began, "end": end, "step": "2s"}).json()
             assert answer["status"] == "success", f"{name}: {expr}: {answer}"
             counts[name] = len(answer["data"]["result"])
-        awaited = [n for n in counts if n not in EMPTY_IN_A_HEALTHY_RUN]
-        if all(counts[n] for n in awaited) or time.monotonic() > deadline:
+        if all(counts.values()) or time.monotonic() > deadline:
             return counts
         time.sleep(2.0)
 
 
 def _query_ids() -> list[Any]:
-    return [
-        pytest.param(name, id=name, marks=pytest.mark.xfail(
-            reason=EMPTY_IN_A_HEALTHY_RUN[name], strict=True))
-        if name in EMPTY_IN_A_HEALTHY_RUN else pytest.param(name, id=name)
-        for name, _expr in _dashboard_queries(60)
-    ]
+    return [pytest.param(name, id=name) for name, _expr in _dashboard_queries(60)]
 
 
 def test_the_dashboards_have_panel_queries() -> None:

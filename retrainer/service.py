@@ -236,9 +236,9 @@ class Retrainer:
     def _consume(self) -> None:
         s = self.settings
         try:
-            consumer = Consumer(
-                s.kafka, s.retrain_group, commit="manual", offset_reset=s.retrain_offset_reset
-            )
+            static = {"group.instance.id": s.retrain_instance_id} if s.retrain_instance_id else {}
+            consumer = Consumer(s.kafka, s.retrain_group, commit="manual",
+                                offset_reset=s.retrain_offset_reset, options=static)
         except BaseException as exc:
             self._failure = exc
             self._ready.set()

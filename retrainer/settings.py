@@ -185,6 +185,12 @@ class RetrainerSettings(DriftlineSettings):
         default="driftline-retrainer", min_length=1,
         description="Consumer group of the retrainer on drift-events.",
     )
+    retrain_instance_id: str | None = Field(
+        default=None,
+        description="A stable id for this retrainer in its consumer group (static group "
+        "membership): a restarted retrainer takes drift-events back at once instead of after "
+        "the dead member's session timeout. Unset: dynamic membership.",
+    )
     retrain_offset_reset: Literal["earliest", "latest"] = Field(
         default="earliest",
         description="Where a new consumer group starts on drift-events.",

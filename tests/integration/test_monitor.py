@@ -437,7 +437,7 @@ def test_a_shift_raises_one_covariate_event_and_the_stable_part_none(shifted_run
 
 
 @pytest.mark.parametrize(("instance_id", "processes"),
-                         [(None, "1"), ("worker-1", "2"), (None, "0")],
+                         [(None, "1"), ("worker-1", "2"), ("worker-1", "0")],
                          ids=["dynamic-membership", "static-membership-two-source-processes",
                               "source-loop-in-a-thread"])
 def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(

@@ -75,7 +75,8 @@ def test_a_worker_killed_mid_stream_raises_its_concept_event_at_the_same_pair(
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
     create_topics(kafka)
     register_model(tmp_path, "credit-risk", rows=4000)
-    one = {"DRIFTLINE_KAFKA_PARTITIONS": "1"}
+    # static membership: the restarted worker takes its partition back at once
+    one = {"DRIFTLINE_KAFKA_PARTITIONS": "1", "DRIFTLINE_MONITOR_INSTANCE_ID": "worker-1"}
     log = tmp_path / "monitor.log"
 
     # killed past the warm-up (1,000 pairs) and so close to the onset that fresh detectors

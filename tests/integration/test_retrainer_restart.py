@@ -37,6 +37,8 @@ def _start(home: Path, kafka: KafkaSettings, group: str, hold: Path,
         "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
         "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix,
         "DRIFTLINE_RETRAIN_GROUP": group,
+        # static membership: a restart takes drift-events back without the session timeout
+        "DRIFTLINE_RETRAIN_INSTANCE_ID": "retrainer-1",
         "DRIFTLINE_RETRAIN_METRICS_PORT": "0",
         "DRIFTLINE_RETRAIN_MIN_ROWS": "1000",
         "DRIFTLINE_RETRAIN_WINDOW": "3600",

@@ -30,7 +30,10 @@ from driftline.events import (
     TransactionEvent,
 )
 
-__all__ = ["TOPICS", "TopicSpec", "service_topic", "spec_for", "topic_name", "topic_names"]
+__all__ = [
+    "TOPICS", "TopicSpec", "service_topic", "spec_for", "spec_on_cluster", "topic_name",
+    "topic_names",
+]
 
 _WEEK_MS = 7 * 24 * 3600 * 1000
 _MONTH_MS = 30 * 24 * 3600 * 1000
@@ -106,6 +109,18 @@ def spec_for(name: str) -> TopicSpec:
     except KeyError:
         known = ", ".join(_BY_NAME)
         raise KeyError(f"unknown topic {name!r}; driftline's topics are: {known}") from None
+
+
+def spec_on_cluster(topic: str, prefix: str = "") -> TopicSpec | None:
+    """The spec of the table's topic named ``topic`` on the cluster under ``prefix``; None
+    for any other topic (a service's own, or another prefix's).
+
+    >>> spec_on_cluster("t1.labels", "t1.").key, spec_on_cluster("t2.labels", "t1.")
+    ('prediction_id', None)
+    """
+    if not topic.startswith(prefix):
+        return None
+    return _BY_NAME.get(topic[len(prefix):])
 
 
 def topic_name(topic: str | TopicSpec, prefix: str = "") -> str:

@@ -96,7 +96,8 @@ class Retrainer:
         self._tracker = CommitTracker()
         self._latest_event_time = 0.0
         self._producer = Producer(settings.kafka)
-        self._dead = DeadLetterWriter(self._producer, settings.topic("dead-letter"), "retrainer")
+        self._dead = DeadLetterWriter(self._producer, settings.topic("dead-letter"), "retrainer",
+                                      prefix=settings.kafka.topic_prefix)
         self._times = settings.time_range()
         self._http: Any = None
         self._runner: RetrainJob | None = None

@@ -153,7 +153,8 @@ class PredictionPublisher:
             },
             background_poll=True,
         )
-        self.dead_letters = DeadLetterWriter(self._producer, dead_letter_topic, "scorer")
+        self.dead_letters = DeadLetterWriter(self._producer, dead_letter_topic, "scorer",
+                                             prefix=kafka.topic_prefix)
         self._reachable = False
         self._probed = False
         self.fatal_error: str | None = None  # set once the producer hit a fatal error

@@ -19,7 +19,7 @@ from driftline.errors import ContractError
 from driftline.events import DEAD_LETTER_PREFIX, DeadLetter, now
 from driftline.kafka.producer import Producer
 from driftline.logs import fields
-from driftline.topics import TOPICS
+from driftline.topics import spec_on_cluster
 
 __all__ = ["DeadLetterWriter", "dead_letter_for"]
 
@@ -61,15 +61,16 @@ def dead_letter_for(
 
 
 class DeadLetterWriter:
-    """Writes failed messages to the dead-letter topic and counts them."""
+    """Writes failed messages to the dead-letter topic and counts them; each is logged with
+    its source offsets, and with the prediction id or model its key names when it comes from
+    a topic of the table under ``prefix``."""
 
-    def __init__(self, producer: Producer, topic: str, service: str) -> None:
+    def __init__(self, producer: Producer, topic: str, service: str, *, prefix: str = "") -> None:
         self._producer = producer
         self._topic = topic
         self._service = service
+        self._prefix = prefix
         self.count = 0
-        prefix = topic[: -len("dead-letter")] if topic.endswith("dead-letter") else ""
-        self._key_field = {prefix + spec.name: _KEY_FIELDS.get(spec.key) for spec in TOPICS}
 
     def send(
         self,
@@ -94,7 +95,8 @@ class DeadLetterWriter:
         self.count += 1
         context = fields(topic=source_topic, partition=partition, offset=offset,
                          error_field=letter.error_field or None)
-        key_field = self._key_field.get(source_topic)
+        spec = spec_on_cluster(source_topic, self._prefix)
+        key_field = _KEY_FIELDS.get(spec.key) if spec else None
         if key_field and key:
             context[key_field] = bytes(key[:256]).decode("utf-8", "replace")
         log.warning(

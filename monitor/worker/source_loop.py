@@ -138,7 +138,8 @@ class SourceLoop:
             "queue.buffering.max.messages": 2_000_000,
             "queue.buffering.max.kbytes": 1_048_576,
         })
-        self._dead = DeadLetterWriter(self._producer, k.topic("dead-letter"), "monitor")
+        self._dead = DeadLetterWriter(self._producer, k.topic("dead-letter"), "monitor",
+                                      prefix=k.topic_prefix)
         self._consumer: Consumer | None = None
         # partitions of each source topic, read at each assignment: a message whose key
         # hashes (murmur2) to another partition than the one it was read from is moved there

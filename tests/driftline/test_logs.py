@@ -75,7 +75,8 @@ def test_text_logs_stay_text_and_leave_librdkafka_on_its_own_output(restore_root
 
 
 def test_a_dead_letter_log_names_the_prediction_its_key_is(caplog):
-    writer = DeadLetterWriter(_Producer(), "t1.dead-letter", "monitor")  # type: ignore[arg-type]
+    writer = DeadLetterWriter(_Producer(), "t1.dead-letter", "monitor",  # type: ignore[arg-type]
+                              prefix="t1.")
     with caplog.at_level(logging.WARNING, "driftline.kafka.deadletter"):
         writer.send(ValueError("bad label"), source_topic="t1.labels", partition=3, offset=9,
                     key=b"p-42", value=b"{}")

@@ -39,8 +39,7 @@ from driftline.model.registry import configure
 from driftline.settings import KafkaSettings
 from producers.demo import Processes
 from producers.generator import GeneratorParams, LoanGenerator
-from tests.integration.test_scorer_broker_restart import free_ports
-from tests.scorer.support import register_model
+from tests.scorer.support import free_ports, register_model
 
 # the first test waits for the cluster and the whole scenario (a few minutes)
 pytestmark = [pytest.mark.cluster, pytest.mark.timeout(900)]

@@ -6,10 +6,7 @@ queued predictions are plainly in memory at the kill."""
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -20,8 +17,12 @@ import httpx
 from driftline.kafka import create_topics
 from driftline.settings import KafkaSettings
 from tests.driftline.model.support import APPLICATION
-from tests.integration.test_scorer_broker_restart import free_ports, wait_until
-from tests.scorer.support import predictions_on_topic, register_model
+from tests.scorer.support import (
+    predictions_on_topic,
+    register_model,
+    start_scorer,
+    wait_until,
+)
 
 LINGER_MS = 1500
 
@@ -33,28 +34,15 @@ def _killed_under_load(kafka_bootstrap: str, home: Path, publish: str) -> tuple[
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"t{uuid.uuid4().hex[:8]}.")
     create_topics(kafka)
-    (port,) = free_ports(1)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
-    env.update({
-        "DRIFTLINE_HOME": str(home), "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix, "DRIFTLINE_PORT": str(port),
-        "DRIFTLINE_PUBLISH": publish, "DRIFTLINE_ACK_TIMEOUT_S": "30",
-        "DRIFTLINE_KAFKA_CLIENT_OPTIONS": json.dumps({"linger.ms": LINGER_MS}),
-        "DRIFTLINE_LOG_LEVEL": "WARNING",
-    })
-    log = (home / f"scorer-{publish}.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "driftline.cli", "serve"], env=env,
-                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
+    scorer = start_scorer(
+        home, kafka, home / f"scorer-{publish}.log", DRIFTLINE_PUBLISH=publish,
+        DRIFTLINE_ACK_TIMEOUT_S="30", DRIFTLINE_LOG_LEVEL="WARNING",
+        DRIFTLINE_KAFKA_CLIENT_OPTIONS=json.dumps({"linger.ms": LINGER_MS}),
+    )
+    url = scorer.url
     answered: set[str] = set()
     lock = threading.Lock()
     stop = threading.Event()
-
-    def ready() -> bool:
-        try:
-            return httpx.get(f"{url}/ready", timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
 
     def traffic(worker: int) -> None:
         with httpx.Client(timeout=60) as client:
@@ -73,14 +61,13 @@ def _killed_under_load(kafka_bootstrap: str, home: Path, publish: str) -> tuple[
                                         for p in response.json()["predictions"])
 
     try:
-        wait_until(ready, 120, "the scorer to be ready")
+        scorer.wait_ready()
         senders = [threading.Thread(target=traffic, args=(w,)) for w in range(3)]
         for sender in senders:
             sender.start()
         wait_until(lambda: len(answered) >= 200, 120, "answers under load")
         time.sleep(LINGER_MS / 1000 * 2)
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(30)
+        scorer.signal(signal.SIGKILL, 30)
         with lock:
             given = set(answered)  # answered before the kill
         stop.set()
@@ -88,10 +75,7 @@ def _killed_under_load(kafka_bootstrap: str, home: Path, publish: str) -> tuple[
             sender.join(30)
     finally:
         stop.set()
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(30)
-        log.close()
+        scorer.signal(signal.SIGKILL, 30)
     return given, set(predictions_on_topic(kafka))
 
 

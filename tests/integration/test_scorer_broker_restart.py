@@ -6,7 +6,6 @@ Uses a broker of its own (separate ports and data folder) so stopping it disturb
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 import uuid
@@ -19,21 +18,15 @@ from driftline.localkafka import LocalKafka
 from driftline.settings import DriftlineSettings, KafkaSettings
 from scorer.app import create_app
 from tests.driftline.model.support import APPLICATION
-from tests.scorer.support import register_model, scorer_settings, wait_for_predictions
+from tests.scorer.support import (
+    free_ports,
+    register_model,
+    scorer_settings,
+    wait_for_predictions,
+    wait_until,
+)
 
 CAPACITY = 100
-
-
-def free_ports(count: int) -> list[int]:
-    """Ports nothing listens on now (other test sessions may run brokers on fixed ones)."""
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
 
 
 @pytest.fixture
@@ -52,14 +45,6 @@ def own_broker(tmp_path):
         yield local
     finally:
         local.stop()
-
-
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.1)
 
 
 def test_broker_restart_under_traffic_loses_no_prediction(own_broker: LocalKafka, tmp_path):

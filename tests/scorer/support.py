@@ -1,12 +1,20 @@
 """Helpers shared by the scorer's tests: a registered model in a throwaway registry, settings
-pointing at a test broker, and reading predictions back from the topic."""
+pointing at a test broker, a scorer process of its own, and reading predictions back from
+the topic."""
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import mlflow
 
 from driftline.events import PredictionEvent, decode
@@ -117,3 +125,65 @@ def predictions_on_topic(kafka: KafkaSettings) -> dict[str, PredictionEvent]:
         assert msg.key() == event.key
         found[event.prediction_id] = event
     return found
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on now (other test sessions may run brokers on fixed ones)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> None:
+    """Poll ``condition`` every 0.1 s until it is true; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+
+
+@dataclass
+class ScorerProcess:
+    """A ``driftline serve`` process of a test, in its own process group."""
+
+    proc: subprocess.Popen
+    url: str
+
+    def ready(self) -> bool:
+        """True once ``/ready`` answers 200."""
+        try:
+            return httpx.get(f"{self.url}/ready", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        wait_until(self.ready, timeout, "the scorer to be ready")
+
+    def signal(self, sig: int = signal.SIGTERM, timeout: float = 60.0) -> None:
+        """Send ``sig`` to the process group (if it still runs) and wait for the exit."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, sig)
+        self.proc.wait(timeout)
+
+
+def start_scorer(home: Path, kafka: KafkaSettings, log: Path, **env: str) -> ScorerProcess:
+    """Start ``driftline serve`` on a free port with ``home`` (its registry), the test
+    broker and topic prefix of ``kafka``, and ``DRIFTLINE_*`` overrides ``env``; its output
+    goes to ``log``. No other ``DRIFTLINE_*`` variable of the test process reaches it."""
+    (port,) = free_ports(1)
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("DRIFTLINE_")}
+    environ.update({
+        "DRIFTLINE_HOME": str(home), "DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS": kafka.bootstrap,
+        "DRIFTLINE_KAFKA_TOPIC_PREFIX": kafka.topic_prefix, "DRIFTLINE_PORT": str(port),
+        **env,
+    })
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "driftline.cli", "serve"], env=environ,
+                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    return ScorerProcess(proc, f"http://127.0.0.1:{port}")

@@ -53,11 +53,13 @@ class ConceptState(msgspec.Struct, kw_only=True):
 
 class Detection(NamedTuple):
     """A labeled prediction at which detectors saw an increase: its index in what was fed,
-    the detectors, and ADWIN's error-rate estimate right after it."""
+    the detectors, and ADWIN's error-rate estimate right after it and right before it (the
+    level the error rate rose from)."""
 
     index: int
     detectors: list[str]
     error_rate: float
+    error_rate_before: float
 
 
 class ConceptDriftDetector:
@@ -169,7 +171,7 @@ class ConceptDriftDetector:
                 if fired:
                     for name in fired:
                         self._detections[name] += 1
-                    out.append(Detection(i, fired, float(adwin.estimation)))
+                    out.append(Detection(i, fired, float(adwin.estimation), float(before)))
             else:
                 adwin_update(error)
                 ph_update(loss)

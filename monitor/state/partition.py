@@ -649,7 +649,8 @@ class PartitionState:
             for found in fired:
                 stats = [
                     FeatureStatistic(feature="error_rate", statistic=n, value=found.error_rate,
-                                     threshold=0.0, drifted=True, feature_type="metric")
+                                     threshold=found.error_rate_before, drifted=True,
+                                     feature_type="metric")
                     for n in found.detectors
                 ]
                 offset = at[found.index]

@@ -38,3 +38,14 @@ def test_no_alarm_during_warmup():
     assert alarms(ConceptDriftDetector(warmup=3000), stream(3, 6000, 500, 0.05, 0.6)) == []
     found = alarms(ConceptDriftDetector(warmup=100), stream(3, 6000, 500, 0.05, 0.6))
     assert found and 500 <= found[0][0] < 700
+
+
+def test_a_detection_says_from_which_error_rate_it_rose():
+    events = list(stream(1, 8000, 4000, 0.1, 0.35))
+    fired = ConceptDriftDetector().update_many([s for s, _ in events], [y for _, y in events])
+    adwin = [d for d in fired if "adwin" in d.detectors]
+    assert adwin, "no ADWIN detection"
+    first = adwin[0]
+    # before the cut: the whole window, mostly the old regime (0.1); after it: less of it
+    assert 0.05 < first.error_rate_before < 0.15
+    assert first.error_rate > first.error_rate_before

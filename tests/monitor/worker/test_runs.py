@@ -116,7 +116,7 @@ def _run_all(state: PartitionState, batches, *, one_by_one: bool) -> dict:
                 apply = state.on_predictions if topic == "predictions" else state.on_labels
                 step = apply(topic, offsets, events, raws)
                 joined = list(zip(step.labeled, step.prediction_raws, strict=True))
-                fired = [tuple(d) for d in detector.update_many(
+                fired = [tuple(d)[:3] for d in detector.update_many(
                     [x.prediction.score for x, _ in joined], [x.label for x, _ in joined])]
             labeled.extend(encode_labeled(x, r) for x, r in joined)
             detections.append(fired)

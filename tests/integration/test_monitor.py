@@ -63,13 +63,16 @@ class Fed:
 
 def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
           labels_first_every: int = 4, duplicate_every: int = 10, bad: bool = True,
-          hostile: bool = False, pace: float | None = None, fed: Fed | None = None) -> Fed:
+          hostile: bool = False, pace: float | None = None, fed: Fed | None = None,
+          hold: tuple[int, threading.Event] | None = None) -> Fed:
     """Stable then loan-amount-shifted traffic; labels 30 s after their prediction (every
     ``labels_first_every``-th label is written before its prediction), some labels twice,
     a bad message on each input topic, and a quiet tail that closes the last windows.
     ``hostile``: early on, each kind of hostile value on both topics and labels stamped in
     milliseconds, each between valid events of its partition (under a valid event's key).
-    ``pace``: at most this many predictions per wall second (a live stream)."""
+    ``pace``: at most this many predictions per wall second (a live stream).
+    ``hold``: ``(n, event)`` stops after ``n`` predictions until ``event`` is set (at most
+    240 s), then goes on at its pace."""
     gen = LoanGenerator(seed)
     fed = Fed() if fed is None else fed
     began = time.monotonic()
@@ -105,6 +108,11 @@ def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
                 fed.predictions[pid] = prediction
                 fed.labels[pid] = label
                 i += 1
+                if hold is not None and i == hold[0]:
+                    producer.flush()
+                    waited = time.monotonic()
+                    hold[1].wait(240)
+                    began += time.monotonic() - waited
                 if pace is not None and i % 100 == 0:
                     producer.flush()
                     time.sleep(max(0.0, began + i / pace - time.monotonic()))
@@ -505,8 +513,9 @@ def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts
     labeled_topic = f"{kafka.topic_prefix}labeled"
     procs = [_start(registry_home, kafka, app_id, logs[0])]
     fed = Fed()
+    joined = threading.Event()  # the stream waits at 20,000 for the second worker
     feeder = threading.Thread(target=_feed, args=(kafka,), kwargs=dict(
-        stable=30000, shifted=0, bad=False, pace=1000.0, fed=fed))  # 30 s: a worker starts in 5-15
+        stable=30000, shifted=0, bad=False, pace=1000.0, fed=fed, hold=(20000, joined)))
     try:
         _wait("the first worker to start",
               lambda: "resumed at" in logs[0].read_text(errors="replace"), 120, logs[0])
@@ -515,7 +524,8 @@ def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts
         procs.append(_start(registry_home, kafka, app_id, logs[1]))  # a rebalance, mid-stream
         _wait("the second worker to take partitions",
               lambda: "resumed at" in logs[1].read_text(errors="replace"), 120, logs[1])
-        assert feeder.is_alive(), "the stream ended before the second worker joined"
+        assert len(fed.predictions) <= 20000, "the stream went on before the worker joined"
+        joined.set()
         feeder.join()
         _wait("every window judged", _done(kafka, app_id, fed), 240, logs[0])
         # read before the teardown: the last worker standing takes every partition back

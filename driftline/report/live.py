@@ -93,7 +93,12 @@ def read_range(kafka: KafkaSettings, reports_topic: str, since: float
 
 
 def within(data: ReportInput, start: float, end: float, model: str | None) -> ReportInput:
-    """``data`` cut to what overlaps ``[start, end)`` of event time (and to ``model``)."""
+    """``data`` cut to what overlaps ``[start, end)`` of event time (and to ``model``).
+
+    Alias moves are kept from ``start`` on with no upper bound: the registry stamps them
+    with its own clock, which runs ahead of the traffic's when traffic is simulated or
+    replayed, and the timeline places each at its version's first judged window
+    (:func:`driftline.report.digest.move_times`), dropping those that land outside."""
     def mine(name: str) -> bool:
         return model is None or name == model
 
@@ -103,8 +108,7 @@ def within(data: ReportInput, start: float, end: float, model: str | None) -> Re
                  and _overlaps(w.window_start, w.window_end, start, end)],
         events=[e for e in data.events if mine(e.model_name)
                 and _overlaps(e.window_start, e.window_end, start, end)],
-        updates=[u for u in data.updates if mine(u.model_name)
-                 and start <= u.event_time < end])
+        updates=[u for u in data.updates if mine(u.model_name) and start <= u.event_time])
 
 
 def registry_facts(models: Iterable[str], judged: Iterable[tuple[str, str]]

@@ -11,6 +11,7 @@ import pytest
 from driftline.report import SECTIONS, ReportInput, build_report, read_windows
 from driftline.report.digest import timeline
 from driftline.report.inputs import DriftWindow, Judgement, WindowRecord
+from driftline.report.live import within
 from monitor.merging.merge import Judged
 from tests.hostile import hostile_values
 from tests.report_day import MODEL, NUMERIC, synthetic_day
@@ -135,6 +136,10 @@ def test_a_retrain_and_its_promotion_on_another_clock_sit_where_the_traffic_was(
     end = max(w.window_end for w in data.windows)
     markers = {m.lane: m.time for m in timeline(data, [], data.windows, start, end)}
     assert markers == {"retrain": data_end, "alias": first_v2}
+    # a live range cut to the traffic's event time keeps the move stamped after its end
+    cut = within(data, start, end, None)
+    assert cut.updates == [update]
+    assert {m.lane for m in timeline(cut, [], cut.windows, start, end)} == {"retrain", "alias"}
 
 
 def _one_feature(ratios: list[float]) -> list[WindowRecord]:

@@ -43,7 +43,7 @@ from driftline.report.inputs import ReportInput, VersionInfo, WindowRecord
 __all__ = ["SECTIONS", "build_report"]
 
 SECTIONS = ("summary", "features", "score", "performance", "events")
-_KINDS = ("covariate", "prediction", "performance", "concept", "dataset")
+_KINDS = ("covariate", "prediction", "performance", "performance-estimate", "concept", "dataset")
 _SEVERITIES = ("low", "medium", "high")
 
 _CSS = """

@@ -12,9 +12,12 @@ realized counts with the unlabeled part's expected ones, so it becomes the reali
 the labels arrive.
 
 The estimate assumes the calibration still holds: P(label | score) is what it was on the
-holdout. Covariate shift (the inputs move, P(y | x) does not) keeps it; concept drift (P(y | x)
-changes) breaks it, and when it does so without moving the scores, the estimate does not see
-it. The realized metrics and the concept detector cover that case.
+holdout. Covariate shift (the inputs move, P(y | x) does not) keeps it as long as the model
+does not extrapolate where it was never fitted; concept drift (P(y | x) changes) breaks it,
+and when it does so without moving the scores, the calibration alone does not see it. Once a
+window has enough labels, they test the calibration (:func:`calibration_check`); when they
+reject it, the unlabeled part is estimated from probabilities learned from them instead.
+Before that, the realized metrics and the concept detector cover the case.
 
 >>> import numpy as np
 >>> from driftline.calibration import fit_calibration

@@ -73,7 +73,9 @@ Probability = Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
 NonEmpty = Annotated[str, msgspec.Meta(min_length=1, max_length=256)]
 FeatureValue = float | str | None
 Features = dict[str, FeatureValue]
-DriftKind = Literal["covariate", "prediction", "performance", "concept", "dataset"]
+DriftKind = Literal[
+    "covariate", "prediction", "performance", "performance-estimate", "concept", "dataset"
+]
 Severity = Literal["low", "medium", "high"]
 
 

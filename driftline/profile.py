@@ -17,6 +17,11 @@ statistics mergeable counts: a window costs O(bins) to judge and never rescans r
 {'a': 500, 'b': 500}
 >>> ReferenceProfile.from_json(prof.to_json()) == prof
 True
+
+Format 2 adds ``calibration``: the model's score calibration on its holdout rows
+(:mod:`driftline.calibration`), set by :func:`with_calibration`; a profile of format 1 (or
+one without holdout labels) has none, and the monitor then estimates no performance for
+unlabeled predictions.
 """
 
 from __future__ import annotations
@@ -27,17 +32,22 @@ from typing import Any
 import msgspec
 import numpy as np
 
+from driftline.calibration import CalibrationMap, fit_calibration
+
 __all__ = [
     "PROFILE_ARTIFACT",
+    "PROFILE_FORMAT",
     "QUANTILES",
     "CategoricalProfile",
     "NumericProfile",
     "ReferenceProfile",
     "bin_counts",
     "build_profile",
+    "with_calibration",
 ]
 
 PROFILE_ARTIFACT = "reference_profile.json"
+PROFILE_FORMAT = 2  # the schema_version build_profile writes
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SCORE_CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 20 equal bins on [0, 1]
 
@@ -74,6 +84,8 @@ class CategoricalProfile(msgspec.Struct, kw_only=True, frozen=True):
 
 
 class ReferenceProfile(msgspec.Struct, kw_only=True, frozen=True):
+    """The summary of a model version's training data (``schema_version``: its format)."""
+
     schema_version: int = 1
     model_name: str = ""
     model_version: str = ""
@@ -82,6 +94,8 @@ class ReferenceProfile(msgspec.Struct, kw_only=True, frozen=True):
     categorical: list[CategoricalProfile]
     score: NumericProfile | None = None
     label_rate: float | None = None
+    # format 2: score -> P(label = 1) on the holdout rows; None without holdout labels
+    calibration: CalibrationMap | None = None
 
     @property
     def numeric_by_name(self) -> dict[str, NumericProfile]:
@@ -177,6 +191,7 @@ def build_profile(
         raise ValueError("bins must be at least 2")
     rows = len(next(iter(columns.values()))) if columns else 0
     return ReferenceProfile(
+        schema_version=PROFILE_FORMAT,
         model_name=model_name,
         model_version=model_version,
         rows=rows,
@@ -185,3 +200,23 @@ def build_profile(
         score=None if scores is None else _numeric("score", scores, SCORE_CUTS, bins),
         label_rate=None if labels is None else float(np.mean(labels)),
     )
+
+
+def with_calibration(profile: ReferenceProfile, holdout_scores: Any,
+                     holdout_labels: Any) -> ReferenceProfile:
+    """``profile`` with the calibration of the model's scores on its labeled holdout rows
+    (unchanged, without one, when they are too few or of one class).
+
+    >>> rng = np.random.default_rng(1)
+    >>> prof = build_profile({"x": rng.normal(size=300)}, rng.random(300), numeric=["x"],
+    ...                      categorical=[])
+    >>> s = rng.random(1000)
+    >>> cal = with_calibration(prof, s, rng.random(1000) < s).calibration
+    >>> cal.rows, round(float(cal.apply([0.5])[0]), 1)
+    (1000, 0.5)
+    """
+    calibration = fit_calibration(holdout_scores, holdout_labels)
+    if calibration is None:
+        return profile
+    return msgspec.structs.replace(profile, calibration=calibration,
+                                   schema_version=max(profile.schema_version, PROFILE_FORMAT))

@@ -24,7 +24,7 @@ from driftline.features import CREDIT_RISK
 from driftline.model.decision import CREDIT_RISK_POLICY
 from driftline.model.pipeline import default_pipeline
 from driftline.model.registry import ModelVersionRef, configure, get_alias, register_version
-from driftline.profile import ReferenceProfile, build_profile
+from driftline.profile import ReferenceProfile, build_profile, with_calibration
 from producers.generator import GeneratorParams, LoanGenerator
 from producers.settings import BootstrapSettings
 
@@ -88,6 +88,7 @@ def train_default(seed: int = 7, rows: int = 50_000, holdout: float = 0.2,
         categorical=CREDIT_RISK.categorical_names,
         labels=y_train,
     )
+    profile = with_calibration(profile, p_test, y_test)
     train = x_train.assign(**{CREDIT_RISK.target: y_train})
     test = x_test.assign(**{CREDIT_RISK.target: y_test})
     params = {

@@ -25,7 +25,7 @@ import numpy as np
 from driftline.errors import DriftlineError
 from driftline.features import CREDIT_RISK, FeatureSchema
 from driftline.model.registry import LoadedModel
-from driftline.profile import ReferenceProfile, build_profile
+from driftline.profile import ReferenceProfile, build_profile, with_calibration
 from retrainer.dataset import Dataset, SourcedRow
 
 __all__ = [
@@ -211,6 +211,9 @@ def train_and_evaluate(
         else [n for n in features.categorical_names if n in names],
         labels=labels,
     )
+    holdout_labels = [r.event.label for r in dataset.holdout]
+    challenger_scores = score_rows(candidate, dataset.holdout)
+    profile = with_calibration(profile, challenger_scores, holdout_labels)
     challenger = Challenger(
         model=estimator,
         signature=signature,
@@ -219,8 +222,6 @@ def train_and_evaluate(
         columns=tuple(names),
         pipeline=pipeline,
     )
-    holdout_labels = [r.event.label for r in dataset.holdout]
-    challenger_scores = score_rows(candidate, dataset.holdout)
     champion_scores = score_rows(champion, dataset.holdout) if champion is not None else None
     log.info("fitted the challenger of %s on %d rows (%s pipeline)", name, len(dataset.train),
              pipeline)

@@ -23,6 +23,7 @@ UNITLESS = {
     "driftline_retrainer_last_holdout_metric": "a metric's value (AUC, Brier...)",
     "driftline_monitor_drift_statistic": "a statistic's value (PSI, KS...)",
     "driftline_monitor_performance": "a metric's value (AUC, Brier...)",
+    "driftline_monitor_estimated_performance": "a metric's estimated value (AUC, Brier...)",
 }
 # Words that mean a time: the name must say seconds
 TIME_WORDS = ("duration", "delay", "latency", "age", "time", "elapsed", "wait")

@@ -38,7 +38,7 @@ from driftline.model.decision import DecisionPolicy
 from driftline.model.registry import ModelVersionRef
 from driftline.model.serving import positive_column
 from driftline.model.trust import DEFAULT_TRUSTED_TYPES, file_types
-from driftline.profile import ReferenceProfile, build_profile
+from driftline.profile import ReferenceProfile, build_profile, with_calibration
 
 __all__ = [
     "Adopted",
@@ -409,16 +409,20 @@ def holdout_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) ->
 
 
 def reference_profile(reference: Reference, scores: np.ndarray) -> ReferenceProfile:
-    """The reference profile of the data: numeric and categorical features, the scores and
-    the label rate."""
+    """The reference profile of the data: numeric and categorical features, the scores, the
+    label rate and, with labels, the calibration of the scores (the reference data is the
+    model's holdout: it was not fitted on it)."""
     frame = reference.features
-    return build_profile(
+    profile = build_profile(
         {c: frame[c].to_numpy() for c in frame.columns},
         scores,
         numeric=reference.numeric,
         categorical=reference.categorical,
         labels=reference.labels,
     )
+    if reference.labels is None:
+        return profile
+    return with_calibration(profile, scores, reference.labels)
 
 
 def register_adopted(

@@ -114,7 +114,8 @@ def timeline_chart(markers: Sequence[Marker], serving: Mapping[str, tuple[float,
                    start: float, end: float) -> str:
     """One timeline: which version was judged when (bars), drift events by kind (one lane
     each) and severity (colour), retrains and alias moves."""
-    kinds = [k for k in ("covariate", "prediction", "dataset", "performance", "concept")
+    kinds = [k for k in ("covariate", "prediction", "dataset", "performance",
+                         "performance-estimate", "concept")
              if any(m.lane == "drift" and m.kind == k for m in markers)]
     lanes = ["alias moves", "retrains", *(f"{k} drift" for k in kinds), "versions judged"]
     top = len(lanes) - 1

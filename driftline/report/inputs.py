@@ -34,6 +34,7 @@ from driftline.profile import ReferenceProfile
 
 __all__ = [
     "DriftWindow",
+    "Estimate",
     "Judgement",
     "Performance",
     "ReportInput",
@@ -94,6 +95,21 @@ class Performance(msgspec.Struct, kw_only=True, frozen=True):
     positive_rate: float | None = None
 
 
+class Estimate(msgspec.Struct, kw_only=True, frozen=True):
+    """A performance window's estimate before the labels (the monitor's
+    ``PerformanceEstimate``): the window's metrics with the unlabeled part estimated."""
+
+    predictions: int = 0
+    labeled: int = 0
+    unlabeled: int = 0
+    label_coverage: float | None = None
+    accuracy: float | None = None
+    roc_auc: float | None = None
+    brier: float | None = None
+    realized_roc_auc: float | None = None
+    recalibrated: bool = False
+
+
 class WindowRecord(msgspec.Struct, kw_only=True, frozen=True):
     """One judged window of one model version, with the drift events it raised."""
 
@@ -104,6 +120,7 @@ class WindowRecord(msgspec.Struct, kw_only=True, frozen=True):
     window_end: float
     drift: DriftWindow | None = None
     performance: Performance | None = None
+    estimate: Estimate | None = None
     events: list[DriftEvent] = []
 
 

@@ -43,7 +43,7 @@ from driftline.report.inputs import ReportInput, VersionInfo, WindowRecord
 __all__ = ["SECTIONS", "build_report"]
 
 SECTIONS = ("summary", "features", "score", "performance", "events")
-_KINDS = ("covariate", "prediction", "performance", "concept", "dataset")
+_KINDS = ("covariate", "prediction", "performance", "performance-estimate", "concept", "dataset")
 _SEVERITIES = ("low", "medium", "high")
 
 _CSS = """
@@ -367,12 +367,31 @@ def _performance(data: ReportInput, perf: dict[str, list[PerfPoint]],
                     "</p>")
         body.append(charts.performance_chart(points, gates, _intervals(points), start, end,
                                              _moves(data, model, start, end)))
+        body.append(_estimate_line(data, model))
         labeled = sum(p.performance.labeled for p in points)
         body.append(f'<p class="muted">{len(points)} windows, {labeled:,} labeled predictions. '
                     "Windows are those of the predictions' event time; coverage is labeled "
                     "over predictions. Brier has no band (a window keeps no spread of its "
                     "squared errors).</p>")
     return _section("performance", "Performance over time", "".join(body))
+
+
+def _estimate_line(data: ReportInput, model: str) -> str:
+    """The last window's performance estimated before its labels, if the model has one."""
+    found = [w for w in data.windows if w.model_name == model and w.estimate is not None
+             and w.estimate.roc_auc is not None]
+    if not found:
+        return ""
+    w = max(found, key=lambda r: r.window_end)
+    est = w.estimate
+    assert est is not None and est.roc_auc is not None
+    realized = ("" if est.realized_roc_auc is None
+                else f", {est.realized_roc_auc:.3f} on the labeled part")
+    how = ("the labels in rejected the holdout calibration; estimated from them"
+           if est.recalibrated else "from the holdout calibration")
+    return (f"<p>Estimated AUC of the last window (v{_e(w.model_version)}, "
+            f"{fmt_time(w.window_start)}): {est.roc_auc:.3f} with "
+            f"{(est.label_coverage or 0.0):.0%} of labels in{realized} ({how}).</p>")
 
 
 def _stat_rows(stats: Iterable[FeatureStatistic]) -> str:

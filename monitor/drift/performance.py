@@ -54,6 +54,7 @@ __all__ = [
     "DELAY_EDGES",
     "PerformanceAccumulator",
     "PerformanceReport",
+    "judge_metrics",
     "judge_performance",
 ]
 
@@ -121,6 +122,9 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
     threshold: float = 0.5
     bins: int = 200
     predictions: int = 0
+    # every prediction's score in the ``bins`` bins, labeled or not (for the estimate of the
+    # unlabeled part); counts sum to ``predictions`` unless some were counted without scores
+    scored: list[int] = []
     tp: int = 0
     fp: int = 0
     tn: int = 0
@@ -143,6 +147,8 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         if not self.positives:
             self.positives = [0] * self.bins
             self.negatives = [0] * self.bins
+        if not self.scored:
+            self.scored = [0] * self.bins
         if not self.delay_histogram:
             self.delay_histogram = [0] * (len(DELAY_EDGES) + 1)
 
@@ -150,9 +156,38 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
     def labeled(self) -> int:
         return self.tp + self.fp + self.tn + self.fn
 
-    def add_predictions(self, n: int = 1) -> None:
-        """Count predictions made in the window (labeled or not), for the label coverage."""
+    def add_predictions(self, n: int = 1, scores: Sequence[float] | None = None) -> None:
+        """Count ``n`` predictions made in the window (labeled or not), for the label
+        coverage, and their ``scores`` (``n`` of them) for the estimate of the unlabeled part.
+
+        >>> acc = PerformanceAccumulator(bins=4)
+        >>> acc.add_predictions(3, [0.1, 0.3, 0.9])
+        >>> acc.add_score(0.95)
+        >>> acc.predictions, acc.scored
+        (4, [1, 1, 0, 2])
+        """
         self.predictions += n
+        if scores is None:
+            return
+        if len(scores) != n:
+            raise ValueError(f"{n} predictions but {len(scores)} scores")
+        if n < _BULK:
+            for score in scores:
+                self._bin_score(score)
+            return
+        bins = self.bins
+        b = np.minimum((np.asarray(scores, dtype=np.float64) * bins).astype(np.int64), bins - 1)
+        self.scored = (np.asarray(self.scored, dtype=np.int64)
+                       + np.bincount(b, minlength=bins)).tolist()
+
+    def add_score(self, score: float) -> None:
+        """Count one prediction with its score (:meth:`add_predictions` of one)."""
+        self.predictions += 1
+        self._bin_score(score)
+
+    def _bin_score(self, score: float) -> None:
+        b = int(score * self.bins)
+        self.scored[b if b < self.bins else self.bins - 1] += 1
 
     def update(self, score: float, label: int, delay: float | None = None) -> None:
         """Count one labeled prediction (``label`` 0 or 1; ``delay`` in seconds)."""
@@ -259,6 +294,7 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.positives = [a + b for a, b in zip(self.positives, other.positives, strict=True)]
         self.negatives = [a + b for a, b in zip(self.negatives, other.negatives, strict=True)]
+        self.scored = [a + b for a, b in zip(self.scored, other.scored, strict=True)]
         self.delay_histogram = [
             a + b for a, b in zip(self.delay_histogram, other.delay_histogram, strict=True)
         ]
@@ -352,8 +388,22 @@ def judge_performance(
     [('accuracy', 0.5, 0.75, True), ('roc_auc', 0.75, 0.73, False)]
     """
     tolerances = DEFAULT_TOLERANCES if tolerances is None else tolerances
-    values = report.metrics()
-    judged = report.labeled >= min_labeled
+    return judge_metrics(report.metrics(), baseline, tolerances, rows=report.labeled,
+                         judged=report.labeled >= min_labeled)
+
+
+def judge_metrics(
+    values: Mapping[str, float],
+    baseline: Mapping[str, float],
+    tolerances: Mapping[str, float],
+    *,
+    rows: int,
+    judged: bool,
+    method_prefix: str = "",
+) -> list[FeatureJudgement]:
+    """Judge metric ``values`` against ``baseline`` within ``tolerances`` (as
+    :func:`judge_performance` describes); nothing is drifted unless ``judged``. The
+    judgements' method is the metric's name after ``method_prefix``."""
     out = []
     for name, tolerance in tolerances.items():
         if name not in baseline or name not in values or tolerance <= 0:
@@ -364,10 +414,11 @@ def judge_performance(
         limit = base - tolerance if higher else base + tolerance
         ratio = max(worse, 0.0) / tolerance
         drifted = judged and ratio >= 1.0
-        stat = FeatureStatistic(feature=name, statistic=name, value=value, threshold=limit,
+        method = method_prefix + name
+        stat = FeatureStatistic(feature=name, statistic=method, value=value, threshold=limit,
                                 drifted=drifted, feature_type="metric")
         out.append(FeatureJudgement(
-            feature=name, feature_type="metric", method=name, value=value, threshold=limit,
-            ratio=ratio, drifted=drifted, rows=report.labeled, statistics=[stat],
+            feature=name, feature_type="metric", method=method, value=value, threshold=limit,
+            ratio=ratio, drifted=drifted, rows=rows, statistics=[stat],
         ))
     return out

@@ -26,6 +26,7 @@ from typing import Any
 from driftline.events import DriftEvent
 from driftline.profile import ReferenceProfile
 from monitor.drift.accumulator import WindowAccumulator
+from monitor.drift.estimation import PerformanceEstimate, estimate_performance, judge_estimate
 from monitor.drift.judge import DriftConfig, WindowReport
 from monitor.drift.performance import PerformanceAccumulator, PerformanceReport, judge_performance
 from monitor.merging.policy import DriftPolicy
@@ -50,6 +51,8 @@ class Judged:
     partitions: int
     drift: WindowReport | None = None
     performance: PerformanceReport | None = None
+    # performance windows of a version whose profile has a calibration map
+    estimate: PerformanceEstimate | None = None
     events: list[DriftEvent] = field(default_factory=list)
 
 
@@ -309,4 +312,24 @@ class WindowMerger:
                 )
                 if event is not None:
                     judged.events.append(event)
+            self._estimate(p, judged, policy, tolerances)
         return judged
+
+    def _estimate(self, p: _Pending, judged: Judged, policy: DriftPolicy,
+                  tolerances: dict[str, float] | None) -> None:
+        """Estimate the performance of the window's unlabeled predictions from the version's
+        calibration map, and judge the estimate (a ``performance-estimate`` event)."""
+        assert p.performance is not None
+        profile = self.profiles(p.model_name, p.model_version)
+        if profile is None or profile.calibration is None:
+            return
+        estimate = estimate_performance(p.performance, profile.calibration)
+        judged.estimate = estimate
+        baseline = self.baselines(p.model_name, p.model_version)
+        judgements = judge_estimate(estimate, baseline, tolerances,
+                                    min_predictions=self.min_labeled)
+        if judgements and estimate.unlabeled > 0 and estimate.predictions >= self.min_labeled:
+            event = policy.observe("performance-estimate", p.model_name, p.model_version,
+                                   p.start, p.end, judgements)
+            if event is not None:
+                judged.events.append(event)

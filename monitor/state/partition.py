@@ -319,7 +319,7 @@ class PartitionState:
                 if acc is not None:
                     acc.update(prediction.features, prediction.score, evidence=evidence)
                 if perf is not None:
-                    perf.add_predictions()
+                    perf.add_score(prediction.score)
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
@@ -337,7 +337,7 @@ class PartitionState:
                     for acc, perf in targets[1]:
                         acc.update_many(features, scores, span)  # type: ignore[union-attr]
                         if perf is not None:
-                            perf.add_predictions(k)
+                            perf.add_predictions(k, scores)
                     # The pairs among them: every window they count in is open past the
                     # watermark, so past any mark from before the stretch as well
                     mark = self.perf_closed

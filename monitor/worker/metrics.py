@@ -136,6 +136,10 @@ class PublisherMetrics:
         self.performance = Gauge("driftline_monitor_performance",
                                  "Last judged performance window metric",
                                  ["model", "version", "metric"], registry=r)
+        self.estimated = Gauge("driftline_monitor_estimated_performance",
+                               "Last judged performance window's estimated metric (labeled "
+                               "part realized, unlabeled part from calibrated scores)",
+                               ["model", "version", "metric"], registry=r)
         self.label_coverage = Gauge("driftline_monitor_label_coverage_ratio",
                                     "Labeled predictions per prediction in the last judged "
                                     "performance window", ["model", "version"], registry=r)
@@ -153,7 +157,8 @@ class PublisherMetrics:
             "Partials the publisher's stream stepped over in a rebalance, read from Kafka",
             registry=r)
         self._by_version = (self.windows, self.window_rows, self.statistic, self.drifted_ratio,
-                            self.performance, self.label_coverage, self.drift_events)
+                            self.performance, self.estimated, self.label_coverage,
+                            self.drift_events)
 
     def start_version(self, model: str, version: str) -> None:
         """Start a model version's counters at 0: windows judged per kind, drift events per

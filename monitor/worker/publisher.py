@@ -240,6 +240,9 @@ def _observe(metrics: PublisherMetrics, judged: Judged) -> None:
         for name, value in performance.metrics().items():
             if name not in _NOT_PERFORMANCE:
                 metrics.performance.labels(*labels, name).set(value)
+    if judged.estimate is not None:
+        for name, value in judged.estimate.metrics().items():
+            metrics.estimated.labels(*labels, name).set(value)
     for event in judged.events:
         metrics.drift_events.labels(event.model_name, event.model_version, event.kind,
                                     event.severity).inc()

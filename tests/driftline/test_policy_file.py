@@ -40,7 +40,7 @@ def test_a_file_that_says_nothing_of_retraining_leaves_the_kinds_to_the_setting(
 @pytest.mark.parametrize(("text", "message"), [
     ('[models.m.retrain]\nkinds = ["weather"]',
      "models.m.retrain.kinds.0: Input should be 'covariate', 'prediction', 'performance', "
-     "'concept' or 'dataset' (got 'weather')"),
+     "'performance-estimate', 'concept' or 'dataset' (got 'weather')"),
     ('[models.m.retrain]\nkinds = ["covariate", "covariat"]', "models.m.retrain.kinds.1: "),
     ("[models.m.retrain]\nkinds = []", "models.m.retrain.kinds: empty: nothing would ever "
      "trigger a retrain"),

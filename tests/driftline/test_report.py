@@ -156,3 +156,30 @@ def test_one_window_far_past_its_threshold_counts_as_moved_and_one_just_past_doe
     near = build_report(ReportInput(windows=_one_feature([0.1, 0.2, 1.2, 0.1])))
     assert "x moved: past its threshold in the window from Jan 01 00:02" in far
     assert "x held, apart from 1 scattered window of 4" in near
+
+
+def test_performance_shows_the_last_windows_estimate_before_its_labels():
+    import numpy as np
+
+    from driftline.calibration import fit_calibration
+    from monitor.drift.estimation import estimate_performance
+    from monitor.drift.performance import PerformanceAccumulator
+
+    rng = np.random.default_rng(9)
+    s = rng.random(4_000)
+    y = (rng.random(4_000) < s).astype(int)
+    calibration = fit_calibration(s[:2_000], y[:2_000])
+    assert calibration is not None
+    perf = PerformanceAccumulator()
+    perf.add_predictions(2_000, s[2_000:].tolist())
+    perf.update_many(s[2_000:2_400].tolist(), y[2_000:2_400].tolist())
+    estimate = estimate_performance(perf, calibration)
+    judged = Judged("performance", MODEL, "1", 0.0, 300.0, partitions=1,
+                    performance=perf.evaluate(), estimate=estimate)
+    windows, bad = read_windows([msgspec.json.encode(judged)])
+    assert not bad and windows[0].estimate is not None
+    page = build_report(ReportInput(windows=windows))
+    perf_section = page[page.index('id="performance"'):page.index('id="events"')]
+    assert f"Estimated AUC of the last window (v1, Jan 01 00:00): {estimate.roc_auc:.3f}" \
+        in perf_section
+    assert "with 20% of labels in" in perf_section

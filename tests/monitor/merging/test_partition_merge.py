@@ -314,3 +314,19 @@ def test_heartbeats_read_again_after_a_rebalance_are_no_sign_of_life(loan_profil
     wall[0] = 103.5
     judged += merger.add(_beat(0, 145.0, caught_up=False), now=103.5)
     assert [j for j in judged if j.kind == "drift"] == []
+
+
+def test_performance_windows_count_every_predictions_score_one_at_a_time_or_in_runs(
+    loan_profile,
+):
+    events = _stream(600, seed=14)
+    predictions = [(o, e) for topic, o, e in events if topic == "predictions"]
+    one = PartitionState(0, CONFIG, {}, lambda n, v: loan_profile)
+    for offset, event in predictions:
+        one.on_prediction(event, "predictions", offset, close=False)
+    runs = PartitionState(0, CONFIG, {}, lambda n, v: loan_profile)
+    runs.on_predictions("predictions", [o for o, _ in predictions], [e for _, e in predictions])
+    singly = {k: a.scored for k, a in one._perf.items()}
+    assert singly == {k: a.scored for k, a in runs._perf.items()}
+    assert sum(sum(s) for s in singly.values()) == len(predictions)
+    assert all(sum(a.scored) == a.predictions for a in one._perf.values())

@@ -48,9 +48,18 @@ estimation
     estimate from the reference calibration alone (no check against the first labels) and the
     realized metric of the first labels alone. The check's two constants (bins pooled, prior
     weight) were chosen on seeds 1000-1001; the run uses seeds from 2000.
+
+detection
+    Concept drift detection on a tuning stream (the concept benchmark's) and evaluation
+    streams driftline's detector was not tuned on (river's SEA, STAGGER, Agrawal with other
+    functions, abrupt and gradual, and the OptWin/MOA Bernoulli error streams): driftline,
+    driftline split over six partitions as the monitor runs it, river's ADWIN, PageHinkley
+    and (``--kswin``) KSWIN, and a periodic baseline; see ``bench/_concept_streams.py``.
+
     .venv/bin/python bench/bench_drift_quality.py                 # both, 10 seeds
     .venv/bin/python bench/bench_drift_quality.py estimation --seeds 5
     .venv/bin/python bench/bench_drift_quality.py concept --seeds 3
+    .venv/bin/python bench/bench_drift_quality.py detection --seeds 5 --bernoulli-seeds 30
 """
 
 from __future__ import annotations
@@ -395,7 +404,8 @@ def estimation(seeds: int, windows: int, rows: int) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="?",
-                        choices=("covariate", "concept", "both", "estimation"), default="both")
+                        choices=("covariate", "concept", "both", "estimation", "detection"),
+                        default="both")
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--rate", type=int, default=20, help="covariate: predictions/s")
     parser.add_argument("--window-seconds", type=float, default=300.0)
@@ -407,7 +417,15 @@ def main() -> None:
                         help="estimation: windows per scenario and seed")
     parser.add_argument("--window-rows", type=int, default=3000,
                         help="estimation: predictions per window")
+    parser.add_argument("--bernoulli-seeds", type=int, default=30,
+                        help="detection: seeds per Bernoulli stream (OptWin/MOA: 30)")
+    parser.add_argument("--kswin", action="store_true", help="detection: also river's KSWIN")
     args = parser.parse_args()
+    if args.which == "detection":
+        from _concept_streams import detection
+
+        detection(args.seeds, args.bernoulli_seeds, args.kswin)
+        return
     if args.which == "estimation":
         estimation(args.seeds, args.windows, args.window_rows)
         return

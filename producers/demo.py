@@ -1,6 +1,7 @@
 """``driftline demo``: the whole loop on one machine, closing by itself.
 
-It starts the local Kafka broker (unless ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` names a
+It starts the local Kafka broker (the local three-broker cluster with
+``DRIFTLINE_KAFKA_LOCAL_BROKERS=3``; neither when ``DRIFTLINE_KAFKA_BOOTSTRAP_SERVERS`` names a
 cluster) and the embedded MLflow under ``<home>/demo``, trains and registers the first model,
 then runs the scorer (HTTP and stream), the monitor, the retrainer and the producer as
 separate processes, exactly as a user would run them, on topics of their own (a fresh prefix
@@ -159,13 +160,16 @@ def run_demo(plan: DemoPlan | None = None) -> DemoSummary:
     try:
         kafka = base.kafka
         if kafka.uses_local_broker:
+            from driftline.localcluster import LocalCluster
             from driftline.localkafka import LocalKafka
 
-            local = LocalKafka(base)
+            cluster = kafka.local_brokers == 3
+            local = LocalCluster(base) if cluster else LocalKafka(base)
             if local.status(probe_timeout=1).answering:
                 local = None  # someone else's broker: use it, leave it running
             else:
-                say("starting the local Kafka broker")
+                say("starting the local Kafka cluster" if cluster else
+                    "starting the local Kafka broker")
                 local.start()
         kafka = kafka.model_copy(update={"topic_prefix": f"demo{uuid.uuid4().hex[:6]}."})
         loop = start_loop(plan, kafka, home, procs, say)

@@ -43,6 +43,7 @@ from monitor.worker.metrics import (
     SourceMetrics,
     readiness,
 )
+from monitor.worker.producer_topics import producer_client, track_topics
 from monitor.worker.publisher import WindowPublisher, read_partials
 from monitor.worker.report_server import ReportPages, report_link, serve
 from monitor.worker.source_host import SourceProcesses, SourceThread
@@ -212,6 +213,12 @@ def build_monitor(
 
     @app.agent(partials_topic)
     async def publish(stream: Any) -> None:
+        # before the first send: every topic the publisher writes stays in the producer's
+        # metadata (monitor.worker.producer_topics says what happens otherwise)
+        track_topics(producer_client(await app.maybe_start_producer()), [
+            own["reports"], k.topic("drift-events"), k.topic("dead-letter"),
+            policy_table.changelog_topic.get_topic_name(),
+        ])
         merger = WindowMerger(
             partitions=k.partitions,
             profiles=profiles,

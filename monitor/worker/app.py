@@ -46,6 +46,7 @@ from monitor.worker.metrics import (
 from monitor.worker.producer_topics import producer_client, track_topics
 from monitor.worker.publisher import WindowPublisher, read_partials
 from monitor.worker.report_server import ReportPages, report_link, serve
+from monitor.worker.slow_waits import awaited
 from monitor.worker.source_host import SourceProcesses, SourceThread
 from monitor.worker.source_loop import SourceLoop, create_own_topics, internal_topics
 
@@ -207,9 +208,10 @@ def build_monitor(
     async def drain() -> None:
         """Wait until everything handed to faust's producer is acknowledged by Kafka (its own
         flush gives up on a message slower than 0.1 s)."""
+        what = "Kafka to acknowledge the publisher's writes (reports, events, its table)"
         while app.producer.buffer.size:
-            await app.producer.buffer.flush()
-        await app.producer.flush()
+            await awaited(app.producer.buffer.flush(), what)
+        await awaited(app.producer.flush(), what)
 
     @app.agent(partials_topic)
     async def publish(stream: Any) -> None:

@@ -115,6 +115,21 @@ class LocalCluster:
         except KafkaException:
             return frozenset()
 
+    def every_node_lists(self, ids: frozenset[int], timeout: float = 2.0) -> bool:
+        """True when each node, asked on its own, lists every broker of ``ids``. A node's
+        metadata follows the controller's a moment later, so right after a start one node
+        can still list fewer brokers than another, and a topic created through it would get
+        a replication factor for fewer brokers (:func:`driftline.kafka.admin.replication`)."""
+        for node in self.nodes.values():
+            one = self._kafka.model_copy(
+                update={"bootstrap_servers": f"127.0.0.1:{node.node.port}"})
+            try:
+                if not ids <= frozenset(cluster_metadata(one, timeout).brokers):
+                    return False
+            except KafkaException:
+                return False
+        return True
+
     def status(self, probe_timeout: float = 2.0) -> LocalClusterStatus:
         pids = {node_id: node.pid() for node_id, node in self.nodes.items()}
         brokers = self.brokers(probe_timeout) if any(pids.values()) else frozenset()
@@ -122,8 +137,9 @@ class LocalCluster:
 
     def start(self, timeout: float = 120.0) -> LocalClusterStatus:
         """Start every node that does not run (idempotent) and return once all three are
-        registered brokers of the cluster. A node that exits while starting stops the start
-        with its log's last lines; the other nodes are left as they are."""
+        registered brokers of the cluster, as each node answers. A node that exits while
+        starting stops the start with its log's last lines; the other nodes are left as
+        they are."""
         stopped = [node for node in self.nodes.values() if node.pid() is None]
         launched = []
         if stopped:
@@ -137,7 +153,7 @@ class LocalCluster:
             for node, proc, began in launched:
                 node.check_started(proc, began)
             status = self.status(probe_timeout=1.0)
-            if status.answering:
+            if status.answering and self.every_node_lists(status.brokers, timeout=1.0):
                 return status
             time.sleep(0.2)
         tails = "\n".join(f"-- {node.name}:\n{node._log_tail(10)}" for node, _, _ in launched)

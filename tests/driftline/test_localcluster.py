@@ -47,3 +47,27 @@ def test_a_cluster_whose_node_ports_collide_is_refused():
 def test_two_local_brokers_is_refused():
     with pytest.raises(ValidationError, match="1 \\(one broker\\) or 3"):
         KafkaSettings(local_brokers=2)
+
+
+def test_the_cluster_is_started_only_once_each_node_lists_every_broker(tmp_path, monkeypatch):
+    # right after a start, one node's metadata can still lack a broker the others list:
+    # a topic created through it would get one replica
+    from types import SimpleNamespace
+
+    import driftline.localcluster as localcluster
+
+    cluster = LocalCluster(DriftlineSettings(
+        home=tmp_path, kafka=KafkaSettings(local_port=29500, local_controller_port=29501)))
+    seen = {"127.0.0.1:29500": {1: 0, 2: 0, 3: 0}, "127.0.0.1:29502": {1: 0, 2: 0, 3: 0},
+            "127.0.0.1:29504": {3: 0}}
+    asked = []
+
+    def metadata(kafka, timeout):
+        asked.append(kafka.bootstrap)
+        return SimpleNamespace(brokers=seen[kafka.bootstrap])
+
+    monkeypatch.setattr(localcluster, "cluster_metadata", metadata)
+    assert not cluster.every_node_lists(frozenset({1, 2, 3}))
+    assert asked == list(seen)  # each node on its own
+    seen["127.0.0.1:29504"] = {1: 0, 2: 0, 3: 0}
+    assert cluster.every_node_lists(frozenset({1, 2, 3}))

@@ -62,7 +62,7 @@ def test_ks_critical_value() -> None:
     ref = NumericProfile(name="x", cuts=[0.0], counts=[10_000, 10_000], quantiles={},
                          mean=0.0, std=1.0, minimum=-1.0, maximum=1.0, count=20_000,
                          bin_means=[-0.5, 0.5])
-    j = judge_numeric(ref, [250, 250], [-125.0, 125.0], 0, DriftConfig())
+    j = judge_numeric(ref, [250, 250], [-125.0, 125.0], 0, DriftConfig(ks_p_value=0.05))
     critical = next(s.threshold for s in j.statistics if s.statistic == "ks_statistic")
     assert close(critical, 0.06149066140859753)
 

@@ -30,8 +30,9 @@ def test_silencing_one_feature_and_lowering_anothers_threshold_changes_the_verdi
     default = acc.evaluate(DriftConfig())
     assert default.drifted_features == ["loan_amount"]
     income = default.feature("annual_income")
-    assert income.method == "psi" and not income.drifted
-    lowered = income.value / 2
+    assert income.method == "ks_p_value" and not income.drifted
+    income_psi = next(s.value for s in income.statistics if s.statistic == "psi")
+    lowered = income_psi / 2
     rules = parse_policy(f"""
         [models.credit-risk]
         ignore = ["loan_amount"]
@@ -43,7 +44,7 @@ def test_silencing_one_feature_and_lowering_anothers_threshold_changes_the_verdi
     assert report.drifted_features == ["annual_income"]
     assert "loan_amount" not in [j.feature for j in report.features]
     judged = report.feature("annual_income")
-    assert (judged.value, judged.threshold, judged.ratio) == (income.value, lowered, 2.0)
+    assert (judged.value, judged.threshold, judged.ratio) == (income_psi, lowered, 2.0)
     assert report.share_drifted == 1 / len(report.features) == 1 / 6
     others = {j.feature: (j.value, j.drifted) for j in report.features
               if j.feature != "annual_income"}
@@ -66,8 +67,8 @@ def test_a_p_value_method_per_feature_decides_with_its_alpha(loan_profile):
 def test_without_a_file_every_model_gets_todays_defaults():
     settings = MonitorSettings()
     rules = settings.monitoring_policy().resolve("credit-risk")
-    assert rules.config == DriftConfig(dataset_share=0.5, min_rows=30)
-    assert rules.config == DriftConfig()
+    assert rules.config == DriftConfig(dataset_share=0.5, min_rows=30, look_every=300.0)
+    assert rules.config == DriftConfig(look_every=settings.window_size)
     today = DriftPolicy()
     assert rules.hysteresis() == {
         "raise_after": today.raise_after, "clear_after": today.clear_after,

@@ -10,13 +10,15 @@ over its settings); the retrainer reads which drift kinds trigger a retrain of i
 .. code-block:: toml
 
     [defaults]
+    false_alarms = 1             # expected false drift events per 30 days of stable traffic
     cooldown = 1800              # event-time seconds between two events of one kind
 
     [models.credit-risk]
     ignore = ["channel"]         # neither judged nor counted in the dataset share
     [models.credit-risk.features.loan_amount]
     method = "psi"               # psi, ks, wasserstein, chi_square, jensen_shannon
-    threshold = 0.1              # for ks and chi_square: the p-value's alpha
+    threshold = 0.1              # for ks and chi_square: the p-value's alpha (then outside
+                                 # the false-alarm contract)
     [models.credit-risk.retrain]
     kinds = ["performance", "concept"]   # drift kinds that trigger a retrain of this model
 
@@ -150,6 +152,10 @@ class RetrainPolicy(_Strict):
 class ModelPolicy(_Strict):
     """The keys of ``[defaults]`` and of each ``[models.<name>]`` table."""
 
+    false_alarms: Positive | None = Field(
+        None, description="The false-alarm contract: expected false covariate, prediction "
+        "and dataset drift events per 30 days of stable traffic (unset: "
+        "DRIFTLINE_FALSE_ALARMS).")
     numeric_method: Literal["psi", "ks", "wasserstein"] | None = None
     categorical_method: Literal["chi_square", "jensen_shannon"] | None = None
     thresholds: Thresholds = Thresholds()

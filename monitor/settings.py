@@ -68,6 +68,12 @@ class MonitorSettings(DriftlineSettings):
     )
 
     # judging
+    false_alarms: float = Field(
+        default=1.0, gt=0,
+        description="The false-alarm contract of every model without its own in the policy "
+        "file: the expected number of false covariate, prediction and dataset drift events "
+        "per 30 days of stable traffic; sets the level of every window's drift tests.",
+    )
     dataset_share: float = Field(
         default=0.5, gt=0, le=1,
         description="Share of drifted features at which the window's dataset drifts.",
@@ -163,7 +169,9 @@ class MonitorSettings(DriftlineSettings):
         """The policy file over the judging settings (raises ConfigurationError naming the
         key at fault when the file is invalid); without a file, the settings alone."""
         base = Rules(
-            config=DriftConfig(dataset_share=self.dataset_share, min_rows=self.min_rows),
+            config=DriftConfig(dataset_share=self.dataset_share, min_rows=self.min_rows,
+                               false_alarms=self.false_alarms,
+                               look_every=self.window_step or self.window_size),
             raise_after=self.raise_after, clear_after=self.clear_after,
             cooldown=self.cooldown, tolerances=dict(DEFAULT_TOLERANCES),
         )

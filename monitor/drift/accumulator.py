@@ -291,11 +291,20 @@ class WindowAccumulator:
         return self
 
     def evaluate(self, config: DriftConfig | None = None) -> WindowReport:
-        """Judge the window against the profile: per-feature verdicts and dataset drift."""
+        """Judge the window against the profile: per-feature verdicts and dataset drift.
+
+        The p-value tests of the window (every judged feature and the score) share the
+        contract's level of one look (:meth:`~monitor.drift.judge.DriftConfig.contracted`).
+        """
         config = config or DriftConfig()
         st = self.state
         features: list[FeatureJudgement] = []
         ignored = config.ignored
+        with_score = (isinstance(self.profile.score, NumericProfile) and st.score is not None
+                      and self.profile.score.name not in ignored)
+        tests = sum(ref.name not in ignored for ref in self.profile.numeric) + sum(
+            ref.name not in ignored for ref in self.profile.categorical) + with_score
+        config = config.contracted(st.window_end - st.window_start, tests)
         for ref in self.profile.numeric:
             if ref.name in ignored:
                 continue
@@ -309,8 +318,8 @@ class WindowAccumulator:
             features.append(judge_categorical(cref, cc.counts, cc.missing,
                                               config.for_feature(cref.name)))
         score = None
-        if (isinstance(self.profile.score, NumericProfile) and st.score is not None
-                and self.profile.score.name not in ignored):
+        if with_score:
+            assert isinstance(self.profile.score, NumericProfile) and st.score is not None
             score = judge_numeric(
                 self.profile.score, st.score.counts, st.score.sums, st.score.missing,
                 config.for_feature(self.profile.score.name), feature_type="score",

@@ -2,29 +2,36 @@
 
 :func:`judge_numeric` and :func:`judge_categorical` compute every statistic of
 :mod:`driftline.drift_statistics` for one feature and let one of them, the *headline*, decide
-the verdict (:class:`FeatureJudgement`); :class:`DriftConfig` holds the thresholds and picks
-the headline by feature type and window size:
+the verdict (:class:`FeatureJudgement`); :class:`DriftConfig` holds the thresholds and the
+false-alarm contract that sets the tests' level:
 
-======================  =============================================
-feature, window size    headline, drifted when
-======================  =============================================
-numeric, n <= 1000      binned KS, p < 0.05
-numeric, n > 1000       PSI on the profile's bins, PSI >= 0.2
-categorical, n <= 1000  chi-square, p < 0.05
-categorical, n > 1000   Jensen-Shannon distance >= 0.1
-categorical, any n      or share of unseen categories >= 0.05
+======================  =====================================================
+feature                 headline, drifted when
+======================  =====================================================
+numeric (and score)     binned KS, p < the contract's level per test
+categorical             chi-square, p < the contract's level per test
+categorical             or share of unseen categories >= 0.05
 window                  no verdict below 30 values
 dataset                 share of drifted features >= 0.5
-======================  =============================================
+======================  =====================================================
+
+The level per test comes from the model's contract (:mod:`monitor.drift.contract`): the
+expected number of false alarms per 30 days split over the windows judged in 30 days and
+over the window's tests (:meth:`DriftConfig.contracted`), so that the decision is a
+calibrated test at every window size. The effect sizes (PSI, Jensen-Shannon, Wasserstein)
+stay in every judgement's statistics and set its *effect*, how far past its threshold the
+effect size is (PSI / 0.2 for numbers, Jensen-Shannon / 0.1 for categories), which
+:func:`severity` turns into low, medium or high (:meth:`FeatureJudgement.level`).
 
 A policy file (:mod:`monitor.merging.policy_file`) can set another method and threshold per
-feature (:class:`FeatureRule`, applied by :meth:`DriftConfig.for_feature`) and leave
-features out of judging (``ignored``: neither judged nor counted in the dataset share).
+feature (:class:`FeatureRule`, applied by :meth:`DriftConfig.for_feature`; such a feature is
+decided by its own rule, outside the contract) and leave features out of judging
+(``ignored``: neither judged nor counted in the dataset share).
 
 Each verdict carries a *ratio*, how far past its threshold the deciding statistic is
-(``value / threshold`` for distances, ``log(p) / log(alpha)`` for p-values), which
-:func:`severity` turns into low, medium or high. Why these choices, and how they differ
-from Evidently's defaults: ``docs/monitoring-internals.md``, "Verdicts".
+(``value / threshold`` for distances, ``log(p) / log(alpha)`` for p-values), by which the
+policy's hysteresis clears. Why these choices, and how they differ from Evidently's
+defaults: ``docs/monitoring-internals.md``, "Verdicts" and "The false-alarm contract".
 
 >>> severity(0.5), severity(1.0), severity(2.5), severity(9.0)
 (None, 'low', 'medium', 'high')
@@ -41,6 +48,7 @@ import numpy as np
 from driftline import drift_statistics as st
 from driftline.events import FeatureStatistic, OffsetRange, Severity
 from driftline.profile import CategoricalProfile, NumericProfile
+from monitor.drift.contract import per_test_alpha
 
 __all__ = [
     "THRESHOLD_FIELDS",
@@ -75,17 +83,28 @@ class FeatureRule(msgspec.Struct, kw_only=True, frozen=True):
     threshold: float | None = None
 
 
-class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
-    """Thresholds and test choice for judging windows (defaults in the module's table)."""
+DEFAULT_LOOK_EVERY = 300.0  # seconds between judged windows when the config does not say
 
+
+class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
+    """Thresholds, test choice and the false-alarm contract for judging windows.
+
+    ``false_alarms`` is the contract: the expected number of false drift events per 30 days
+    of stable traffic; ``look_every`` the event-time seconds between two judged windows (the
+    window step; None: the window's length). ``ks_p_value`` and ``chi_square_p_value`` are
+    the tests' levels: None (the default) takes them from the contract
+    (:meth:`contracted`); a number fixes them outside it.
+    """
+
+    false_alarms: float = 1.0
+    look_every: float | None = None
     psi_threshold: float = 0.2
-    ks_p_value: float = 0.05
+    ks_p_value: float | None = None
     wasserstein_threshold: float = 0.1
-    chi_square_p_value: float = 0.05
+    chi_square_p_value: float | None = None
     jensen_shannon_threshold: float = 0.1
     unseen_threshold: float = 0.05
     missing_tolerance: float = 0.05
-    small_window: int = 1000
     min_rows: int = 30
     dataset_share: float = 0.5
     psi_epsilon: float = st.PSI_EPSILON
@@ -100,8 +119,13 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
         if self.categorical_method not in (None, *_CATEGORICAL_METHODS):
             raise ValueError(f"categorical_method must be one of {_CATEGORICAL_METHODS} or None")
         for name in ("ks_p_value", "chi_square_p_value"):
-            if not 0.0 < getattr(self, name) < 1.0:
+            value = getattr(self, name)
+            if value is not None and not 0.0 < value < 1.0:
                 raise ValueError(f"{name} must be strictly between 0 and 1")
+        if not self.false_alarms > 0:
+            raise ValueError("false_alarms must be > 0")
+        if self.look_every is not None and not self.look_every > 0:
+            raise ValueError("look_every must be > 0 seconds")
         if not 0.0 < self.dataset_share <= 1.0:
             raise ValueError("dataset_share must be in (0, 1]")
         for name, rule in self.features.items():
@@ -110,13 +134,37 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
             if rule.threshold is not None and rule.method is None:
                 raise ValueError(f"features.{name}.threshold needs a method")
 
+    def contracted(self, window_seconds: float, tests: int) -> DriftConfig:
+        """This config with the p-value tests' levels that hold the contract when a window
+        of ``window_seconds`` judges ``tests`` p-values (levels set explicitly stay).
+
+        >>> c = DriftConfig().contracted(300.0, tests=8)
+        >>> round(c.ks_p_value * 8 * 30 * 86400 / 300, 6), c.ks_p_value == c.chi_square_p_value
+        (1.0, True)
+        >>> DriftConfig(ks_p_value=0.05).contracted(300.0, tests=8).ks_p_value
+        0.05
+        """
+        alpha = per_test_alpha(self.false_alarms, self.look_every or window_seconds, tests)
+        changes = {name: alpha for name in ("ks_p_value", "chi_square_p_value")
+                   if getattr(self, name) is None}
+        return msgspec.structs.replace(self, **changes) if changes else self
+
+    def alpha(self, name: str) -> float:
+        """The level of the p-value test ``name`` (``"ks_p_value"`` or
+        ``"chi_square_p_value"``): its own, else the whole contract of one look spent on it
+        alone (what a single test judged outside a window gets)."""
+        value = getattr(self, name)
+        if value is not None:
+            return float(value)
+        return per_test_alpha(self.false_alarms, self.look_every or DEFAULT_LOOK_EVERY, 1)
+
     def for_feature(self, name: str) -> DriftConfig:
         """The config that judges feature ``name``: this one with the feature's own method
         and threshold when it has a rule (a numeric method decides only numeric features,
         a categorical one only categorical features).
 
         >>> c = DriftConfig(features={"x": FeatureRule(method="psi", threshold=0.1)})
-        >>> c.for_feature("x").numeric_headline(10), c.for_feature("x").psi_threshold
+        >>> c.for_feature("x").numeric_headline(), c.for_feature("x").psi_threshold
         ('psi', 0.1)
         >>> c.for_feature("y") is c
         True
@@ -133,17 +181,13 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
             changes[THRESHOLD_FIELDS[rule.method]] = rule.threshold
         return msgspec.structs.replace(self, **changes)
 
-    def numeric_headline(self, n: int) -> str:
-        """The statistic that decides a numeric feature's verdict for ``n`` values."""
-        if self.numeric_method:
-            return self.numeric_method
-        return "ks" if n <= self.small_window else "psi"
+    def numeric_headline(self) -> str:
+        """The statistic that decides a numeric feature's verdict."""
+        return self.numeric_method or "ks"
 
-    def categorical_headline(self, n: int) -> str:
-        """The statistic that decides a categorical feature's verdict for ``n`` values."""
-        if self.categorical_method:
-            return self.categorical_method
-        return "chi_square" if n <= self.small_window else "jensen_shannon"
+    def categorical_headline(self) -> str:
+        """The statistic that decides a categorical feature's verdict."""
+        return self.categorical_method or "chi_square"
 
 
 class FeatureJudgement(msgspec.Struct, kw_only=True, frozen=True):
@@ -162,6 +206,24 @@ class FeatureJudgement(msgspec.Struct, kw_only=True, frozen=True):
     # bin of the reference's cuts (a number, the score), or per category (the most frequent
     # MAX_CATEGORIES, the rest summed under OTHER)
     counts: list[int] | dict[str, int] | None = None
+    # how far past its threshold the effect size is (PSI / threshold, Jensen-Shannon /
+    # threshold, unseen share / threshold): what the severity says (None: the ratio does)
+    effect: float | None = None
+
+    def level(self) -> Severity | None:
+        """The finding's severity: None when not drifted, else from the effect (the ratio
+        when there is none), at least low: a calibrated rejection of a small effect is a
+        low finding.
+
+        >>> j = FeatureJudgement(feature="x", feature_type="numeric", method="ks_p_value",
+        ...     value=1e-9, threshold=1e-5, ratio=1.8, drifted=True, rows=5000,
+        ...     statistics=[], effect=0.3)
+        >>> j.level(), msgspec.structs.replace(j, effect=5.0).level()
+        ('low', 'high')
+        """
+        if not self.drifted:
+            return None
+        return severity(max(1.0, self.ratio if self.effect is None else self.effect))
 
 
 MAX_CATEGORIES = 50
@@ -248,6 +310,7 @@ def _missing(
 def _decide(
     name: str, kind: str, n: int, judged: bool, candidates: list[tuple[str, float, float, float]],
     statistics: list[FeatureStatistic], counts: list[int] | dict[str, int] | None = None,
+    effect: float | None = None,
 ) -> FeatureJudgement:
     # candidates: (method, value, threshold, ratio); the first is the headline, the others
     # (unseen share) may decide instead when they are further past their threshold.
@@ -263,6 +326,7 @@ def _decide(
         rows=n,
         statistics=statistics,
         counts=counts,
+        effect=effect,
     )
 
 
@@ -282,12 +346,12 @@ def judge_numeric(
     ...     quantiles={}, mean=2.0, std=1.15, minimum=0.0, maximum=4.0, count=1000,
     ...     bin_means=[0.5, 1.5, 2.5, 3.5])
     >>> j = judge_numeric(ref, [0, 0, 500, 1500], [0.0, 0.0, 1250.0, 6000.0], 0, DriftConfig())
-    >>> j.method, round(j.value, 3), j.drifted, round(j.ratio, 1)
-    ('psi', 4.46, True, 22.3)
+    >>> j.method, round(j.value, 3), j.drifted, round(j.effect, 1), j.level()
+    ('ks_p_value', 0.0, True, 22.3, 'high')
     >>> for s in j.statistics:
     ...     print(s.statistic, round(s.value, 3), s.drifted)
-    psi 4.46 True
     ks_p_value 0.0 True
+    psi 4.46 True
     ks_statistic 0.5 True
     wasserstein_normed 1.413 True
     missing_share 0.0 False
@@ -304,24 +368,26 @@ def judge_numeric(
     scale = reference.std if reference.std > 0 else 1.0
     w = st.binned_wasserstein(ref_counts, ref_points, cur_counts, cur_points, scale)
     m = ref_counts.sum()
+    alpha = config.alpha("ks_p_value")
     # the first-term asymptotic critical value, not scipy's exact kstwobign.isf (2e-6 apart)
     critical = (
-        math.sqrt(-math.log(config.ks_p_value / 2) / 2) * math.sqrt((n + m) / (n * m))
+        math.sqrt(-math.log(alpha / 2) / 2) * math.sqrt((n + m) / (n * m))
         if n > 0 and m > 0
         else 1.0
     )
     statistics = [
         _stat(name, "psi", psi_value, config.psi_threshold,
               psi_value >= config.psi_threshold, feature_type),
-        _stat(name, "ks_p_value", p, config.ks_p_value, p < config.ks_p_value, feature_type),
+        _stat(name, "ks_p_value", p, alpha, p < alpha, feature_type),
         _stat(name, "ks_statistic", d, critical, d > critical, feature_type),
         _stat(name, "wasserstein_normed", w, config.wasserstein_threshold,
               w >= config.wasserstein_threshold, feature_type),
         _missing(name, feature_type, missing, n, reference.missing, reference.count, config),
     ]
-    method = config.numeric_headline(n)
+    method = config.numeric_headline()
+    effect = psi_value / config.psi_threshold
     if method == "ks":
-        headline = ("ks_p_value", p, config.ks_p_value, _p_ratio(p, config.ks_p_value))
+        headline = ("ks_p_value", p, alpha, _p_ratio(p, alpha))
         statistics.insert(0, statistics.pop(1))
     elif method == "wasserstein":
         headline = ("wasserstein_normed", w, config.wasserstein_threshold,
@@ -329,8 +395,10 @@ def judge_numeric(
         statistics.insert(0, statistics.pop(3))
     else:
         headline = ("psi", psi_value, config.psi_threshold, psi_value / config.psi_threshold)
+    if method == "wasserstein":
+        effect = headline[3]
     return _decide(name, feature_type, n, judged, [headline], statistics,
-                   [int(c) for c in counts])
+                   [int(c) for c in counts], effect)
 
 
 def _reference_points(reference: NumericProfile) -> np.ndarray:
@@ -359,7 +427,7 @@ def judge_categorical(
     ('unseen_share', 0.1, True, 2.0)
     >>> for s in j.statistics:
     ...     print(s.statistic, round(s.value, 3), s.drifted)
-    chi_square_p_value 0.83 False
+    chi_square_p_value 0.837 False
     jensen_shannon 0.19 True
     unseen_share 0.1 True
     missing_share 0.0 False
@@ -371,23 +439,23 @@ def judge_categorical(
     js = st.jensen_shannon(reference.counts, counts)
     unseen = st.unseen_share(reference.counts, counts)
     kind = "categorical"
+    alpha = config.alpha("chi_square_p_value")
     statistics = [
-        _stat(name, "chi_square_p_value", p, config.chi_square_p_value,
-              p < config.chi_square_p_value, kind),
+        _stat(name, "chi_square_p_value", p, alpha, p < alpha, kind),
         _stat(name, "jensen_shannon", js, config.jensen_shannon_threshold,
               js >= config.jensen_shannon_threshold, kind),
         _stat(name, "unseen_share", unseen, config.unseen_threshold,
               unseen >= config.unseen_threshold, kind),
         _missing(name, kind, missing, n, reference.missing, reference.count, config),
     ]
-    if config.categorical_headline(n) == "chi_square":
-        headline = ("chi_square_p_value", p, config.chi_square_p_value,
-                    _p_ratio(p, config.chi_square_p_value))
+    if config.categorical_headline() == "chi_square":
+        headline = ("chi_square_p_value", p, alpha, _p_ratio(p, alpha))
     else:
         headline = ("jensen_shannon", js, config.jensen_shannon_threshold,
                     js / config.jensen_shannon_threshold)
         statistics.insert(0, statistics.pop(1))
     unseen_candidate = ("unseen_share", unseen, config.unseen_threshold,
                         unseen / config.unseen_threshold)
+    effect = max(js / config.jensen_shannon_threshold, unseen_candidate[3])
     return _decide(name, kind, n, judged, [headline, unseen_candidate], statistics,
-                   _top_categories(counts))
+                   _top_categories(counts), effect)

@@ -9,7 +9,8 @@ past its threshold. Kinds: ``covariate`` (input features), ``prediction`` (the s
 Raise
     A signal *fires* when it has been drifted (ratio >= 1) for ``raise_after`` consecutive
     judged windows, or at once when its severity reaches ``immediate`` (default ``"high"``:
-    four times past the threshold; see :func:`monitor.drift.judge.severity`). When a signal fires,
+    a drifted signal whose effect size is four times past its threshold; see
+    :meth:`monitor.drift.judge.FeatureJudgement.level`). When a signal fires,
     the kind is not active, and the last event of this kind is at least ``cooldown`` seconds
     of event time old, one DriftEvent is raised and the kind becomes active.
 Stay quiet
@@ -63,7 +64,7 @@ from collections.abc import MutableMapping, Sequence
 import msgspec
 
 from driftline.events import DriftEvent, DriftKind, FeatureStatistic, OffsetRange, Severity
-from monitor.drift.judge import FeatureJudgement, WindowReport, severity
+from monitor.drift.judge import FeatureJudgement, WindowReport
 
 __all__ = ["DriftPolicy", "KindState"]
 
@@ -179,9 +180,7 @@ class DriftPolicy:
         for j in judgements:
             streak = state.streaks.get(j.feature, 0) + 1 if j.drifted else 0
             state.streaks[j.feature] = streak
-            urgent = self.immediate is not None and _RANK[severity(j.ratio)] >= _RANK[
-                self.immediate
-            ]
+            urgent = self.immediate is not None and _RANK[j.level()] >= _RANK[self.immediate]
             if j.drifted and (streak >= self.raise_after or urgent):
                 firing.append(j)
         event = None
@@ -277,7 +276,7 @@ def _event(
         # Everything about the features that fired; the deciding statistic of the others.
         statistics.extend(j.statistics if j.feature in fired else j.statistics[:1])
     worst = max(firing, key=lambda j: j.ratio)
-    level = max((severity(j.ratio) for j in firing), key=lambda s: _RANK[s]) or "low"
+    level = max((j.level() for j in firing), key=lambda s: _RANK[s]) or "low"
     parts = ", ".join(
         f"{j.feature} ({j.method} {j.value:.4g} vs {j.threshold:.4g})"
         for j in sorted(firing, key=lambda j: -j.ratio)

@@ -37,6 +37,7 @@ import msgspec
 
 from driftline.events import DriftKind
 from driftline.policy_file import PolicyFile, load_policy_file, parse_policy_file
+from monitor.drift.contract import window_alpha
 from monitor.drift.judge import DriftConfig, FeatureRule
 from monitor.drift.performance import DEFAULT_TOLERANCES
 
@@ -74,7 +75,8 @@ _THRESHOLD_KEYS = {
     "jensen_shannon": "jensen_shannon_threshold", "unseen_share": "unseen_threshold",
     "missing_tolerance": "missing_tolerance",
 }
-_CONFIG_KEYS = ("numeric_method", "categorical_method", "dataset_share", "min_rows")
+_CONFIG_KEYS = ("false_alarms", "numeric_method", "categorical_method", "dataset_share",
+                "min_rows")
 _HYSTERESIS_KEYS = ("raise_after", "clear_after", "clear_ratio", "cooldown")
 
 
@@ -119,7 +121,8 @@ class MonitoringPolicy:
         self, model_name: str, retrain_default: tuple[DriftKind, ...] | None = None
     ) -> dict[str, Any]:
         """The effective rules of ``model_name`` as plain data (what ``driftline policy
-        show`` prints), with the drift kinds that trigger its retrain: the file's, else
+        show`` prints): its false-alarm contract (with each window's level when the window
+        step is known), its rules, and the drift kinds that trigger its retrain: the file's, else
         ``retrain_default`` (the retrainer's DRIFTLINE_RETRAIN_KINDS)."""
         rules = self.resolve(model_name)
         config = msgspec.to_builtins(rules.config)
@@ -131,7 +134,12 @@ class MonitoringPolicy:
             "kinds": list(kinds if kinds is not None else retrain_default or ()),
             "from": "policy file" if kinds is not None else "DRIFTLINE_RETRAIN_KINDS",
         }
-        return {"model": model_name, **described, "retrain": retrain}
+        contract: dict[str, Any] = {"false_alarms_per_30_days": rules.config.false_alarms}
+        if rules.config.look_every is not None:
+            contract["look_every"] = rules.config.look_every
+            contract["window_alpha"] = window_alpha(rules.config.false_alarms,
+                                                    rules.config.look_every)
+        return {"model": model_name, "contract": contract, **described, "retrain": retrain}
 
 
 def parse_policy(text: str, *, source: str = "policy file",

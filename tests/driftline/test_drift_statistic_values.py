@@ -42,9 +42,9 @@ def test_binned_wasserstein() -> None:
 
 def test_chi_square() -> None:
     stat, p = st.chi_square(CAT_REF, CAT_CUR)
-    assert close(stat, 80.60931899641577) and close(p, 2.2716021362815584e-17)
+    assert close(stat, 62.579013491252574) and close(p, 1.6522473263577656e-13)
     stat, p = st.chi_square({"a": 1, "b": 2, "c": 3}, {"a": 4, "b": 5, "c": 6})
-    assert close(stat, 1.2) and close(p, 0.5488116360940265)
+    assert close(stat, 0.2799999999999999) and close(p, 0.8693582353988059)
 
 
 def test_jensen_shannon() -> None:
@@ -62,7 +62,7 @@ def test_ks_critical_value() -> None:
     ref = NumericProfile(name="x", cuts=[0.0], counts=[10_000, 10_000], quantiles={},
                          mean=0.0, std=1.0, minimum=-1.0, maximum=1.0, count=20_000,
                          bin_means=[-0.5, 0.5])
-    j = judge_numeric(ref, [250, 250], [-125.0, 125.0], 0, DriftConfig())
+    j = judge_numeric(ref, [250, 250], [-125.0, 125.0], 0, DriftConfig(ks_p_value=0.05))
     critical = next(s.threshold for s in j.statistics if s.statistic == "ks_statistic")
     assert close(critical, 0.06149066140859753)
 

@@ -59,15 +59,27 @@ def test_psi_is_small_without_drift_and_large_with_it(samples):
     assert st.psi(prof.counts, bin_counts(current, prof.cuts)) > 0.15
 
 
-def test_chi_square_matches_scipy_on_the_reference_categories():
+def test_chi_square_matches_scipys_homogeneity_test_on_the_reference_categories():
     ref = {"web": 400, "mobile": 300, "branch": 200, "partner": 100}
     cur = {"web": 120, "mobile": 80, "branch": 60, "partner": 40, "kiosk": 15}
     statistic, p = st.chi_square(ref, cur)
-    observed = [120, 80, 60, 40]
-    expected = [0.4 * 300, 0.3 * 300, 0.2 * 300, 0.1 * 300]
-    exact = stats.chisquare(observed, expected)
+    exact = stats.chi2_contingency([[400, 300, 200, 100], [120, 80, 60, 40]],
+                                   correction=False)
     assert (statistic, p) == pytest.approx((exact.statistic, exact.pvalue))
     assert st.unseen_share(ref, cur) == pytest.approx(15 / 315)
+
+
+def test_chi_square_holds_its_level_when_the_window_is_as_large_as_the_reference():
+    # both sides drawn from the same proportions: a test that took the reference's shares as
+    # exact would reject about a quarter of these at 0.05
+    rng = np.random.default_rng(5)
+    shares, names = [0.4, 0.3, 0.2, 0.1], ["web", "mobile", "branch", "partner"]
+    rejected = 0
+    for _ in range(400):
+        ref, cur = (dict(zip(names, rng.multinomial(2000, shares).tolist(), strict=True))
+                    for _ in range(2))
+        rejected += st.chi_square(ref, cur)[1] < 0.05
+    assert rejected <= 400 * 0.05 + 3 * (400 * 0.05) ** 0.5
 
 
 def test_jensen_shannon_matches_scipy_with_unseen_categories():

@@ -30,8 +30,9 @@ def test_silencing_one_feature_and_lowering_anothers_threshold_changes_the_verdi
     default = acc.evaluate(DriftConfig())
     assert default.drifted_features == ["loan_amount"]
     income = default.feature("annual_income")
-    assert income.method == "psi" and not income.drifted
-    lowered = income.value / 2
+    assert income.method == "ks_p_value" and not income.drifted
+    income_psi = next(s.value for s in income.statistics if s.statistic == "psi")
+    lowered = income_psi / 2
     rules = parse_policy(f"""
         [models.credit-risk]
         ignore = ["loan_amount"]
@@ -43,7 +44,7 @@ def test_silencing_one_feature_and_lowering_anothers_threshold_changes_the_verdi
     assert report.drifted_features == ["annual_income"]
     assert "loan_amount" not in [j.feature for j in report.features]
     judged = report.feature("annual_income")
-    assert (judged.value, judged.threshold, judged.ratio) == (income.value, lowered, 2.0)
+    assert (judged.value, judged.threshold, judged.ratio) == (income_psi, lowered, 2.0)
     assert report.share_drifted == 1 / len(report.features) == 1 / 6
     others = {j.feature: (j.value, j.drifted) for j in report.features
               if j.feature != "annual_income"}
@@ -66,8 +67,8 @@ def test_a_p_value_method_per_feature_decides_with_its_alpha(loan_profile):
 def test_without_a_file_every_model_gets_todays_defaults():
     settings = MonitorSettings()
     rules = settings.monitoring_policy().resolve("credit-risk")
-    assert rules.config == DriftConfig(dataset_share=0.5, min_rows=30)
-    assert rules.config == DriftConfig()
+    assert rules.config == DriftConfig(dataset_share=0.5, min_rows=30, look_every=300.0)
+    assert rules.config == DriftConfig(look_every=settings.window_size)
     today = DriftPolicy()
     assert rules.hysteresis() == {
         "raise_after": today.raise_after, "clear_after": today.clear_after,
@@ -153,6 +154,7 @@ def test_a_typo_stops_with_the_keys_path_and_the_key_meant(tmp_path: Path):
      "threshold of ks is a p-value's alpha, in (0, 1)"),
     ("[models.m.performance]\nrocauc = 0.1", "models.m.performance.rocauc: Input should be "
      "'accuracy', 'roc_auc', 'f1', 'log_loss' or 'brier' (got 'rocauc')"),
+    ("[models.m]\nfalse_alarms = 0", "models.m.false_alarms: Input should be greater than 0"),
     ("[modles.m]\ncooldown = 1", "modles: unknown key; did you mean models?"),
     ("[models.m\n", "not valid TOML"),
 ])
@@ -176,6 +178,29 @@ def test_policy_show_prints_the_effective_policy_of_a_model(tmp_path: Path, monk
     assert shown["tolerances"] == DEFAULT_TOLERANCES
     assert shown["retrain"] == {"kinds": ["covariate", "performance", "concept"],
                                 "from": "DRIFTLINE_RETRAIN_KINDS"}
+
+
+def test_policy_show_prints_each_models_false_alarm_contract_and_its_window_level(
+    tmp_path: Path, monkeypatch
+):
+    path = tmp_path / "policy.toml"
+    path.write_text("[defaults]\nfalse_alarms = 2\n[models.quiet]\nfalse_alarms = 0.5\n")
+    monkeypatch.setenv("DRIFTLINE_POLICY_FILE", str(path))
+    monkeypatch.setenv("DRIFTLINE_WINDOW_SIZE", "600")
+    result = CliRunner().invoke(app, ["policy", "show"])
+    assert result.exit_code == 0, result.output
+    shown = {s["model"]: s["contract"] for s in json.loads(result.output)}
+    assert shown["*"] == {"false_alarms_per_30_days": 2.0, "look_every": 600.0,
+                          "window_alpha": pytest.approx(2.0 * 600 / (30 * 86_400))}
+    assert shown["quiet"]["window_alpha"] == pytest.approx(0.5 * 600 / (30 * 86_400))
+
+
+def test_a_models_contract_sets_the_level_of_its_windows_tests(loan_profile):
+    acc = fill(loan_profile, *traffic(1, 600))
+    policy = parse_policy("[defaults]\nfalse_alarms = 8\n[models.strict]\nfalse_alarms = 0.1")
+    loose = acc.evaluate(policy.resolve("any").config).feature("loan_amount").threshold
+    strict = acc.evaluate(policy.resolve("strict").config).feature("loan_amount").threshold
+    assert loose == pytest.approx(80 * strict)
 
 
 def test_policy_show_prints_the_kinds_that_trigger_a_retrain_file_over_setting(

@@ -1,0 +1,83 @@
+"""The false-alarm contract: from "at most N false alarms per 30 days" to each test's level.
+
+A model's contract is the expected number of false drift events per 30 days of stable
+traffic (traffic drawn from the reference distribution), ``false_alarms`` (default 1). The
+monitor judges one window every ``look_every`` seconds (the window step), so 30 days hold
+``30 * 86400 / look_every`` looks. Two steps spend the budget:
+
+Over time (union bound)
+    Each look gets ``alpha_w = false_alarms * look_every / (30 * 86400)``
+    (:func:`window_alpha`). The expected number of looks that reject is the sum of their
+    rejection probabilities, ``looks * alpha_w = false_alarms``, whatever the dependence
+    between windows (hopping windows share rows; every window shares the reference).
+Within a window (Bonferroni)
+    The window's ``tests`` p-values (every judged feature and the score) are each compared
+    with ``alpha_w / tests`` (:func:`per_test_alpha`, :func:`bonferroni`). The expected number of
+    rejections in the window is at most ``alpha_w``, again under any dependence between the
+    tests (the score is a function of the features). A covariate event needs one rejected
+    feature, a prediction event the rejected score, and a dataset event needs at least two
+    rejected features besides, so the expected number of drift events a window raises is at
+    most its expected number of rejections, ``alpha_w``.
+
+So on stable traffic the expected number of covariate, prediction and dataset events per
+30 days is at most ``false_alarms``. Hysteresis (``raise_after``) and cooldown only remove
+events: they keep the bound.
+
+>>> round(window_alpha(1.0, 300.0), 8)        # 5-minute windows: 8,640 looks in 30 days
+0.00011574
+>>> round(per_test_alpha(1.0, 300.0, tests=8), 9)  # 7 features and the score
+1.4468e-05
+>>> bonferroni([0.01, 1e-6, 0.3], alpha=0.03)  # each p against 0.03 / 3
+[False, True, False]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+__all__ = ["HORIZON", "bonferroni", "per_test_alpha", "window_alpha"]
+
+HORIZON = 30 * 86_400.0  # the contract's period: 30 days, in seconds
+
+
+def window_alpha(false_alarms: float, look_every: float, horizon: float = HORIZON) -> float:
+    """The level of one look (one judged window): ``false_alarms * look_every / horizon``,
+    at most 0.5.
+
+    >>> window_alpha(1.0, 3600.0) * 720           # hourly windows: 720 looks in 30 days
+    1.0
+    >>> window_alpha(2.0, 3600.0, horizon=7200.0)  # a contract looser than the looks: 0.5
+    0.5
+    """
+    if false_alarms <= 0:
+        raise ValueError("false_alarms must be > 0")
+    if look_every <= 0:
+        raise ValueError("look_every must be > 0 seconds")
+    return min(false_alarms * look_every / horizon, 0.5)
+
+
+def per_test_alpha(false_alarms: float, look_every: float, tests: int,
+               horizon: float = HORIZON) -> float:
+    """The level of each of a window's ``tests`` p-values: the window's level split evenly
+    (Bonferroni).
+
+    >>> per_test_alpha(1.0, 3600.0, tests=4) * 4 * 720
+    1.0
+    """
+    return window_alpha(false_alarms, look_every, horizon) / max(tests, 1)
+
+
+def bonferroni(p_values: Sequence[float], alpha: float) -> list[bool]:
+    """Which of ``p_values`` are rejected when their family is held to ``alpha``: each
+    ``p < alpha / len(p_values)`` (the rule :mod:`monitor.drift.judge` applies to each
+    feature with the level from :func:`per_test_alpha`).
+
+    >>> bonferroni([0.004, 0.006, 0.02, 0.5], alpha=0.02)
+    [True, False, False, False]
+    >>> bonferroni([], alpha=0.05)
+    []
+    """
+    if not p_values:
+        return []
+    level = alpha / len(p_values)
+    return [p < level for p in p_values]

@@ -390,13 +390,18 @@ def move_times(data: ReportInput, windows: Sequence[WindowRecord], start: float,
     """Each alias move within ``[start, end]`` with its place on the page's event-time axis:
     the first window its version was judged in after the version it replaced first was (the
     move itself is stamped by the registry's clock, which is not the traffic's when traffic
-    is simulated or replayed), else its own time."""
+    is simulated or replayed), but never before the newest row the version was trained on
+    (a window holds traffic from before the move); else its own time."""
+    trained = {(v.name, v.version): _data_end(v) for v in data.versions}
     out = []
     for u in data.updates:
         before = (_first_judged(windows, u.model_name, u.previous_version)
                   if u.previous_version else None)
         when = _first_judged(windows, u.model_name, u.version,
                              -math.inf if before is None else before + 1e-9)
+        data_end = trained.get((u.model_name, u.version))
+        if when is not None and data_end is not None:
+            when = max(when, data_end)
         when = u.event_time if when is None else when
         if start <= when <= end:
             out.append((when, u))

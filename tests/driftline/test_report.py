@@ -140,6 +140,12 @@ def test_a_retrain_and_its_promotion_on_another_clock_sit_where_the_traffic_was(
     cut = within(data, start, end, None)
     assert cut.updates == [update]
     assert {m.lane for m in timeline(cut, [], cut.windows, start, end)} == {"retrain", "alias"}
+    # trained on rows from inside v2's first window: the move is not drawn before them
+    late = first_v2 + 60.0
+    data = dataclasses.replace(data, versions=[data.versions[0], dataclasses.replace(
+        moved, tags={**moved.tags, "driftline.data_window": f"{first_v2 - 3600:.3f}-{late:.3f}"})])
+    markers = {m.lane: m.time for m in timeline(data, [], data.windows, start, end)}
+    assert markers == {"retrain": late, "alias": late}
 
 
 def _one_feature(ratios: list[float]) -> list[WindowRecord]:

@@ -118,9 +118,11 @@ def seed_sandbox(live_home: Path, sandbox_home: Path, name: str, version: str,
     configure(live_home)
     loaded = load_model(name, version, trusted_types=trusted_types)
     profile = load_profile(name, version)
-    configure(sandbox_home, embedded=True)
+    experiment = configure(sandbox_home, embedded=True)
     trusted = [*tagged_types(loaded.tags), *trusted_types]
-    with mlflow.start_run(run_name=f"copy of {name} v{version}"):
+    # in the sandbox's experiment, whose artifacts live under its home (the store's default
+    # experiment would put them in ./mlruns of whatever directory the process runs in)
+    with mlflow.start_run(experiment_id=experiment, run_name=f"copy of {name} v{version}"):
         if loaded.metrics:
             mlflow.log_metrics(loaded.metrics)
         ref = register_version(

@@ -12,14 +12,16 @@ from monitor.worker.slow_waits import awaited
 
 def test_a_long_wait_is_logged_every_period_until_it_ends(caplog):
     async def slow() -> str:
-        await asyncio.sleep(0.35)
+        # ends only once two warnings were logged, however slow the machine
+        while len(caplog.records) < 2:
+            await asyncio.sleep(0.005)
         return "acked"
 
     with caplog.at_level(logging.WARNING, "monitor.worker.slow_waits"):
-        assert asyncio.run(awaited(slow(), "the flush", warn_every=0.1)) == "acked"
+        assert asyncio.run(awaited(slow(), "the flush", warn_every=0.02)) == "acked"
     lines = [r.getMessage() for r in caplog.records]
-    assert 2 <= len(lines) <= 4 and all(m.startswith("still waiting for the flush after")
-                                        for m in lines)
+    assert len(lines) >= 2 and all(m.startswith("still waiting for the flush after")
+                                   for m in lines)
 
 
 def test_a_quick_wait_says_nothing_and_an_error_comes_through(caplog):
@@ -30,7 +32,7 @@ def test_a_quick_wait_says_nothing_and_an_error_comes_through(caplog):
         return 1
 
     with caplog.at_level(logging.WARNING, "monitor.worker.slow_waits"):
-        assert asyncio.run(awaited(quick(), "the flush", warn_every=1.0)) == 1
+        assert asyncio.run(awaited(quick(), "the flush", warn_every=30.0)) == 1
         with pytest.raises(RuntimeError, match="broker gone"):
-            asyncio.run(awaited(fails(), "the flush", warn_every=1.0))
+            asyncio.run(awaited(fails(), "the flush", warn_every=30.0))
     assert caplog.records == []

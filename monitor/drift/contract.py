@@ -19,9 +19,16 @@ Within a window (Bonferroni)
     rejected features besides, so the expected number of drift events a window raises is at
     most its expected number of rejections, ``alpha_w``.
 
+Across families (:func:`family_budget`)
+    The contract covers everything the monitor judges, split into three families whose
+    budgets add up to ``false_alarms``: the distribution tests above (covariate, prediction
+    and dataset events) get half, the performance judge a quarter and the concept
+    detector a quarter (:data:`SHARES`). The expected numbers add, so the bound on the
+    whole is the sum of the families' bounds, under any dependence between them.
+
 So on stable traffic the expected number of covariate, prediction and dataset events per
-30 days is at most ``false_alarms``. Hysteresis (``raise_after``) and cooldown only remove
-events: they keep the bound.
+30 days is at most ``false_alarms / 2``, and of all drift events at most ``false_alarms``.
+Hysteresis (``raise_after``) and cooldown only remove events: they keep the bound.
 
 >>> round(window_alpha(1.0, 300.0), 8)        # 5-minute windows: 8,640 looks in 30 days
 0.00011574
@@ -35,9 +42,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["HORIZON", "bonferroni", "per_test_alpha", "window_alpha"]
+__all__ = ["HORIZON", "SHARES", "bonferroni", "family_budget", "per_test_alpha", "window_alpha"]
 
 HORIZON = 30 * 86_400.0  # the contract's period: 30 days, in seconds
+# each family's share of the contract (they add up to one)
+SHARES: dict[str, float] = {"distribution": 0.5, "performance": 0.25, "concept": 0.25}
+
+
+def family_budget(false_alarms: float, family: str) -> float:
+    """The expected false alarms per 30 days that ``family`` (a key of :data:`SHARES`) may
+    spend of a contract of ``false_alarms``.
+
+    >>> family_budget(1.0, "distribution"), family_budget(2.0, "concept")
+    (0.5, 0.5)
+    >>> sum(family_budget(1.0, f) for f in SHARES)
+    1.0
+    """
+    if family not in SHARES:
+        raise ValueError(f"family must be one of {sorted(SHARES)}, not {family!r}")
+    return false_alarms * SHARES[family]
 
 
 def window_alpha(false_alarms: float, look_every: float, horizon: float = HORIZON) -> float:

@@ -48,7 +48,7 @@ import numpy as np
 from driftline import drift_statistics as st
 from driftline.events import FeatureStatistic, OffsetRange, Severity
 from driftline.profile import CategoricalProfile, NumericProfile
-from monitor.drift.contract import per_test_alpha
+from monitor.drift.contract import family_budget, per_test_alpha
 
 __all__ = [
     "THRESHOLD_FIELDS",
@@ -90,8 +90,9 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
     """Thresholds, test choice and the false-alarm contract for judging windows.
 
     ``false_alarms`` is the contract: the expected number of false drift events per 30 days
-    of stable traffic; ``look_every`` the event-time seconds between two judged windows (the
-    window step; None: the window's length). ``ks_p_value`` and ``chi_square_p_value`` are
+    of stable traffic, of which the p-value tests spend half (:attr:`distribution_budget`);
+    ``look_every`` the event-time seconds between two judged windows (the window step;
+    None: the window's length). ``ks_p_value`` and ``chi_square_p_value`` are
     the tests' levels: None (the default) takes them from the contract
     (:meth:`contracted`); a number fixes them outside it.
     """
@@ -140,11 +141,12 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
 
         >>> c = DriftConfig().contracted(300.0, tests=8)
         >>> round(c.ks_p_value * 8 * 30 * 86400 / 300, 6), c.ks_p_value == c.chi_square_p_value
-        (1.0, True)
+        (0.5, True)
         >>> DriftConfig(ks_p_value=0.05).contracted(300.0, tests=8).ks_p_value
         0.05
         """
-        alpha = per_test_alpha(self.false_alarms, self.look_every or window_seconds, tests)
+        alpha = per_test_alpha(self.distribution_budget, self.look_every or window_seconds,
+                               tests)
         changes = {name: alpha for name in ("ks_p_value", "chi_square_p_value")
                    if getattr(self, name) is None}
         return msgspec.structs.replace(self, **changes) if changes else self
@@ -156,7 +158,15 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
         value = getattr(self, name)
         if value is not None:
             return float(value)
-        return per_test_alpha(self.false_alarms, self.look_every or DEFAULT_LOOK_EVERY, 1)
+        return per_test_alpha(self.distribution_budget, self.look_every or DEFAULT_LOOK_EVERY,
+                              1)
+
+    @property
+    def distribution_budget(self) -> float:
+        """The distribution tests' share of the contract (:func:`~monitor.drift.contract.
+        family_budget`): the expected false covariate, prediction and dataset events per 30
+        days."""
+        return family_budget(self.false_alarms, "distribution")
 
     def for_feature(self, name: str) -> DriftConfig:
         """The config that judges feature ``name``: this one with the feature's own method

@@ -37,7 +37,7 @@ import msgspec
 
 from driftline.events import DriftKind
 from driftline.policy_file import PolicyFile, load_policy_file, parse_policy_file
-from monitor.drift.contract import window_alpha
+from monitor.drift.contract import SHARES, family_budget, window_alpha
 from monitor.drift.judge import DriftConfig, FeatureRule
 from monitor.drift.performance import DEFAULT_TOLERANCES
 
@@ -134,10 +134,15 @@ class MonitoringPolicy:
             "kinds": list(kinds if kinds is not None else retrain_default or ()),
             "from": "policy file" if kinds is not None else "DRIFTLINE_RETRAIN_KINDS",
         }
-        contract: dict[str, Any] = {"false_alarms_per_30_days": rules.config.false_alarms}
+        budget = rules.config.false_alarms
+        contract: dict[str, Any] = {
+            "false_alarms_per_30_days": budget,
+            "budgets": {family: family_budget(budget, family) for family in SHARES},
+        }
         if rules.config.look_every is not None:
             contract["look_every"] = rules.config.look_every
-            contract["window_alpha"] = window_alpha(rules.config.false_alarms,
+            # the level of one window's distribution tests together
+            contract["window_alpha"] = window_alpha(rules.config.distribution_budget,
                                                     rules.config.look_every)
         return {"model": model_name, "contract": contract, **described, "retrain": retrain}
 

@@ -190,9 +190,13 @@ def test_policy_show_prints_each_models_false_alarm_contract_and_its_window_leve
     result = CliRunner().invoke(app, ["policy", "show"])
     assert result.exit_code == 0, result.output
     shown = {s["model"]: s["contract"] for s in json.loads(result.output)}
-    assert shown["*"] == {"false_alarms_per_30_days": 2.0, "look_every": 600.0,
-                          "window_alpha": pytest.approx(2.0 * 600 / (30 * 86_400))}
-    assert shown["quiet"]["window_alpha"] == pytest.approx(0.5 * 600 / (30 * 86_400))
+    assert shown["*"] == {
+        "false_alarms_per_30_days": 2.0, "look_every": 600.0,
+        "budgets": {"distribution": 1.0, "performance": 0.5, "concept": 0.5},
+        # the distribution tests' half of the contract, spread over a month of looks
+        "window_alpha": pytest.approx(1.0 * 600 / (30 * 86_400)),
+    }
+    assert shown["quiet"]["window_alpha"] == pytest.approx(0.25 * 600 / (30 * 86_400))
 
 
 def test_a_models_contract_sets_the_level_of_its_windows_tests(loan_profile):

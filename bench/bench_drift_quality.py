@@ -614,7 +614,8 @@ def _stable_run(job: tuple[str, int, int, float, float, int, bool]) -> _Run:
             perf = PerformanceAccumulator()
             perf.add_predictions(rows)
             perf.update_many(scores.tolist(), labels.tolist())
-            judgements = judge_performance(perf.evaluate(), baseline)
+            judgements = judge_performance(perf.evaluate(), baseline,
+                                           alpha=config.performance_alpha(window))
             if policy.observe("performance", stream.name, "1", w.start, w.end, judgements):
                 run.events["performance"] = run.events.get("performance", 0) + 1
         if i in sampled:

@@ -93,6 +93,8 @@ class Performance(msgspec.Struct, kw_only=True, frozen=True):
     brier: float | None = None
     log_loss: float | None = None
     positive_rate: float | None = None
+    # each metric's standard error, where the window's counts give one
+    standard_errors: dict[str, float] = {}
 
 
 class Estimate(msgspec.Struct, kw_only=True, frozen=True):

@@ -342,7 +342,7 @@ def _score(data: ReportInput, scores: Sequence[FeatureDigest], start: float,
 
 
 def _intervals(points: Sequence[PerfPoint]) -> dict[str, list[tuple[float, float] | None]]:
-    acc, auc = [], []
+    acc, auc, brier = [], [], []
     for p in points:
         perf = p.performance
         acc.append(None if perf.accuracy is None
@@ -352,7 +352,10 @@ def _intervals(points: Sequence[PerfPoint]) -> dict[str, list[tuple[float, float
         else:
             positives = round(perf.positive_rate * perf.labeled)
             auc.append(auc_interval(perf.roc_auc, positives, perf.labeled - positives))
-    return {"accuracy": acc, "roc_auc": auc}
+        error = perf.standard_errors.get("brier")
+        brier.append(None if perf.brier is None or error is None
+                     else (max(perf.brier - 1.96 * error, 0.0), perf.brier + 1.96 * error))
+    return {"accuracy": acc, "roc_auc": auc, "brier": brier}
 
 
 def _performance(data: ReportInput, perf: dict[str, list[PerfPoint]],
@@ -371,8 +374,7 @@ def _performance(data: ReportInput, perf: dict[str, list[PerfPoint]],
         labeled = sum(p.performance.labeled for p in points)
         body.append(f'<p class="muted">{len(points)} windows, {labeled:,} labeled predictions. '
                     "Windows are those of the predictions' event time; coverage is labeled "
-                    "over predictions. Brier has no band (a window keeps no spread of its "
-                    "squared errors).</p>")
+                    "over predictions.</p>")
     return _section("performance", "Performance over time", "".join(body))
 
 

@@ -46,7 +46,7 @@ import msgspec
 import numpy as np
 
 from driftline.calibration import CalibrationMap
-from driftline.intervals import auc_interval, wilson_interval
+from driftline.intervals import auc_interval, binned_auc_standard_error, wilson_interval
 from monitor.drift.judge import FeatureJudgement
 from monitor.drift.performance import DEFAULT_TOLERANCES, PerformanceAccumulator, judge_metrics
 
@@ -94,6 +94,9 @@ class PerformanceEstimate(msgspec.Struct, kw_only=True, frozen=True):
     # the labeled pairs' test of the reference calibration, and whether it was refitted
     calibration_p_value: float | None = None
     recalibrated: bool = False
+    # standard errors of the window's estimated metrics, as if all its predictions were
+    # labeled: the estimate varies less than that while the calibration holds
+    standard_errors: dict[str, float] = {}
 
     def metrics(self) -> dict[str, float]:
         """The window's estimated metrics by name (accuracy, roc_auc, brier)."""
@@ -215,6 +218,19 @@ def estimate_performance(acc: PerformanceAccumulator, calibration: CalibrationMa
     realized_auc = acc.roc_auc()
     n_pos, n_neg = int(pos.sum()), int(neg.sum())
     total = labeled + unlabeled
+    accuracy = (correct + exp_correct) / total if total else None
+    roc_auc = binned_auc(pos + exp_pos, neg + exp_neg)
+    brier = (acc.brier_sum + exp_brier) / total if total else None
+    errors: dict[str, float] = {}
+    if total:
+        # binomial for accuracy; for the Brier score, whose per-prediction values lie in
+        # [0, 1], the largest spread a mean of b allows, b (1 - b)
+        for name, value in (("accuracy", accuracy), ("brier", brier)):
+            assert value is not None
+            errors[name] = math.sqrt(value * (1.0 - value) / total)
+        auc_error = binned_auc_standard_error(pos + exp_pos, neg + exp_neg)
+        if auc_error is not None:
+            errors["roc_auc"] = auc_error
     return PerformanceEstimate(
         predictions=acc.predictions,
         labeled=labeled,
@@ -230,11 +246,12 @@ def estimate_performance(acc: PerformanceAccumulator, calibration: CalibrationMa
         unlabeled_accuracy=exp_correct / unlabeled if unlabeled else None,
         unlabeled_roc_auc=binned_auc(exp_pos, exp_neg) if unlabeled else None,
         unlabeled_brier=exp_brier / unlabeled if unlabeled else None,
-        accuracy=(correct + exp_correct) / total if total else None,
-        roc_auc=binned_auc(pos + exp_pos, neg + exp_neg),
-        brier=(acc.brier_sum + exp_brier) / total if total else None,
+        accuracy=accuracy,
+        roc_auc=roc_auc,
+        brier=brier,
         calibration_p_value=p_value,
         recalibrated=recalibrated,
+        standard_errors=errors,
     )
 
 
@@ -244,14 +261,17 @@ def judge_estimate(
     tolerances: Mapping[str, float] | None = None,
     *,
     min_predictions: int = 200,
+    alpha: float | None = None,
 ) -> list[FeatureJudgement]:
     """Judge the window's estimated metrics against the version's baseline, as
     :func:`~monitor.drift.performance.judge_performance` judges realized ones (method
-    ``estimated_<metric>``). Nothing is drifted with fewer than ``min_predictions``
-    predictions, or when no prediction of the window waits for its label (the realized
-    metrics judge that window)."""
+    ``estimated_<metric>``; with ``alpha``, tested with the estimate's standard errors).
+    Nothing is drifted with fewer than ``min_predictions`` predictions, or when no
+    prediction of the window waits for its label (the realized metrics judge that
+    window)."""
     tolerances = DEFAULT_TOLERANCES if tolerances is None else tolerances
     wanted = {n: t for n, t in tolerances.items() if n in ESTIMATED_METRICS}
     judged = estimate.predictions >= min_predictions and estimate.unlabeled > 0
     return judge_metrics(estimate.metrics(), baseline, wanted, rows=estimate.predictions,
-                         judged=judged, method_prefix="estimated_")
+                         judged=judged, method_prefix="estimated_", alpha=alpha,
+                         standard_errors=estimate.standard_errors)

@@ -48,7 +48,7 @@ import numpy as np
 from driftline import drift_statistics as st
 from driftline.events import FeatureStatistic, OffsetRange, Severity
 from driftline.profile import CategoricalProfile, NumericProfile
-from monitor.drift.contract import family_budget, per_test_alpha
+from monitor.drift.contract import family_budget, per_test_alpha, window_alpha
 
 __all__ = [
     "THRESHOLD_FIELDS",
@@ -160,6 +160,17 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
             return float(value)
         return per_test_alpha(self.distribution_budget, self.look_every or DEFAULT_LOOK_EVERY,
                               1)
+
+    def performance_alpha(self, window_seconds: float) -> float:
+        """The level at which one window's realized metrics together, and again its
+        estimated metrics together, are judged: the performance family's share of the
+        contract spread over the looks of 30 days, halved between the two.
+
+        >>> round(DriftConfig().performance_alpha(300.0) * 2 * 30 * 86400 / 300, 6)
+        0.25
+        """
+        budget = family_budget(self.false_alarms, "performance")
+        return window_alpha(budget, self.look_every or window_seconds) / 2.0
 
     @property
     def distribution_budget(self) -> float:

@@ -47,6 +47,7 @@ import msgspec
 import numpy as np
 
 from driftline.events import FeatureStatistic
+from driftline.intervals import binned_auc_standard_error
 from monitor.drift.judge import FeatureJudgement
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "DELAY_EDGES",
     "PerformanceAccumulator",
     "PerformanceReport",
+    "degradation_p_value",
     "judge_metrics",
     "judge_performance",
 ]
@@ -100,6 +102,8 @@ class PerformanceReport(msgspec.Struct, kw_only=True, frozen=True):
     delay_max: float | None
     delay_p50_at_most: float | None
     delay_p90_at_most: float | None
+    # each defined metric's standard error (:meth:`PerformanceAccumulator.standard_errors`)
+    standard_errors: dict[str, float] = {}
 
     def metrics(self) -> dict[str, float]:
         """The defined metrics by name (for Prometheus gauges or a baseline comparison)."""
@@ -133,6 +137,11 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
     negatives: list[int] = []
     log_loss_sum: float = 0.0
     brier_sum: float = 0.0
+    # sums of squares of the per-prediction log loss and Brier score, for their standard
+    # errors; None while nothing is labeled, and for good in counts that were encoded with
+    # labels but without these sums (their windows' losses are not tested)
+    log_loss_sq_sum: float | None = None
+    brier_sq_sum: float | None = None
     delay_count: int = 0
     delay_sum: float = 0.0
     delay_min: float | None = None
@@ -208,6 +217,8 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         >>> one == many
         True
         """
+        if not self.labeled:
+            self.log_loss_sq_sum = self.brier_sq_sum = 0.0
         if len(scores) < _BULK:
             self._update_each(scores, labels, delays)
             return
@@ -232,7 +243,12 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         losses = np.fromiter(map(math.log, right.tolist()), np.float64, len(s))
         self.log_loss_sum = _added(self.log_loss_sum, -losses)
         miss = np.where(y, 1.0 - s, s)
-        self.brier_sum = _added(self.brier_sum, miss * miss)
+        squared = miss * miss
+        self.brier_sum = _added(self.brier_sum, squared)
+        if self.log_loss_sq_sum is not None:
+            self.log_loss_sq_sum = _added(self.log_loss_sq_sum, losses * losses)
+        if self.brier_sq_sum is not None:
+            self.brier_sq_sum = _added(self.brier_sq_sum, squared * squared)
         if delays is None:
             return
         d = np.asarray(delays, dtype=np.float64)
@@ -271,8 +287,14 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
                     self.tn += 1
                 self.negatives[b] += 1
                 p, miss = 1.0 - score, score
-            self.log_loss_sum -= math.log(min(max(p, _EPS), 1.0 - _EPS))
-            self.brier_sum += miss * miss
+            loss = math.log(min(max(p, _EPS), 1.0 - _EPS))
+            self.log_loss_sum -= loss
+            squared = miss * miss
+            self.brier_sum += squared
+            if self.log_loss_sq_sum is not None:
+                self.log_loss_sq_sum += loss * loss
+            if self.brier_sq_sum is not None:
+                self.brier_sq_sum += squared * squared
             if delays is not None:
                 delay = delays[i]
                 self.delay_count += 1
@@ -289,6 +311,16 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         """Add ``other`` (same threshold and bins) into this one; returns self."""
         if (self.threshold, self.bins) != (other.threshold, other.bins):
             raise ValueError("cannot merge performance counts with another threshold or bins")
+        # the squares first: a side with nothing labeled counts as zeros (read before the
+        # counts below change)
+        squares = {}
+        for name in ("log_loss_sq_sum", "brier_sq_sum"):
+            mine = getattr(self, name) if self.labeled else 0.0
+            theirs = getattr(other, name) if other.labeled else 0.0
+            squares[name] = None if mine is None or theirs is None else mine + theirs
+        if self.labeled or other.labeled:
+            for name, value in squares.items():
+                setattr(self, name, value)
         for name in ("predictions", "tp", "fp", "tn", "fn", "log_loss_sum", "brier_sum",
                      "delay_count", "delay_sum"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -315,6 +347,42 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
             wins += pos * (below + 0.5 * neg)
             below += neg
         return wins / (n_pos * n_neg)
+
+    def standard_errors(self) -> dict[str, float]:
+        """The standard error of each defined metric, at its observed value: binomial for
+        accuracy, DeLong's for the binned ROC AUC, the delta method over the confusion
+        counts for F1, and the per-prediction spread for the log loss and the Brier score
+        (left out for counts encoded without their squares).
+
+        >>> acc = PerformanceAccumulator()
+        >>> acc.update_many([0.9, 0.8, 0.3, 0.2] * 100, [1, 0, 1, 0] * 100)
+        >>> {k: round(v, 4) for k, v in acc.standard_errors().items()}
+        {'accuracy': 0.025, 'roc_auc': 0.0251, 'f1': 0.0306, 'log_loss': 0.0319, 'brier': 0.0138}
+        """
+        n = self.labeled
+        if not n:
+            return {}
+        out: dict[str, float] = {}
+        tp, fp, fn = self.tp, self.fp, self.fn
+        accuracy = (tp + self.tn) / n
+        out["accuracy"] = math.sqrt(accuracy * (1.0 - accuracy) / n)
+        auc_error = binned_auc_standard_error(self.positives, self.negatives)
+        if auc_error is not None:
+            out["roc_auc"] = auc_error
+        if tp:
+            # F1 = 2a / (2a + b + c) of the shares a, b, c of tp, fp, fn; its gradient is
+            # orthogonal to the shares (F1 does not change when they scale), so the
+            # multinomial variance reduces to sum(g_i^2 share_i) / n
+            a, b, c = tp / n, fp / n, fn / n
+            d = (2 * a + b + c) ** 2
+            g_a, g_bc = 2 * (b + c) / d, -2 * a / d
+            out["f1"] = math.sqrt((g_a * g_a * a + g_bc * g_bc * (b + c)) / n)
+        for name, total, squares in (("log_loss", self.log_loss_sum, self.log_loss_sq_sum),
+                                     ("brier", self.brier_sum, self.brier_sq_sum)):
+            if squares is not None:
+                mean = total / n
+                out[name] = math.sqrt(max(squares / n - mean * mean, 0.0) / n)
+        return out
 
     def evaluate(self) -> PerformanceReport:
         """The window's performance so far."""
@@ -346,6 +414,7 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
             delay_max=self.delay_max,
             delay_p50_at_most=self._delay_bound(0.5),
             delay_p90_at_most=self._delay_bound(0.9),
+            standard_errors=self.standard_errors(),
         )
 
     def _delay_bound(self, q: float) -> float | None:
@@ -373,12 +442,16 @@ def judge_performance(
     tolerances: Mapping[str, float] | None = None,
     *,
     min_labeled: int = 200,
+    alpha: float | None = None,
 ) -> list[FeatureJudgement]:
     """Judge a window's metrics against the model version's baseline (its test metrics).
 
-    A metric is drifted when it is worse than ``baseline - tolerance`` (or ``+`` for losses);
-    its ratio is the degradation over the tolerance. Metrics missing from ``baseline`` or
-    from the report are skipped; with fewer than ``min_labeled`` labels nothing is drifted.
+    A metric's limit is ``baseline - tolerance`` (``+`` for losses); its ratio is the
+    degradation over the tolerance. With ``alpha`` (the window's share of the contract, see
+    :func:`judge_metrics`) a metric is drifted when the window shows, at that level, that it
+    is worse than its limit; without, when its value is past the limit. Metrics missing from
+    ``baseline`` or from the report are skipped; with fewer than ``min_labeled`` labels
+    nothing is drifted.
 
     >>> acc = PerformanceAccumulator()
     >>> for score, label in [(0.9, 1), (0.8, 0), (0.3, 1), (0.2, 0)] * 100:
@@ -386,10 +459,31 @@ def judge_performance(
     >>> [(j.feature, round(j.value, 3), round(j.threshold, 3), j.drifted)
     ...  for j in judge_performance(acc.evaluate(), {"accuracy": 0.8, "roc_auc": 0.78})]
     [('accuracy', 0.5, 0.75, True), ('roc_auc', 0.75, 0.73, False)]
+    >>> [(j.feature, j.drifted) for j in judge_performance(
+    ...     acc.evaluate(), {"accuracy": 0.8, "roc_auc": 0.78}, alpha=1e-6)]
+    [('accuracy', True), ('roc_auc', False)]
     """
     tolerances = DEFAULT_TOLERANCES if tolerances is None else tolerances
     return judge_metrics(report.metrics(), baseline, tolerances, rows=report.labeled,
-                         judged=report.labeled >= min_labeled)
+                         judged=report.labeled >= min_labeled, alpha=alpha,
+                         standard_errors=report.standard_errors)
+
+
+def degradation_p_value(value: float, limit: float, standard_error: float, *,
+                        higher_is_better: bool) -> float:
+    """One-sided p-value of "the metric is no worse than ``limit``" given the window's
+    ``value`` and its ``standard_error`` (normal approximation). Small when the value is far
+    past the limit for its standard error.
+
+    >>> round(degradation_p_value(0.70, 0.75, 0.02, higher_is_better=True), 5)
+    0.00621
+    >>> degradation_p_value(0.80, 0.75, 0.0, higher_is_better=True)
+    1.0
+    """
+    worse = limit - value if higher_is_better else value - limit
+    if standard_error <= 0.0:
+        return 0.0 if worse > 0 else 1.0
+    return 0.5 * math.erfc(worse / standard_error / math.sqrt(2.0))
 
 
 def judge_metrics(
@@ -400,25 +494,45 @@ def judge_metrics(
     rows: int,
     judged: bool,
     method_prefix: str = "",
+    alpha: float | None = None,
+    standard_errors: Mapping[str, float] | None = None,
 ) -> list[FeatureJudgement]:
     """Judge metric ``values`` against ``baseline`` within ``tolerances`` (as
     :func:`judge_performance` describes); nothing is drifted unless ``judged``. The
-    judgements' method is the metric's name after ``method_prefix``."""
+    judgements' method is the metric's name after ``method_prefix``.
+
+    With ``alpha``, the metrics judged share it evenly (Bonferroni) and each is drifted
+    when its :func:`degradation_p_value` is below its share; a metric without a standard
+    error in ``standard_errors`` is reported, never drifted. Each judgement then carries
+    the p-value as a second statistic."""
     out = []
-    for name, tolerance in tolerances.items():
-        if name not in baseline or name not in values or tolerance <= 0:
-            continue
+    names = [n for n, t in tolerances.items() if n in baseline and n in values and t > 0]
+    level = None if alpha is None else alpha / max(len(names), 1)
+    errors = standard_errors or {}
+    for name in names:
+        tolerance = tolerances[name]
         value, base = values[name], baseline[name]
         higher = name in _HIGHER_IS_BETTER
         worse = base - value if higher else value - base
         limit = base - tolerance if higher else base + tolerance
         ratio = max(worse, 0.0) / tolerance
-        drifted = judged and ratio >= 1.0
         method = method_prefix + name
-        stat = FeatureStatistic(feature=name, statistic=method, value=value, threshold=limit,
-                                drifted=drifted, feature_type="metric")
+        if level is None:
+            drifted = judged and ratio >= 1.0
+            p_value = None
+        else:
+            error = errors.get(name)
+            p_value = (None if error is None
+                       else degradation_p_value(value, limit, error, higher_is_better=higher))
+            drifted = judged and p_value is not None and p_value < level
+        stats = [FeatureStatistic(feature=name, statistic=method, value=value, threshold=limit,
+                                  drifted=drifted, feature_type="metric")]
+        if level is not None and p_value is not None:
+            stats.append(FeatureStatistic(feature=name, statistic=f"{method}_p_value",
+                                          value=p_value, threshold=level, drifted=drifted,
+                                          feature_type="metric"))
         out.append(FeatureJudgement(
             feature=name, feature_type="metric", method=method, value=value, threshold=limit,
-            ratio=ratio, drifted=drifted, rows=rows, statistics=[stat],
+            ratio=ratio, drifted=drifted, rows=rows, statistics=stats,
         ))
     return out

@@ -304,19 +304,20 @@ class WindowMerger:
             report = p.performance.evaluate()
             judged.performance = report
             baseline = self.baselines(p.model_name, p.model_version)
+            alpha = config.performance_alpha(p.end - p.start)
             judgements = judge_performance(report, baseline, tolerances,
-                                           min_labeled=self.min_labeled)
+                                           min_labeled=self.min_labeled, alpha=alpha)
             if judgements and report.labeled >= self.min_labeled:
                 event = policy.observe(
                     "performance", p.model_name, p.model_version, p.start, p.end, judgements,
                 )
                 if event is not None:
                     judged.events.append(event)
-            self._estimate(p, judged, policy, tolerances)
+            self._estimate(p, judged, policy, tolerances, alpha)
         return judged
 
     def _estimate(self, p: _Pending, judged: Judged, policy: DriftPolicy,
-                  tolerances: dict[str, float] | None) -> None:
+                  tolerances: dict[str, float] | None, alpha: float) -> None:
         """Estimate the performance of the window's unlabeled predictions from the version's
         calibration map, and judge the estimate (a ``performance-estimate`` event)."""
         assert p.performance is not None
@@ -327,7 +328,7 @@ class WindowMerger:
         judged.estimate = estimate
         baseline = self.baselines(p.model_name, p.model_version)
         judgements = judge_estimate(estimate, baseline, tolerances,
-                                    min_predictions=self.min_labeled)
+                                    min_predictions=self.min_labeled, alpha=alpha)
         if judgements and estimate.unlabeled > 0 and estimate.predictions >= self.min_labeled:
             event = policy.observe("performance-estimate", p.model_name, p.model_version,
                                    p.start, p.end, judgements)

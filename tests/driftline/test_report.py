@@ -189,3 +189,16 @@ def test_performance_shows_the_last_windows_estimate_before_its_labels():
     assert f"Estimated AUC of the last window (v1, Jan 01 00:00): {estimate.roc_auc:.3f}" \
         in perf_section
     assert "with 20% of labels in" in perf_section
+
+
+def test_the_brier_band_comes_from_the_windows_standard_error_and_is_absent_without_one():
+    from driftline.report.digest import PerfPoint
+    from driftline.report.inputs import Performance
+    from driftline.report.page import _intervals
+
+    with_error = Performance(labeled=400, brier=0.15, standard_errors={"brier": 0.01})
+    without = Performance(labeled=400, brier=0.15)
+    bands = _intervals([PerfPoint(0.0, 300.0, "1", with_error),
+                        PerfPoint(300.0, 600.0, "1", without)])["brier"]
+    assert bands[0] == pytest.approx((0.15 - 0.0196, 0.15 + 0.0196))
+    assert bands[1] is None

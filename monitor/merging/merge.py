@@ -319,7 +319,8 @@ class WindowMerger:
     def _estimate(self, p: _Pending, judged: Judged, policy: DriftPolicy,
                   tolerances: dict[str, float] | None, alpha: float) -> None:
         """Estimate the performance of the window's unlabeled predictions from the version's
-        calibration map, and judge the estimate (a ``performance-estimate`` event)."""
+        calibration map, and judge the estimate (a ``performance-estimate`` event, unless
+        the window's realized metrics raised a ``performance`` event)."""
         assert p.performance is not None
         profile = self.profiles(p.model_name, p.model_version)
         if profile is None or profile.calibration is None:
@@ -332,5 +333,6 @@ class WindowMerger:
         if judgements and estimate.unlabeled > 0 and estimate.predictions >= self.min_labeled:
             event = policy.observe("performance-estimate", p.model_name, p.model_version,
                                    p.start, p.end, judgements)
-            if event is not None:
+            # the realized metrics already raised the window's drop: one event says it
+            if event is not None and not any(e.kind == "performance" for e in judged.events):
                 judged.events.append(event)

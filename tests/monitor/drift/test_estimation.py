@@ -155,12 +155,16 @@ def _profile(calibrated: bool) -> ReferenceProfile:
     return with_calibration(profile, s, rng.random(2_000) < s) if calibrated else profile
 
 
-def _judge_window(profile: ReferenceProfile, scores: np.ndarray) -> tuple[list, list]:
+def _judge_window(profile: ReferenceProfile, scores: np.ndarray,
+                  labels: np.ndarray | None = None) -> tuple[list, list]:
+    """One window of ``scores`` judged by a merger; the first ``len(labels)`` labeled."""
     merger = WindowMerger(partitions=1, profiles=lambda n, v: profile,
                           baselines=lambda n, v: {"roc_auc": 0.83, "accuracy": 0.75},
                           policy=DriftPolicy(raise_after=1), idle_timeout=1e9, started=0.0)
     acc = PerformanceAccumulator()
     acc.add_predictions(len(scores), scores.tolist())
+    if labels is not None:
+        acc.update_many(scores[:len(labels)].tolist(), labels.tolist())
     share = Partial(kind="performance", partition=0, watermark=None, model_name="m",
                     model_version="1", window_start=0.0, window_end=300.0, performance=acc)
     beat = Partial(kind="watermark", partition=0, watermark=400.0,
@@ -177,6 +181,16 @@ def test_the_merger_raises_a_performance_estimate_event_when_the_estimate_drops(
     assert window.estimate is not None and window.estimate.labeled == 0
     assert [e.kind for e in events] == ["performance-estimate"]
     assert {s.statistic for s in events[0].statistics} >= {"estimated_roc_auc"}
+
+
+def test_a_drop_the_realized_metrics_raise_is_not_raised_again_by_the_estimate() -> None:
+    rng = np.random.default_rng(8)
+    scores = rng.beta(6, 6, 3_000)
+    labels = (rng.random(2_900) < 0.5).astype(int)  # labels the scores know nothing of
+    judged, events = _judge_window(_profile(calibrated=True), scores, labels)
+    (window,) = [j for j in judged if j.kind == "performance"]
+    assert window.estimate is not None and window.estimate.unlabeled == 100
+    assert [e.kind for e in events] == ["performance"]
 
 
 def test_a_version_without_calibration_gets_no_estimate() -> None:

@@ -8,8 +8,8 @@ windows are merged and judged). Each :class:`PolicyJudge` runs its own
 a partition, so the windows are judged once every partition has passed them, whatever the
 speed of the read. Cooldown and hysteresis are in event time, as live.
 
->>> [round(t) for t in periodic_alarms(0.0, 100.0, 4)]
-[25, 50, 75, 100]
+>>> [t for t in periodic_alarms(0.0, 100.0, 4)]
+[12.5, 37.5, 62.5, 87.5]
 >>> score_alarms([30.0, 80.0], onset=50.0)
 AlarmScore(alarms=2, false_alarms=1, delay=30.0)
 """
@@ -92,12 +92,16 @@ def event_signature(event: DriftEvent) -> tuple[Any, ...]:
 
 
 def periodic_alarms(start: float, end: float, count: int) -> list[float]:
-    """``count`` alarms evenly spaced over ``(start, end]``: the baseline a detector with
-    the same number of alarms must beat."""
+    """``count`` alarms evenly spaced over ``[start, end]``, one in the middle of each of
+    ``count`` equal slots: the baseline a detector with the same number of alarms must beat.
+
+    Mid-slot, an alarm neither wastes itself on the range's last instant nor lands on a
+    round onset by the grid's accident (at slot ends, two alarms over a range whose onset is
+    its midpoint would meet the onset with no delay at all)."""
     if count <= 0 or end <= start:
         return []
     period = (end - start) / count
-    return [start + period * (i + 1) for i in range(count)]
+    return [start + period * (i + 0.5) for i in range(count)]
 
 
 class AlarmScore(NamedTuple):

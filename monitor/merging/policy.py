@@ -210,7 +210,8 @@ class DriftPolicy:
         """
         key = _key(kind, model_name, model_version)
         state = self.state(kind, model_name, model_version)
-        weigh = _weigher(kind, importance, judgements if features is None else features)
+        behind = judgements if features is None else features
+        weigh = _weigher(kind, importance, behind)
         firing: list[FeatureJudgement] = []
         for j in judgements:
             streak = state.streaks.get(j.feature, 0) + 1 if j.drifted else 0
@@ -227,8 +228,7 @@ class DriftPolicy:
                 state.calm_windows = 0
         elif firing:
             if self._cooled(state, window_end):
-                named = drivers(judgements if features is None else features, importance) \
-                    if kind in _ATTRIBUTED else []
+                named = drivers(behind, importance) if kind in _ATTRIBUTED else []
                 event = _event(kind, model_name, model_version, window_start, window_end,
                                judgements, firing, evidence, share_drifted,
                                highest([weigh(j) for j in firing]) or "low", named)

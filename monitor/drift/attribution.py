@@ -3,7 +3,8 @@
 A model version's profile may carry its features' importance shares
 (:mod:`driftline.model.importance`: permutation importance on the holdout, summing to 1). A drifted
 feature's severity is then its effect-based severity (:meth:`~monitor.drift.judge.
-FeatureJudgement.level`) capped by its importance tier (:data:`IMPORTANCE_TIERS`):
+FeatureJudgement.level`) capped by its importance tier (:data:`IMPORTANCE_TIERS` by default;
+a policy file's ``importance_tiers`` sets them per model):
 
 ======================  ====================
 importance share        severity at most
@@ -51,8 +52,9 @@ __all__ = [
     "weighted_level",
 ]
 
-# (share below which, the highest severity allowed), lowest share first
-IMPORTANCE_TIERS: tuple[tuple[float, Severity], ...] = ((0.02, "low"), (0.10, "medium"))
+# the importance shares below which a finding is at most low, and at most medium (a policy
+# file's ``importance_tiers`` changes them per model)
+IMPORTANCE_TIERS: tuple[float, float] = (0.02, 0.10)
 _RANK: dict[str | None, int] = {None: 0, "low": 1, "medium": 2, "high": 3}
 
 
@@ -65,19 +67,23 @@ def highest(levels: Sequence[Severity | None]) -> Severity | None:
     return max(levels, key=lambda s: _RANK[s], default=None)
 
 
-def importance_cap(share: float | None) -> Severity:
+def importance_cap(share: float | None,
+                   tiers: tuple[float, float] = IMPORTANCE_TIERS) -> Severity:
     """The highest severity a finding on features with this importance ``share`` may have
-    (None: unknown, no cap).
+    (None: unknown, no cap), by ``tiers`` (the shares below which it is at most low, at most
+    medium).
 
     >>> importance_cap(0.0), importance_cap(0.05), importance_cap(0.3), importance_cap(None)
     ('low', 'medium', 'high', 'high')
+    >>> importance_cap(0.05, tiers=(0.1, 0.2))
+    'low'
     """
     if share is None:
         return "high"
-    for limit, cap in IMPORTANCE_TIERS:
-        if share < limit:
-            return cap
-    return "high"
+    low, medium = tiers
+    if share < low:
+        return "low"
+    return "medium" if share < medium else "high"
 
 
 def capped(level: Severity | None, cap: Severity) -> Severity | None:
@@ -102,19 +108,19 @@ def share_of(features: Sequence[str], importance: Mapping[str, float] | None) ->
     return float(sum(importance[f] for f in features))
 
 
-def weighted_level(judgement: FeatureJudgement,
-                   importance: Mapping[str, float] | None) -> Severity | None:
+def weighted_level(judgement: FeatureJudgement, importance: Mapping[str, float] | None,
+                   tiers: tuple[float, float] = IMPORTANCE_TIERS) -> Severity | None:
     """The feature's severity capped by its importance tier (uncapped without importance)."""
     return capped(judgement.level(),
-                  importance_cap(share_of([judgement.feature], importance)))
+                  importance_cap(share_of([judgement.feature], importance), tiers))
 
 
-def drivers(judgements: Sequence[FeatureJudgement],
-            importance: Mapping[str, float] | None) -> list[Driver]:
+def drivers(judgements: Sequence[FeatureJudgement], importance: Mapping[str, float] | None,
+            tiers: tuple[float, float] = IMPORTANCE_TIERS) -> list[Driver]:
     """The drifted features among ``judgements``, most importance-weighted effect first."""
     out = []
     for j in judgements:
-        level = weighted_level(j, importance)
+        level = weighted_level(j, importance, tiers)
         if level is None:
             continue
         share = None if importance is None else importance.get(j.feature)

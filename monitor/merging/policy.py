@@ -81,6 +81,7 @@ from driftline.events import (
     Severity,
 )
 from monitor.drift.attribution import (
+    IMPORTANCE_TIERS,
     capped,
     drivers,
     highest,
@@ -125,6 +126,9 @@ class DriftPolicy:
         raised for the same model version, even if the finding cleared and came back.
     immediate
         Severity at which a signal fires in its first drifted window (None: never at once).
+    importance_tiers
+        The importance shares below which a covariate or dataset finding is at most low, and
+        at most medium (:mod:`monitor.drift.attribution`).
     store
         Where the per-key states live: a ``MutableMapping[str, bytes]`` (default: a dict).
     """
@@ -136,6 +140,7 @@ class DriftPolicy:
         clear_ratio: float = 0.5,
         cooldown: float = 3600.0,
         immediate: Severity | None = "high",
+        importance_tiers: tuple[float, float] = IMPORTANCE_TIERS,
         *,
         store: MutableMapping[str, bytes] | None = None,
     ) -> None:
@@ -145,11 +150,15 @@ class DriftPolicy:
             raise ValueError("clear_ratio must be in (0, 1]")
         if cooldown < 0:
             raise ValueError("cooldown must be >= 0 seconds")
+        low, medium = importance_tiers
+        if not 0.0 <= low <= medium <= 1.0:
+            raise ValueError("importance_tiers must be two shares in [0, 1], low <= medium")
         self.raise_after = raise_after
         self.clear_after = clear_after
         self.clear_ratio = clear_ratio
         self.cooldown = float(cooldown)
         self.immediate = immediate
+        self.importance_tiers = (float(low), float(medium))
         self.store: MutableMapping[str, bytes] = {} if store is None else store
 
     def state(self, kind: DriftKind, model_name: str, model_version: str) -> KindState:
@@ -211,7 +220,7 @@ class DriftPolicy:
         key = _key(kind, model_name, model_version)
         state = self.state(kind, model_name, model_version)
         behind = judgements if features is None else features
-        weigh = _weigher(kind, importance, behind)
+        weigh = _weigher(kind, importance, behind, self.importance_tiers)
         firing: list[FeatureJudgement] = []
         for j in judgements:
             streak = state.streaks.get(j.feature, 0) + 1 if j.drifted else 0
@@ -228,7 +237,8 @@ class DriftPolicy:
                 state.calm_windows = 0
         elif firing:
             if self._cooled(state, window_end):
-                named = drivers(behind, importance) if kind in _ATTRIBUTED else []
+                named = (drivers(behind, importance, self.importance_tiers)
+                         if kind in _ATTRIBUTED else [])
                 event = _event(kind, model_name, model_version, window_start, window_end,
                                judgements, firing, evidence, share_drifted,
                                highest([weigh(j) for j in firing]) or "low", named)
@@ -292,16 +302,17 @@ _ATTRIBUTED = ("covariate", "dataset")  # the kinds whose events name feature dr
 
 
 def _weigher(kind: DriftKind, importance: Mapping[str, float] | None,
-             features: Sequence[FeatureJudgement]) -> Callable[[FeatureJudgement],
-                                                              Severity | None]:
+             features: Sequence[FeatureJudgement],
+             tiers: tuple[float, float]) -> Callable[[FeatureJudgement], Severity | None]:
     """The severity of one of ``kind``'s judgements, weighed by feature importance: a
     covariate feature's capped by its own share, a dataset finding's by the drifted
     features' summed share; other kinds, and any kind without importance, unweighed."""
     if importance is None or kind not in _ATTRIBUTED:
         return FeatureJudgement.level
     if kind == "covariate":
-        return lambda j: weighted_level(j, importance)
-    cap = importance_cap(share_of([f.feature for f in features if f.drifted], importance))
+        return lambda j: weighted_level(j, importance, tiers)
+    cap = importance_cap(share_of([f.feature for f in features if f.drifted], importance),
+                         tiers)
     return lambda j: capped(j.level(), cap)
 
 

@@ -41,6 +41,7 @@ __all__ = [
     "DeadLetter",
     "DriftEvent",
     "DriftKind",
+    "Driver",
     "Event",
     "FeatureStatistic",
     "FeatureValue",
@@ -201,8 +202,35 @@ class OffsetRange(msgspec.Struct, kw_only=True, frozen=True):
     last_offset: int
 
 
+class Driver(msgspec.Struct, kw_only=True, frozen=True):
+    """A feature that drove a drift event: ``effect``, how far past its threshold its effect
+    size is (PSI / threshold for numbers, Jensen-Shannon or unseen share / threshold for
+    categories); ``importance``, its share of the model's permutation importance (None when
+    the model version has none); ``severity``, its effect's severity capped by that share.
+
+    >>> Driver(feature="loan_amount", effect=5.24, importance=0.117, severity="high").describe()
+    'loan_amount (importance 11.7%, effect 5.24x threshold, high)'
+    """
+
+    feature: str
+    effect: float
+    importance: float | None = None
+    severity: Severity
+
+    def describe(self) -> str:
+        """One line for a person: the feature, its importance, effect and severity."""
+        share = "importance unknown" if self.importance is None else (
+            f"importance {self.importance:.1%}")
+        return f"{self.feature} ({share}, effect {self.effect:.3g}x threshold, {self.severity})"
+
+
 class DriftEvent(Event, kw_only=True, frozen=True):
-    """One drift finding with its evidence (topic ``drift-events``, keyed by model name)."""
+    """One drift finding with its evidence (topic ``drift-events``, keyed by model name).
+
+    ``drivers`` (covariate and dataset events) are the drifted features, most
+    importance-weighted effect first; empty for other kinds and in events written before
+    they existed.
+    """
 
     topic: ClassVar[str] = "drift-events"
     event_id: NonEmpty
@@ -216,6 +244,7 @@ class DriftEvent(Event, kw_only=True, frozen=True):
     evidence: list[OffsetRange] = []
     share_drifted: float | None = None
     summary: str = ""
+    drivers: list[Driver] = []
 
     @property
     def key(self) -> bytes:

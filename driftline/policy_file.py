@@ -90,6 +90,7 @@ Metric = Literal["accuracy", "roc_auc", "f1", "log_loss", "brier"]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Alpha = Annotated[float, Field(gt=0, lt=1)]
 Share = Annotated[float, Field(gt=0, le=1)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
 
 METHODS: tuple[str, ...] = get_args(Method)
 METRICS: tuple[str, ...] = get_args(Metric)
@@ -168,8 +169,19 @@ class ModelPolicy(_Strict):
     clear_ratio: Share | None = None
     cooldown: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
     immediate: Literal["low", "medium", "high", "never"] | None = None
+    importance_tiers: tuple[Fraction, Fraction] | None = Field(
+        None, description="The feature-importance shares below which a covariate or dataset "
+        "finding is at most low, and at most medium (unset: 0.02 and 0.10; [0, 0]: no cap).")
     performance: dict[Metric, Positive] = {}
     retrain: RetrainPolicy = RetrainPolicy()
+
+
+    @field_validator("importance_tiers")
+    @classmethod
+    def _tiers_ascend(cls, tiers: tuple[float, float] | None) -> tuple[float, float] | None:
+        if tiers is not None and tiers[0] > tiers[1]:
+            raise ValueError("the low tier's share must not exceed the medium tier's")
+        return tiers
 
 
 class PolicyFile(_Strict):

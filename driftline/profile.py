@@ -22,6 +22,10 @@ Format 2 adds ``calibration``: the model's score calibration on its holdout rows
 (:mod:`driftline.calibration`), set by :func:`with_calibration`; a profile of format 1 (or
 one without holdout labels) has none, and the monitor then estimates no performance for
 unlabeled predictions.
+
+Format 3 adds ``importance``: each feature's share of the model's permutation importance on
+the same holdout rows (:mod:`driftline.model.importance`), set by :func:`with_importance`; None in
+older profiles or without holdout labels, and the monitor then weighs no severity by it.
 """
 
 from __future__ import annotations
@@ -44,10 +48,11 @@ __all__ = [
     "bin_counts",
     "build_profile",
     "with_calibration",
+    "with_importance",
 ]
 
 PROFILE_ARTIFACT = "reference_profile.json"
-PROFILE_FORMAT = 2  # the schema_version build_profile writes
+PROFILE_FORMAT = 3  # the schema_version build_profile writes
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 SCORE_CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 20 equal bins on [0, 1]
 
@@ -96,6 +101,9 @@ class ReferenceProfile(msgspec.Struct, kw_only=True, frozen=True):
     label_rate: float | None = None
     # format 2: score -> P(label = 1) on the holdout rows; None without holdout labels
     calibration: CalibrationMap | None = None
+    # format 3: feature -> share of the model's permutation importance on the holdout rows
+    # (the shares sum to 1); None without holdout labels
+    importance: dict[str, float] | None = None
 
     @property
     def numeric_by_name(self) -> dict[str, NumericProfile]:
@@ -219,4 +227,20 @@ def with_calibration(profile: ReferenceProfile, holdout_scores: Any,
     if calibration is None:
         return profile
     return msgspec.structs.replace(profile, calibration=calibration,
+                                   schema_version=max(profile.schema_version, PROFILE_FORMAT))
+
+
+def with_importance(profile: ReferenceProfile,
+                    shares: Mapping[str, float] | None) -> ReferenceProfile:
+    """``profile`` with the model's feature-importance ``shares``
+    (:func:`driftline.model.importance.importance_shares`; unchanged when None).
+
+    >>> prof = build_profile({"x": np.arange(10.0)}, None, numeric=["x"], categorical=[])
+    >>> with_importance(prof, {"x": 1.0}).importance, with_importance(prof, None) is prof
+    ({'x': 1.0}, True)
+    """
+    if shares is None:
+        return profile
+    return msgspec.structs.replace(profile, importance={str(k): float(v)
+                                                        for k, v in shares.items()},
                                    schema_version=max(profile.schema_version, PROFILE_FORMAT))

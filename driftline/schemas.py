@@ -26,6 +26,7 @@ from driftline.events import (
     DataValidationEvent,
     DeadLetter,
     DriftEvent,
+    Driver,
     Event,
     FeatureStatistic,
     LabeledEvent,
@@ -88,6 +89,8 @@ EXAMPLES: dict[type[Event], Event] = {
         evidence=[OffsetRange(topic="predictions", partition=0, first_offset=0, last_offset=99)],
         share_drifted=0.5,
         summary="loan_amount drifted (psi 0.31 > 0.2)",
+        drivers=[Driver(feature="loan_amount", effect=1.55, importance=0.117,
+                        severity="low")],
     ),
     ModelUpdateEvent: ModelUpdateEvent(
         event_time=1700007200.0,

@@ -5,7 +5,8 @@
 :func:`~driftline.model.pipeline.default_pipeline` (scaling and one-hot encoding, then logistic
 regression), logs the run to MLflow (parameters, holdout AUC / precision / recall / Brier /
 log loss, the training data), and registers version 1 with the alias ``champion``, its
-signature, its reference profile and its decision policy (``default_probability`` and
+signature, its reference profile (with the calibration and permutation importance measured on
+the holdout rows) and its decision policy (``default_probability`` and
 ``risk_tier``: HIGH above 0.35, MEDIUM above 0.15, else LOW).
 """
 
@@ -22,9 +23,10 @@ import numpy as np
 
 from driftline.features import CREDIT_RISK
 from driftline.model.decision import CREDIT_RISK_POLICY
+from driftline.model.importance import importance_shares
 from driftline.model.pipeline import default_pipeline
 from driftline.model.registry import ModelVersionRef, configure, get_alias, register_version
-from driftline.profile import ReferenceProfile, build_profile, with_calibration
+from driftline.profile import ReferenceProfile, build_profile, with_calibration, with_importance
 from producers.generator import GeneratorParams, LoanGenerator
 from producers.settings import BootstrapSettings
 
@@ -89,6 +91,8 @@ def train_default(seed: int = 7, rows: int = 50_000, holdout: float = 0.2,
         labels=y_train,
     )
     profile = with_calibration(profile, p_test, y_test)
+    profile = with_importance(profile, importance_shares(
+        model, x_test.to_numpy(dtype=object), y_test, CREDIT_RISK.names))
     train = x_train.assign(**{CREDIT_RISK.target: y_train})
     test = x_test.assign(**{CREDIT_RISK.target: y_test})
     params = {

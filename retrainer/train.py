@@ -24,8 +24,9 @@ import numpy as np
 
 from driftline.errors import DriftlineError
 from driftline.features import CREDIT_RISK, FeatureSchema
+from driftline.model.importance import importance_shares
 from driftline.model.registry import LoadedModel
-from driftline.profile import ReferenceProfile, build_profile, with_calibration
+from driftline.profile import ReferenceProfile, build_profile, with_calibration, with_importance
 from retrainer.dataset import Dataset, SourcedRow
 
 __all__ = [
@@ -214,6 +215,10 @@ def train_and_evaluate(
     holdout_labels = [r.event.label for r in dataset.holdout]
     challenger_scores = score_rows(candidate, dataset.holdout)
     profile = with_calibration(profile, challenger_scores, holdout_labels)
+    holdout = _frame(dataset.holdout, columns)
+    profile = with_importance(profile, importance_shares(
+        estimator, holdout if by_name else holdout.to_numpy(dtype=object), holdout_labels,
+        names))
     challenger = Challenger(
         model=estimator,
         signature=signature,

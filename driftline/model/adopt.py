@@ -35,10 +35,11 @@ import numpy as np
 
 from driftline.errors import DriftlineError
 from driftline.model.decision import DecisionPolicy
+from driftline.model.importance import importance_shares
 from driftline.model.registry import ModelVersionRef
 from driftline.model.serving import positive_column
 from driftline.model.trust import DEFAULT_TRUSTED_TYPES, file_types
-from driftline.profile import ReferenceProfile, build_profile, with_calibration
+from driftline.profile import ReferenceProfile, build_profile, with_calibration, with_importance
 
 __all__ = [
     "Adopted",
@@ -408,10 +409,12 @@ def holdout_metrics(labels: np.ndarray, scores: np.ndarray, threshold: float) ->
     return {k: float(v) for k, v in metrics.items() if not math.isnan(float(v))}
 
 
-def reference_profile(reference: Reference, scores: np.ndarray) -> ReferenceProfile:
+def reference_profile(reference: Reference, scores: np.ndarray,
+                      estimator: Any | None = None) -> ReferenceProfile:
     """The reference profile of the data: numeric and categorical features, the scores, the
-    label rate and, with labels, the calibration of the scores (the reference data is the
-    model's holdout: it was not fitted on it)."""
+    label rate and, with labels, the calibration of the scores and (given the ``estimator``)
+    its features' permutation importance (the reference data is the model's holdout: it was
+    not fitted on it)."""
     frame = reference.features
     profile = build_profile(
         {c: frame[c].to_numpy() for c in frame.columns},
@@ -422,7 +425,14 @@ def reference_profile(reference: Reference, scores: np.ndarray) -> ReferenceProf
     )
     if reference.labels is None:
         return profile
-    return with_calibration(profile, scores, reference.labels)
+    profile = with_calibration(profile, scores, reference.labels)
+    if estimator is None:
+        return profile
+    shares = importance_shares(
+        estimator, frame, reference.labels, [str(c) for c in frame.columns],
+        score=lambda rows: score_reference(estimator, Reference(features=rows)),
+    )
+    return with_importance(profile, shares)
 
 
 def register_adopted(
@@ -463,7 +473,7 @@ def register_adopted(
     metrics = {}
     if reference.labels is not None:
         metrics = holdout_metrics(reference.labels, scores, decision.tiers[-1][1])
-    profile = reference_profile(reference, scores)
+    profile = reference_profile(reference, scores, loaded.estimator)
     signature = infer_signature(reference.features.head(100), scores[:100])
     if alias is None and get_alias(name, "champion") is None:
         alias = "champion"

@@ -6,7 +6,7 @@ opens offline in any browser. Sections, in reading order: ``summary`` (what move
 hurt, models and versions, drift events by kind and severity, one timeline), ``features``
 (per feature: reference against the window's distribution, the statistic over time with its
 threshold, the verdict in words), ``score``, ``performance`` and ``events`` (each drift event
-with its evidence and what followed).
+with its drivers, its evidence and what followed).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from driftline.events import DriftEvent, FeatureStatistic
+from driftline.events import DriftEvent, Driver, FeatureStatistic
 from driftline.profile import NumericProfile, ReferenceProfile
 from driftline.report import charts
 from driftline.report.digest import (
@@ -405,6 +405,20 @@ def _stat_rows(stats: Iterable[FeatureStatistic]) -> str:
         for s in stats)
 
 
+def _driver_table(drivers: Sequence[Driver]) -> str:
+    """The features that drove an event, most importance-weighted effect first."""
+    if not drivers:
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(d.feature)}</td><td class=\"n\">"
+        f"{'unknown' if d.importance is None else f'{d.importance:.1%}'}</td>"
+        f'<td class="n">{d.effect:.3g}x</td><td>{_badge(d.severity, d.severity)}</td></tr>'
+        for d in drivers)
+    return ("<p><b>Drivers</b> (most importance-weighted effect first)</p><table><tr>"
+            "<th>feature</th><th>importance to the model</th><th>effect vs threshold</th>"
+            f"<th>severity</th></tr>{rows}</table>")
+
+
 def _event_block(d: EventDigest) -> str:
     e = d.event
     head = ("<tr><th>feature</th><th>statistic</th><th>value</th><th>threshold</th>"
@@ -425,7 +439,8 @@ def _event_block(d: EventDigest) -> str:
     return (f'<div class="event {e.severity}" id="e-{_e(e.event_id)}">'
             f"<h3>{_badge(e.severity, e.severity)}{_e(e.kind)} drift on {_e(e.model_name)} "
             f"v{_e(e.model_version)}, window {fmt_time(e.window_start, day=True)} to "
-            f"{fmt_time(e.window_end, day=True)[-5:]}</h3><p>{_e(e.summary)}</p>{table}"
+            f"{fmt_time(e.window_end, day=True)[-5:]}</h3><p>{_e(e.summary)}</p>"
+            f"{_driver_table(e.drivers)}{table}"
             f'<p class="muted">Evidence: {_e(evidence)}{share} · event {_e(e.event_id)}</p>'
             f"<p><b>What followed</b></p><ul>{followed}</ul></div>")
 

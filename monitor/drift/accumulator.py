@@ -341,6 +341,7 @@ class WindowAccumulator:
             dataset_drifted=judged and bool(features) and share >= config.dataset_share,
             dataset_threshold=config.dataset_share,
             evidence=self.evidence(),
+            importance=self.profile.importance,
         )
 
     def evidence(self) -> list[OffsetRange]:

@@ -281,6 +281,9 @@ class WindowReport(msgspec.Struct, kw_only=True, frozen=True):
     dataset_drifted: bool
     dataset_threshold: float
     evidence: list[OffsetRange] = []
+    # the model version's feature-importance shares (from its profile; None without), by
+    # which the policy weighs covariate and dataset severities
+    importance: dict[str, float] | None = None
 
     def feature(self, name: str) -> FeatureJudgement:
         """The judgement of one feature by name (``"score"`` for the score)."""

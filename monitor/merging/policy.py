@@ -25,6 +25,15 @@ Concept
     Detector alarms have no window statistic to clear on; a concept event is raised when a
     detector fires and the last concept event is at least ``cooldown`` seconds old.
 
+Importance
+    When the model version's profile carries feature importance (:mod:`monitor.drift.
+    attribution`), a covariate finding's severity, for raising at once and for the event, is
+    each feature's severity capped by its importance tier, and a dataset finding's is capped
+    by the tier of the drifted features' summed importance: drift only on features the model
+    ignores is ``low`` and waits ``raise_after`` windows like any low finding. Covariate and
+    dataset events name their ``drivers``. Prediction, performance and concept findings are
+    not weighed by importance.
+
 Windows that were not judged (too few rows) change nothing. A new model version starts with a
 clean state: it is judged against its own reference. Events are deterministic: their id is a
 hash of (model, version, kind, window end), so replaying a stream gives the same ids.
@@ -59,11 +68,27 @@ table in the app), so it survives restarts with the table's changelog.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import MutableMapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
 import msgspec
 
-from driftline.events import DriftEvent, DriftKind, FeatureStatistic, OffsetRange, Severity
+from driftline.events import (
+    DriftEvent,
+    DriftKind,
+    Driver,
+    FeatureStatistic,
+    OffsetRange,
+    Severity,
+)
+from monitor.drift.attribution import (
+    IMPORTANCE_TIERS,
+    capped,
+    drivers,
+    highest,
+    importance_cap,
+    share_of,
+    weighted_level,
+)
 from monitor.drift.judge import FeatureJudgement, WindowReport
 
 __all__ = ["DriftPolicy", "KindState"]
@@ -101,6 +126,9 @@ class DriftPolicy:
         raised for the same model version, even if the finding cleared and came back.
     immediate
         Severity at which a signal fires in its first drifted window (None: never at once).
+    importance_tiers
+        The importance shares below which a covariate or dataset finding is at most low, and
+        at most medium (:mod:`monitor.drift.attribution`).
     store
         Where the per-key states live: a ``MutableMapping[str, bytes]`` (default: a dict).
     """
@@ -112,6 +140,7 @@ class DriftPolicy:
         clear_ratio: float = 0.5,
         cooldown: float = 3600.0,
         immediate: Severity | None = "high",
+        importance_tiers: tuple[float, float] = IMPORTANCE_TIERS,
         *,
         store: MutableMapping[str, bytes] | None = None,
     ) -> None:
@@ -121,11 +150,15 @@ class DriftPolicy:
             raise ValueError("clear_ratio must be in (0, 1]")
         if cooldown < 0:
             raise ValueError("cooldown must be >= 0 seconds")
+        low, medium = importance_tiers
+        if not 0.0 <= low <= medium <= 1.0:
+            raise ValueError("importance_tiers must be two shares in [0, 1], low <= medium")
         self.raise_after = raise_after
         self.clear_after = clear_after
         self.clear_ratio = clear_ratio
         self.cooldown = float(cooldown)
         self.immediate = immediate
+        self.importance_tiers = (float(low), float(medium))
         self.store: MutableMapping[str, bytes] = {} if store is None else store
 
     def state(self, kind: DriftKind, model_name: str, model_version: str) -> KindState:
@@ -138,9 +171,10 @@ class DriftPolicy:
         if not report.judged:
             return []
         args = (report.model_name, report.model_version, report.window_start, report.window_end)
+        weights = report.importance
         events = [
             self.observe("covariate", *args, report.features, evidence=report.evidence,
-                         share_drifted=report.share_drifted),
+                         share_drifted=report.share_drifted, importance=weights),
         ]
         if report.score is not None:
             events.append(self.observe("prediction", *args, [report.score],
@@ -158,7 +192,8 @@ class DriftPolicy:
             statistics=[share] + [j.statistics[0] for j in report.features],
         )
         events.append(self.observe("dataset", *args, [dataset], evidence=report.evidence,
-                                   share_drifted=report.share_drifted))
+                                   share_drifted=report.share_drifted, importance=weights,
+                                   features=report.features))
         return [e for e in events if e is not None]
 
     def observe(
@@ -172,15 +207,25 @@ class DriftPolicy:
         *,
         evidence: Sequence[OffsetRange] = (),
         share_drifted: float | None = None,
+        importance: Mapping[str, float] | None = None,
+        features: Sequence[FeatureJudgement] | None = None,
     ) -> DriftEvent | None:
-        """Feed one window's judgements of one kind; returns the event if one is raised."""
+        """Feed one window's judgements of one kind; returns the event if one is raised.
+
+        ``importance`` (the model's feature-importance shares) weighs the severities of a
+        covariate or dataset finding; ``features`` are the feature judgements behind the
+        ``judgements`` (default: the judgements themselves), which an event names as its
+        drivers.
+        """
         key = _key(kind, model_name, model_version)
         state = self.state(kind, model_name, model_version)
+        behind = judgements if features is None else features
+        weigh = _weigher(kind, importance, behind, self.importance_tiers)
         firing: list[FeatureJudgement] = []
         for j in judgements:
             streak = state.streaks.get(j.feature, 0) + 1 if j.drifted else 0
             state.streaks[j.feature] = streak
-            urgent = self.immediate is not None and _RANK[j.level()] >= _RANK[self.immediate]
+            urgent = self.immediate is not None and _RANK[weigh(j)] >= _RANK[self.immediate]
             if j.drifted and (streak >= self.raise_after or urgent):
                 firing.append(j)
         event = None
@@ -192,8 +237,11 @@ class DriftPolicy:
                 state.calm_windows = 0
         elif firing:
             if self._cooled(state, window_end):
+                named = (drivers(behind, importance, self.importance_tiers)
+                         if kind in _ATTRIBUTED else [])
                 event = _event(kind, model_name, model_version, window_start, window_end,
-                               judgements, firing, evidence, share_drifted)
+                               judgements, firing, evidence, share_drifted,
+                               highest([weigh(j) for j in firing]) or "low", named)
                 state.active = True
                 state.last_raised = window_end
                 state.calm_windows = 0
@@ -250,6 +298,24 @@ class DriftPolicy:
         return state.last_raised is None or now - state.last_raised >= self.cooldown
 
 
+_ATTRIBUTED = ("covariate", "dataset")  # the kinds whose events name feature drivers
+
+
+def _weigher(kind: DriftKind, importance: Mapping[str, float] | None,
+             features: Sequence[FeatureJudgement],
+             tiers: tuple[float, float]) -> Callable[[FeatureJudgement], Severity | None]:
+    """The severity of one of ``kind``'s judgements, weighed by feature importance: a
+    covariate feature's capped by its own share, a dataset finding's by the drifted
+    features' summed share; other kinds, and any kind without importance, unweighed."""
+    if importance is None or kind not in _ATTRIBUTED:
+        return FeatureJudgement.level
+    if kind == "covariate":
+        return lambda j: weighted_level(j, importance, tiers)
+    cap = importance_cap(share_of([f.feature for f in features if f.drifted], importance),
+                         tiers)
+    return lambda j: capped(j.level(), cap)
+
+
 def _key(kind: str, model_name: str, model_version: str) -> str:
     return f"{model_name}\t{model_version}\t{kind}"
 
@@ -269,6 +335,8 @@ def _event(
     firing: list[FeatureJudgement],
     evidence: Sequence[OffsetRange],
     share_drifted: float | None,
+    level: Severity,
+    named: list[Driver],
 ) -> DriftEvent:
     fired = {j.feature for j in firing}
     statistics: list[FeatureStatistic] = []
@@ -276,7 +344,6 @@ def _event(
         # Everything about the features that fired; the deciding statistic of the others.
         statistics.extend(j.statistics if j.feature in fired else j.statistics[:1])
     worst = max(firing, key=lambda j: j.ratio)
-    level = max((j.level() for j in firing), key=lambda s: _RANK[s]) or "low"
     parts = ", ".join(
         f"{j.feature} ({j.method} {j.value:.4g} vs {j.threshold:.4g})"
         for j in sorted(firing, key=lambda j: -j.ratio)
@@ -294,4 +361,5 @@ def _event(
         evidence=list(evidence),
         share_drifted=share_drifted,
         summary=f"{kind} drift in {model_name} v{model_version}, worst {worst.feature}: {parts}",
+        drivers=named,
     )

@@ -37,6 +37,7 @@ import msgspec
 
 from driftline.events import DriftKind
 from driftline.policy_file import PolicyFile, load_policy_file, parse_policy_file
+from monitor.drift.attribution import IMPORTANCE_TIERS
 from monitor.drift.contract import SHARES, family_budget, window_alpha
 from monitor.drift.judge import DriftConfig, FeatureRule
 from monitor.drift.performance import DEFAULT_TOLERANCES
@@ -60,13 +61,14 @@ class Rules(msgspec.Struct, kw_only=True, frozen=True):
     clear_ratio: float = 0.5
     cooldown: float = 3600.0
     immediate: Literal["low", "medium", "high"] | None = "high"
+    importance_tiers: tuple[float, float] = IMPORTANCE_TIERS
     tolerances: dict[str, float] = {}
 
     def hysteresis(self) -> dict[str, Any]:
         """Keyword arguments of :class:`~monitor.merging.policy.DriftPolicy`."""
         return {"raise_after": self.raise_after, "clear_after": self.clear_after,
                 "clear_ratio": self.clear_ratio, "cooldown": self.cooldown,
-                "immediate": self.immediate}
+                "immediate": self.immediate, "importance_tiers": self.importance_tiers}
 
 
 _THRESHOLD_KEYS = {
@@ -108,6 +110,8 @@ class MonitoringPolicy:
                     values[key] = getattr(layer, key)
             if layer.immediate is not None:
                 values["immediate"] = None if layer.immediate == "never" else layer.immediate
+            if layer.importance_tiers is not None:
+                values["importance_tiers"] = tuple(layer.importance_tiers)
             tolerances.update(layer.performance)
             ignored.update(layer.ignore)
             for name, rule in layer.features.items():

@@ -1,6 +1,6 @@
 """Where drift events go besides the topic: one log line each, and a Slack-compatible webhook
-whose message links the event in the monitor's drift report (``/report``) when the monitor's
-public base URL is set.
+whose message names the event's drivers with their importance and links the event in the
+monitor's drift report (``/report``) when the monitor's public base URL is set.
 
 A failing webhook is retried (tenacity: exponential backoff with jitter, the receiver's
 Retry-After honoured, no retry of a 4xx other than 429) and then given up on with a log line
@@ -15,6 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from email.utils import parsedate_to_datetime
 
+import msgspec
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -26,18 +27,49 @@ from tenacity import (
 from driftline.events import DriftEvent
 from driftline.logs import fields
 
-__all__ = ["WebhookRefused", "WebhookSink", "format_alert", "log_alert", "retry_after"]
+__all__ = [
+    "MAX_DRIVERS",
+    "WebhookRefused",
+    "WebhookSink",
+    "drivers_line",
+    "format_alert",
+    "log_alert",
+    "retry_after",
+]
 
 log = logging.getLogger("driftline.alerts")
 
 
+MAX_DRIVERS = 5  # drivers an alert names; the event and the report hold them all
+
+
+def drivers_line(event: DriftEvent) -> str:
+    """The event's drivers with their importance, most importance-weighted effect first
+    (empty for an event without drivers).
+
+    >>> from driftline.events import Driver
+    >>> e = DriftEvent(event_id="e", event_time=1.0, model_name="m", model_version="1",
+    ...     kind="covariate", severity="low", window_start=0.0, window_end=1.0,
+    ...     drivers=[Driver(feature="zip", effect=21.0, importance=0.001, severity="low")])
+    >>> drivers_line(e)
+    'drivers: zip (importance 0.1%, effect 21x threshold, low)'
+    """
+    if not event.drivers:
+        return ""
+    shown = "; ".join(d.describe() for d in event.drivers[:MAX_DRIVERS])
+    more = len(event.drivers) - MAX_DRIVERS
+    return f"drivers: {shown}" + (f"; and {more} more" if more > 0 else "")
+
+
 def format_alert(event: DriftEvent, report_url: str | None = None) -> dict[str, object]:
-    """The Slack incoming-webhook body: a text line plus the evidence as blocks, and a link
-    to the event in the drift report when ``report_url`` is given."""
+    """The Slack incoming-webhook body: a text line with the drivers, the evidence as blocks,
+    and a link to the event in the drift report when ``report_url`` is given; the payload's
+    ``drivers`` carry the event's drivers as data."""
     worst = [s for s in event.statistics if s.drifted][:5]
     lines = "\n".join(
         f"• {s.feature}: {s.statistic} {s.value:.4g} (threshold {s.threshold:.4g})" for s in worst
     )
+    drivers = drivers_line(event)
     evidence = ", ".join(
         f"{r.topic}[{r.partition}] {r.first_offset}-{r.last_offset}" for r in event.evidence[:6]
     )
@@ -47,6 +79,10 @@ def format_alert(event: DriftEvent, report_url: str | None = None) -> dict[str, 
     )
     blocks: list[dict[str, object]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": f"*{text}*\n{event.summary}"}},
+    ]
+    if drivers:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": drivers}})
+    blocks += [
         {"type": "section", "text": {"type": "mrkdwn", "text": lines or "(no statistic)"}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text":
             f"window {event.window_start:.0f}-{event.window_end:.0f} · event "
@@ -57,14 +93,21 @@ def format_alert(event: DriftEvent, report_url: str | None = None) -> dict[str, 
         link = f" (drift report: {report_url})"
         blocks.append({"type": "section", "text": {
             "type": "mrkdwn", "text": f"<{report_url}|Open the drift report>"}})
-    return {"text": f"{text}: {event.summary}{link}", "blocks": blocks}
+    body: dict[str, object] = {
+        "text": f"{text}: {event.summary}{f' ({drivers})' if drivers else ''}{link}",
+        "blocks": blocks,
+    }
+    if event.drivers:
+        body["drivers"] = msgspec.to_builtins(event.drivers)
+    return body
 
 
 def log_alert(event: DriftEvent) -> None:
+    drivers = drivers_line(event)
     log.warning(
-        "DRIFT %s %s on %s v%s window [%.0f, %.0f): %s", event.severity, event.kind,
+        "DRIFT %s %s on %s v%s window [%.0f, %.0f): %s%s", event.severity, event.kind,
         event.model_name, event.model_version, event.window_start, event.window_end,
-        event.summary,
+        event.summary, f" ({drivers})" if drivers else "",
         extra=_fields(event),
     )
 

@@ -8,6 +8,7 @@ import re
 import msgspec
 import pytest
 
+from driftline.events import Driver
 from driftline.report import SECTIONS, ReportInput, build_report, read_windows
 from driftline.report.digest import timeline
 from driftline.report.inputs import DriftWindow, Judgement, WindowRecord
@@ -51,6 +52,19 @@ def test_each_drift_event_shows_its_evidence_and_the_retrain_it_started(short_da
     assert re.search(r"Evidence: predictions\[\d\] offsets \d+-\d+", events)
     assert "Retrain: v2 registered" in events
     assert "Alias: @champion moved to v2 (was v1)" in events
+
+
+def test_each_feature_event_shows_its_drivers_with_their_importance(short_day):
+    data = short_day.report_input(title="Drift report: credit-risk")
+    windows = [msgspec.structs.replace(w, events=[
+        msgspec.structs.replace(e, drivers=[
+            Driver(feature="channel", effect=21.0, importance=0.004, severity="low")])
+        if e.kind == "covariate" else e for e in w.events]) for w in data.windows]
+    page = build_report(dataclasses.replace(data, windows=windows))
+    events = page[page.index('id="events"'):]
+    assert "<b>Drivers</b>" in events
+    assert re.search(r"<td>channel</td><td class=\"n\">0\.4%</td><td class=\"n\">21x</td>",
+                     events)
 
 
 def test_performance_shows_each_versions_gate_and_the_label_coverage(page: str):

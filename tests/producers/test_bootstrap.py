@@ -63,3 +63,12 @@ def test_bootstrap_again_keeps_the_champion_unless_forced(registered):
     home, _, _ = registered
     ref, message = bootstrap(home, rows=3000)
     assert ref is None and "already version 1" in message
+
+
+def test_bootstrap_stores_the_features_importance_shares_in_the_profile(registered):
+    profile = load_profile("credit-risk", "1")
+    assert profile.importance is not None
+    assert set(profile.importance) == set(CREDIT_RISK.names)
+    assert abs(sum(profile.importance.values()) - 1.0) < 1e-9
+    # the true default probability leans hardest on the debt ratio
+    assert max(profile.importance, key=profile.importance.get) == "existing_debt_ratio"

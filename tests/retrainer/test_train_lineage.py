@@ -72,6 +72,14 @@ def test_challenger_is_served_exactly_as_it_was_fitted(champion, drifted_dataset
     assert challenger.profile.score is not None
 
 
+def test_the_challenger_profile_holds_its_features_importance_on_the_holdout(
+    champion, drifted_dataset
+):
+    profile = train_and_evaluate(drifted_dataset, champion, name="credit-risk").challenger.profile
+    assert profile.importance is not None and set(profile.importance) == set(CREDIT_RISK.names)
+    assert abs(sum(profile.importance.values()) - 1.0) < 1e-9
+
+
 def test_an_unreachable_margin_rejects_with_the_reason(champion, drifted_dataset):
     evaluation = train_and_evaluate(drifted_dataset, champion, name="credit-risk")
     verdict = Gate(margin=0.9).judge(evaluation.labels, evaluation.champion_scores,

@@ -26,6 +26,7 @@ from driftline.model.adopt import (
     check_trust,
     holdout_metrics,
     load_source,
+    reference_profile,
     score_reference,
     split_reference,
 )
@@ -139,6 +140,19 @@ def test_a_model_that_fails_on_the_reference_says_so(files, cancer):
         score_reference(loaded.estimator, short)
 
 
+def test_importance_is_measured_on_labeled_reference_rows_only(cancer):
+    x, y = cancer.drop(columns="target"), cancer["target"]
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(
+        x.to_numpy(), y)
+    labeled = split_reference(cancer, label="target")
+    scores = score_reference(model, labeled)
+    shares = reference_profile(labeled, scores, model).importance
+    assert shares is not None and list(shares) == list(x.columns)
+    assert sum(shares.values()) == pytest.approx(1.0)
+    unlabeled = split_reference(cancer.drop(columns="target"))
+    assert reference_profile(unlabeled, scores, model).importance is None
+
+
 def test_holdout_metrics_carry_the_names_the_monitor_reads():
     labels, scores = np.array([0, 1, 0, 1]), np.array([0.2, 0.8, 0.4, 0.7])
     metrics = holdout_metrics(labels, scores, 0.5)
@@ -167,6 +181,8 @@ def test_register_records_profile_metrics_trust_and_tiers_then_serves(files, tmp
     assert policy.names == ("LOW", "MEDIUM", "HIGH")
     profile = load_profile("cancer", "1")
     assert len(profile.numeric) == 30 and profile.label_rate == pytest.approx(357 / 569)
+    assert profile.importance is not None and len(profile.importance) == 30
+    assert sum(profile.importance.values()) == pytest.approx(1.0)
     loaded = load_model("cancer", "1")
     assert loaded.metrics["holdout_auc"] > 0.9 and "holdout_brier" in loaded.metrics
     served = serve_loaded(loaded, "champion", max_rows=10)

@@ -9,7 +9,12 @@ import pytest
 from driftline.calibration import CalibrationMap, fit_calibration
 from driftline.events import DriftEvent
 from driftline.policy_file import DEFAULT_RETRAIN_KINDS
-from driftline.profile import ReferenceProfile, build_profile, with_calibration
+from driftline.profile import (
+    PROFILE_FORMAT,
+    ReferenceProfile,
+    build_profile,
+    with_calibration,
+)
 from monitor.drift.estimation import estimate_performance, judge_estimate
 from monitor.drift.performance import PerformanceAccumulator
 from monitor.merging.merge import WindowMerger
@@ -207,7 +212,7 @@ def test_a_profile_written_before_calibration_still_loads_without_one() -> None:
     data["schema_version"] = 1
     profile = ReferenceProfile.from_json(msgspec.json.encode(data))
     assert profile.calibration is None and profile.schema_version == 1
-    assert _profile(calibrated=True).schema_version == 2
+    assert _profile(calibrated=True).schema_version == PROFILE_FORMAT
 
 
 def test_the_retrainer_ignores_estimate_events_unless_its_policy_lists_them() -> None:

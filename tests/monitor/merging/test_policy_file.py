@@ -73,7 +73,7 @@ def test_without_a_file_every_model_gets_todays_defaults():
     assert rules.hysteresis() == {
         "raise_after": today.raise_after, "clear_after": today.clear_after,
         "clear_ratio": today.clear_ratio, "cooldown": today.cooldown,
-        "immediate": today.immediate,
+        "immediate": today.immediate, "importance_tiers": today.importance_tiers,
     }
     assert rules.tolerances == DEFAULT_TOLERANCES
 
@@ -114,7 +114,8 @@ def test_a_models_table_overrides_the_defaults_and_lists_and_features_merge():
     assert fraud.config.ignored == frozenset({"channel", "city_tier"})
     assert set(fraud.config.features) == {"income", "amount"}
     assert fraud.hysteresis() == {"raise_after": 1, "clear_after": 4, "clear_ratio": 0.25,
-                                  "cooldown": 0.0, "immediate": None}
+                                  "cooldown": 0.0, "immediate": None,
+                                  "importance_tiers": (0.02, 0.10)}
     assert (fraud.config.dataset_share, fraud.config.numeric_method) == (0.25, "wasserstein")
     assert (fraud.config.psi_threshold, fraud.config.wasserstein_threshold) == (0.3, 0.2)
     assert fraud.tolerances == {**DEFAULT_TOLERANCES, "roc_auc": 0.02}
@@ -129,6 +130,22 @@ def test_the_hysteresis_of_the_file_decides_when_an_event_is_raised():
     raised = [policy.observe("covariate", "m", "1", 60.0 * i, 60.0 * (i + 1), [judgement("x", 1.5)])
               for i in range(3)]
     assert [e is not None for e in raised] == [False, False, True]
+
+
+def test_the_files_importance_tiers_decide_how_far_importance_caps_severity():
+    policy = parse_policy("[models.m]\nimportance_tiers = [0.3, 0.5]\n")
+    assert policy.resolve("other").importance_tiers == (0.02, 0.10)
+    severe = [judgement("x", 9.0)]  # high unweighed
+    weights = {"x": 0.2}
+
+    def raised(p: DriftPolicy) -> list[str | None]:
+        events = [p.observe("covariate", "m", "1", 60.0 * i, 60.0 * (i + 1), severe,
+                            importance=weights) for i in range(2)]
+        return [e and e.severity for e in events]
+
+    # default tiers: a 20% share is relied on, high at once; tiers 30%/50%: low, it waits
+    assert raised(DriftPolicy()) == ["high", None]
+    assert raised(DriftPolicy(**policy.resolve("m").hysteresis())) == [None, "low"]
 
 
 def test_a_typo_stops_with_the_keys_path_and_the_key_meant(tmp_path: Path):
@@ -155,6 +172,8 @@ def test_a_typo_stops_with_the_keys_path_and_the_key_meant(tmp_path: Path):
     ("[models.m.performance]\nrocauc = 0.1", "models.m.performance.rocauc: Input should be "
      "'accuracy', 'roc_auc', 'f1', 'log_loss' or 'brier' (got 'rocauc')"),
     ("[models.m]\nfalse_alarms = 0", "models.m.false_alarms: Input should be greater than 0"),
+    ("[models.m]\nimportance_tiers = [0.2, 0.1]", "models.m.importance_tiers: the "
+     "low tier's share must not exceed the medium tier's"),
     ("[modles.m]\ncooldown = 1", "modles: unknown key; did you mean models?"),
     ("[models.m\n", "not valid TOML"),
 ])

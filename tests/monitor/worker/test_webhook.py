@@ -10,9 +10,10 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import msgspec
 import pytest
 
-from driftline.events import DriftEvent, FeatureStatistic
+from driftline.events import DriftEvent, Driver, FeatureStatistic
 from monitor.worker.alerts import WebhookSink
 
 EVENT = DriftEvent(
@@ -82,6 +83,21 @@ def test_an_alert_is_delivered_once(receiver):
     assert asyncio.run(_sink(r.url, outcomes, []).send(EVENT)) is True
     assert len(r.bodies) == 1 and "covariate drift on credit-risk v1" in r.bodies[0]["text"]
     assert outcomes == ["delivered"]
+
+
+def test_the_alert_names_the_drivers_with_their_importance(receiver):
+    r = receiver([(200, {})])
+    event = msgspec.structs.replace(EVENT, severity="low", drivers=[
+        Driver(feature="zip_digit", effect=21.0, importance=0.001, severity="low"),
+        Driver(feature="loan_amount", effect=1.2, importance=0.0004, severity="low"),
+    ])
+    assert asyncio.run(_sink(r.url, [], []).send(event)) is True
+    (body,) = r.bodies
+    assert "drivers: zip_digit (importance 0.1%, effect 21x threshold, low)" in body["text"]
+    assert any("loan_amount (importance 0.0%" in b["text"]["text"]
+               for b in body["blocks"] if "text" in b)
+    assert [d["feature"] for d in body["drivers"]] == ["zip_digit", "loan_amount"]
+    assert body["drivers"][0]["importance"] == 0.001
 
 
 def test_a_server_error_is_retried_until_delivered(receiver):

@@ -94,7 +94,7 @@ def test_a_partition_killed_mid_stream_detects_concept_drift_at_the_same_pair(se
             state.join.forget_halves(writes.keys)
     assert checkpoint is not None
     snapshot = PartitionState.decode_snapshot(checkpoint[0])
-    assert snapshot.format == 2 and snapshot.concept  # the detectors are in it
+    assert snapshot.format == 3 and snapshot.concept  # the detectors are in it
     store = ChangelogStore.restore(compacted(changelog, rng), encode=encode_slot,
                                    decode=decode_slot)
     resumed = PartitionState(0, CONFIG, store, _no_profile, snapshot)
@@ -105,14 +105,21 @@ def test_a_partition_killed_mid_stream_detects_concept_drift_at_the_same_pair(se
     assert _at(raised[:checkpoint[1]]) + _at(again) == whole
 
 
-def test_a_checkpoint_of_the_first_format_restores_with_fresh_detectors():
+@pytest.mark.parametrize("old_format", [1, 2])
+def test_a_checkpoint_of_an_older_format_restores_with_fresh_detectors(old_format):
     state = PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile)
     _apply(state, _events(300, 300, 1))
     document = json.loads(state.snapshot())
-    del document["concept"]
-    snapshot = PartitionState.decode_snapshot(json.dumps({**document, "format": 1}).encode())
+    if old_format == 1:  # no concept detectors at all
+        del document["concept"]
+    else:  # ADWIN and Page-Hinkley's state, which the GLR scan cannot take over
+        document["concept"] = {"credit-risk\t1": {
+            "n": 150, "detections": {"adwin": 0, "page_hinkley": 0},
+            "adwin": {"total": 12.0}, "page_hinkley": {"sum": 1.5}}}
+    snapshot = PartitionState.decode_snapshot(
+        json.dumps({**document, "format": old_format}).encode())
     restored = PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile, snapshot)
     assert restored.offsets == state.offsets
     assert restored.detectors.versions() == []  # started afresh, with their warm-up
-    with pytest.raises(ValueError, match="format 3"):
-        PartitionState.decode_snapshot(json.dumps({**document, "format": 3}).encode())
+    with pytest.raises(ValueError, match="format 4"):
+        PartitionState.decode_snapshot(json.dumps({**document, "format": 4}).encode())

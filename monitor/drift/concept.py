@@ -4,23 +4,29 @@ GLR scan on the 0/1 error stream, its threshold set by the false-alarm contract.
 A :class:`ConceptDriftDetector` watches one model version. A prediction is wrong when
 ``(score >= threshold) != label``; the detector feeds that 0/1 error stream to a
 :class:`~monitor.drift.glr.BernoulliGlr`, which alarms at the first labeled event where the
-log generalized likelihood ratio of "the error rate rose at some cut" reaches the threshold.
+log generalized likelihood ratio of "the error rate rose at some cut" reaches the threshold
+of that cut.
 Only increases count: a model that gets better raises nothing. No alarm is raised during the
 first ``warmup`` labeled events of a version.
 
 The threshold comes from the contract (:func:`glr_threshold`): the concept family's share of
-``false_alarms`` (:func:`monitor.drift.contract.family_budget`) and the labeled events per
-30 days (``label_rate`` per second, all partitions of the version together). Each labeled
-event is one check; on stable traffic a check alarms with probability at most about
-``A * exp(-c)`` at threshold ``c``, with ``A`` = :data:`NULL_RATE`, so
-``c = ln(labels_per_30_days * A / budget)``. ``exp(-c)`` is the Chernoff bound of one cut,
-``P(n KL(p_hat || p) >= c) <= exp(-c)``; the union over a check's cuts and over consecutive
-checks would multiply it by their count, but the cuts and checks are so dependent that the
-measured rate stays at or under ``exp(-c)`` (``A = 1`` bounds the rates measured at
-thresholds 6 to 13 on stable Bernoulli streams with error rates 0.05, 0.2 and 0.5, from
-0.3 to 1.1 times ``exp(-c)``, with no growth over millions of events). The expected false
-alarms per 30 days add over checks whatever their dependence, and over partitions (each
-checks its own pairs; together they check every pair once).
+``false_alarms`` (:func:`monitor.drift.contract.family_budget`, the ``budget``) over the ``N``
+labeled events of 30 days (``label_rate`` per second, all partitions of the version
+together), spent evenly over the ``L`` scales of the newer part (``n1`` in ``[2**j,
+2**(j+1))``, ``L`` the bit length of ``N``). A newer part of ``n1`` events renews every
+``n1`` events, so scale ``j`` holds about ``N / 2**j`` nearly independent tests per cut, at
+``cuts / 2`` cuts per scale; with the Chernoff bound ``P(n KL(p_hat || p) >= c) <= exp(-c)``
+per test its expected false alarms are at most about ``N * (cuts / 2) * exp(-c_j) / 2**j``.
+Its share ``budget / L`` gives
+
+    c_j = ln(N * (cuts / 2) * L / budget) - j * ln(2),
+
+the threshold of a newer part of one event less ``ln 2`` per doubling of its length: short
+newer parts, whose tests are many and nearly independent, need more evidence (as ADWIN's
+Bernstein term asks), long ones less. The expected false alarms add over scales, checks and
+partitions (each partition checks its own pairs; together they check every pair once)
+whatever their dependence. Measured on stable Bernoulli streams of 2,000,000 events (rates
+0.05, 0.2, 0.5) with budgets of 5 and 20 over them: 0 to 2 and 1 to 6 alarms.
 
 :class:`ConceptDetectors` keeps one detector per model version. Its :meth:`~ConceptDetectors.state`
 is plain data (:class:`ConceptState` per version: the count of labeled events, the detections
@@ -54,33 +60,33 @@ import numpy as np
 from monitor.drift.contract import HORIZON, family_budget
 from monitor.drift.glr import BernoulliGlr, GlrState
 
-__all__ = ["NULL_RATE", "ConceptDetectors", "ConceptDriftDetector", "ConceptState",
+__all__ = ["ConceptDetectors", "ConceptDriftDetector", "ConceptState",
            "Detection", "glr_threshold"]
 
 DETECTOR = "glr"  # the detector's name in a Detection and in the concept event's evidence
-# A in the false-alarm rate per check on stable traffic, A * exp(-c): an upper envelope of the
-# rates measured on stable Bernoulli error streams with the default 8 cuts per level
-NULL_RATE = 1.0
 
 
-def glr_threshold(false_alarms: float = 1.0, label_rate: float = 1.0,
-                  rate_constant: float = NULL_RATE) -> float:
-    """The GLR threshold that spends the concept family's budget of a contract of
-    ``false_alarms`` per 30 days at ``label_rate`` labeled events per second:
-    ``ln(labels per 30 days * rate_constant / budget)``, so that ``labels * rate_constant *
-    exp(-c)``, the expected false alarms, is the budget.
+def glr_threshold(false_alarms: float = 1.0, label_rate: float = 1.0, cuts: int = 8) -> float:
+    """The GLR threshold of a newer part of one event, ``c0``, that spends the concept
+    family's budget of a contract of ``false_alarms`` per 30 days at ``label_rate`` labeled
+    events per second; a newer part of ``n1`` events needs ``c0 - ln(2) * floor(log2(n1))``
+    (see the module docstring):
+
+        c0 = ln(N * (cuts / 2) * L / budget),  N labels in 30 days, L = N's bit length
 
     >>> round(glr_threshold(1.0, 1.0), 2)   # 2,592,000 labels in 30 days, budget 0.25
-    16.15
-    >>> round(glr_threshold(1.0, 10.0) - glr_threshold(1.0, 1.0), 2)  # ten times the labels
-    2.3
+    20.63
+    >>> round(glr_threshold(1.0, 1.0) - 9 * math.log(2), 2)   # a newer part of 512 events
+    14.39
     >>> round(glr_threshold(4.0, 1.0), 2)   # a looser contract: budget 1
-    14.77
+    19.25
     """
     if not label_rate > 0:
         raise ValueError("label_rate must be > 0")
     budget = family_budget(false_alarms, "concept")
-    return max(math.log(label_rate * HORIZON * rate_constant / budget), 1.0)
+    labels = label_rate * HORIZON
+    levels = max(int(labels).bit_length(), 1)
+    return max(math.log(labels * (cuts // 2) * levels / budget), 1.0)
 
 
 class ConceptState(msgspec.Struct, kw_only=True):
@@ -127,8 +133,8 @@ class ConceptDriftDetector:
         self.false_alarms = false_alarms
         self.label_rate = label_rate
         self.warmup = warmup
-        self.glr_threshold = glr_threshold(false_alarms, label_rate)
-        self._glr = BernoulliGlr(self.glr_threshold, cuts=cuts)
+        self.glr_threshold = glr_threshold(false_alarms, label_rate, cuts)
+        self._glr = BernoulliGlr(self.glr_threshold, cuts=cuts, discount=math.log(2.0))
         self._n = 0
         self._detections = {DETECTOR: 0}
 

@@ -10,8 +10,10 @@ rate throughout" is
 
 with KL the Bernoulli Kullback-Leibler divergence (Siegmund & Venkatraman 1995 for the
 GLR scan; Lorden 1971 for why its delay is near the least possible at a given false-alarm
-rate). The detector alarms at the first event where ``G >= threshold`` at a cut with
-``p1 > p0`` (decreases never alarm).
+rate). The detector alarms at the first event where ``G`` reaches the threshold of its cut at
+a cut with ``p1 > p0`` (decreases never alarm). The threshold of a cut is ``threshold -
+discount * floor(log2(n1))``, never below ``floor``: with ``discount = ln 2`` a newer part
+twice as long needs ``ln 2`` less (see :mod:`monitor.drift.concept` for why).
 
 Cuts (O(log t) of them, like ADWIN's bucket boundaries, Bifet & Gavaldà 2007): the last
 ``cuts`` positions of the stream (every event), and for each level ``j >= 1`` the last
@@ -27,10 +29,11 @@ its old buckets.
 The state (:class:`GlrState`) is plain data: the counts and the running sum of ones at the
 positions future cuts can use.
 
+>>> import math
 >>> import numpy as np
 >>> rng = np.random.default_rng(3)
 >>> errors = np.r_[rng.random(20_000) < 0.2, rng.random(2_000) < 0.5]
->>> glr = BernoulliGlr(threshold=20.0)
+>>> glr = BernoulliGlr(threshold=26.0, discount=math.log(2))
 >>> alarms = glr.update_many(errors)
 >>> [a.index >= 20_000 and a.index < 20_200 for a in alarms]
 [True]
@@ -155,17 +158,26 @@ class BernoulliGlr:
     Parameters
     ----------
     threshold
-        ``G`` at which it alarms (nats).
+        ``G`` at which a newer part of one event alarms (nats).
+    discount
+        How much less ``G`` a newer part needs per doubling of its length.
+    floor
+        The least threshold of any cut.
     cuts
         Cuts per level (even, at least 2): more cuts, a closer cut to any change, more work.
     """
 
-    def __init__(self, threshold: float, cuts: int = 8) -> None:
+    def __init__(self, threshold: float, cuts: int = 8, discount: float = 0.0,
+                 floor: float = 1.0) -> None:
         if cuts < 2 or cuts % 2:
             raise ValueError("cuts must be an even number >= 2")
         if not threshold > 0:
             raise ValueError("threshold must be > 0")
+        if discount < 0 or not 0 < floor <= threshold:
+            raise ValueError("discount must be >= 0 and floor in (0, threshold]")
         self.threshold = threshold
+        self.discount = discount
+        self.floor = floor
         self.cuts = cuts
         self._state = GlrState()
 
@@ -240,16 +252,19 @@ class BernoulliGlr:
         df = d.astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
             bound = df * df / (n1.astype(float) * k0 * (n0 - k0))  # inf when p0 is 0 or 1
-        rows, cols = np.nonzero(up & (bound >= self.threshold - _MARGIN))
+        level = np.frexp(np.maximum(n1, 1).astype(float))[1] - 1  # floor(log2(n1))
+        needed = np.maximum(self.threshold - self.discount * level, self.floor)
+        rows, cols = np.nonzero(up & (bound >= needed - _MARGIN))
         if len(rows):
             a0, b0 = n0[rows, cols].astype(float), k0[rows, cols].astype(float)
             a1, b1 = n1[rows, cols].astype(float), k1[rows, cols].astype(float)
             g = _loglik(a0, b0) + _loglik(a1, b1) - _loglik(a0 + a1, b0 + b1)
-            over = g >= self.threshold
+            excess = g - needed[rows, cols]
+            over = excess >= 0
             if over.any():
                 i = int(rows[over].min())
                 mine = np.flatnonzero(rows == i)
-                c = int(mine[np.argmax(g[mine])])
+                c = int(mine[np.argmax(excess[mine])])
                 alarm = Alarm(i, float(g[c]), float(b1[c] / a1[c]), float(b0[c] / a0[c]))
                 self._state = GlrState(base_n=int(a1[c]), base_k=int(b1[c]))
                 return i, alarm

@@ -11,6 +11,7 @@ import random
 import pytest
 
 from driftline.events import LabelEvent, PredictionEvent
+from monitor.drift.concept import glr_threshold
 from monitor.drift.windows import EventTimeWindows
 from monitor.state.changelog import ChangelogStore
 from monitor.state.join import decode_slot, encode_slot
@@ -123,3 +124,14 @@ def test_a_checkpoint_of_an_older_format_restores_with_fresh_detectors(old_forma
     assert restored.detectors.versions() == []  # started afresh, with their warm-up
     with pytest.raises(ValueError, match="format 4"):
         PartitionState.decode_snapshot(json.dumps({**document, "format": 4}).encode())
+
+
+def test_a_partition_gives_each_model_the_thresholds_of_its_contract_and_label_rate():
+    contracts = {"strict": 0.1}
+    config = PartitionConfig(EventTimeWindows(size=60, grace=5),
+                             concept_false_alarms=lambda name: contracts.get(name, 1.0),
+                             concept_label_rate=5.0, concept_warmup=10)
+    state = PartitionState(0, config, ChangelogStore(encode_slot), _no_profile)
+    assert state.detectors.get("strict", "1").glr_threshold == glr_threshold(0.1, 5.0)
+    assert state.detectors.get("other", "2").glr_threshold == glr_threshold(1.0, 5.0)
+    assert state.detectors.get("other", "2").warmup == 10

@@ -74,6 +74,23 @@ class MonitorSettings(DriftlineSettings):
         "file: the expected number of false covariate, prediction and dataset drift events "
         "per 30 days of stable traffic; sets the level of every window's drift tests.",
     )
+    concept_label_rate: float = Field(
+        default=1.0, gt=0,
+        description="Expected labeled events per second of one model version (all "
+        "partitions together). With the model's false-alarm contract it sets the concept "
+        "detector's threshold: its share of the contract spread over the labels of 30 days "
+        "(a higher real rate raises more false concept events, in proportion).",
+    )
+    concept_cuts: int = Field(
+        default=8, ge=2, multiple_of=2,
+        description="Cuts per level of the concept detector's GLR scan (even): more cuts "
+        "place one closer to any change, at more work per labeled event.",
+    )
+    concept_warmup: int = Field(
+        default=1000, ge=0,
+        description="Labeled events of a model version before its concept detector may "
+        "raise a detection.",
+    )
     dataset_share: float = Field(
         default=0.5, gt=0, le=1,
         description="Share of drifted features at which the window's dataset drifts.",

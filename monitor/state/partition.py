@@ -106,9 +106,10 @@ class Partial(msgspec.Struct, kw_only=True, frozen=True):
 class PartitionSnapshot(msgspec.Struct, kw_only=True):
     """A partition's state but its join slots, as checkpointed (plain JSON; ``format``: the
     layout's version, refused on restore when it is not one of :data:`SNAPSHOT_FORMATS`;
-    format 1 had no concept detectors, which then start afresh)."""
+    formats 1 and 2 hold no GLR concept state (1: none, 2: ADWIN and Page-Hinkley), so the
+    concept detectors of a snapshot in them start afresh)."""
 
-    format: int = 2
+    format: int = 3
     offsets: dict[str, int] = {}  # topic -> last offset included
     join: JoinCounts = msgspec.field(default_factory=JoinCounts)
     drift_clock: ClockState = msgspec.field(default_factory=ClockState)
@@ -130,6 +131,13 @@ class PartitionConfig:
     join_ttl: float = 86_400.0
     join_retention: float | None = None  # tombstones of joined/expired slots; None: join_ttl
     threshold: float = 0.5  # score at or above which a prediction is positive
+    # the concept detectors (monitor.drift.concept): each model's false-alarm contract (one
+    # for every model, or a function of the model name), labeled events per second per
+    # version (all partitions together), cuts per level of the scan, warm-up in labels
+    concept_false_alarms: float | Callable[[str], float] = 1.0
+    concept_label_rate: float = 1.0
+    concept_cuts: int = 8
+    concept_warmup: int = 1000
 
 
 @dataclass
@@ -153,8 +161,8 @@ _delay = attrgetter("delay_seconds")
 _made = attrgetter("prediction.event_time")
 _version = attrgetter("prediction.model_name", "prediction.model_version")
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
-SNAPSHOT_FORMAT = 2
-SNAPSHOT_FORMATS = (1, 2)  # what a restore accepts
+SNAPSHOT_FORMAT = 3
+SNAPSHOT_FORMATS = (1, 2, 3)  # what a restore accepts
 
 
 def _window_key(model: str, version: str, start: float) -> str:
@@ -213,8 +221,12 @@ class PartitionState:
         self.heartbeat_at = snap.heartbeat_at
         self.unprofiled = dict(snap.unprofiled)
         self.dead_letters = snap.dead_letters
-        self.detectors = ConceptDetectors(threshold=config.threshold)
-        self.detectors.restore(snap.concept)
+        self.detectors = ConceptDetectors(
+            config.concept_false_alarms, threshold=config.threshold,
+            label_rate=config.concept_label_rate, cuts=config.concept_cuts,
+            warmup=config.concept_warmup)
+        if snap.format >= 3:  # older formats held other detectors: these start afresh
+            self.detectors.restore(snap.concept)
         self._grace, self._label_wait = config.windows.grace, config.label_wait
         self._targets: dict[str, _Targets] = {}  # see _resolve
         self._label_targets: dict[

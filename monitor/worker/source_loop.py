@@ -65,6 +65,13 @@ _SIBLINGS_WAIT = 10.0  # seconds, from the first assignment (see _wait_for_sibli
 ProfileLookup = Callable[[str, str], Any]
 
 
+def _contracts(settings: MonitorSettings) -> Callable[[str], float]:
+    """Each model's false-alarm contract, from the policy file over the settings (the
+    concept detectors spend their family's share of it)."""
+    policy = settings.monitoring_policy()
+    return lambda model_name: policy.resolve(model_name).config.false_alarms
+
+
 def internal_topics(app_id: str) -> dict[str, str]:
     """Names of the monitor's own topics (``app_id`` carries the topic prefix)."""
     return {
@@ -118,7 +125,11 @@ class SourceLoop:
         self.config = PartitionConfig(settings.windows(), label_wait=settings.label_wait,
                                       join_ttl=settings.join_ttl,
                                       join_retention=settings.join_retention,
-                                      threshold=settings.positive_threshold)
+                                      threshold=settings.positive_threshold,
+                                      concept_false_alarms=_contracts(settings),
+                                      concept_label_rate=settings.concept_label_rate,
+                                      concept_cuts=settings.concept_cuts,
+                                      concept_warmup=settings.concept_warmup)
         self.write_labeled = True  # encode joined pairs for ``labeled`` (False: count them)
         self.states: dict[int, PartitionState] = {}
         # What was read and not applied yet, in order, per partition and topic (see

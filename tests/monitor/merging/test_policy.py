@@ -102,13 +102,13 @@ def test_state_lives_in_the_store_and_survives_a_restart():
 
 def test_concept_alarms_obey_the_cooldown():
     policy = DriftPolicy(cooldown=600)
-    alarm = [FeatureStatistic(feature="error_rate", statistic="adwin", value=0.4, threshold=0.1,
+    alarm = [FeatureStatistic(feature="error_rate", statistic="glr", value=0.4, threshold=0.1,
                               drifted=True, feature_type="metric")]
     times = [100.0, 200.0, 650.0, 701.0]
     events = [policy.observe_detection("m", "1", t, alarm) for t in times]
     assert [e is not None for e in events] == [True, False, False, True]
     assert events[0] is not None and events[0].severity == "medium"
-    assert "adwin on error_rate rose to 0.4 from 0.1" in events[0].summary
+    assert "glr on error_rate rose to 0.4 from 0.1" in events[0].summary
 
 
 @pytest.mark.parametrize("bad", [{"raise_after": 0}, {"clear_ratio": 0}, {"cooldown": -1}])

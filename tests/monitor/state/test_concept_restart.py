@@ -11,6 +11,7 @@ import random
 import pytest
 
 from driftline.events import LabelEvent, PredictionEvent
+from monitor.drift.concept import glr_threshold
 from monitor.drift.windows import EventTimeWindows
 from monitor.state.changelog import ChangelogStore
 from monitor.state.join import decode_slot, encode_slot
@@ -94,7 +95,7 @@ def test_a_partition_killed_mid_stream_detects_concept_drift_at_the_same_pair(se
             state.join.forget_halves(writes.keys)
     assert checkpoint is not None
     snapshot = PartitionState.decode_snapshot(checkpoint[0])
-    assert snapshot.format == 2 and snapshot.concept  # the detectors are in it
+    assert snapshot.format == 3 and snapshot.concept  # the detectors are in it
     store = ChangelogStore.restore(compacted(changelog, rng), encode=encode_slot,
                                    decode=decode_slot)
     resumed = PartitionState(0, CONFIG, store, _no_profile, snapshot)
@@ -105,14 +106,32 @@ def test_a_partition_killed_mid_stream_detects_concept_drift_at_the_same_pair(se
     assert _at(raised[:checkpoint[1]]) + _at(again) == whole
 
 
-def test_a_checkpoint_of_the_first_format_restores_with_fresh_detectors():
+@pytest.mark.parametrize("old_format", [1, 2])
+def test_a_checkpoint_of_an_older_format_restores_with_fresh_detectors(old_format):
     state = PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile)
     _apply(state, _events(300, 300, 1))
     document = json.loads(state.snapshot())
-    del document["concept"]
-    snapshot = PartitionState.decode_snapshot(json.dumps({**document, "format": 1}).encode())
+    if old_format == 1:  # no concept detectors at all
+        del document["concept"]
+    else:  # ADWIN and Page-Hinkley's state, which the GLR scan cannot take over
+        document["concept"] = {"credit-risk\t1": {
+            "n": 150, "detections": {"adwin": 0, "page_hinkley": 0},
+            "adwin": {"total": 12.0}, "page_hinkley": {"sum": 1.5}}}
+    snapshot = PartitionState.decode_snapshot(
+        json.dumps({**document, "format": old_format}).encode())
     restored = PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile, snapshot)
     assert restored.offsets == state.offsets
     assert restored.detectors.versions() == []  # started afresh, with their warm-up
-    with pytest.raises(ValueError, match="format 3"):
-        PartitionState.decode_snapshot(json.dumps({**document, "format": 3}).encode())
+    with pytest.raises(ValueError, match="format 4"):
+        PartitionState.decode_snapshot(json.dumps({**document, "format": 4}).encode())
+
+
+def test_a_partition_gives_each_model_the_thresholds_of_its_contract_and_label_rate():
+    contracts = {"strict": 0.1}
+    config = PartitionConfig(EventTimeWindows(size=60, grace=5),
+                             concept_false_alarms=lambda name: contracts.get(name, 1.0),
+                             concept_label_rate=5.0, concept_warmup=10)
+    state = PartitionState(0, config, ChangelogStore(encode_slot), _no_profile)
+    assert state.detectors.get("strict", "1").glr_threshold == glr_threshold(0.1, 5.0)
+    assert state.detectors.get("other", "2").glr_threshold == glr_threshold(1.0, 5.0)
+    assert state.detectors.get("other", "2").warmup == 10

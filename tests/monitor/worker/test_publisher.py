@@ -65,7 +65,7 @@ def _publisher(read_back: dict[int, bytes] | None = None) -> tuple[WindowPublish
 
 
 def _detection(at: float) -> bytes:
-    stat = FeatureStatistic(feature="error_rate", statistic="adwin", value=0.4, threshold=0.0,
+    stat = FeatureStatistic(feature="error_rate", statistic="glr", value=0.4, threshold=0.0,
                             drifted=True, feature_type="metric")
     evidence = [OffsetRange(topic="labels", partition=0, first_offset=41, last_offset=41)]
     return _encode(Partial(kind="detection", partition=0, watermark=None, model_name="m",

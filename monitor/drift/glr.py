@@ -1,0 +1,282 @@
+"""A one-sided Bernoulli GLR change-point scan on a 0/1 stream, checked at every event.
+
+:class:`BernoulliGlr` watches a 0/1 stream (a model's errors) for an *increase* of its rate.
+After ``t`` events since its last reset, a cut at ``tau`` splits them into an older part
+(``n0`` events, ``k0`` ones, rate ``p0 = k0 / n0``) and a newer part (``n1``, ``k1``,
+``p1``). The log generalized likelihood ratio of "the rate changed at the cut" against "one
+rate throughout" is
+
+    G(tau, t) = n0 * KL(p0 || p) + n1 * KL(p1 || p),   p = (k0 + k1) / (n0 + n1),
+
+with KL the Bernoulli Kullback-Leibler divergence (Siegmund & Venkatraman 1995 for the
+GLR scan; Lorden 1971 for why its delay is near the least possible at a given false-alarm
+rate). The detector alarms at the first event where ``G`` reaches the threshold of its cut at
+a cut with ``p1 > p0`` (decreases never alarm). The threshold of a cut is ``threshold -
+discount * floor(log2(n1))``, never below ``floor``: with ``discount = ln 2`` a newer part
+twice as long needs ``ln 2`` less (see :mod:`monitor.drift.concept` for why).
+
+Cuts (O(log t) of them, like ADWIN's bucket boundaries, Bifet & Gavaldà 2007): the last
+``cuts`` positions of the stream (every event), and for each level ``j >= 1`` the last
+``cuts`` multiples of ``2**j``, of which the newest ``cuts // 2`` are already multiples of
+``2**(j-1)`` at the level below; so a newer part of any length ``L`` has a cut within about
+``2 * L / cuts`` of its start. Every event is checked; a batch is checked at once with
+numpy, with the same result as one event at a time.
+
+After an alarm the older part is dropped: the newer part of the best cut becomes the base
+the next events are compared with (its count and ones, no cuts inside it), as ADWIN drops
+its old buckets.
+
+The state (:class:`GlrState`) is plain data: the counts and the running sum of ones at the
+positions future cuts can use.
+
+>>> import math
+>>> import numpy as np
+>>> rng = np.random.default_rng(3)
+>>> errors = np.r_[rng.random(20_000) < 0.2, rng.random(2_000) < 0.5]
+>>> glr = BernoulliGlr(threshold=26.0, discount=math.log(2))
+>>> alarms = glr.update_many(errors)
+>>> [a.index >= 20_000 and a.index < 20_200 for a in alarms]
+[True]
+>>> round(alarms[0].rate_before, 2), alarms[0].rate > 0.4
+(0.2, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+import msgspec
+import numpy as np
+
+__all__ = ["Alarm", "BernoulliGlr", "GlrState", "cut_count", "glr_statistic"]
+
+_CHUNK = 512  # events checked per numpy pass (chunk x cuts arrays that stay in cache)
+_MARGIN = 1e-3  # below the threshold: the bound's slack for rounding in G's logarithms
+
+
+class GlrState(msgspec.Struct, kw_only=True):
+    """A :class:`BernoulliGlr`'s state: events since the reset ``t``, the base kept from the
+    last alarm (``base_n`` events, ``base_k`` ones), and the running sum of ones at the
+    positions future cuts can use (``positions`` ascending, ``sums`` alike; the last is
+    ``t``)."""
+
+    t: int = 0
+    base_n: int = 0
+    base_k: int = 0
+    positions: list[int] = msgspec.field(default_factory=lambda: [0])
+    sums: list[int] = msgspec.field(default_factory=lambda: [0])
+
+
+class Alarm(NamedTuple):
+    """An alarm: the index of the event in what was fed, the statistic, and the rate of the
+    newer part and of the older part of the best cut."""
+
+    index: int
+    statistic: float
+    rate: float
+    rate_before: float
+
+
+def _xlogx(x: np.ndarray) -> np.ndarray:
+    out = np.zeros_like(x)
+    np.log(x, out=out, where=x > 0)
+    return x * out
+
+
+def _loglik(n: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """The maximized Bernoulli log-likelihood of ``k`` ones in ``n`` events."""
+    return _xlogx(k) + _xlogx(n - k) - _xlogx(n)
+
+
+def glr_statistic(n0: float, k0: float, n1: float, k1: float) -> float:
+    """``G`` of a cut: ``n0 KL(p0||p) + n1 KL(p1||p)``, the pooled ``p``.
+
+    >>> round(glr_statistic(1000, 200, 100, 50), 3)
+    19.839
+    >>> round(glr_statistic(1000, 200, 100, 20), 9)  # the same rate on both sides
+    0.0
+    """
+    a = np.asarray([n0, n1, n0 + n1], dtype=float)
+    b = np.asarray([k0, k1, k0 + k1], dtype=float)
+    ll = _loglik(a, b)
+    return max(float(ll[0] + ll[1] - ll[2]), 0.0)
+
+
+def cut_count(t: int, cuts: int) -> int:
+    """How many cuts an event ``t`` events after the reset is checked at (at most): ``cuts``
+    at level 0 and ``cuts // 2`` at each level ``j >= 1`` with ``2**j <= t``.
+
+    >>> cut_count(1, 8), cut_count(2_592_000, 8)
+    (8, 92)
+    """
+    levels = max(int(t).bit_length() - 1, 0)
+    return cuts + (cuts // 2) * levels
+
+
+_COLUMNS: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _columns(cuts: int, levels: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per cut column: its level ``j`` and how many multiples of ``2**j`` back it is."""
+    key = (cuts, levels)
+    found = _COLUMNS.get(key)
+    if found is None:
+        shift = np.r_[np.zeros(cuts, dtype=np.int64),
+                      np.repeat(np.arange(1, levels + 1, dtype=np.int64), cuts // 2)]
+        back = np.r_[np.arange(cuts, dtype=np.int64),
+                     np.tile(np.arange(cuts // 2, cuts, dtype=np.int64), levels)]
+        found = _COLUMNS[key] = (shift, back)
+    return found
+
+
+def _candidates(t: np.ndarray, cuts: int, levels: int) -> np.ndarray:
+    """Cut positions of each event ``t`` (rows), ``-1`` where there is none: the last
+    ``cuts`` positions, and per level ``j`` from 1 to ``levels`` the multiples of ``2**j``
+    from ``cuts // 2`` to ``cuts - 1`` multiples back.
+
+    >>> _candidates(np.array([13]), 4, 2).tolist()
+    [[13, 12, 11, 10, 8, 6, 4, 0]]
+    """
+    shift, back = _columns(cuts, levels)
+    tau = ((t[:, None] >> shift) - back) << shift
+    tau[tau < 0] = -1
+    return tau
+
+
+def _kept(t: int, cuts: int) -> np.ndarray:
+    """Every position a cut of an event after ``t`` can fall on and that is not after
+    ``t`` (``t`` itself included), ascending."""
+    levels = max(int(t).bit_length() - 1, 0)
+    tau = _candidates(np.asarray([t], dtype=np.int64), cuts, levels)[0]
+    return np.unique(np.r_[tau[tau >= 0], t])
+
+
+class BernoulliGlr:
+    """The one-sided GLR scan; see the module docstring.
+
+    Parameters
+    ----------
+    threshold
+        ``G`` at which a newer part of one event alarms (nats).
+    discount
+        How much less ``G`` a newer part needs per doubling of its length.
+    floor
+        The least threshold of any cut.
+    cuts
+        Cuts per level (even, at least 2): more cuts, a closer cut to any change, more work.
+    """
+
+    def __init__(self, threshold: float, cuts: int = 8, discount: float = 0.0,
+                 floor: float = 1.0) -> None:
+        if cuts < 2 or cuts % 2:
+            raise ValueError("cuts must be an even number >= 2")
+        if not threshold > 0:
+            raise ValueError("threshold must be > 0")
+        if discount < 0 or not 0 < floor <= threshold:
+            raise ValueError("discount must be >= 0 and floor in (0, threshold]")
+        self.threshold = threshold
+        self.discount = discount
+        self.floor = floor
+        self.cuts = cuts
+        self._state = GlrState()
+
+    def state(self) -> GlrState:
+        """Its state, as plain data (a copy)."""
+        s = self._state
+        return GlrState(t=s.t, base_n=s.base_n, base_k=s.base_k,
+                        positions=list(s.positions), sums=list(s.sums))
+
+    def restore(self, state: GlrState) -> None:
+        """Go on from ``state``."""
+        self._state = GlrState(t=state.t, base_n=state.base_n, base_k=state.base_k,
+                               positions=list(state.positions), sums=list(state.sums))
+
+    @property
+    def events(self) -> int:
+        """Events since the last reset, the base included."""
+        return self._state.t + self._state.base_n
+
+    @property
+    def rate(self) -> float:
+        """The rate of ones since the last reset, the base included (0 before any event)."""
+        s = self._state
+        n = s.t + s.base_n
+        return (s.sums[-1] + s.base_k) / n if n else 0.0
+
+    def update_many(self, ones: Sequence[int] | np.ndarray, armed_from: int = 0) -> list[Alarm]:
+        """Feed 0/1 events in order; an :class:`Alarm` for each event at which it alarms.
+        Events before index ``armed_from`` are counted but never alarm (a warm-up)."""
+        x = np.asarray(ones, dtype=np.int64).ravel()
+        out: list[Alarm] = []
+        start = 0
+        while start < len(x):
+            stop = min(start + _CHUNK, len(x))
+            found = self._scan(x[start:stop], max(armed_from - start, 0))
+            if found is None:
+                start = stop
+                continue
+            at, alarm = found
+            out.append(alarm._replace(index=start + at))
+            start += at + 1
+        return out
+
+    def _scan(self, x: np.ndarray, armed_from: int) -> tuple[int, Alarm] | None:
+        """Check ``x`` (one chunk); on the first alarm, reset and return its position and the
+        alarm, with the state just after that event.
+
+        ``G`` is computed exactly only where a cheap bound lets it reach the threshold:
+        ``G <= n1 KL(p1 || p0) <= n1 (p1 - p0)**2 / (p0 (1 - p0))`` (the pooled rate
+        minimizes the two parts' divergence, and KL is at most the chi-square divergence);
+        elsewhere it is below the threshold, so the answer is the same."""
+        s = self._state
+        t0, b = s.t, len(x)
+        cum = np.empty(b + 1, dtype=np.int64)
+        cum[0] = s.sums[-1]
+        np.cumsum(x, out=cum[1:])
+        cum[1:] += s.sums[-1]
+        t = t0 + np.arange(1, b + 1, dtype=np.int64)
+        tau = _candidates(t, self.cuts, max(int(t0 + b).bit_length() - 1, 0))
+        positions = np.asarray(s.positions, dtype=np.int64)
+        sums = np.asarray(s.sums, dtype=np.int64)
+        idx = np.minimum(np.searchsorted(positions, tau), len(positions) - 1)
+        s_tau = np.where(tau < t0, sums[idx], cum[np.maximum(tau - t0, 0)])
+        n0 = s.base_n + tau
+        k0 = s.base_k + s_tau
+        n1 = t[:, None] - tau
+        k1 = cum[1:, None] - s_tau
+        d = k1 * n0 - k0 * n1  # > 0: the newer part errs more often (n0, n1 > 0 then)
+        up = (tau >= 0) & (d > 0)
+        if armed_from:
+            up[:armed_from] = False
+        df = d.astype(float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = df * df / (n1.astype(float) * k0 * (n0 - k0))  # inf when p0 is 0 or 1
+        level = np.frexp(np.maximum(n1, 1).astype(float))[1] - 1  # floor(log2(n1))
+        needed = np.maximum(self.threshold - self.discount * level, self.floor)
+        rows, cols = np.nonzero(up & (bound >= needed - _MARGIN))
+        if len(rows):
+            a0, b0 = n0[rows, cols].astype(float), k0[rows, cols].astype(float)
+            a1, b1 = n1[rows, cols].astype(float), k1[rows, cols].astype(float)
+            g = _loglik(a0, b0) + _loglik(a1, b1) - _loglik(a0 + a1, b0 + b1)
+            excess = g - needed[rows, cols]
+            over = excess >= 0
+            if over.any():
+                i = int(rows[over].min())
+                mine = np.flatnonzero(rows == i)
+                c = int(mine[np.argmax(excess[mine])])
+                alarm = Alarm(i, float(g[c]), float(b1[c] / a1[c]), float(b0[c] / a0[c]))
+                self._state = GlrState(base_n=int(a1[c]), base_k=int(b1[c]))
+                return i, alarm
+        self._advance(int(t0 + b), cum, t0, positions, sums)
+        return None
+
+    def _advance(self, t1: int, cum: np.ndarray, t0: int, positions: np.ndarray,
+                 sums: np.ndarray) -> None:
+        keep = _kept(t1, self.cuts)
+        old = keep < t0
+        idx = np.clip(np.searchsorted(positions, keep), 0, len(positions) - 1)
+        values = np.where(old, sums[idx], cum[np.clip(keep - t0, 0, len(cum) - 1)])
+        s = self._state
+        self._state = GlrState(t=t1, base_n=s.base_n, base_k=s.base_k,
+                               positions=keep.tolist(), sums=values.tolist())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Generic, NamedTuple, TypeVar
 
 import msgspec
@@ -48,6 +49,7 @@ E = TypeVar("E", bound=Event)
 _decoders: dict[type, msgspec.json.Decoder] = {}
 # Factors from the unit a misstamped time may be in to seconds, largest first.
 _UNITS = ((1e9, "nanoseconds"), (1e6, "microseconds"), (1e3, "milliseconds"))
+_event_time = attrgetter("event_time")
 
 
 class TimeRange(NamedTuple):
@@ -156,7 +158,7 @@ def _whole(cls: type[E], raws: Sequence[object], times: TimeRange | None) -> lis
         return None
     if times is not None:
         low, high = times.bounds()
-        stamps = [e.event_time for e in events]
+        stamps = list(map(_event_time, events))
         if min(stamps) < low or max(stamps) > high:
             return None
     return events

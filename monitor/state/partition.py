@@ -25,7 +25,7 @@ those offsets and applies the others again, so counts end as in an uninterrupted
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -151,6 +151,9 @@ _encoder = msgspec.json.Encoder()
 _score, _label = attrgetter("prediction.score"), attrgetter("label")
 _delay = attrgetter("delay_seconds")
 _made = attrgetter("prediction.event_time")
+_event_time = attrgetter("event_time")
+_STRETCH_CHUNK = 256  # pairs looked at in one step for where a stretch ends
+_name, _version_of = attrgetter("model_name"), attrgetter("model_version")
 _version = attrgetter("prediction.model_name", "prediction.model_version")
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
 SNAPSHOT_FORMAT = 2
@@ -171,13 +174,13 @@ def _bulk_plan(predictions: list[PredictionEvent], results: list[Any]
         return None, []
     breaks = [k for k, result in enumerate(results) if result == "duplicate"
               ] if "duplicate" in results else []
-    names = [p.model_name for p in predictions]
-    versions = [p.model_version for p in predictions]
+    names = list(map(_name, predictions))
+    versions = list(map(_version_of, predictions))
     if names.count(names[0]) != n or versions.count(versions[0]) != n:
         breaks = sorted({*breaks, *(k for k in range(1, n) if names[k] != names[k - 1]
                                     or versions[k] != versions[k - 1])})
     breaks.append(n)
-    return np.fromiter([p.event_time for p in predictions], np.float64, n), breaks
+    return np.fromiter(map(_event_time, predictions), np.float64, n), breaks
 
 
 class PartitionState:
@@ -464,27 +467,55 @@ class PartitionState:
     def _count_labels(self, joined: list[LabeledEvent], marks: list[float]) -> None:
         """Count joined pairs in the performance windows of their predictions, each in
         those that were not closed when it joined (``marks``: the ``perf_closed`` of each
-        then; a window closed, perhaps not popped yet, does not count it); each window's
-        pairs in order, in one call."""
-        if len(joined) > 1 and self._count_labels_alike(joined, marks):
+        then, never decreasing; a window closed, perhaps not popped yet, does not count
+        it); each window's pairs in order, in one call. Consecutive pairs of one model
+        version made in the windows kept from the last look-up are taken as a stretch:
+        each of those windows counts the stretch's pairs up to the first joined after it
+        closed."""
+        n = len(joined)
+        if n > 1 and self._count_labels_alike(joined, marks):
             return
         cached = self._label_targets
+        made = list(map(_made, joined))
+        versions = list(map(_version, joined))
+        times = np.fromiter(made, np.float64, n) if versions.count(versions[0]) == n else None
         chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}
-        for i, (labeled, mark) in enumerate(zip(joined, marks, strict=True)):
-            p = labeled.prediction
-            t = p.event_time
-            recent = cached.get((p.model_name, p.model_version))
-            if recent is not None and recent[0] <= t < recent[1]:
-                targets = recent[2]
+        i = 0
+        while i < n:
+            version, t = versions[i], made[i]
+            recent = cached.get(version)
+            if recent is None or not recent[0] <= t < recent[1]:
+                targets = self._label_windows(version[0], version[1], t)
+                recent = cached.get(version)
+                if recent is None or recent[2] is not targets or not recent[0] <= t < recent[1]:
+                    recent = None
             else:
-                targets = self._label_windows(p.model_name, p.model_version, t)
+                targets = recent[2]
+            k = i + 1  # the stretch's end
+            if recent is not None:
+                lo, hi = recent[0], recent[1]
+                if times is not None:  # (one version throughout) a chunk at a time
+                    while k < n:
+                        rest = times[k:k + _STRETCH_CHUNK]
+                        outside = np.flatnonzero((rest < lo) | (rest >= hi))
+                        if len(outside):
+                            k += int(outside[0])
+                            break
+                        k += len(rest)
+                else:
+                    while k < n and versions[k] == version and lo <= made[k] < hi:
+                        k += 1
             for end, acc in targets:
-                if acc is not None and end > mark:
+                if acc is None:
+                    continue
+                stop = bisect_left(marks, end, i, k)  # the pairs joined before it closed
+                if stop > i:
                     entry = chosen.get(id(acc))
                     if entry is None:
-                        chosen[id(acc)] = (acc, [i])
+                        chosen[id(acc)] = (acc, list(range(i, stop)))
                     else:
-                        entry[1].append(i)
+                        entry[1].extend(range(i, stop))
+            i = k
         for acc, which in chosen.values():
             pairs = joined if len(which) == len(joined) else [joined[i] for i in which]
             acc.update_many(list(map(_score, pairs)), list(map(_label, pairs)),

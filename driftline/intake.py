@@ -148,9 +148,10 @@ def _whole(cls: type[E], raws: Sequence[object], times: TimeRange | None) -> lis
         return []
     if set(map(type, raws)) != {bytes}:
         return None
-    if min(map(len, raws)) == 0 or max(map(len, raws)) > MAX_EVENT_BYTES:  # type: ignore[arg-type]
+    lengths = list(map(len, raws))  # type: ignore[arg-type]
+    if min(lengths) == 0 or max(lengths) > MAX_EVENT_BYTES:
         return None
-    if not all(map(bytes.isascii, raws)) and not all(map(_utf8, raws)):  # type: ignore[arg-type]
+    if not b"".join(raws).isascii() and not all(map(_utf8, raws)):  # type: ignore[arg-type]
         return None
     try:
         events = list(map(_decoder(cls).decode, raws))

@@ -635,5 +635,5 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
     return runs
 
 
-def _version(labeled: LabeledEvent) -> tuple[str, str]:
-    return labeled.prediction.model_name, labeled.prediction.model_version
+# a joined record's model name and version, taken without a Python frame
+_version = attrgetter("prediction.model_name", "prediction.model_version")

@@ -48,6 +48,8 @@ def admit(
     limit = -math.inf if other is None else other + slack
     if other_next is not None and other_next > limit:
         limit = other_next
+    if times[0] > limit:  # (a queue waiting on the other topic: asked at every pass)
+        return 0
     if max(times) <= limit:
         return len(times)
     # the first event past the limit (there is one), found without a Python step per event

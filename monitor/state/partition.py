@@ -675,8 +675,8 @@ class PartitionState:
             at = joined_at[start:start + len(pairs)]
             start += len(pairs)
             fired = self.detectors.update_many(name, version,
-                                               [x.prediction.score for x in pairs],
-                                               [x.label for x in pairs])
+                                               list(map(_score, pairs)),
+                                               list(map(_label, pairs)))
             for found in fired:
                 stats = [
                     FeatureStatistic(feature="error_rate", statistic=n, value=found.error_rate,
@@ -693,7 +693,3 @@ class PartitionState:
                                           first_offset=offset, last_offset=offset)],
                 ))
         return out
-
-
-def _version(labeled: LabeledEvent) -> tuple[str, str]:
-    return labeled.prediction.model_name, labeled.prediction.model_version

@@ -130,6 +130,10 @@ class PartitionConfig:
     join_ttl: float = 86_400.0
     join_retention: float | None = None  # tombstones of joined/expired slots; None: join_ttl
     threshold: float = 0.5  # score at or above which a prediction is positive
+    # Whether the join keeps where each event was read, so that a restart can roll it back
+    # to a checkpoint (JoinState.resume). A state that is never checkpointed (a backtest's)
+    # leaves it off: the same outcomes, without a source string per event in its slots.
+    join_sources: bool = True
 
 
 @dataclass
@@ -293,7 +297,7 @@ class PartitionState:
         step = Step(skipped=n - len(offsets))
         if not offsets:
             return step
-        results = self.join.add_predictions(predictions, (topic, self.partition), offsets,
+        results = self.join.add_predictions(predictions, self._source(topic), offsets,
                                             raws)
         clock = self.drift_clock
         observe = clock.observe
@@ -372,7 +376,7 @@ class PartitionState:
         step = Step(skipped=n - len(offsets))
         if not offsets:
             return step
-        results = self.join.add_labels(labels, (topic, self.partition), offsets, raws)
+        results = self.join.add_labels(labels, self._source(topic), offsets, raws)
         watermark = self.drift_clock.watermark  # labels do not move it
         wait = self._grace + self._label_wait
         label_max, closed = self.label_max, self.perf_closed
@@ -393,6 +397,10 @@ class PartitionState:
         if marks:
             self._count_labels(step.labeled, marks)
         return step
+
+    def _source(self, topic: str) -> tuple[str, int] | None:
+        """Where the join is told a run was read (None: it keeps no sources)."""
+        return (topic, self.partition) if self.config.join_sources else None
 
     def on_dead_letter(self, topic: str, offset: int) -> bool:
         """Count a bad message once; False if the checkpoint already includes it."""
@@ -637,6 +645,9 @@ class PartitionState:
     def snapshot(self) -> bytes:
         """The checkpoint: everything but the join slots, with the offsets it includes.
         Taking it tells the join which events a checkpoint includes from now on."""
+        if not self.config.join_sources:
+            raise RuntimeError("a partition state whose join keeps no sources cannot be "
+                               "checkpointed: a restart could not roll it back")
         self.join.checkpoint_taken(self.offsets)
         snap = PartitionSnapshot(
             offsets=dict(self.offsets),

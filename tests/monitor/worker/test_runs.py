@@ -5,6 +5,7 @@ the dead-letter topic and applies the rest. Without a broker."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import msgspec
@@ -296,3 +297,39 @@ def test_bad_messages_in_a_run_go_to_the_dead_letter_topic_and_the_rest_is_appli
     assert state.join.counts.joined > 0
     joined = [v for t, v in producer.sent if t == "t.labeled"]
     assert joined == [v for t, v in clean_producer.sent if t == "t.labeled"]
+
+
+def _outputs_without_checkpoints(state: PartitionState, batches) -> dict:
+    """Apply every batch run by run, closing and expiring after each; what came out."""
+    labeled, partials, expired = [], [], []
+    for batch in batches:
+        for topic, run in batch:
+            apply = state.on_predictions if topic == "predictions" else state.on_labels
+            events = [event for _, event in run]
+            step = apply(topic, [offset for offset, _ in run], events,
+                         [encode(event) for event in events])
+            labeled.extend(encode_labeled(x, r)
+                           for x, r in zip(step.labeled, step.prediction_raws, strict=True))
+        partials.extend(msgspec.json.encode(p) for p in state.close())
+        expired.extend(p.prediction_id for p in state.expire())
+    return {"labeled": labeled, "partials": partials, "expired": expired,
+            "counts": msgspec.to_builtins(state.join.counts)}
+
+
+def test_a_join_keeping_no_sources_gives_what_one_keeping_them_gives(loan_profile):
+    """A backtest's states keep no sources (they are never checkpointed)."""
+    topics = _topics(1_500, 4)
+    batches = _batches(topics, random.Random(4))
+    profiles = lambda n, v: loan_profile  # noqa: E731
+    bare = dataclasses.replace(CONFIG, join_sources=False)
+    kept = _outputs_without_checkpoints(PartitionState(0, CONFIG, {}, profiles), batches)
+    plain = _outputs_without_checkpoints(PartitionState(0, bare, {}, profiles), batches)
+    assert kept["counts"]["joined"] and kept["counts"]["expired_labels"]
+    assert plain == kept
+
+
+def test_a_state_keeping_no_sources_refuses_a_checkpoint(loan_profile):
+    state = PartitionState(0, dataclasses.replace(CONFIG, join_sources=False), {},
+                           lambda n, v: loan_profile)
+    with pytest.raises(RuntimeError, match="cannot be checkpointed"):
+        state.snapshot()

@@ -25,7 +25,7 @@ those offsets and applies the others again, so counts end as in an uninterrupted
 from __future__ import annotations
 
 import math
-from bisect import bisect_left, bisect_right
+from bisect import bisect_right
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -156,7 +156,6 @@ _score, _label = attrgetter("prediction.score"), attrgetter("label")
 _delay = attrgetter("delay_seconds")
 _made = attrgetter("prediction.event_time")
 _event_time = attrgetter("event_time")
-_STRETCH_CHUNK = 256  # pairs looked at in one step for where a stretch ends
 _name, _version_of = attrgetter("model_name"), attrgetter("model_version")
 _version = attrgetter("prediction.model_name", "prediction.model_version")
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
@@ -475,55 +474,27 @@ class PartitionState:
     def _count_labels(self, joined: list[LabeledEvent], marks: list[float]) -> None:
         """Count joined pairs in the performance windows of their predictions, each in
         those that were not closed when it joined (``marks``: the ``perf_closed`` of each
-        then, never decreasing; a window closed, perhaps not popped yet, does not count
-        it); each window's pairs in order, in one call. Consecutive pairs of one model
-        version made in the windows kept from the last look-up are taken as a stretch:
-        each of those windows counts the stretch's pairs up to the first joined after it
-        closed."""
-        n = len(joined)
-        if n > 1 and self._count_labels_alike(joined, marks):
+        then; a window closed, perhaps not popped yet, does not count it); each window's
+        pairs in order, in one call."""
+        if len(joined) > 1 and self._count_labels_alike(joined, marks):
             return
         cached = self._label_targets
-        made = list(map(_made, joined))
-        versions = list(map(_version, joined))
-        times = np.fromiter(made, np.float64, n) if versions.count(versions[0]) == n else None
         chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}
-        i = 0
-        while i < n:
-            version, t = versions[i], made[i]
-            recent = cached.get(version)
-            if recent is None or not recent[0] <= t < recent[1]:
-                targets = self._label_windows(version[0], version[1], t)
-                recent = cached.get(version)
-                if recent is None or recent[2] is not targets or not recent[0] <= t < recent[1]:
-                    recent = None
-            else:
+        for i, (labeled, mark) in enumerate(zip(joined, marks, strict=True)):
+            p = labeled.prediction
+            t = p.event_time
+            recent = cached.get((p.model_name, p.model_version))
+            if recent is not None and recent[0] <= t < recent[1]:
                 targets = recent[2]
-            k = i + 1  # the stretch's end
-            if recent is not None:
-                lo, hi = recent[0], recent[1]
-                if times is not None:  # (one version throughout) a chunk at a time
-                    while k < n:
-                        rest = times[k:k + _STRETCH_CHUNK]
-                        outside = np.flatnonzero((rest < lo) | (rest >= hi))
-                        if len(outside):
-                            k += int(outside[0])
-                            break
-                        k += len(rest)
-                else:
-                    while k < n and versions[k] == version and lo <= made[k] < hi:
-                        k += 1
+            else:
+                targets = self._label_windows(p.model_name, p.model_version, t)
             for end, acc in targets:
-                if acc is None:
-                    continue
-                stop = bisect_left(marks, end, i, k)  # the pairs joined before it closed
-                if stop > i:
+                if acc is not None and end > mark:
                     entry = chosen.get(id(acc))
                     if entry is None:
-                        chosen[id(acc)] = (acc, list(range(i, stop)))
+                        chosen[id(acc)] = (acc, [i])
                     else:
-                        entry[1].extend(range(i, stop))
-            i = k
+                        entry[1].append(i)
         for acc, which in chosen.values():
             pairs = joined if len(which) == len(joined) else [joined[i] for i in which]
             acc.update_many(list(map(_score, pairs)), list(map(_label, pairs)),

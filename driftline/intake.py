@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Generic, NamedTuple, TypeVar
 
 import msgspec
@@ -48,6 +49,7 @@ E = TypeVar("E", bound=Event)
 _decoders: dict[type, msgspec.json.Decoder] = {}
 # Factors from the unit a misstamped time may be in to seconds, largest first.
 _UNITS = ((1e9, "nanoseconds"), (1e6, "microseconds"), (1e3, "milliseconds"))
+_event_time = attrgetter("event_time")
 
 
 class TimeRange(NamedTuple):
@@ -146,9 +148,10 @@ def _whole(cls: type[E], raws: Sequence[object], times: TimeRange | None) -> lis
         return []
     if set(map(type, raws)) != {bytes}:
         return None
-    if min(map(len, raws)) == 0 or max(map(len, raws)) > MAX_EVENT_BYTES:  # type: ignore[arg-type]
+    lengths = list(map(len, raws))  # type: ignore[arg-type]
+    if min(lengths) == 0 or max(lengths) > MAX_EVENT_BYTES:
         return None
-    if not all(map(bytes.isascii, raws)) and not all(map(_utf8, raws)):  # type: ignore[arg-type]
+    if not b"".join(raws).isascii() and not all(map(_utf8, raws)):  # type: ignore[arg-type]
         return None
     try:
         events = list(map(_decoder(cls).decode, raws))
@@ -156,7 +159,7 @@ def _whole(cls: type[E], raws: Sequence[object], times: TimeRange | None) -> lis
         return None
     if times is not None:
         low, high = times.bounds()
-        stamps = [e.event_time for e in events]
+        stamps = list(map(_event_time, events))
         if min(stamps) < low or max(stamps) > high:
             return None
     return events

@@ -18,6 +18,7 @@ windows).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class RangeLoop(SourceLoop):
                          SourceMetrics(CollectorRegistry()), producer=sink)
         self.sink = sink
         self.reading = reading
+        # never checkpointed: the join needs no record of where each event was read
+        self.config = dataclasses.replace(self.config, join_sources=False)
         self.write_labeled = sink.keep_labeled  # else the pairs are only counted
         self._open: dict[TopicPartitionKey, int] = {}  # topic partition -> end offset
         self._beyond: set[TopicPartitionKey] = set()  # read past ``read_until``

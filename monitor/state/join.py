@@ -310,7 +310,7 @@ class JoinState:
         due, seconds, floor = self._due, self._seconds, math.floor
         # the second filed last and its list (nothing takes a list out of _due meanwhile)
         last_second, last_keys = None, None
-        join = LabeledEvent.join
+        labeled = LabeledEvent  # (LabeledEvent.join, inlined)
         taken = self._taken
         # where each event was read ("topic:partition:offset"), formatted by one C loop
         wheres: Iterable[str | None] = repeat(None) if prefix is None else map(
@@ -370,7 +370,9 @@ class JoinState:
                                  label_source=l_source, prediction_raw=p_raw,
                                  label_raw=l_raw, replaced=replaced)
                 deadline = since + retention
-                append((join(prediction, label), p_raw))  # type: ignore[arg-type]
+                append((labeled(event_time=pt, prediction=prediction,  # type: ignore[arg-type]
+                                label=label.label,  # type: ignore[union-attr]
+                                label_time=lt, delay_seconds=lt - pt), p_raw))
             elif labels and slot.status == "expired":
                 counts.late_labels += 1
                 append("late")

@@ -138,6 +138,10 @@ class PartitionConfig:
     concept_label_rate: float = 1.0
     concept_cuts: int = 8
     concept_warmup: int = 1000
+    # Whether the join keeps where each event was read, so that a restart can roll it back
+    # to a checkpoint (JoinState.resume). A state that is never checkpointed (a backtest's)
+    # leaves it off: the same outcomes, without a source string per event in its slots.
+    join_sources: bool = True
 
 
 @dataclass
@@ -159,6 +163,8 @@ _encoder = msgspec.json.Encoder()
 _score, _label = attrgetter("prediction.score"), attrgetter("label")
 _delay = attrgetter("delay_seconds")
 _made = attrgetter("prediction.event_time")
+_event_time = attrgetter("event_time")
+_name, _version_of = attrgetter("model_name"), attrgetter("model_version")
 _version = attrgetter("prediction.model_name", "prediction.model_version")
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
 SNAPSHOT_FORMAT = 3
@@ -179,13 +185,13 @@ def _bulk_plan(predictions: list[PredictionEvent], results: list[Any]
         return None, []
     breaks = [k for k, result in enumerate(results) if result == "duplicate"
               ] if "duplicate" in results else []
-    names = [p.model_name for p in predictions]
-    versions = [p.model_version for p in predictions]
+    names = list(map(_name, predictions))
+    versions = list(map(_version_of, predictions))
     if names.count(names[0]) != n or versions.count(versions[0]) != n:
         breaks = sorted({*breaks, *(k for k in range(1, n) if names[k] != names[k - 1]
                                     or versions[k] != versions[k - 1])})
     breaks.append(n)
-    return np.fromiter([p.event_time for p in predictions], np.float64, n), breaks
+    return np.fromiter(map(_event_time, predictions), np.float64, n), breaks
 
 
 class PartitionState:
@@ -302,7 +308,7 @@ class PartitionState:
         step = Step(skipped=n - len(offsets))
         if not offsets:
             return step
-        results = self.join.add_predictions(predictions, (topic, self.partition), offsets,
+        results = self.join.add_predictions(predictions, self._source(topic), offsets,
                                             raws)
         clock = self.drift_clock
         observe = clock.observe
@@ -381,7 +387,7 @@ class PartitionState:
         step = Step(skipped=n - len(offsets))
         if not offsets:
             return step
-        results = self.join.add_labels(labels, (topic, self.partition), offsets, raws)
+        results = self.join.add_labels(labels, self._source(topic), offsets, raws)
         watermark = self.drift_clock.watermark  # labels do not move it
         wait = self._grace + self._label_wait
         label_max, closed = self.label_max, self.perf_closed
@@ -402,6 +408,10 @@ class PartitionState:
         if marks:
             self._count_labels(step.labeled, marks)
         return step
+
+    def _source(self, topic: str) -> tuple[str, int] | None:
+        """Where the join is told a run was read (None: it keeps no sources)."""
+        return (topic, self.partition) if self.config.join_sources else None
 
     def on_dead_letter(self, topic: str, offset: int) -> bool:
         """Count a bad message once; False if the checkpoint already includes it."""
@@ -618,6 +628,9 @@ class PartitionState:
     def snapshot(self) -> bytes:
         """The checkpoint: everything but the join slots, with the offsets it includes.
         Taking it tells the join which events a checkpoint includes from now on."""
+        if not self.config.join_sources:
+            raise RuntimeError("a partition state whose join keeps no sources cannot be "
+                               "checkpointed: a restart could not roll it back")
         self.join.checkpoint_taken(self.offsets)
         snap = PartitionSnapshot(
             offsets=dict(self.offsets),
@@ -656,8 +669,8 @@ class PartitionState:
             at = joined_at[start:start + len(pairs)]
             start += len(pairs)
             fired = self.detectors.update_many(name, version,
-                                               [x.prediction.score for x in pairs],
-                                               [x.label for x in pairs])
+                                               list(map(_score, pairs)),
+                                               list(map(_label, pairs)))
             for found in fired:
                 stats = [
                     FeatureStatistic(feature="error_rate", statistic=n, value=found.error_rate,
@@ -674,7 +687,3 @@ class PartitionState:
                                           first_offset=offset, last_offset=offset)],
                 ))
         return out
-
-
-def _version(labeled: LabeledEvent) -> tuple[str, str]:
-    return labeled.prediction.model_name, labeled.prediction.model_version

@@ -21,7 +21,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from itertools import groupby
-from operator import methodcaller
+from operator import attrgetter, methodcaller
 from typing import Any, NamedTuple
 
 import msgspec
@@ -61,6 +61,7 @@ _partial_encoder = msgspec.json.Encoder()
 # a message's parts, mapped over a run without a Python frame per message
 _key, _value, _offset = methodcaller("key"), methodcaller("value"), methodcaller("offset")
 _topic, _partition = methodcaller("topic"), methodcaller("partition")
+_event_time = attrgetter("event_time")
 _SIBLINGS_WAIT = 10.0  # seconds, from the first assignment (see _wait_for_siblings)
 ProfileLookup = Callable[[str, str], Any]
 
@@ -597,7 +598,7 @@ class _Run(NamedTuple):
 
 
 def _run(offsets: list[int], events: list[Any], raws: list[bytes]) -> _Run:
-    return _Run(offsets, events, raws, [e.event_time for e in events], sum(map(len, raws)))
+    return _Run(offsets, events, raws, list(map(_event_time, events)), sum(map(len, raws)))
 
 
 def _split(run: _Run, n: int) -> tuple[_Run, _Run]:
@@ -639,11 +640,11 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
     # (grouped in C: a fetch has few runs, each of many messages)
     for (topic, partition), group in groupby(zip(map(_topic, messages),
                                                  map(_partition, messages), strict=True)):
-        end = start + sum(1 for _ in group)
+        end = start + len(list(group))
         runs.append((topic, partition, messages[start:end]))
         start = end
     return runs
 
 
-def _version(labeled: LabeledEvent) -> tuple[str, str]:
-    return labeled.prediction.model_name, labeled.prediction.model_version
+# a joined record's model name and version, taken without a Python frame
+_version = attrgetter("prediction.model_name", "prediction.model_version")

@@ -5,6 +5,7 @@ the dead-letter topic and applies the rest. Without a broker."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import msgspec
@@ -62,8 +63,9 @@ def _topics(n: int, seed: int) -> dict[str, list]:
     return {"predictions": predictions, "labels": labels}
 
 
-def _batches(topics: dict[str, list], rng: random.Random) -> list[list[tuple[str, list]]]:
-    """Both topics in fetch-like runs of 1-60 events, a few runs per batch; mostly the
+def _batches(topics: dict[str, list], rng: random.Random,
+             longest: int = 60) -> list[list[tuple[str, list]]]:
+    """Both topics in fetch-like runs of 1-``longest`` events, a few runs per batch; mostly the
     topic whose next event is older is read next (as a consumer keeping up would), so most
     pairs join before the TTL."""
     pos = {t: 0 for t in topics}
@@ -71,7 +73,7 @@ def _batches(topics: dict[str, list], rng: random.Random) -> list[list[tuple[str
     while any(pos[t] < len(topics[t]) for t in topics):
         live = sorted((topics[t][pos[t]].event_time, t) for t in topics if pos[t] < len(topics[t]))
         topic = live[0][1] if len(live) == 1 or rng.random() < 0.8 else live[1][1]
-        size = rng.randint(1, 60)
+        size = rng.randint(1, longest)
         run = [(offset, topics[topic][offset])
                for offset in range(pos[topic], min(pos[topic] + size, len(topics[topic])))]
         pos[topic] += len(run)
@@ -147,10 +149,12 @@ def test_runs_end_exactly_as_events_one_at_a_time(loan_profile, seed):
         assert by_run[what] == by_event[what], what
 
 
+@pytest.mark.parametrize("longest", [60, 1_500])
 def test_long_runs_of_one_version_in_tumbling_windows_end_as_events_one_at_a_time(
-        loan_profile):
+        loan_profile, longest):
     """The common shape of a backlog: one model version, labels a little later in order,
-    read in long runs, so a run of labels has its predictions in the same windows."""
+    read in long runs, so a run of labels has its predictions in the same windows (or, in
+    the longest runs, in several windows one after the other)."""
     rng = random.Random(5)
     batch = LoanGenerator(5).sample(2_000)
     predictions, labels = [], []
@@ -163,7 +167,7 @@ def test_long_runs_of_one_version_in_tumbling_windows_end_as_events_one_at_a_tim
         labels.append(LabelEvent(prediction_id=f"p{i}", event_time=t + rng.uniform(2, 4),
                                  label=y))
     labels.sort(key=lambda e: e.event_time)
-    batches = _batches({"predictions": predictions, "labels": labels}, rng)
+    batches = _batches({"predictions": predictions, "labels": labels}, rng, longest)
     config = PartitionConfig(EventTimeWindows(size=30, grace=5), label_wait=20, join_ttl=90)
     by_event = _run_all(_state(loan_profile, config=config), batches, one_by_one=True)
     by_run = _run_all(_state(loan_profile, config=config), batches, one_by_one=False)
@@ -293,3 +297,39 @@ def test_bad_messages_in_a_run_go_to_the_dead_letter_topic_and_the_rest_is_appli
     assert state.join.counts.joined > 0
     joined = [v for t, v in producer.sent if t == "t.labeled"]
     assert joined == [v for t, v in clean_producer.sent if t == "t.labeled"]
+
+
+def _outputs_without_checkpoints(state: PartitionState, batches) -> dict:
+    """Apply every batch run by run, closing and expiring after each; what came out."""
+    labeled, partials, expired = [], [], []
+    for batch in batches:
+        for topic, run in batch:
+            apply = state.on_predictions if topic == "predictions" else state.on_labels
+            events = [event for _, event in run]
+            step = apply(topic, [offset for offset, _ in run], events,
+                         [encode(event) for event in events])
+            labeled.extend(encode_labeled(x, r)
+                           for x, r in zip(step.labeled, step.prediction_raws, strict=True))
+        partials.extend(msgspec.json.encode(p) for p in state.close())
+        expired.extend(p.prediction_id for p in state.expire())
+    return {"labeled": labeled, "partials": partials, "expired": expired,
+            "counts": msgspec.to_builtins(state.join.counts)}
+
+
+def test_a_join_keeping_no_sources_gives_what_one_keeping_them_gives(loan_profile):
+    """A backtest's states keep no sources (they are never checkpointed)."""
+    topics = _topics(1_500, 4)
+    batches = _batches(topics, random.Random(4))
+    profiles = lambda n, v: loan_profile  # noqa: E731
+    bare = dataclasses.replace(CONFIG, join_sources=False)
+    kept = _outputs_without_checkpoints(PartitionState(0, CONFIG, {}, profiles), batches)
+    plain = _outputs_without_checkpoints(PartitionState(0, bare, {}, profiles), batches)
+    assert kept["counts"]["joined"] and kept["counts"]["expired_labels"]
+    assert plain == kept
+
+
+def test_a_state_keeping_no_sources_refuses_a_checkpoint(loan_profile):
+    state = PartitionState(0, dataclasses.replace(CONFIG, join_sources=False), {},
+                           lambda n, v: loan_profile)
+    with pytest.raises(RuntimeError, match="cannot be checkpointed"):
+        state.snapshot()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from monitor.drift.concept import glr_threshold
-from monitor.drift.glr import BernoulliGlr, GlrState, cut_count, glr_statistic
+from monitor.drift.glr import BernoulliGlr, GlrState, cut_count, glr_statistic, normal_threshold
 
 
 def bernoulli(seed: int, rates: list[tuple[int, float]]) -> np.ndarray:
@@ -67,6 +67,33 @@ def test_no_alarm_on_a_stable_stream_where_the_threshold_allows_a_hundredth(seed
     c0 = math.log(events * 4 * events.bit_length() / 0.01)
     glr = BernoulliGlr(c0, discount=math.log(2))
     assert glr.update_many(bernoulli(seed, [(events, rate)])) == []
+
+
+@pytest.mark.parametrize(("seed", "rate"), [(4, 0.05), (5, 0.2), (6, 0.5)])
+def test_the_normal_tail_holds_a_stable_stream_where_the_threshold_allows_a_hundredth(seed,
+                                                                                      rate):
+    events = 100_000
+    c0 = math.log(events * 4 * events.bit_length() / 0.01)
+    glr = BernoulliGlr(c0, discount=math.log(2), normal_from=25.0)
+    assert glr.update_many(bernoulli(seed, [(events, rate)])) == []
+
+
+def test_the_normal_tail_needs_the_chernoff_level_less_the_log_of_its_overstatement():
+    # exp(-c) / (2 sqrt(pi c)) = exp(-chernoff) at the returned c
+    for chernoff in (8.0, 14.39, 20.63):
+        c = float(normal_threshold(chernoff))
+        assert c + math.log(2 * math.sqrt(math.pi * c)) == pytest.approx(chernoff, abs=1e-3)
+
+
+def test_a_small_rise_is_found_sooner_with_the_normal_tail_and_only_where_it_applies():
+    c0 = glr_threshold(1.0, 1.0)
+    events = bernoulli(9, [(30_000, 0.2), (5_000, 0.3)])
+    chernoff = BernoulliGlr(c0, discount=math.log(2)).update_many(events)
+    normal = BernoulliGlr(c0, discount=math.log(2), normal_from=25.0).update_many(events)
+    assert 30_000 <= normal[0].index < chernoff[0].index
+    # with no cut holding that much variance the thresholds, and the alarms, are the same
+    never = BernoulliGlr(c0, discount=math.log(2), normal_from=1e12).update_many(events)
+    assert never == chernoff
 
 
 def _ideal_delay(c0: float, divergence: float) -> float:

@@ -122,3 +122,30 @@ def test_a_large_shift_raises_at_once_with_high_severity_from_its_effect_size(lo
     covariate = [e for e in events if e.kind == "covariate"]
     assert [(e.window_end, e.severity) for e in covariate] == [(300.0, "high")]
     assert "loan_amount" in covariate[0].summary
+
+
+def test_the_score_is_binned_on_the_quantiles_of_its_reference_scores(loan_profile):
+    score = loan_profile.score
+    assert score is not None and len(score.counts) == 20
+    # concentrated scores (most below 0.1) still fill every bin alike
+    assert max(score.counts) - min(score.counts) <= 0.01 * score.count
+    assert score.cuts[0] < 0.05
+
+
+def test_the_score_test_on_stable_windows_rejects_no_more_often_than_its_level(loan_profile):
+    count, alpha = 200, 0.05
+    config = DriftConfig(ks_p_value=alpha)
+    rejected = sum(acc.evaluate(config).score.drifted
+                   for acc in windows(loan_profile, 31, count, 600))
+    assert rejected <= count * alpha + 3 * math.sqrt(count * alpha * (1 - alpha))
+
+
+def test_the_score_test_catches_the_score_shift_of_a_fifth_more_loan_amount(loan_profile):
+    # 1,500 rows a window at the default contract: the score moves little; on quantile bins
+    # the test sees it in a share of windows, never in stable ones
+    config = DriftConfig(look_every=300.0)
+    shifted = [acc.evaluate(config).score.drifted
+               for acc in windows(loan_profile, 3, 20, 1500, loan_mean=3.0 * LAKH)]
+    stable = [acc.evaluate(config).score.drifted for acc in windows(loan_profile, 3, 20, 1500)]
+    assert sum(shifted) >= 8
+    assert not any(stable)

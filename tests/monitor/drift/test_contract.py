@@ -57,10 +57,12 @@ def test_a_window_rejects_what_bonferroni_rejects_over_its_p_values(loan_profile
     p_values = [j.value for j in judged]
     assert [j.method for j in judged] == ["ks_p_value"] * 5 + ["chi_square_p_value"] * 2 + [
         "ks_p_value"]
-    assert [j.drifted for j in judged] == bonferroni(p_values, window_alpha(0.5, 300.0))
+    # the window-by-window tests spend half of the distribution budget (a quarter of the
+    # contract); the sequential evidence over windows the other half
+    assert [j.drifted for j in judged] == bonferroni(p_values, window_alpha(0.25, 300.0))
     assert report.feature("loan_amount").drifted
     assert [j.threshold for j in judged] == [
-        pytest.approx(per_test_alpha(0.5, 300.0, TESTS))] * TESTS
+        pytest.approx(per_test_alpha(0.25, 300.0, TESTS))] * TESTS
 
 
 def test_the_level_follows_the_contract_the_step_and_the_tests_judged(loan_profile):
@@ -69,24 +71,26 @@ def test_the_level_follows_the_contract_the_step_and_the_tests_judged(loan_profi
     def level(config: DriftConfig) -> float:
         return acc.evaluate(config).feature("loan_amount").threshold
 
-    assert level(DriftConfig()) == pytest.approx(per_test_alpha(0.5, 300.0, TESTS))
+    assert level(DriftConfig()) == pytest.approx(per_test_alpha(0.25, 300.0, TESTS))
+    assert level(DriftConfig(sequential_share=0.0)) == pytest.approx(
+        per_test_alpha(0.5, 300.0, TESTS))
     assert level(DriftConfig(false_alarms=4.0, look_every=60.0)) == pytest.approx(
-        2.0 * 60.0 / HORIZON / TESTS)
+        1.0 * 60.0 / HORIZON / TESTS)
     assert level(DriftConfig(ignored=frozenset({"channel"}))) == pytest.approx(
-        per_test_alpha(0.5, 300.0, TESTS - 1))
+        per_test_alpha(0.25, 300.0, TESTS - 1))
     assert level(DriftConfig(ks_p_value=0.05)) == 0.05  # set explicitly: outside the contract
 
 
 def test_a_seeded_stable_stream_stays_under_its_bound_and_uncorrected_tests_do_not(
     loan_profile,
 ):
-    # a contract of 3,456 a month gives the distribution tests 1,728, at 5-minute looks a
-    # level of 0.2 per window: 100
+    # a contract of 6,912 a month gives the window-by-window tests 1,728, at 5-minute looks
+    # a level of 0.2 per window: 100
     # windows of stable traffic may reject in 20 of them on average; allow three standard
     # deviations
     count, alpha = 100, 0.2
-    # (the distribution tests spend half of the contract)
-    config = DriftConfig(false_alarms=2 * alpha * HORIZON / 300.0, look_every=300.0)
+    # (the window-by-window tests spend a quarter of the contract)
+    config = DriftConfig(false_alarms=4 * alpha * HORIZON / 300.0, look_every=300.0)
     uncorrected = DriftConfig(ks_p_value=alpha, chi_square_p_value=alpha)
     bound = count * alpha + 3 * math.sqrt(count * alpha)
     policy = DriftPolicy(raise_after=1, clear_after=1, cooldown=0.0, immediate=None)

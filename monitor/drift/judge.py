@@ -385,6 +385,7 @@ def judge_numeric(
     ks_statistic 0.5 True
     wasserstein_normed 1.413 True
     missing_share 0.0 False
+    bins_chi_square_p_value 0.0 True
     """
     name = reference.name
     n = int(sum(counts))
@@ -414,6 +415,10 @@ def judge_numeric(
               w >= config.wasserstein_threshold, feature_type),
         _missing(name, feature_type, missing, n, reference.missing, reference.count, config),
     ]
+    if n >= _CHI_SQUARE_PER_BIN * len(counts):  # its asymptotic p-value needs the counts
+        _, p_bins = st.binned_chi_square(ref_counts, cur_counts)
+        statistics.append(_stat(name, "bins_chi_square_p_value", p_bins, alpha, p_bins < alpha,
+                                feature_type))
     method = config.numeric_headline()
     effect = psi_value / config.psi_threshold
     if method == "ks":
@@ -429,6 +434,10 @@ def judge_numeric(
         effect = headline[3]
     return _decide(name, feature_type, n, judged, [headline], statistics,
                    [int(c) for c in counts], effect)
+
+
+# expected window rows per bin before the binned chi-square's p-value is reported
+_CHI_SQUARE_PER_BIN = 5
 
 
 def _reference_points(reference: NumericProfile) -> np.ndarray:

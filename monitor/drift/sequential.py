@@ -7,6 +7,10 @@ them over windows (Shin, Ramdas and Rinaldo, 2023, "E-detectors: a nonparametric
 for sequential change detection"):
 
 p to e
+    A category gives its chi-square p-value; a number and the score give the smaller of the
+    binned KS and the binned chi-square p-values, doubled (a Bonferroni p-value over the
+    two: KS sees a shift of location best, chi-square on the bins one of spread), or the KS
+    p-value alone when the window holds fewer than 5 rows per bin.
     :func:`p_to_e` is the calibrator ``e = kappa * p ** (kappa - 1)`` (Vovk and Wang, 2021,
     "E-values: calibration, combination and applications"): for a p-value uniform (or
     stochastically larger, as the conservative binned KS) under the null, ``E[e] <= 1``.
@@ -80,9 +84,20 @@ __all__ = [
 
 SEQUENTIAL_METHOD = "e_cusum"
 DEFAULT_KAPPA = 0.25
-_P_STATISTICS = ("ks_p_value", "chi_square_p_value")
+_P_STATISTICS = ("ks_p_value", "bins_chi_square_p_value", "chi_square_p_value")
 _SMALLEST_P = 1e-300
 _HELD = 0.999  # the ratio of a test whose evidence holds after its alarm
+
+
+def _p_value(j: FeatureJudgement) -> float | None:
+    """The p-value a judgement's e-CUSUM takes: the chi-square's for a category; for a number
+    or the score the smaller of binned KS and binned chi-square, doubled (Bonferroni over the
+    two: KS for a shift of location, chi-square for one of spread), or KS alone when the
+    window is too small for the chi-square's p-value."""
+    found = {s.statistic: s.value for s in j.statistics if s.statistic in _P_STATISTICS}
+    if "ks_p_value" in found and "bins_chi_square_p_value" in found:
+        return min(1.0, 2.0 * min(found["ks_p_value"], found["bins_chi_square_p_value"]))
+    return found.get("ks_p_value", found.get("chi_square_p_value"))
 
 
 def p_to_e(p: float, kappa: float = DEFAULT_KAPPA) -> float:
@@ -186,7 +201,7 @@ class SequentialEvidence:
               threshold: float) -> FeatureJudgement:
         if config.for_feature(j.feature) is not config:
             return j  # decided by its own rule, outside the contract
-        p = next((s.value for s in j.statistics if s.statistic in _P_STATISTICS), None)
+        p = _p_value(j)
         if p is None:
             return j
         cusum = state.tests.setdefault(f"{j.feature_type}:{j.feature}", Cusum())

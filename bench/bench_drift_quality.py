@@ -1,6 +1,6 @@
 """Drift detection quality: does driftline raise the events it should, and only those?
 
-Five benchmarks, all pure (no broker), all seeded:
+Six benchmarks, all pure (no broker), all seeded:
 
 covariate
     Simulated traffic at ``--rate`` predictions/s through the monitor's pure pipeline (event-
@@ -16,18 +16,29 @@ covariate
 false-alarms
     30 simulated days (``--days``) of stable traffic per stream and seed (the loan generator
     at 600 and 6,000 rows per 5-minute window; river's Agrawal and SEA in hourly windows)
-    through the monitor's judge and policy with the default false-alarm contract (1 per 30
-    days; the windows are counted with numpy in one go rather than row by row): the false
-    covariate, prediction and dataset events per 30 days against the contract, the windows
-    in which any test rejected, and, on the labeled loan run, what the performance judge and
-    the concept detector raise (the concept events against the concept family's budget, a
-    quarter of the contract, with the detector's threshold set for the run's label rate;
-    beside them the detections of river's ADWIN on the same error stream).
-    Beside them Evidently's DataDriftPreset (defaults) on a few
-    windows per run (``--evidently-windows``; about 2 s a window against 20,000 reference
-    rows), projected to 30 days. Then a sensitivity sweep: shifts of the loan amount's mean
-    by a fifth of its level and less, windows of 1,500 and 5,000 rows, the share of windows
-    flagged by driftline and by Evidently.
+    through the monitor's judge, sequential evidence and policy with the default false-alarm
+    contract (1 per 30 days; the windows are counted with numpy in one go rather than row by
+    row): the false covariate, prediction and dataset events per 30 days against the
+    contract, the windows in which any window test rejected, the e-CUSUM alarms, and, on the
+    labeled loan run, what the performance judge and the concept detector raise (against
+    their families' budgets, a quarter of the contract each; the detector's threshold set
+    for the run's label rate; beside them the detections of river's ADWIN on the same error
+    stream). Beside
+    them Evidently's DataDriftPreset (defaults) on a few windows per run
+    (``--evidently-windows``; about 2 s a window against 20,000 reference rows), projected
+    to 30 days. Then the sensitivity sweep below (``--no-sweep`` skips it).
+
+sensitivity
+    Power curves at the default contract and 5-minute looks: a location shift (loan_amount
+    times 1.05 to 1.2), a scale shift (existing_debt_ratio's spread times 1.1 to 1.5), a
+    category-mix change (2 % to 10 % of applications moved from channel web to partner) and
+    a score shift (the model's log-odds plus 0.1 to 0.4), each in windows of 600, 1,500 and
+    5,000 rows from the onset, ``--sensitivity-windows`` windows per seed: the share of
+    windows in which the window test flags the shifted column, the share of seeds in which
+    driftline (window test or e-CUSUM) has flagged it within 1, 3 and 6 windows, and the
+    share of windows Evidently's DataDriftPreset (defaults) flags (``--evidently-per-seed``
+    windows per seed). Goal per cell: driftline flags within 6 windows in at least the share
+    of windows Evidently flags.
 
 concept
     The protocol of Poenaru-Olaru et al. (2022, "Are concept drift detectors reliable alarming
@@ -80,6 +91,7 @@ detection
     .venv/bin/python bench/bench_drift_quality.py concept --seeds 3
     .venv/bin/python bench/bench_drift_quality.py detection --seeds 5 --bernoulli-seeds 30
     .venv/bin/python bench/bench_drift_quality.py false-alarms    # 3 seeds, 30 days
+    .venv/bin/python bench/bench_drift_quality.py sensitivity --seeds 10
 """
 
 from __future__ import annotations
@@ -100,6 +112,7 @@ from monitor.drift.accumulator import WindowAccumulator
 from monitor.drift.concept import ConceptDriftDetector
 from monitor.drift.contract import family_budget
 from monitor.drift.judge import DriftConfig
+from monitor.drift.sequential import SEQUENTIAL_METHOD, SequentialEvidence
 from monitor.drift.windows import EventTimeWindows, Window, WindowClock
 from monitor.merging.policy import DriftPolicy
 from producers.generator import LAKH, GeneratorParams, LoanGenerator, default_probability
@@ -127,7 +140,7 @@ def _run_traffic(
 ) -> list[DriftEvent]:
     gen = LoanGenerator(seed=seed)
     clock = WindowClock(EventTimeWindows(size=window, grace=10.0))
-    policy = DriftPolicy()
+    policy, evidence, config = DriftPolicy(), SequentialEvidence(), DriftConfig()
     accumulators: dict[tuple[str, float], WindowAccumulator] = {}
     events: list[DriftEvent] = []
     shifted = GeneratorParams(loan_mean=loan_mean)
@@ -145,7 +158,8 @@ def _run_traffic(
                 acc.update(row, scores[i], evidence=("predictions", 0, offset))
             offset += 1
         for key, w in clock.pop_closed():
-            events.extend(policy.observe_window(accumulators.pop((key, w.start)).evaluate()))
+            report = accumulators.pop((key, w.start)).evaluate(config)
+            events.extend(policy.observe_window(evidence.observe(report, config)))
     return events
 
 
@@ -572,6 +586,7 @@ def _evidently_flags(stream: _Stream, reference: dict, reference_scores: np.ndar
 class _Run:
     events: dict[str, int] = field(default_factory=dict)
     rejected_windows: int = 0
+    sequential_alarms: int = 0
     windows: int = 0
     evidently_windows: int = 0
     evidently_dataset: int = 0
@@ -593,7 +608,7 @@ def _stable_run(job: tuple[str, int, int, float, float, int, bool]) -> _Run:
     stream = _stream(name)
     profile, ref_columns, ref_scores, baseline = _stream_profile(stream, 1_000 + seed)
     config = DriftConfig(look_every=window)  # the default contract, 1 per 30 days
-    policy = DriftPolicy()
+    policy, evidence = DriftPolicy(), SequentialEvidence()
     detector = ConceptDriftDetector(label_rate=rows / window)  # the default contract
     adwin = river_drift.ADWIN()
     rng = np.random.default_rng(seed)
@@ -603,10 +618,14 @@ def _stable_run(job: tuple[str, int, int, float, float, int, bool]) -> _Run:
     for i in range(looks):
         columns, scores, labels = stream.draw(rng, rows)
         w = Window(i * window, (i + 1) * window)
-        report = _counted(profile, w, columns, scores).evaluate(config)
+        report = evidence.observe(_counted(profile, w, columns, scores).evaluate(config),
+                                  config)
         run.windows += 1
         signals = [*report.features, *([report.score] if report.score else [])]
-        run.rejected_windows += any(j.drifted for j in signals)
+        run.rejected_windows += any(j.drifted and j.method != SEQUENTIAL_METHOD
+                                    for j in signals)
+        run.sequential_alarms += sum(s.statistic == SEQUENTIAL_METHOD and s.drifted
+                                     for j in signals for s in j.statistics)
         for event in policy.observe_window(report):
             run.events[event.kind] = run.events.get(event.kind, 0) + 1
         if with_labels:
@@ -658,11 +677,12 @@ def false_alarms(seeds: int, days: float, evidently: int, processes: int,
         for i, run in enumerate(pool.imap(_stable_run, jobs)):
             runs.append(run)
             print(f"  done {jobs[i][0]} {jobs[i][2]:,} rows, seed {jobs[i][1]}: events "
-                  f"{run.events}, windows rejecting {run.rejected_windows}/{run.windows}  "
+                  f"{run.events}, windows rejecting {run.rejected_windows}/{run.windows}, "
+                  f"e-CUSUM alarms {run.sequential_alarms}  "
                   f"[{time.perf_counter() - started:.0f} s]", flush=True)
     header = (f"{'stream':<8} {'rows/window':>11} {'window':>7} {'seed':>4} "
               f"{'drift events (kinds)':<24} {'/30 d':>6} {'perf /30 d':>10} "
-              f"{'concept /30 d':>13} {'windows rejecting':>17} "
+              f"{'concept /30 d':>13} {'windows rejecting':>17} {'e-CUSUM alarms':>14} "
               f"{'Evidently dataset /30 d':>23} {'Evidently any column /30 d':>26}")
     print(header)
     print("-" * len(header))
@@ -684,7 +704,8 @@ def false_alarms(seeds: int, days: float, evidently: int, processes: int,
         conc = f"{run.events.get('concept', 0) * scale:>13.1f}" if labeled else f"{'-':>13}"
         print(f"{name:<8} {rows:>11,} {window:>6g}s {seed:>4} {drift:>3} {kinds:<20} "
               f"{drift * scale:>6.2f} {perf} {conc} "
-              f"{run.rejected_windows:>9}/{run.windows:<7} {ev_d:>23.1f} {ev_c:>26.0f}")
+              f"{run.rejected_windows:>9}/{run.windows:<7} {run.sequential_alarms:>14} "
+              f"{ev_d:>23.1f} {ev_c:>26.0f}")
     print()
     met = True
     for (name, rows), rates in per_stream.items():
@@ -694,6 +715,8 @@ def false_alarms(seeds: int, days: float, evidently: int, processes: int,
         print(f"{name} ({rows:,} rows a window): {mean:.2f} false drift events per 30 days "
               f"(mean of {len(rates)} seeds) against the contract's 1: "
               f"{'met' if ok else 'NOT met'}")
+    print("bounds per run and 30 days (the distribution half of the contract, split): "
+          "windows with a rejected test <= 0.25 in expectation, e-CUSUM alarms <= 0.25")
     labeled = [run for job, run in zip(jobs, runs, strict=True) if job[-1]]
     for family in ("performance", "concept") if labeled else ():
         budget = family_budget(1.0, family)
@@ -712,50 +735,132 @@ def false_alarms(seeds: int, days: float, evidently: int, processes: int,
         sensitivity(seeds, evidently > 0)
 
 
-def sensitivity(seeds: int, with_evidently: bool, windows_per_seed: int = 6) -> None:
-    """Share of windows of shifted loan traffic in which driftline (the default contract at
-    5-minute looks) flags loan_amount, beside Evidently's DataDriftPreset on the same
-    windows, per window size and shift of the loan amount's mean."""
+Transform = Callable[[np.random.Generator, dict[str, np.ndarray], np.ndarray],
+                     tuple[dict[str, np.ndarray], np.ndarray]]
+
+
+def _location(share: float) -> Transform:
+    """loan_amount multiplied by ``1 + share``: its mean moves by that share (its spread
+    with it, as a lognormal's does); the score follows the features."""
+    def shift(rng, columns, scores):
+        columns = {**columns, "loan_amount": np.round(columns["loan_amount"] * (1 + share))}
+        return columns, default_probability(columns)
+    return shift
+
+
+def _scale(factor: float) -> Transform:
+    """existing_debt_ratio's spread around its centre (0.32) multiplied by ``factor``."""
+    def shift(rng, columns, scores):
+        debt = np.clip(0.32 + (columns["existing_debt_ratio"] - 0.32) * factor, 0.0, 1.8)
+        columns = {**columns, "existing_debt_ratio": np.round(debt, 3)}
+        return columns, default_probability(columns)
+    return shift
+
+
+def _mix(share: float) -> Transform:
+    """``share`` of all applications moved from channel web (40 %) to partner (10 %)."""
+    def shift(rng, columns, scores):
+        channel = columns["channel"].copy()
+        web = channel == "web"
+        channel[web & (rng.random(len(channel)) < share / 0.40)] = "partner"
+        columns = {**columns, "channel": channel}
+        return columns, default_probability(columns)
+    return shift
+
+
+def _score(delta: float) -> Transform:
+    """The model's output moved by ``delta`` in log-odds, the features unchanged (a model
+    or feature-pipeline change upstream of the score)."""
+    def shift(rng, columns, scores):
+        logit = np.log(scores / (1 - scores)) + delta
+        return columns, 1.0 / (1.0 + np.exp(-logit))
+    return shift
+
+
+# feature type -> (the column judged, [(shift label, transform)]), largest shift first
+SHIFTS: dict[str, tuple[str, list[tuple[str, Transform]]]] = {
+    "location": ("loan_amount", [(f"mean +{s:.0%}", _location(s)) for s in (0.2, 0.1, 0.05)]),
+    "scale": ("existing_debt_ratio",
+              [(f"spread x{f:g}", _scale(f)) for f in (1.5, 1.25, 1.1)]),
+    "category mix": ("channel", [(f"{s:.0%} web->partner", _mix(s)) for s in (0.1, 0.05, 0.02)]),
+    "score": ("score", [(f"log-odds +{d:g}", _score(d)) for d in (0.4, 0.2, 0.1)]),
+}
+SIZES = (600, 1500, 5000)
+WITHIN = (1, 3, 6)
+
+
+def sensitivity(seeds: int, with_evidently: bool, windows_per_seed: int = 6,
+                evidently_per_seed: int = 1) -> bool:
+    """Power curves at the default contract (5-minute looks): per feature type, shift and
+    window size, the share of windows in which driftline's window-by-window test flags the
+    shifted column, the share of seeds in which it is flagged (window test or sequential
+    e-CUSUM) within k windows of the onset, and Evidently's DataDriftPreset (defaults) on
+    the first ``evidently_per_seed`` windows of each seed. A cell meets the goal when
+    driftline flags within 6 windows in at least the share of Evidently's windows that
+    Evidently flags."""
     stream = _loan_stream()
     profile, ref_columns, ref_scores, _ = _stream_profile(stream, 1_000)
     config = DriftConfig(look_every=300.0)
-    print(f"sensitivity: loan_amount's mean raised by a share of its level (2.5 lakh), "
-          f"{windows_per_seed} windows x {seeds} seeds per cell; share of windows flagged")
-    header = (f"{'rows/window':>11} {'shift':>6} {'driftline loan_amount':>21} "
-              f"{'driftline score':>15} {'Evidently loan_amount':>21} "
-              f"{'Evidently score':>15}")
+    print(f"sensitivity at the default contract (1 false alarm per 30 days, 5-minute looks): "
+          f"{windows_per_seed} windows x {seeds} seeds per cell from the onset; Evidently's "
+          f"DataDriftPreset (defaults) on {evidently_per_seed} window(s) per seed")
+    within = " ".join(f"{'<=' + str(k):>5}" for k in WITHIN)
+    header = (f"{'type':<12} {'column':<19} {'shift':<17} {'rows':>5} {'window':>6} "
+              f"{within}   {'Evidently':>9}  goal")
     print(header)
     print("-" * len(header))
-    for rows in (1500, 5000):
-        for share in (0.2, 0.1, 0.05):
-            shifted = _loan_stream(GeneratorParams(loan_mean=2.5 * LAKH * (1 + share)))
-            ours = score = ev = ev_score = total = 0
-            for seed in range(seeds):
-                rng = np.random.default_rng(500 + seed)
-                for i in range(windows_per_seed):
-                    columns, scores, _ = shifted.draw(rng, rows)
-                    report = _counted(profile, Window(i * 300.0, (i + 1) * 300.0), columns,
-                                      scores).evaluate(config)
-                    total += 1
-                    ours += report.feature("loan_amount").drifted
-                    score += bool(report.score and report.score.drifted)
-                    if with_evidently:
-                        _, _, drifted = _evidently_flags(stream, ref_columns, ref_scores,
-                                                         columns, scores)
-                        ev += "loan_amount" in drifted
-                        ev_score += "score" in drifted
-            evs = f"{ev / total:>21.2f}" if with_evidently else f"{'-':>21}"
-            evss = f"{ev_score / total:>15.2f}" if with_evidently else f"{'-':>15}"
-            print(f"{rows:>11,} {share:>6.0%} {ours / total:>21.2f} {score / total:>15.2f} "
-                  f"{evs} {evss}")
-    print()
+    started = time.perf_counter()
+    met = checked = 0
+    for kind, (column, shifts) in SHIFTS.items():
+        for rows in SIZES:
+            for label, transform in shifts:
+                flagged = total = ev = ev_total = 0
+                first: list[int | None] = []
+                for seed in range(seeds):
+                    rng = np.random.default_rng(500 + seed)
+                    evidence = SequentialEvidence()
+                    hit = None
+                    for i in range(windows_per_seed):
+                        columns, scores, _ = stream.draw(rng, rows)
+                        columns, scores = transform(rng, columns, scores)
+                        report = _counted(profile, Window(i * 300.0, (i + 1) * 300.0),
+                                          columns, scores).evaluate(config)
+                        total += 1
+                        flagged += report.feature(column).drifted
+                        judged = evidence.observe(report, config)
+                        if hit is None and judged.feature(column).drifted:
+                            hit = i
+                        if with_evidently and i < evidently_per_seed:
+                            _, _, drifted = _evidently_flags(stream, ref_columns, ref_scores,
+                                                             columns, scores)
+                            ev += column in drifted
+                            ev_total += 1
+                    first.append(hit)
+                caught = [sum(h is not None and h < k for h in first) / seeds for k in WITHIN]
+                shares = " ".join(f"{c:>5.2f}" for c in caught)
+                if with_evidently:
+                    q = ev / ev_total
+                    ok = caught[-1] >= q
+                    met += ok
+                    checked += 1
+                    evs, goal = f"{q:>9.2f}", "met" if ok else "NOT met"
+                else:
+                    evs, goal = f"{'-':>9}", "-"
+                print(f"{kind:<12} {column:<19} {label:<17} {rows:>5,} {flagged / total:>6.2f} "
+                      f"{shares}   {evs}  {goal}", flush=True)
+    verdict = met == checked
+    if checked:
+        print(f"goal (at the contract, flag within 6 windows at least as often as Evidently's "
+              f"defaults flag a window): {'met' if verdict else 'NOT met'} in {met}/{checked} "
+              f"cells  [{time.perf_counter() - started:.0f} s]\n")
+    return verdict
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="?",
                         choices=("covariate", "concept", "both", "estimation", "detection",
-                                 "false-alarms"),
+                                 "false-alarms", "sensitivity"),
                         default="both")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per benchmark (default: 10; false-alarms: 3; detection: 5)")
@@ -780,9 +885,17 @@ def main() -> None:
                         help="false-alarms: runs in parallel")
     parser.add_argument("--no-sweep", action="store_true",
                         help="false-alarms: skip the sensitivity sweep")
+    parser.add_argument("--sensitivity-windows", type=int, default=6,
+                        help="sensitivity: windows per seed from the onset")
+    parser.add_argument("--evidently-per-seed", type=int, default=1,
+                        help="sensitivity: windows per seed that Evidently judges too")
     args = parser.parse_args()
     if args.seeds is None:
         args.seeds = {"false-alarms": 3, "detection": 5}.get(args.which, 10)
+    if args.which == "sensitivity":
+        sensitivity(args.seeds, not args.no_evidently, args.sensitivity_windows,
+                    args.evidently_per_seed)
+        return
     if args.which == "detection":
         from _concept_streams import detection
 

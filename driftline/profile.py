@@ -2,9 +2,12 @@
 
 A profile holds, per numeric feature, fixed bin cut points taken from the training quantiles
 with the counts in each bin, a few quantiles and moments; per categorical feature, the category
-counts; and the same for the model's score. It is stored as JSON beside the model version in
-MLflow (artifact ``reference_profile.json``) and read by the monitor, which judges each
-prediction against the profile of the version that made it. Fixed cut points make window
+counts; and the same for the model's score (its cut points are the quantiles of the scores on
+the training rows too, so that each bin holds an equal share of them however concentrated
+the scores are: the binned tests see a shift of the score wherever its mass lies). It is
+stored as JSON beside the model version in MLflow (artifact ``reference_profile.json``) and
+read by the monitor, which judges each prediction against the profile of the version that
+made it. Fixed cut points make window
 statistics mergeable counts: a window costs O(bins) to judge and never rescans rows.
 
 >>> import numpy as np
@@ -54,7 +57,6 @@ __all__ = [
 PROFILE_ARTIFACT = "reference_profile.json"
 PROFILE_FORMAT = 3  # the schema_version build_profile writes
 QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
-SCORE_CUTS = tuple(round(0.05 * i, 2) for i in range(1, 20))  # 20 equal bins on [0, 1]
 
 
 class NumericProfile(msgspec.Struct, kw_only=True, frozen=True):
@@ -205,7 +207,7 @@ def build_profile(
         rows=rows,
         numeric=[_numeric(n, columns[n], None, bins) for n in numeric],
         categorical=[_categorical(n, columns[n]) for n in categorical],
-        score=None if scores is None else _numeric("score", scores, SCORE_CUTS, bins),
+        score=None if scores is None else _numeric("score", scores, None, bins),
         label_rate=None if labels is None else float(np.mean(labels)),
     )
 

@@ -26,6 +26,16 @@ Across families (:func:`family_budget`)
     detector a quarter (:data:`SHARES`). The expected numbers add, so the bound on the
     whole is the sum of the families' bounds, under any dependence between them.
 
+Within the distribution family (:data:`SEQUENTIAL_SHARE`)
+    The distribution budget is split between the window-by-window tests above and the
+    sequential evidence over windows (:mod:`monitor.drift.sequential`), half each by default
+    (``DriftConfig.sequential_share``). Each judged p-value becomes an e-value, and an
+    e-CUSUM per test (feature or score) raises an alarm when its statistic reaches
+    :func:`cusum_threshold`, ``looks * tests / budget``. Under the null (stable traffic, the
+    e-values valid given the past), one e-CUSUM that starts afresh after each alarm raises
+    at most ``looks / threshold`` alarms in expectation over ``looks`` looks, so the
+    ``tests`` detectors raise at most ``budget``: the same union bound as the windows'.
+
 So on stable traffic the expected number of covariate, prediction and dataset events per
 30 days is at most ``false_alarms / 2``, and of all drift events at most ``false_alarms``.
 Hysteresis (``raise_after``) and cooldown only remove events: they keep the bound.
@@ -42,11 +52,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["HORIZON", "SHARES", "bonferroni", "family_budget", "per_test_alpha", "window_alpha"]
+__all__ = [
+    "HORIZON",
+    "SEQUENTIAL_SHARE",
+    "SHARES",
+    "bonferroni",
+    "cusum_threshold",
+    "family_budget",
+    "per_test_alpha",
+    "window_alpha",
+]
 
 HORIZON = 30 * 86_400.0  # the contract's period: 30 days, in seconds
 # each family's share of the contract (they add up to one)
 SHARES: dict[str, float] = {"distribution": 0.5, "performance": 0.25, "concept": 0.25}
+# the share of the distribution budget that the sequential evidence over windows spends
+SEQUENTIAL_SHARE = 0.5
 
 
 def family_budget(false_alarms: float, family: str) -> float:
@@ -104,3 +125,22 @@ def bonferroni(p_values: Sequence[float], alpha: float) -> list[bool]:
         return []
     level = alpha / len(p_values)
     return [p < level for p in p_values]
+
+
+def cusum_threshold(budget: float, look_every: float, tests: int,
+                    horizon: float = HORIZON) -> float:
+    """The alarm threshold of each of ``tests`` e-CUSUMs that look every ``look_every``
+    seconds so that together they raise at most ``budget`` false alarms per ``horizon`` in
+    expectation: ``looks * tests / budget`` (each detector at most ``looks / threshold``),
+    at least 2.
+
+    >>> cusum_threshold(0.25, 300.0, tests=8)    # 8,640 looks, 8 tests, a quarter alarm
+    276480.0
+    >>> cusum_threshold(100.0, 3600.0, tests=1, horizon=7200.0)
+    2.0
+    """
+    if budget <= 0:
+        raise ValueError("budget must be > 0")
+    if look_every <= 0:
+        raise ValueError("look_every must be > 0 seconds")
+    return max(horizon / look_every * max(tests, 1) / budget, 2.0)

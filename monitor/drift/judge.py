@@ -48,7 +48,7 @@ import numpy as np
 from driftline import drift_statistics as st
 from driftline.events import FeatureStatistic, OffsetRange, Severity
 from driftline.profile import CategoricalProfile, NumericProfile
-from monitor.drift.contract import family_budget, per_test_alpha, window_alpha
+from monitor.drift.contract import SEQUENTIAL_SHARE, family_budget, per_test_alpha, window_alpha
 
 __all__ = [
     "THRESHOLD_FIELDS",
@@ -90,7 +90,10 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
     """Thresholds, test choice and the false-alarm contract for judging windows.
 
     ``false_alarms`` is the contract: the expected number of false drift events per 30 days
-    of stable traffic, of which the p-value tests spend half (:attr:`distribution_budget`);
+    of stable traffic, of which the p-value tests spend half (:attr:`distribution_budget`),
+    split between the window-by-window tests (:attr:`window_budget`) and the sequential
+    evidence over windows (:attr:`sequential_budget`, ``sequential_share`` of it; 0 turns
+    the sequential evidence off);
     ``look_every`` the event-time seconds between two judged windows (the window step;
     None: the window's length). ``ks_p_value`` and ``chi_square_p_value`` are
     the tests' levels: None (the default) takes them from the contract
@@ -99,6 +102,7 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
 
     false_alarms: float = 1.0
     look_every: float | None = None
+    sequential_share: float = SEQUENTIAL_SHARE
     psi_threshold: float = 0.2
     ks_p_value: float | None = None
     wasserstein_threshold: float = 0.1
@@ -125,6 +129,8 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
                 raise ValueError(f"{name} must be strictly between 0 and 1")
         if not self.false_alarms > 0:
             raise ValueError("false_alarms must be > 0")
+        if not 0.0 <= self.sequential_share < 1.0:
+            raise ValueError("sequential_share must be in [0, 1)")
         if self.look_every is not None and not self.look_every > 0:
             raise ValueError("look_every must be > 0 seconds")
         if not 0.0 < self.dataset_share <= 1.0:
@@ -141,12 +147,11 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
 
         >>> c = DriftConfig().contracted(300.0, tests=8)
         >>> round(c.ks_p_value * 8 * 30 * 86400 / 300, 6), c.ks_p_value == c.chi_square_p_value
-        (0.5, True)
+        (0.25, True)
         >>> DriftConfig(ks_p_value=0.05).contracted(300.0, tests=8).ks_p_value
         0.05
         """
-        alpha = per_test_alpha(self.distribution_budget, self.look_every or window_seconds,
-                               tests)
+        alpha = per_test_alpha(self.window_budget, self.look_every or window_seconds, tests)
         changes = {name: alpha for name in ("ks_p_value", "chi_square_p_value")
                    if getattr(self, name) is None}
         return msgspec.structs.replace(self, **changes) if changes else self
@@ -158,8 +163,7 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
         value = getattr(self, name)
         if value is not None:
             return float(value)
-        return per_test_alpha(self.distribution_budget, self.look_every or DEFAULT_LOOK_EVERY,
-                              1)
+        return per_test_alpha(self.window_budget, self.look_every or DEFAULT_LOOK_EVERY, 1)
 
     def performance_alpha(self, window_seconds: float) -> float:
         """The level at which one window's realized metrics together, and again its
@@ -178,6 +182,22 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
         family_budget`): the expected false covariate, prediction and dataset events per 30
         days."""
         return family_budget(self.false_alarms, "distribution")
+
+    @property
+    def window_budget(self) -> float:
+        """The expected false alarms per 30 days the window-by-window tests spend: the
+        distribution budget less the sequential evidence's share.
+
+        >>> DriftConfig().window_budget, DriftConfig(sequential_share=0.0).window_budget
+        (0.25, 0.5)
+        """
+        return self.distribution_budget * (1.0 - self.sequential_share)
+
+    @property
+    def sequential_budget(self) -> float:
+        """The expected false alarms per 30 days the e-CUSUMs over windows spend
+        (:mod:`monitor.drift.sequential`)."""
+        return self.distribution_budget * self.sequential_share
 
     def for_feature(self, name: str) -> DriftConfig:
         """The config that judges feature ``name``: this one with the feature's own method
@@ -379,6 +399,7 @@ def judge_numeric(
     ks_statistic 0.5 True
     wasserstein_normed 1.413 True
     missing_share 0.0 False
+    bins_chi_square_p_value 0.0 True
     """
     name = reference.name
     n = int(sum(counts))
@@ -408,6 +429,10 @@ def judge_numeric(
               w >= config.wasserstein_threshold, feature_type),
         _missing(name, feature_type, missing, n, reference.missing, reference.count, config),
     ]
+    if n >= _CHI_SQUARE_PER_BIN * len(counts):  # its asymptotic p-value needs the counts
+        _, p_bins = st.binned_chi_square(ref_counts, cur_counts)
+        statistics.append(_stat(name, "bins_chi_square_p_value", p_bins, alpha, p_bins < alpha,
+                                feature_type))
     method = config.numeric_headline()
     effect = psi_value / config.psi_threshold
     if method == "ks":
@@ -423,6 +448,10 @@ def judge_numeric(
         effect = headline[3]
     return _decide(name, feature_type, n, judged, [headline], statistics,
                    [int(c) for c in counts], effect)
+
+
+# expected window rows per bin before the binned chi-square's p-value is reported
+_CHI_SQUARE_PER_BIN = 5
 
 
 def _reference_points(reference: NumericProfile) -> np.ndarray:

@@ -6,9 +6,10 @@ watermark has passed its end (drift windows), or every active partition's perfor
 watermark has (performance windows). A partition whose heartbeats say it is caught up and
 whose watermarks have not moved for ``idle_timeout`` seconds is idle and holds nothing open;
 until all ``partitions`` have reported once, nothing is judged before ``idle_timeout`` has
-passed since the first partial. Judged windows go through
-:class:`~monitor.merging.policy.DriftPolicy`. Details: ``docs/monitoring-internals.md``,
-"Merging windows".
+passed since the first partial. Judged drift windows go through the sequential evidence
+(:class:`~monitor.drift.sequential.SequentialEvidence`, its state in ``sequential``) in
+order of their end, then :class:`~monitor.merging.policy.DriftPolicy`. Details:
+``docs/monitoring-internals.md``, "Merging windows".
 
 >>> merger = WindowMerger(partitions=1, profiles=lambda n, v: None)
 >>> merger.add(Partial(kind="watermark", partition=0, watermark=10.0), now=0.0)
@@ -29,6 +30,7 @@ from monitor.drift.accumulator import WindowAccumulator
 from monitor.drift.estimation import PerformanceEstimate, estimate_performance, judge_estimate
 from monitor.drift.judge import DriftConfig, WindowReport
 from monitor.drift.performance import PerformanceAccumulator, PerformanceReport, judge_performance
+from monitor.drift.sequential import SequentialEvidence
 from monitor.merging.policy import DriftPolicy
 from monitor.merging.policy_file import MonitoringPolicy
 from monitor.state.partition import Partial
@@ -120,6 +122,7 @@ class WindowMerger:
         min_labeled: int = 200,
         started: float | None = None,
         judged: MutableMapping[str, bytes] | None = None,
+        sequential: MutableMapping[str, bytes] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.expected = partitions
@@ -148,6 +151,8 @@ class WindowMerger:
         # table in the app) so that a restarted publisher recognises a partial re-sent by a
         # restarted source as a share of a window it already reported.
         self._judged_through: MutableMapping[str, bytes] = {} if judged is None else judged
+        # each model version's e-CUSUMs over its drift windows (a faust table in the app)
+        self.sequential = SequentialEvidence(sequential)
         self.late_partials = 0
 
     @property
@@ -297,7 +302,7 @@ class WindowMerger:
                         partitions=len(p.partitions))
         config, policy, tolerances = self._rules_of(p.model_name)
         if p.drift is not None:
-            report = p.drift.evaluate(config)
+            report = self.sequential.observe(p.drift.evaluate(config), config)
             judged.drift = report
             judged.events.extend(policy.observe_window(report))
         if p.performance is not None:

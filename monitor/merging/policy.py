@@ -10,7 +10,9 @@ Raise
     A signal *fires* when it has been drifted (ratio >= 1) for ``raise_after`` consecutive
     judged windows, or at once when its severity reaches ``immediate`` (default ``"high"``:
     a drifted signal whose effect size is four times past its threshold; see
-    :meth:`monitor.drift.judge.FeatureJudgement.level`). When a signal fires,
+    :meth:`monitor.drift.judge.FeatureJudgement.level`), or at once when its sequential
+    evidence alarmed (method ``"e_cusum"``, :mod:`monitor.drift.sequential`: it has
+    gathered its evidence over windows already). When a signal fires,
     the kind is not active, and the last event of this kind is at least ``cooldown`` seconds
     of event time old, one DriftEvent is raised and the kind becomes active.
 Stay quiet
@@ -90,6 +92,7 @@ from monitor.drift.attribution import (
     weighted_level,
 )
 from monitor.drift.judge import FeatureJudgement, WindowReport
+from monitor.drift.sequential import SEQUENTIAL_METHOD
 
 __all__ = ["DriftPolicy", "KindState"]
 
@@ -225,7 +228,8 @@ class DriftPolicy:
         for j in judgements:
             streak = state.streaks.get(j.feature, 0) + 1 if j.drifted else 0
             state.streaks[j.feature] = streak
-            urgent = self.immediate is not None and _RANK[weigh(j)] >= _RANK[self.immediate]
+            urgent = j.method == SEQUENTIAL_METHOD or (
+                self.immediate is not None and _RANK[weigh(j)] >= _RANK[self.immediate])
             if j.drifted and (streak >= self.raise_after or urgent):
                 firing.append(j)
         event = None

@@ -142,11 +142,14 @@ class MonitoringPolicy:
         contract: dict[str, Any] = {
             "false_alarms_per_30_days": budget,
             "budgets": {family: family_budget(budget, family) for family in SHARES},
+            # the distribution budget split between the window tests and the e-CUSUMs
+            "distribution": {"windows": rules.config.window_budget,
+                             "sequential": rules.config.sequential_budget},
         }
         if rules.config.look_every is not None:
             contract["look_every"] = rules.config.look_every
             # the level of one window's distribution tests together
-            contract["window_alpha"] = window_alpha(rules.config.distribution_budget,
+            contract["window_alpha"] = window_alpha(rules.config.window_budget,
                                                     rules.config.look_every)
         return {"model": model_name, "contract": contract, **described, "retrain": retrain}
 

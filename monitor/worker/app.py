@@ -230,6 +230,7 @@ def build_monitor(
             idle_timeout=settings.idle_timeout,
             min_labeled=settings.min_labeled,
             judged=_PrefixView(policy_table, "judged|"),
+            sequential=_PrefixView(policy_table, "sequential|"),
         )
         publisher = WindowPublisher(
             merger, metrics, reports=reports_topic, drift_events=drift_topic, drain=drain,

@@ -57,10 +57,12 @@ def test_a_window_rejects_what_bonferroni_rejects_over_its_p_values(loan_profile
     p_values = [j.value for j in judged]
     assert [j.method for j in judged] == ["ks_p_value"] * 5 + ["chi_square_p_value"] * 2 + [
         "ks_p_value"]
-    assert [j.drifted for j in judged] == bonferroni(p_values, window_alpha(0.5, 300.0))
+    # the window-by-window tests spend half of the distribution budget (a quarter of the
+    # contract); the sequential evidence over windows the other half
+    assert [j.drifted for j in judged] == bonferroni(p_values, window_alpha(0.25, 300.0))
     assert report.feature("loan_amount").drifted
     assert [j.threshold for j in judged] == [
-        pytest.approx(per_test_alpha(0.5, 300.0, TESTS))] * TESTS
+        pytest.approx(per_test_alpha(0.25, 300.0, TESTS))] * TESTS
 
 
 def test_the_level_follows_the_contract_the_step_and_the_tests_judged(loan_profile):
@@ -69,24 +71,26 @@ def test_the_level_follows_the_contract_the_step_and_the_tests_judged(loan_profi
     def level(config: DriftConfig) -> float:
         return acc.evaluate(config).feature("loan_amount").threshold
 
-    assert level(DriftConfig()) == pytest.approx(per_test_alpha(0.5, 300.0, TESTS))
+    assert level(DriftConfig()) == pytest.approx(per_test_alpha(0.25, 300.0, TESTS))
+    assert level(DriftConfig(sequential_share=0.0)) == pytest.approx(
+        per_test_alpha(0.5, 300.0, TESTS))
     assert level(DriftConfig(false_alarms=4.0, look_every=60.0)) == pytest.approx(
-        2.0 * 60.0 / HORIZON / TESTS)
+        1.0 * 60.0 / HORIZON / TESTS)
     assert level(DriftConfig(ignored=frozenset({"channel"}))) == pytest.approx(
-        per_test_alpha(0.5, 300.0, TESTS - 1))
+        per_test_alpha(0.25, 300.0, TESTS - 1))
     assert level(DriftConfig(ks_p_value=0.05)) == 0.05  # set explicitly: outside the contract
 
 
 def test_a_seeded_stable_stream_stays_under_its_bound_and_uncorrected_tests_do_not(
     loan_profile,
 ):
-    # a contract of 3,456 a month gives the distribution tests 1,728, at 5-minute looks a
-    # level of 0.2 per window: 100
+    # a contract of 6,912 a month gives the window-by-window tests 1,728, at 5-minute looks
+    # a level of 0.2 per window: 100
     # windows of stable traffic may reject in 20 of them on average; allow three standard
     # deviations
     count, alpha = 100, 0.2
-    # (the distribution tests spend half of the contract)
-    config = DriftConfig(false_alarms=2 * alpha * HORIZON / 300.0, look_every=300.0)
+    # (the window-by-window tests spend a quarter of the contract)
+    config = DriftConfig(false_alarms=4 * alpha * HORIZON / 300.0, look_every=300.0)
     uncorrected = DriftConfig(ks_p_value=alpha, chi_square_p_value=alpha)
     bound = count * alpha + 3 * math.sqrt(count * alpha)
     policy = DriftPolicy(raise_after=1, clear_after=1, cooldown=0.0, immediate=None)
@@ -122,3 +126,30 @@ def test_a_large_shift_raises_at_once_with_high_severity_from_its_effect_size(lo
     covariate = [e for e in events if e.kind == "covariate"]
     assert [(e.window_end, e.severity) for e in covariate] == [(300.0, "high")]
     assert "loan_amount" in covariate[0].summary
+
+
+def test_the_score_is_binned_on_the_quantiles_of_its_reference_scores(loan_profile):
+    score = loan_profile.score
+    assert score is not None and len(score.counts) == 20
+    # concentrated scores (most below 0.1) still fill every bin alike
+    assert max(score.counts) - min(score.counts) <= 0.01 * score.count
+    assert score.cuts[0] < 0.05
+
+
+def test_the_score_test_on_stable_windows_rejects_no_more_often_than_its_level(loan_profile):
+    count, alpha = 200, 0.05
+    config = DriftConfig(ks_p_value=alpha)
+    rejected = sum(acc.evaluate(config).score.drifted
+                   for acc in windows(loan_profile, 31, count, 600))
+    assert rejected <= count * alpha + 3 * math.sqrt(count * alpha * (1 - alpha))
+
+
+def test_the_score_test_catches_the_score_shift_of_a_fifth_more_loan_amount(loan_profile):
+    # 1,500 rows a window at the default contract: the score moves little; on quantile bins
+    # the test sees it in a share of windows, never in stable ones
+    config = DriftConfig(look_every=300.0)
+    shifted = [acc.evaluate(config).score.drifted
+               for acc in windows(loan_profile, 3, 20, 1500, loan_mean=3.0 * LAKH)]
+    stable = [acc.evaluate(config).score.drifted for acc in windows(loan_profile, 3, 20, 1500)]
+    assert sum(shifted) >= 8
+    assert not any(stable)

@@ -212,10 +212,11 @@ def test_policy_show_prints_each_models_false_alarm_contract_and_its_window_leve
     assert shown["*"] == {
         "false_alarms_per_30_days": 2.0, "look_every": 600.0,
         "budgets": {"distribution": 1.0, "performance": 0.5, "concept": 0.5},
-        # the distribution tests' half of the contract, spread over a month of looks
-        "window_alpha": pytest.approx(1.0 * 600 / (30 * 86_400)),
+        "distribution": {"windows": 0.5, "sequential": 0.5},
+        # the window tests' half of the distribution budget, spread over a month of looks
+        "window_alpha": pytest.approx(0.5 * 600 / (30 * 86_400)),
     }
-    assert shown["quiet"]["window_alpha"] == pytest.approx(0.25 * 600 / (30 * 86_400))
+    assert shown["quiet"]["window_alpha"] == pytest.approx(0.125 * 600 / (30 * 86_400))
 
 
 def test_a_models_contract_sets_the_level_of_its_windows_tests(loan_profile):

@@ -432,7 +432,8 @@ def _print_summary(s: DemoSummary, began: float) -> None:
     print(f"drift onset (simulated)        {_clock(s.onset)}")
     if s.first_detection:
         t, kind, wall = s.first_detection
-        print(f"first detection                {kind} drift for the window ending {_clock(t)} "
+        # the event's own time: a window's end, or the labeled pair a detector fired on
+        print(f"first detection                {kind} drift at {_clock(t)} simulated "
               f"(at {wall:.0f}s of the demo)")
     else:
         print("first detection                none")

@@ -8,8 +8,8 @@ windows are merged and judged). Each :class:`PolicyJudge` runs its own
 a partition, so the windows are judged once every partition has passed them, whatever the
 speed of the read. Cooldown and hysteresis are in event time, as live.
 
->>> [t for t in periodic_alarms(0.0, 100.0, 4)]
-[12.5, 37.5, 62.5, 87.5]
+>>> periodic_delay(0.0, 100.0, 4, onset=50.0)   # alarms every 25 s at a random phase
+12.5
 >>> score_alarms([30.0, 80.0], onset=50.0)
 AlarmScore(alarms=2, false_alarms=1, delay=30.0)
 """
@@ -32,7 +32,7 @@ __all__ = [
     "PolicyJudge",
     "RunOutcome",
     "event_signature",
-    "periodic_alarms",
+    "periodic_delay",
     "score_alarms",
 ]
 
@@ -91,17 +91,26 @@ def event_signature(event: DriftEvent) -> tuple[Any, ...]:
             round(event.window_start, 3), round(event.window_end, 3), drifted)
 
 
-def periodic_alarms(start: float, end: float, count: int) -> list[float]:
-    """``count`` alarms evenly spaced over ``[start, end]``, one in the middle of each of
-    ``count`` equal slots: the baseline a detector with the same number of alarms must beat.
+def periodic_delay(start: float, end: float, count: int, onset: float | None
+                   ) -> float | None:
+    """The expected delay after ``onset`` of ``count`` alarms evenly spaced over
+    ``[start, end)`` at a uniformly random phase: the baseline a detector with the same
+    number of alarms must beat. None without alarms or an onset inside the range.
 
-    Mid-slot, an alarm neither wastes itself on the range's last instant nor lands on a
-    round onset by the grid's accident (at slot ends, two alarms over a range whose onset is
-    its midpoint would meet the onset with no delay at all)."""
-    if count <= 0 or end <= start:
-        return []
-    period = (end - start) / count
-    return [start + period * (i + 0.5) for i in range(count)]
+    With spacing ``S`` the first alarm after the onset comes a uniform share of ``S``
+    later, ``S / 2`` on average; near the range's end only phases whose alarm falls before
+    it count, ``(end - onset) / 2``. An expectation rather than one phase: a fixed grid of
+    alarms can meet a round onset exactly by accident.
+
+    >>> periodic_delay(0.0, 100.0, 2, onset=50.0), periodic_delay(0.0, 100.0, 2, onset=90.0)
+    (25.0, 5.0)
+    >>> periodic_delay(0.0, 100.0, 0, onset=50.0) is None
+    True
+    """
+    if count <= 0 or end <= start or onset is None or not start <= onset < end:
+        return None
+    spacing = (end - start) / count
+    return min(spacing, end - onset) / 2.0
 
 
 class AlarmScore(NamedTuple):

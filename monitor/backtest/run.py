@@ -29,7 +29,7 @@ from monitor.backtest.judging import (
     PolicyJudge,
     RunOutcome,
     event_signature,
-    periodic_alarms,
+    periodic_delay,
     score_alarms,
 )
 from monitor.backtest.loop import RangeLoop, ReadRange
@@ -202,7 +202,8 @@ def _alarm_time(event: DriftEvent) -> float:
 
 def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
     """One row per run (each policy, then the live run), with its periodic baseline: the
-    same number of alarms evenly spaced over the range."""
+    expected delay of the same number of alarms evenly spaced over the range at a random
+    phase."""
     req = result.request
     rows = []
     outcomes = [(run, True) for run in result.runs]
@@ -211,7 +212,7 @@ def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
     for run, judged in outcomes:
         times = [_alarm_time(e) for e in run.events]
         score = score_alarms(times, req.onset)
-        periodic = score_alarms(periodic_alarms(req.start, req.end, len(times)), req.onset)
+        periodic = periodic_delay(req.start, req.end, len(times), req.onset)
         kinds = Counter(e.kind for e in run.events)
         rows.append({
             "run": run.label,
@@ -224,21 +225,21 @@ def summary_rows(result: BacktestResult) -> list[dict[str, Any]]:
                                 if s.drifted and e.kind == "covariate"}),
             "false_alarms": score.false_alarms,
             "delay_s": score.delay,
-            "periodic_delay_s": periodic.delay,
+            "periodic_delay_s": periodic,
             "beats_periodic": _beats(score, periodic),
             "matches_live": result.matches_live(run) if judged else None,
         })
     return rows
 
 
-def _beats(score: AlarmScore, periodic: AlarmScore) -> bool | None:
+def _beats(score: AlarmScore, periodic: float | None) -> bool | None:
     """Whether a run's first alarm after the onset came sooner than its periodic
-    baseline's (None: no onset, or neither alarmed)."""
-    if score.delay is None and periodic.delay is None:
+    baseline's expected delay (None: no onset, or neither alarmed)."""
+    if score.delay is None and periodic is None:
         return None
     if score.delay is None:
         return False
-    return periodic.delay is None or score.delay < periodic.delay
+    return periodic is None or score.delay < periodic
 
 
 # -- results on disk --------------------------------------------------------------------------

@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from driftline.events import DriftEvent
 from driftline.profile import ReferenceProfile
 from monitor.drift.accumulator import WindowAccumulator
@@ -100,6 +102,11 @@ class InOrder:
         while self._queue and self._queue[0][1]:
             out.append(self._queue.popleft()[0])
         return out
+
+
+def _copy(struct: Any) -> Any:
+    """A deep copy of a msgspec struct of plain data."""
+    return msgspec.msgpack.decode(msgspec.msgpack.encode(struct), type=type(struct))
 
 
 def _series(kind: str, model_name: str, model_version: str) -> str:
@@ -222,15 +229,20 @@ class WindowMerger:
         if partial.partition in pending.partitions:
             return  # the same partition's share again (a replay after a restart)
         pending.partitions.add(partial.partition)
+        # the first share of a window is copied before later shares are merged into it: a
+        # partial is not the merger's to change (a backtest gives the same partials to one
+        # merger per policy)
         if partial.drift is not None:
             profile = self.profiles(partial.model_name, partial.model_version)
             if profile is None:
                 return
-            incoming = WindowAccumulator.from_state(profile, partial.drift)
-            pending.drift = incoming if pending.drift is None else pending.drift.merge(incoming)
+            if pending.drift is None:
+                pending.drift = WindowAccumulator.from_state(profile, _copy(partial.drift))
+            else:
+                pending.drift.merge(WindowAccumulator.from_state(profile, partial.drift))
         if partial.performance is not None:
             pending.performance = (
-                partial.performance if pending.performance is None
+                _copy(partial.performance) if pending.performance is None
                 else pending.performance.merge(partial.performance)
             )
 

@@ -6,6 +6,7 @@ thread), and how a worker and its source processes stop together."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import msgspec
+import numpy as np
 import pytest
 
 from driftline.events import (
@@ -32,9 +34,11 @@ from driftline.events import (
     encode,
 )
 from driftline.events import decode as decode_event
+from driftline.features import CREDIT_RISK
 from driftline.kafka import Producer, create_topics, read_topic
 from driftline.kafka.admin import watermarks
 from driftline.settings import KafkaSettings
+from producers.bootstrap import train_default
 from producers.generator import GeneratorParams, LoanGenerator
 from tests.hostile import hostile_values
 from tests.log_lines import json_log
@@ -61,6 +65,23 @@ class Fed:
         return counts
 
 
+@functools.cache
+def _scoring_model():
+    """The pipeline ``register_model`` registers (same seed and rows: the same fit), so the
+    fed scores are the registered version's own, as a scorer would publish them."""
+    return train_default(seed=7, rows=4000).model
+
+
+def _scores(batch) -> list[float]:
+    if not len(batch):
+        return []
+    frame = np.empty((len(batch), len(CREDIT_RISK.names)), dtype=object)
+    for j, name in enumerate(CREDIT_RISK.names):
+        column = batch.columns[name]
+        frame[:, j] = column.astype(str) if name in ("channel", "city_tier") else column
+    return _scoring_model().predict_proba(frame)[:, 1].tolist()
+
+
 def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
           labels_first_every: int = 4, duplicate_every: int = 10, bad: bool = True,
           hostile: bool = False, pace: float | None = None, fed: Fed | None = None,
@@ -82,7 +103,7 @@ def _feed(kafka: KafkaSettings, *, stable: int, shifted: int, seed: int = 1,
         for n, params in ((stable, None), (shifted, GeneratorParams(loan_mean=850_000.0))):
             batch = gen.sample(n, params)
             for row, label, prob in zip(batch.rows(), batch.labels.tolist(),
-                                        batch.probabilities.tolist(), strict=True):
+                                        _scores(batch), strict=True):
                 t = T0 + i / RATE
                 pid = f"p{i:06d}"
                 prediction = PredictionEvent(

@@ -217,3 +217,31 @@ def test_a_profile_written_before_calibration_still_loads_without_one() -> None:
 
 def test_the_retrainer_ignores_estimate_events_unless_its_policy_lists_them() -> None:
     assert "performance-estimate" not in DEFAULT_RETRAIN_KINDS
+
+
+def test_two_mergers_given_the_same_partials_each_count_them_once() -> None:
+    # a backtest gives every policy's merger the same partial objects
+    profile = _profile(calibrated=False)
+    rng = np.random.default_rng(3)
+    shares = []
+    for partition in (0, 1):
+        acc = PerformanceAccumulator()
+        scores = rng.random(300)
+        acc.add_predictions(300, scores.tolist())
+        acc.update_many(scores.tolist(), (rng.random(300) < scores).astype(int).tolist())
+        shares.append(Partial(kind="performance", partition=partition, watermark=None,
+                              model_name="m", model_version="1", window_start=0.0,
+                              window_end=300.0, performance=acc))
+    beats = [Partial(kind="watermark", partition=p, watermark=400.0, performance_watermark=400.0)
+             for p in (0, 1)]
+    mergers = [WindowMerger(partitions=2, profiles=lambda n, v: profile,
+                            baselines=lambda n, v: {}, policy=DriftPolicy(),
+                            idle_timeout=1e9, started=0.0) for _ in range(2)]
+    judged: list[list] = [[], []]
+    for partial in [*shares, *beats]:
+        for i, merger in enumerate(mergers):
+            judged[i] += merger.add(partial, now=0.0)
+    for windows in judged:
+        (window,) = [j for j in windows if j.kind == "performance"]
+        assert window.performance.predictions == 600 and window.performance.labeled == 600
+    assert shares[0].performance.labeled == 300  # the partial itself is left as it came

@@ -71,8 +71,9 @@ class MonitorSettings(DriftlineSettings):
     false_alarms: float = Field(
         default=1.0, gt=0,
         description="The false-alarm contract of every model without its own in the policy "
-        "file: the expected number of false covariate, prediction and dataset drift events "
-        "per 30 days of stable traffic; sets the level of every window's drift tests.",
+        "file: the expected number of false drift events of every kind per 30 days of stable "
+        "traffic; half goes to the distribution tests, a quarter each to the performance "
+        "judge and the concept detector.",
     )
     concept_label_rate: float = Field(
         default=1.0, gt=0,

@@ -384,16 +384,19 @@ def _estimate_line(data: ReportInput, model: str) -> str:
              and w.estimate.roc_auc is not None]
     if not found:
         return ""
-    w = max(found, key=lambda r: r.window_end)
+    # the newest window; of its two estimates (scores alone, then with its labels), the later
+    w = max(found, key=lambda r: (r.window_end, r.kind == "performance"))
     est = w.estimate
     assert est is not None and est.roc_auc is not None
+    head = (f"<p>Estimated AUC of the last window (v{_e(w.model_version)}, "
+            f"{fmt_time(w.window_start)}): {est.roc_auc:.3f}")
+    when = "by the window's end" if w.kind == "estimate" else "when it closed"
     realized = ("" if est.realized_roc_auc is None
                 else f", {est.realized_roc_auc:.3f} on the labeled part")
     how = ("the labels in rejected the holdout calibration; estimated from them"
            if est.recalibrated else "from the holdout calibration")
-    return (f"<p>Estimated AUC of the last window (v{_e(w.model_version)}, "
-            f"{fmt_time(w.window_start)}): {est.roc_auc:.3f} with "
-            f"{(est.label_coverage or 0.0):.0%} of labels in{realized} ({how}).</p>")
+    return (f"{head} with {(est.label_coverage or 0.0):.0%} of labels in {when}{realized} "
+            f"({how}).</p>")
 
 
 def _stat_rows(stats: Iterable[FeatureStatistic]) -> str:

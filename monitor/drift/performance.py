@@ -307,6 +307,20 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
                 # the first bucket whose upper edge is >= delay
                 self.delay_histogram[bisect_left(DELAY_EDGES, delay)] += 1
 
+    def predictions_only(self) -> PerformanceAccumulator:
+        """A new accumulator with this one's predictions and their scores, and no labels:
+        what the scores alone say, whenever the labels arrive.
+
+        >>> acc = PerformanceAccumulator(bins=4)
+        >>> acc.add_predictions(2, [0.1, 0.9])
+        >>> acc.update(0.9, 1)
+        >>> early = acc.predictions_only()
+        >>> early.predictions, early.scored, early.labeled, acc.labeled
+        (2, [1, 0, 0, 1], 0, 1)
+        """
+        return PerformanceAccumulator(threshold=self.threshold, bins=self.bins,
+                                      predictions=self.predictions, scored=list(self.scored))
+
     def merge(self, other: PerformanceAccumulator) -> PerformanceAccumulator:
         """Add ``other`` (same threshold and bins) into this one; returns self."""
         if (self.threshold, self.bins) != (other.threshold, other.bins):

@@ -1,9 +1,11 @@
 """Merge every partition's share of a window, judge it once, and raise few drift events.
 
 :class:`WindowMerger` adds partials (:class:`~monitor.state.partition.Partial`) up per
-(kind, model, version, window) and judges a window when every *active* partition's
-watermark has passed its end (drift windows), or every active partition's performance
-watermark has (performance windows). A partition whose heartbeats say it is caught up and
+(kind, model, version, window) and judges a window when every *active* partition's watermark
+has passed its end (drift windows), its labels' watermark too (the ``estimate`` shares of
+performance windows: their predictions' scores with the labels that came by the window's
+end, judged on the version's calibration map), or its performance watermark (performance
+windows, with the labels in by then). A partition whose heartbeats say it is caught up and
 whose watermarks have not moved for ``idle_timeout`` seconds is idle and holds nothing open;
 until all ``partitions`` have reported once, nothing is judged before ``idle_timeout`` has
 passed since the first partial. Judged drift windows go through the sequential evidence
@@ -37,7 +39,7 @@ from monitor.merging.policy import DriftPolicy
 from monitor.merging.policy_file import MonitoringPolicy
 from monitor.state.partition import Partial
 
-__all__ = ["InOrder", "Judged", "WindowMerger"]
+__all__ = ["WINDOW_SHARES", "InOrder", "Judged", "WindowMerger"]
 
 ProfileLookup = Callable[[str, str], ReferenceProfile | None]
 BaselineLookup = Callable[[str, str], Mapping[str, float]]
@@ -47,7 +49,7 @@ BaselineLookup = Callable[[str, str], Mapping[str, float]]
 class Judged:
     """One window judged: its report and the drift events it raised (often none)."""
 
-    kind: str  # "drift" | "performance" | "concept"
+    kind: str  # "drift" | "performance" | "estimate" | "concept"
     model_name: str
     model_version: str
     window_start: float
@@ -55,7 +57,9 @@ class Judged:
     partitions: int
     drift: WindowReport | None = None
     performance: PerformanceReport | None = None
-    # performance windows of a version whose profile has a calibration map
+    # performance windows of a version whose profile has a calibration map ("estimate":
+    # from the scores alone, when the window's predictions are all in; "performance": with
+    # the labels in by the window's close)
     estimate: PerformanceEstimate | None = None
     events: list[DriftEvent] = field(default_factory=list)
 
@@ -104,6 +108,10 @@ class InOrder:
         return out
 
 
+# the kinds of partial that are a partition's share of a window
+WINDOW_SHARES = ("drift", "performance", "estimate")
+
+
 def _copy(struct: Any) -> Any:
     """A deep copy of a msgspec struct of plain data."""
     return msgspec.msgpack.decode(msgspec.msgpack.encode(struct), type=type(struct))
@@ -149,6 +157,7 @@ class WindowMerger:
         self._started = started
         self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
         self._perf_marks: dict[int, float] = {}  # partition -> performance watermark
+        self._label_marks: dict[int, float] = {}  # partition -> the labels' watermark
         self._moved: dict[int, float] = {}  # partition -> when a watermark of it last rose
         self._sent: dict[int, float] = {}  # partition -> newest heartbeat's send time (wall)
         self._clock = clock
@@ -195,12 +204,12 @@ class WindowMerger:
                 self._caught_up.add(p)
             else:
                 self._caught_up.discard(p)
-        if partial.performance_watermark is not None:
-            before = self._perf_marks.get(p, -1e300)
-            if partial.performance_watermark > before:
-                self._perf_marks[p] = partial.performance_watermark
+        for marks, value in ((self._perf_marks, partial.performance_watermark),
+                             (self._label_marks, partial.labels_watermark)):
+            if value is not None and value > marks.get(p, -1e300):
+                marks[p] = value
                 self._moved[p] = now
-        if partial.kind in ("drift", "performance"):
+        if partial.kind in WINDOW_SHARES:
             self._merge(partial)
         out = []
         if partial.kind == "detection" and partial.detection:
@@ -246,8 +255,10 @@ class WindowMerger:
                 else pending.performance.merge(partial.performance)
             )
 
-    def _low_watermarks(self, now: float) -> tuple[float, float] | None:
-        """(drift, performance) watermarks that every active partition has passed."""
+    def _low_watermarks(self, now: float) -> dict[str, float] | None:
+        """Per window kind, the watermark every active partition has passed: its drift
+        watermark (drift windows), that and its labels' watermark (estimate shares, sent
+        once both have passed a window), its performance watermark (performance windows)."""
         started = now if self._started is None else self._started
         if len(self._marks) < self.expected and now - started < self.idle_timeout:
             return None  # some partition has not spoken yet: wait for it a while
@@ -256,9 +267,13 @@ class WindowMerger:
             active = list(self._marks)
         if not active:
             return None
-        drift = min(self._marks[p][0] for p in active)
-        perf = min(self._perf_marks.get(p, -float("inf")) for p in active)
-        return drift, perf
+        low = -float("inf")
+        return {
+            "drift": min(self._marks[p][0] for p in active),
+            "estimate": min(min(self._marks[p][0], self._label_marks.get(p, low))
+                            for p in active),
+            "performance": min(self._perf_marks.get(p, low) for p in active),
+        }
 
     def _alive(self, p: int, now: float) -> bool:
         """Heard from lately: by the send time of its newest heartbeat when it has one (a
@@ -281,8 +296,7 @@ class WindowMerger:
             return []
         done = []
         for key, pending in sorted(self._pending.items(), key=lambda kv: (kv[1].end, kv[0])):
-            low = marks[1] if pending.kind == "performance" else marks[0]
-            if low >= pending.end:
+            if marks[pending.kind] >= pending.end:
                 done.append(key)
         out = []
         for key in done:
@@ -317,7 +331,10 @@ class WindowMerger:
             report = self.sequential.observe(p.drift.evaluate(config), config)
             judged.drift = report
             judged.events.extend(policy.observe_window(report))
-        if p.performance is not None:
+        if p.kind == "estimate" and p.performance is not None:
+            alpha = config.performance_alpha(p.end - p.start)
+            self._estimate(p, judged, policy, tolerances, alpha)
+        elif p.performance is not None:
             report = p.performance.evaluate()
             judged.performance = report
             baseline = self.baselines(p.model_name, p.model_version)
@@ -330,20 +347,28 @@ class WindowMerger:
                 )
                 if event is not None:
                     judged.events.append(event)
-            self._estimate(p, judged, policy, tolerances, alpha)
+            # judged on the scores alone when its predictions were all in, the window's
+            # estimate is only revised now: the realized metrics judge the labels
+            estimated = self._judged_through.get(
+                _series("estimate", p.model_name, p.model_version))
+            self._estimate(p, judged, policy, tolerances, alpha,
+                           judge=estimated is None or float(estimated) < p.end)
         return judged
 
     def _estimate(self, p: _Pending, judged: Judged, policy: DriftPolicy,
-                  tolerances: dict[str, float] | None, alpha: float) -> None:
+                  tolerances: dict[str, float] | None, alpha: float,
+                  judge: bool = True) -> None:
         """Estimate the performance of the window's unlabeled predictions from the version's
-        calibration map, and judge the estimate (a ``performance-estimate`` event, unless
-        the window's realized metrics raised a ``performance`` event)."""
+        calibration map, and (``judge``) judge the estimate: a ``performance-estimate``
+        event, unless the window's realized metrics raised a ``performance`` event."""
         assert p.performance is not None
         profile = self.profiles(p.model_name, p.model_version)
         if profile is None or profile.calibration is None:
             return
         estimate = estimate_performance(p.performance, profile.calibration)
         judged.estimate = estimate
+        if not judge:
+            return
         baseline = self.baselines(p.model_name, p.model_version)
         judgements = judge_estimate(estimate, baseline, tolerances,
                                     min_predictions=self.min_labeled, alpha=alpha)

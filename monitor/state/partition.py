@@ -9,7 +9,10 @@
 - performance windows: per (model, version, window of the prediction's event time) a
   :class:`~monitor.drift.performance.PerformanceAccumulator`, closed once the predictions'
   watermark has passed the window and the labels' own watermark has passed its end plus
-  ``label_wait``;
+  ``label_wait``; for a version with a calibration map, an ``estimate`` partial of the
+  window leaves as soon as both watermarks have passed its end: its predictions' scores,
+  and the pairs whose label came by the window's end (counted apart, so that what it holds
+  does not depend on how far either topic had been read);
 - a heartbeat of its watermark whenever it crosses a window boundary;
 - the concept drift detectors of the pairs it joins
   (:class:`~monitor.drift.concept.ConceptDetectors`, fed by the caller with each
@@ -72,12 +75,15 @@ _Targets = tuple[list[Window], list[tuple[WindowAccumulator | None, PerformanceA
 
 class Partial(msgspec.Struct, kw_only=True, frozen=True):
     """One partition's share of one closed window, a heartbeat (``kind="watermark"``) or a
-    concept-drift detection (``kind="detection"``).
+    concept-drift detection (``kind="detection"``). Window shares: ``drift`` (a drift
+    window's counts), ``performance`` (a performance window's, its labels in) and
+    ``estimate`` (a performance window's predictions and scores, with the labels that came
+    by its end, sent as soon as both topics have passed it).
     ``watermark`` is the partition's drift watermark (largest event time minus grace) as of
     this record, or None when the record says nothing about it (window partials: the
     heartbeat that follows them carries it)."""
 
-    kind: str  # "drift" | "performance" | "watermark" | "detection"
+    kind: str  # "drift" | "performance" | "estimate" | "watermark" | "detection"
     partition: int
     watermark: float | None  # None: no event time yet (JSON has no -infinity)
     model_name: str = ""
@@ -87,6 +93,9 @@ class Partial(msgspec.Struct, kw_only=True, frozen=True):
     drift: WindowState | None = None
     performance: PerformanceAccumulator | None = None
     performance_watermark: float | None = None
+    # the labels' watermark (largest label event time less the grace): estimate shares of
+    # windows ending by min(watermark, labels_watermark) have been sent
+    labels_watermark: float | None = None
     # heartbeats from the worker's timer: whether the partition had nothing left to read
     caught_up: bool | None = None
     # ... and the worker's wall clock when it sent the heartbeat: a publisher that reads it again
@@ -122,6 +131,10 @@ class PartitionSnapshot(msgspec.Struct, kw_only=True):
     unprofiled: dict[str, int] = {}
     dead_letters: int = 0
     concept: dict[str, ConceptState] = {}  # "<model>\t<version>" -> its detectors' state
+    # performance windows ending no later than this have sent their estimate share; until
+    # then, per window, the pairs whose label came by its end
+    estimated: float | None = None
+    early: dict[str, PerformanceAccumulator] = {}
 
 
 @dataclass(frozen=True)
@@ -224,6 +237,8 @@ class PartitionState:
             if profile is not None:
                 self._drift[key] = WindowAccumulator.from_state(profile, state)
         self._perf: dict[str, PerformanceAccumulator] = dict(snap.performance)
+        self.estimated = -math.inf if snap.estimated is None else snap.estimated
+        self._early: dict[str, PerformanceAccumulator] = dict(snap.early)
         self.heartbeat_at = snap.heartbeat_at
         self.unprofiled = dict(snap.unprofiled)
         self.dead_letters = snap.dead_letters
@@ -372,6 +387,7 @@ class PartitionState:
                 self.perf_closed = mark
         if marks:
             self._count_labels(step.labeled, marks)
+            self._count_early(step.labeled)
         return step
 
     def on_labels(
@@ -407,6 +423,7 @@ class PartitionState:
         self.label_max, self.perf_closed = label_max, closed
         if marks:
             self._count_labels(step.labeled, marks)
+            self._count_early(step.labeled)
         return step
 
     def _source(self, topic: str) -> tuple[str, int] | None:
@@ -473,6 +490,12 @@ class PartitionState:
         """Performance windows ending no later than this are complete: the predictions'
         watermark has passed them and the labels' has passed them plus ``label_wait``."""
         return min(self.drift_clock.watermark, self._labels_mark())
+
+    @property
+    def labels_watermark(self) -> float:
+        """The labels' watermark: the largest label event time less the grace (-inf before
+        any label)."""
+        return -math.inf if self.label_max is None else self.label_max - self._grace
 
     def _labels_mark(self) -> float:
         """The labels' watermark less ``label_wait`` (-inf before any label)."""
@@ -569,6 +592,8 @@ class PartitionState:
         self._label_targets.clear()
         watermark = self.drift_clock.watermark
         self._pop_drift(None, partials)
+        labels = self.labels_watermark
+        self._send_estimates(min(watermark, labels), partials)
         mark = self.perf_closed
         self._pop_performance(mark, partials)
         crossed = False
@@ -581,7 +606,8 @@ class PartitionState:
         if partials or crossed:
             partials.append(Partial(kind="watermark", partition=self.partition,
                                     watermark=finite_or_none(watermark),
-                                    performance_watermark=finite_or_none(mark)))
+                                    performance_watermark=finite_or_none(mark),
+                                    labels_watermark=finite_or_none(labels)))
         return partials
 
     def finish(self, watermark: float) -> list[Partial]:
@@ -590,11 +616,13 @@ class PartitionState:
         performance windows alike; the heartbeat after them carries ``watermark``."""
         partials = [p for p in self.close() if p.kind != "watermark"]
         self._pop_drift(watermark, partials)
+        self._send_estimates(watermark, partials)
         self.perf_closed = max(self.perf_closed, watermark)
         self._pop_performance(self.perf_closed, partials)
         partials.append(Partial(kind="watermark", partition=self.partition,
                                 watermark=finite_or_none(watermark),
                                 performance_watermark=finite_or_none(watermark),
+                                labels_watermark=finite_or_none(watermark),
                                 caught_up=True))
         return partials
 
@@ -609,6 +637,63 @@ class PartitionState:
                     model_name=name, model_version=version, window_start=window.start,
                     window_end=window.end, drift=acc.state,
                 ))
+
+    def _calibrated(self, name: str, version: str) -> bool:
+        profile = self.profiles(name, version)
+        return profile is not None and profile.calibration is not None
+
+    def _count_early(self, joined: list[LabeledEvent]) -> None:
+        """Count, apart, the pairs whose label came by the end of a performance window of
+        their prediction that has not sent its estimate share (versions with a calibration
+        map only): what the share holds of the labels."""
+        windows, estimated = self.config.windows, self.estimated
+        size = windows.size
+        calibrated: dict[tuple[str, str], bool] = {}
+        grouped: dict[str, list[LabeledEvent]] = {}
+        for pair in joined:
+            if pair.delay_seconds >= size:  # its label came after every window it is in
+                continue
+            p = pair.prediction
+            version = (p.model_name, p.model_version)
+            known = calibrated.get(version)
+            if known is None:
+                known = calibrated[version] = self._calibrated(*version)
+            if not known:
+                continue
+            for window in windows.assign(p.event_time):
+                if window.end > estimated and pair.label_time <= window.end:
+                    key = _window_key(p.model_name, p.model_version, window.start)
+                    grouped.setdefault(key, []).append(pair)
+        for key, pairs in grouped.items():
+            acc = self._early.get(key)
+            if acc is None:
+                acc = self._early[key] = PerformanceAccumulator(threshold=self.config.threshold)
+            acc.update_many(list(map(_score, pairs)), list(map(_label, pairs)),
+                            list(map(_delay, pairs)))
+
+    def _send_estimates(self, mark: float, out: list[Partial]) -> None:
+        """An ``estimate`` share of each performance window both topics have passed by
+        ``mark`` (and that has not sent one), for a version with a calibration map: its
+        predictions and their scores, with the pairs whose label came by its end."""
+        if not math.isfinite(mark) or mark <= self.estimated:
+            return
+        for key, acc in self._perf.items():
+            end = self._perf_end(key)
+            if not self.estimated < end <= mark:
+                continue
+            name, version, start = key.split("\t")
+            if not self._calibrated(name, version):
+                continue
+            share = acc.predictions_only()
+            early = self._early.get(key)
+            out.append(Partial(
+                kind="estimate", partition=self.partition, watermark=None,
+                model_name=name, model_version=version, window_start=float(start),
+                window_end=end, performance=share if early is None else share.merge(early),
+            ))
+        for key in [k for k in self._early if self._perf_end(k) <= mark]:
+            del self._early[key]
+        self.estimated = mark
 
     def _pop_performance(self, mark: float, out: list[Partial]) -> None:
         """Performance windows ending at or before ``mark``, as partials."""
@@ -645,6 +730,8 @@ class PartitionState:
             unprofiled=dict(self.unprofiled),
             dead_letters=self.dead_letters,
             concept=self.detectors.state(),
+            estimated=finite_or_none(self.estimated),
+            early=dict(self._early),
         )
         return _encoder.encode(snap)
 

@@ -45,7 +45,7 @@ EVENT_OUTCOMES = {"predictions": ("prediction", "skipped", "rerouted", "dead_let
                   "labels": ("label", "skipped", "rerouted", "dead_lettered")}
 DRIFT_KINDS = get_args(DriftKind)
 SEVERITIES = get_args(Severity)
-WINDOW_KINDS = ("drift", "performance", "concept")
+WINDOW_KINDS = ("drift", "performance", "estimate", "concept")
 # Label delays: a minute to a week (labels often come days later)
 DELAY_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 43200.0,
                  86400.0, 259200.0, 604800.0)
@@ -137,8 +137,8 @@ class PublisherMetrics:
                                  "Last judged performance window metric",
                                  ["model", "version", "metric"], registry=r)
         self.estimated = Gauge("driftline_monitor_estimated_performance",
-                               "Last judged performance window's estimated metric (labeled "
-                               "part realized, unlabeled part from calibrated scores)",
+                               "Estimated metric of the newest performance window, at its "
+                               "end: calibrated scores and the labels in by then",
                                ["model", "version", "metric"], registry=r)
         self.label_coverage = Gauge("driftline_monitor_label_coverage_ratio",
                                     "Labeled predictions per prediction in the last judged "

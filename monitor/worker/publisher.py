@@ -26,7 +26,7 @@ from driftline.kafka.admin import watermarks
 from driftline.kafka.consumer import iter_range
 from driftline.kafka.deadletter import dead_letter_for
 from monitor.merging.gaps import OffsetGaps
-from monitor.merging.merge import InOrder, Judged, WindowMerger
+from monitor.merging.merge import WINDOW_SHARES, InOrder, Judged, WindowMerger
 from monitor.state.live_versions import LiveVersions
 from monitor.state.partition import Partial
 from monitor.worker.alerts import WebhookSink, log_alert
@@ -216,7 +216,7 @@ def read_partials(kafka: Any, topic: str) -> ReadBack:
 
 def _is_share(partial: Partial) -> bool:
     """Whether the partial is a partition's share of a window (not a heartbeat or an alarm)."""
-    return partial.kind in ("drift", "performance")
+    return partial.kind in WINDOW_SHARES
 
 
 def _window_key(partial: Partial) -> WindowKey:
@@ -240,7 +240,7 @@ def _observe(metrics: PublisherMetrics, judged: Judged) -> None:
         for name, value in performance.metrics().items():
             if name not in _NOT_PERFORMANCE:
                 metrics.performance.labels(*labels, name).set(value)
-    if judged.estimate is not None:
+    if judged.estimate is not None and judged.kind == "estimate":  # the newest window's
         for name, value in judged.estimate.metrics().items():
             metrics.estimated.labels(*labels, name).set(value)
     for event in judged.events:

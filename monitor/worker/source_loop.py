@@ -584,6 +584,7 @@ class SourceLoop:
                 kind="watermark", partition=p, caught_up=not behind, sent_at=time.time(),
                 watermark=finite_or_none(state.drift_clock.watermark),
                 performance_watermark=finite_or_none(state.performance_watermark),
+                labels_watermark=finite_or_none(state.labels_watermark),
             ))
 
 

@@ -203,6 +203,14 @@ def test_performance_shows_the_last_windows_estimate_before_its_labels():
     assert f"Estimated AUC of the last window (v1, Jan 01 00:00): {estimate.roc_auc:.3f}" \
         in perf_section
     assert "with 20% of labels in" in perf_section
+    # the next window's first estimate, none of its labels in by its end
+    newer = estimate_performance(perf.predictions_only(), calibration)
+    early = Judged("estimate", MODEL, "1", 300.0, 600.0, partitions=1, estimate=newer)
+    windows, bad = read_windows([msgspec.json.encode(judged), msgspec.json.encode(early)])
+    page = build_report(ReportInput(windows=windows))
+    perf_section = page[page.index('id="performance"'):page.index('id="events"')]
+    assert (f"Estimated AUC of the last window (v1, Jan 01 00:05): {newer.roc_auc:.3f} with 0% "
+            "of labels in by the window's end (from the holdout calibration)") in perf_section
 
 
 def test_the_brier_band_comes_from_the_windows_standard_error_and_is_absent_without_one():

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import msgspec
+import pytest
 from confluent_kafka.admin import AdminClient
 
 from driftline.events import DriftEvent
@@ -28,6 +29,7 @@ from tests.integration.test_monitor import (  # noqa: F401 (fixtures)
     Run,
     _env,
     _essence,
+    _reports,
     registry_home,
     shifted_run,
 )
@@ -72,6 +74,19 @@ def test_a_backtest_with_the_live_policy_raises_exactly_the_live_events(
     assert {s for k, s in windows if k == "drift"} == starts
     assert {s for k, s in windows if k == "performance"} == starts
     assert result.counts["joined"] >= 6000
+    # each window's estimate at its end holds what the live one held: its labels are those
+    # that came by the window's end, whatever the live monitor had read by then
+    live = {s: r["estimate"] for (k, s), r in _reports(shifted_run.kafka,
+                                                        shifted_run.app_id).items()
+            if k == "estimate"}
+    replayed = {j.window_start: j.estimate for j in run.windows if j.kind == "estimate"}
+    assert set(live) == set(replayed) == starts
+    assert any(live[s]["labeled"] for s in starts)
+    for s in starts:
+        est = replayed[s]
+        assert est is not None
+        assert (live[s]["predictions"], live[s]["labeled"]) == (est.predictions, est.labeled)
+        assert live[s]["roc_auc"] == pytest.approx(est.roc_auc, abs=1e-12)
     assert _topics(shifted_run) == before  # no topic created, nothing written
 
 

@@ -51,7 +51,7 @@ import numpy as np
 
 __all__ = ["Alarm", "BernoulliGlr", "GlrState", "cut_count", "glr_statistic", "normal_threshold"]
 
-_CHUNK = 512  # events checked per numpy pass (chunk x cuts arrays that stay in cache)
+_CHUNK = 2048  # events checked per numpy pass
 _MARGIN = 1e-3  # below the threshold: the bound's slack for rounding in G's logarithms
 
 
@@ -208,6 +208,7 @@ class BernoulliGlr:
         self.normal_from = normal_from
         self.cuts = cuts
         self._state = GlrState()
+        self._lowest_of: dict[int, float] = {}  # see _lowest
 
     def state(self) -> GlrState:
         """Its state, as plain data (a copy)."""
@@ -269,31 +270,39 @@ class BernoulliGlr:
         sums = np.asarray(s.sums, dtype=np.int64)
         idx = np.minimum(np.searchsorted(positions, tau), len(positions) - 1)
         s_tau = np.where(tau < t0, sums[idx], cum[np.maximum(tau - t0, 0)])
-        n0 = s.base_n + tau
-        k0 = s.base_k + s_tau
-        n1 = t[:, None] - tau
-        k1 = cum[1:, None] - s_tau
+        # (as floats: every count and product here is an integer below 2**53, so exact)
+        ftau = tau.astype(float)
+        n0 = ftau + s.base_n
+        k0 = s_tau.astype(float)
+        k0 += s.base_k
+        n1 = (t.astype(float))[:, None] - ftau
+        k1 = (cum[1:].astype(float))[:, None] - k0 + s.base_k
         d = k1 * n0 - k0 * n1  # > 0: the newer part errs more often (n0, n1 > 0 then)
         up = (tau >= 0) & (d > 0)
         if armed_from:
             up[:armed_from] = False
-        df = d.astype(float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            bound = df * df / (n1.astype(float) * k0 * (n0 - k0))  # inf when p0 is 0 or 1
-        level = np.frexp(np.maximum(n1, 1).astype(float))[1] - 1  # floor(log2(n1))
-        needed = self.threshold - self.discount * level
-        if self.normal_from is not None:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                pooled = (k0 + k1) / (n0 + n1).astype(float)
-            normal = n1 * pooled * (1.0 - pooled) >= self.normal_from
-            needed = np.where(normal, normal_threshold(needed), needed)
-        needed = np.maximum(needed, self.floor)
-        rows, cols = np.nonzero(up & (bound >= needed - _MARGIN))
+            bound = d * d / (n1 * k0 * (n0 - k0))  # inf when p0 is 0 or 1
+        # the least threshold any cut of the chunk can have first: most cuts are far below
+        # it, and the exact threshold is worked out for the few that are not
+        lowest = self._lowest(max(int(t0 + b).bit_length() - 1, 0))
+        rows, cols = np.nonzero(up & (bound >= lowest))
         if len(rows):
-            a0, b0 = n0[rows, cols].astype(float), k0[rows, cols].astype(float)
-            a1, b1 = n1[rows, cols].astype(float), k1[rows, cols].astype(float)
+            bound_of, n1_of = bound[rows, cols], n1[rows, cols]
+            level = np.frexp(np.maximum(n1_of, 1.0))[1] - 1  # floor(log2(n1))
+            needed = self.threshold - self.discount * level
+            if self.normal_from is not None:
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    pooled = (k0[rows, cols] + k1[rows, cols]) / (n0[rows, cols] + n1_of)
+                normal = n1_of * pooled * (1.0 - pooled) >= self.normal_from
+                needed = np.where(normal, normal_threshold(needed), needed)
+            needed = np.maximum(needed, self.floor)
+            near = bound_of >= needed - _MARGIN
+            rows, cols, needed = rows[near], cols[near], needed[near]
+        if len(rows):
+            a0, b0, a1, b1 = n0[rows, cols], k0[rows, cols], n1[rows, cols], k1[rows, cols]
             g = _loglik(a0, b0) + _loglik(a1, b1) - _loglik(a0 + a1, b0 + b1)
-            excess = g - needed[rows, cols]
+            excess = g - needed
             over = excess >= 0
             if over.any():
                 i = int(rows[over].min())
@@ -304,6 +313,18 @@ class BernoulliGlr:
                 return i, alarm
         self._advance(int(t0 + b), cum, t0, positions, sums)
         return None
+
+    def _lowest(self, levels: int) -> float:
+        """Less than the threshold of any cut whose newer part is shorter than
+        ``2 ** (levels + 1)`` events, by the bound's margin (and a little more for rounding)."""
+        found = self._lowest_of.get(levels)
+        if found is None:
+            needed = self.threshold - self.discount * np.arange(levels + 1, dtype=float)
+            least = float(np.maximum(needed, self.floor).min())
+            if self.normal_from is not None:
+                least = min(least, float(np.maximum(normal_threshold(needed), self.floor).min()))
+            found = self._lowest_of[levels] = least - _MARGIN - 1e-9
+        return found
 
     def _advance(self, t1: int, cum: np.ndarray, t0: int, positions: np.ndarray,
                  sums: np.ndarray) -> None:

@@ -279,13 +279,13 @@ class WindowMerger:
         marks = self._low_watermarks(now)
         if marks is None:
             return []
-        done = []
-        for key, pending in sorted(self._pending.items(), key=lambda kv: (kv[1].end, kv[0])):
-            low = marks[1] if pending.kind == "performance" else marks[0]
-            if low >= pending.end:
-                done.append(key)
+        drift_mark, perf_mark = marks
+        # the passed windows only, then in order of their end (most pending ones wait)
+        done = sorted((pending.end, key) for key, pending in self._pending.items()
+                      if (perf_mark if pending.kind == "performance" else drift_mark)
+                      >= pending.end)
         out = []
-        for key in done:
+        for _, key in done:
             pending = self._pending.pop(key)
             series = _series(pending.kind, pending.model_name, pending.model_version)
             through = self._judged_through.get(series)

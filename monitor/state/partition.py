@@ -48,6 +48,7 @@ from monitor.drift.concept import ConceptDetectors, ConceptState
 from monitor.drift.performance import PerformanceAccumulator
 from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowClock
 from monitor.state.join import JoinCounts, JoinState
+from monitor.state.label_spans import count_by_span
 
 __all__ = [
     "SNAPSHOT_FORMAT",
@@ -488,7 +489,9 @@ class PartitionState:
         those that were not closed when it joined (``marks``: the ``perf_closed`` of each
         then; a window closed, perhaps not popped yet, does not count it); each window's
         pairs in order, in one call."""
-        if len(joined) > 1 and self._count_labels_alike(joined, marks):
+        if len(joined) > 1 and (self._count_labels_alike(joined, marks) or count_by_span(
+                joined, marks, self.config.windows,
+                lambda name, version, w: self._perf.get(_window_key(name, version, w.start)))):
             return
         cached = self._label_targets
         chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}

@@ -54,10 +54,11 @@ def filled(bootstrap: str, events: int, home: Path) -> KafkaSettings:
 
 
 def one_round(kafka: KafkaSettings, home: Path, events: int
-              ) -> tuple[float, float, dict[str, int]]:
-    """aiokafka's raw rate (events/s, both topics; the mean of a read right before and one
-    right after the backtest, so that a change of the machine's load during the round
-    moves both sides alike), the backtest's prediction events/s, and its counts."""
+              ) -> tuple[float, float, float, dict[str, int]]:
+    """aiokafka's raw rate (events/s, both topics) read right before and right after the
+    backtest (their mean is the round's anchor, so that a change of the machine's load
+    during the round moves both sides alike), the backtest's prediction events/s, and its
+    counts."""
     before = asyncio.run(raw_rate(kafka, 2 * events))
     settings = MonitorSettings(home=home, kafka=kafka, window_size=60.0)
     end = T0 + events / 50.0
@@ -66,7 +67,7 @@ def one_round(kafka: KafkaSettings, home: Path, events: int
     result = run_backtest(settings, BacktestRequest(start=T0, end=end))
     seconds = time.perf_counter() - began
     after = asyncio.run(raw_rate(kafka, 2 * events))
-    return (before + after) / 2, events / seconds, result.counts
+    return before, after, events / seconds, result.counts
 
 
 def main() -> None:
@@ -84,12 +85,15 @@ def main() -> None:
             home = Path(tmp)
             kafka = filled(bootstrap, args.events, home)
             for _ in range(args.rounds):
-                raw, rate, counts = one_round(kafka, home, args.events)
+                before, after, rate, counts = one_round(kafka, home, args.events)
+                raw = (before + after) / 2
                 rows.append((raw, rate))
                 print(f"{args.events:,} predictions + {args.events:,} labels, 6 partitions, "
                       f"one process; joined {counts['joined']:,}, read {counts['read']:,}")
                 print(f"{'measure':48} {'events/s':>12}")
-                print(f"{'aiokafka raw consume, both topics (anchor)':48} {raw:12,.0f}")
+                print(f"{'aiokafka raw consume, both topics, before':48} {before:12,.0f}")
+                print(f"{'aiokafka raw consume, both topics, after':48} {after:12,.0f}")
+                print(f"{'aiokafka raw consume: the mean (anchor)':48} {raw:12,.0f}")
                 print(f"{'driftline backtest: predictions + labels':48} {2 * rate:12,.0f}")
                 print(f"{'driftline backtest: prediction events':48} {rate:12,.0f}")
                 print(f"backtest / aiokafka raw = {2 * rate / raw:.3f}", flush=True)

@@ -51,7 +51,8 @@ import numpy as np
 
 __all__ = ["Alarm", "BernoulliGlr", "GlrState", "cut_count", "glr_statistic", "normal_threshold"]
 
-_CHUNK = 512  # events checked per numpy pass (chunk x cuts arrays that stay in cache)
+_CHUNK = 2048  # events checked per numpy pass
+_BLOCK_BITS = 4  # cuts of level 2**4 and up are bounded per block of 16 events first
 _MARGIN = 1e-3  # below the threshold: the bound's slack for rounding in G's logarithms
 
 
@@ -208,6 +209,7 @@ class BernoulliGlr:
         self.normal_from = normal_from
         self.cuts = cuts
         self._state = GlrState()
+        self._lowest_of: dict[int, float] = {}  # see _lowest
 
     def state(self) -> GlrState:
         """Its state, as plain data (a copy)."""
@@ -256,7 +258,11 @@ class BernoulliGlr:
         ``G`` is computed exactly only where a cheap bound lets it reach the threshold:
         ``G <= n1 KL(p1 || p0) <= n1 (p1 - p0)**2 / (p0 (1 - p0))`` (the pooled rate
         minimizes the two parts' divergence, and KL is at most the chi-square divergence);
-        elsewhere it is below the threshold, so the answer is the same."""
+        elsewhere it is below the threshold, so the answer is the same. The bound is taken
+        per event at the cuts of the lowest levels; a cut of level ``2**j >= _BLOCK`` is the
+        same for every event of an aligned block of ``_BLOCK`` events, so it is first bounded
+        once per block (the block's most ones over its fewest events), and per event only in
+        the blocks where that bound reaches the threshold."""
         s = self._state
         t0, b = s.t, len(x)
         cum = np.empty(b + 1, dtype=np.int64)
@@ -264,46 +270,55 @@ class BernoulliGlr:
         np.cumsum(x, out=cum[1:])
         cum[1:] += s.sums[-1]
         t = t0 + np.arange(1, b + 1, dtype=np.int64)
-        tau = _candidates(t, self.cuts, max(int(t0 + b).bit_length() - 1, 0))
+        levels = max(int(t0 + b).bit_length() - 1, 0)  # (a newer part is at most t0 + b)
+        shift, back = _columns(self.cuts, levels)
         positions = np.asarray(s.positions, dtype=np.int64)
         sums = np.asarray(s.sums, dtype=np.int64)
-        idx = np.minimum(np.searchsorted(positions, tau), len(positions) - 1)
-        s_tau = np.where(tau < t0, sums[idx], cum[np.maximum(tau - t0, 0)])
-        n0 = s.base_n + tau
-        k0 = s.base_k + s_tau
-        n1 = t[:, None] - tau
-        k1 = cum[1:, None] - s_tau
-        d = k1 * n0 - k0 * n1  # > 0: the newer part errs more often (n0, n1 > 0 then)
-        up = (tau >= 0) & (d > 0)
-        if armed_from:
-            up[:armed_from] = False
-        df = d.astype(float)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            bound = df * df / (n1.astype(float) * k0 * (n0 - k0))  # inf when p0 is 0 or 1
-        level = np.frexp(np.maximum(n1, 1).astype(float))[1] - 1  # floor(log2(n1))
-        needed = self.threshold - self.discount * level
-        if self.normal_from is not None:
+        lowest = self._lowest(levels)
+        found = _Cells(self, t0, cum, positions, sums)
+        low = shift < _BLOCK_BITS
+        cols = np.flatnonzero(low)  # per event
+        tau = ((t[:, None] >> shift[low]) - back[low]) << shift[low]
+        found.add(np.repeat(np.arange(b), len(cols)), np.tile(cols, b), tau.ravel(),
+                  armed_from, lowest)
+        cols = np.flatnonzero(~low)  # per block first
+        if len(cols):
+            block = (t >> _BLOCK_BITS) - (t[0] >> _BLOCK_BITS)  # per event, its block
+            first = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
+            last = np.r_[first[1:] - 1, b - 1]
+            q = t[first] >> _BLOCK_BITS
+            level = shift[cols] - _BLOCK_BITS
+            tau = ((q[:, None] >> level) - back[cols]) << shift[cols]
+            n0, k0 = found.older(tau)
+            n1 = t[first][:, None] - tau.astype(float)  # the fewest newer events
+            k1 = cum[last + 1].astype(float)[:, None] - k0 + s.base_k  # the most ones
+            d = k1 * n0 - k0 * n1
             with np.errstate(divide="ignore", invalid="ignore"):
-                pooled = (k0 + k1) / (n0 + n1).astype(float)
-            normal = n1 * pooled * (1.0 - pooled) >= self.normal_from
-            needed = np.where(normal, normal_threshold(needed), needed)
-        needed = np.maximum(needed, self.floor)
-        rows, cols = np.nonzero(up & (bound >= needed - _MARGIN))
-        if len(rows):
-            a0, b0 = n0[rows, cols].astype(float), k0[rows, cols].astype(float)
-            a1, b1 = n1[rows, cols].astype(float), k1[rows, cols].astype(float)
-            g = _loglik(a0, b0) + _loglik(a1, b1) - _loglik(a0 + a1, b0 + b1)
-            excess = g - needed[rows, cols]
-            over = excess >= 0
-            if over.any():
-                i = int(rows[over].min())
-                mine = np.flatnonzero(rows == i)
-                c = int(mine[np.argmax(excess[mine])])
-                alarm = Alarm(i, float(g[c]), float(b1[c] / a1[c]), float(b0[c] / a0[c]))
-                self._state = GlrState(base_n=int(a1[c]), base_k=int(b1[c]))
-                return i, alarm
+                bound = d * d / (n1 * k0 * (n0 - k0))
+            blocks, which = np.nonzero((tau >= 0) & (d > 0) & (bound * (1 + 1e-9) >= lowest))
+            if len(blocks):
+                sizes = last[blocks] - first[blocks] + 1
+                rows = np.repeat(first[blocks] - np.cumsum(np.r_[0, sizes[:-1]]), sizes)
+                rows += np.arange(len(rows))
+                found.add(rows, np.repeat(cols[which], sizes),
+                          np.repeat(tau[blocks, which], sizes), armed_from, lowest)
+        alarm = found.alarm(t)
+        if alarm is not None:
+            return alarm
         self._advance(int(t0 + b), cum, t0, positions, sums)
         return None
+
+    def _lowest(self, levels: int) -> float:
+        """Less than the threshold of any cut whose newer part is shorter than
+        ``2 ** (levels + 1)`` events, by the bound's margin (and a little more for rounding)."""
+        found = self._lowest_of.get(levels)
+        if found is None:
+            needed = self.threshold - self.discount * np.arange(levels + 1, dtype=float)
+            least = float(np.maximum(needed, self.floor).min())
+            if self.normal_from is not None:
+                least = min(least, float(np.maximum(normal_threshold(needed), self.floor).min()))
+            found = self._lowest_of[levels] = least - _MARGIN - 1e-9
+        return found
 
     def _advance(self, t1: int, cum: np.ndarray, t0: int, positions: np.ndarray,
                  sums: np.ndarray) -> None:
@@ -314,3 +329,78 @@ class BernoulliGlr:
         s = self._state
         self._state = GlrState(t=t1, base_n=s.base_n, base_k=s.base_k,
                                positions=keep.tolist(), sums=values.tolist())
+
+
+class _Cells:
+    """The (event, cut) cells of one chunk whose bound reaches the least threshold, and the
+    first alarm among them (see :meth:`BernoulliGlr._scan`)."""
+
+    def __init__(self, glr: BernoulliGlr, t0: int, cum: np.ndarray, positions: np.ndarray,
+                 sums: np.ndarray) -> None:
+        self.glr, self.t0, self.cum = glr, t0, cum
+        self.positions, self.sums = positions, sums
+        self.parts: list[tuple[np.ndarray, ...]] = []
+
+    def older(self, tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Events and ones before each cut (base included), as floats (exact below 2**53)."""
+        s, t0, positions = self.glr._state, self.t0, self.positions
+        idx = np.minimum(np.searchsorted(positions, tau), len(positions) - 1)
+        s_tau = np.where(tau < t0, self.sums[idx], self.cum[np.maximum(tau - t0, 0)])
+        n0 = tau.astype(float)
+        n0 += s.base_n
+        k0 = s_tau.astype(float)
+        k0 += s.base_k
+        return n0, k0
+
+    def add(self, rows: np.ndarray, cols: np.ndarray, tau: np.ndarray, armed_from: int,
+            lowest: float) -> None:
+        """Bound the cells (``rows``: event index in the chunk, ``cols``: cut column, ``tau``:
+        the cut) and keep those that may alarm."""
+        s = self.glr._state
+        n0, k0 = self.older(tau)
+        n1 = (rows + (self.t0 + 1)).astype(float) - tau.astype(float)
+        k1 = self.cum[rows + 1].astype(float) - k0 + s.base_k
+        d = k1 * n0 - k0 * n1  # > 0: the newer part errs more often (n0, n1 > 0 then)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bound = d * d / (n1 * k0 * (n0 - k0))  # inf when p0 is 0 or 1
+        keep = (tau >= 0) & (d > 0) & (bound >= lowest)
+        if armed_from:
+            keep &= rows >= armed_from
+        if keep.any():
+            self.parts.append((rows[keep], cols[keep], n0[keep], k0[keep], n1[keep], k1[keep],
+                               bound[keep]))
+
+    def alarm(self, t: np.ndarray) -> tuple[int, Alarm] | None:
+        """The first event at which some kept cell reaches its own threshold (its best cut),
+        the detector reset after it; None when none does."""
+        if not self.parts:
+            return None
+        rows, cols, n0, k0, n1, k1, bound = (np.concatenate(a) for a in zip(*self.parts,
+                                                                            strict=True))
+        order = np.lexsort((cols, rows))  # by event, then cut, as one matrix would be
+        rows, cols, n0, k0, n1, k1, bound = (a[order] for a in (rows, cols, n0, k0, n1, k1,
+                                                                 bound))
+        glr = self.glr
+        level = np.frexp(np.maximum(n1, 1.0))[1] - 1  # floor(log2(n1))
+        needed = glr.threshold - glr.discount * level
+        if glr.normal_from is not None:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pooled = (k0 + k1) / (n0 + n1)
+            normal = n1 * pooled * (1.0 - pooled) >= glr.normal_from
+            needed = np.where(normal, normal_threshold(needed), needed)
+        needed = np.maximum(needed, glr.floor)
+        near = bound >= needed - _MARGIN
+        if not near.any():
+            return None
+        rows, a0, b0, a1, b1 = rows[near], n0[near], k0[near], n1[near], k1[near]
+        g = _loglik(a0, b0) + _loglik(a1, b1) - _loglik(a0 + a1, b0 + b1)
+        excess = g - needed[near]
+        over = excess >= 0
+        if not over.any():
+            return None
+        i = int(rows[over].min())
+        mine = np.flatnonzero(rows == i)
+        c = int(mine[np.argmax(excess[mine])])
+        alarm = Alarm(i, float(g[c]), float(b1[c] / a1[c]), float(b0[c] / a0[c]))
+        glr._state = GlrState(base_n=int(a1[c]), base_k=int(b1[c]))
+        return i, alarm

@@ -294,12 +294,11 @@ class WindowMerger:
         marks = self._low_watermarks(now)
         if marks is None:
             return []
-        done = []
-        for key, pending in sorted(self._pending.items(), key=lambda kv: (kv[1].end, kv[0])):
-            if marks[pending.kind] >= pending.end:
-                done.append(key)
+        # the passed windows only, then in order of their end (most pending ones wait)
+        done = sorted((pending.end, key) for key, pending in self._pending.items()
+                      if marks[pending.kind] >= pending.end)
         out = []
-        for key in done:
+        for _, key in done:
             pending = self._pending.pop(key)
             series = _series(pending.kind, pending.model_name, pending.model_version)
             through = self._judged_through.get(series)

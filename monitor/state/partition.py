@@ -51,6 +51,7 @@ from monitor.drift.concept import ConceptDetectors, ConceptState
 from monitor.drift.performance import PerformanceAccumulator
 from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowClock
 from monitor.state.join import JoinCounts, JoinState
+from monitor.state.label_spans import count_by_span
 
 __all__ = [
     "SNAPSHOT_FORMAT",
@@ -175,7 +176,6 @@ _encoder = msgspec.json.Encoder()
 # a joined record's score, label and label delay, taken without a Python frame
 _score, _label = attrgetter("prediction.score"), attrgetter("label")
 _delay = attrgetter("delay_seconds")
-_made = attrgetter("prediction.event_time")
 _event_time = attrgetter("event_time")
 _name, _version_of = attrgetter("model_name"), attrgetter("model_version")
 _version = attrgetter("prediction.model_name", "prediction.model_version")
@@ -511,7 +511,9 @@ class PartitionState:
         those that were not closed when it joined (``marks``: the ``perf_closed`` of each
         then; a window closed, perhaps not popped yet, does not count it); each window's
         pairs in order, in one call."""
-        if len(joined) > 1 and self._count_labels_alike(joined, marks):
+        if len(joined) > 1 and count_by_span(
+                joined, marks, self.config.windows,
+                lambda name, version, w: self._perf.get(_window_key(name, version, w.start))):
             return
         cached = self._label_targets
         chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}
@@ -534,30 +536,6 @@ class PartitionState:
             pairs = joined if len(which) == len(joined) else [joined[i] for i in which]
             acc.update_many(list(map(_score, pairs)), list(map(_label, pairs)),
                             list(map(_delay, pairs)))
-
-    def _count_labels_alike(self, joined: list[LabeledEvent], marks: list[float]) -> bool:
-        """:meth:`_count_labels` in one step when every pair is of one model version, its
-        prediction made in the windows kept from the last look-up, and joined while none of
-        them was closed: each of those windows counts them all. False, counting nothing,
-        when they are not."""
-        first = joined[0].prediction
-        version = (first.model_name, first.model_version)
-        recent = self._label_targets.get(version)
-        if recent is None:
-            return False
-        made = list(map(_made, joined))
-        if not (recent[0] <= min(made) and max(made) < recent[1]):
-            return False
-        if list(map(_version, joined)).count(version) != len(joined):
-            return False
-        closed = max(marks)
-        if any(end <= closed for end, _ in recent[2]):
-            return False
-        scores, labels = list(map(_score, joined)), list(map(_label, joined))
-        delays = list(map(_delay, joined))
-        for _, acc in recent[2]:  # (kept only when every window has its accumulator)
-            acc.update_many(scores, labels, delays)  # type: ignore[union-attr]
-        return True
 
     def _label_windows(
         self, name: str, version: str, event_time: float

@@ -427,15 +427,14 @@ class SourceLoop:
     def _observe_delays(self, name: str, version: str, pairs: list[LabeledEvent]) -> None:
         """Count the label delays of one version's joined pairs, while the version is live
         (:class:`~monitor.state.live_versions.LiveVersions`, by prediction event time)."""
-        seen = self.versions.see(name, version, max(x.prediction.event_time for x in pairs))
+        seen = self.versions.see(name, version, max(map(_made, pairs)))
         for retired in seen.retired:
             self.metrics.retire(*retired)
         if seen.new:
             self.metrics.start_version(name, version)
             self._late_models.add(name)
         if seen.live:
-            self.metrics.label_delay.observe_many((name, version),
-                                                  [x.delay_seconds for x in pairs])
+            self.metrics.label_delay.observe_many((name, version), list(map(_delay, pairs)))
 
     def _count_late(self, partition: int, state: PartitionState) -> None:
         """Add the late events a partition's clock counted since the last call (the clock
@@ -647,5 +646,7 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
     return runs
 
 
-# a joined record's model name and version, taken without a Python frame
+# a joined record's model name and version, its prediction's event time and its label delay,
+# taken without a Python frame
 _version = attrgetter("prediction.model_name", "prediction.model_version")
+_made, _delay = attrgetter("prediction.event_time"), attrgetter("delay_seconds")

@@ -8,7 +8,11 @@ whose watermarks have not moved for ``idle_timeout`` seconds is idle and holds n
 until all ``partitions`` have reported once, nothing is judged before ``idle_timeout`` has
 passed since the first partial. Judged drift windows go through the sequential evidence
 (:class:`~monitor.drift.sequential.SequentialEvidence`, its state in ``sequential``) in
-order of their end, then :class:`~monitor.merging.policy.DriftPolicy`. Details:
+order of their end, then :class:`~monitor.merging.policy.DriftPolicy`. The partitions' error
+buckets go to one concept detector per model version
+(:class:`~monitor.merging.concept.ConceptPool`, its state in ``concept``) once every active
+partition's concept watermark has passed them; each detection is a ``"concept"``
+:class:`Judged` with the policy's event (unless in cooldown). Details:
 ``docs/monitoring-internals.md``, "Merging windows".
 
 >>> merger = WindowMerger(partitions=1, profiles=lambda n, v: None)
@@ -33,6 +37,7 @@ from monitor.drift.estimation import PerformanceEstimate, estimate_performance, 
 from monitor.drift.judge import DriftConfig, WindowReport
 from monitor.drift.performance import PerformanceAccumulator, PerformanceReport, judge_performance
 from monitor.drift.sequential import SequentialEvidence
+from monitor.merging.concept import ConceptParams, ConceptPool, Found
 from monitor.merging.policy import DriftPolicy
 from monitor.merging.policy_file import MonitoringPolicy
 from monitor.state.partition import Partial
@@ -130,6 +135,8 @@ class WindowMerger:
         started: float | None = None,
         judged: MutableMapping[str, bytes] | None = None,
         sequential: MutableMapping[str, bytes] | None = None,
+        concept: MutableMapping[str, bytes] | None = None,
+        concept_params: ConceptParams | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.expected = partitions
@@ -149,6 +156,7 @@ class WindowMerger:
         self._started = started
         self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
         self._perf_marks: dict[int, float] = {}  # partition -> performance watermark
+        self._concept_marks: dict[int, float] = {}  # partition -> its error buckets' mark
         self._moved: dict[int, float] = {}  # partition -> when a watermark of it last rose
         self._sent: dict[int, float] = {}  # partition -> newest heartbeat's send time (wall)
         self._clock = clock
@@ -160,6 +168,9 @@ class WindowMerger:
         self._judged_through: MutableMapping[str, bytes] = {} if judged is None else judged
         # each model version's e-CUSUMs over its drift windows (a faust table in the app)
         self.sequential = SequentialEvidence(sequential)
+        # one concept detector per model version over every partition (a faust table too)
+        self.concept = ConceptPool(concept, concept_params,
+                                   lambda name: self._rules_of(name)[0].false_alarms)
         self.late_partials = 0
 
     @property
@@ -200,20 +211,15 @@ class WindowMerger:
             if partial.performance_watermark > before:
                 self._perf_marks[p] = partial.performance_watermark
                 self._moved[p] = now
+        mark_concept = partial.concept_watermark
+        if mark_concept is not None and mark_concept > self._concept_marks.get(p, -1e300):
+            self._concept_marks[p] = mark_concept
+            self._moved[p] = now
         if partial.kind in ("drift", "performance"):
             self._merge(partial)
-        out = []
-        if partial.kind == "detection" and partial.detection:
-            event = self._rules_of(partial.model_name)[1].observe_detection(
-                partial.model_name, partial.model_version, partial.event_time,
-                partial.detection, evidence=partial.evidence or (),
-            )
-            judged = Judged("concept", partial.model_name, partial.model_version,
-                            partial.event_time, partial.event_time, partitions=1)
-            if event is not None:
-                judged.events.append(event)
-            out.append(judged)
-        return out + self.ready(now)
+        elif partial.kind == "errors" and partial.buckets:
+            self.concept.add(partial.model_name, partial.model_version, p, partial.buckets)
+        return self.ready(now)
 
     def _merge(self, partial: Partial) -> None:
         key = (partial.kind, partial.model_name, partial.model_version, partial.window_start)
@@ -246,8 +252,9 @@ class WindowMerger:
                 else pending.performance.merge(partial.performance)
             )
 
-    def _low_watermarks(self, now: float) -> tuple[float, float] | None:
-        """(drift, performance) watermarks that every active partition has passed."""
+    def _low_watermarks(self, now: float) -> tuple[float, float, float] | None:
+        """(drift, performance, concept) watermarks that every active partition has
+        passed."""
         started = now if self._started is None else self._started
         if len(self._marks) < self.expected and now - started < self.idle_timeout:
             return None  # some partition has not spoken yet: wait for it a while
@@ -258,7 +265,8 @@ class WindowMerger:
             return None
         drift = min(self._marks[p][0] for p in active)
         perf = min(self._perf_marks.get(p, -float("inf")) for p in active)
-        return drift, perf
+        concept = min(self._concept_marks.get(p, -float("inf")) for p in active)
+        return drift, perf, concept
 
     def _alive(self, p: int, now: float) -> bool:
         """Heard from lately: by the send time of its newest heartbeat when it has one (a
@@ -274,7 +282,8 @@ class WindowMerger:
                 and now - self._moved[p] > self.idle_timeout)
 
     def ready(self, now: float | None = None) -> list[Judged]:
-        """Judge every pending window that all active partitions have passed."""
+        """Judge every pending window that all active partitions have passed, then feed the
+        error buckets they have passed to the concept detectors."""
         now = time.monotonic() if now is None else now
         marks = self._low_watermarks(now)
         if marks is None:
@@ -292,7 +301,21 @@ class WindowMerger:
             if through is None or pending.end > float(through):
                 self._judged_through[series] = repr(pending.end).encode()
             out.append(self._judge(pending))
+        if self.concept.pending:
+            out += [self._concept(found) for found in self.concept.feed(marks[2])]
         return out
+
+    def _concept(self, found: Found) -> Judged:
+        """A concept detection as a judged "window" at its label time, with the policy's
+        event unless the cooldown holds it."""
+        event = self._rules_of(found.model_name)[1].observe_detection(
+            found.model_name, found.model_version, found.label_time, found.statistics,
+            evidence=found.evidence)
+        judged = Judged("concept", found.model_name, found.model_version, found.label_time,
+                        found.label_time, partitions=found.partitions)
+        if event is not None:
+            judged.events.append(event)
+        return judged
 
     def _rules_of(
         self, model_name: str

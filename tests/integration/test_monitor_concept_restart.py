@@ -1,7 +1,9 @@
 """A monitor worker (``driftline monitor``) killed with SIGKILL mid-stream, past its concept
-detectors' warm-up and before the model gets worse, raises its concept drift event after the
-restart at the same labeled pair as a worker that read the whole stream without a kill, with
-the pair's offset as evidence. Real broker, embedded MLflow registry, one partition."""
+detector's warm-up and before the model gets worse, raises its concept drift event after the
+restart at the same label time as a worker that read the whole stream without a kill, with
+the same evidence (the offsets of the labels in the error bucket that fired): the detector's
+state is in the publisher's table, and the error buckets sent again after the restart are
+not counted twice. Real broker, embedded MLflow registry, one partition."""
 
 from __future__ import annotations
 
@@ -9,13 +11,14 @@ import signal
 import uuid
 from pathlib import Path
 
+import msgspec
 import pytest
 from confluent_kafka import KafkaException
 
 from driftline.events import DriftEvent, LabelEvent, PredictionEvent, decode
 from driftline.kafka import Producer, create_topics, read_topic
 from driftline.settings import KafkaSettings
-from monitor.state.partition import PartitionState
+from monitor.merging.concept import PoolState
 from producers.generator import LoanGenerator
 from tests.integration.test_monitor import _start, _stop, _wait
 from tests.scorer.support import register_model
@@ -53,18 +56,16 @@ def _concept(kafka: KafkaSettings, skip: int = 0) -> list[DriftEvent]:
     return [e for e in events[skip:] if e.kind == "concept"]
 
 
-def _checkpoint(kafka: KafkaSettings, app_id: str):
-    """The worker's latest checkpoint; None before it wrote one (or made its topic)."""
-    try:
-        msgs = read_topic(kafka, f"{kafka.topic_prefix}{app_id}-checkpoints", idle_timeout=2)
-    except KafkaException:
-        return None
-    return PartitionState.decode_snapshot(msgs[-1].value()) if msgs else None
-
-
 def _pairs_seen(kafka: KafkaSettings, app_id: str) -> int:
-    snapshot = _checkpoint(kafka, app_id)
-    return 0 if snapshot is None else sum(c.n for c in snapshot.concept.values())
+    """Labeled pairs the publisher's concept detector has been fed, by the latest state in
+    its table's changelog (0 before it wrote one, or made the topic)."""
+    try:
+        msgs = read_topic(kafka, f"{kafka.topic_prefix}{app_id}-policy-changelog",
+                          idle_timeout=2)
+    except KafkaException:
+        return 0
+    states = [m.value() for m in msgs if m.key() == b"concept|credit-risk\t1"]
+    return msgspec.json.decode(states[-1], type=PoolState).detector.n if states else 0
 
 
 @pytest.mark.timeout(600)  # three worker runs, one after another
@@ -79,12 +80,12 @@ def test_a_worker_killed_mid_stream_raises_its_concept_event_at_the_same_pair(
     one = {"DRIFTLINE_KAFKA_PARTITIONS": "1", "DRIFTLINE_MONITOR_INSTANCE_ID": "worker-1"}
     log = tmp_path / "monitor.log"
 
-    # killed past the warm-up (1,000 pairs) and so close to the onset that fresh detectors
-    # (a restart without the checkpointed ones) would still be warming up when it comes
+    # killed past the warm-up (1,000 pairs) and so close to the onset that a fresh detector
+    # (a restart without the stored one) would still be warming up when it comes
     _feed(kafka, 0, 2400)
     proc = _start(tmp_path, kafka, "killed", log, **one)
     try:
-        _wait("a checkpoint past the warm-up", lambda: _pairs_seen(kafka, "killed") >= 2000,
+        _wait("a detector past the warm-up", lambda: _pairs_seen(kafka, "killed") >= 2000,
               180, log)
     finally:
         _stop(proc, signal.SIGKILL)
@@ -112,4 +113,5 @@ def test_a_worker_killed_mid_stream_raises_its_concept_event_at_the_same_pair(
     [evidence] = after_kill.evidence
     assert evidence == whole.evidence[0]
     assert evidence.topic == f"{kafka.topic_prefix}labels" and evidence.partition == 0
-    assert evidence.first_offset == evidence.last_offset >= ONSET
+    # the labels of the one-second bucket that fired (10 labels a second)
+    assert ONSET <= evidence.first_offset <= evidence.last_offset < evidence.first_offset + 10

@@ -13,12 +13,13 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from driftline.events import DriftEvent, LabelEvent, PredictionEvent, decode
 from driftline.kafka import Producer, create_topics, read_topic
 from driftline.settings import KafkaSettings
 from monitor.merging.concept import PoolState
+from monitor.state.partition import Partial
 from producers.generator import LoanGenerator
 from tests.integration.test_monitor import _start, _stop, _wait
 from tests.scorer.support import register_model
@@ -56,16 +57,48 @@ def _concept(kafka: KafkaSettings, skip: int = 0) -> list[DriftEvent]:
     return [e for e in events[skip:] if e.kind == "concept"]
 
 
-def _pairs_seen(kafka: KafkaSettings, app_id: str) -> int:
-    """Labeled pairs the publisher's concept detector has been fed, by the latest state in
-    its table's changelog (0 before it wrote one, or made the topic)."""
+def _table(kafka: KafkaSettings, app_id: str, key: bytes) -> bytes | None:
+    """The latest value of ``key`` in the publisher's table, by its changelog."""
     try:
         msgs = read_topic(kafka, f"{kafka.topic_prefix}{app_id}-policy-changelog",
                           idle_timeout=2)
     except KafkaException:
-        return 0
-    states = [m.value() for m in msgs if m.key() == b"concept|credit-risk\t1"]
-    return msgspec.json.decode(states[-1], type=PoolState).detector.n if states else 0
+        return None
+    values = [m.value() for m in msgs if m.key() == key]
+    return values[-1] if values else None
+
+
+def _pairs_seen(kafka: KafkaSettings, app_id: str) -> int:
+    """Labeled pairs the publisher's concept detector has been fed (0 before any)."""
+    state = _table(kafka, app_id, b"concept|credit-risk\t1")
+    return 0 if state is None else msgspec.json.decode(state, type=PoolState).detector.n
+
+
+def _acked_past(kafka: KafkaSettings, app_id: str, pairs: int) -> bool:
+    """Whether the publisher has committed its partials past the error buckets holding the
+    first ``pairs`` labeled pairs, and stored a position past them: a restart does not read
+    them again (neither from the committed offset nor as a gap after its position)."""
+    topic = f"{kafka.topic_prefix}{app_id}-partials"
+    seen, at = 0, None
+    for m in read_topic(kafka, topic, idle_timeout=2):
+        partial = msgspec.json.decode(m.value(), type=Partial)
+        if partial.kind == "errors":
+            seen += sum(share.count for share in partial.buckets or [])
+            if seen >= pairs:
+                at = m.offset()
+                break
+    position = _table(kafka, app_id, b"position|0")
+    if at is None or position is None or int(position) <= at:
+        return False
+    consumer = Consumer({**kafka.confluent_config(), "group.id": f"{kafka.topic_prefix}"
+                         f"{app_id}", "enable.auto.commit": False})
+    try:
+        [committed] = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+    except KafkaException:
+        return False
+    finally:
+        consumer.close()
+    return committed.offset > at
 
 
 @pytest.mark.timeout(600)  # three worker runs, one after another
@@ -80,12 +113,16 @@ def test_a_worker_killed_mid_stream_raises_its_concept_event_at_the_same_pair(
     one = {"DRIFTLINE_KAFKA_PARTITIONS": "1", "DRIFTLINE_MONITOR_INSTANCE_ID": "worker-1"}
     log = tmp_path / "monitor.log"
 
-    # killed past the warm-up (1,000 pairs) and so close to the onset that a fresh detector
-    # (a restart without the stored one) would still be warming up when it comes
+    # killed past the warm-up (1,000 pairs), once the publisher has acknowledged the error
+    # buckets of the first 1,800 pairs (it will not read them again), so close to the onset
+    # that a fresh detector (a restart without the stored one) would still be warming up
+    # when it comes
     _feed(kafka, 0, 2400)
     proc = _start(tmp_path, kafka, "killed", log, **one)
     try:
         _wait("a detector past the warm-up", lambda: _pairs_seen(kafka, "killed") >= 2000,
+              180, log)
+        _wait("the first pairs acknowledged", lambda: _acked_past(kafka, "killed", 1800),
               180, log)
     finally:
         _stop(proc, signal.SIGKILL)

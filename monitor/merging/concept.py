@@ -138,9 +138,10 @@ class ConceptPool:
 
     def is_fed(self, model_name: str, model_version: str, partition: int,
                shares: list[BucketShare]) -> bool:
-        """Whether every one of a partition's shares has been fed to the detector."""
+        """Whether every one of a partition's shares has been fed to the detector (true of
+        none)."""
         fed = self.state(model_name, model_version).fed.get(str(partition))
-        return fed is not None and all(share.end <= fed for share in shares)
+        return all(fed is not None and share.end <= fed for share in shares)
 
     def feed(self, through: float) -> list[Found]:
         """Feed every waiting share whose bucket ends at or before ``through`` (every active

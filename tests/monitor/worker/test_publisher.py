@@ -119,8 +119,13 @@ def test_error_buckets_are_acked_once_the_concept_detector_was_fed_them() -> Non
         await publisher.take(FakeEvent(2, _encode(Partial(
             kind="watermark", partition=0, watermark=31.0, concept_watermark=25.0)), acked))
 
+        # a partial of error buckets that holds none is done at once
+        await publisher.take(FakeEvent(3, _encode(Partial(
+            kind="errors", partition=0, watermark=None, model_name="m", model_version="2",
+            buckets=[])), acked))
+
     asyncio.run(feed())
-    assert acked == [0, 1, 2]
+    assert acked == [0, 1, 2, 3]
     assert publisher.merger.concept.state("m", "1").detector.n == 40
 
 

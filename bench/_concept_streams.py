@@ -22,8 +22,15 @@ Detectors, each on the same stream per seed:
   event a second, 1,000-event warm-up) through :class:`monitor.merging.policy.DriftPolicy`
   (one hour of cooldown at one event a second);
 - ``driftline, 6 partitions``: the same as the monitor runs it with six partitions: each
-  event goes to one of six detectors (at random, as keys hash), one policy over their
-  detections; delays still in events of the whole stream;
+  event goes to one of six partitions (at random, as keys hash), labeled one a second (the
+  event's position is its label time); each partition counts its errors in label-time
+  buckets (:class:`monitor.state.error_buckets.ErrorBuckets`, the default 1 s) a run of
+  ``RUN`` events at a time and sends the closed ones with its watermark, and the merger
+  (:class:`monitor.merging.merge.WindowMerger`) feeds them to one detector in bucket order and
+  raises the policy's events; an alarm is at the label time the event carries (the newest
+  label of the partition's share of the bucket that fired), delays in events of the whole
+  stream. The ``60-s buckets`` row is the same with buckets of 60 events, whose six shares are
+  fed one partition after another;
 - river's ``ADWIN``, ``PageHinkley`` and ``KSWIN`` (defaults) on the error stream;
 - ``periodic``: as many alarms as driftline raised on that seed, evenly spaced over the
   monitored stream at a random phase (a detector must beat it).
@@ -44,7 +51,11 @@ import numpy as np
 
 from driftline.events import FeatureStatistic
 from monitor.drift.concept import ConceptDriftDetector
+from monitor.merging.concept import ConceptParams
+from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
+from monitor.state.error_buckets import ErrorBuckets
+from monitor.state.partition import Partial
 
 __all__ = ["EVALUATION", "STREAMS", "TUNING", "detection"]
 
@@ -52,6 +63,8 @@ TOTAL, TRAIN, ONSET = 100_000, 10_000, 55_000
 GRADUAL_WIDTH = 5_000
 PARTITIONS = 6
 LABEL_RATE = 1.0  # labeled events a second (the policy's clock), for the GLR threshold
+RUN = 500  # events of the whole stream applied per partition between sends
+BUCKETS = {"": 1.0, ", 60-s buckets": 60.0}  # row suffix -> error bucket width (seconds)
 
 
 @dataclass(frozen=True)
@@ -196,15 +209,39 @@ def _driftline(stream: Stream) -> list[int]:
     return _through_policy([TRAIN + d.index for d in found])
 
 
-def _driftline_partitions(stream: Stream, seed: int) -> list[int]:
-    owner = np.random.default_rng(seed + 7).integers(PARTITIONS, size=len(stream.scores))
+def _driftline_partitions(stream: Stream, seed: int, width: float) -> list[int]:
+    """The positions of the concept events the monitor raises over six partitions."""
+    n = len(stream.scores)
+    owner = np.random.default_rng(seed + 7).integers(PARTITIONS, size=n)
+    errors = ((stream.scores >= 0.5) != stream.labels.astype(bool)).astype(np.uint8)
+    times = (TRAIN + np.arange(n)) / LABEL_RATE
+    merger = WindowMerger(partitions=PARTITIONS, profiles=lambda _n, _v: None,
+                          policy=DriftPolicy(cooldown=3600.0),
+                          concept_params=ConceptParams(label_rate=LABEL_RATE),
+                          idle_timeout=float("inf"), started=0.0, clock=lambda: 0.0)
+    buckets = [ErrorBuckets(width, p) for p in range(PARTITIONS)]
     positions: list[int] = []
-    for p in range(PARTITIONS):
-        mine = np.flatnonzero(owner == p)
-        found = ConceptDriftDetector(label_rate=LABEL_RATE).update_many(stream.scores[mine],
-                                                                        stream.labels[mine])
-        positions += [TRAIN + int(mine[d.index]) for d in found]
-    return _through_policy(sorted(positions))
+
+    def send(partial: Partial) -> None:
+        for judged in merger.add(partial, now=0.0):
+            positions.extend(round(e.event_time * LABEL_RATE) for e in judged.events)
+
+    for start in range(0, n, RUN):
+        run = slice(start, min(start + RUN, n))
+        for p in range(PARTITIONS):
+            mine = start + np.flatnonzero(owner[run] == p)
+            if not len(mine):
+                continue
+            buckets[p].add("m", "1", times[mine], errors[mine], "labels", mine.tolist())
+            shares = [share for _, _, share in buckets[p].advance(float(times[mine[-1]]))]
+            send(Partial(kind="errors" if shares else "watermark", partition=p,
+                         watermark=None, model_name="m", model_version="1",
+                         buckets=shares or None, concept_watermark=buckets[p].through))
+    for p in range(PARTITIONS):  # the end: every bucket out
+        shares = [share for _, _, share in buckets[p].flush()]
+        send(Partial(kind="errors", partition=p, watermark=None, model_name="m",
+                     model_version="1", buckets=shares, concept_watermark=1e18))
+    return positions
 
 
 def _river(make: Callable[[], object], errors: list[int]) -> list[int]:
@@ -231,9 +268,9 @@ def run_stream(name: str, seeds: int, kswin: bool) -> list[Alarms]:
     """Every detector over ``seeds`` seeds of the stream ``name``."""
     from river import drift
 
-    results = {n: Alarms(n) for n in ("driftline", f"driftline, {PARTITIONS} partitions",
-                                      "river ADWIN", "river PageHinkley", "river KSWIN",
-                                      "periodic (driftline's count)")}
+    pooled = [f"driftline, {PARTITIONS} partitions{suffix}" for suffix in BUCKETS]
+    results = {n: Alarms(n) for n in ("driftline", *pooled, "river ADWIN", "river PageHinkley",
+                                      "river KSWIN", "periodic (driftline's count)")}
     if not kswin:
         del results["river KSWIN"]
     for seed in range(seeds):
@@ -242,7 +279,8 @@ def run_stream(name: str, seeds: int, kswin: bool) -> list[Alarms]:
         ours = _driftline(stream)
         found = {
             "driftline": ours,
-            f"driftline, {PARTITIONS} partitions": _driftline_partitions(stream, seed),
+            **{name: _driftline_partitions(stream, seed, width)
+               for name, width in zip(pooled, BUCKETS.values(), strict=True)},
             "river ADWIN": _river(drift.ADWIN, errors),
             "river PageHinkley": _river(drift.PageHinkley, errors),
             "periodic (driftline's count)": _periodic(len(ours), seed),
@@ -274,7 +312,7 @@ def detection(seeds: int, bernoulli_seeds: int, kswin: bool,
           f"{seeds} seeds per model stream, {bernoulli_seeds} per Bernoulli stream"
           + ("" if kswin else "; river KSWIN left out (--kswin: about a minute per seed)"),
           flush=True)
-    header = (f"{'stream':<22} {'set':<10} {'detector':<30} {'detected':>8} "
+    header = (f"{'stream':<22} {'set':<10} {'detector':<42} {'detected':>8} "
               f"{'median delay':>12} {'false alarms':>12} {'alarms':>6}")
     print(header)
     print("-" * len(header))
@@ -286,7 +324,7 @@ def detection(seeds: int, bernoulli_seeds: int, kswin: bool,
         part = "tuning" if name in TUNING else "evaluation"
         for r in results:
             delay = "-" if r.median_delay is None else f"{r.median_delay:,.0f}"
-            print(f"{name:<22} {part:<10} {r.name:<30} {r.detected:>5}/{n:<2} {delay:>12} "
+            print(f"{name:<22} {part:<10} {r.name:<42} {r.detected:>5}/{n:<2} {delay:>12} "
                   f"{sum(r.false_alarms):>12} {sum(r.counts):>6}")
         verdicts[name] = _met(results)
         print(f"{'':<22} {'':<10} beats ADWIN: {'yes' if verdicts[name] else 'NO'}  "

@@ -1,12 +1,14 @@
 """The monitor's per-partition pure path, without Kafka: prediction events per second (each
-with its label) through decoding, the join, the window and performance counts, the concept
-detectors, closing windows and checkpoints, against msgspec's decode of the same bytes.
+with its label) through decoding, the join, the window and performance counts, the error
+buckets of the concept detector, closing windows and checkpoints, against msgspec's decode
+of the same bytes.
 
 The path is what the source loop and a backtest run per topic partition: runs of message
 values decoded by :func:`driftline.intake.decode_run`, applied by
 :meth:`~monitor.state.partition.PartitionState.on_predictions` and
-:meth:`~monitor.state.partition.PartitionState.on_labels`, joined pairs fed to
-:class:`~monitor.drift.concept.ConceptDetectors`, windows closed after each batch, and a
+:meth:`~monitor.state.partition.PartitionState.on_labels`, joined pairs counted in the
+error buckets (:meth:`~monitor.state.partition.PartitionState.error_shares`), windows closed
+after each batch, and a
 checkpoint (expiry, changelog writes, snapshot) every ``--checkpoint-every`` batches.
 Predictions come at 50 per second of event time with their labels 60 s later, as in
 ``bench_monitor.py``, in runs of ``--run`` messages of each topic in turn; the garbage
@@ -24,7 +26,6 @@ from __future__ import annotations
 import argparse
 import time
 from collections import Counter
-from itertools import groupby
 
 import msgspec
 
@@ -33,14 +34,13 @@ from driftline.features import CREDIT_RISK
 from driftline.intake import TimeRange, decode_run
 from driftline.process import tune_gc
 from driftline.profile import build_profile
-from monitor.drift.concept import ConceptDetectors
 from monitor.drift.windows import EventTimeWindows
 from monitor.state.changelog import ChangelogStore
 from monitor.state.join import encode_slot
 from monitor.state.partition import PartitionConfig, PartitionState
 from producers.generator import LoanGenerator, default_probability
 
-STAGES = ("decode", "predictions", "labels", "detectors", "close", "checkpoint")
+STAGES = ("decode", "predictions", "labels", "buckets", "close", "checkpoint")
 
 
 def topics(n: int) -> tuple[list[bytes], list[bytes]]:
@@ -65,7 +65,6 @@ def run_path(values: dict[str, list[bytes]], profile, run: int,
     """Seconds of CPU for the whole path, per stage, and the pairs joined."""
     state = PartitionState(0, PartitionConfig(EventTimeWindows(size=60, grace=30)),
                            ChangelogStore(encode_slot), lambda n, v: profile)
-    detectors = ConceptDetectors()
     times = TimeRange(floor=0.0, max_lead=1e10)
     spent: Counter[str] = Counter()
     clock = time.process_time
@@ -81,16 +80,11 @@ def run_path(values: dict[str, list[bytes]], profile, run: int,
             apply = state.on_predictions if topic == "predictions" else state.on_labels
             step = apply(topic, offsets, events, raws)
             t2 = clock()
-            for (name, version), group in groupby(
-                    step.labeled, key=lambda x: (x.prediction.model_name,
-                                                 x.prediction.model_version)):
-                pairs = list(group)
-                detectors.update_many(name, version, [x.prediction.score for x in pairs],
-                                      [x.label for x in pairs])
+            state.error_shares(topic, step)
             t3 = clock()
             spent["decode"] += t1 - t0
             spent[topic] += t2 - t1
-            spent["detectors"] += t3 - t2
+            spent["buckets"] += t3 - t2
         t0 = clock()
         state.close()
         t1 = clock()

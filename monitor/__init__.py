@@ -16,7 +16,6 @@ from typing import Any
 _HOME = {
     "WindowAccumulator": "monitor.drift.accumulator",
     "WindowState": "monitor.drift.accumulator",
-    "ConceptDetectors": "monitor.drift.concept",
     "ConceptDriftDetector": "monitor.drift.concept",
     "DriftConfig": "monitor.drift.judge",
     "FeatureJudgement": "monitor.drift.judge",
@@ -42,7 +41,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
-    "ConceptDetectors",
     "ConceptDriftDetector",
     "DriftConfig",
     "DriftPolicy",

@@ -13,6 +13,7 @@ from driftline.settings import DriftlineSettings
 from monitor.drift.judge import DriftConfig
 from monitor.drift.performance import DEFAULT_TOLERANCES
 from monitor.drift.windows import EventTimeWindows
+from monitor.merging.concept import ConceptParams
 from monitor.merging.policy_file import MonitoringPolicy, Rules, load_policy
 from monitor.state.changelog import SEGMENT_BYTES
 
@@ -81,6 +82,13 @@ class MonitorSettings(DriftlineSettings):
         "partitions together). With the model's false-alarm contract it sets the concept "
         "detector's threshold: its share of the contract spread over the labels of 30 days "
         "(a higher real rate raises more false concept events, in proportion).",
+    )
+    concept_bucket: float = Field(
+        default=1.0, gt=0,
+        description="Seconds of label time per bucket in which each source partition sends "
+        "the errors of the pairs it joins to the one concept detector of the model version; "
+        "the detector reads a bucket once every partition has read its labels and "
+        "predictions past its end.",
     )
     concept_cuts: int = Field(
         default=8, ge=2, multiple_of=2,
@@ -199,6 +207,11 @@ class MonitorSettings(DriftlineSettings):
 
     def windows(self) -> EventTimeWindows:
         return EventTimeWindows(size=self.window_size, step=self.window_step, grace=self.grace)
+
+    def concept_params(self) -> ConceptParams:
+        """The concept detectors' label rate, cuts and warm-up."""
+        return ConceptParams(label_rate=self.concept_label_rate, cuts=self.concept_cuts,
+                             warmup=self.concept_warmup)
 
     def version_horizon(self) -> float:
         """Event-time seconds a model version keeps its metric series after its model's

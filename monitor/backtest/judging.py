@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 from driftline.events import DriftEvent
 from driftline.profile import ReferenceProfile
+from monitor.merging.concept import ConceptParams
 from monitor.merging.merge import Judged, WindowMerger
 from monitor.merging.policy import DriftPolicy
 from monitor.merging.policy_file import MonitoringPolicy
@@ -62,10 +63,12 @@ class PolicyJudge:
         min_labeled: int,
         start: float,
         end: float,
+        concept: ConceptParams | None = None,
     ) -> None:
         self.merger = WindowMerger(
             partitions=partitions, profiles=profiles, baselines=baselines,
             policy=DriftPolicy(), policies=policy, min_labeled=min_labeled,
+            concept_params=concept,
             idle_timeout=float("inf"), started=0.0, clock=lambda: 0.0,
         )
         self.outcome = RunOutcome(label, source)

@@ -150,7 +150,8 @@ def run_backtest(
     partitions = len({p for _, p in offsets})
     judges.extend(PolicyJudge(label, source, policy, partitions=partitions, profiles=profiles,
                               baselines=baselines, min_labeled=settings.min_labeled,
-                              start=request.start, end=request.end)
+                              start=request.start, end=request.end,
+                              concept=settings.concept_params())
                   for label, source, policy in policies)
     loop.run_to_end(progress)
     unjudged = sum(j.pending for j in judges)

@@ -23,18 +23,19 @@ Its share ``budget / L`` gives
 
 the threshold of a newer part of one event less ``ln 2`` per doubling of its length: short
 newer parts, whose tests are many and nearly independent, need more evidence (as ADWIN's
-Bernstein term asks), long ones less. The expected false alarms add over scales, checks and
-partitions (each partition checks its own pairs; together they check every pair once)
-whatever their dependence. Where a cut's newer part is long (``n1 p (1 - p) >= 25``,
-:data:`NORMAL_FROM`), the threshold is that of the statistic's normal tail instead of the
-Chernoff bound (:func:`~monitor.drift.glr.normal_threshold`: the same level for about 2.5
-nats less at 512 events). Measured on stable Bernoulli streams of 2,000,000 events (rates
+Bernstein term asks), long ones less. The expected false alarms add over scales and checks
+whatever their dependence. One detector watches a version's pairs of every partition
+(:mod:`monitor.merging.concept` pools them), so ``N`` counts each label once. Where a cut's
+newer part is long (``n1 p (1 - p) >= 25``, :data:`NORMAL_FROM`), the threshold is that of
+the statistic's normal tail instead of the Chernoff bound
+(:func:`~monitor.drift.glr.normal_threshold`: the same level for about 2.5 nats less at 512
+events). Measured on stable Bernoulli streams of 2,000,000 events (rates
 0.05, 0.2, 0.5) with budgets of 5 and 20 over them: 1 to 7 and 5 to 12 alarms.
 
-:class:`ConceptDetectors` keeps one detector per model version. Its :meth:`~ConceptDetectors.state`
-is plain data (:class:`ConceptState` per version: the count of labeled events, the detections
-and the scan's counts), checkpointed with the partition state that feeds it, so a restarted
-worker's detectors go on exactly where the checkpoint left them.
+:meth:`ConceptDriftDetector.state` is plain data (:class:`ConceptState`: the count of
+labeled events, the detections and the scan's counts), kept by its owner
+(:class:`monitor.merging.concept.ConceptPool`) so that a restarted one goes on exactly where
+it left off.
 
 >>> import random
 >>> rng = random.Random(7)
@@ -54,7 +55,7 @@ True
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import msgspec
@@ -63,8 +64,7 @@ import numpy as np
 from monitor.drift.contract import HORIZON, family_budget
 from monitor.drift.glr import BernoulliGlr, GlrState
 
-__all__ = ["ConceptDetectors", "ConceptDriftDetector", "ConceptState",
-           "Detection", "glr_threshold"]
+__all__ = ["ConceptDriftDetector", "ConceptState", "Detection", "glr_threshold"]
 
 DETECTOR = "glr"  # the detector's name in a Detection and in the concept event's evidence
 # the newer part's variance (n1 p (1 - p)) from which the statistic's normal tail sets the
@@ -192,65 +192,14 @@ class ConceptDriftDetector:
         y = np.asarray(labels)
         if s.shape != y.shape:
             raise ValueError(f"{len(s)} scores but {len(y)} labels")
-        errors = (s >= self.threshold) != y.astype(bool)
+        return self.update_errors((s >= self.threshold) != y.astype(bool))
+
+    def update_errors(self, errors: Sequence[int] | np.ndarray) -> list[Detection]:
+        """Feed the 0/1 errors of labeled predictions in order (1: the prediction was
+        wrong), as :meth:`update_many` does from their scores and labels."""
+        x = np.asarray(errors)
         armed_from = max(self.warmup - self._n, 0)
-        alarms = self._glr.update_many(errors, armed_from=armed_from)
-        self._n += len(s)
+        alarms = self._glr.update_many(x, armed_from=armed_from)
+        self._n += len(x)
         self._detections[DETECTOR] += len(alarms)
         return [Detection(a.index, [DETECTOR], a.rate, a.rate_before) for a in alarms]
-
-
-class ConceptDetectors:
-    """One :class:`ConceptDriftDetector` per (model name, version), created on first use.
-
-    ``false_alarms`` is the contract of every model, or a function of the model name giving
-    its own (the policy file's).
-
-    >>> dets = ConceptDetectors(warmup=10)
-    >>> dets.update("credit-risk", "3", 0.9, 1)
-    []
-    >>> dets.get("credit-risk", "3").n
-    1
-    """
-
-    def __init__(self, false_alarms: float | Callable[[str], float] = 1.0,
-                 **params: float) -> None:
-        self.false_alarms = false_alarms
-        self.params = params
-        self._detectors: dict[tuple[str, str], ConceptDriftDetector] = {}
-
-    def get(self, model_name: str, model_version: str) -> ConceptDriftDetector:
-        key = (model_name, model_version)
-        found = self._detectors.get(key)
-        if found is None:
-            budget = (self.false_alarms(model_name) if callable(self.false_alarms)
-                      else self.false_alarms)
-            found = self._detectors[key] = ConceptDriftDetector(
-                false_alarms=budget, **self.params)  # type: ignore[arg-type]
-        return found
-
-    def update(self, model_name: str, model_version: str, score: float, label: int) -> list[str]:
-        """Feed one labeled prediction to its version's detector."""
-        return self.get(model_name, model_version).update(score, label)
-
-    def update_many(
-        self, model_name: str, model_version: str, scores: Sequence[float],
-        labels: Sequence[int],
-    ) -> list[Detection]:
-        """Feed labeled predictions of one version in order (see
-        :meth:`ConceptDriftDetector.update_many`)."""
-        return self.get(model_name, model_version).update_many(scores, labels)
-
-    def versions(self) -> list[tuple[str, str]]:
-        return sorted(self._detectors)
-
-    def state(self) -> dict[str, ConceptState]:
-        """Every version's detector state, keyed ``"<model name>\\t<version>"``."""
-        return {f"{name}\t{version}": det.state()
-                for (name, version), det in self._detectors.items()}
-
-    def restore(self, states: dict[str, ConceptState]) -> None:
-        """Go on from what :meth:`state` gave (detectors of versions not in it are kept)."""
-        for key, state in states.items():
-            name, _, version = key.partition("\t")
-            self.get(name, version).restore(state)

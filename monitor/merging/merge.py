@@ -10,7 +10,11 @@ whose watermarks have not moved for ``idle_timeout`` seconds is idle and holds n
 until all ``partitions`` have reported once, nothing is judged before ``idle_timeout`` has
 passed since the first partial. Judged drift windows go through the sequential evidence
 (:class:`~monitor.drift.sequential.SequentialEvidence`, its state in ``sequential``) in
-order of their end, then :class:`~monitor.merging.policy.DriftPolicy`. Details:
+order of their end, then :class:`~monitor.merging.policy.DriftPolicy`. The partitions' error
+buckets go to one concept detector per model version
+(:class:`~monitor.merging.concept.ConceptPool`, its state in ``concept``) once every active
+partition's concept watermark has passed them; each detection is a ``"concept"``
+:class:`Judged` with the policy's event (unless in cooldown). Details:
 ``docs/monitoring-internals.md``, "Merging windows".
 
 >>> merger = WindowMerger(partitions=1, profiles=lambda n, v: None)
@@ -35,6 +39,7 @@ from monitor.drift.estimation import PerformanceEstimate, estimate_performance, 
 from monitor.drift.judge import DriftConfig, WindowReport
 from monitor.drift.performance import PerformanceAccumulator, PerformanceReport, judge_performance
 from monitor.drift.sequential import SequentialEvidence
+from monitor.merging.concept import ConceptParams, ConceptPool, Found
 from monitor.merging.policy import DriftPolicy
 from monitor.merging.policy_file import MonitoringPolicy
 from monitor.state.partition import Partial
@@ -138,6 +143,8 @@ class WindowMerger:
         started: float | None = None,
         judged: MutableMapping[str, bytes] | None = None,
         sequential: MutableMapping[str, bytes] | None = None,
+        concept: MutableMapping[str, bytes] | None = None,
+        concept_params: ConceptParams | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.expected = partitions
@@ -158,6 +165,7 @@ class WindowMerger:
         self._marks: dict[int, tuple[float, float]] = {}  # partition -> (watermark, seen at)
         self._perf_marks: dict[int, float] = {}  # partition -> performance watermark
         self._label_marks: dict[int, float] = {}  # partition -> the labels' watermark
+        self._concept_marks: dict[int, float] = {}  # partition -> its error buckets' mark
         self._moved: dict[int, float] = {}  # partition -> when a watermark of it last rose
         self._sent: dict[int, float] = {}  # partition -> newest heartbeat's send time (wall)
         self._clock = clock
@@ -169,6 +177,9 @@ class WindowMerger:
         self._judged_through: MutableMapping[str, bytes] = {} if judged is None else judged
         # each model version's e-CUSUMs over its drift windows (a faust table in the app)
         self.sequential = SequentialEvidence(sequential)
+        # one concept detector per model version over every partition (a faust table too)
+        self.concept = ConceptPool(concept, concept_params,
+                                   lambda name: self._rules_of(name)[0].false_alarms)
         self.late_partials = 0
 
     @property
@@ -209,20 +220,15 @@ class WindowMerger:
             if value is not None and value > marks.get(p, -1e300):
                 marks[p] = value
                 self._moved[p] = now
+        mark_concept = partial.concept_watermark
+        if mark_concept is not None and mark_concept > self._concept_marks.get(p, -1e300):
+            self._concept_marks[p] = mark_concept
+            self._moved[p] = now
         if partial.kind in WINDOW_SHARES:
             self._merge(partial)
-        out = []
-        if partial.kind == "detection" and partial.detection:
-            event = self._rules_of(partial.model_name)[1].observe_detection(
-                partial.model_name, partial.model_version, partial.event_time,
-                partial.detection, evidence=partial.evidence or (),
-            )
-            judged = Judged("concept", partial.model_name, partial.model_version,
-                            partial.event_time, partial.event_time, partitions=1)
-            if event is not None:
-                judged.events.append(event)
-            out.append(judged)
-        return out + self.ready(now)
+        elif partial.kind == "errors" and partial.buckets:
+            self.concept.add(partial.model_name, partial.model_version, p, partial.buckets)
+        return self.ready(now)
 
     def _merge(self, partial: Partial) -> None:
         key = (partial.kind, partial.model_name, partial.model_version, partial.window_start)
@@ -258,7 +264,8 @@ class WindowMerger:
     def _low_watermarks(self, now: float) -> dict[str, float] | None:
         """Per window kind, the watermark every active partition has passed: its drift
         watermark (drift windows), that and its labels' watermark (estimate shares, sent
-        once both have passed a window), its performance watermark (performance windows)."""
+        once both have passed a window), its performance watermark (performance windows),
+        and its error buckets' mark (``concept``: the buckets fed to the detectors)."""
         started = now if self._started is None else self._started
         if len(self._marks) < self.expected and now - started < self.idle_timeout:
             return None  # some partition has not spoken yet: wait for it a while
@@ -273,6 +280,7 @@ class WindowMerger:
             "estimate": min(min(self._marks[p][0], self._label_marks.get(p, low))
                             for p in active),
             "performance": min(self._perf_marks.get(p, low) for p in active),
+            "concept": min(self._concept_marks.get(p, low) for p in active),
         }
 
     def _alive(self, p: int, now: float) -> bool:
@@ -289,7 +297,8 @@ class WindowMerger:
                 and now - self._moved[p] > self.idle_timeout)
 
     def ready(self, now: float | None = None) -> list[Judged]:
-        """Judge every pending window that all active partitions have passed."""
+        """Judge every pending window that all active partitions have passed, then feed the
+        error buckets they have passed to the concept detectors."""
         now = time.monotonic() if now is None else now
         marks = self._low_watermarks(now)
         if marks is None:
@@ -305,7 +314,21 @@ class WindowMerger:
             if through is None or pending.end > float(through):
                 self._judged_through[series] = repr(pending.end).encode()
             out.append(self._judge(pending))
+        if self.concept.pending:
+            out += [self._concept(found) for found in self.concept.feed(marks["concept"])]
         return out
+
+    def _concept(self, found: Found) -> Judged:
+        """A concept detection as a judged "window" at its label time, with the policy's
+        event unless the cooldown holds it."""
+        event = self._rules_of(found.model_name)[1].observe_detection(
+            found.model_name, found.model_version, found.label_time, found.statistics,
+            evidence=found.evidence)
+        judged = Judged("concept", found.model_name, found.model_version, found.label_time,
+                        found.label_time, partitions=found.partitions)
+        if event is not None:
+            judged.events.append(event)
+        return judged
 
     def _rules_of(
         self, model_name: str

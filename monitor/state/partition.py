@@ -14,9 +14,11 @@
   and the pairs whose label came by the window's end (counted apart, so that what it holds
   does not depend on how far either topic had been read);
 - a heartbeat of its watermark whenever it crosses a window boundary;
-- the concept drift detectors of the pairs it joins
-  (:class:`~monitor.drift.concept.ConceptDetectors`, fed by the caller with each
-  :class:`Step`'s pairs in order), checkpointed with the rest.
+- the errors of the pairs it joins, in short label-time buckets
+  (:class:`~monitor.state.error_buckets.ErrorBuckets`, fed by the caller with each
+  :class:`Step`'s pairs in order, :meth:`PartitionState.error_shares`), for the one concept
+  detector per model version that the merger runs over every partition
+  (:mod:`monitor.merging.concept`), checkpointed with the rest.
 
 Closed windows leave as :class:`Partial` records, merged across partitions and judged once
 (:mod:`monitor.merging.merge`). :meth:`PartitionState.snapshot` gives the small state with
@@ -39,17 +41,15 @@ import msgspec
 import numpy as np
 
 from driftline.events import (
-    FeatureStatistic,
     LabeledEvent,
     LabelEvent,
-    OffsetRange,
     PredictionEvent,
 )
 from driftline.profile import ReferenceProfile
 from monitor.drift.accumulator import WindowAccumulator, WindowState
-from monitor.drift.concept import ConceptDetectors, ConceptState
 from monitor.drift.performance import PerformanceAccumulator
 from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowClock
+from monitor.state.error_buckets import BucketShare, ErrorBuckets, ErrorBucketsState
 from monitor.state.join import JoinCounts, JoinState
 from monitor.state.label_spans import count_by_span
 
@@ -75,16 +75,17 @@ _Targets = tuple[list[Window], list[tuple[WindowAccumulator | None, PerformanceA
 
 
 class Partial(msgspec.Struct, kw_only=True, frozen=True):
-    """One partition's share of one closed window, a heartbeat (``kind="watermark"``) or a
-    concept-drift detection (``kind="detection"``). Window shares: ``drift`` (a drift
-    window's counts), ``performance`` (a performance window's, its labels in) and
-    ``estimate`` (a performance window's predictions and scores, with the labels that came
-    by its end, sent as soon as both topics have passed it).
+    """One partition's share of one closed window, a heartbeat (``kind="watermark"``) or the
+    errors of its joined pairs of one model version in closed label-time buckets
+    (``kind="errors"``). Window shares: ``drift`` (a drift window's counts),
+    ``performance`` (a performance window's, its labels in) and ``estimate`` (a performance
+    window's predictions and scores, with the labels that came by its end, sent as soon as
+    both topics have passed it).
     ``watermark`` is the partition's drift watermark (largest event time minus grace) as of
     this record, or None when the record says nothing about it (window partials: the
     heartbeat that follows them carries it)."""
 
-    kind: str  # "drift" | "performance" | "estimate" | "watermark" | "detection"
+    kind: str  # "drift" | "performance" | "estimate" | "watermark" | "errors"
     partition: int
     watermark: float | None  # None: no event time yet (JSON has no -infinity)
     model_name: str = ""
@@ -102,11 +103,11 @@ class Partial(msgspec.Struct, kw_only=True, frozen=True):
     # ... and the worker's wall clock when it sent the heartbeat: a publisher that reads it again
     # later (after a rebalance or a restart) must not take it for a sign of life
     sent_at: float | None = None
-    # kind "detection": a concept-drift detector fired at ``event_time``, at the labeled
-    # pair whose second half was read at ``evidence``
-    event_time: float = 0.0
-    detection: list[FeatureStatistic] | None = None
-    evidence: list[OffsetRange] | None = None
+    # kind "errors": the shares of the buckets (window_start to window_end) it closed
+    buckets: list[BucketShare] | None = None
+    # every error bucket ending at or before this has been sent (None: says nothing; with the
+    # heartbeats, and the last "errors" partial of a batch)
+    concept_watermark: float | None = None
 
     @property
     def key(self) -> bytes:
@@ -116,10 +117,11 @@ class Partial(msgspec.Struct, kw_only=True, frozen=True):
 class PartitionSnapshot(msgspec.Struct, kw_only=True):
     """A partition's state but its join slots, as checkpointed (plain JSON; ``format``: the
     layout's version, refused on restore when it is not one of :data:`SNAPSHOT_FORMATS`;
-    formats 1 and 2 hold no GLR concept state (1: none, 2: ADWIN and Page-Hinkley), so the
-    concept detectors of a snapshot in them start afresh)."""
+    formats 1 to 3 hold no error buckets (2 and 3 held per-partition concept detectors, whose
+    state is left out: the merger's detector of the version goes on), so a partition restored
+    from them starts its buckets afresh)."""
 
-    format: int = 3
+    format: int = 4
     offsets: dict[str, int] = {}  # topic -> last offset included
     join: JoinCounts = msgspec.field(default_factory=JoinCounts)
     drift_clock: ClockState = msgspec.field(default_factory=ClockState)
@@ -131,7 +133,7 @@ class PartitionSnapshot(msgspec.Struct, kw_only=True):
     heartbeat_at: float | None = None
     unprofiled: dict[str, int] = {}
     dead_letters: int = 0
-    concept: dict[str, ConceptState] = {}  # "<model>\t<version>" -> its detectors' state
+    errors: ErrorBucketsState = msgspec.field(default_factory=ErrorBucketsState)
     # performance windows ending no later than this have sent their estimate share; until
     # then, per window, the pairs whose label came by its end
     estimated: float | None = None
@@ -145,13 +147,8 @@ class PartitionConfig:
     join_ttl: float = 86_400.0
     join_retention: float | None = None  # tombstones of joined/expired slots; None: join_ttl
     threshold: float = 0.5  # score at or above which a prediction is positive
-    # the concept detectors (monitor.drift.concept): each model's false-alarm contract (one
-    # for every model, or a function of the model name), labeled events per second per
-    # version (all partitions together), cuts per level of the scan, warm-up in labels
-    concept_false_alarms: float | Callable[[str], float] = 1.0
-    concept_label_rate: float = 1.0
-    concept_cuts: int = 8
-    concept_warmup: int = 1000
+    # seconds of label time per error bucket (monitor.state.error_buckets)
+    concept_bucket: float = 1.0
     # Whether the join keeps where each event was read, so that a restart can roll it back
     # to a checkpoint (JoinState.resume). A state that is never checkpointed (a backtest's)
     # leaves it off: the same outcomes, without a source string per event in its slots.
@@ -175,13 +172,13 @@ class Step:
 _encoder = msgspec.json.Encoder()
 # a joined record's score, label and label delay, taken without a Python frame
 _score, _label = attrgetter("prediction.score"), attrgetter("label")
-_delay = attrgetter("delay_seconds")
+_delay, _label_time = attrgetter("delay_seconds"), attrgetter("label_time")
 _event_time = attrgetter("event_time")
 _name, _version_of = attrgetter("model_name"), attrgetter("model_version")
 _version = attrgetter("prediction.model_name", "prediction.model_version")
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
-SNAPSHOT_FORMAT = 3
-SNAPSHOT_FORMATS = (1, 2, 3)  # what a restore accepts
+SNAPSHOT_FORMAT = 4
+SNAPSHOT_FORMATS = (1, 2, 3, 4)  # what a restore accepts
 
 
 def _window_key(model: str, version: str, start: float) -> str:
@@ -242,12 +239,8 @@ class PartitionState:
         self.heartbeat_at = snap.heartbeat_at
         self.unprofiled = dict(snap.unprofiled)
         self.dead_letters = snap.dead_letters
-        self.detectors = ConceptDetectors(
-            config.concept_false_alarms, threshold=config.threshold,
-            label_rate=config.concept_label_rate, cuts=config.concept_cuts,
-            warmup=config.concept_warmup)
-        if snap.format >= 3:  # older formats held other detectors: these start afresh
-            self.detectors.restore(snap.concept)
+        self.error_buckets = ErrorBuckets(config.concept_bucket, partition,
+                                          snap.errors if snap.format >= 4 else None)
         self._grace, self._label_wait = config.windows.grace, config.label_wait
         self._targets: dict[str, _Targets] = {}  # see _resolve
         self._label_targets: dict[
@@ -585,22 +578,28 @@ class PartitionState:
             partials.append(Partial(kind="watermark", partition=self.partition,
                                     watermark=finite_or_none(watermark),
                                     performance_watermark=finite_or_none(mark),
-                                    labels_watermark=finite_or_none(labels)))
+                                    labels_watermark=finite_or_none(labels),
+                                    concept_watermark=self.error_buckets.through))
         return partials
 
     def finish(self, watermark: float) -> list[Partial]:
         """The end of the input (a backtest's range): close, as :meth:`close` does, every
         window ending at or before ``watermark`` as if both topics had passed it, drift and
-        performance windows alike; the heartbeat after them carries ``watermark``."""
+        performance windows alike, and every error bucket; the heartbeat after them carries
+        ``watermark`` (the error buckets': it or the end of the last bucket, the later)."""
         partials = [p for p in self.close() if p.kind != "watermark"]
         self._pop_drift(watermark, partials)
         self._send_estimates(watermark, partials)
         self.perf_closed = max(self.perf_closed, watermark)
         self._pop_performance(self.perf_closed, partials)
+        partials += self._error_partials(self.error_buckets.flush())
+        through = self.error_buckets.through
         partials.append(Partial(kind="watermark", partition=self.partition,
                                 watermark=finite_or_none(watermark),
                                 performance_watermark=finite_or_none(watermark),
                                 labels_watermark=finite_or_none(watermark),
+                                concept_watermark=finite_or_none(
+                                    watermark if through is None else max(through, watermark)),
                                 caught_up=True))
         return partials
 
@@ -707,7 +706,7 @@ class PartitionState:
             heartbeat_at=self.heartbeat_at,
             unprofiled=dict(self.unprofiled),
             dead_letters=self.dead_letters,
-            concept=self.detectors.state(),
+            errors=self.error_buckets.state(),
             estimated=finite_or_none(self.estimated),
             early=dict(self._early),
         )
@@ -722,33 +721,39 @@ class PartitionState:
                              f"{', '.join(map(str, SNAPSHOT_FORMATS))}")
         return snap
 
-    def detections(self, topic: str, step: Step) -> list[Partial]:
-        """Feed the pairs ``step`` joined (from a run of ``topic``), in order, to their
-        version's concept detectors; a partial per detection, at the pair's label time, with
-        the offset of the event that completed the pair as its evidence."""
-        out: list[Partial] = []
-        start = 0
+    def error_shares(self, topic: str, step: Step) -> list[Partial]:
+        """Count the errors of the pairs ``step`` joined (from a run of ``topic``), in order,
+        in their version's error buckets; then close, as partials (the last carries how far
+        the buckets are sent), the buckets that both topics have passed: the labels, and the
+        predictions (a pair's prediction comes before its label, so no pair of a bucket
+        both have passed is still to join, but for events out of order)."""
         labeled, joined_at = step.labeled, step.joined_at
+        start = 0
+        threshold = self.config.threshold
         for (name, version), group in groupby(labeled, key=_version):
             pairs = list(group)
-            at = joined_at[start:start + len(pairs)]
+            scores = np.fromiter(map(_score, pairs), np.float64, len(pairs))
+            labels = np.fromiter(map(_label, pairs), np.int64, len(pairs))
+            self.error_buckets.add(name, version, list(map(_label_time, pairs)),
+                                   (scores >= threshold) != labels.astype(bool), topic,
+                                   joined_at[start:start + len(pairs)])
             start += len(pairs)
-            fired = self.detectors.update_many(name, version,
-                                               list(map(_score, pairs)),
-                                               list(map(_label, pairs)))
-            for found in fired:
-                stats = [
-                    FeatureStatistic(feature="error_rate", statistic=n, value=found.error_rate,
-                                     threshold=found.error_rate_before, drifted=True,
-                                     feature_type="metric")
-                    for n in found.detectors
-                ]
-                offset = at[found.index]
-                out.append(Partial(
-                    kind="detection", partition=self.partition, watermark=None,
-                    model_name=name, model_version=version,
-                    event_time=pairs[found.index].label_time, detection=stats,
-                    evidence=[OffsetRange(topic=topic, partition=self.partition,
-                                          first_offset=offset, last_offset=offset)],
-                ))
+        made = self.drift_clock.max_event_time
+        mark = None if self.label_max is None or made is None else min(self.label_max, made)
+        return self._error_partials(self.error_buckets.advance(mark))
+
+    def _error_partials(self, closed: list[tuple[str, str, BucketShare]]) -> list[Partial]:
+        """One partial per model version of the closed buckets; the last carries the
+        buckets' watermark."""
+        out: list[Partial] = []
+        for (name, version), group in groupby(sorted(closed, key=lambda c: c[:2]),
+                                              key=lambda c: c[:2]):
+            shares = [share for _, _, share in group]
+            out.append(Partial(kind="errors", partition=self.partition, watermark=None,
+                               model_name=name, model_version=version,
+                               window_start=shares[0].start, window_end=shares[-1].end,
+                               buckets=shares))
+        if out:
+            out[-1] = msgspec.structs.replace(out[-1],
+                                              concept_watermark=self.error_buckets.through)
         return out

@@ -7,16 +7,18 @@ worker or in ``DRIFTLINE_SOURCE_PROCESSES`` processes of its own:
 :mod:`monitor.worker.source_host`) reads ``predictions`` and ``labels`` in batches for the
 partitions this worker owns (consumer group ``<app id>-source``, co-partitioned) and runs
 one :class:`~monitor.state.partition.PartitionState` per partition: the join, the window
-counts and the concept detectors. Joined pairs go to ``labeled``; closed windows, detector
-alarms and heartbeats go, as partials, to the internal ``<app id>-partials`` topic. It is
-not a faust agent: faust hands an agent one event at a time, and the source loop reads
-confluent-kafka batches.
+counts and the errors of the joined pairs in label-time buckets. Joined pairs go to
+``labeled``; closed windows, closed error buckets and heartbeats go, as partials, to the
+internal ``<app id>-partials`` topic. It is not a faust agent: faust hands an agent one
+event at a time, and the source loop reads confluent-kafka batches.
 
 the ``publish`` agent (:class:`~monitor.worker.publisher.WindowPublisher`) reads the
 partials (one partition), merges every partition's share of a window and judges it once
-(:class:`~monitor.merging.merge.WindowMerger`), applies hysteresis and cooldown (policy state
-in the faust table ``policy``, with its changelog), writes each judged window to
-``<app id>-reports`` and drift events to ``drift-events``, the log and the webhook.
+(:class:`~monitor.merging.merge.WindowMerger`), runs one concept detector per model version
+over every partition's error buckets, applies hysteresis and cooldown (policy state, the
+sequential evidence and the concept detectors' state in the faust table ``policy``, with its
+changelog), writes each judged window to ``<app id>-reports`` and drift events to
+``drift-events``, the log and the webhook.
 """
 
 from __future__ import annotations
@@ -231,6 +233,8 @@ def build_monitor(
             min_labeled=settings.min_labeled,
             judged=_PrefixView(policy_table, "judged|"),
             sequential=_PrefixView(policy_table, "sequential|"),
+            concept=_PrefixView(policy_table, "concept|"),
+            concept_params=settings.concept_params(),
         )
         publisher = WindowPublisher(
             merger, metrics, reports=reports_topic, drift_events=drift_topic, drain=drain,

@@ -5,8 +5,9 @@ worker group's source partitions), merges every partition's share of a window wi
 :class:`~monitor.merging.merge.WindowMerger` that judges it once, and publishes each judged
 window to the reports topic and its drift events to ``drift-events``, the log and the
 webhook. It acknowledges partials strictly in offset order, each once it and all before it
-are done, so a restart reads every share of the windows still open again. Partials that
-faust's stream stepped over in a rebalance are read back from Kafka
+are done, so a restart reads every share of the windows still open again (a partial of
+error buckets is done once the concept detector was fed them and its state is written).
+Partials that faust's stream stepped over in a rebalance are read back from Kafka
 (:class:`~monitor.merging.gaps.OffsetGaps`).
 """
 
@@ -89,6 +90,7 @@ class WindowPublisher:
         self.versions = LiveVersions(version_horizon)  # which versions have metric series
         self.order = InOrder()  # the ack order of the partials taken
         self.waiting: dict[WindowKey, list[list[Any]]] = {}  # a window's shares not acked
+        self.unfed: list[tuple[Partial, list[Any]]] = []  # error buckets not fed yet
         self.gaps: OffsetGaps | None = None  # made at the first partial, from ``position``
         # The position is written once a second, not per partial: a table write per partial
         # costs the worker's event loop, and an older position only makes the next owner
@@ -106,8 +108,8 @@ class WindowPublisher:
         offset = event.message.offset
         await self._read_skipped(offset)
         partial = await self._decode(event.value, offset, getattr(event, "key", None))
-        is_share = partial is not None and _is_share(partial)
-        entry = self.order.add(event, done=not is_share)
+        held = partial is not None and (_is_share(partial) or partial.kind == "errors")
+        entry = self.order.add(event, done=not held)
         if partial is not None:
             await self.handle(partial, entry)
         if time.monotonic() >= self.position_due:
@@ -122,16 +124,28 @@ class WindowPublisher:
         share = _window_key(partial)
         if _is_share(partial) and entry is not None:
             self.waiting.setdefault(share, []).append(entry)
+        elif partial.kind == "errors" and entry is not None:
+            self.unfed.append((partial, entry))
         judged_now = self.merger.add(partial)
         for judged in judged_now:
             await self._publish(judged)
-        if judged_now:
-            await self.drain()  # the reports and events are out before any ack
+        fed = [entry for p, entry in self.unfed if self._fed(p)] if self.unfed else []
+        if judged_now or fed:
+            await self.drain()  # the reports, events and table writes are out before any ack
             for judged in judged_now:
                 self._done((judged.kind, judged.model_name, judged.model_version,
                             judged.window_start))
+        if fed:
+            for entry in fed:
+                self.order.finish(entry)
+            finished = set(map(id, fed))
+            self.unfed = [(p, e) for p, e in self.unfed if id(e) not in finished]
         if _is_share(partial) and self.merger.is_judged(partial):
             self._done(share)  # a late share of a window judged before
+
+    def _fed(self, partial: Partial) -> bool:
+        return self.merger.concept.is_fed(partial.model_name, partial.model_version,
+                                          partial.partition, partial.buckets or [])
 
     async def _read_skipped(self, offset: int) -> None:
         if self.gaps is None:

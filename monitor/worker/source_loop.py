@@ -6,11 +6,12 @@ own (:mod:`monitor.worker.source_host`). Its consumer is a member of the group
 partition numbers of both (co-partitioned) topics come to the same worker and the join stays
 local. Each run of consecutive messages of one topic partition is decoded in one call,
 parked behind what its partition has waiting (:mod:`monitor.state.align`) and applied in one
-call to its partition's :class:`~monitor.state.partition.PartitionState`; joined pairs feed
-the concept detectors. Outputs (``labeled``, partials, dead letters) go through one
-idempotent producer. Every ``checkpoint_interval`` seconds, and when partitions are revoked
-or the worker stops, the states are checkpointed (:mod:`monitor.worker.checkpoint`) and only
-then are the source offsets committed; a partition taken over resumes from its checkpoint.
+call to its partition's :class:`~monitor.state.partition.PartitionState`; joined pairs count
+in its error buckets, which the publisher's concept detectors read. Outputs (``labeled``,
+partials, dead letters) go through one idempotent producer. Every ``checkpoint_interval``
+seconds, and when partitions are revoked or the worker stops, the states are checkpointed
+(:mod:`monitor.worker.checkpoint`) and only then are the source offsets committed; a
+partition taken over resumes from its checkpoint.
 """
 
 from __future__ import annotations
@@ -64,13 +65,6 @@ _topic, _partition = methodcaller("topic"), methodcaller("partition")
 _event_time = attrgetter("event_time")
 _SIBLINGS_WAIT = 10.0  # seconds, from the first assignment (see _wait_for_siblings)
 ProfileLookup = Callable[[str, str], Any]
-
-
-def _contracts(settings: MonitorSettings) -> Callable[[str], float]:
-    """Each model's false-alarm contract, from the policy file over the settings (the
-    concept detectors spend their family's share of it)."""
-    policy = settings.monitoring_policy()
-    return lambda model_name: policy.resolve(model_name).config.false_alarms
 
 
 def internal_topics(app_id: str) -> dict[str, str]:
@@ -127,10 +121,7 @@ class SourceLoop:
                                       join_ttl=settings.join_ttl,
                                       join_retention=settings.join_retention,
                                       threshold=settings.positive_threshold,
-                                      concept_false_alarms=_contracts(settings),
-                                      concept_label_rate=settings.concept_label_rate,
-                                      concept_cuts=settings.concept_cuts,
-                                      concept_warmup=settings.concept_warmup)
+                                      concept_bucket=settings.concept_bucket)
         self.write_labeled = True  # encode joined pairs for ``labeled`` (False: count them)
         self.states: dict[int, PartitionState] = {}
         # What was read and not applied yet, in order, per partition and topic (see
@@ -339,10 +330,11 @@ class SourceLoop:
                 labeled_out.append({"key": labeled.key, "value": encode_labeled(labeled, raw)})
         else:  # only counted (a backtest without a retrainer)
             labeled_out.extend(step.labeled)
-        if step.labeled:  # concept detectors, per partition (checkpointed with it)
+        if step.labeled:
             self._observe_pairs(step.labeled)
-            for partial in state.detections(topic, step):
-                self._send(partial)
+        # the pairs' errors in label-time buckets; the buckets the labels passed go out
+        for partial in state.error_shares(topic, step):
+            self._send(partial)
 
     def _pace(self) -> None:
         """Pause the topic partitions that parked more than ``source_park_bytes`` (their
@@ -584,6 +576,7 @@ class SourceLoop:
                 watermark=finite_or_none(state.drift_clock.watermark),
                 performance_watermark=finite_or_none(state.performance_watermark),
                 labels_watermark=finite_or_none(state.labels_watermark),
+                concept_watermark=state.error_buckets.through,
             ))
 
 

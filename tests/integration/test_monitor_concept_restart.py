@@ -1,7 +1,9 @@
 """A monitor worker (``driftline monitor``) killed with SIGKILL mid-stream, past its concept
-detectors' warm-up and before the model gets worse, raises its concept drift event after the
-restart at the same labeled pair as a worker that read the whole stream without a kill, with
-the pair's offset as evidence. Real broker, embedded MLflow registry, one partition."""
+detector's warm-up and before the model gets worse, raises its concept drift event after the
+restart at the same label time as a worker that read the whole stream without a kill, with
+the same evidence (the offsets of the labels in the error bucket that fired): the detector's
+state is in the publisher's table, and the error buckets sent again after the restart are
+not counted twice. Real broker, embedded MLflow registry, one partition."""
 
 from __future__ import annotations
 
@@ -9,13 +11,15 @@ import signal
 import uuid
 from pathlib import Path
 
+import msgspec
 import pytest
-from confluent_kafka import KafkaException
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from driftline.events import DriftEvent, LabelEvent, PredictionEvent, decode
 from driftline.kafka import Producer, create_topics, read_topic
 from driftline.settings import KafkaSettings
-from monitor.state.partition import PartitionState
+from monitor.merging.concept import PoolState
+from monitor.state.partition import Partial
 from producers.generator import LoanGenerator
 from tests.integration.test_monitor import _start, _stop, _wait
 from tests.scorer.support import register_model
@@ -53,18 +57,48 @@ def _concept(kafka: KafkaSettings, skip: int = 0) -> list[DriftEvent]:
     return [e for e in events[skip:] if e.kind == "concept"]
 
 
-def _checkpoint(kafka: KafkaSettings, app_id: str):
-    """The worker's latest checkpoint; None before it wrote one (or made its topic)."""
+def _table(kafka: KafkaSettings, app_id: str, key: bytes) -> bytes | None:
+    """The latest value of ``key`` in the publisher's table, by its changelog."""
     try:
-        msgs = read_topic(kafka, f"{kafka.topic_prefix}{app_id}-checkpoints", idle_timeout=2)
+        msgs = read_topic(kafka, f"{kafka.topic_prefix}{app_id}-policy-changelog",
+                          idle_timeout=2)
     except KafkaException:
         return None
-    return PartitionState.decode_snapshot(msgs[-1].value()) if msgs else None
+    values = [m.value() for m in msgs if m.key() == key]
+    return values[-1] if values else None
 
 
 def _pairs_seen(kafka: KafkaSettings, app_id: str) -> int:
-    snapshot = _checkpoint(kafka, app_id)
-    return 0 if snapshot is None else sum(c.n for c in snapshot.concept.values())
+    """Labeled pairs the publisher's concept detector has been fed (0 before any)."""
+    state = _table(kafka, app_id, b"concept|credit-risk\t1")
+    return 0 if state is None else msgspec.json.decode(state, type=PoolState).detector.n
+
+
+def _acked_past(kafka: KafkaSettings, app_id: str, pairs: int) -> bool:
+    """Whether the publisher has committed its partials past the error buckets holding the
+    first ``pairs`` labeled pairs, and stored a position past them: a restart does not read
+    them again (neither from the committed offset nor as a gap after its position)."""
+    topic = f"{kafka.topic_prefix}{app_id}-partials"
+    seen, at = 0, None
+    for m in read_topic(kafka, topic, idle_timeout=2):
+        partial = msgspec.json.decode(m.value(), type=Partial)
+        if partial.kind == "errors":
+            seen += sum(share.count for share in partial.buckets or [])
+            if seen >= pairs:
+                at = m.offset()
+                break
+    position = _table(kafka, app_id, b"position|0")
+    if at is None or position is None or int(position) <= at:
+        return False
+    consumer = Consumer({**kafka.confluent_config(), "group.id": f"{kafka.topic_prefix}"
+                         f"{app_id}", "enable.auto.commit": False})
+    try:
+        [committed] = consumer.committed([TopicPartition(topic, 0)], timeout=10)
+    except KafkaException:
+        return False
+    finally:
+        consumer.close()
+    return committed.offset > at
 
 
 @pytest.mark.timeout(600)  # three worker runs, one after another
@@ -79,12 +113,16 @@ def test_a_worker_killed_mid_stream_raises_its_concept_event_at_the_same_pair(
     one = {"DRIFTLINE_KAFKA_PARTITIONS": "1", "DRIFTLINE_MONITOR_INSTANCE_ID": "worker-1"}
     log = tmp_path / "monitor.log"
 
-    # killed past the warm-up (1,000 pairs) and so close to the onset that fresh detectors
-    # (a restart without the checkpointed ones) would still be warming up when it comes
+    # killed past the warm-up (1,000 pairs), once the publisher has acknowledged the error
+    # buckets of the first 1,800 pairs (it will not read them again), so close to the onset
+    # that a fresh detector (a restart without the stored one) would still be warming up
+    # when it comes
     _feed(kafka, 0, 2400)
     proc = _start(tmp_path, kafka, "killed", log, **one)
     try:
-        _wait("a checkpoint past the warm-up", lambda: _pairs_seen(kafka, "killed") >= 2000,
+        _wait("a detector past the warm-up", lambda: _pairs_seen(kafka, "killed") >= 2000,
+              180, log)
+        _wait("the first pairs acknowledged", lambda: _acked_past(kafka, "killed", 1800),
               180, log)
     finally:
         _stop(proc, signal.SIGKILL)
@@ -112,4 +150,5 @@ def test_a_worker_killed_mid_stream_raises_its_concept_event_at_the_same_pair(
     [evidence] = after_kill.evidence
     assert evidence == whole.evidence[0]
     assert evidence.topic == f"{kafka.topic_prefix}labels" and evidence.partition == 0
-    assert evidence.first_offset == evidence.last_offset >= ONSET
+    # the labels of the one-second bucket that fired (10 labels a second)
+    assert ONSET <= evidence.first_offset <= evidence.last_offset < evidence.first_offset + 10

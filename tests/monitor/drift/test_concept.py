@@ -8,7 +8,7 @@ import random
 import msgspec
 import pytest
 
-from monitor.drift.concept import ConceptDetectors, ConceptDriftDetector, ConceptState
+from monitor.drift.concept import ConceptDriftDetector, ConceptState
 
 
 def stream(seed: int, n: int, change_at: int, before: float, after: float):
@@ -63,15 +63,6 @@ def test_a_stricter_contract_or_more_labels_raise_the_threshold():
     assert ConceptDriftDetector(false_alarms=8.0).glr_threshold < base.glr_threshold
 
 
-def test_each_model_gets_the_threshold_of_its_own_contract():
-    contracts = {"strict": 0.1, "loose": 4.0}
-    dets = ConceptDetectors(lambda name: contracts[name], label_rate=2.0)
-    assert dets.get("strict", "1").glr_threshold == ConceptDriftDetector(
-        false_alarms=0.1, label_rate=2.0).glr_threshold
-    assert dets.get("loose", "7").glr_threshold == ConceptDriftDetector(
-        false_alarms=4.0, label_rate=2.0).glr_threshold
-
-
 def test_scores_and_labels_of_different_lengths_are_refused():
     with pytest.raises(ValueError, match="3 scores but 2 labels"):
         ConceptDriftDetector().update_many([0.1, 0.2, 0.3], [0, 1])
@@ -91,15 +82,14 @@ def test_concept_detectors_restored_mid_stream_fire_at_the_same_pairs():
         pairs.append((score, label))
 
     def run(stop_at: int | None) -> list[tuple[int, list[str], float]]:
-        dets, fired = ConceptDetectors(warmup=500), []
+        det, fired = ConceptDriftDetector(warmup=500), []
         for start in range(0, len(pairs), 250):
             if stop_at is not None and start == stop_at:
-                states = _json(dets.state(), dict[str, ConceptState])
-                dets = ConceptDetectors(warmup=500)
-                dets.restore(states)
+                state = _json(det.state(), ConceptState)
+                det = ConceptDriftDetector(warmup=500)
+                det.restore(state)
             chunk = pairs[start:start + 250]
-            found = dets.update_many("credit-risk", "1", [s for s, _ in chunk],
-                                     [y for _, y in chunk])
+            found = det.update_many([s for s, _ in chunk], [y for _, y in chunk])
             fired += [(start + d.index, d.detectors, d.error_rate) for d in found]
         return fired
 
@@ -107,6 +97,14 @@ def test_concept_detectors_restored_mid_stream_fire_at_the_same_pairs():
     assert whole and whole[0][0] >= 4000
     for stop_at in (250, 4000, 4250, 6000):
         assert run(stop_at) == whole
+
+
+def test_errors_fed_directly_fire_as_their_scores_and_labels_do():
+    events = list(stream(5, 6000, 3000, 0.1, 0.4))
+    scores, labels = [s for s, _ in events], [y for _, y in events]
+    errors = [int((s >= 0.5) != bool(y)) for s, y in events]
+    by_pairs = ConceptDriftDetector(warmup=200).update_many(scores, labels)
+    assert by_pairs and ConceptDriftDetector(warmup=200).update_errors(errors) == by_pairs
 
 
 def test_one_pair_at_a_time_fires_as_a_batch():

@@ -1,7 +1,9 @@
 """A partition killed mid-stream and resumed from its last checkpoint (snapshot and join
-changelog) raises its concept detections at the same labeled pairs as a run without the
-kill: the detectors' state is in the checkpoint, and the pairs after it are fed again in the
-same order. Without a broker; the source loop's protocol, step by step."""
+changelog), with the merger restarted on its stored state and every partial read again,
+raises its concept detections at the same bucket, label time and evidence as a run without
+the kill: the open error buckets are in the checkpoint, the pooled detector's state in the
+merger's store, and shares sent again are dropped. Without a broker; the source loop's and
+the publisher's protocol, step by step."""
 
 from __future__ import annotations
 
@@ -11,16 +13,19 @@ import random
 import pytest
 
 from driftline.events import LabelEvent, PredictionEvent
-from monitor.drift.concept import glr_threshold
 from monitor.drift.windows import EventTimeWindows
+from monitor.merging.concept import ConceptParams
+from monitor.merging.merge import WindowMerger
+from monitor.merging.policy import DriftPolicy
 from monitor.state.changelog import ChangelogStore
 from monitor.state.join import decode_slot, encode_slot
-from monitor.state.partition import PartitionConfig, PartitionState
+from monitor.state.partition import Partial, PartitionConfig, PartitionState
 from tests.monitor.state.test_changelog import compacted
 
 CONFIG = PartitionConfig(EventTimeWindows(size=60, grace=5), label_wait=40, join_ttl=86_400,
                          join_retention=3_600)
 T0 = 1_700_000_040.0
+PARAMS = ConceptParams(label_rate=10.0, warmup=1000)
 
 
 def _events(n: int, change_at: int, seed: int) -> list[tuple[str, int, object]]:
@@ -49,22 +54,44 @@ def _events(n: int, change_at: int, seed: int) -> list[tuple[str, int, object]]:
     return out
 
 
-def _apply(state: PartitionState, batch) -> list:
-    """Apply events as the source loop does; the detections they raise."""
-    found = []
+def _apply(state: PartitionState, batch) -> list[Partial]:
+    """Apply events as the source loop does; the partials it sends."""
+    sent = []
     for topic, offset, event in batch:
         apply = state.on_prediction if topic == "predictions" else state.on_label
         step = apply(event, topic, offset, close=False)
-        found += state.detections(topic, step)
-    state.close()
-    return found
+        sent += state.error_shares(topic, step)
+    return sent + state.close()
 
 
-def _at(detections) -> list[tuple[float, int, list[str]]]:
-    """Where each detection was raised: label time, the completing event's offset, and
-    which detectors fired."""
-    return [(d.event_time, d.evidence[0].last_offset, [s.statistic for s in d.detection])
-            for d in detections]
+def _merger(store: dict) -> WindowMerger:
+    """A publisher's merger over ``store`` (its faust table: policy, concept state)."""
+    return WindowMerger(partitions=1, profiles=_no_profile, concept_params=PARAMS,
+                        policy=DriftPolicy(store=store.setdefault("policy", {})),
+                        judged=store.setdefault("judged", {}),
+                        concept=store.setdefault("concept", {}))
+
+
+def _raised(merger: WindowMerger, partials: list[Partial]) -> list[tuple]:
+    """The concept events the partials raise: label time, evidence."""
+    out = []
+    for partial in partials:
+        for judged in merger.add(partial, now=0.0):
+            out += [(e.event_time, e.evidence) for e in judged.events if e.kind == "concept"]
+    return out
+
+
+def _unacked(merger: WindowMerger, sent: list[Partial]) -> list[Partial]:
+    """What a restarted publisher reads again: every partial from the first one not done
+    (a window share not judged, error buckets not fed), as it acknowledges in order."""
+    for i, partial in enumerate(sent):
+        done = (merger.concept.is_fed(partial.model_name, partial.model_version,
+                                      partial.partition, partial.buckets or [])
+                if partial.kind == "errors" else
+                partial.kind == "watermark" or merger.is_judged(partial))
+        if not done:
+            return sent[i:]
+    return []
 
 
 def _no_profile(_name, _version):
@@ -72,66 +99,67 @@ def _no_profile(_name, _version):
 
 
 @pytest.mark.parametrize("seed", range(4))
-def test_a_partition_killed_mid_stream_detects_concept_drift_at_the_same_pair(seed):
+def test_a_partition_killed_mid_stream_detects_concept_drift_at_the_same_bucket(seed):
     rng = random.Random(seed)
     events = _events(8_000, 4_000, seed)
-    whole = _at(_apply(PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile),
-                       events))
-    assert whole, "no detection in the uninterrupted run"
-    assert all(t >= T0 + 400.0 for t, _, _ in whole)  # after the change, not before
+    whole_state = PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile)
+    whole = _raised(_merger({}), _apply(whole_state, events))
+    assert whole, "no concept event in the uninterrupted run"
+    assert all(t >= T0 + 430.0 for t, _ in whole)  # labels after the change, not before
 
     # killed between the warm-up and the change, or after the first detections
     kill_at = rng.randint(len(events) // 3, 3 * len(events) // 4)
     state = PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile)
-    changelog, checkpoint, raised, i = [], None, [], 0
+    store: dict = {}
+    merger = _merger(store)
+    changelog, checkpoint, sent, raised, i = [], None, [], [], 0
     while i < kill_at:
         end = min(i + rng.randint(100, 900), kill_at)
-        raised += _apply(state, events[i:end])
+        batch = _apply(state, events[i:end])
+        sent += batch
+        raised += _raised(merger, batch)
         i = end
         if rng.random() < 0.5 and i < kill_at:  # a checkpoint round
             writes = state.join.store.take_writes()  # type: ignore[attr-defined]
             changelog += writes.records
-            checkpoint = (state.snapshot(), len(raised))
+            checkpoint = state.snapshot()
             state.join.forget_halves(writes.keys)
     assert checkpoint is not None
-    snapshot = PartitionState.decode_snapshot(checkpoint[0])
-    assert snapshot.format == 3 and snapshot.concept  # the detectors are in it
-    store = ChangelogStore.restore(compacted(changelog, rng), encode=encode_slot,
-                                   decode=decode_slot)
-    resumed = PartitionState(0, CONFIG, store, _no_profile, snapshot)
+    snapshot = PartitionState.decode_snapshot(checkpoint)
+    assert snapshot.format == 4
+    store_ = ChangelogStore.restore(compacted(changelog, rng), encode=encode_slot,
+                                    decode=decode_slot)
+    resumed = PartitionState(0, CONFIG, store_, _no_profile, snapshot)
     starts = {t: snapshot.offsets.get(t, -1) + 1 for t in ("predictions", "labels")}
-    again = _apply(resumed, [e for e in events if e[1] >= starts[e[0]]])
+    # the publisher restarts too: it reads again what it had not acknowledged, then what the
+    # resumed partition sends again and anew
+    again = _unacked(merger, sent)
+    merger = _merger(store)
+    raised += _raised(merger, again)
+    raised += _raised(merger, _apply(resumed, [e for e in events if e[1] >= starts[e[0]]]))
 
-    # what was raised before the checkpoint, then everything after it: as without the kill
-    assert _at(raised[:checkpoint[1]]) + _at(again) == whole
+    assert raised == whole
+    assert merger.concept.duplicates > 0  # what was sent again was dropped
 
 
-@pytest.mark.parametrize("old_format", [1, 2])
-def test_a_checkpoint_of_an_older_format_restores_with_fresh_detectors(old_format):
+@pytest.mark.parametrize("old_format", [1, 2, 3])
+def test_a_checkpoint_of_an_older_format_restores_with_fresh_error_buckets(old_format):
     state = PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile)
     _apply(state, _events(300, 300, 1))
     document = json.loads(state.snapshot())
-    if old_format == 1:  # no concept detectors at all
-        del document["concept"]
-    else:  # ADWIN and Page-Hinkley's state, which the GLR scan cannot take over
+    assert document["errors"]["through"] is not None
+    del document["errors"]
+    if old_format == 2:  # ADWIN and Page-Hinkley's state of the partition's own detectors
         document["concept"] = {"credit-risk\t1": {
             "n": 150, "detections": {"adwin": 0, "page_hinkley": 0},
             "adwin": {"total": 12.0}, "page_hinkley": {"sum": 1.5}}}
+    elif old_format == 3:  # the partition's own GLR detectors
+        document["concept"] = {"credit-risk\t1": {"n": 150, "detections": {"glr": 0}}}
     snapshot = PartitionState.decode_snapshot(
         json.dumps({**document, "format": old_format}).encode())
     restored = PartitionState(0, CONFIG, ChangelogStore(encode_slot), _no_profile, snapshot)
     assert restored.offsets == state.offsets
-    assert restored.detectors.versions() == []  # started afresh, with their warm-up
-    with pytest.raises(ValueError, match="format 4"):
-        PartitionState.decode_snapshot(json.dumps({**document, "format": 4}).encode())
-
-
-def test_a_partition_gives_each_model_the_thresholds_of_its_contract_and_label_rate():
-    contracts = {"strict": 0.1}
-    config = PartitionConfig(EventTimeWindows(size=60, grace=5),
-                             concept_false_alarms=lambda name: contracts.get(name, 1.0),
-                             concept_label_rate=5.0, concept_warmup=10)
-    state = PartitionState(0, config, ChangelogStore(encode_slot), _no_profile)
-    assert state.detectors.get("strict", "1").glr_threshold == glr_threshold(0.1, 5.0)
-    assert state.detectors.get("other", "2").glr_threshold == glr_threshold(1.0, 5.0)
-    assert state.detectors.get("other", "2").warmup == 10
+    assert restored.error_buckets.state().open == {}  # started afresh
+    assert restored.error_buckets.through is None
+    with pytest.raises(ValueError, match="format 5"):
+        PartitionState.decode_snapshot(json.dumps({**document, "format": 5}).encode())

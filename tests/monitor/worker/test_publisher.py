@@ -10,8 +10,10 @@ from unittest.mock import MagicMock
 
 import msgspec
 
-from driftline.events import DriftEvent, FeatureStatistic, OffsetRange, decode
+from driftline.events import DriftEvent, decode
+from monitor.merging.concept import ConceptParams
 from monitor.merging.merge import WindowMerger
+from monitor.state.error_buckets import ErrorBuckets
 from monitor.state.partition import Partial
 from monitor.worker.publisher import WindowPublisher
 
@@ -58,19 +60,28 @@ def _publisher(read_back: dict[int, bytes] | None = None) -> tuple[WindowPublish
     async def drain() -> None:
         return None
 
-    merger = WindowMerger(partitions=1, profiles=lambda n, v: None)
+    merger = WindowMerger(partitions=1, profiles=lambda n, v: None,
+                          concept_params=ConceptParams(warmup=0))
     publisher = WindowPublisher(merger, MagicMock(), reports=reports, drift_events=events,
                                 drain=drain, position=position, read_back=read)
     return publisher, reports, events, position
 
 
-def _detection(at: float) -> bytes:
-    stat = FeatureStatistic(feature="error_rate", statistic="glr", value=0.4, threshold=0.0,
-                            drifted=True, feature_type="metric")
-    evidence = [OffsetRange(topic="labels", partition=0, first_offset=41, last_offset=41)]
-    return _encode(Partial(kind="detection", partition=0, watermark=None, model_name="m",
-                           model_version="1", event_time=at, detection=[stat],
-                           evidence=evidence))
+def _errors(at: float, *, wrong: bool = True, through: float | None = None) -> bytes:
+    """A partition's error bucket at ``at``: 40 pairs (offsets 40 to 79 of ``labels``), all
+    wrong or all right, and how far its buckets are sent (default: past this one)."""
+    buckets = ErrorBuckets(width=1.0, partition=0)
+    buckets.add("m", "1", [at] * 40, [int(wrong)] * 40, "labels", list(range(40, 80)))
+    [(_, _, share)] = buckets.advance(at + 1.0)
+    return _encode(Partial(kind="errors", partition=0, watermark=None, model_name="m",
+                           model_version="1", window_start=share.start,
+                           window_end=share.end, buckets=[share],
+                           concept_watermark=share.end if through is None else through))
+
+
+def _detection(at: float) -> list[bytes]:
+    """Error buckets whose second raises a concept detection as soon as it is fed."""
+    return [_errors(at - 1.0, wrong=False), _errors(at)]
 
 
 def _heartbeat(watermark: float) -> bytes:
@@ -82,26 +93,51 @@ def test_a_detection_is_published_and_every_partial_acked_in_order() -> None:
     acked: list[int] = []
 
     async def feed() -> None:
-        for offset, raw in [(0, _heartbeat(10.0)), (1, _detection(20.0)), (2, b"{}")]:
+        for offset, raw in enumerate([_heartbeat(10.0), *_detection(20.0), b"{}"]):
             await publisher.take(FakeEvent(offset, raw, acked))
 
     asyncio.run(feed())
-    assert acked == [0, 1, 2]
+    assert acked == [0, 1, 2, 3]
     assert [key for key, _ in reports.sent] == [b"m"]  # the concept "window"
     assert len(events.sent) == 1 and b'"concept"' in events.sent[0][1]
-    event = decode(DriftEvent, events.sent[0][1])  # with the pair that fired it
-    assert [(e.topic, e.partition, e.last_offset) for e in event.evidence] == [("labels", 0, 41)]
+    event = decode(DriftEvent, events.sent[0][1])  # with the bucket that fired it
+    assert event.event_time == 20.0
+    assert [(e.topic, e.partition, e.first_offset, e.last_offset)
+            for e in event.evidence] == [("labels", 0, 40, 79)]
     assert position["0"] == b"0"  # written at most once a second
 
 
+def test_error_buckets_are_acked_once_the_concept_detector_was_fed_them() -> None:
+    publisher, _, _, _ = _publisher()
+    acked: list[int] = []
+
+    async def feed() -> None:
+        # its buckets are sent through 25.0 only at offset 2 (a heartbeat of the partition)
+        await publisher.take(FakeEvent(0, _errors(20.0, wrong=False, through=20.0), acked))
+        await publisher.take(FakeEvent(1, _heartbeat(30.0), acked))
+        assert acked == []  # held, and so is everything after it
+        await publisher.take(FakeEvent(2, _encode(Partial(
+            kind="watermark", partition=0, watermark=31.0, concept_watermark=25.0)), acked))
+
+        # a partial of error buckets that holds none is done at once
+        await publisher.take(FakeEvent(3, _encode(Partial(
+            kind="errors", partition=0, watermark=None, model_name="m", model_version="2",
+            buckets=[])), acked))
+
+    asyncio.run(feed())
+    assert acked == [0, 1, 2, 3]
+    assert publisher.merger.concept.state("m", "1").detector.n == 40
+
+
 def test_partials_stepped_over_are_read_back_before_the_next() -> None:
-    publisher, _, events, position = _publisher(read_back={6: _detection(30.0)})
-    position["0"] = b"5"  # the previous owner handled offset 5
+    publisher, _, events, position = _publisher(read_back=dict(zip((5, 6), _detection(30.0),
+                                                                   strict=True)))
+    position["0"] = b"4"  # the previous owner handled offset 4
     acked: list[int] = []
     asyncio.run(publisher.take(FakeEvent(7, _heartbeat(40.0), acked)))
-    assert acked == [7]  # (6 was committed by faust already: not acked again)
+    assert acked == [7]  # (5 and 6 were committed by faust already: not acked again)
     assert len(events.sent) == 1
-    publisher.metrics.partials_read_back.inc.assert_called_once()
+    assert publisher.metrics.partials_read_back.inc.call_count == 2
 
 
 def test_the_agent_runs_the_stream_without_faust_acks() -> None:
@@ -132,10 +168,11 @@ def test_partials_that_do_not_decode_are_dead_lettered_acked_and_the_stream_goes
     async def feed() -> None:
         for offset, raw in enumerate(hostile):
             await publisher.take(FakeEvent(offset, raw, acked))  # type: ignore[arg-type]
-        await publisher.take(FakeEvent(len(hostile), _detection(20.0), acked))
+        for offset, raw in enumerate(_detection(20.0), start=len(hostile)):
+            await publisher.take(FakeEvent(offset, raw, acked))
 
     asyncio.run(feed())
-    assert acked == list(range(len(hostile) + 1))
+    assert acked == list(range(len(hostile) + 2))
     letters = [msgspec.json.decode(value) for _, value in dead.sent]
     assert [x["source_offset"] for x in letters] == list(range(len(hostile)))
     assert all(x["error"].startswith("invalid Partial") for x in letters)

@@ -384,7 +384,7 @@ def _estimate_line(data: ReportInput, model: str) -> str:
              and w.estimate.roc_auc is not None]
     if not found:
         return ""
-    # the newest window; of its two estimates (scores alone, then with its labels), the later
+    # the newest window; of its two estimates (at its end, then at its close), the later
     w = max(found, key=lambda r: (r.window_end, r.kind == "performance"))
     est = w.estimate
     assert est is not None and est.roc_auc is not None

@@ -62,9 +62,9 @@ class Judged:
     partitions: int
     drift: WindowReport | None = None
     performance: PerformanceReport | None = None
-    # performance windows of a version whose profile has a calibration map ("estimate":
-    # from the scores alone, when the window's predictions are all in; "performance": with
-    # the labels in by the window's close)
+    # performance windows of a version whose profile has a calibration map ("estimate": at
+    # the window's end, with the labels that came by then; "performance": with the labels
+    # in by the window's close)
     estimate: PerformanceEstimate | None = None
     events: list[DriftEvent] = field(default_factory=list)
 
@@ -216,14 +216,11 @@ class WindowMerger:
             else:
                 self._caught_up.discard(p)
         for marks, value in ((self._perf_marks, partial.performance_watermark),
-                             (self._label_marks, partial.labels_watermark)):
+                             (self._label_marks, partial.labels_watermark),
+                             (self._concept_marks, partial.concept_watermark)):
             if value is not None and value > marks.get(p, -1e300):
                 marks[p] = value
                 self._moved[p] = now
-        mark_concept = partial.concept_watermark
-        if mark_concept is not None and mark_concept > self._concept_marks.get(p, -1e300):
-            self._concept_marks[p] = mark_concept
-            self._moved[p] = now
         if partial.kind in WINDOW_SHARES:
             self._merge(partial)
         elif partial.kind == "errors" and partial.buckets:
@@ -369,8 +366,8 @@ class WindowMerger:
                 )
                 if event is not None:
                     judged.events.append(event)
-            # judged on the scores alone when its predictions were all in, the window's
-            # estimate is only revised now: the realized metrics judge the labels
+            # judged at the window's end (its estimate share), the window's estimate is
+            # only revised now: the realized metrics judge the labels
             estimated = self._judged_through.get(
                 _series("estimate", p.model_name, p.model_version))
             self._estimate(p, judged, policy, tolerances, alpha,

@@ -1,6 +1,7 @@
-"""Performance estimated before the labels: a window's scores leave as an ``estimate`` share
-when its predictions are all in, are judged on the calibration map then, and the window's
-estimate is revised, not judged again, when its labels close it."""
+"""Performance estimated before the labels: a window's scores, with the labels that came by
+its end, leave as an ``estimate`` share once both topics have passed it, are judged on the
+calibration map then, and the window's estimate is revised, not judged again, when its
+labels close it."""
 
 from __future__ import annotations
 

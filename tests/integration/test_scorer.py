@@ -17,7 +17,12 @@ from driftline.settings import KafkaSettings
 from driftline.topics import topic_names
 from scorer.app import create_app
 from tests.driftline.model.support import APPLICATION
-from tests.scorer.support import register_model, scorer_settings, wait_for_predictions
+from tests.scorer.support import (
+    register_model,
+    scorer_settings,
+    wait_for_predictions,
+    wait_until,
+)
 
 MAX_ROWS = 50
 
@@ -135,6 +140,8 @@ def test_model_endpoint_shows_version_and_registry_metadata(client):
 
 def test_health_and_ready_answer(client):
     assert client.get("/health").json() == {"status": "ok"}
+    # the first Kafka probe runs in a background thread; /ready is 503 until it answered
+    wait_until(lambda: client.get("/ready").status_code == 200, 30, "/ready")
     ready = client.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["kafka_reachable"] and ready.json()["model_version"] == "1"

@@ -157,6 +157,14 @@ class ModelPolicy(_Strict):
         None, description="The false-alarm contract: expected false covariate, prediction "
         "and dataset drift events per 30 days of stable traffic (unset: "
         "DRIFTLINE_FALSE_ALARMS).")
+    sequential_share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = Field(
+        None, description="The share of the distribution tests' budget spent by the evidence "
+        "over windows (e-CUSUMs), the rest by each window's own tests; 0 turns the evidence "
+        "over windows off (unset: 0.5).")
+    sequential_kappa: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = Field(
+        None, description="The calibrator kappa turning a window's p-value into an e-value "
+        "(e = kappa * p ** (kappa - 1)): larger gathers more from p-values near 0.05 and "
+        "leaves less margin on stable traffic (unset: 0.1).")
     numeric_method: Literal["psi", "ks", "wasserstein"] | None = None
     categorical_method: Literal["chi_square", "jensen_shannon"] | None = None
     thresholds: Thresholds = Thresholds()

@@ -54,6 +54,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "HORIZON",
+    "SEQUENTIAL_KAPPA",
     "SEQUENTIAL_SHARE",
     "SHARES",
     "bonferroni",
@@ -68,6 +69,8 @@ HORIZON = 30 * 86_400.0  # the contract's period: 30 days, in seconds
 SHARES: dict[str, float] = {"distribution": 0.5, "performance": 0.25, "concept": 0.25}
 # the share of the distribution budget that the sequential evidence over windows spends
 SEQUENTIAL_SHARE = 0.5
+# the p-to-e calibrator's kappa of the sequential evidence (monitor.drift.sequential.p_to_e)
+SEQUENTIAL_KAPPA = 0.1
 
 
 def family_budget(false_alarms: float, family: str) -> float:

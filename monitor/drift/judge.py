@@ -48,7 +48,13 @@ import numpy as np
 from driftline import drift_statistics as st
 from driftline.events import FeatureStatistic, OffsetRange, Severity
 from driftline.profile import CategoricalProfile, NumericProfile
-from monitor.drift.contract import SEQUENTIAL_SHARE, family_budget, per_test_alpha, window_alpha
+from monitor.drift.contract import (
+    SEQUENTIAL_KAPPA,
+    SEQUENTIAL_SHARE,
+    family_budget,
+    per_test_alpha,
+    window_alpha,
+)
 
 __all__ = [
     "THRESHOLD_FIELDS",
@@ -93,7 +99,8 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
     of stable traffic, of which the p-value tests spend half (:attr:`distribution_budget`),
     split between the window-by-window tests (:attr:`window_budget`) and the sequential
     evidence over windows (:attr:`sequential_budget`, ``sequential_share`` of it; 0 turns
-    the sequential evidence off);
+    the sequential evidence off; ``sequential_kappa`` the calibrator that turns each
+    window's p-value into an e-value, :func:`~monitor.drift.sequential.p_to_e`);
     ``look_every`` the event-time seconds between two judged windows (the window step;
     None: the window's length). ``ks_p_value`` and ``chi_square_p_value`` are
     the tests' levels: None (the default) takes them from the contract
@@ -103,6 +110,7 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
     false_alarms: float = 1.0
     look_every: float | None = None
     sequential_share: float = SEQUENTIAL_SHARE
+    sequential_kappa: float = SEQUENTIAL_KAPPA
     psi_threshold: float = 0.2
     ks_p_value: float | None = None
     wasserstein_threshold: float = 0.1
@@ -131,6 +139,8 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("false_alarms must be > 0")
         if not 0.0 <= self.sequential_share < 1.0:
             raise ValueError("sequential_share must be in [0, 1)")
+        if not 0.0 < self.sequential_kappa < 1.0:
+            raise ValueError("sequential_kappa must be strictly between 0 and 1")
         if self.look_every is not None and not self.look_every > 0:
             raise ValueError("look_every must be > 0 seconds")
         if not 0.0 < self.dataset_share <= 1.0:

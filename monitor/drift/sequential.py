@@ -71,7 +71,7 @@ from collections.abc import MutableMapping
 import msgspec
 
 from driftline.events import FeatureStatistic
-from monitor.drift.contract import cusum_threshold
+from monitor.drift.contract import SEQUENTIAL_KAPPA, cusum_threshold
 from monitor.drift.judge import DriftConfig, FeatureJudgement, WindowReport
 
 __all__ = [
@@ -84,7 +84,7 @@ __all__ = [
 ]
 
 SEQUENTIAL_METHOD = "e_cusum"
-DEFAULT_KAPPA = 0.1
+DEFAULT_KAPPA = SEQUENTIAL_KAPPA
 _P_STATISTICS = ("ks_p_value", "bins_chi_square_p_value", "chi_square_p_value")
 _SMALLEST_P = 1e-300
 _HELD = 0.999  # the ratio of a test whose evidence holds after its alarm
@@ -154,14 +154,11 @@ _decoder = msgspec.json.Decoder(SequentialState)
 class SequentialEvidence:
     """Feed judged windows to each test's e-CUSUM and mark the tests it finds drifted.
 
-    ``store`` holds one :class:`SequentialState` per model version (default: a dict);
-    ``kappa`` is the calibrator's (:func:`p_to_e`).
+    ``store`` holds one :class:`SequentialState` per model version (default: a dict). The
+    calibrator's kappa (:func:`p_to_e`) is the judged config's ``sequential_kappa``.
     """
 
-    def __init__(self, store: MutableMapping[str, bytes] | None = None, *,
-                 kappa: float = DEFAULT_KAPPA) -> None:
-        p_to_e(0.5, kappa)  # checks kappa
-        self.kappa = kappa
+    def __init__(self, store: MutableMapping[str, bytes] | None = None) -> None:
         self.store: MutableMapping[str, bytes] = {} if store is None else store
 
     def state(self, model_name: str, model_version: str) -> SequentialState:
@@ -206,7 +203,7 @@ class SequentialEvidence:
         if p is None:
             return j
         cusum = state.tests.setdefault(f"{j.feature_type}:{j.feature}", Cusum())
-        alarm = cusum.advance(p_to_e(p, self.kappa), threshold)
+        alarm = cusum.advance(p_to_e(p, config.sequential_kappa), threshold)
         m = cusum.statistic
         stat = FeatureStatistic(feature=j.feature, statistic=SEQUENTIAL_METHOD, value=m,
                                 threshold=threshold, drifted=alarm,

@@ -77,8 +77,8 @@ _THRESHOLD_KEYS = {
     "jensen_shannon": "jensen_shannon_threshold", "unseen_share": "unseen_threshold",
     "missing_tolerance": "missing_tolerance",
 }
-_CONFIG_KEYS = ("false_alarms", "numeric_method", "categorical_method", "dataset_share",
-                "min_rows")
+_CONFIG_KEYS = ("false_alarms", "sequential_share", "sequential_kappa", "numeric_method",
+                "categorical_method", "dataset_share", "min_rows")
 _HYSTERESIS_KEYS = ("raise_after", "clear_after", "clear_ratio", "cooldown")
 
 
@@ -144,7 +144,8 @@ class MonitoringPolicy:
             "budgets": {family: family_budget(budget, family) for family in SHARES},
             # the distribution budget split between the window tests and the e-CUSUMs
             "distribution": {"windows": rules.config.window_budget,
-                             "sequential": rules.config.sequential_budget},
+                             "sequential": rules.config.sequential_budget,
+                             "sequential_kappa": rules.config.sequential_kappa},
         }
         if rules.config.look_every is not None:
             contract["look_every"] = rules.config.look_every

@@ -146,6 +146,21 @@ def test_the_sequential_share_of_zero_leaves_the_windows_alone(loan_profile):
     assert evidence.store == {}
 
 
+def test_the_configs_kappa_calibrates_each_windows_e_value(loan_profile):
+    (report,) = windows(loan_profile, 2, 1, 1500, loan_mean=2.625 * LAKH)
+    found = {s.statistic: s.value for s in report.feature("loan_amount").statistics}
+    p = min(1.0, 2 * min(found["ks_p_value"], found["bins_chi_square_p_value"]))
+    values = []
+    for kappa in (0.1, 0.25):
+        config = msgspec.structs.replace(CONFIG, sequential_kappa=kappa)
+        judged = SequentialEvidence().observe(report, config)
+        values.append(judged.feature("loan_amount").statistics[-1].value)
+        assert values[-1] == pytest.approx(p_to_e(p, kappa))  # M of a first window: its e
+    assert values[0] != pytest.approx(values[1])
+    with pytest.raises(ValueError, match="sequential_kappa"):
+        DriftConfig(sequential_kappa=1.0)
+
+
 def test_features_judged_by_their_own_rule_get_no_sequential_evidence(loan_profile):
     config = DriftConfig(look_every=300.0,
                          features={"loan_amount": FeatureRule(method="psi", threshold=0.3)})

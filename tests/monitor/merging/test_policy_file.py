@@ -124,6 +124,22 @@ def test_a_models_table_overrides_the_defaults_and_lists_and_features_merge():
     assert (other.raise_after, other.clear_after, other.immediate) == (3, 2, None)
 
 
+def test_a_models_table_splits_its_contract_and_sets_the_evidence_calibrator():
+    policy = parse_policy("""
+        [defaults]
+        sequential_kappa = 0.2
+        [models.fraud]
+        sequential_share = 0.75
+        [models.plain]
+        sequential_share = 0
+    """)
+    fraud, plain, other = (policy.resolve(m).config for m in ("fraud", "plain", "other"))
+    assert (fraud.sequential_share, fraud.sequential_kappa) == (0.75, 0.2)
+    assert (fraud.window_budget, fraud.sequential_budget) == (0.125, 0.375)
+    assert (plain.sequential_share, plain.sequential_budget, plain.window_budget) == (0, 0, 0.5)
+    assert (other.sequential_share, other.sequential_kappa) == (0.5, 0.2)
+
+
 def test_the_hysteresis_of_the_file_decides_when_an_event_is_raised():
     rules = parse_policy("[models.m]\nraise_after = 3\ncooldown = 0\n").resolve("m")
     policy = DriftPolicy(**rules.hysteresis())
@@ -174,6 +190,10 @@ def test_a_typo_stops_with_the_keys_path_and_the_key_meant(tmp_path: Path):
     ("[models.m]\nfalse_alarms = 0", "models.m.false_alarms: Input should be greater than 0"),
     ("[models.m]\nimportance_tiers = [0.2, 0.1]", "models.m.importance_tiers: the "
      "low tier's share must not exceed the medium tier's"),
+    ("[models.m]\nsequential_share = 1", "models.m.sequential_share: Input should be less "
+     "than 1"),
+    ("[models.m]\nsequential_kappa = 0", "models.m.sequential_kappa: Input should be greater "
+     "than 0"),
     ("[modles.m]\ncooldown = 1", "modles: unknown key; did you mean models?"),
     ("[models.m\n", "not valid TOML"),
 ])
@@ -212,7 +232,7 @@ def test_policy_show_prints_each_models_false_alarm_contract_and_its_window_leve
     assert shown["*"] == {
         "false_alarms_per_30_days": 2.0, "look_every": 600.0,
         "budgets": {"distribution": 1.0, "performance": 0.5, "concept": 0.5},
-        "distribution": {"windows": 0.5, "sequential": 0.5},
+        "distribution": {"windows": 0.5, "sequential": 0.5, "sequential_kappa": 0.1},
         # the window tests' half of the distribution budget, spread over a month of looks
         "window_alpha": pytest.approx(0.5 * 600 / (30 * 86_400)),
     }

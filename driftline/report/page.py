@@ -347,9 +347,15 @@ def _intervals(points: Sequence[PerfPoint]) -> dict[str, list[tuple[float, float
         perf = p.performance
         acc.append(None if perf.accuracy is None
                    else wilson_interval(perf.accuracy, perf.labeled))
-        if perf.roc_auc is None or perf.positive_rate is None:
+        auc_error = perf.standard_errors.get("roc_auc")
+        if perf.roc_auc is None:
             auc.append(None)
-        else:
+        elif auc_error is not None:  # DeLong's, of the window's binned scores
+            auc.append((max(perf.roc_auc - 1.96 * auc_error, 0.0),
+                        min(perf.roc_auc + 1.96 * auc_error, 1.0)))
+        elif perf.positive_rate is None:
+            auc.append(None)
+        else:  # a window reported without it: Hanley and McNeil's, from the class counts
             positives = round(perf.positive_rate * perf.labeled)
             auc.append(auc_interval(perf.roc_auc, positives, perf.labeled - positives))
         error = perf.standard_errors.get("brier")

@@ -224,3 +224,18 @@ def test_the_brier_band_comes_from_the_windows_standard_error_and_is_absent_with
                         PerfPoint(300.0, 600.0, "1", without)])["brier"]
     assert bands[0] == pytest.approx((0.15 - 0.0196, 0.15 + 0.0196))
     assert bands[1] is None
+
+
+def test_the_auc_band_is_delongs_when_the_window_carries_it_else_hanley_mcneils():
+    from driftline.intervals import auc_interval
+    from driftline.report.digest import PerfPoint
+    from driftline.report.inputs import Performance
+    from driftline.report.page import _intervals
+
+    with_error = Performance(labeled=400, roc_auc=0.8, positive_rate=0.25,
+                             standard_errors={"roc_auc": 0.02})
+    without = Performance(labeled=400, roc_auc=0.8, positive_rate=0.25)
+    bands = _intervals([PerfPoint(0.0, 300.0, "1", with_error),
+                        PerfPoint(300.0, 600.0, "1", without)])["roc_auc"]
+    assert bands[0] == pytest.approx((0.8 - 0.0392, 0.8 + 0.0392))
+    assert bands[1] == pytest.approx(auc_interval(0.8, 100, 300))

@@ -19,6 +19,11 @@ Numeric features
 - :func:`binned_chi_square`: the two-sample chi-square test of homogeneity on the profile's
   bins, which sees a change of spread the binned KS statistic barely registers; the
   sequential evidence (:mod:`monitor.drift.sequential`) combines it with the KS p-value.
+- :func:`binned_rank_sum`: the Wilcoxon-Mann-Whitney rank-sum test on the bins (the values
+  of one bin tied, each at its bin's mid-rank; the normal approximation with the tie
+  correction). For a shift of location it is the more powerful test (its asymptotic
+  efficiency against the t-test on normal data is 0.95; the KS test's is lower), and the
+  evidence over windows combines it with the other two.
 - :func:`binned_wasserstein`: the first Wasserstein distance between the two histograms with
   each bin's mass placed at the mean of the values in it (the profile keeps the training bin
   means, the window keeps a sum per bin), so the open-ended outer bins carry their real
@@ -61,6 +66,7 @@ __all__ = [
     "PSI_EPSILON",
     "binned_chi_square",
     "binned_ks",
+    "binned_rank_sum",
     "binned_wasserstein",
     "chi_square",
     "jensen_shannon",
@@ -90,6 +96,14 @@ def _homogeneity(reference: np.ndarray, current: np.ndarray) -> tuple[float, flo
         return 0.0, 1.0
     statistic = ((table - expected) ** 2 / expected).sum()
     return float(statistic), float(special.chdtrc(float(dof), statistic))
+
+
+def _two_samples(reference: Sequence[float] | np.ndarray, current: Sequence[float] | np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Both count vectors as float arrays, with their totals."""
+    ref = np.asarray(reference, dtype=float)
+    cur = np.asarray(current, dtype=float)
+    return ref, cur, float(ref.sum()), float(cur.sum())
 
 
 def _shares(counts: Sequence[float] | np.ndarray) -> np.ndarray:
@@ -129,9 +143,7 @@ def binned_ks(
     >>> round(d, 2), round(p, 3)
     (0.1, 0.302)
     """
-    ref = np.asarray(reference, dtype=float)
-    cur = np.asarray(current, dtype=float)
-    n, m = ref.sum(), cur.sum()
+    ref, cur, n, m = _two_samples(reference, current)
     if n <= 0 or m <= 0:
         return 0.0, 1.0
     # scipy's ks_2samp needs raw values; the statistic here is taken at the bin edges only
@@ -162,6 +174,37 @@ def binned_chi_square(
     if keep.sum() < 2 or cur.sum() <= 0 or ref.sum() <= 0:
         return 0.0, 1.0
     return _homogeneity(ref[keep], cur[keep])
+
+
+def binned_rank_sum(
+    reference: Sequence[float] | np.ndarray, current: Sequence[float] | np.ndarray
+) -> tuple[float, float]:
+    """The Wilcoxon-Mann-Whitney rank-sum test of two samples counted on the same ordered
+    bins, the values of a bin tied: ``(z, p_value)``, the standardised rank sum of the
+    current sample (positive: it sits higher) and its two-sided p-value by the normal
+    approximation with the tie correction (scipy's ``mannwhitneyu(..., method="asymptotic",
+    use_continuity=False)`` on the values the bins stand for). An empty side, or every
+    value in one bin, gives ``(0.0, 1.0)``.
+
+    >>> z, p = binned_rank_sum([100, 200, 300, 400], [400, 300, 200, 100])
+    >>> round(z, 2), p < 1e-6
+    (-19.99, True)
+    >>> binned_rank_sum([5, 0], [7, 0])
+    (0.0, 1.0)
+    """
+    ref, cur, n, m = _two_samples(reference, current)
+    if n <= 0 or m <= 0:
+        return 0.0, 1.0
+    ties = ref + cur
+    total = n + m
+    mid_ranks = np.cumsum(ties) - (ties - 1.0) / 2.0
+    excess = float(np.sum(cur * mid_ranks)) - m * (total + 1.0) / 2.0
+    variance = n * m / 12.0 * ((total + 1.0) - float(np.sum(ties ** 3 - ties))
+                                / (total * (total - 1.0)))
+    if variance <= 0:
+        return 0.0, 1.0
+    z = excess / math.sqrt(variance)
+    return float(z), float(math.erfc(abs(z) / math.sqrt(2.0)))
 
 
 def binned_wasserstein(

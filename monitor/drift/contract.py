@@ -26,11 +26,14 @@ Across families (:func:`family_budget`)
     detector a quarter (:data:`SHARES`). The expected numbers add, so the bound on the
     whole is the sum of the families' bounds, under any dependence between them.
 
-Within the distribution family (:data:`SEQUENTIAL_SHARE`)
+Within the distribution family (:data:`SEQUENTIAL_SHARE`, :data:`POOLED_SHARE`)
     The distribution budget is split between the window-by-window tests above and the
-    sequential evidence over windows (:mod:`monitor.drift.sequential`), half each by default
-    (``DriftConfig.sequential_share``). Each judged p-value becomes an e-value, and an
-    e-CUSUM per test (feature or score) raises an alarm when its statistic reaches
+    evidence over windows, half each by default (``DriftConfig.sequential_share``), and that
+    half again between pooled windows and e-CUSUMs (``DriftConfig.pooled_share``). A pooled
+    test (:mod:`monitor.drift.pooled`) judges the last few windows' counts together at each
+    look, each scale at :func:`per_test_alpha` of its share: the windows' union bound. Each
+    judged p-value also becomes an e-value, and an e-CUSUM per test (feature or score,
+    :mod:`monitor.drift.sequential`) raises an alarm when its statistic reaches
     :func:`cusum_threshold`, ``looks * tests / budget``. Under the null (stable traffic, the
     e-values valid given the past), one e-CUSUM that starts afresh after each alarm raises
     at most ``looks / threshold`` alarms in expectation over ``looks`` looks, so the
@@ -54,6 +57,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "HORIZON",
+    "POOLED_SHARE",
     "SEQUENTIAL_KAPPA",
     "SEQUENTIAL_SHARE",
     "SHARES",
@@ -69,6 +73,8 @@ HORIZON = 30 * 86_400.0  # the contract's period: 30 days, in seconds
 SHARES: dict[str, float] = {"distribution": 0.5, "performance": 0.25, "concept": 0.25}
 # the share of the distribution budget that the sequential evidence over windows spends
 SEQUENTIAL_SHARE = 0.5
+# the share of that evidence's budget that the pooled windows spend (the rest: the e-CUSUMs)
+POOLED_SHARE = 0.5
 # the p-to-e calibrator's kappa of the sequential evidence (monitor.drift.sequential.p_to_e)
 SEQUENTIAL_KAPPA = 0.1
 

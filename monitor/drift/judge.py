@@ -49,6 +49,7 @@ from driftline import drift_statistics as st
 from driftline.events import FeatureStatistic, OffsetRange, Severity
 from driftline.profile import CategoricalProfile, NumericProfile
 from monitor.drift.contract import (
+    POOLED_SHARE,
     SEQUENTIAL_KAPPA,
     SEQUENTIAL_SHARE,
     family_budget,
@@ -111,6 +112,7 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
     look_every: float | None = None
     sequential_share: float = SEQUENTIAL_SHARE
     sequential_kappa: float = SEQUENTIAL_KAPPA
+    pooled_share: float = POOLED_SHARE
     psi_threshold: float = 0.2
     ks_p_value: float | None = None
     wasserstein_threshold: float = 0.1
@@ -139,6 +141,8 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
             raise ValueError("false_alarms must be > 0")
         if not 0.0 <= self.sequential_share < 1.0:
             raise ValueError("sequential_share must be in [0, 1)")
+        if not 0.0 <= self.pooled_share <= 1.0:
+            raise ValueError("pooled_share must be in [0, 1]")
         if not 0.0 < self.sequential_kappa < 1.0:
             raise ValueError("sequential_kappa must be strictly between 0 and 1")
         if self.look_every is not None and not self.look_every > 0:
@@ -205,9 +209,25 @@ class DriftConfig(msgspec.Struct, kw_only=True, frozen=True):
 
     @property
     def sequential_budget(self) -> float:
-        """The expected false alarms per 30 days the e-CUSUMs over windows spend
-        (:mod:`monitor.drift.sequential`)."""
+        """The expected false alarms per 30 days the evidence over windows spends: the
+        pooled windows' tests (:attr:`pooled_budget`) and the e-CUSUMs (:attr:`cusum_budget`)
+        together."""
         return self.distribution_budget * self.sequential_share
+
+    @property
+    def pooled_budget(self) -> float:
+        """The pooled windows' share of :attr:`sequential_budget`
+        (:mod:`monitor.drift.pooled`)."""
+        return self.sequential_budget * self.pooled_share
+
+    @property
+    def cusum_budget(self) -> float:
+        """The e-CUSUMs' share of :attr:`sequential_budget` (:mod:`monitor.drift.sequential`).
+
+        >>> DriftConfig().cusum_budget, DriftConfig(pooled_share=0.0).cusum_budget
+        (0.125, 0.25)
+        """
+        return self.sequential_budget - self.pooled_budget
 
     def for_feature(self, name: str) -> DriftConfig:
         """The config that judges feature ``name``: this one with the feature's own method
@@ -324,6 +344,18 @@ class WindowReport(msgspec.Struct, kw_only=True, frozen=True):
                 return judgement
         raise KeyError(name)
 
+    def rejudged(self, features: list[FeatureJudgement],
+                 score: FeatureJudgement | None) -> WindowReport:
+        """This report with its features' and score's judgements replaced, and the drifted
+        features, their share and the dataset verdict taken again from them."""
+        drifted = [j.feature for j in features if j.drifted]
+        share = len(drifted) / len(features) if features else 0.0
+        return msgspec.structs.replace(
+            self, features=features, score=score, drifted_features=drifted,
+            share_drifted=share,
+            dataset_drifted=bool(features) and share >= self.dataset_threshold,
+        )
+
 
 def severity(ratio: float) -> Severity | None:
     """Severity of a finding from its ratio: below 1 none, then low (< 2), medium (< 4), high."""
@@ -409,6 +441,7 @@ def judge_numeric(
     ks_statistic 0.5 True
     wasserstein_normed 1.413 True
     missing_share 0.0 False
+    rank_sum_p_value 0.0 True
     bins_chi_square_p_value 0.0 True
     """
     name = reference.name
@@ -439,6 +472,9 @@ def judge_numeric(
               w >= config.wasserstein_threshold, feature_type),
         _missing(name, feature_type, missing, n, reference.missing, reference.count, config),
     ]
+    _, p_ranks = st.binned_rank_sum(ref_counts, cur_counts)
+    statistics.append(_stat(name, "rank_sum_p_value", p_ranks, alpha, p_ranks < alpha,
+                            feature_type))
     if n >= _CHI_SQUARE_PER_BIN * len(counts):  # its asymptotic p-value needs the counts
         _, p_bins = st.binned_chi_square(ref_counts, cur_counts)
         statistics.append(_stat(name, "bins_chi_square_p_value", p_bins, alpha, p_bins < alpha,

@@ -7,10 +7,11 @@ them over windows (Shin, Ramdas and Rinaldo, 2023, "E-detectors: a nonparametric
 for sequential change detection"):
 
 p to e
-    A category gives its chi-square p-value; a number and the score give the smaller of the
-    binned KS and the binned chi-square p-values, doubled (a Bonferroni p-value over the
-    two: KS sees a shift of location best, chi-square on the bins one of spread), or the KS
-    p-value alone when the window holds fewer than 5 rows per bin.
+    A category gives its chi-square p-value; a number and the score give the smallest of the
+    binned KS, rank-sum and chi-square p-values, tripled (a Bonferroni p-value over the
+    three: the rank sum sees a shift of location best, chi-square on the bins one of spread,
+    KS any change of shape), or of KS and the rank sum, doubled, when the window holds fewer
+    than 5 rows per bin (:func:`window_p_value`).
     :func:`p_to_e` is the calibrator ``e = kappa * p ** (kappa - 1)`` (Vovk and Wang, 2021,
     "E-values: calibration, combination and applications"): for a p-value uniform (or
     stochastically larger, as the conservative binned KS) under the null, ``E[e] <= 1``.
@@ -81,24 +82,29 @@ __all__ = [
     "SequentialEvidence",
     "SequentialState",
     "p_to_e",
+    "window_p_value",
 ]
 
 SEQUENTIAL_METHOD = "e_cusum"
 DEFAULT_KAPPA = SEQUENTIAL_KAPPA
-_P_STATISTICS = ("ks_p_value", "bins_chi_square_p_value", "chi_square_p_value")
+_P_STATISTICS = ("ks_p_value", "rank_sum_p_value", "bins_chi_square_p_value",
+                 "chi_square_p_value")
+_NUMERIC_TESTS = ("ks_p_value", "rank_sum_p_value", "bins_chi_square_p_value")
 _SMALLEST_P = 1e-300
 _HELD = 0.999  # the ratio of a test whose evidence holds after its alarm
 
 
-def _p_value(j: FeatureJudgement) -> float | None:
-    """The p-value a judgement's e-CUSUM takes: the chi-square's for a category; for a number
-    or the score the smaller of binned KS and binned chi-square, doubled (Bonferroni over the
-    two: KS for a shift of location, chi-square for one of spread), or KS alone when the
-    window is too small for the chi-square's p-value."""
+def window_p_value(j: FeatureJudgement) -> float | None:
+    """The p-value the evidence over windows takes from a judgement: the chi-square's for a
+    category; for a number or the score the smallest of the binned KS, rank-sum and
+    chi-square p-values times their number (Bonferroni over them: the rank sum sees a shift
+    of location best, the chi-square one of spread, KS any change of shape), leaving out
+    the chi-square when the window is too small for its p-value."""
     found = {s.statistic: s.value for s in j.statistics if s.statistic in _P_STATISTICS}
-    if "ks_p_value" in found and "bins_chi_square_p_value" in found:
-        return min(1.0, 2.0 * min(found["ks_p_value"], found["bins_chi_square_p_value"]))
-    return found.get("ks_p_value", found.get("chi_square_p_value"))
+    numeric = [found[name] for name in _NUMERIC_TESTS if name in found]
+    if numeric:
+        return min(1.0, len(numeric) * min(numeric))
+    return found.get("chi_square_p_value")
 
 
 def p_to_e(p: float, kappa: float = DEFAULT_KAPPA) -> float:
@@ -171,7 +177,7 @@ class SequentialEvidence:
         end): a test whose e-CUSUM alarms is drifted, and the dataset share counts it.
         Unjudged windows, windows overlapping the last one fed, and a config without a
         sequential share leave the report and the state as they are."""
-        if not report.judged or config.sequential_share <= 0.0:
+        if not report.judged or config.cusum_budget <= 0.0:
             return report
         state = self.state(report.model_name, report.model_version)
         if state.window_end is not None and report.window_start < state.window_end:
@@ -181,25 +187,19 @@ class SequentialEvidence:
         if look <= 0:
             return report
         tests = len(report.features) + (report.score is not None)
-        threshold = cusum_threshold(config.sequential_budget, look, tests)
+        threshold = cusum_threshold(config.cusum_budget, look, tests)
         state.window_end = report.window_end
         features = [self._fold(state, j, config, threshold) for j in report.features]
         score = (None if report.score is None
                  else self._fold(state, report.score, config, threshold))
         self.store[f"{report.model_name}\t{report.model_version}"] = _encoder.encode(state)
-        drifted = [j.feature for j in features if j.drifted]
-        share = len(drifted) / len(features) if features else 0.0
-        return msgspec.structs.replace(
-            report, features=features, score=score, drifted_features=drifted,
-            share_drifted=share,
-            dataset_drifted=bool(features) and share >= report.dataset_threshold,
-        )
+        return report.rejudged(features, score)
 
     def _fold(self, state: SequentialState, j: FeatureJudgement, config: DriftConfig,
               threshold: float) -> FeatureJudgement:
         if config.for_feature(j.feature) is not config:
             return j  # decided by its own rule, outside the contract
-        p = _p_value(j)
+        p = window_p_value(j)
         if p is None:
             return j
         cusum = state.tests.setdefault(f"{j.feature_type}:{j.feature}", Cusum())

@@ -8,13 +8,14 @@ end, judged on the version's calibration map), or its performance watermark (per
 windows, with the labels in by then). A partition whose heartbeats say it is caught up and
 whose watermarks have not moved for ``idle_timeout`` seconds is idle and holds nothing open;
 until all ``partitions`` have reported once, nothing is judged before ``idle_timeout`` has
-passed since the first partial. Judged drift windows go through the sequential evidence
-(:class:`~monitor.drift.sequential.SequentialEvidence`, its state in ``sequential``) in
-order of their end, then :class:`~monitor.merging.policy.DriftPolicy`. The partitions' error
-buckets go to one concept detector per model version
-(:class:`~monitor.merging.concept.ConceptPool`, its state in ``concept``) once every active
-partition's concept watermark has passed them; each detection is a ``"concept"``
-:class:`Judged` with the policy's event (unless in cooldown). Details:
+passed since the first partial. Judged drift windows go through the evidence over windows
+(:class:`~monitor.drift.evidence.WindowEvidence`: the pooled windows' tests, their state in
+``pooled``, and the e-CUSUMs, theirs in ``sequential``) in order of their end, then
+:class:`~monitor.merging.policy.DriftPolicy`. The partitions' error buckets go to one
+concept detector per model version (:class:`~monitor.merging.concept.ConceptPool`, its
+state in ``concept``) once every active partition's concept watermark has passed them;
+each detection is a ``"concept"`` :class:`Judged` with the policy's event (unless in
+cooldown). Details:
 ``docs/monitoring-internals.md``, "Merging windows".
 
 >>> merger = WindowMerger(partitions=1, profiles=lambda n, v: None)
@@ -36,9 +37,9 @@ from driftline.events import DriftEvent
 from driftline.profile import ReferenceProfile
 from monitor.drift.accumulator import WindowAccumulator
 from monitor.drift.estimation import PerformanceEstimate, estimate_performance, judge_estimate
+from monitor.drift.evidence import WindowEvidence
 from monitor.drift.judge import DriftConfig, WindowReport
 from monitor.drift.performance import PerformanceAccumulator, PerformanceReport, judge_performance
-from monitor.drift.sequential import SequentialEvidence
 from monitor.merging.concept import ConceptParams, ConceptPool, Found
 from monitor.merging.policy import DriftPolicy
 from monitor.merging.policy_file import MonitoringPolicy
@@ -143,6 +144,7 @@ class WindowMerger:
         started: float | None = None,
         judged: MutableMapping[str, bytes] | None = None,
         sequential: MutableMapping[str, bytes] | None = None,
+        pooled: MutableMapping[str, bytes] | None = None,
         concept: MutableMapping[str, bytes] | None = None,
         concept_params: ConceptParams | None = None,
         clock: Callable[[], float] = time.time,
@@ -175,8 +177,9 @@ class WindowMerger:
         # table in the app) so that a restarted publisher recognises a partial re-sent by a
         # restarted source as a share of a window it already reported.
         self._judged_through: MutableMapping[str, bytes] = {} if judged is None else judged
-        # each model version's e-CUSUMs over its drift windows (a faust table in the app)
-        self.sequential = SequentialEvidence(sequential)
+        # each model version's pooled windows and e-CUSUMs over its drift windows (faust
+        # tables in the app)
+        self.evidence = WindowEvidence(sequential, pooled)
         # one concept detector per model version over every partition (a faust table too)
         self.concept = ConceptPool(concept, concept_params,
                                    lambda name: self._rules_of(name)[0].false_alarms)
@@ -347,7 +350,7 @@ class WindowMerger:
                         partitions=len(p.partitions))
         config, policy, tolerances = self._rules_of(p.model_name)
         if p.drift is not None:
-            report = self.sequential.observe(p.drift.evaluate(config), config)
+            report = self.evidence.judge(p.drift, config)
             judged.drift = report
             judged.events.extend(policy.observe_window(report))
         if p.kind == "estimate" and p.performance is not None:

@@ -10,11 +10,12 @@ Raise
     A signal *fires* when it has been drifted (ratio >= 1) for ``raise_after`` consecutive
     judged windows, or at once when its severity reaches ``immediate`` (default ``"high"``:
     a drifted signal whose effect size is four times past its threshold; see
-    :meth:`monitor.drift.judge.FeatureJudgement.level`), or at once when its sequential
-    evidence alarmed (method ``"e_cusum"``, :mod:`monitor.drift.sequential`: it has
-    gathered its evidence over windows already). When a signal fires,
-    the kind is not active, and the last event of this kind is at least ``cooldown`` seconds
-    of event time old, one DriftEvent is raised and the kind becomes active.
+    :meth:`monitor.drift.judge.FeatureJudgement.level`), or at once when its evidence over
+    windows rejected (method ``"pooled"``, :mod:`monitor.drift.pooled`, or ``"e_cusum"``,
+    :mod:`monitor.drift.sequential`: it has gathered its evidence over windows already).
+    When a signal fires, the kind is not active, and the last event of this kind is at
+    least ``cooldown`` seconds of event time old, one DriftEvent is raised and the kind
+    becomes active.
 Stay quiet
     While the kind is active no further event of that kind is raised, however many windows
     stay drifted or however many other features join: one shift, one event.
@@ -92,11 +93,14 @@ from monitor.drift.attribution import (
     weighted_level,
 )
 from monitor.drift.judge import FeatureJudgement, WindowReport
+from monitor.drift.pooled import POOLED_METHOD
 from monitor.drift.sequential import SEQUENTIAL_METHOD
 
 __all__ = ["DriftPolicy", "KindState"]
 
 _RANK: dict[str | None, int] = {None: 0, "low": 1, "medium": 2, "high": 3}
+# methods whose evidence spans windows already: they fire without raise_after
+_OVER_WINDOWS = (POOLED_METHOD, SEQUENTIAL_METHOD)
 
 
 class KindState(msgspec.Struct, kw_only=True):
@@ -228,7 +232,7 @@ class DriftPolicy:
         for j in judgements:
             streak = state.streaks.get(j.feature, 0) + 1 if j.drifted else 0
             state.streaks[j.feature] = streak
-            urgent = j.method == SEQUENTIAL_METHOD or (
+            urgent = j.method in _OVER_WINDOWS or (
                 self.immediate is not None and _RANK[weigh(j)] >= _RANK[self.immediate])
             if j.drifted and (streak >= self.raise_after or urgent):
                 firing.append(j)

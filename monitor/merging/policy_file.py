@@ -77,8 +77,8 @@ _THRESHOLD_KEYS = {
     "jensen_shannon": "jensen_shannon_threshold", "unseen_share": "unseen_threshold",
     "missing_tolerance": "missing_tolerance",
 }
-_CONFIG_KEYS = ("false_alarms", "sequential_share", "sequential_kappa", "numeric_method",
-                "categorical_method", "dataset_share", "min_rows")
+_CONFIG_KEYS = ("false_alarms", "sequential_share", "pooled_share", "sequential_kappa",
+                "numeric_method", "categorical_method", "dataset_share", "min_rows")
 _HYSTERESIS_KEYS = ("raise_after", "clear_after", "clear_ratio", "cooldown")
 
 
@@ -142,9 +142,11 @@ class MonitoringPolicy:
         contract: dict[str, Any] = {
             "false_alarms_per_30_days": budget,
             "budgets": {family: family_budget(budget, family) for family in SHARES},
-            # the distribution budget split between the window tests and the e-CUSUMs
+            # the distribution budget split between the window tests, the pooled windows'
+            # tests and the e-CUSUMs
             "distribution": {"windows": rules.config.window_budget,
-                             "sequential": rules.config.sequential_budget,
+                             "pooled": rules.config.pooled_budget,
+                             "cusum": rules.config.cusum_budget,
                              "sequential_kappa": rules.config.sequential_kappa},
         }
         if rules.config.look_every is not None:

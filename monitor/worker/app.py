@@ -233,6 +233,7 @@ def build_monitor(
             min_labeled=settings.min_labeled,
             judged=_PrefixView(policy_table, "judged|"),
             sequential=_PrefixView(policy_table, "sequential|"),
+            pooled=_PrefixView(policy_table, "pooled|"),
             concept=_PrefixView(policy_table, "concept|"),
             concept_params=settings.concept_params(),
         )

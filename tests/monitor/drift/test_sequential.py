@@ -130,7 +130,7 @@ def test_a_persistent_shift_the_window_test_misses_is_flagged_within_a_few_windo
             flagged.append(i)
             assert loan.method == SEQUENTIAL_METHOD
             assert loan.value == loan.threshold == pytest.approx(
-                cusum_threshold(CONFIG.sequential_budget, 300.0, 8))
+                cusum_threshold(CONFIG.cusum_budget, 300.0, 8))
             assert judged.drifted_features == ["loan_amount"]
         events += [(i, e.kind) for e in policy.observe_window(judged)]
     assert flagged and flagged[0] <= 5
@@ -149,7 +149,8 @@ def test_the_sequential_share_of_zero_leaves_the_windows_alone(loan_profile):
 def test_the_configs_kappa_calibrates_each_windows_e_value(loan_profile):
     (report,) = windows(loan_profile, 2, 1, 1500, loan_mean=2.625 * LAKH)
     found = {s.statistic: s.value for s in report.feature("loan_amount").statistics}
-    p = min(1.0, 2 * min(found["ks_p_value"], found["bins_chi_square_p_value"]))
+    p = min(1.0, 3 * min(found["ks_p_value"], found["rank_sum_p_value"],
+                         found["bins_chi_square_p_value"]))
     values = []
     for kappa in (0.1, 0.25):
         config = msgspec.structs.replace(CONFIG, sequential_kappa=kappa)
@@ -203,7 +204,7 @@ def test_the_state_round_trips_and_a_restarted_evidence_goes_on_the_same(loan_pr
 def test_a_window_report_carries_each_tests_e_cusum_statistic(loan_profile):
     (report,) = windows(loan_profile, 5, 1, 600)
     judged = SequentialEvidence().observe(report, CONFIG)
-    threshold = cusum_threshold(CONFIG.sequential_budget, 300.0, 8)
+    threshold = cusum_threshold(CONFIG.cusum_budget, 300.0, 8)
     for j in [*judged.features, judged.score]:
         stat = j.statistics[-1]
         assert (stat.statistic, stat.threshold, stat.drifted) == (
@@ -211,8 +212,9 @@ def test_a_window_report_carries_each_tests_e_cusum_statistic(loan_profile):
         found = {s.statistic: s.value for s in j.statistics}
         if j.feature_type == "categorical":
             p = found["chi_square_p_value"]
-        else:  # KS and the binned chi-square, Bonferroni over the two
-            p = min(1.0, 2 * min(found["ks_p_value"], found["bins_chi_square_p_value"]))
+        else:  # KS, the rank sum and the binned chi-square, Bonferroni over the three
+            p = min(1.0, 3 * min(found["ks_p_value"], found["rank_sum_p_value"],
+                                 found["bins_chi_square_p_value"]))
         assert stat.value == pytest.approx(min(p_to_e(p), threshold))
         assert j.ratio >= (math.log(stat.value) / math.log(threshold) if stat.value > 1 else 0)
 
@@ -226,7 +228,9 @@ def test_the_merger_feeds_its_windows_in_order_and_keeps_the_evidence_in_its_sto
     store: dict[str, bytes] = {}
 
     def merger() -> WindowMerger:
-        return WindowMerger(partitions=1, profiles=lambda n, v: loan_profile, config=CONFIG,
+        # the e-CUSUMs alone (the pools would flag this shift first)
+        return WindowMerger(partitions=1, profiles=lambda n, v: loan_profile,
+                            config=msgspec.structs.replace(CONFIG, pooled_share=0.0),
                             idle_timeout=1e9, started=0.0, sequential=store)
 
     gen = LoanGenerator(seed=2, params=GeneratorParams(loan_mean=2.625 * LAKH))
@@ -254,16 +258,16 @@ def test_the_merger_feeds_its_windows_in_order_and_keeps_the_evidence_in_its_sto
 
 
 def test_the_p_value_of_a_stable_number_rejects_no_more_often_than_its_level(loan_profile):
-    # the p-value each numeric e-CUSUM takes (KS and binned chi-square, doubled) at 0.05 on
-    # 150 stable windows of 600 rows: 6 tests (5 numbers and the score)
-    from monitor.drift.sequential import _p_value
+    # the p-value each numeric e-CUSUM takes (KS, rank sum and binned chi-square, tripled) at
+    # 0.05 on 150 stable windows of 600 rows: 6 tests (5 numbers and the score)
+    from monitor.drift.sequential import window_p_value
 
     count, alpha = 150 * 6, 0.05
     rejected = 0
     for report in windows(loan_profile, 41, 150, 600):
         for j in [*report.features, report.score]:
             if j.feature_type != "categorical":
-                rejected += _p_value(j) < alpha
+                rejected += window_p_value(j) < alpha
     assert rejected <= count * alpha + 3 * math.sqrt(count * alpha * (1 - alpha))
 
 

@@ -124,18 +124,20 @@ def test_a_models_table_overrides_the_defaults_and_lists_and_features_merge():
     assert (other.raise_after, other.clear_after, other.immediate) == (3, 2, None)
 
 
-def test_a_models_table_splits_its_contract_and_sets_the_evidence_calibrator():
+def test_a_models_table_splits_its_contract_and_sets_the_e_values_calibrator():
     policy = parse_policy("""
         [defaults]
         sequential_kappa = 0.2
         [models.fraud]
         sequential_share = 0.75
+        pooled_share = 1
         [models.plain]
         sequential_share = 0
     """)
     fraud, plain, other = (policy.resolve(m).config for m in ("fraud", "plain", "other"))
     assert (fraud.sequential_share, fraud.sequential_kappa) == (0.75, 0.2)
     assert (fraud.window_budget, fraud.sequential_budget) == (0.125, 0.375)
+    assert (fraud.pooled_budget, fraud.cusum_budget) == (0.375, 0.0)  # no e-CUSUM
     assert (plain.sequential_share, plain.sequential_budget, plain.window_budget) == (0, 0, 0.5)
     assert (other.sequential_share, other.sequential_kappa) == (0.5, 0.2)
 
@@ -232,7 +234,8 @@ def test_policy_show_prints_each_models_false_alarm_contract_and_its_window_leve
     assert shown["*"] == {
         "false_alarms_per_30_days": 2.0, "look_every": 600.0,
         "budgets": {"distribution": 1.0, "performance": 0.5, "concept": 0.5},
-        "distribution": {"windows": 0.5, "sequential": 0.5, "sequential_kappa": 0.1},
+        "distribution": {"windows": 0.5, "pooled": 0.25, "cusum": 0.25,
+                         "sequential_kappa": 0.1},
         # the window tests' half of the distribution budget, spread over a month of looks
         "window_alpha": pytest.approx(0.5 * 600 / (30 * 86_400)),
     }

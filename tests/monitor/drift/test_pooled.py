@@ -1,0 +1,186 @@
+"""The pooled windows' tests: a pool is judged as one window holding its rows, at the level
+its share of the contract gives each scale, and catches a shift no single window shows."""
+
+from __future__ import annotations
+
+import math
+
+import msgspec
+import numpy as np
+import pytest
+
+from monitor.drift.accumulator import WindowAccumulator
+from monitor.drift.contract import per_test_alpha
+from monitor.drift.evidence import WindowEvidence
+from monitor.drift.judge import DriftConfig, FeatureRule
+from monitor.drift.pooled import POOLED_METHOD, POOLED_SCALES, PooledEvidence
+from monitor.drift.sequential import window_p_value
+from monitor.drift.windows import Window
+from monitor.merging.policy import DriftPolicy
+from producers.generator import LoanGenerator, default_probability
+
+CONFIG = DriftConfig(look_every=300.0)
+TESTS = 8  # the credit-risk model's 7 features and its score
+
+
+def windows(profile, seed: int, count: int, rows: int, *, log_odds: float = 0.0,
+            first: int = 0, gap_after: int | None = None):
+    """``count`` 5-minute windows of ``rows`` applications as accumulators; the scores moved
+    by ``log_odds``; a window left out after the ``gap_after``-th."""
+    gen = LoanGenerator(seed=seed)
+    for i in range(first, first + count):
+        start = 300.0 * (i + (gap_after is not None and i > gap_after))
+        batch = gen.sample(rows)
+        scores = default_probability(batch.columns)
+        if log_odds:
+            scores = 1.0 / (1.0 + np.exp(-(np.log(scores / (1 - scores)) + log_odds)))
+        acc = WindowAccumulator(profile, Window(start, start + 300.0))
+        acc.update_many(batch.rows(), scores.tolist())
+        yield acc
+
+
+def _stat(report, feature: str):
+    j = report.score if feature == "score" else report.feature(feature)
+    found = [s for s in j.statistics if s.statistic == POOLED_METHOD]
+    return found[0] if found else None
+
+
+def test_a_pool_is_judged_as_one_window_holding_its_rows(loan_profile):
+    first, second = windows(loan_profile, 3, 2, 600)
+    evidence = PooledEvidence()
+    assert _stat(evidence.observe(first.evaluate(CONFIG), first, CONFIG), "loan_amount") is None
+    judged = evidence.observe(second.evaluate(CONFIG), second, CONFIG)
+    # one window holding both windows' rows, judged on its own
+    whole = WindowAccumulator(loan_profile, Window(0.0, 600.0))
+    for acc in windows(loan_profile, 3, 2, 600):
+        whole.merge(acc)
+    alone = whole.evaluate(CONFIG)
+    for feature in ("loan_amount", "channel", "score"):
+        j = alone.score if feature == "score" else alone.feature(feature)
+        assert _stat(judged, feature).value == pytest.approx(window_p_value(j))
+
+
+def test_each_scale_gets_its_share_of_the_pooled_budget_at_every_look(loan_profile):
+    evidence = PooledEvidence()
+    for acc in windows(loan_profile, 4, 3, 600):
+        judged = evidence.observe(acc.evaluate(CONFIG), acc, CONFIG)
+    level = per_test_alpha(CONFIG.pooled_budget / len(POOLED_SCALES), 300.0, TESTS)
+    assert _stat(judged, "loan_amount").threshold == pytest.approx(level)
+    # a quarter of the contract is spent over windows, half of it by the pools
+    assert level * len(POOLED_SCALES) * TESTS * 8640 == pytest.approx(0.125)
+
+
+def test_stable_windows_raise_no_pooled_rejection(loan_profile):
+    evidence = PooledEvidence()
+    for acc in windows(loan_profile, 21, 40, 600):
+        judged = evidence.observe(acc.evaluate(CONFIG), acc, CONFIG)
+        assert not any(s.drifted for j in [*judged.features, judged.score]
+                       for s in j.statistics if s.statistic == POOLED_METHOD)
+
+
+def test_stable_pools_reject_no_more_often_than_their_levels_add_up_to(loan_profile):
+    # a contract loose enough for a level of 0.01 per scale and test: the expected number of
+    # (window, test) pairs with a rejecting pool is at most the levels' sum over the scales
+    level = 0.01
+    budget = level * len(POOLED_SCALES) * TESTS * 8640
+    config = DriftConfig(look_every=300.0, false_alarms=budget / 0.125)
+    evidence = PooledEvidence()
+    rejected = looks = 0
+    for acc in windows(loan_profile, 5, 80, 600):
+        judged = evidence.observe(acc.evaluate(config), acc, config)
+        for j in [*judged.features, judged.score]:
+            stat = next((s for s in j.statistics if s.statistic == POOLED_METHOD), None)
+            if stat is not None:
+                assert stat.threshold == pytest.approx(level)
+                looks += 1
+                rejected += stat.drifted
+    bound = looks * level * len(POOLED_SCALES)
+    # overlapping pools reject together: a margin of several standard deviations
+    assert rejected <= bound + 4 * math.sqrt(bound * len(POOLED_SCALES))
+
+
+def test_a_score_shift_no_window_rejects_is_flagged_by_the_pools_and_raised_at_once(
+    loan_profile,
+):
+    # the score's log-odds up by 0.2 in windows of 600 rows (the sensitivity benchmark's
+    # cell): no window's own test rejects
+    pooled, policy, flagged, events = WindowEvidence(), DriftPolicy(), [], []
+    for i, acc in enumerate(windows(loan_profile, 9, 6, 600, log_odds=0.2)):
+        assert not acc.evaluate(CONFIG).score.drifted
+        judged = pooled.judge(acc, CONFIG)
+        if judged.score.drifted:
+            flagged.append(i)
+            assert judged.score.method == POOLED_METHOD
+        events += [(i, e.kind) for e in policy.observe_window(judged)]
+    assert flagged and flagged[0] <= 3  # with four windows' rows at the latest
+    assert events == [(flagged[0], "prediction")]  # at once, then quiet while it holds
+
+
+def test_a_gap_or_an_overlapping_window_starts_no_pool_across_it(loan_profile):
+    evidence = PooledEvidence()
+    accs = list(windows(loan_profile, 6, 4, 600, gap_after=1))  # [0,300) [300,600) [900,...
+    for acc in accs[:2]:
+        evidence.observe(acc.evaluate(CONFIG), acc, CONFIG)
+    after_gap = evidence.observe(accs[2].evaluate(CONFIG), accs[2], CONFIG)
+    assert _stat(after_gap, "loan_amount") is None  # pools start again at the gap
+    assert len(evidence.state("credit-risk", "1").recent) == 1
+    overlapping = WindowAccumulator(loan_profile, Window(1000.0, 1300.0))
+    overlapping.merge(accs[3])
+    report = overlapping.evaluate(CONFIG)
+    assert evidence.observe(report, overlapping, CONFIG) is report
+
+
+def test_the_state_round_trips_and_a_restarted_evidence_goes_on_the_same(loan_profile):
+    accs = list(windows(loan_profile, 7, 8, 600, log_odds=0.2))
+    whole = PooledEvidence()
+    expected = [whole.observe(a.evaluate(CONFIG), a, CONFIG) for a in accs]
+    store: dict[str, bytes] = {}
+    first = PooledEvidence(store)
+    got = [first.observe(a.evaluate(CONFIG), a, CONFIG) for a in accs[:4]]
+    restarted = PooledEvidence(dict(store))  # a new process reading the table back
+    got += [restarted.observe(a.evaluate(CONFIG), a, CONFIG) for a in accs[4:]]
+    assert got == expected
+    assert len(restarted.state("credit-risk", "1").recent) == max(POOLED_SCALES) - 1
+
+
+def test_features_judged_by_their_own_rule_and_a_zero_share_are_not_pooled(loan_profile):
+    own = DriftConfig(look_every=300.0,
+                      features={"loan_amount": FeatureRule(method="psi", threshold=0.3)})
+    evidence = PooledEvidence()
+    for acc in windows(loan_profile, 8, 2, 600):
+        judged = evidence.observe(acc.evaluate(own), acc, own)
+    assert _stat(judged, "loan_amount") is None and _stat(judged, "annual_income") is not None
+    off = msgspec.structs.replace(CONFIG, pooled_share=0.0)
+    (acc,) = windows(loan_profile, 8, 1, 600, first=5)
+    report = acc.evaluate(off)
+    assert evidence.observe(report, acc, off) is report
+
+
+def test_a_restarted_merger_pools_as_the_one_before_it(loan_profile):
+    from monitor.merging.merge import WindowMerger
+    from monitor.state.partition import Partial
+
+    partials = []
+    for acc in windows(loan_profile, 10, 8, 600, log_odds=0.2):
+        end = acc.state.window_end
+        partials += [Partial(kind="drift", partition=0, watermark=None,
+                             model_name="credit-risk", model_version="1",
+                             window_start=acc.state.window_start, window_end=end,
+                             drift=acc.state),
+                     Partial(kind="watermark", partition=0, watermark=end)]
+
+    def merger(pooled: dict[str, bytes], sequential: dict[str, bytes]) -> WindowMerger:
+        return WindowMerger(partitions=1, profiles=lambda n, v: loan_profile, config=CONFIG,
+                            idle_timeout=1e9, started=0.0, pooled=pooled,
+                            sequential=sequential)
+
+    whole = merger({}, {})
+    expected = [j.drift for p in partials for j in whole.add(p, now=0.0)]
+    pooled: dict[str, bytes] = {}
+    sequential: dict[str, bytes] = {}
+    first = merger(pooled, sequential)
+    got = [j.drift for p in partials[:8] for j in first.add(p, now=0.0)]
+    second = merger(pooled, sequential)  # the same tables, the rest of the windows
+    got += [j.drift for p in partials[8:] for j in second.add(p, now=0.0)]
+    assert got == expected and len(got) == 8
+    assert any(r.score.method == POOLED_METHOD for r in got)

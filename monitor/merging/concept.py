@@ -43,6 +43,7 @@ every share in it was fed and the store's writes are out.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -108,6 +109,9 @@ class ConceptPool:
         self._states: dict[tuple[str, str], PoolState] = {}  # read from the store once
         # per version: (bucket start, partition) -> the share waiting to be fed
         self._pending: dict[tuple[str, str], dict[tuple[float, int], BucketShare]] = {}
+        # per version: a heap of (bucket end, bucket start, partition), one entry per share
+        # waiting, so that feed() takes the ready ones without looking at the others
+        self._ends: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
         self.duplicates = 0  # shares dropped as fed or waiting already
 
     @property
@@ -128,13 +132,16 @@ class ConceptPool:
             shares: list[BucketShare]) -> None:
         """Take a partition's shares of a version, unless fed or waiting already."""
         fed = self.state(model_name, model_version).fed.get(str(partition))
-        waiting = self._pending.setdefault((model_name, model_version), {})
+        version = (model_name, model_version)
+        waiting = self._pending.setdefault(version, {})
+        ends = self._ends.setdefault(version, [])
         for share in shares:
             key = (share.start, partition)
             if (fed is not None and share.end <= fed) or key in waiting:
                 self.duplicates += 1
                 continue
             waiting[key] = share
+            heapq.heappush(ends, (share.end, share.start, partition))
 
     def is_fed(self, model_name: str, model_version: str, partition: int,
                shares: list[BucketShare]) -> bool:
@@ -148,11 +155,21 @@ class ConceptPool:
         partition has sent its shares of it) to its version's detector, in bucket order;
         the detections."""
         out: list[Found] = []
+        emptied = False
         for version, waiting in self._pending.items():
-            ready = sorted(key for key, share in waiting.items() if share.end <= through)
-            if ready:
-                out += self._feed(version, [(key[1], waiting.pop(key)) for key in ready])
-        self._pending = {v: w for v, w in self._pending.items() if w}
+            ends = self._ends[version]
+            if not ends or ends[0][0] > through:
+                continue
+            ready = []
+            while ends and ends[0][0] <= through:
+                _, start, partition = heapq.heappop(ends)
+                ready.append((start, partition))
+            ready.sort()
+            out += self._feed(version, [(key[1], waiting.pop(key)) for key in ready])
+            emptied = emptied or not waiting
+        if emptied:
+            self._pending = {v: w for v, w in self._pending.items() if w}
+            self._ends = {v: self._ends[v] for v in self._pending}
         return out
 
     def detector(self, model_name: str, model_version: str) -> ConceptDriftDetector:

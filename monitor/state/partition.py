@@ -51,7 +51,7 @@ from monitor.drift.performance import PerformanceAccumulator
 from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowClock
 from monitor.state.error_buckets import BucketShare, ErrorBuckets, ErrorBucketsState
 from monitor.state.join import JoinCounts, JoinState
-from monitor.state.label_spans import count_by_span
+from monitor.state.label_spans import count_by_span, version_runs
 
 __all__ = [
     "SNAPSHOT_FORMAT",
@@ -175,7 +175,7 @@ _score, _label = attrgetter("prediction.score"), attrgetter("label")
 _delay, _label_time = attrgetter("delay_seconds"), attrgetter("label_time")
 _event_time = attrgetter("event_time")
 _name, _version_of = attrgetter("model_name"), attrgetter("model_version")
-_version = attrgetter("prediction.model_name", "prediction.model_version")
+_score_of = attrgetter("score")
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
 SNAPSHOT_FORMAT = 4
 SNAPSHOT_FORMATS = (1, 2, 3, 4)  # what a restore accepts
@@ -728,16 +728,16 @@ class PartitionState:
         predictions (a pair's prediction comes before its label, so no pair of a bucket
         both have passed is still to join, but for events out of order)."""
         labeled, joined_at = step.labeled, step.joined_at
-        start = 0
         threshold = self.config.threshold
-        for (name, version), group in groupby(labeled, key=_version):
-            pairs = list(group)
-            scores = np.fromiter(map(_score, pairs), np.float64, len(pairs))
-            labels = np.fromiter(map(_label, pairs), np.int64, len(pairs))
+        predictions, runs = version_runs(labeled)
+        for name, version, start, end in runs:
+            pairs = labeled if end - start == len(labeled) else labeled[start:end]
+            scores = np.fromiter(map(_score_of, predictions[start:end]), np.float64,
+                                 end - start)
+            labels = np.fromiter(map(_label, pairs), np.int64, end - start)
             self.error_buckets.add(name, version, list(map(_label_time, pairs)),
                                    (scores >= threshold) != labels.astype(bool), topic,
-                                   joined_at[start:start + len(pairs)])
-            start += len(pairs)
+                                   joined_at[start:end])
         made = self.drift_clock.max_event_time
         mark = None if self.label_max is None or made is None else min(self.label_max, made)
         return self._error_partials(self.error_buckets.advance(mark))

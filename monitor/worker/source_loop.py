@@ -44,6 +44,7 @@ from driftline.settings import KafkaSettings
 from driftline.topics import service_topic
 from monitor.settings import MonitorSettings
 from monitor.state.align import admit
+from monitor.state.label_spans import version_runs
 from monitor.state.live_versions import LiveVersions
 from monitor.state.partition import (
     Partial,
@@ -413,13 +414,18 @@ class SourceLoop:
 
     def _observe_pairs(self, labeled: list[LabeledEvent]) -> None:
         """Count the label delays of joined pairs, a run of one version at a time."""
-        for (name, version), group in groupby(labeled, key=_version):
-            self._observe_delays(name, version, list(group))
+        predictions, runs = version_runs(labeled)
+        for name, version, start, end in runs:
+            whole = end - start == len(labeled)
+            self._observe_delays(name, version, predictions if whole else predictions[start:end],
+                                 labeled if whole else labeled[start:end])
 
-    def _observe_delays(self, name: str, version: str, pairs: list[LabeledEvent]) -> None:
-        """Count the label delays of one version's joined pairs, while the version is live
-        (:class:`~monitor.state.live_versions.LiveVersions`, by prediction event time)."""
-        seen = self.versions.see(name, version, max(map(_made, pairs)))
+    def _observe_delays(self, name: str, version: str, predictions: list[PredictionEvent],
+                        pairs: list[LabeledEvent]) -> None:
+        """Count the label delays of one version's joined pairs (``predictions``: theirs),
+        while the version is live (:class:`~monitor.state.live_versions.LiveVersions`, by
+        prediction event time)."""
+        seen = self.versions.see(name, version, max(map(_event_time, predictions)))
         for retired in seen.retired:
             self.metrics.retire(*retired)
         if seen.new:
@@ -639,7 +645,5 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
     return runs
 
 
-# a joined record's model name and version, its prediction's event time and its label delay,
-# taken without a Python frame
-_version = attrgetter("prediction.model_name", "prediction.model_version")
-_made, _delay = attrgetter("prediction.event_time"), attrgetter("delay_seconds")
+# a joined record's label delay, taken without a Python frame
+_delay = attrgetter("delay_seconds")

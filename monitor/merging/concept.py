@@ -93,6 +93,27 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(PoolState)
 
 
+def _errors(shares: list[BucketShare], counts: np.ndarray) -> np.ndarray:
+    """The shares' errors end to end, one 0/1 per pair, unpacked in one call: each share's
+    bytes give its first ``count`` bits (the rest pad its last byte).
+
+    >>> from monitor.state.error_buckets import BucketShare
+    >>> a = BucketShare(start=0.0, end=1.0, count=3, errors=bytes([0b10100000]), label_time=0.5)
+    >>> b = BucketShare(start=1.0, end=2.0, count=9, errors=bytes([255, 0]), label_time=1.5)
+    >>> _errors([a, b], np.array([3, 9])).tolist()
+    [1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    """
+    if len(shares) == 1:
+        return shares[0].bits()
+    sizes = np.fromiter((len(s.errors) for s in shares), np.int64, len(shares)) * 8
+    if bool((sizes < counts).any()):  # (a share short of bits: bits() says what it holds)
+        return np.concatenate([s.bits() for s in shares])
+    bits = np.unpackbits(np.frombuffer(b"".join([s.errors for s in shares]), dtype=np.uint8))
+    starts = np.cumsum(sizes) - sizes
+    within = np.arange(len(bits)) - np.repeat(starts, sizes)  # each bit's place in its share
+    return bits[within < np.repeat(counts, sizes)]
+
+
 class ConceptPool:
     """Pools every partition's error buckets into one detector per model version.
 
@@ -186,8 +207,7 @@ class ConceptPool:
         state = self.state(name, number)
         detector = self.detector(name, number)
         counts = np.fromiter((s.count for _, s in shares), np.int64, len(shares))
-        errors = (np.concatenate([s.bits() for _, s in shares]) if len(shares) > 1
-                  else shares[0][1].bits())
+        errors = _errors([s for _, s in shares], counts)
         fired = detector.update_errors(errors)
         ends = np.cumsum(counts)
         out = []

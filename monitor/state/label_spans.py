@@ -19,16 +19,18 @@ import numpy as np
 from driftline.events import LabeledEvent, PredictionEvent
 from monitor.drift.windows import EventTimeWindows, Window
 
-__all__ = ["count_by_span", "version_runs"]
+__all__ = ["Pairs", "count_by_span", "version_runs"]
 
 _prediction, _event_time, _score = (attrgetter("prediction"), attrgetter("event_time"),
                                     attrgetter("score"))
 _name, _version = attrgetter("model_name"), attrgetter("model_version")
 _label, _delay = attrgetter("label"), attrgetter("delay_seconds")
 
+# joined pairs' predictions, and their runs of one model version: (name, version, start, end)
+Pairs = tuple[list[PredictionEvent], list[tuple[str, str, int, int]]]
 
-def version_runs(joined: Sequence[LabeledEvent]
-                 ) -> tuple[list[PredictionEvent], list[tuple[str, str, int, int]]]:
+
+def version_runs(joined: Sequence[LabeledEvent]) -> Pairs:
     """The predictions of ``joined`` pairs, and the stretches of consecutive pairs of one
     model version, as ``(model name, version, start, end)`` in order (one look per pair
     when they are all of one version, the common case).
@@ -63,11 +65,13 @@ def count_by_span(
     marks: Sequence[float],
     windows: EventTimeWindows,
     accumulator: Callable[[str, str, Window], Any],
+    versions: Pairs | None = None,
 ) -> bool:
     """Count ``joined`` (pairs of one model version) in their performance windows, each
     pair in those ending after its mark (``marks``: which windows were closed when it
     joined); ``accumulator(name, version, window)`` gives a window's accumulator (None: it
-    has none, nothing counts in it). False, counting nothing, when the windows are not in
+    has none, nothing counts in it); ``versions``: :func:`version_runs` of ``joined``, when
+    the caller has it. False, counting nothing, when the windows are not in
     whole seconds or the pairs are of several versions: count them one by one then.
 
     >>> from driftline.events import LabeledEvent, PredictionEvent
@@ -89,7 +93,7 @@ def count_by_span(
     n = len(joined)
     if not windows.whole or not n:
         return False
-    predictions, runs = version_runs(joined)
+    predictions, runs = version_runs(joined) if versions is None else versions
     if len(runs) != 1:
         return False
     name, version = runs[0][:2]

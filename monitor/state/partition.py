@@ -51,7 +51,7 @@ from monitor.drift.performance import PerformanceAccumulator
 from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowClock
 from monitor.state.error_buckets import BucketShare, ErrorBuckets, ErrorBucketsState
 from monitor.state.join import JoinCounts, JoinState
-from monitor.state.label_spans import count_by_span, version_runs
+from monitor.state.label_spans import Pairs, count_by_span, version_runs
 
 __all__ = [
     "SNAPSHOT_FORMAT",
@@ -167,6 +167,15 @@ class Step:
     skipped: int = 0  # events the checkpoint already included
     # per joined record, the offset of the event that completed it (in the run's topic)
     joined_at: list[int] = field(default_factory=list)
+    _versions: tuple[int, Pairs] | None = field(default=None, repr=False, compare=False)
+
+    def versions(self) -> Pairs:
+        """The joined records' predictions and their runs of one model version
+        (:func:`~monitor.state.label_spans.version_runs`), found once for every reader."""
+        found = self._versions
+        if found is None or found[0] != len(self.labeled):
+            found = self._versions = (len(self.labeled), version_runs(self.labeled))
+        return found[1]
 
 
 _encoder = msgspec.json.Encoder()
@@ -379,7 +388,7 @@ class PartitionState:
             if mark > self.perf_closed:
                 self.perf_closed = mark
         if marks:
-            self._count_labels(step.labeled, marks)
+            self._count_labels(step.labeled, marks, step.versions())
             self._count_early(step.labeled)
         return step
 
@@ -415,7 +424,7 @@ class PartitionState:
                 closed = mark
         self.label_max, self.perf_closed = label_max, closed
         if marks:
-            self._count_labels(step.labeled, marks)
+            self._count_labels(step.labeled, marks, step.versions())
             self._count_early(step.labeled)
         return step
 
@@ -499,14 +508,16 @@ class PartitionState:
     def _perf_end(self, key: str) -> float:
         return float(key.rsplit("\t", 1)[1]) + self.config.windows.size
 
-    def _count_labels(self, joined: list[LabeledEvent], marks: list[float]) -> None:
+    def _count_labels(self, joined: list[LabeledEvent], marks: list[float],
+                      versions: Pairs | None = None) -> None:
         """Count joined pairs in the performance windows of their predictions, each in
         those that were not closed when it joined (``marks``: the ``perf_closed`` of each
         then; a window closed, perhaps not popped yet, does not count it); each window's
-        pairs in order, in one call."""
+        pairs in order, in one call (``versions``: the pairs' version_runs, when known)."""
         if len(joined) > 1 and count_by_span(
                 joined, marks, self.config.windows,
-                lambda name, version, w: self._perf.get(_window_key(name, version, w.start))):
+                lambda name, version, w: self._perf.get(_window_key(name, version, w.start)),
+                versions):
             return
         cached = self._label_targets
         chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}
@@ -729,7 +740,7 @@ class PartitionState:
         both have passed is still to join, but for events out of order)."""
         labeled, joined_at = step.labeled, step.joined_at
         threshold = self.config.threshold
-        predictions, runs = version_runs(labeled)
+        predictions, runs = step.versions()
         for name, version, start, end in runs:
             pairs = labeled if end - start == len(labeled) else labeled[start:end]
             scores = np.fromiter(map(_score_of, predictions[start:end]), np.float64,

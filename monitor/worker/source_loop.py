@@ -44,7 +44,6 @@ from driftline.settings import KafkaSettings
 from driftline.topics import service_topic
 from monitor.settings import MonitorSettings
 from monitor.state.align import admit
-from monitor.state.label_spans import version_runs
 from monitor.state.live_versions import LiveVersions
 from monitor.state.partition import (
     Partial,
@@ -332,7 +331,7 @@ class SourceLoop:
         else:  # only counted (a backtest without a retrainer)
             labeled_out.extend(step.labeled)
         if step.labeled:
-            self._observe_pairs(step.labeled)
+            self._observe_pairs(step.labeled, *step.versions())
         # the pairs' errors in label-time buckets; the buckets the labels passed go out
         for partial in state.error_shares(topic, step):
             self._send(partial)
@@ -412,9 +411,10 @@ class SourceLoop:
             out.append(_run(*good))
         return out
 
-    def _observe_pairs(self, labeled: list[LabeledEvent]) -> None:
-        """Count the label delays of joined pairs, a run of one version at a time."""
-        predictions, runs = version_runs(labeled)
+    def _observe_pairs(self, labeled: list[LabeledEvent], predictions: list[PredictionEvent],
+                       runs: list[tuple[str, str, int, int]]) -> None:
+        """Count the label delays of joined pairs (``predictions`` and ``runs``: their
+        version_runs), a run of one version at a time."""
         for name, version, start, end in runs:
             whole = end - start == len(labeled)
             self._observe_delays(name, version, predictions if whole else predictions[start:end],

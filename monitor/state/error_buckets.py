@@ -93,10 +93,13 @@ class _Open:
             found[0], found[1] = min(found[0], first), max(found[1], last)
 
     def share(self, width: float, partition: int) -> BucketShare:
-        bits = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.uint8)
+        chunks = self.chunks
+        bits = (chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks
+                else np.zeros(0, dtype=np.uint8))
         return BucketShare(
             start=self.index * width, end=(self.index + 1) * width, count=self.count,
-            errors=np.packbits(bits.astype(np.uint8)).tobytes(), label_time=self.label_time,
+            errors=np.packbits(bits.astype(np.uint8, copy=False)).tobytes(),
+            label_time=self.label_time,
             evidence=[OffsetRange(topic=topic, partition=partition, first_offset=first,
                                   last_offset=last)
                       for topic, (first, last) in sorted(self.ranges.items())])

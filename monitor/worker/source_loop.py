@@ -22,7 +22,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from itertools import groupby
-from operator import attrgetter, methodcaller
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import msgspec
@@ -39,6 +39,7 @@ from driftline.events import (
 from driftline.intake import decode_run
 from driftline.kafka import Consumer, Producer, create_internal_topics
 from driftline.kafka.deadletter import DeadLetterWriter
+from driftline.kafka.messages import each
 from driftline.partitioning import partitions_of
 from driftline.settings import KafkaSettings
 from driftline.topics import service_topic
@@ -59,9 +60,6 @@ __all__ = ["SourceLoop", "create_own_topics", "internal_topics"]
 log = logging.getLogger(__name__)
 
 _partial_encoder = msgspec.json.Encoder()
-# a message's parts, mapped over a run without a Python frame per message
-_key, _value, _offset = methodcaller("key"), methodcaller("value"), methodcaller("offset")
-_topic, _partition = methodcaller("topic"), methodcaller("partition")
 _event_time = attrgetter("event_time")
 _SIBLINGS_WAIT = 10.0  # seconds, from the first assignment (see _wait_for_siblings)
 ProfileLookup = Callable[[str, str], Any]
@@ -366,7 +364,7 @@ class SourceLoop:
         count = self._partition_counts.get(topic)
         if count is None:
             return self._decoded(topic, run)
-        keys = list(map(_key, run))
+        keys = each("key", run)
         targets = partitions_of(keys if None not in keys else
                                 [b"" if k is None else k for k in keys], count)
         stray = np.flatnonzero(targets != partition).tolist()
@@ -390,8 +388,8 @@ class SourceLoop:
         some message in it is bad, the good ones around it as runs and the bad ones where
         they were, in the order read."""
         cls = PredictionEvent if topic == self.predictions else LabelEvent
-        raws = list(map(_value, run))
-        offsets = list(map(_offset, run))
+        raws = each("value", run)
+        offsets = each("offset", run)
         decoded = decode_run(cls, raws, self._times)
         if not decoded.bad:
             return [_run(offsets, decoded.items, raws)]
@@ -637,8 +635,8 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
     runs: list[tuple[str, int, list[Message]]] = []
     start = 0
     # (grouped in C: a fetch has few runs, each of many messages)
-    for (topic, partition), group in groupby(zip(map(_topic, messages),
-                                                 map(_partition, messages), strict=True)):
+    for (topic, partition), group in groupby(zip(each("topic", messages),
+                                                 each("partition", messages), strict=True)):
         end = start + len(list(group))
         runs.append((topic, partition, messages[start:end]))
         start = end

@@ -15,19 +15,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from operator import methodcaller
 from typing import Any, Literal
 
 from confluent_kafka import OFFSET_END, KafkaError, KafkaException, Message, TopicPartition
 from confluent_kafka import Consumer as _ConfluentConsumer
 
+from driftline.kafka.messages import each
 from driftline.logs import client_logging
 from driftline.settings import KafkaSettings
 
 __all__ = ["CommitPolicy", "Consumer", "iter_range", "read_topic"]
 
 log = logging.getLogger(__name__)
-_error = methodcaller("error")  # mapped over a batch
 
 CommitPolicy = Literal["stored", "manual"]
 """``stored``: offsets are committed in the background, but only those the caller stored with
@@ -202,7 +201,7 @@ class Consumer:
         return self._checked(self.client.consume(max_messages, timeout))
 
     def _checked(self, batch: list[Message]) -> list[Message]:
-        if not any(map(_error, batch)):  # (a KafkaError is always true; no frame per message)
+        if not any(each("error", batch)):  # (a KafkaError is always true)
             return batch
         good = []
         for msg in batch:

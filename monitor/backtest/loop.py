@@ -6,7 +6,8 @@ three differences: it assigns itself the partitions of both topics between fixed
 instead of joining a consumer group, it keeps only the events whose event time is inside the
 range (and of the chosen model), and when a partition has been read to its end it closes
 that partition's windows up to the end of the range (:meth:`PartitionState.finish`). What
-the live loop writes to Kafka goes to a :class:`~monitor.backtest.sink.MemorySink`.
+the live loop writes to Kafka goes to a :class:`~monitor.backtest.sink.MemorySink` (the
+partials as they are, not encoded).
 
 Which offsets: from the first message stamped (Kafka time) at or after the start less
 ``lookback`` (a message is stamped when produced, so never before its event happened),
@@ -30,7 +31,7 @@ from prometheus_client import CollectorRegistry
 from driftline.kafka import Consumer
 from monitor.backtest.sink import MemorySink
 from monitor.settings import MonitorSettings
-from monitor.state.partition import PartitionState
+from monitor.state.partition import Partial, PartitionState
 from monitor.worker.metrics import SourceMetrics
 from monitor.worker.source_loop import SourceLoop, _Bad, _Run, internal_topics
 
@@ -176,6 +177,10 @@ class RangeLoop(SourceLoop):
                 self._send(partial)
 
     # -- the source loop's hooks ------------------------------------------------------------
+
+    def _send(self, partial: Partial) -> None:
+        """Hand a partial to the sink as it is (the live loop encodes it for Kafka)."""
+        self.sink.take(partial)
 
     def _lag(self, consumer: Consumer, topic: str, p: int,  # type: ignore[override]
              state: PartitionState) -> int:

@@ -1,7 +1,8 @@
 """Where a backtest's source loop sends what the live one produces to Kafka: memory.
 
 :class:`MemorySink` has the methods of :class:`driftline.kafka.Producer` the source loop
-calls. Partials go to a callback as they are sent (the backtest judges them at once, per
+calls, and :meth:`MemorySink.take`, which the backtest's loop sends partials to without
+encoding them. Partials go to a callback as they are sent (the backtest judges them at once, per
 policy); joined pairs are counted (and kept when asked, for a sandboxed retrainer); dead
 letters are kept with their reasons; a message the live monitor would move to the partition
 of its key is counted, not moved (in history the live monitor already wrote it there).
@@ -40,6 +41,11 @@ class MemorySink:
         self.joined = 0
         self.dead_letters: list[DeadLetter] = []
         self.not_moved: Counter[str] = Counter()  # topic -> messages left where they were
+
+    def take(self, partial: Partial) -> None:
+        """A partial handed over as it is, not encoded: what the loop would send to
+        ``partials`` (the mergers copy a share before they change anything of it)."""
+        self._on_partial(partial)
 
     def produce(self, topic: str, value: bytes | None, key: bytes | None = None,
                 **_options: Any) -> None:

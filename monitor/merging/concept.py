@@ -43,6 +43,7 @@ every share in it was fed and the store's writes are out.
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Callable, MutableMapping
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -92,6 +93,27 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(PoolState)
 
 
+def _errors(shares: list[BucketShare], counts: np.ndarray) -> np.ndarray:
+    """The shares' errors end to end, one 0/1 per pair, unpacked in one call: each share's
+    bytes give its first ``count`` bits (the rest pad its last byte).
+
+    >>> from monitor.state.error_buckets import BucketShare
+    >>> a = BucketShare(start=0.0, end=1.0, count=3, errors=bytes([0b10100000]), label_time=0.5)
+    >>> b = BucketShare(start=1.0, end=2.0, count=9, errors=bytes([255, 0]), label_time=1.5)
+    >>> _errors([a, b], np.array([3, 9])).tolist()
+    [1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0]
+    """
+    if len(shares) == 1:
+        return shares[0].bits()
+    sizes = np.fromiter((len(s.errors) for s in shares), np.int64, len(shares)) * 8
+    if bool((sizes < counts).any()):  # (a share short of bits: bits() says what it holds)
+        return np.concatenate([s.bits() for s in shares])
+    bits = np.unpackbits(np.frombuffer(b"".join([s.errors for s in shares]), dtype=np.uint8))
+    starts = np.cumsum(sizes) - sizes
+    within = np.arange(len(bits)) - np.repeat(starts, sizes)  # each bit's place in its share
+    return bits[within < np.repeat(counts, sizes)]
+
+
 class ConceptPool:
     """Pools every partition's error buckets into one detector per model version.
 
@@ -108,6 +130,9 @@ class ConceptPool:
         self._states: dict[tuple[str, str], PoolState] = {}  # read from the store once
         # per version: (bucket start, partition) -> the share waiting to be fed
         self._pending: dict[tuple[str, str], dict[tuple[float, int], BucketShare]] = {}
+        # per version: a heap of (bucket end, bucket start, partition), one entry per share
+        # waiting, so that feed() takes the ready ones without looking at the others
+        self._ends: dict[tuple[str, str], list[tuple[float, float, int]]] = {}
         self.duplicates = 0  # shares dropped as fed or waiting already
 
     @property
@@ -128,13 +153,16 @@ class ConceptPool:
             shares: list[BucketShare]) -> None:
         """Take a partition's shares of a version, unless fed or waiting already."""
         fed = self.state(model_name, model_version).fed.get(str(partition))
-        waiting = self._pending.setdefault((model_name, model_version), {})
+        version = (model_name, model_version)
+        waiting = self._pending.setdefault(version, {})
+        ends = self._ends.setdefault(version, [])
         for share in shares:
             key = (share.start, partition)
             if (fed is not None and share.end <= fed) or key in waiting:
                 self.duplicates += 1
                 continue
             waiting[key] = share
+            heapq.heappush(ends, (share.end, share.start, partition))
 
     def is_fed(self, model_name: str, model_version: str, partition: int,
                shares: list[BucketShare]) -> bool:
@@ -148,11 +176,21 @@ class ConceptPool:
         partition has sent its shares of it) to its version's detector, in bucket order;
         the detections."""
         out: list[Found] = []
+        emptied = False
         for version, waiting in self._pending.items():
-            ready = sorted(key for key, share in waiting.items() if share.end <= through)
-            if ready:
-                out += self._feed(version, [(key[1], waiting.pop(key)) for key in ready])
-        self._pending = {v: w for v, w in self._pending.items() if w}
+            ends = self._ends[version]
+            if not ends or ends[0][0] > through:
+                continue
+            ready = []
+            while ends and ends[0][0] <= through:
+                _, start, partition = heapq.heappop(ends)
+                ready.append((start, partition))
+            ready.sort()
+            out += self._feed(version, [(key[1], waiting.pop(key)) for key in ready])
+            emptied = emptied or not waiting
+        if emptied:
+            self._pending = {v: w for v, w in self._pending.items() if w}
+            self._ends = {v: self._ends[v] for v in self._pending}
         return out
 
     def detector(self, model_name: str, model_version: str) -> ConceptDriftDetector:
@@ -169,8 +207,7 @@ class ConceptPool:
         state = self.state(name, number)
         detector = self.detector(name, number)
         counts = np.fromiter((s.count for _, s in shares), np.int64, len(shares))
-        errors = (np.concatenate([s.bits() for _, s in shares]) if len(shares) > 1
-                  else shares[0][1].bits())
+        errors = _errors([s for _, s in shares], counts)
         fired = detector.update_errors(errors)
         ends = np.cumsum(counts)
         out = []

@@ -173,6 +173,9 @@ class WindowMerger:
         self._clock = clock
         self._caught_up: set[int] = set()  # partitions whose last heartbeat had no backlog
         self._pending: dict[tuple[str, str, str, float], _Pending] = {}
+        # per window kind, at most the end of its earliest pending window: ready() looks
+        # through the pending windows only when some kind's watermark has reached it
+        self._earliest: dict[str, float] = {}
         # (kind, model, version) -> end of the last window judged; kept in ``judged`` (a faust
         # table in the app) so that a restarted publisher recognises a partial re-sent by a
         # restarted source as a share of a window it already reported.
@@ -241,6 +244,9 @@ class WindowMerger:
                 partial.kind, partial.model_name, partial.model_version,
                 partial.window_start, partial.window_end,
             )
+            earliest = self._earliest.get(partial.kind)
+            if earliest is None or partial.window_end < earliest:
+                self._earliest[partial.kind] = partial.window_end
         if partial.partition in pending.partitions:
             return  # the same partition's share again (a replay after a restart)
         pending.partitions.add(partial.partition)
@@ -304,8 +310,18 @@ class WindowMerger:
         if marks is None:
             return []
         # the passed windows only, then in order of their end (most pending ones wait)
-        done = sorted((pending.end, key) for key, pending in self._pending.items()
-                      if marks[pending.kind] >= pending.end)
+        if any(marks[kind] >= end for kind, end in self._earliest.items()):
+            done = sorted((pending.end, key) for key, pending in self._pending.items()
+                          if marks[pending.kind] >= pending.end)
+            earliest: dict[str, float] = {}
+            for pending in self._pending.values():
+                if marks[pending.kind] < pending.end:  # (not judged below)
+                    end = earliest.get(pending.kind)
+                    if end is None or pending.end < end:
+                        earliest[pending.kind] = pending.end
+            self._earliest = earliest
+        else:
+            done = []
         out = []
         for _, key in done:
             pending = self._pending.pop(key)

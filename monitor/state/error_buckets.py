@@ -93,10 +93,13 @@ class _Open:
             found[0], found[1] = min(found[0], first), max(found[1], last)
 
     def share(self, width: float, partition: int) -> BucketShare:
-        bits = np.concatenate(self.chunks) if self.chunks else np.zeros(0, dtype=np.uint8)
+        chunks = self.chunks
+        bits = (chunks[0] if len(chunks) == 1 else np.concatenate(chunks) if chunks
+                else np.zeros(0, dtype=np.uint8))
         return BucketShare(
             start=self.index * width, end=(self.index + 1) * width, count=self.count,
-            errors=np.packbits(bits.astype(np.uint8)).tobytes(), label_time=self.label_time,
+            errors=np.packbits(bits.astype(np.uint8, copy=False)).tobytes(),
+            label_time=self.label_time,
             evidence=[OffsetRange(topic=topic, partition=partition, first_offset=first,
                                   last_offset=last)
                       for topic, (first, last) in sorted(self.ranges.items())])
@@ -137,21 +140,29 @@ class ErrorBuckets:
         times, 0/1 errors, and the offsets (in ``topic``) of the events that completed them."""
         if not len(errors):
             return
-        index = np.floor(np.asarray(label_times, dtype=float) / self.width).astype(np.int64)
+        times = np.asarray(label_times, dtype=float)
+        index = np.floor(times / self.width).astype(np.int64)
         if self._first_open is not None:
             np.maximum(index, self._first_open, out=index)
-        bits = np.asarray(errors, dtype=np.uint8)
+        bits = np.array(errors, dtype=np.uint8)  # (a copy: the buckets keep slices of it)
         at = np.asarray(offsets, dtype=np.int64)
-        times = np.asarray(label_times, dtype=float)
+        if len(index) > 1 and bool((index[1:] < index[:-1]).any()):
+            # by bucket, each bucket's pairs still in the order they joined
+            order = np.argsort(index, kind="stable")
+            index, bits, at, times = index[order], bits[order], at[order], times[order]
+        # the stretches of one bucket, each taken in one call
+        starts = np.flatnonzero(np.concatenate(([True], index[1:] != index[:-1])))
+        ends = [*starts[1:].tolist(), len(index)]
+        latest = np.maximum.reduceat(times, starts).tolist()
+        lows = np.minimum.reduceat(at, starts).tolist()
+        highs = np.maximum.reduceat(at, starts).tolist()
         buckets = self._open.setdefault((model_name, model_version), {})
-        for k in np.unique(index).tolist():
-            mine = index == k
+        for k, start, end, t, low, high in zip(index[starts].tolist(), starts.tolist(), ends,
+                                               latest, lows, highs, strict=True):
             found = buckets.get(k)
             if found is None:
                 found = buckets[k] = _Open(k)
-            chosen = at[mine]
-            found.take(bits[mine], float(times[mine].max()), topic, int(chosen.min()),
-                       int(chosen.max()))
+            found.take(bits[start:end], t, topic, low, high)
 
     def advance(self, mark: float | None) -> list[tuple[str, str, BucketShare]]:
         """Close every bucket ending at or before the start of the bucket of ``mark`` (the

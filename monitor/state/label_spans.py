@@ -10,20 +10,54 @@ per pair; each window gets its pairs in the order joined.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from itertools import groupby
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
-from driftline.events import LabeledEvent
+from driftline.events import LabeledEvent, PredictionEvent
 from monitor.drift.windows import EventTimeWindows, Window
 
-__all__ = ["count_by_span"]
+__all__ = ["Pairs", "count_by_span", "version_runs"]
 
-_made = attrgetter("prediction.event_time")
-_version = attrgetter("prediction.model_name", "prediction.model_version")
-_score, _label, _delay = (attrgetter("prediction.score"), attrgetter("label"),
-                          attrgetter("delay_seconds"))
+_prediction, _event_time, _score = (attrgetter("prediction"), attrgetter("event_time"),
+                                    attrgetter("score"))
+_name, _version = attrgetter("model_name"), attrgetter("model_version")
+_label, _delay = attrgetter("label"), attrgetter("delay_seconds")
+
+# joined pairs' predictions, and their runs of one model version: (name, version, start, end)
+Pairs = tuple[list[PredictionEvent], list[tuple[str, str, int, int]]]
+
+
+def version_runs(joined: Sequence[LabeledEvent]) -> Pairs:
+    """The predictions of ``joined`` pairs, and the stretches of consecutive pairs of one
+    model version, as ``(model name, version, start, end)`` in order (one look per pair
+    when they are all of one version, the common case).
+
+    >>> from driftline.events import PredictionEvent
+    >>> def pair(version):
+    ...     p = PredictionEvent(prediction_id="p", event_time=1.0, model_name="m",
+    ...                         model_version=version, features={}, score=0.5, decision="")
+    ...     return LabeledEvent(event_time=1.0, prediction=p, label=1, label_time=2.0,
+    ...                         delay_seconds=1.0)
+    >>> version_runs([pair("1"), pair("1"), pair("2"), pair("1")])[1]
+    [('m', '1', 0, 2), ('m', '2', 2, 3), ('m', '1', 3, 4)]
+    """
+    predictions = list(map(_prediction, joined))
+    n = len(predictions)
+    if not n:
+        return predictions, []
+    names, versions = list(map(_name, predictions)), list(map(_version, predictions))
+    if names.count(names[0]) == n and versions.count(versions[0]) == n:
+        return predictions, [(names[0], versions[0], 0, n)]
+    runs = []
+    start = 0
+    for (name, version), group in groupby(zip(names, versions, strict=True)):
+        end = start + len(list(group))
+        runs.append((name, version, start, end))
+        start = end
+    return predictions, runs
 
 
 def count_by_span(
@@ -31,11 +65,13 @@ def count_by_span(
     marks: Sequence[float],
     windows: EventTimeWindows,
     accumulator: Callable[[str, str, Window], Any],
+    versions: Pairs | None = None,
 ) -> bool:
     """Count ``joined`` (pairs of one model version) in their performance windows, each
     pair in those ending after its mark (``marks``: which windows were closed when it
     joined); ``accumulator(name, version, window)`` gives a window's accumulator (None: it
-    has none, nothing counts in it). False, counting nothing, when the windows are not in
+    has none, nothing counts in it); ``versions``: :func:`version_runs` of ``joined``, when
+    the caller has it. False, counting nothing, when the windows are not in
     whole seconds or the pairs are of several versions: count them one by one then.
 
     >>> from driftline.events import LabeledEvent, PredictionEvent
@@ -57,10 +93,11 @@ def count_by_span(
     n = len(joined)
     if not windows.whole or not n:
         return False
-    name, version = _version(joined[0])
-    if list(map(_version, joined)).count((name, version)) != n:
+    predictions, runs = version_runs(joined) if versions is None else versions
+    if len(runs) != 1:
         return False
-    made = np.fromiter(map(_made, joined), np.float64, n)
+    name, version = runs[0][:2]
+    made = np.fromiter(map(_event_time, predictions), np.float64, n)
     mark = np.asarray(marks, dtype=np.float64)
     left = np.ones(n, dtype=bool)
     chosen: dict[int, tuple[Any, list[np.ndarray]]] = {}
@@ -91,7 +128,7 @@ def count_by_span(
                 entry[1].append(which)
     if not chosen:
         return True
-    scores = np.fromiter(map(_score, joined), np.float64, n)
+    scores = np.fromiter(map(_score, predictions), np.float64, n)
     labels = np.fromiter(map(_label, joined), np.int64, n)
     delays = np.fromiter(map(_delay, joined), np.float64, n)
     for acc, parts in chosen.values():

@@ -51,7 +51,7 @@ from monitor.drift.performance import PerformanceAccumulator
 from monitor.drift.windows import ClockState, EventTimeWindows, Window, WindowClock
 from monitor.state.error_buckets import BucketShare, ErrorBuckets, ErrorBucketsState
 from monitor.state.join import JoinCounts, JoinState
-from monitor.state.label_spans import count_by_span
+from monitor.state.label_spans import Pairs, count_by_span, version_runs
 
 __all__ = [
     "SNAPSHOT_FORMAT",
@@ -167,6 +167,15 @@ class Step:
     skipped: int = 0  # events the checkpoint already included
     # per joined record, the offset of the event that completed it (in the run's topic)
     joined_at: list[int] = field(default_factory=list)
+    _versions: tuple[int, Pairs] | None = field(default=None, repr=False, compare=False)
+
+    def versions(self) -> Pairs:
+        """The joined records' predictions and their runs of one model version
+        (:func:`~monitor.state.label_spans.version_runs`), found once for every reader."""
+        found = self._versions
+        if found is None or found[0] != len(self.labeled):
+            found = self._versions = (len(self.labeled), version_runs(self.labeled))
+        return found[1]
 
 
 _encoder = msgspec.json.Encoder()
@@ -175,7 +184,7 @@ _score, _label = attrgetter("prediction.score"), attrgetter("label")
 _delay, _label_time = attrgetter("delay_seconds"), attrgetter("label_time")
 _event_time = attrgetter("event_time")
 _name, _version_of = attrgetter("model_name"), attrgetter("model_version")
-_version = attrgetter("prediction.model_name", "prediction.model_version")
+_score_of = attrgetter("score")
 _snapshot_decoder = msgspec.json.Decoder(PartitionSnapshot)
 SNAPSHOT_FORMAT = 4
 SNAPSHOT_FORMATS = (1, 2, 3, 4)  # what a restore accepts
@@ -379,7 +388,7 @@ class PartitionState:
             if mark > self.perf_closed:
                 self.perf_closed = mark
         if marks:
-            self._count_labels(step.labeled, marks)
+            self._count_labels(step.labeled, marks, step.versions())
             self._count_early(step.labeled)
         return step
 
@@ -415,7 +424,7 @@ class PartitionState:
                 closed = mark
         self.label_max, self.perf_closed = label_max, closed
         if marks:
-            self._count_labels(step.labeled, marks)
+            self._count_labels(step.labeled, marks, step.versions())
             self._count_early(step.labeled)
         return step
 
@@ -499,14 +508,16 @@ class PartitionState:
     def _perf_end(self, key: str) -> float:
         return float(key.rsplit("\t", 1)[1]) + self.config.windows.size
 
-    def _count_labels(self, joined: list[LabeledEvent], marks: list[float]) -> None:
+    def _count_labels(self, joined: list[LabeledEvent], marks: list[float],
+                      versions: Pairs | None = None) -> None:
         """Count joined pairs in the performance windows of their predictions, each in
         those that were not closed when it joined (``marks``: the ``perf_closed`` of each
         then; a window closed, perhaps not popped yet, does not count it); each window's
-        pairs in order, in one call."""
+        pairs in order, in one call (``versions``: the pairs' version_runs, when known)."""
         if len(joined) > 1 and count_by_span(
                 joined, marks, self.config.windows,
-                lambda name, version, w: self._perf.get(_window_key(name, version, w.start))):
+                lambda name, version, w: self._perf.get(_window_key(name, version, w.start)),
+                versions):
             return
         cached = self._label_targets
         chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}
@@ -728,16 +739,16 @@ class PartitionState:
         predictions (a pair's prediction comes before its label, so no pair of a bucket
         both have passed is still to join, but for events out of order)."""
         labeled, joined_at = step.labeled, step.joined_at
-        start = 0
         threshold = self.config.threshold
-        for (name, version), group in groupby(labeled, key=_version):
-            pairs = list(group)
-            scores = np.fromiter(map(_score, pairs), np.float64, len(pairs))
-            labels = np.fromiter(map(_label, pairs), np.int64, len(pairs))
+        predictions, runs = step.versions()
+        for name, version, start, end in runs:
+            pairs = labeled if end - start == len(labeled) else labeled[start:end]
+            scores = np.fromiter(map(_score_of, predictions[start:end]), np.float64,
+                                 end - start)
+            labels = np.fromiter(map(_label, pairs), np.int64, end - start)
             self.error_buckets.add(name, version, list(map(_label_time, pairs)),
                                    (scores >= threshold) != labels.astype(bool), topic,
-                                   joined_at[start:start + len(pairs)])
-            start += len(pairs)
+                                   joined_at[start:end])
         made = self.drift_clock.max_event_time
         mark = None if self.label_max is None or made is None else min(self.label_max, made)
         return self._error_partials(self.error_buckets.advance(mark))

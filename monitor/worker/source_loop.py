@@ -22,7 +22,7 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from itertools import groupby
-from operator import attrgetter, methodcaller
+from operator import attrgetter
 from typing import Any, NamedTuple
 
 import msgspec
@@ -39,6 +39,7 @@ from driftline.events import (
 from driftline.intake import decode_run
 from driftline.kafka import Consumer, Producer, create_internal_topics
 from driftline.kafka.deadletter import DeadLetterWriter
+from driftline.kafka.messages import each
 from driftline.partitioning import partitions_of
 from driftline.settings import KafkaSettings
 from driftline.topics import service_topic
@@ -59,9 +60,6 @@ __all__ = ["SourceLoop", "create_own_topics", "internal_topics"]
 log = logging.getLogger(__name__)
 
 _partial_encoder = msgspec.json.Encoder()
-# a message's parts, mapped over a run without a Python frame per message
-_key, _value, _offset = methodcaller("key"), methodcaller("value"), methodcaller("offset")
-_topic, _partition = methodcaller("topic"), methodcaller("partition")
 _event_time = attrgetter("event_time")
 _SIBLINGS_WAIT = 10.0  # seconds, from the first assignment (see _wait_for_siblings)
 ProfileLookup = Callable[[str, str], Any]
@@ -331,7 +329,7 @@ class SourceLoop:
         else:  # only counted (a backtest without a retrainer)
             labeled_out.extend(step.labeled)
         if step.labeled:
-            self._observe_pairs(step.labeled)
+            self._observe_pairs(step.labeled, *step.versions())
         # the pairs' errors in label-time buckets; the buckets the labels passed go out
         for partial in state.error_shares(topic, step):
             self._send(partial)
@@ -366,7 +364,7 @@ class SourceLoop:
         count = self._partition_counts.get(topic)
         if count is None:
             return self._decoded(topic, run)
-        keys = list(map(_key, run))
+        keys = each("key", run)
         targets = partitions_of(keys if None not in keys else
                                 [b"" if k is None else k for k in keys], count)
         stray = np.flatnonzero(targets != partition).tolist()
@@ -390,8 +388,8 @@ class SourceLoop:
         some message in it is bad, the good ones around it as runs and the bad ones where
         they were, in the order read."""
         cls = PredictionEvent if topic == self.predictions else LabelEvent
-        raws = list(map(_value, run))
-        offsets = list(map(_offset, run))
+        raws = each("value", run)
+        offsets = each("offset", run)
         decoded = decode_run(cls, raws, self._times)
         if not decoded.bad:
             return [_run(offsets, decoded.items, raws)]
@@ -411,15 +409,21 @@ class SourceLoop:
             out.append(_run(*good))
         return out
 
-    def _observe_pairs(self, labeled: list[LabeledEvent]) -> None:
-        """Count the label delays of joined pairs, a run of one version at a time."""
-        for (name, version), group in groupby(labeled, key=_version):
-            self._observe_delays(name, version, list(group))
+    def _observe_pairs(self, labeled: list[LabeledEvent], predictions: list[PredictionEvent],
+                       runs: list[tuple[str, str, int, int]]) -> None:
+        """Count the label delays of joined pairs (``predictions`` and ``runs``: their
+        version_runs), a run of one version at a time."""
+        for name, version, start, end in runs:
+            whole = end - start == len(labeled)
+            self._observe_delays(name, version, predictions if whole else predictions[start:end],
+                                 labeled if whole else labeled[start:end])
 
-    def _observe_delays(self, name: str, version: str, pairs: list[LabeledEvent]) -> None:
-        """Count the label delays of one version's joined pairs, while the version is live
-        (:class:`~monitor.state.live_versions.LiveVersions`, by prediction event time)."""
-        seen = self.versions.see(name, version, max(map(_made, pairs)))
+    def _observe_delays(self, name: str, version: str, predictions: list[PredictionEvent],
+                        pairs: list[LabeledEvent]) -> None:
+        """Count the label delays of one version's joined pairs (``predictions``: theirs),
+        while the version is live (:class:`~monitor.state.live_versions.LiveVersions`, by
+        prediction event time)."""
+        seen = self.versions.see(name, version, max(map(_event_time, predictions)))
         for retired in seen.retired:
             self.metrics.retire(*retired)
         if seen.new:
@@ -631,15 +635,13 @@ def _runs(messages: list[Message]) -> list[tuple[str, int, list[Message]]]:
     runs: list[tuple[str, int, list[Message]]] = []
     start = 0
     # (grouped in C: a fetch has few runs, each of many messages)
-    for (topic, partition), group in groupby(zip(map(_topic, messages),
-                                                 map(_partition, messages), strict=True)):
+    for (topic, partition), group in groupby(zip(each("topic", messages),
+                                                 each("partition", messages), strict=True)):
         end = start + len(list(group))
         runs.append((topic, partition, messages[start:end]))
         start = end
     return runs
 
 
-# a joined record's model name and version, its prediction's event time and its label delay,
-# taken without a Python frame
-_version = attrgetter("prediction.model_name", "prediction.model_version")
-_made, _delay = attrgetter("prediction.event_time"), attrgetter("delay_seconds")
+# a joined record's label delay, taken without a Python frame
+_delay = attrgetter("delay_seconds")

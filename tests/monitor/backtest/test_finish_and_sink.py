@@ -69,7 +69,9 @@ def test_the_memory_sink_sorts_the_loops_output_by_topic():
     sink.produce_many("labeled", [{"key": b"a", "value": b"{}"}, {"key": b"b", "value": b"{}"}])
     sink.send("dead-letter", DeadLetter(event_time=T0, source_topic="predictions", error="bad"))
     sink.produce("predictions", b"{}", b"k", partition=2)
-    assert got == [partial]
+    handed = Partial(kind="watermark", partition=4, watermark=11.0)
+    sink.take(handed)
+    assert got == [partial, handed] and got[1] is handed  # taken as it is, not encoded
     assert sink.joined == 2 and sink.labeled == []  # counted, not kept unless asked
     assert [d.error for d in sink.dead_letters] == ["bad"]
     assert sink.not_moved == {"predictions": 1}
@@ -91,3 +93,25 @@ def test_a_policy_judge_judges_once_every_partition_has_passed_and_keeps_the_ran
     drift = sorted(j.window_start for j in judge.outcome.windows if j.kind == "drift")
     assert drift == [T0 + 60, T0 + 120, T0 + 180, T0 + 240]  # the first is before the range
     assert all(j.partitions == 2 for j in judge.outcome.windows)
+
+
+def test_judges_given_the_same_partials_unencoded_judge_as_from_their_json_and_change_none(
+        loan_profile):
+    states = [_fed(loan_profile, 300), _fed(loan_profile, 300)]
+    states[1].partition = 1
+    partials = [p for state in states for p in state.close() + state.finish(T0 + 300)]
+    before = [msgspec.json.encode(p) for p in partials]
+
+    def judge() -> PolicyJudge:
+        return PolicyJudge("p", "test", MonitoringPolicy(), partitions=2,
+                           profiles=lambda n, v: loan_profile, baselines=lambda n, v: {},
+                           min_labeled=50, start=T0, end=T0 + 300)
+
+    shared, again, decoded = judge(), judge(), judge()
+    for partial, data in zip(partials, before, strict=True):
+        shared.add(partial)
+        again.add(partial)
+        decoded.add(msgspec.json.decode(data, type=Partial))
+    assert [msgspec.json.encode(p) for p in partials] == before
+    assert shared.outcome.windows
+    assert shared.outcome == again.outcome == decoded.outcome

@@ -29,6 +29,17 @@ def test_buckets_close_in_order_once_the_labels_pass_their_end():
     assert all(r.partition == 3 for _, _, s in closed for r in s.evidence)
 
 
+def test_pairs_of_interleaved_buckets_keep_their_join_order_offsets_and_latest_label():
+    buckets = ErrorBuckets(width=1.0, partition=0)
+    buckets.add("m", "1", [4.2, 5.1, 4.9, 5.0, 4.1], [1, 0, 0, 1, 1], "labels",
+                [30, 31, 32, 33, 34])
+    shares = [s for _, _, s in buckets.flush()]
+    assert [(s.start, s.bits().tolist(), s.label_time) for s in shares] == [
+        (4.0, [1, 0, 1], 4.9), (5.0, [0, 1], 5.1)]
+    assert [[(r.first_offset, r.last_offset) for r in s.evidence] for s in shares] == [
+        [(30, 34)], [(31, 33)]]
+
+
 def test_a_pair_of_a_closed_bucket_counts_in_the_oldest_open_one():
     buckets = ErrorBuckets(width=1.0, partition=0)
     buckets.add("m", "1", [5.5], [0], "labels", [1])

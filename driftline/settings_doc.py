@@ -166,6 +166,10 @@ DIRECT_VARIABLES: tuple[DirectVariable, ...] = (
         "DRIFTLINE_BENCH_STREAM_KAFKA_PORT", "`29792`",
         "Port of the local broker of `make bench-stream-latency`.", "benchmarks",
     ),
+    DirectVariable(
+        "DRIFTLINE_BENCH_BACKTEST_KAFKA_PORT", "`29692`",
+        "Port of the local broker of `make bench-backtest`.", "benchmarks",
+    ),
 )
 
 _HEADER = """\

@@ -76,6 +76,10 @@ STATISTICS: dict[str, tuple[str, str]] = {
     "jensen_shannon": ("Jensen-Shannon distance", "above"),
     "unseen_share": ("share of unseen categories", "above"),
     "missing_share": ("share missing", "above"),
+    "rank_sum_p_value": ("rank-sum p-value", "below"),
+    "bins_chi_square_p_value": ("chi-square p-value of the bins", "below"),
+    "pooled": ("p-value of the last windows pooled", "below"),
+    "e_cusum": ("e-CUSUM evidence over windows", "above"),
 }
 
 

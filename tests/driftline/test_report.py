@@ -239,3 +239,30 @@ def test_the_auc_band_is_delongs_when_the_window_carries_it_else_hanley_mcneils(
                         PerfPoint(300.0, 600.0, "1", without)])["roc_auc"]
     assert bands[0] == pytest.approx((0.8 - 0.0392, 0.8 + 0.0392))
     assert bands[1] == pytest.approx(auc_interval(0.8, 100, 300))
+
+
+def test_every_statistic_the_monitor_reports_has_a_label_and_a_side():
+    from driftline.features import CREDIT_RISK
+    from driftline.profile import build_profile
+    from driftline.report.digest import STATISTICS
+    from monitor.drift.accumulator import WindowAccumulator
+    from monitor.drift.evidence import WindowEvidence
+    from monitor.drift.judge import DriftConfig
+    from monitor.drift.windows import Window
+    from producers.generator import LoanGenerator, default_probability
+
+    reference = LoanGenerator(seed=11).sample(5_000)
+    profile = build_profile(
+        reference.columns, default_probability(reference.columns),
+        numeric=CREDIT_RISK.numeric_names, categorical=CREDIT_RISK.categorical_names,
+        model_name="credit-risk", model_version="1")
+    evidence, config, names = WindowEvidence(), DriftConfig(look_every=300.0), set()
+    gen = LoanGenerator(seed=4)
+    for i in range(3):  # the third window has pools and e-CUSUMs behind it
+        batch = gen.sample(600)
+        acc = WindowAccumulator(profile, Window(300.0 * i, 300.0 * (i + 1)))
+        acc.update_many(batch.rows(), default_probability(batch.columns).tolist())
+        report = evidence.judge(acc, config)
+        names |= {s.statistic for j in [*report.features, report.score] for s in j.statistics}
+    assert {"pooled", "e_cusum", "rank_sum_p_value"} <= names
+    assert names <= set(STATISTICS)

@@ -14,8 +14,12 @@ Numeric features
   binned CDFs cannot see where the values fall, so the binned statistic is a lower bound of
   the exact one (the gap of 20 quantile bins is at most one bin's mass, 0.05, away from it).
   That makes the test slightly conservative, and it is what makes it mergeable: no raw values
-  are kept. Its p-value uses the two-sample distribution (``scipy.stats.kstwo``) with the
-  effective size ``n * m / (n + m)``.
+  are kept. Its p-value is Kolmogorov's limit distribution (``scipy.special.kolmogorov``)
+  at the effective size ``n * m / (n + m)`` with Stephens' (1970) finite-size correction.
+  Down to p = 1e-9 it is never more than 5% under the exact tail (``scipy.stats.kstwo``),
+  within 5% of it from 500 effective rows, and above it (conservative) for small sizes. It
+  costs about a microsecond, where the exact tail takes 0.1 to 6 ms at the sizes a window
+  or a pool of windows has.
 - :func:`binned_chi_square`: the two-sample chi-square test of homogeneity on the profile's
   bins, which sees a change of spread the binned KS statistic barely registers; the
   sequential evidence (:mod:`monitor.drift.sequential`) combines it with the KS p-value.
@@ -141,7 +145,7 @@ def binned_ks(
     (0.0, 1.0)
     >>> d, p = binned_ks([500, 500], [60, 40])
     >>> round(d, 2), round(p, 3)
-    (0.1, 0.302)
+    (0.1, 0.308)
     """
     ref, cur, n, m = _two_samples(reference, current)
     if n <= 0 or m <= 0:
@@ -149,8 +153,8 @@ def binned_ks(
     # scipy's ks_2samp needs raw values; the statistic here is taken at the bin edges only
     gaps = np.abs(np.cumsum(ref)[:-1] / n - np.cumsum(cur)[:-1] / m)
     d = float(gaps.max()) if gaps.size else 0.0
-    effective = max(round(n * m / (n + m)), 1)
-    return d, float(stats.kstwo.sf(d, effective))
+    root = math.sqrt(n * m / (n + m))
+    return d, float(special.kolmogorov((root + 0.12 + 0.11 / root) * d))
 
 
 def binned_chi_square(

@@ -159,9 +159,9 @@ class ModelPolicy(_Strict):
         "DRIFTLINE_FALSE_ALARMS).")
     sequential_share: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = Field(
         None, description="The share of the distribution tests' budget spent by the evidence "
-        "over windows (e-CUSUMs), the rest by each window's own tests; 0 turns the evidence "
-        "over windows off (unset: 0.5).")
-    pooled_share: Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)] | None = Field(
+        "over windows (pooled windows and e-CUSUMs), the rest by each window's own tests; 0 "
+        "turns the evidence over windows off (unset: 0.5).")
+    pooled_share: Fraction | None = Field(
         None, description="The share of the evidence over windows' budget spent by the tests "
         "of pooled windows (the last 2, 4 and 6 windows' rows together), the rest by the "
         "e-CUSUMs (unset: 0.5).")

@@ -41,7 +41,6 @@ from collections.abc import MutableMapping
 import msgspec
 
 from driftline.events import FeatureStatistic
-from driftline.profile import ReferenceProfile
 from monitor.drift.accumulator import WindowAccumulator, WindowState
 from monitor.drift.contract import per_test_alpha
 from monitor.drift.judge import DriftConfig, FeatureJudgement, WindowReport
@@ -63,11 +62,6 @@ class PooledState(msgspec.Struct, kw_only=True):
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(PooledState)
-_state_decoder = msgspec.json.Decoder(WindowState)
-
-
-def _copy(state: WindowState) -> WindowState:
-    return _state_decoder.decode(_encoder.encode(state))
 
 
 class PooledEvidence:
@@ -102,9 +96,9 @@ class PooledEvidence:
         recent = state.recent if state.window_end == report.window_start else []
         tests = len(report.features) + (report.score is not None)
         alpha = per_test_alpha(config.pooled_budget / len(POOLED_SCALES), look, tests)
-        pools = [self._pooled(window.profile, window.state, recent[len(recent) - k + 1:],
-                              config) for k in POOLED_SCALES if k <= len(recent) + 1]
-        state.recent = [*recent, _copy(window.state)][-(max(POOLED_SCALES) - 1):]
+        pools = self._pools(window, recent, config)
+        # (encoded at once: the stored counts do not follow later changes of the window's)
+        state.recent = [*recent, window.state][-(max(POOLED_SCALES) - 1):]
         state.window_end = report.window_end
         self.store[key] = _encoder.encode(state)
         if not pools:
@@ -117,12 +111,17 @@ class PooledEvidence:
         return report.rejudged(features, score)
 
     @staticmethod
-    def _pooled(profile: ReferenceProfile, newest: WindowState, older: list[WindowState],
-                config: DriftConfig) -> WindowReport:
-        pool = WindowAccumulator.from_state(profile, _copy(newest))
-        for state in older:
-            pool.merge(WindowAccumulator.from_state(profile, state))
-        return pool.evaluate(config)
+    def _pools(window: WindowAccumulator, recent: list[WindowState],
+               config: DriftConfig) -> list[WindowReport]:
+        """The reports of the pools that fit, smallest first: one pool grows from the newest
+        window back through ``recent`` and is judged at each of :data:`POOLED_SCALES`."""
+        pool = WindowAccumulator(window.profile, window.window).merge(window)
+        reports = []
+        for size, older in enumerate(reversed(recent), start=2):
+            pool.merge(WindowAccumulator.from_state(window.profile, older))
+            if size in POOLED_SCALES:
+                reports.append(pool.evaluate(config))
+        return reports
 
     @staticmethod
     def _fold(j: FeatureJudgement, pooled: list[FeatureJudgement | None],

@@ -76,7 +76,6 @@ from monitor.drift.contract import SEQUENTIAL_KAPPA, cusum_threshold
 from monitor.drift.judge import DriftConfig, FeatureJudgement, WindowReport
 
 __all__ = [
-    "DEFAULT_KAPPA",
     "SEQUENTIAL_METHOD",
     "Cusum",
     "SequentialEvidence",
@@ -86,10 +85,8 @@ __all__ = [
 ]
 
 SEQUENTIAL_METHOD = "e_cusum"
-DEFAULT_KAPPA = SEQUENTIAL_KAPPA
-_P_STATISTICS = ("ks_p_value", "rank_sum_p_value", "bins_chi_square_p_value",
-                 "chi_square_p_value")
 _NUMERIC_TESTS = ("ks_p_value", "rank_sum_p_value", "bins_chi_square_p_value")
+_P_STATISTICS = (*_NUMERIC_TESTS, "chi_square_p_value")
 _SMALLEST_P = 1e-300
 _HELD = 0.999  # the ratio of a test whose evidence holds after its alarm
 
@@ -107,7 +104,7 @@ def window_p_value(j: FeatureJudgement) -> float | None:
     return found.get("chi_square_p_value")
 
 
-def p_to_e(p: float, kappa: float = DEFAULT_KAPPA) -> float:
+def p_to_e(p: float, kappa: float = SEQUENTIAL_KAPPA) -> float:
     """The e-value ``kappa * p ** (kappa - 1)`` of a p-value (clipped to [1e-300, 1]).
 
     >>> p_to_e(1.0, kappa=0.5), p_to_e(0.04, kappa=0.5)

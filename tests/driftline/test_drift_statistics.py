@@ -98,3 +98,18 @@ def test_empty_windows_give_neutral_values():
     assert st.jensen_shannon({"a": 1}, {}) == 0.0
     assert st.unseen_share({"a": 1}, {}) == 0.0
     assert st.binned_wasserstein([1, 1], [0, 1], [0, 0], [0, 0]) == 0.0
+
+
+def test_binned_wasserstein_is_scipys_distance_of_the_weighted_points() -> None:
+    rng = np.random.default_rng(11)
+    for _ in range(200):
+        k = int(rng.integers(1, 20))
+        reference = rng.integers(0, 40, k).astype(float)
+        current = rng.integers(0, 40, k).astype(float)
+        reference[0] += 1  # (neither side empty)
+        current[-1] += 1
+        ref_points = np.sort(rng.normal(size=k))
+        cur_points = rng.permutation(ref_points + rng.normal(scale=0.2, size=k))
+        expected = stats.wasserstein_distance(ref_points, cur_points, reference, current)
+        got = st.binned_wasserstein(reference, ref_points, current, cur_points, 0.5)
+        assert got == pytest.approx(expected / 0.5, rel=1e-9, abs=1e-12)

@@ -52,7 +52,7 @@ import numpy as np
 __all__ = ["Alarm", "BernoulliGlr", "GlrState", "cut_count", "glr_statistic", "normal_threshold"]
 
 _CHUNK = 2048  # events checked per numpy pass
-_BLOCK_BITS = 4  # cuts of level 2**4 and up are bounded per block of 16 events first
+_BLOCK_BITS = 5  # cuts of level 2**5 and up are bounded per block of 32 events first
 _MARGIN = 1e-3  # below the threshold: the bound's slack for rounding in G's logarithms
 _BLOCK = 1 << _BLOCK_BITS
 _ARANGE = np.arange(_CHUNK, dtype=np.int64)

@@ -43,6 +43,7 @@ positions future cuts can use.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -51,7 +52,8 @@ import numpy as np
 
 __all__ = ["Alarm", "BernoulliGlr", "GlrState", "cut_count", "glr_statistic", "normal_threshold"]
 
-_CHUNK = 2048  # events checked per numpy pass
+_CHUNK = 4096  # events checked per numpy pass
+_SHORT = 512  # events per pass where more ones come than the rate so far expects
 _BLOCK_BITS = 5  # cuts of level 2**5 and up are bounded per block of 32 events first
 _MARGIN = 1e-3  # below the threshold: the bound's slack for rounding in G's logarithms
 _BLOCK = 1 << _BLOCK_BITS
@@ -297,6 +299,8 @@ class BernoulliGlr:
         start = 0
         while start < len(x):
             stop = min(start + _CHUNK, len(x))
+            if stop - start > _SHORT and self._rising(x[start:stop]):
+                stop = start + _SHORT
             found = self._scan(x[start:stop], max(armed_from - start, 0))
             if found is None:
                 start = stop
@@ -305,6 +309,13 @@ class BernoulliGlr:
             out.append(alarm._replace(index=start + at))
             start += at + 1
         return out
+
+    def _rising(self, x: np.ndarray) -> bool:
+        """Whether ``x`` holds clearly more ones than the rate so far leads to expect (by
+        three standard deviations): a change may be under way, and an alarm early in ``x``
+        would leave the rest of a long chunk checked for nothing."""
+        n, p = len(x), self.rate
+        return float(x.sum()) - n * p > 3.0 * math.sqrt(n * p * (1.0 - p)) + 1.0
 
     def _scan(self, x: np.ndarray, armed_from: int) -> tuple[int, Alarm] | None:
         """Check ``x`` (one chunk); on the first alarm, reset and return its position and the

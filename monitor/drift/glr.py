@@ -53,6 +53,7 @@ import numpy as np
 __all__ = ["Alarm", "BernoulliGlr", "GlrState", "cut_count", "glr_statistic", "normal_threshold"]
 
 _CHUNK = 4096  # events checked per numpy pass
+_FEW = 128  # fewer events than this are bounded at every low cut directly
 _SHORT = 512  # events per pass where more ones come than the rate so far expects
 _BLOCK_BITS = 5  # cuts of level 2**5 and up are bounded per block of 32 events first
 _MARGIN = 1e-3  # below the threshold: the bound's slack for rounding in G's logarithms
@@ -388,8 +389,15 @@ class BernoulliGlr:
         add`) only where ``k0 / n0`` is at most that, and at the first ``M - 1`` events of
         the chunk, whose ``t - M`` lies before it."""
         s, b = self._state, len(t)
-        rows, cols, taus = [], [], []
         plan = self._low_plan(top)
+        lowest = min(p[-1] for p in plan)
+        if b < _FEW:  # the table's savings would not pay for its steps
+            shift, back = _columns(self.cuts, top)
+            tau = ((t[:, None] >> shift) - back) << shift
+            found.add(np.repeat(_ARANGE[:b], len(shift)), np.tile(np.arange(len(shift)), b),
+                      tau.ravel(), armed_from, lowest)
+            return
+        rows, cols, taus = [], [], []
         for j, m, most, mine, back, table, _ in plan:
             if b >= most:
                 before = cum[:b + 1 - most]  # ones up to t - M
@@ -404,7 +412,7 @@ class BernoulliGlr:
                 taus.append((((t[at, None] >> j) - back) << j).ravel())
         if rows:
             found.add(np.concatenate(rows), np.concatenate(cols), np.concatenate(taus),
-                      armed_from, min(p[-1] for p in plan))
+                      armed_from, lowest)
 
     def _low_plan(self, top: int) -> list[tuple]:
         """Per level ``j`` from 0 to ``top``: ``j``, its span ``(m, M)``, its cut columns and

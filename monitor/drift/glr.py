@@ -43,6 +43,7 @@ positions future cuts can use.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import NamedTuple
 
@@ -51,9 +52,14 @@ import numpy as np
 
 __all__ = ["Alarm", "BernoulliGlr", "GlrState", "cut_count", "glr_statistic", "normal_threshold"]
 
-_CHUNK = 2048  # events checked per numpy pass
-_BLOCK_BITS = 4  # cuts of level 2**4 and up are bounded per block of 16 events first
+_CHUNK = 4096  # events checked per numpy pass
+_FEW = 128  # fewer events than this are bounded at every low cut directly
+_SHORT = 512  # events per pass where more ones come than the rate so far expects
+_BLOCK_BITS = 5  # cuts of level 2**5 and up are bounded per block of 32 events first
 _MARGIN = 1e-3  # below the threshold: the bound's slack for rounding in G's logarithms
+_BLOCK = 1 << _BLOCK_BITS
+_ARANGE = np.arange(_CHUNK, dtype=np.int64)
+_ZERO = np.zeros(1, dtype=np.int64)
 
 
 class GlrState(msgspec.Struct, kw_only=True):
@@ -173,6 +179,57 @@ def _kept(t: int, cuts: int) -> np.ndarray:
     return np.unique(np.r_[tau[tau >= 0], t])
 
 
+def _level(n: int) -> int:
+    """``floor(log2(n))`` of a count ``n >= 1``."""
+    return n.bit_length() - 1
+
+
+def _span(cuts: int, level: int) -> tuple[int, int]:
+    """The least and the most events ``(m, M)`` in the newer part of a cut of ``level`` that
+    can alarm: ``1`` to ``cuts - 1`` at level 0 (a cut at the event itself leaves none),
+    ``cuts / 2`` to ``cuts`` multiples of ``2**level`` (less one event) above.
+
+    >>> _span(8, 0), _span(8, 1), _span(8, 3)
+    ((1, 7), (8, 15), (32, 63))
+    """
+    if level == 0:
+        return 1, cuts - 1
+    return (cuts // 2) << level, (cuts << level) - 1
+
+
+_CRITICAL: dict[tuple[int, int, float], np.ndarray] = {}
+
+
+def _critical(m: int, most: int, least: float) -> np.ndarray:
+    """Per count ``K`` of ones (``0`` to ``most``), at least the largest older rate ``p0``
+    at which ``n KL(K / n || p0)`` (``n = max(m, K)``) reaches ``least``; ``-1`` where no
+    rate does (``K = 0``). The bound falls as ``p0`` rises to ``K / n``, so the root is
+    found by bisection; it is taken a little high (a lower target, the upper end, a
+    relative pad), which only keeps more cells.
+
+    >>> import math
+    >>> table = _critical(1, 7, 10.0)
+    >>> float(table[0]), bool(table[7] > math.exp(-10.0 / 7) > table[6])
+    (-1.0, True)
+    """
+    key = (m, most, least)
+    found = _CRITICAL.get(key)
+    if found is None:
+        k = np.arange(most + 1, dtype=float)
+        n = np.maximum(k, float(m))
+        lo, hi = np.zeros_like(k), k / n
+        target = least - 1e-6
+        for _ in range(100):  # (hi stays above the root, whatever its precision)
+            mid = 0.5 * (lo + hi)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                bound = k * np.log(k / (n * mid)) + np.where(
+                    n > k, (n - k) * np.log((n - k) / (n * (1.0 - mid))), 0.0)
+            reach = bound >= target
+            lo, hi = np.where(reach, mid, lo), np.where(reach, hi, mid)
+        found = _CRITICAL[key] = np.where(k > 0, hi * (1.0 + 1e-9), -1.0)
+    return found
+
+
 class BernoulliGlr:
     """The one-sided GLR scan; see the module docstring.
 
@@ -209,7 +266,8 @@ class BernoulliGlr:
         self.normal_from = normal_from
         self.cuts = cuts
         self._state = GlrState()
-        self._lowest_of: dict[int, float] = {}  # see _lowest
+        self._lowest_of: dict[tuple[int, bool], float] = {}  # see _lowest
+        self._low_of: dict[int, list[tuple]] = {}  # see _low_plan
 
     def state(self) -> GlrState:
         """Its state, as plain data (a copy)."""
@@ -242,6 +300,8 @@ class BernoulliGlr:
         start = 0
         while start < len(x):
             stop = min(start + _CHUNK, len(x))
+            if stop - start > _SHORT and self._rising(x[start:stop]):
+                stop = start + _SHORT
             found = self._scan(x[start:stop], max(armed_from - start, 0))
             if found is None:
                 start = stop
@@ -251,6 +311,13 @@ class BernoulliGlr:
             start += at + 1
         return out
 
+    def _rising(self, x: np.ndarray) -> bool:
+        """Whether ``x`` holds clearly more ones than the rate so far leads to expect (by
+        three standard deviations): a change may be under way, and an alarm early in ``x``
+        would leave the rest of a long chunk checked for nothing."""
+        n, p = len(x), self.rate
+        return float(x.sum()) - n * p > 3.0 * math.sqrt(n * p * (1.0 - p)) + 1.0
+
     def _scan(self, x: np.ndarray, armed_from: int) -> tuple[int, Alarm] | None:
         """Check ``x`` (one chunk); on the first alarm, reset and return its position and the
         alarm, with the state just after that event.
@@ -258,11 +325,13 @@ class BernoulliGlr:
         ``G`` is computed exactly only where a cheap bound lets it reach the threshold:
         ``G <= n1 KL(p1 || p0) <= n1 (p1 - p0)**2 / (p0 (1 - p0))`` (the pooled rate
         minimizes the two parts' divergence, and KL is at most the chi-square divergence);
-        elsewhere it is below the threshold, so the answer is the same. The bound is taken
-        per event at the cuts of the lowest levels; a cut of level ``2**j >= _BLOCK`` is the
-        same for every event of an aligned block of ``_BLOCK`` events, so it is first bounded
-        once per block (the block's most ones over its fewest events), and per event only in
-        the blocks where that bound reaches the threshold."""
+        elsewhere it is below the threshold, so the answer is the same. At the cuts of the
+        lowest levels it is taken per event, where a coarser bound per event and level lets
+        the level's cells reach the least threshold of their newer parts' lengths
+        (:meth:`_add_low`); a cut of level ``2**j >= _BLOCK`` is the same for every event of
+        an aligned block of ``_BLOCK`` events, so it is first bounded once per block (the
+        block's most ones over its fewest events), and per event only in the blocks where
+        that bound reaches the threshold."""
         s = self._state
         t0, b = s.t, len(x)
         cum = np.empty(b + 1, dtype=np.int64)
@@ -276,29 +345,25 @@ class BernoulliGlr:
         sums = np.asarray(s.sums, dtype=np.int64)
         lowest = self._lowest(levels)
         found = _Cells(self, t0, cum, positions, sums)
-        low = shift < _BLOCK_BITS
-        cols = np.flatnonzero(low)  # per event
-        tau = ((t[:, None] >> shift[low]) - back[low]) << shift[low]
-        found.add(np.repeat(np.arange(b), len(cols)), np.tile(cols, b), tau.ravel(),
-                  armed_from, lowest)
-        cols = np.flatnonzero(~low)  # per block first
+        self._add_low(found, t, cum, min(levels, _BLOCK_BITS - 1), armed_from)
+        cols = np.flatnonzero(shift >= _BLOCK_BITS)  # per block first
         if len(cols):
-            block = (t >> _BLOCK_BITS) - (t[0] >> _BLOCK_BITS)  # per event, its block
-            first = np.flatnonzero(np.r_[True, block[1:] != block[:-1]])
-            last = np.r_[first[1:] - 1, b - 1]
+            first = (-(t0 + 1)) % _BLOCK or _BLOCK  # the second block's first event
+            first = np.concatenate((_ZERO, np.arange(first, b, _BLOCK)))
+            last = np.append(first[1:], b)  # (one past each block's last event)
             q = t[first] >> _BLOCK_BITS
             level = shift[cols] - _BLOCK_BITS
             tau = ((q[:, None] >> level) - back[cols]) << shift[cols]
             n0, k0 = found.older(tau)
-            n1 = t[first][:, None] - tau.astype(float)  # the fewest newer events
-            k1 = cum[last + 1].astype(float)[:, None] - k0 + s.base_k  # the most ones
+            n1 = (t[first][:, None] - tau).astype(float)  # the fewest newer events
+            k1 = (cum[last] + s.base_k).astype(float)[:, None] - k0  # the most ones
             d = k1 * n0 - k0 * n1
             with np.errstate(divide="ignore", invalid="ignore"):
                 bound = d * d / (n1 * k0 * (n0 - k0))
             blocks, which = np.nonzero((tau >= 0) & (d > 0) & (bound * (1 + 1e-9) >= lowest))
             if len(blocks):
-                sizes = last[blocks] - first[blocks] + 1
-                rows = np.repeat(first[blocks] - np.cumsum(np.r_[0, sizes[:-1]]), sizes)
+                sizes = last[blocks] - first[blocks]
+                rows = np.repeat(first[blocks] - (np.cumsum(sizes) - sizes), sizes)
                 rows += np.arange(len(rows))
                 found.add(rows, np.repeat(cols[which], sizes),
                           np.repeat(tau[blocks, which], sizes), armed_from, lowest)
@@ -308,16 +373,78 @@ class BernoulliGlr:
         self._advance(int(t0 + b), cum, t0, positions, sums)
         return None
 
-    def _lowest(self, levels: int) -> float:
+    def _add_low(self, found: _Cells, t: np.ndarray, cum: np.ndarray, top: int,
+                 armed_from: int) -> None:
+        """Add the cells of levels ``0`` to ``top`` (per event) whose newer part may hold
+        enough ones to alarm.
+
+        The cuts of level ``j`` of an event ``t`` leave ``n1`` in ``[m, M]`` (:func:`_span`),
+        so their newer part lies in the last ``M`` events, holds at most the ``K`` ones of
+        those, and their older part has at least the ones before ``t - M`` (``k0``) in at
+        most ``t - m`` events (``n0``): ``G <= n1 KL(p1 || p0)`` is then at most ``n
+        KL(K / n || k0 / n0)`` with ``n = max(m, K)`` (it grows with ``k1``, shrinks with
+        ``n1`` and with ``p0`` where ``p1 > p0``). :func:`_critical` turns that into a
+        table per ``K``: the largest ``k0 / n0`` at which it may reach the least threshold
+        of the level. An event's cells of the level are bounded one by one (:meth:`_Cells.
+        add`) only where ``k0 / n0`` is at most that, and at the first ``M - 1`` events of
+        the chunk, whose ``t - M`` lies before it."""
+        s, b = self._state, len(t)
+        plan = self._low_plan(top)
+        lowest = min(p[-1] for p in plan)
+        if b < _FEW:  # the table's savings would not pay for its steps
+            shift, back = _columns(self.cuts, top)
+            tau = ((t[:, None] >> shift) - back) << shift
+            found.add(np.repeat(_ARANGE[:b], len(shift)), np.tile(np.arange(len(shift)), b),
+                      tau.ravel(), armed_from, lowest)
+            return
+        rows, cols, taus = [], [], []
+        for j, m, most, mine, back, table, _ in plan:
+            if b >= most:
+                before = cum[:b + 1 - most]  # ones up to t - M
+                n0 = t[most - 1:] + (s.base_n - m)
+                may = np.flatnonzero(before + s.base_k <= table[cum[most:] - before] * n0)
+                at = np.concatenate((_ARANGE[:most - 1], may + (most - 1)))
+            else:
+                at = _ARANGE[:b]
+            if len(at):
+                rows.append(np.repeat(at, len(mine)))
+                cols.append(np.tile(mine, len(at)))
+                taus.append((((t[at, None] >> j) - back) << j).ravel())
+        if rows:
+            found.add(np.concatenate(rows), np.concatenate(cols), np.concatenate(taus),
+                      armed_from, lowest)
+
+    def _low_plan(self, top: int) -> list[tuple]:
+        """Per level ``j`` from 0 to ``top``: ``j``, its span ``(m, M)``, its cut columns and
+        how far back each is, its table (:func:`_critical`) and the least threshold of a
+        newer part of at most ``M`` events it is taken at."""
+        found = self._low_of.get(top)
+        if found is None:
+            shift, back = _columns(self.cuts, top)
+            found = []
+            for j in range(top + 1):
+                m, most = _span(self.cuts, j)
+                normal = (self.normal_from is not None
+                          and most >= 4 * self.normal_from * (1 - 1e-9))
+                lowest = self._lowest(_level(most), normal=normal)
+                mine = np.flatnonzero(shift == j)
+                found.append((j, m, most, mine, back[mine], _critical(m, most, lowest),
+                              lowest))
+            self._low_of[top] = found
+        return found
+
+    def _lowest(self, levels: int, normal: bool = True) -> float:
         """Less than the threshold of any cut whose newer part is shorter than
-        ``2 ** (levels + 1)`` events, by the bound's margin (and a little more for rounding)."""
-        found = self._lowest_of.get(levels)
+        ``2 ** (levels + 1)`` events, by the bound's margin (and a little more for rounding);
+        ``normal=False``: of such cuts when none of them can take the normal tail."""
+        key = (levels, normal)
+        found = self._lowest_of.get(key)
         if found is None:
             needed = self.threshold - self.discount * np.arange(levels + 1, dtype=float)
             least = float(np.maximum(needed, self.floor).min())
-            if self.normal_from is not None:
+            if normal and self.normal_from is not None:
                 least = min(least, float(np.maximum(normal_threshold(needed), self.floor).min()))
-            found = self._lowest_of[levels] = least - _MARGIN - 1e-9
+            found = self._lowest_of[key] = least - _MARGIN - 1e-9
         return found
 
     def _advance(self, t1: int, cum: np.ndarray, t0: int, positions: np.ndarray,
@@ -377,9 +504,6 @@ class _Cells:
             return None
         rows, cols, n0, k0, n1, k1, bound = (np.concatenate(a) for a in zip(*self.parts,
                                                                             strict=True))
-        order = np.lexsort((cols, rows))  # by event, then cut, as one matrix would be
-        rows, cols, n0, k0, n1, k1, bound = (a[order] for a in (rows, cols, n0, k0, n1, k1,
-                                                                 bound))
         glr = self.glr
         level = np.frexp(np.maximum(n1, 1.0))[1] - 1  # floor(log2(n1))
         needed = glr.threshold - glr.discount * level
@@ -392,15 +516,17 @@ class _Cells:
         near = bound >= needed - _MARGIN
         if not near.any():
             return None
-        rows, a0, b0, a1, b1 = rows[near], n0[near], k0[near], n1[near], k1[near]
+        rows, cols = rows[near], cols[near]
+        a0, b0, a1, b1 = n0[near], k0[near], n1[near], k1[near]
         g = _loglik(a0, b0) + _loglik(a1, b1) - _loglik(a0 + a1, b0 + b1)
         excess = g - needed[near]
         over = excess >= 0
         if not over.any():
             return None
         i = int(rows[over].min())
-        mine = np.flatnonzero(rows == i)
-        c = int(mine[np.argmax(excess[mine])])
+        mine = np.flatnonzero(rows == i)  # its cells; the best, the first column of ties
+        best = mine[excess[mine] == excess[mine].max()]
+        c = int(best[np.argmin(cols[best])])
         alarm = Alarm(i, float(g[c]), float(b1[c] / a1[c]), float(b0[c] / a0[c]))
         glr._state = GlrState(base_n=int(a1[c]), base_k=int(b1[c]))
         return i, alarm

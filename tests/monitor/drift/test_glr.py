@@ -1,6 +1,7 @@
 """The one-sided Bernoulli GLR scan: its threshold from the contract, silence on stable
 streams where the contract allows none, prompt detection of an increase, none of a
-decrease, and state and batches that change nothing."""
+decrease, state and batches that change nothing, and bounds that drop no alarm the
+definition raises."""
 
 from __future__ import annotations
 
@@ -186,3 +187,82 @@ def test_bad_parameters_are_refused():
         BernoulliGlr(0.0)
     with pytest.raises(ValueError, match="floor"):
         BernoulliGlr(5.0, floor=6.0)
+
+
+def _xlogx(x: np.ndarray) -> np.ndarray:
+    return np.where(x > 0, x * np.log(np.maximum(x, 1.0)), 0.0)
+
+
+def reference_alarms(events: np.ndarray, threshold: float, cuts: int = 8, discount: float = 0.0,
+                     normal_from: float | None = None,
+                     armed_from: int = 0) -> list[tuple[int, float, int, int, int, int]]:
+    """The scan from its definition, one event at a time with no bound: ``G`` at every cut
+    (the last ``cuts`` multiples of ``2**j`` for every ``j``), the first event where a cut
+    with ``p1 > p0`` reaches its threshold, its best cut (the shortest newer part of ties),
+    and the newer part as the base after it. Each alarm as ``(index, G, n1, k1, n0, k0)``."""
+    ones = np.r_[0, np.cumsum(events)]
+    found, start, base_n, base_k = [], 0, 0, 0
+    for i in range(len(events)):
+        t = i + 1 - start
+        newest = t >> np.arange(t.bit_length())
+        tau = (newest[:, None] - np.arange(cuts)) << np.arange(t.bit_length())[:, None]
+        tau = np.unique(tau[(newest[:, None] - np.arange(cuts)) >= 0])[::-1]
+        n0 = (tau + base_n).astype(float)
+        k0 = (ones[start + tau] - ones[start] + base_k).astype(float)
+        n1 = (t - tau).astype(float)
+        k1 = float(ones[i + 1] - ones[start] + base_k) - k0
+        up = k1 * n0 > k0 * n1
+        if i < armed_from or not up.any():
+            continue
+        n0, k0, n1, k1 = n0[up], k0[up], n1[up], k1[up]
+        n, k = n0 + n1, k0 + k1
+        g = (_xlogx(k0) + _xlogx(n0 - k0) - _xlogx(n0) + _xlogx(k1) + _xlogx(n1 - k1)
+             - _xlogx(n1) - _xlogx(k) - _xlogx(n - k) + _xlogx(n))
+        needed = threshold - discount * np.floor(np.log2(n1))
+        if normal_from is not None:
+            normal = n1 * (k / n) * (1 - k / n) >= normal_from
+            needed = np.where(normal, normal_threshold(needed), needed)
+        excess = g - np.maximum(needed, 1.0)
+        if excess.max() >= 0:
+            c = int(np.argmax(excess))
+            found.append((i, float(g[c]), int(n1[c]), int(k1[c]), int(n0[c]), int(k0[c])))
+            start, base_n, base_k = i + 1, int(n1[c]), int(k1[c])
+    return found
+
+
+@pytest.mark.parametrize(("seed", "threshold", "cuts", "normal_from", "batch"), [
+    (20, 12.0, 8, 25.0, 3_000),
+    (21, 10.0, 8, None, 0),
+    (22, 14.0, 4, 25.0, 0),
+    (23, 9.0, 16, 4.0, 2_049),
+    (24, glr_threshold(0.25, 50.0), 8, 25.0, 0),
+])
+def test_the_bounded_scan_alarms_where_every_cut_computed_from_the_definition_does(
+        seed, threshold, cuts, normal_from, batch):
+    # runs of errors (short newer parts), jumps, a small rise (long ones), falls, fed in
+    # batches of one size or of random sizes up to 5,000, a warm-up across the first
+    rng = np.random.default_rng(seed)
+    parts = [(2_500, 0.2), (150, 0.55), (1_500, 0.05)]
+    parts += [(1, 1.0)] * int(rng.integers(14, 24)) + [(1_500, 0.05), (1_500, 0.3), (400, 0.02)]
+    parts += [(1, 1.0)] * 20 + [(2_500, 0.2), (2_500, 0.27)]
+    events = bernoulli(seed, parts)
+    armed_from = 400
+    expected = reference_alarms(events, threshold, cuts, math.log(2), normal_from, armed_from)
+    glr = BernoulliGlr(threshold, cuts=cuts, discount=math.log(2), normal_from=normal_from)
+    found, i = [], 0
+    while i < len(events):
+        n = batch or int(rng.integers(1, 5_000))
+        found += [a._replace(index=a.index + i) for a in
+                  glr.update_many(events[i:i + n], armed_from=max(armed_from - i, 0))]
+        i += n
+    assert len(expected) >= 3
+    # short newer parts (bounded per event and level) and long ones (per block of events)
+    assert {n1 < 128 for _, _, n1, *_ in expected} == {True, False}
+    assert [a.index for a in found] == [e[0] for e in expected]
+    assert [a.statistic for a in found] == pytest.approx([e[1] for e in expected], rel=1e-9)
+    assert [(a.rate, a.rate_before) for a in found] == [(k1 / n1, k0 / n0)
+                                                        for _, _, n1, k1, n0, k0 in expected]
+    last = expected[-1]
+    state = glr.state()
+    assert (state.t, state.base_n, state.base_k) == (len(events) - last[0] - 1, last[2], last[3])
+    assert state.sums[-1] == events[last[0] + 1:].sum()

@@ -79,11 +79,13 @@ def test_the_normal_tail_holds_a_stable_stream_where_the_threshold_allows_a_hund
     assert glr.update_many(bernoulli(seed, [(events, rate)])) == []
 
 
-def test_the_normal_tail_needs_the_chernoff_level_less_the_log_of_its_overstatement():
-    # exp(-c) / (2 sqrt(pi c)) = exp(-chernoff) at the returned c
+def test_the_normal_tail_takes_a_quarter_of_the_chernoff_level():
+    # exp(-c) / (2 sqrt(pi c)) = exp(-chernoff) / 4 at the returned c
     for chernoff in (8.0, 14.39, 20.63):
         c = float(normal_threshold(chernoff))
-        assert c + math.log(2 * math.sqrt(math.pi * c)) == pytest.approx(chernoff, abs=1e-3)
+        one_look = math.exp(-c) / (2 * math.sqrt(math.pi * c))
+        assert one_look == pytest.approx(math.exp(-chernoff) / 4, rel=1e-3)
+        assert c < chernoff
 
 
 def test_a_small_rise_is_found_sooner_with_the_normal_tail_and_only_where_it_applies():

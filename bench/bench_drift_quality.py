@@ -1,6 +1,6 @@
 """Drift detection quality: does driftline raise the events it should, and only those?
 
-Six benchmarks, all pure (no broker), all seeded:
+Seven benchmarks, all pure (no broker), all seeded:
 
 covariate
     Simulated traffic at ``--rate`` predictions/s through the monitor's pure pipeline (event-
@@ -80,6 +80,12 @@ estimation
     realized metric of the first labels alone. The check's two constants (bins pooled, prior
     weight) were chosen on seeds 1000-1001; the run uses seeds from 2000.
 
+concept-null
+    The concept detector's false alarms at the default contract: stable Bernoulli error
+    streams of 30 days at two labeled pairs a second (error rates 0.05, 0.176 and 0.5,
+    ``--streams`` each), against the concept budget, beside river's ADWIN on
+    ``--adwin-streams`` of them; see ``bench/_concept_null.py``.
+
 detection
     Concept drift detection on a tuning stream (the concept benchmark's) and evaluation
     streams driftline's detector was not tuned on (river's SEA, STAGGER, Agrawal with other
@@ -93,6 +99,7 @@ detection
     .venv/bin/python bench/bench_drift_quality.py detection --seeds 5 --bernoulli-seeds 30
     .venv/bin/python bench/bench_drift_quality.py false-alarms    # 3 seeds, 30 days
     .venv/bin/python bench/bench_drift_quality.py sensitivity --seeds 10
+    .venv/bin/python bench/bench_drift_quality.py concept-null --streams 100
 """
 
 from __future__ import annotations
@@ -893,7 +900,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="?",
                         choices=("covariate", "concept", "both", "estimation", "detection",
-                                 "false-alarms", "sensitivity"),
+                                 "false-alarms", "sensitivity", "concept-null"),
                         default="both")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per benchmark (default: 10; false-alarms: 3; detection: 5)")
@@ -922,6 +929,10 @@ def main() -> None:
                         help="sensitivity: windows per seed from the onset")
     parser.add_argument("--evidently-per-seed", type=int, default=1,
                         help="sensitivity: windows per seed that Evidently judges too")
+    parser.add_argument("--streams", type=int, default=100,
+                        help="concept-null: stable streams per error rate")
+    parser.add_argument("--adwin-streams", type=int, default=20,
+                        help="concept-null: of them, those river's ADWIN reads too")
     args = parser.parse_args()
     if args.seeds is None:
         args.seeds = {"false-alarms": 3, "detection": 5}.get(args.which, 10)
@@ -936,6 +947,11 @@ def main() -> None:
         return
     if args.which == "estimation":
         estimation(args.seeds, args.windows, args.window_rows)
+        return
+    if args.which == "concept-null":
+        from _concept_null import concept_null
+
+        concept_null(args.streams, args.adwin_streams)
         return
     if args.which in ("covariate", "both"):
         covariate(args.seeds, args.rate, args.window_seconds)

@@ -1,0 +1,88 @@
+"""The concept detector's false alarms at the contract (the ``concept-null`` part of
+``bench_drift_quality.py``).
+
+Stable Bernoulli error streams, each 30 days of labeled pairs at ``label_rate`` a second
+(the false-alarm bench's labeled loan run has two), fed to
+:class:`monitor.drift.concept.ConceptDriftDetector` as the monitor builds it (the default
+contract, its threshold for that label rate, 6,000 errors a call as the merger feeds a
+version's buckets); every alarm is false. Per error rate: the alarms per 30 days against the
+concept family's budget (a quarter of the contract). **Anchor**: river's ADWIN (default
+delta) on the first ``adwin_streams`` of the same streams, every detection false too (about
+7 s a stream: it is fed one error at a time).
+
+The streams are the tuning set's (the normal tail's divisor,
+:data:`monitor.drift.glr.NORMAL_LEVEL_DIVISOR`, was chosen on them); the seeds start at
+``SEED``.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from monitor.drift.concept import ConceptDriftDetector
+from monitor.drift.contract import HORIZON, family_budget
+
+__all__ = ["concept_null"]
+
+SEED = 1000
+RATES = (0.05, 0.176, 0.5)  # 0.176: the loan model's error rate on its own traffic
+FEED = 6000  # errors per call
+
+
+def _stream(seed: int, rate: float, events: int) -> np.ndarray:
+    return (np.random.default_rng(seed).random(events) < rate).astype(np.int64)
+
+
+def _glr_alarms(errors: np.ndarray, label_rate: float) -> int:
+    detector = ConceptDriftDetector(label_rate=label_rate)
+    return sum(len(detector.update_errors(errors[i:i + FEED]))
+               for i in range(0, len(errors), FEED))
+
+
+def _adwin_detections(errors: np.ndarray) -> int:
+    from river import drift
+
+    adwin = drift.ADWIN()
+    found = 0
+    for e in errors.tolist():
+        adwin.update(e)
+        found += adwin.drift_detected
+    return found
+
+
+def concept_null(streams: int, adwin_streams: int, label_rate: float = 2.0,
+                 rates: tuple[float, ...] = RATES) -> bool:
+    """Print the false alarms per 30 days of the GLR scan and of ADWIN per error rate; True
+    when the scan's are at or under the concept budget at every rate."""
+    budget = family_budget(1.0, "concept")
+    events = int(label_rate * HORIZON)
+    print(f"concept-null: stable Bernoulli error streams of 30 days at {label_rate:g} labeled "
+          f"pairs a second ({events:,} each), the default contract (concept budget "
+          f"{budget:g} false alarms per 30 days); {streams} streams a rate, river ADWIN on "
+          f"the first {adwin_streams}", flush=True)
+    header = (f"{'error rate':>10} {'GLR alarms':>10} {'per 30 d':>9} {'ADWIN':>6} "
+              f"{'per 30 d':>9}  goal")
+    print(header)
+    print("-" * len(header))
+    met = True
+    started = time.perf_counter()
+    for rate in rates:
+        ours = adwin = 0
+        for i in range(streams):
+            errors = _stream(SEED + i, rate, events)
+            ours += _glr_alarms(errors, label_rate)
+            if i < adwin_streams:
+                adwin += _adwin_detections(errors)
+        mean = ours / streams
+        ok = mean <= budget
+        met &= ok
+        anchor = (f"{adwin:>6} {adwin / adwin_streams:>9.3f}" if adwin_streams
+                  else f"{'-':>6} {'-':>9}")
+        print(f"{rate:>10g} {ours:>10} {mean:>9.3f} {anchor}  "
+              f"{'met' if ok else 'NOT met'}  [{time.perf_counter() - started:.0f} s]",
+              flush=True)
+    print(f"\ngoal (false concept alarms per 30 days at or under the budget's {budget:g}, "
+          f"every rate): {'met' if met else 'NOT met'}")
+    return met

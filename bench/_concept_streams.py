@@ -57,7 +57,7 @@ from monitor.merging.policy import DriftPolicy
 from monitor.state.error_buckets import ErrorBuckets
 from monitor.state.partition import Partial
 
-__all__ = ["EVALUATION", "STREAMS", "TUNING", "detection"]
+__all__ = ["EVALUATION", "STREAMS", "TUNING", "detection", "river_alarms"]
 
 TOTAL, TRAIN, ONSET = 100_000, 10_000, 55_000
 GRADUAL_WIDTH = 5_000
@@ -244,7 +244,9 @@ def _driftline_partitions(stream: Stream, seed: int, width: float) -> list[int]:
     return positions
 
 
-def _river(make: Callable[[], object], errors: list[int]) -> list[int]:
+def river_alarms(make: Callable[[], object], errors: list[int]) -> list[int]:
+    """The positions (in the whole stream) at which a river detector fed ``errors`` one at a
+    time detects a change."""
     detector = make()
     out = []
     for i, e in enumerate(errors):
@@ -281,12 +283,12 @@ def run_stream(name: str, seeds: int, kswin: bool) -> list[Alarms]:
             "driftline": ours,
             **{name: _driftline_partitions(stream, seed, width)
                for name, width in zip(pooled, BUCKETS.values(), strict=True)},
-            "river ADWIN": _river(drift.ADWIN, errors),
-            "river PageHinkley": _river(drift.PageHinkley, errors),
+            "river ADWIN": river_alarms(drift.ADWIN, errors),
+            "river PageHinkley": river_alarms(drift.PageHinkley, errors),
             "periodic (driftline's count)": _periodic(len(ours), seed),
         }
         if kswin:
-            found["river KSWIN"] = _river(lambda s=seed: drift.KSWIN(seed=s), errors)
+            found["river KSWIN"] = river_alarms(lambda s=seed: drift.KSWIN(seed=s), errors)
         for n, positions in found.items():
             results[n].add(positions, stream.onset)
     return list(results.values())

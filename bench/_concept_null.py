@@ -25,19 +25,22 @@ from _concept_streams import river_alarms
 from monitor.drift.concept import ConceptDriftDetector
 from monitor.drift.contract import HORIZON, family_budget
 
-__all__ = ["concept_null"]
+__all__ = ["concept_null", "glr_alarms", "stable_errors"]
 
 SEED = 1000
 RATES = (0.05, 0.176, 0.5)  # 0.176: the loan model's error rate on its own traffic
 FEED = 6000  # errors per call
 
 
-def _stream(seed: int, rate: float, events: int) -> np.ndarray:
+def stable_errors(seed: int, rate: float, events: int) -> np.ndarray:
+    """A stable Bernoulli error stream: ``events`` errors, each 1 with probability ``rate``."""
     return (np.random.default_rng(seed).random(events) < rate).astype(np.int64)
 
 
-def _glr_alarms(errors: np.ndarray, label_rate: float) -> int:
-    detector = ConceptDriftDetector(label_rate=label_rate)
+def glr_alarms(errors: np.ndarray, label_rate: float, false_alarms: float = 1.0) -> int:
+    """The alarms of the concept detector built as the monitor builds it, at a contract of
+    ``false_alarms`` per 30 days, fed ``errors`` ``FEED`` at a time."""
+    detector = ConceptDriftDetector(false_alarms=false_alarms, label_rate=label_rate)
     return sum(len(detector.update_errors(errors[i:i + FEED]))
                for i in range(0, len(errors), FEED))
 
@@ -63,8 +66,8 @@ def concept_null(streams: int, adwin_streams: int, label_rate: float = 2.0,
     for rate in rates:
         ours = adwin = 0
         for i in range(streams):
-            errors = _stream(SEED + i, rate, events)
-            ours += _glr_alarms(errors, label_rate)
+            errors = stable_errors(SEED + i, rate, events)
+            ours += glr_alarms(errors, label_rate)
             if i < adwin_streams:
                 adwin += len(river_alarms(drift.ADWIN, errors.tolist()))
         mean = ours / streams

@@ -57,7 +57,8 @@ from monitor.merging.policy import DriftPolicy
 from monitor.state.error_buckets import ErrorBuckets
 from monitor.state.partition import Partial
 
-__all__ = ["EVALUATION", "STREAMS", "TUNING", "detection", "river_alarms"]
+__all__ = ["EVALUATION", "STREAMS", "TUNING", "Alarms", "beats", "detection",
+           "driftline_alarms", "errors_of", "print_goal", "print_stream", "river_alarms"]
 
 TOTAL, TRAIN, ONSET = 100_000, 10_000, 55_000
 GRADUAL_WIDTH = 5_000
@@ -204,8 +205,11 @@ def _through_policy(positions: list[int]) -> list[int]:
     return [p for p in positions if policy.observe_detection("m", "1", float(p), stat)]
 
 
-def _driftline(stream: Stream) -> list[int]:
-    found = ConceptDriftDetector(label_rate=LABEL_RATE).update_many(stream.scores, stream.labels)
+def driftline_alarms(stream: Stream, false_alarms: float = 1.0) -> list[int]:
+    """The positions of the concept events driftline's detector raises through the policy,
+    at a contract of ``false_alarms`` per 30 days (the default: 1)."""
+    found = ConceptDriftDetector(false_alarms=false_alarms, label_rate=LABEL_RATE).update_many(
+        stream.scores, stream.labels)
     return _through_policy([TRAIN + d.index for d in found])
 
 
@@ -244,6 +248,11 @@ def _driftline_partitions(stream: Stream, seed: int, width: float) -> list[int]:
     return positions
 
 
+def errors_of(stream: Stream) -> list[int]:
+    """The deployed model's 0/1 errors (a score of 0.5 or more predicts 1)."""
+    return ((stream.scores >= 0.5).astype(int) != stream.labels).astype(int).tolist()
+
+
 def river_alarms(make: Callable[[], object], errors: list[int]) -> list[int]:
     """The positions (in the whole stream) at which a river detector fed ``errors`` one at a
     time detects a change."""
@@ -277,8 +286,8 @@ def run_stream(name: str, seeds: int, kswin: bool) -> list[Alarms]:
         del results["river KSWIN"]
     for seed in range(seeds):
         stream = STREAMS[name](seed)
-        errors = ((stream.scores >= 0.5).astype(int) != stream.labels).astype(int).tolist()
-        ours = _driftline(stream)
+        errors = errors_of(stream)
+        ours = driftline_alarms(stream)
         found = {
             "driftline": ours,
             **{name: _driftline_partitions(stream, seed, width)
@@ -295,9 +304,12 @@ def run_stream(name: str, seeds: int, kswin: bool) -> list[Alarms]:
 
 
 def _met(results: list[Alarms]) -> bool:
-    """driftline detects at least as often as ADWIN, with a lower median delay and no more
+    return beats(results[0], next(r for r in results if r.name == "river ADWIN"))
+
+
+def beats(ours: Alarms, adwin: Alarms) -> bool:
+    """``ours`` detects at least as often as ``adwin``, with a lower median delay and no more
     false alarms."""
-    ours, adwin = results[0], next(r for r in results if r.name == "river ADWIN")
     if ours.detected < adwin.detected or sum(ours.false_alarms) > sum(adwin.false_alarms):
         return False
     if adwin.median_delay is None:
@@ -323,17 +335,30 @@ def detection(seeds: int, bernoulli_seeds: int, kswin: bool,
     for name in names:
         n = bernoulli_seeds if name.startswith("bernoulli") else seeds
         results = run_stream(name, n, kswin)
-        part = "tuning" if name in TUNING else "evaluation"
-        for r in results:
-            delay = "-" if r.median_delay is None else f"{r.median_delay:,.0f}"
-            print(f"{name:<22} {part:<10} {r.name:<42} {r.detected:>5}/{n:<2} {delay:>12} "
-                  f"{sum(r.false_alarms):>12} {sum(r.counts):>6}")
         verdicts[name] = _met(results)
-        print(f"{'':<22} {'':<10} beats ADWIN: {'yes' if verdicts[name] else 'NO'}  "
-              f"[{time.perf_counter() - started:.0f} s]", flush=True)
+        print_stream(name, n, results, 42, verdicts[name], "beats ADWIN", started, counts=True)
+    return print_goal(verdicts, names, "goal (lower median delay than river ADWIN, no more "
+                      "false alarms, on every evaluation stream)")
+
+
+def print_stream(name: str, seeds: int, rows: list[Alarms], width: int, verdict: bool,
+                 says: str, started: float, *, counts: bool = False) -> None:
+    """One stream's rows of the detection table (``width``: of the detector column;
+    ``counts``: with every detector's alarm count) and its verdict, ``says`` yes or NO."""
+    part = "tuning" if name in TUNING else "evaluation"
+    for r in rows:
+        delay = "-" if r.median_delay is None else f"{r.median_delay:,.0f}"
+        print(f"{name:<22} {part:<10} {r.name:<{width}} {r.detected:>5}/{seeds:<2} "
+              f"{delay:>12} {sum(r.false_alarms):>12}"
+              + (f" {sum(r.counts):>6}" if counts else ""))
+    print(f"{'':<22} {'':<10} {says}: {'yes' if verdict else 'NO'}  "
+          f"[{time.perf_counter() - started:.0f} s]", flush=True)
+
+
+def print_goal(verdicts: dict[str, bool], names: tuple[str, ...], goal: str) -> bool:
+    """Print whether ``goal`` is met (every evaluation stream's verdict yes); returns it."""
     evaluation = [verdicts[n] for n in names if n in EVALUATION]
     met = bool(evaluation) and all(evaluation)
-    print(f"\ngoal (lower median delay than river ADWIN, no more false alarms, on every "
-          f"evaluation stream): {'met' if met else 'NOT met'} "
-          f"({sum(evaluation)} of {len(evaluation)} evaluation streams)")
+    print(f"\n{goal}: {'met' if met else 'NOT met'} ({sum(evaluation)} of {len(evaluation)} "
+          f"evaluation streams)")
     return met

@@ -93,6 +93,11 @@ detection
     driftline split over six partitions as the monitor runs it, river's ADWIN, PageHinkley
     and (``--kswin``) KSWIN, and a periodic baseline; see ``bench/_concept_streams.py``.
 
+detection-matched
+    The detection part's streams with driftline at the contract whose false alarms on 30-day
+    stable streams match river ADWIN's (both measured in the run), beside ADWIN and the
+    default contract; see ``bench/_concept_matched.py``.
+
     .venv/bin/python bench/bench_drift_quality.py                 # both, 10 seeds
     .venv/bin/python bench/bench_drift_quality.py estimation --seeds 5
     .venv/bin/python bench/bench_drift_quality.py concept --seeds 3
@@ -100,6 +105,7 @@ detection
     .venv/bin/python bench/bench_drift_quality.py false-alarms    # 3 seeds, 30 days
     .venv/bin/python bench/bench_drift_quality.py sensitivity --seeds 10
     .venv/bin/python bench/bench_drift_quality.py concept-null --streams 100
+    .venv/bin/python bench/bench_drift_quality.py detection-matched --streams 40
 """
 
 from __future__ import annotations
@@ -900,7 +906,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("which", nargs="?",
                         choices=("covariate", "concept", "both", "estimation", "detection",
-                                 "false-alarms", "sensitivity", "concept-null"),
+                                 "false-alarms", "sensitivity", "concept-null",
+                                 "detection-matched"),
                         default="both")
     parser.add_argument("--seeds", type=int, default=None,
                         help="seeds per benchmark (default: 10; false-alarms: 3; detection: 5)")
@@ -930,12 +937,15 @@ def main() -> None:
     parser.add_argument("--evidently-per-seed", type=int, default=1,
                         help="sensitivity: windows per seed that Evidently judges too")
     parser.add_argument("--streams", type=int, default=100,
-                        help="concept-null: stable streams per error rate")
+                        help="concept-null, detection-matched: stable streams per error "
+                        "rate (detection-matched: the GLR scan's, per contract)")
     parser.add_argument("--adwin-streams", type=int, default=20,
-                        help="concept-null: of them, those river's ADWIN reads too")
+                        help="concept-null, detection-matched: stable streams per error "
+                        "rate river's ADWIN reads")
     args = parser.parse_args()
     if args.seeds is None:
-        args.seeds = {"false-alarms": 3, "detection": 5}.get(args.which, 10)
+        args.seeds = {"false-alarms": 3, "detection": 5,
+                      "detection-matched": 5}.get(args.which, 10)
     if args.which == "sensitivity":
         sensitivity(args.seeds, not args.no_evidently, args.sensitivity_windows,
                     args.evidently_per_seed)
@@ -944,6 +954,11 @@ def main() -> None:
         from _concept_streams import detection
 
         detection(args.seeds, args.bernoulli_seeds, args.kswin)
+        return
+    if args.which == "detection-matched":
+        from _concept_matched import detection_matched
+
+        detection_matched(args.seeds, args.bernoulli_seeds, args.streams, args.adwin_streams)
         return
     if args.which == "estimation":
         estimation(args.seeds, args.windows, args.window_rows)

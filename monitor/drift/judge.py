@@ -65,6 +65,7 @@ __all__ = [
     "WindowReport",
     "judge_categorical",
     "judge_numeric",
+    "p_ratio",
     "severity",
 ]
 
@@ -366,7 +367,13 @@ def severity(ratio: float) -> Severity | None:
     return "medium" if ratio < 4.0 else "high"
 
 
-def _p_ratio(p: float, alpha: float) -> float:
+def p_ratio(p: float, alpha: float) -> float:
+    """How far a p-value is past its level, as a ratio like an effect's: ``log p / log
+    alpha`` (1 at the level, 2 at its square; p clipped at 1e-300).
+
+    >>> round(p_ratio(0.0025, 0.05), 3), p_ratio(0.0, 0.05) > 200
+    (2.0, True)
+    """
     return math.log(max(p, 1e-300)) / math.log(alpha)
 
 
@@ -482,7 +489,7 @@ def judge_numeric(
     method = config.numeric_headline()
     effect = psi_value / config.psi_threshold
     if method == "ks":
-        headline = ("ks_p_value", p, alpha, _p_ratio(p, alpha))
+        headline = ("ks_p_value", p, alpha, p_ratio(p, alpha))
         statistics.insert(0, statistics.pop(1))
     elif method == "wasserstein":
         headline = ("wasserstein_normed", w, config.wasserstein_threshold,
@@ -548,7 +555,7 @@ def judge_categorical(
         _missing(name, kind, missing, n, reference.missing, reference.count, config),
     ]
     if config.categorical_headline() == "chi_square":
-        headline = ("chi_square_p_value", p, alpha, _p_ratio(p, alpha))
+        headline = ("chi_square_p_value", p, alpha, p_ratio(p, alpha))
     else:
         headline = ("jensen_shannon", js, config.jensen_shannon_threshold,
                     js / config.jensen_shannon_threshold)

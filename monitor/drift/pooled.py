@@ -35,7 +35,6 @@ in any ``MutableMapping[str, bytes]`` (a faust table in the app).
 
 from __future__ import annotations
 
-import math
 from collections.abc import MutableMapping
 
 import msgspec
@@ -43,7 +42,7 @@ import msgspec
 from driftline.events import FeatureStatistic
 from monitor.drift.accumulator import WindowAccumulator, WindowState
 from monitor.drift.contract import per_test_alpha
-from monitor.drift.judge import DriftConfig, FeatureJudgement, WindowReport
+from monitor.drift.judge import DriftConfig, FeatureJudgement, WindowReport, p_ratio
 from monitor.drift.sequential import window_p_value
 
 __all__ = ["POOLED_METHOD", "POOLED_SCALES", "PooledEvidence", "PooledState"]
@@ -135,7 +134,7 @@ class PooledEvidence:
                 best = p
         if best is None:
             return j
-        strength = math.log(max(best, 1e-300)) / math.log(alpha)
+        strength = p_ratio(best, alpha)
         rejected = best <= alpha
         stat = FeatureStatistic(feature=j.feature, statistic=POOLED_METHOD, value=best,
                                 threshold=alpha, drifted=rejected,

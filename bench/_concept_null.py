@@ -7,8 +7,8 @@ Stable Bernoulli error streams, each 30 days of labeled pairs at ``label_rate`` 
 contract, its threshold for that label rate, 6,000 errors a call as the merger feeds a
 version's buckets); every alarm is false. Per error rate: the alarms per 30 days against the
 concept family's budget (a quarter of the contract). **Anchor**: river's ADWIN (default
-delta) on the first ``adwin_streams`` of the same streams, every detection false too (about
-7 s a stream: it is fed one error at a time).
+delta) on the first ``adwin_streams`` of the same streams, every detection false too (it
+is fed one error at a time).
 
 The streams are the tuning set's (the normal tail's divisor,
 :data:`monitor.drift.glr.NORMAL_LEVEL_DIVISOR`, was chosen on them); the seeds start at

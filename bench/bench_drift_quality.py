@@ -105,7 +105,7 @@ detection-matched
     .venv/bin/python bench/bench_drift_quality.py false-alarms    # 3 seeds, 30 days
     .venv/bin/python bench/bench_drift_quality.py sensitivity --seeds 10
     .venv/bin/python bench/bench_drift_quality.py concept-null --streams 100
-    .venv/bin/python bench/bench_drift_quality.py detection-matched --streams 40
+    .venv/bin/python bench/bench_drift_quality.py detection-matched --streams 60 --adwin-streams 100
 """
 
 from __future__ import annotations
@@ -910,7 +910,8 @@ def main() -> None:
                                  "detection-matched"),
                         default="both")
     parser.add_argument("--seeds", type=int, default=None,
-                        help="seeds per benchmark (default: 10; false-alarms: 3; detection: 5)")
+                        help="seeds per benchmark (default: 10; false-alarms: 3; detection and "
+                        "detection-matched: 5)")
     parser.add_argument("--rate", type=int, default=20, help="covariate: predictions/s")
     parser.add_argument("--window-seconds", type=float, default=300.0)
     parser.add_argument("--window", type=int, default=1000,

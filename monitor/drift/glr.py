@@ -129,7 +129,8 @@ def normal_threshold(chernoff: np.ndarray | float) -> np.ndarray:
     Venkatraman 1995); the bound's slack covers that, the normal tail alone does not. On
     stable Bernoulli error streams of 30 days at two labels a second, at the default
     contract, the normal tail at the bound's own level raised about twice the concept
-    budget and at half of it about the budget itself, so it takes a quarter
+    budget and at half of it still more than the budget at two of three error rates, so it
+    takes a quarter
     (``docs/monitoring-internals.md``, "The GLR scan").
 
     >>> [round(float(c), 2) for c in normal_threshold(np.array([14.39, 20.63]))]

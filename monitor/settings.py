@@ -67,6 +67,14 @@ class MonitorSettings(DriftlineSettings):
         description="A stable, distinct id per worker (static group membership): a restarted "
         "worker takes its partitions back at once instead of after the session timeout.",
     )
+    monitor_session_timeout: float = Field(
+        default=45.0, ge=6, le=90,
+        description="Seconds without a heartbeat after which the brokers drop a worker from "
+        "its groups (the source loop's and the publisher's) and hand its partitions to the "
+        "others: how long a worker that died without leaving stalls its partitions. Shorter "
+        "detects a crash sooner; too short for a loaded worker means needless rebalances. "
+        "Within the brokers' group.min/max.session.timeout.ms (6 s to 30 min by default).",
+    )
 
     # judging
     false_alarms: float = Field(

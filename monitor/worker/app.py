@@ -151,6 +151,10 @@ def faust_app(settings: MonitorSettings, app_id: str) -> faust.App:
         # agent it has just paused. Unacked events are read again and skipped or replayed.
         stream_wait_empty=False,
         consumer_group_instance_id=settings.monitor_instance_id,
+        # one session timeout for both of the worker's groups; faust's heartbeat stays at
+        # its 3 s, or a third of a shorter session
+        broker_session_timeout=settings.monitor_session_timeout,
+        broker_heartbeat_interval=min(3.0, settings.monitor_session_timeout / 3),
     )
 
 

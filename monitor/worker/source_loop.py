@@ -177,6 +177,7 @@ class SourceLoop:
             # member within half a second, not three: until it does, this one reads partitions
             # whose state it must then hand over
             "heartbeat.interval.ms": 500,
+            "session.timeout.ms": round(self.settings.monitor_session_timeout * 1000),
             **({"group.instance.id": self._instance_id(self.settings.monitor_instance_id)}
                if self.settings.monitor_instance_id else {}),
         })

@@ -32,3 +32,17 @@ def test_the_monitor_app_keeps_its_data_under_the_home(tmp_path: Path) -> None:
     for folder in folders:
         assert Path(folder).resolve().is_relative_to(home.resolve()), folder
     assert list(cwd.iterdir()) == []
+
+
+def test_the_session_timeout_sets_faust_s_session_and_a_heartbeat_within_a_third(
+    tmp_path: Path,
+) -> None:
+    from monitor.settings import MonitorSettings
+    from monitor.worker.app import faust_app
+
+    for seconds, heartbeat in ((45.0, 3.0), (6.0, 2.0)):
+        settings = MonitorSettings(home=tmp_path, monitor_session_timeout=seconds,
+                                   kafka={"bootstrap_servers": "127.0.0.1:1"})
+        conf = faust_app(settings, "session-test").conf
+        assert conf.broker_session_timeout == seconds
+        assert conf.broker_heartbeat_interval == heartbeat

@@ -480,8 +480,9 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
     log = tmp_path / "monitor.log"
     labeled_topic = f"{kafka.topic_prefix}labeled"
     # With a stable instance id the restarted worker takes its partitions back at once;
-    # without one, after the dead member's session timeout.
-    extra = {"DRIFTLINE_MONITOR_INSTANCE_ID": instance_id} if instance_id else {}
+    # without one, after the dead member's session timeout (shortened here from 45 s).
+    extra = ({"DRIFTLINE_MONITOR_INSTANCE_ID": instance_id} if instance_id else
+             {"DRIFTLINE_MONITOR_SESSION_TIMEOUT": "10"})
     extra["DRIFTLINE_SOURCE_PROCESSES"] = processes
     proc = _start(registry_home, kafka, app_id, log, **extra)
     # A live stream: the worker keeps up with it and is killed in the middle of it.
@@ -534,9 +535,9 @@ def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts
     labeled_topic = f"{kafka.topic_prefix}labeled"
     procs = [_start(registry_home, kafka, app_id, logs[0])]
     fed = Fed()
-    joined = threading.Event()  # the stream waits at 20,000 for the second worker
+    joined = threading.Event()  # the stream waits at 10,000 for the second worker
     feeder = threading.Thread(target=_feed, args=(kafka,), kwargs=dict(
-        stable=30000, shifted=0, bad=False, pace=1000.0, fed=fed, hold=(20000, joined)))
+        stable=15000, shifted=0, bad=False, pace=1000.0, fed=fed, hold=(10000, joined)))
     try:
         _wait("the first worker to start",
               lambda: "resumed at" in logs[0].read_text(errors="replace"), 120, logs[0])
@@ -545,7 +546,7 @@ def test_a_second_worker_joining_mid_stream_takes_half_the_partitions_and_counts
         procs.append(_start(registry_home, kafka, app_id, logs[1]))  # a rebalance, mid-stream
         _wait("the second worker to take partitions",
               lambda: "resumed at" in logs[1].read_text(errors="replace"), 120, logs[1])
-        assert len(fed.predictions) <= 20000, "the stream went on before the worker joined"
+        assert len(fed.predictions) <= 10000, "the stream went on before the worker joined"
         joined.set()
         feeder.join()
         _wait("every window judged", _done(kafka, app_id, fed), 240, logs[0])

@@ -96,7 +96,8 @@ detection
 detection-matched
     The detection part's streams with driftline at the contract whose false alarms on 30-day
     stable streams match river ADWIN's (both measured in the run), beside ADWIN and the
-    default contract; see ``bench/_concept_matched.py``.
+    default contract; see ``bench/_concept_matched.py``. ``--per-rate``: matched at each
+    stream's own error rate before its drift.
 
     .venv/bin/python bench/bench_drift_quality.py                 # both, 10 seeds
     .venv/bin/python bench/bench_drift_quality.py estimation --seeds 5
@@ -106,6 +107,8 @@ detection-matched
     .venv/bin/python bench/bench_drift_quality.py sensitivity --seeds 10
     .venv/bin/python bench/bench_drift_quality.py concept-null --streams 100
     .venv/bin/python bench/bench_drift_quality.py detection-matched --streams 60 --adwin-streams 100
+    .venv/bin/python bench/bench_drift_quality.py detection-matched --per-rate \\
+        --streams 60 --adwin-streams 100
 """
 
 from __future__ import annotations
@@ -943,6 +946,9 @@ def main() -> None:
     parser.add_argument("--adwin-streams", type=int, default=20,
                         help="concept-null, detection-matched: stable streams per error "
                         "rate river's ADWIN reads")
+    parser.add_argument("--per-rate", action="store_true",
+                        help="detection-matched: match ADWIN at each stream's own error rate "
+                        "before its drift instead of at every rate at once")
     args = parser.parse_args()
     if args.seeds is None:
         args.seeds = {"false-alarms": 3, "detection": 5,
@@ -959,7 +965,8 @@ def main() -> None:
     if args.which == "detection-matched":
         from _concept_matched import detection_matched
 
-        detection_matched(args.seeds, args.bernoulli_seeds, args.streams, args.adwin_streams)
+        detection_matched(args.seeds, args.bernoulli_seeds, args.streams, args.adwin_streams,
+                          per_rate=args.per_rate)
         return
     if args.which == "estimation":
         estimation(args.seeds, args.windows, args.window_rows)

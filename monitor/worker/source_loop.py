@@ -169,18 +169,7 @@ class SourceLoop:
         # commits follow checkpoints; any consumer error stops the worker, whose restart
         # resumes at the last checkpoint
         consumer = self._consumer = Consumer(self.kafka, self.group, commit="manual",
-                                             strict=True, options={
-            "partition.assignment.strategy": "range",  # co-partitioned: p of both topics
-            "fetch.max.bytes": 52_428_800,
-            "queued.max.messages.kbytes": 262_144,
-            # a rebalance (a sibling source process or another worker joining) reaches this
-            # member within half a second, not three: until it does, this one reads partitions
-            # whose state it must then hand over
-            "heartbeat.interval.ms": 500,
-            "session.timeout.ms": round(self.settings.monitor_session_timeout * 1000),
-            **({"group.instance.id": self._instance_id(self.settings.monitor_instance_id)}
-               if self.settings.monitor_instance_id else {}),
-        })
+                                             strict=True, options=self.group_options())
         consumer.subscribe([self.predictions, self.labels], on_assign=self._assigned,
                            on_revoke=self._revoked, on_lost=self._lost)
         try:
@@ -209,6 +198,23 @@ class SourceLoop:
                 consumer.close()  # leaves the group (its revoke checkpoints what is left)
             finally:
                 self._producer.close()
+
+    def group_options(self) -> dict[str, object]:
+        """The source consumer's librdkafka options beside the connection's: range assignment
+        over the two co-partitioned topics, large fetches, the worker's session timeout and,
+        with ``DRIFTLINE_MONITOR_INSTANCE_ID``, this loop's static member id."""
+        instance = self.settings.monitor_instance_id
+        return {
+            "partition.assignment.strategy": "range",  # co-partitioned: p of both topics
+            "fetch.max.bytes": 52_428_800,
+            "queued.max.messages.kbytes": 262_144,
+            # a rebalance (a sibling source process or another worker joining) reaches this
+            # member within half a second, not three: until it does, this one reads partitions
+            # whose state it must then hand over
+            "heartbeat.interval.ms": 500,
+            "session.timeout.ms": round(self.settings.monitor_session_timeout * 1000),
+            **({"group.instance.id": self._instance_id(instance)} if instance else {}),
+        }
 
     def _instance_id(self, worker: str) -> str:
         """The static group member id of this source loop: one per source process of the

@@ -146,3 +146,19 @@ def test_the_wait_for_siblings_ends_with_the_start_up(loan_profile, monitor_metr
     loop._settle_by = 0.0  # the wait is over: a later lopsided assignment reads at once
     loop._wait_for_siblings(Consumer(settings.kafka, client=consumer), [], 6)
     assert not loop._waiting
+
+
+@pytest.mark.parametrize(("instance", "siblings", "member"), [
+    (None, 1, None), ("worker-1", 1, "worker-1-source"), ("worker-1", 2, "worker-1-source-1"),
+])
+def test_the_source_group_takes_the_session_timeout_and_a_member_id_per_source_process(
+    loan_profile, monitor_metrics, instance: str | None, siblings: int, member: str | None
+):
+    settings = MonitorSettings(monitor_session_timeout=10, monitor_instance_id=instance,
+                               kafka={"bootstrap_servers": "127.0.0.1:1", "topic_prefix": "t."})
+    loop = SourceLoop(settings, "t.mon", lambda n, v: loan_profile, monitor_metrics,
+                      instance=siblings - 1, siblings=siblings)
+    options = loop.group_options()
+    assert options["session.timeout.ms"] == 10_000
+    assert options["heartbeat.interval.ms"] < options["session.timeout.ms"] / 3
+    assert options.get("group.instance.id") == member

@@ -480,9 +480,8 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
     log = tmp_path / "monitor.log"
     labeled_topic = f"{kafka.topic_prefix}labeled"
     # With a stable instance id the restarted worker takes its partitions back at once;
-    # without one, after the dead member's session timeout (shortened here from 45 s).
-    extra = ({"DRIFTLINE_MONITOR_INSTANCE_ID": instance_id} if instance_id else
-             {"DRIFTLINE_MONITOR_SESSION_TIMEOUT": "10"})
+    # without one, after the dead member's session timeout.
+    extra = {"DRIFTLINE_MONITOR_INSTANCE_ID": instance_id} if instance_id else {}
     extra["DRIFTLINE_SOURCE_PROCESSES"] = processes
     proc = _start(registry_home, kafka, app_id, log, **extra)
     # A live stream: the worker keeps up with it and is killed in the middle of it.

@@ -145,7 +145,7 @@ def detection_matched(seeds: int, bernoulli_seeds: int, streams: int, adwin_stre
         print(f"matched contract: {contract:g} false alarms per 30 days (the default: 1)",
               flush=True)
         contract_of = dict.fromkeys(names, contract)
-    print(f"[{time.perf_counter() - started:.0f} s]\n")
+    print(f"[{time.perf_counter() - started:.0f} s]\n", flush=True)
     header = (f"{'stream':<22} {'set':<10} {'detector':<34} {'detected':>8} "
               f"{'median delay':>12} {'false alarms':>12}")
     print(header)

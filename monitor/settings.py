@@ -73,7 +73,8 @@ class MonitorSettings(DriftlineSettings):
         "its groups (the source loop's and the publisher's) and hand its partitions to the "
         "others: how long a worker that died without leaving stalls its partitions. Shorter "
         "detects a crash sooner; too short for a loaded worker means needless rebalances. "
-        "Within the brokers' group.min/max.session.timeout.ms (6 s to 30 min by default).",
+        "At least the brokers' group.min.session.timeout.ms (6 s by default) and at most "
+        "faust's 90 s request timeout; below the default, see docs/limits.md.",
     )
 
     # judging

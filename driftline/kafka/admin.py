@@ -25,6 +25,7 @@ __all__ = [
     "delete_topics",
     "describe_topics",
     "end_offsets",
+    "partition_counts",
     "replication",
     "wait_for_broker",
     "watermarks",
@@ -192,6 +193,19 @@ class TopicInfo:
 def end_offsets(settings: KafkaSettings, topic: str, timeout: float = 10.0) -> dict[int, int]:
     """Partition -> high watermark of ``topic``."""
     return {p: high for p, (_low, high) in watermarks(settings, topic, timeout).items()}
+
+
+def partition_counts(settings: KafkaSettings, topics: Iterable[str], timeout: float = 10.0
+                     ) -> dict[str, int]:
+    """Topic -> its number of partitions, asked through a client of its own; raises
+    KafkaException for a topic that does not exist.
+
+    A consumer's rebalance callback asks here rather than through its own consumer: a
+    blocking call on the client whose callback is running leaves confluent-kafka's call
+    state cleared, and the next callback of the same poll (a log line, the next rebalance)
+    aborts the process (``CallState_get: Assertion `cs != NULL' failed``)."""
+    with Consumer(settings, commit="manual") as probe:
+        return {topic: len(probe.partitions(topic, timeout)) for topic in topics}
 
 
 def watermarks(

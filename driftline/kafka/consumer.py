@@ -105,6 +105,7 @@ class Consumer:
         }
         # ``client``: an existing confluent-kafka consumer, or a stand-in in unit tests
         self._client: _ConfluentConsumer | None = client
+        self._closed = False
         self._strict = strict
         self._logged: dict[int, float] = {}
 
@@ -117,16 +118,27 @@ class Consumer:
 
     @property
     def client(self) -> _ConfluentConsumer:
-        """The confluent-kafka consumer, created on first use."""
+        """The confluent-kafka consumer, created on first use; RuntimeError once closed."""
         if self._client is None:
+            if self._closed:
+                raise RuntimeError(f"the consumer of {self.config['group.id']} is closed")
             self._client = _ConfluentConsumer(self.config)
         return self._client
 
     def close(self) -> None:
-        """Leave the group (committing stored offsets under ``stored``) and free the client."""
-        if self._client is not None:
-            client, self._client = self._client, None
-            client.close()
+        """Leave the group (committing stored offsets under ``stored``) and free the client.
+
+        While it closes, the revoke callback it runs acts on this client (its commit is the
+        group member's last one); afterwards the consumer is closed for good, so that nothing
+        creates a second client, outside the group, by using it again."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._client is not None:
+                self._client.close()
+        finally:
+            self._client = None
 
     def __enter__(self) -> Consumer:
         return self
@@ -230,9 +242,12 @@ class Consumer:
         background from now on."""
         self.client.store_offsets(message)
 
-    def commit(self, offsets: Iterable[TopicPartition]) -> None:
-        """Commit ``offsets`` (each the next offset to read) now, waiting for the broker."""
-        self.client.commit(offsets=list(offsets), asynchronous=False)
+    def commit(self, offsets: Iterable[TopicPartition], *, wait: bool = True) -> None:
+        """Commit ``offsets`` (each the next offset to read) now, waiting for the broker's
+        answer, or (``wait=False``) only sending them: what a rebalance callback of this
+        consumer must do, since a blocking call there makes confluent-kafka abort at the next
+        callback of the same poll (see :func:`driftline.kafka.admin.partition_counts`)."""
+        self.client.commit(offsets=list(offsets), asynchronous=not wait)
 
     # -- metadata -----------------------------------------------------------------------------
 

@@ -50,9 +50,11 @@ class Checkpointer:
         self.broken = False
 
     def write(self, states: Mapping[int, PartitionState], partitions: list[int], producer: Any,
-              consumer: Consumer | None) -> None:
+              consumer: Consumer | None, *, wait_for_commit: bool = True) -> None:
         """Make the state of ``partitions`` durable through ``producer``, then commit the
-        offsets it covers with ``consumer`` (None: nothing to commit)."""
+        offsets it covers with ``consumer`` (None: nothing to commit), waiting for the
+        broker's answer unless ``wait_for_commit`` is False (inside the consumer's own
+        rebalance callback, where a blocking call is not safe)."""
         partitions = [p for p in partitions if p in states]
         if not partitions or self.broken:
             return
@@ -81,7 +83,7 @@ class Checkpointer:
         ]
         if offsets and consumer is not None:
             try:
-                consumer.commit(offsets)
+                consumer.commit(offsets, wait=wait_for_commit)
             except KafkaException as exc:
                 # A restart resumes from the checkpoint just written, not from the group's
                 # offsets (they serve lag and a first start): a commit refused because the

@@ -38,6 +38,7 @@ from driftline.events import (
 )
 from driftline.intake import decode_run
 from driftline.kafka import Consumer, Producer, create_internal_topics
+from driftline.kafka.admin import partition_counts
 from driftline.kafka.deadletter import DeadLetterWriter
 from driftline.kafka.messages import each
 from driftline.partitioning import partitions_of
@@ -465,14 +466,18 @@ class SourceLoop:
 
     # -- checkpoints ------------------------------------------------------------------------
 
-    def checkpoint(self, partitions: list[int]) -> None:
+    def checkpoint(self, partitions: list[int], *, wait_for_commit: bool = True) -> None:
         """Make the state of ``partitions`` durable, then commit the offsets it covers."""
         self._last_checkpoint = time.monotonic()
-        self._checkpoints.write(self.states, partitions, self._producer, self._consumer)
+        self._checkpoints.write(self.states, partitions, self._producer, self._consumer,
+                                wait_for_commit=wait_for_commit)
 
     # -- assignment -------------------------------------------------------------------------
 
     # The rebalance callbacks get librdkafka's client first; they act through the wrapper.
+    # They make no blocking call on this consumer (metadata, a commit that waits): one leaves
+    # confluent-kafka's call state cleared, and the next callback served by the same poll (a
+    # log line with JSON logs, the assignment that follows a revocation) aborts the process.
 
     def _assigned(self, _client: object, assigned: list[TopicPartition]) -> None:
         consumer = self._consumer
@@ -480,10 +485,8 @@ class SourceLoop:
         mine = sorted({tp.partition for tp in assigned if tp.topic == self.predictions})
         began = time.monotonic()
         if mine:
-            self._partition_counts = {
-                topic: len(consumer.partitions(topic)) for topic in (self.predictions,
-                                                                     self.labels)
-            }
+            self._partition_counts = partition_counts(self.kafka, (self.predictions,
+                                                                   self.labels))
         snapshots, stores = self._checkpoints.read(mine, self._reject_state)
         for p in mine:
             self.states[p] = PartitionState(p, self.config, stores[p], self.profiles,
@@ -530,7 +533,8 @@ class SourceLoop:
 
     def _revoked(self, _client: object, revoked: list[TopicPartition]) -> None:
         gone = sorted({tp.partition for tp in revoked if tp.topic == self.predictions})
-        self.checkpoint(gone)
+        # (the commit is sent, not waited for: the checkpoint is what a new owner resumes from)
+        self.checkpoint(gone, wait_for_commit=False)
         self._drop(gone)
         assert self._consumer is not None
         self._consumer.unassign()

@@ -123,3 +123,35 @@ def test_other_errors_and_the_deadline_still_raise():
     with pytest.raises(KafkaException):
         Consumer(KAFKA, client=stuck).watermarks("t", 0, timeout=0.5)
     assert 1 < len(stuck.calls) < 100
+
+
+class _ClosingClient:
+    """A group member whose close() runs the revoke callback, as librdkafka's does."""
+
+    def __init__(self) -> None:
+        self.on_revoke = None
+        self.commits: list[tuple[list, bool]] = []
+        self.closed = 0
+
+    def commit(self, offsets, asynchronous: bool) -> None:
+        self.commits.append(([(tp.topic, tp.partition, tp.offset) for tp in offsets],
+                             asynchronous))
+
+    def close(self) -> None:
+        self.closed += 1
+        if self.on_revoke is not None:
+            self.on_revoke()
+
+
+def test_the_revoke_run_by_close_commits_on_the_closing_client_and_then_it_stays_closed():
+    client = _ClosingClient()
+    consumer = Consumer(KAFKA, "g", commit="manual", client=client)
+    client.on_revoke = lambda: consumer.commit([TopicPartition("t", 0, 7)], wait=False)
+    consumer.close()
+    # the member's last commit went through the member, not through a new client
+    assert client.commits == [([("t", 0, 7)], True)] and client.closed == 1
+    assert not consumer.created
+    with pytest.raises(RuntimeError, match="closed"):
+        consumer.commit([TopicPartition("t", 0, 8)])
+    consumer.close()  # a second close does nothing
+    assert client.closed == 1 and not consumer.created

@@ -465,13 +465,20 @@ def test_a_shift_raises_one_covariate_event_and_the_stable_part_none(shifted_run
     assert all(e.window_end > ONSET for e in events)  # nothing raised on stable traffic
 
 
-@pytest.mark.parametrize(("instance_id", "processes"),
-                         [(None, "1"), ("worker-1", "2"), ("worker-1", "0")],
-                         ids=["dynamic-membership", "static-membership-two-source-processes",
+# With JSON logs, librdkafka's log lines reach Python through a callback served by the same
+# poll as the rebalance callbacks; its debug lines come at every step of a rebalance.
+_CLIENT_DEBUG = {"DRIFTLINE_LOG_FORMAT": "json",
+                 "DRIFTLINE_KAFKA_CLIENT_OPTIONS": '{"debug": "cgrp"}'}
+
+
+@pytest.mark.parametrize(("instance_id", "processes", "logs"),
+                         [(None, "1", {}), ("worker-1", "2", _CLIENT_DEBUG), ("worker-1", "0", {})],
+                         ids=["dynamic-membership",
+                              "static-membership-two-source-processes-json-client-debug",
                               "source-loop-in-a-thread"])
 def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
     kafka_bootstrap: str, registry_home: Path, tmp_path: Path, instance_id: str | None,
-    processes: str,
+    processes: str, logs: dict[str, str],
 ):
     kafka = KafkaSettings(bootstrap_servers=kafka_bootstrap,
                           topic_prefix=f"t{uuid.uuid4().hex[:10]}.")
@@ -483,6 +490,7 @@ def test_a_worker_killed_mid_stream_resumes_with_nothing_lost_or_counted_twice(
     # without one, after the dead member's session timeout.
     extra = {"DRIFTLINE_MONITOR_INSTANCE_ID": instance_id} if instance_id else {}
     extra["DRIFTLINE_SOURCE_PROCESSES"] = processes
+    extra.update(logs)
     proc = _start(registry_home, kafka, app_id, log, **extra)
     # A live stream: the worker keeps up with it and is killed in the middle of it.
     fed = Fed()

@@ -5,6 +5,7 @@ and that after a lost write nothing more is checkpointed or committed."""
 from __future__ import annotations
 
 import pytest
+from confluent_kafka import TopicPartition
 
 from driftline.events import LabelEvent, PredictionEvent
 from driftline.kafka import Consumer
@@ -12,6 +13,7 @@ from monitor.settings import MonitorSettings
 from monitor.state.changelog import ChangelogStore
 from monitor.state.join import decode_slot, encode_slot
 from monitor.state.partition import PartitionConfig, PartitionState
+from monitor.worker import source_loop
 from monitor.worker.metrics import SourceMetrics
 from monitor.worker.source_loop import SourceLoop
 
@@ -37,11 +39,33 @@ class FakeProducer:
 
 
 class FakeConsumer:
+    """The group member's client. A rebalance callback must make no blocking call on it
+    (confluent-kafka aborts at the next callback of the same poll): metadata requests and
+    commits that wait fail here."""
+
     def __init__(self) -> None:
         self.commits: list[list] = []
+        self.waited: list[bool] = []  # per commit: whether it waited for the broker
+        self.calls: list[str] = []
 
     def commit(self, offsets, asynchronous: bool = True) -> None:
         self.commits.append([(tp.topic, tp.partition, tp.offset) for tp in offsets])
+        self.waited.append(not asynchronous)
+
+    def list_topics(self, *_a, **_kw):
+        raise AssertionError("a metadata request on the group member's client")
+
+    def assign(self, positions) -> None:
+        self.calls.append("assign")
+
+    def unassign(self) -> None:
+        self.calls.append("unassign")
+
+    def resume(self, positions) -> None:
+        self.calls.append("resume")
+
+    def pause(self, positions) -> None:
+        self.calls.append("pause")
 
 
 def _loop(loan_profile, metrics: SourceMetrics) -> tuple[SourceLoop, FakeProducer, FakeConsumer]:
@@ -162,3 +186,37 @@ def test_the_source_group_takes_the_session_timeout_and_a_member_id_per_source_p
     assert options["session.timeout.ms"] == 10_000
     assert options["heartbeat.interval.ms"] < options["session.timeout.ms"] / 3
     assert options.get("group.instance.id") == member
+
+
+def test_the_rebalance_callbacks_make_no_blocking_call_on_the_group_members_client(
+    loan_profile, monitor_metrics, monkeypatch
+):
+    loop, _producer, consumer = _loop(loan_profile, monitor_metrics)
+    _apply_pair(loop, 1)
+    # revoked: checkpointed, the commit sent without waiting, the partition dropped
+    loop._revoked(None, [TopicPartition("t.predictions", 3), TopicPartition("t.labels", 3)])
+    assert consumer.commits == [[("t.predictions", 3, 2), ("t.labels", 3, 2)]]
+    assert consumer.waited == [False]
+    assert consumer.calls == ["unassign"] and 3 not in loop.states
+    # assigned: the partition counts come through a client of their own
+    asked: list[tuple[str, ...]] = []
+
+    def counts(_kafka, topics):
+        asked.append(tuple(topics))
+        return dict.fromkeys(topics, 6)
+
+    monkeypatch.setattr(source_loop, "partition_counts", counts)
+    monkeypatch.setattr(loop._checkpoints, "read", lambda mine, _reject: (
+        {}, {p: ChangelogStore(encode_slot) for p in mine}))
+    loop._assigned(None, [TopicPartition("t.predictions", 3, -1001),
+                          TopicPartition("t.labels", 3, -1001)])
+    assert asked == [("t.predictions", "t.labels")]
+    assert loop._partition_counts == {"t.predictions": 6, "t.labels": 6}
+    assert consumer.calls == ["unassign", "assign", "resume"] and 3 in loop.states
+
+
+def test_a_checkpoint_outside_the_callbacks_waits_for_its_commit(loan_profile, monitor_metrics):
+    loop, _producer, consumer = _loop(loan_profile, monitor_metrics)
+    _apply_pair(loop, 1)
+    loop.checkpoint([3])
+    assert consumer.waited == [True]

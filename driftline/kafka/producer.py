@@ -3,6 +3,13 @@
 Idempotent with ``acks=all``; every delivery report is counted; a full local queue is retried
 by polling for a bounded time before :class:`~driftline.errors.PublishError`; ``close``
 flushes. No network call happens until the first message is produced.
+
+A delivery callback may produce (a failed message sent again, or to the dead-letter topic),
+but it runs inside the producer's own poll or flush, where no blocking call on the same
+client is safe: confluent-kafka clears the client's call state when such a call returns,
+and the next delivery report of the same poll aborts the process
+(``CallState_get: Assertion `cs != NULL' failed``). So a message a callback produces while
+the local queue is full is held in memory and enqueued once the poll or flush has returned.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -64,6 +72,12 @@ class Producer:
         self._poller: threading.Thread | None = None
         self._stopping = threading.Event()
         self._buffer_wait_s = buffer_wait_s
+        # per thread: whether it is inside a poll or flush of the client (serving callbacks)
+        self._serving = threading.local()
+        # messages produced by callbacks while the queue was full: (topic, value, options)
+        self._deferred: deque[tuple[str, bytes | None, dict[str, Any]]] = deque()
+        self._deferred_lock = threading.Lock()
+        self._requeued = 0  # deferred messages enqueued so far
         self.delivered = 0
         self.failed = 0
         self.last_error: KafkaError | None = None
@@ -85,8 +99,39 @@ class Producer:
 
     def _poll_forever(self) -> None:
         while not self._stopping.is_set():
-            assert self._client is not None
-            self._client.poll(0.1)
+            self._serve("poll", 0.1)
+
+    def _serve(self, call: str, timeout: float) -> int:
+        """``poll`` or ``flush`` the client, its callbacks served on this thread, then
+        enqueue what they produced that did not fit."""
+        serving = self._serving
+        if getattr(serving, "active", False):
+            raise RuntimeError(f"{call}() called from a delivery callback of the same producer")
+        serving.active = True
+        try:
+            result = getattr(self.client, call)(timeout)
+        finally:
+            serving.active = False
+        self._enqueue_deferred()
+        return result
+
+    def _enqueue_deferred(self) -> None:
+        """Enqueue the messages callbacks held back, in their order, as far as the queue
+        has room (the rest wait for the next poll or flush)."""
+        if not self._deferred or not self._deferred_lock.acquire(blocking=False):
+            return  # (another thread is enqueuing them)
+        try:
+            client = self.client
+            while self._deferred:
+                topic, value, kwargs = self._deferred[0]
+                try:
+                    client.produce(topic, value, **kwargs)
+                except BufferError:
+                    return
+                self._deferred.popleft()
+                self._requeued += 1
+        finally:
+            self._deferred_lock.release()
 
     def _on_delivery(self, callback: DeliveryCallback | None) -> DeliveryCallback:
         def report(err: KafkaError | None, msg: Message) -> None:
@@ -126,8 +171,20 @@ class Producer:
             kwargs["partition"] = partition
         if timestamp_ms is not None:
             kwargs["timestamp"] = timestamp_ms
+        if getattr(self._serving, "active", False):  # inside a delivery callback
+            try:
+                if self._deferred:
+                    raise BufferError  # (after those held back already)
+                self.client.produce(topic, value, **kwargs)
+            except BufferError:
+                self._deferred.append((topic, value, kwargs))  # enqueued after the poll
+            return
+        self._produce(topic, value, kwargs, self._buffer_wait_s if wait else 0.0)
+
+    def _produce(self, topic: str, value: bytes | None, kwargs: dict[str, Any],
+                 wait_s: float) -> None:
         client = self.client
-        deadline = time.monotonic() + (self._buffer_wait_s if wait else 0.0)
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 client.produce(topic, value, **kwargs)
@@ -135,7 +192,7 @@ class Producer:
             except BufferError:
                 if time.monotonic() >= deadline:
                     raise self._queue_full(topic) from None
-                client.poll(0.05)
+                self._serve("poll", 0.05)
 
     def produce_many(
         self, topic: str, messages: list[dict[str, Any]], *, partition: int | None = None
@@ -171,7 +228,7 @@ class Producer:
                 )
             if time.monotonic() >= deadline:
                 raise self._queue_full(topic)
-            client.poll(0.05)
+            self._serve("poll", 0.05)
             messages = refused
 
     def _queue_full(self, topic: str) -> PublishError:
@@ -196,17 +253,25 @@ class Producer:
 
     def poll(self, timeout: float = 0.0) -> int:
         """Serve delivery reports; returns how many were served."""
-        return self.client.poll(timeout)
+        return self._serve("poll", timeout)
 
     def flush(self, timeout: float = 30.0) -> int:
-        """Wait until every queued message is delivered or failed; returns how many remain."""
+        """Wait until every queued message is delivered or failed; returns how many remain
+        (messages produced by its delivery callbacks included)."""
         if self._client is None:
             return 0
-        return self._client.flush(timeout)
+        deadline = time.monotonic() + timeout
+        while True:
+            requeued = self._requeued
+            left = self._serve("flush", max(deadline - time.monotonic(), 0.0))
+            if ((requeued == self._requeued and not self._deferred)
+                    or time.monotonic() >= deadline):
+                return left + len(self._deferred)
+            # (its callbacks produced more, enqueued after it: flush those too)
 
     def pending(self) -> int:
-        """Messages queued locally and not yet acknowledged."""
-        return 0 if self._client is None else len(self._client)
+        """Messages queued locally (or held back by a callback) and not yet acknowledged."""
+        return (0 if self._client is None else len(self._client)) + len(self._deferred)
 
     def close(self, timeout: float = 30.0) -> int:
         """Flush and stop the poll thread; returns how many messages were left undelivered."""

@@ -77,7 +77,6 @@ class Producer:
         # messages produced by callbacks while the queue was full: (topic, value, options)
         self._deferred: deque[tuple[str, bytes | None, dict[str, Any]]] = deque()
         self._deferred_lock = threading.Lock()
-        self._requeued = 0  # deferred messages enqueued so far
         self.delivered = 0
         self.failed = 0
         self.last_error: KafkaError | None = None
@@ -104,16 +103,19 @@ class Producer:
     def _serve(self, call: str, timeout: float) -> int:
         """``poll`` or ``flush`` the client, its callbacks served on this thread, then
         enqueue what they produced that did not fit."""
-        serving = self._serving
-        if getattr(serving, "active", False):
+        if self._in_callback():
             raise RuntimeError(f"{call}() called from a delivery callback of the same producer")
-        serving.active = True
+        self._serving.active = True
         try:
             result = getattr(self.client, call)(timeout)
         finally:
-            serving.active = False
+            self._serving.active = False
         self._enqueue_deferred()
         return result
+
+    def _in_callback(self) -> bool:
+        """Whether this thread is inside a poll or flush of the client (so in a callback)."""
+        return getattr(self._serving, "active", False)
 
     def _enqueue_deferred(self) -> None:
         """Enqueue the messages callbacks held back, in their order, as far as the queue
@@ -129,7 +131,6 @@ class Producer:
                 except BufferError:
                     return
                 self._deferred.popleft()
-                self._requeued += 1
         finally:
             self._deferred_lock.release()
 
@@ -171,13 +172,14 @@ class Producer:
             kwargs["partition"] = partition
         if timestamp_ms is not None:
             kwargs["timestamp"] = timestamp_ms
-        if getattr(self._serving, "active", False):  # inside a delivery callback
-            try:
-                if self._deferred:
-                    raise BufferError  # (after those held back already)
-                self.client.produce(topic, value, **kwargs)
-            except BufferError:
-                self._deferred.append((topic, value, kwargs))  # enqueued after the poll
+        if self._in_callback():  # never wait: what does not fit goes after the poll
+            if not self._deferred:  # (else after those held back already)
+                try:
+                    self.client.produce(topic, value, **kwargs)
+                    return
+                except BufferError:
+                    pass
+            self._deferred.append((topic, value, kwargs))
             return
         self._produce(topic, value, kwargs, self._buffer_wait_s if wait else 0.0)
 
@@ -261,13 +263,11 @@ class Producer:
         if self._client is None:
             return 0
         deadline = time.monotonic() + timeout
-        while True:
-            requeued = self._requeued
-            left = self._serve("flush", max(deadline - time.monotonic(), 0.0))
-            if ((requeued == self._requeued and not self._deferred)
-                    or time.monotonic() >= deadline):
-                return left + len(self._deferred)
-            # (its callbacks produced more, enqueued after it: flush those too)
+        while True:  # (again while its callbacks produced more, enqueued after it)
+            self._serve("flush", max(deadline - time.monotonic(), 0.0))
+            left = self.pending()
+            if not left or time.monotonic() >= deadline:
+                return left
 
     def pending(self) -> int:
         """Messages queued locally (or held back by a callback) and not yet acknowledged."""

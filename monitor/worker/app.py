@@ -45,6 +45,7 @@ from monitor.worker.metrics import (
     SourceMetrics,
     readiness,
 )
+from monitor.worker.policy_store import offset_memory_table
 from monitor.worker.producer_topics import producer_client, track_topics
 from monitor.worker.publisher import WindowPublisher, read_partials
 from monitor.worker.report_server import ReportPages, report_link, serve
@@ -200,7 +201,9 @@ def build_monitor(
                                value_type=bytes, internal=True)
     reports_topic = app.topic(own["reports"], partitions=1, key_type=bytes,
                               value_type=bytes, internal=True)
-    policy_table = app.Table("policy", partitions=1, key_type=bytes, value_type=bytes)
+    # kept in memory with its changelog offset: a rebalance that leaves the partition here
+    # reads nothing back (monitor.worker.policy_store)
+    policy_table = offset_memory_table(app, "policy", key_type=bytes, value_type=bytes)
     base = settings.report_base_url
     webhook = (
         WebhookSink(settings.webhook_url, timeout=settings.webhook_timeout,

@@ -156,6 +156,11 @@ class PublisherMetrics:
             "driftline_monitor_partials_read_back_total",
             "Partials the publisher's stream stepped over in a rebalance, read from Kafka",
             registry=r)
+        self.heartbeat = Gauge(
+            "driftline_monitor_publisher_heartbeat_timestamp_seconds",
+            "When the newest source-loop heartbeat the publisher has handled was sent (Unix "
+            "seconds): the publisher's delay behind the source loop is now minus this",
+            registry=r)
         self._by_version = (self.windows, self.window_rows, self.statistic, self.drifted_ratio,
                             self.performance, self.estimated, self.label_coverage,
                             self.drift_events)

@@ -96,6 +96,7 @@ class WindowPublisher:
         # costs the worker's event loop, and an older position only makes the next owner
         # read again what it de-duplicates anyway.
         self.position_due = 0.0
+        self.heartbeat_at = 0.0  # when the newest source heartbeat handled was sent
 
     async def run(self, stream: Any) -> None:
         """Take every event of a faust stream (acknowledged here, not by faust)."""
@@ -122,6 +123,10 @@ class WindowPublisher:
         """Merge one partial and publish the windows it completes; ``entry``: its place in
         the ack order (None for one read back from Kafka, whose offset is committed)."""
         share = _window_key(partial)
+        if partial.kind == "watermark" and partial.sent_at is not None \
+                and partial.sent_at > self.heartbeat_at:
+            self.heartbeat_at = partial.sent_at
+            self.metrics.heartbeat.set(partial.sent_at)
         if _is_share(partial) and entry is not None:
             self.waiting.setdefault(share, []).append(entry)
         elif partial.kind == "errors" and entry is not None:

@@ -327,6 +327,7 @@ def _settled_metrics(port: int, kafka: KafkaSettings, app_id: str,
                     fed.predictions)
                 and judged == written) or time.monotonic() > deadline:
             metrics[("reports", ())] = written  # read with the publisher's count
+            metrics[("scraped_at", ())] = time.time()
             return metrics
         time.sleep(0.5)
 
@@ -425,6 +426,10 @@ def test_the_workers_metrics_count_what_its_source_process_did(shifted_run: Run)
                   severity="low") == 0
     assert sample("driftline_monitor_late_events_total", model="credit-risk") is not None
     assert sample("driftline_monitor_rerouted_total", topic=f"{prefix}predictions") == 0
+    # the publisher keeps up with the source loop's heartbeats (sent every second)
+    behind = metrics[("scraped_at", ())] - sample(
+        "driftline_monitor_publisher_heartbeat_timestamp_seconds")
+    assert 0 <= behind < 10, f"the publisher is {behind:.1f} s behind the source loop"
 
 
 def test_the_worker_answers_health_and_ready_with_its_partitions_and_lag(shifted_run: Run):

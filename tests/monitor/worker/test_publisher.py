@@ -178,3 +178,29 @@ def test_partials_that_do_not_decode_are_dead_lettered_acked_and_the_stream_goes
     assert all(x["error"].startswith("invalid Partial") for x in letters)
     assert "tombstone" in letters[0]["error"] and "nested too deeply" in letters[4]["error"]
     assert len(events.sent) == 1  # the valid detection after them was handled
+
+
+def test_the_heartbeat_gauge_holds_when_the_newest_heartbeat_handled_was_sent() -> None:
+    from prometheus_client import CollectorRegistry
+
+    from monitor.worker.metrics import PublisherMetrics
+
+    publisher, *_ = _publisher()
+    registry = CollectorRegistry()
+    publisher.metrics = PublisherMetrics(registry)
+    name = "driftline_monitor_publisher_heartbeat_timestamp_seconds"
+    acked: list[int] = []
+
+    def beat(offset: int, sent_at: float | None) -> None:
+        raw = _encode(Partial(kind="watermark", partition=0, watermark=10.0, caught_up=True,
+                              sent_at=sent_at))
+        asyncio.run(publisher.take(FakeEvent(offset, raw, acked)))
+
+    assert registry.get_sample_value(name) == 0.0  # no heartbeat handled yet
+    beat(0, 1_700_000_100.0)
+    assert registry.get_sample_value(name) == 1_700_000_100.0
+    beat(1, 1_700_000_090.0)  # an older one (read back after a rebalance) moves nothing
+    beat(2, None)  # nor one that does not say when it was sent
+    assert registry.get_sample_value(name) == 1_700_000_100.0
+    beat(3, 1_700_000_101.5)
+    assert registry.get_sample_value(name) == 1_700_000_101.5

@@ -1,7 +1,7 @@
 """A monitor worker (``driftline monitor``) killed with SIGKILL mid-stream, past its concept
 detector's warm-up and before the model gets worse, raises its concept drift event after the
 restart at the same label time as a worker that read the whole stream without a kill, with
-the same evidence (the offsets of the labels in the error bucket that fired): the detector's
+evidence naming the same pairs (those of the error bucket that fired): the detector's
 state is in the publisher's table, and the error buckets sent again after the restart are
 not counted twice. Real broker, embedded MLflow registry, one partition."""
 

@@ -4,10 +4,11 @@ worker, against raw consume rates of the same topics measured in the same run: a
 source loop reads with, so its true ceiling).
 
 The topics are filled first (predictions and their labels, 6 partitions each); the raw
-consumers then read them all; then one monitor worker (a subprocess) joins, counts windows
-and judges them. Its rate: pairs joined per second from the moment its source loop took its
-partitions (its log line) to the write time of its last joined pair on ``labeled``. Each
-prediction event is counted with its label processed too (a prediction event/s is a pair/s).
+consumers then read them all, with the garbage collector tuned as the worker's processes
+tune theirs; then one monitor worker (a subprocess) joins, counts windows and judges them.
+Its rate: pairs joined per second from the moment its source loop took its partitions (its
+log line) to the write time of its last joined pair on ``labeled``. Each prediction event is
+counted with its label processed too (a prediction event/s is a pair/s).
 
     .venv/bin/python bench/bench_monitor.py [--events 100000] [--rounds 3] [--source-processes 1 2]
 """
@@ -33,6 +34,7 @@ from _broker import bench_broker, drop_topics
 from driftline.events import LabelEvent, PredictionEvent
 from driftline.kafka import Producer, create_topics, read_topic
 from driftline.kafka.admin import watermarks
+from driftline.process import tune_gc
 from driftline.settings import KafkaSettings
 from producers.generator import LoanGenerator
 
@@ -172,6 +174,9 @@ def one_round(bootstrap: str, events: int,
 
             register_champion(home, rows=4000)  # v1 @champion with its reference profile
             fill(kafka, events)
+            # the raw reads with the collector the worker's processes use (tune_gc): with
+            # Python's default one, aiokafka read here at well under half the rate
+            tune_gc()
             raw = asyncio.run(raw_rate(kafka, 2 * events))
             confluent = confluent_rate(kafka, 2 * events)
             pairs, wall = monitor_rate(kafka, home, events, processes)

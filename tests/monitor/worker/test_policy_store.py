@@ -24,8 +24,7 @@ from monitor.worker.policy_store import OffsetMemoryStore, offset_memory_table
 def table():
     app = faust.App("policy-store-test", broker="kafka://127.0.0.1:1", store="memory://",
                     autodiscover=False, web_enabled=False)
-    table = offset_memory_table(app, "policy", key_type=bytes, value_type=bytes)
-    return table
+    return offset_memory_table(app, "policy", key_type=bytes, value_type=bytes)
 
 
 def _tp(table) -> TP:
@@ -49,10 +48,6 @@ def _start_offset(table) -> int | None:
     recovery = table.app.tables.recovery
     recovery.add_active(table, _tp(table))
     return recovery.active_offsets[_tp(table)]
-
-
-def _run(coro):
-    return asyncio.new_event_loop().run_until_complete(coro)
 
 
 def test_the_table_is_kept_in_the_offset_store(table):
@@ -91,9 +86,9 @@ def test_a_rebalance_that_keeps_the_partition_keeps_memory_and_offset(table):
     _acked(table, 3)
     table.apply_changelog_batch([_entry(table, b"judged|a", b"1", 4)])
     other = TP("partials", 0)
-    _run(table.on_rebalance({_tp(table), other}, {other}, set(), 2))
+    asyncio.run(table.on_rebalance({_tp(table), other}, {other}, set(), 2))
     # faust's in-memory store would drop the read-back entries here
-    _run(table.data.on_recovery_completed(set(), {_tp(table)}))
+    asyncio.run(table.data.on_recovery_completed(set(), {_tp(table)}))
     assert dict(table.data.data) == {b"position|x": b"9", b"judged|a": b"1"}
     assert _start_offset(table) == 4
 
@@ -101,6 +96,6 @@ def test_a_rebalance_that_keeps_the_partition_keeps_memory_and_offset(table):
 def test_a_rebalance_that_takes_the_partition_away_forgets_everything(table):
     table.data[b"position|x"] = b"9"
     _acked(table, 3)
-    _run(table.on_rebalance(set(), {_tp(table)}, set(), 2))
+    asyncio.run(table.on_rebalance(set(), {_tp(table)}, set(), 2))
     assert dict(table.data.data) == {}
     assert _start_offset(table) is None

@@ -8,7 +8,9 @@ process over the whole range with the default policy, to its end, and reads them
 aiokafka again, all with the garbage collector tuned as `driftline backtest` tunes it; the
 round's anchor is the mean of the two raw reads around its backtest. The backtest's rate:
 prediction events over the wall time of the run (from resolving the offsets to the last
-window judged).
+window judged). Each round also times the backtest's read path alone (its consumer and
+options, its decoder, nothing else), which shows how much of the backtest's time the join,
+the windows and the judging take.
 The result is the median of the rounds' rates and of their ratios.
 
     .venv/bin/python bench/bench_backtest.py [--events 2000000] [--rounds 3]
@@ -27,10 +29,14 @@ from pathlib import Path
 
 from _broker import bench_broker, drop_topics
 from bench_monitor import fill, raw_rate
+from confluent_kafka import TopicPartition
 
-from driftline.kafka import create_topics
+from driftline.events import LabelEvent, PredictionEvent
+from driftline.intake import decode_run
+from driftline.kafka import Consumer, create_topics
 from driftline.process import tune_gc
 from driftline.settings import KafkaSettings
+from monitor.backtest.loop import READ_OPTIONS
 from monitor.backtest.run import BacktestRequest, run_backtest
 from monitor.settings import MonitorSettings
 
@@ -54,20 +60,48 @@ def filled(bootstrap: str, events: int, home: Path) -> KafkaSettings:
     return kafka
 
 
+def read_decode_rate(settings: MonitorSettings, events: int) -> float:
+    """Events/s (both topics) of reading every message with the backtest's consumer and
+    options and decoding each topic's messages of a batch with the backtest's decoder, and
+    nothing else: what the backtest's read path costs without the join, the windows and the
+    judging."""
+    kafka = settings.kafka
+    consumer = Consumer(kafka, None, offset_reset="error", strict=True, options=READ_OPTIONS)
+    decoders = {kafka.topic("predictions"): PredictionEvent, kafka.topic("labels"): LabelEvent}
+    try:
+        consumer.client.assign([TopicPartition(topic, p, 0) for topic in decoders
+                                for p in range(kafka.partitions)])
+        seen, began = 0, time.perf_counter()
+        while seen < 2 * events:
+            messages = consumer.consume(settings.source_batch, 0.5)
+            seen += len(messages)
+            values: dict[str, list[bytes | None]] = {topic: [] for topic in decoders}
+            for message in messages:
+                values[message.topic()].append(message.value())
+            for topic, run in values.items():
+                decoded = decode_run(decoders[topic], run)
+                assert decoded.bad == 0, f"{decoded.bad} undecodable messages in {topic}"
+        return seen / (time.perf_counter() - began)
+    finally:
+        consumer.close()
+
+
 def one_round(kafka: KafkaSettings, home: Path, events: int
-              ) -> tuple[float, float, float, dict[str, int]]:
+              ) -> tuple[float, float, float, float, dict[str, int]]:
     """aiokafka's raw rate (events/s, both topics) read right before and right after the
     backtest (their mean is the round's anchor, so that a change of the machine's load
-    during the round moves both sides alike), the backtest's prediction events/s, and its
-    counts."""
+    during the round moves both sides alike), the backtest's prediction events/s, the rate
+    of its read path alone (:func:`read_decode_rate`, read after the backtest) and the
+    backtest's counts."""
     before = asyncio.run(raw_rate(kafka, 2 * events))
     settings = MonitorSettings(home=home, kafka=kafka, window_size=60.0)
     end = T0 + events / 50.0
     began = time.perf_counter()
     result = run_backtest(settings, BacktestRequest(start=T0, end=end))
     seconds = time.perf_counter() - began
+    read_decode = read_decode_rate(settings, events)
     after = asyncio.run(raw_rate(kafka, 2 * events))
-    return before, after, events / seconds, result.counts
+    return before, after, events / seconds, read_decode, result.counts
 
 
 def main() -> None:
@@ -89,9 +123,9 @@ def main() -> None:
             # one, which would otherwise slow the first round's first read alone.
             tune_gc()
             for _ in range(args.rounds):
-                before, after, rate, counts = one_round(kafka, home, args.events)
+                before, after, rate, read_decode, counts = one_round(kafka, home, args.events)
                 raw = (before + after) / 2
-                rows.append((raw, rate))
+                rows.append((raw, rate, read_decode))
                 print(f"{args.events:,} predictions + {args.events:,} labels, 6 partitions, "
                       f"one process; joined {counts['joined']:,}, read {counts['read']:,}")
                 print(f"{'measure':48} {'events/s':>12}")
@@ -100,12 +134,18 @@ def main() -> None:
                 print(f"{'aiokafka raw consume: the mean (anchor)':48} {raw:12,.0f}")
                 print(f"{'driftline backtest: predictions + labels':48} {2 * rate:12,.0f}")
                 print(f"{'driftline backtest: prediction events':48} {rate:12,.0f}")
-                print(f"backtest / aiokafka raw = {2 * rate / raw:.3f}", flush=True)
+                print(f"{'its read path alone: consume + decode':48} {read_decode:12,.0f}")
+                print(f"backtest / aiokafka raw = {2 * rate / raw:.3f}; read path alone / "
+                      f"aiokafka raw = {read_decode / raw:.3f}", flush=True)
         rate = statistics.median(r[1] for r in rows)
         ratio = statistics.median(2 * r[1] / r[0] for r in rows)
+        path = statistics.median(r[2] / r[0] for r in rows)
+        beyond = statistics.median(1 - 2 * r[1] / r[2] for r in rows)
         print(f"median of {len(rows)} rounds: {rate:,.0f} prediction events/s "
               f"(goal {GOAL:,}: {'met' if rate >= GOAL else 'NOT met'}), {ratio:.3f} of "
               f"aiokafka raw (goal {GOAL_RATIO}: {'met' if ratio >= GOAL_RATIO else 'NOT met'})")
+        print(f"the read path alone (consume + decode) runs at {path:.3f} of aiokafka raw; "
+              f"the join, windows and judging take {beyond:.0%} of the backtest's time")
     finally:
         if kafka is not None:
             drop_topics(kafka)

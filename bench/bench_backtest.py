@@ -1,19 +1,19 @@
 """Backtest throughput: prediction events (each with its label) a ``driftline backtest`` reads,
-joins, counts in windows and judges per second on one process, against aiokafka's raw consume
-rate of the same topics in the same run (the anchor).
+joins, counts in windows and judges per second on one process, against aiokafka's raw
+consume rate of the same topics in the same run (the anchor).
 
-The topics are filled once (predictions and their labels, 6 partitions, one prediction every
-20 ms of event time). Each round then reads them all with aiokafka, backtests them in this
-process over the whole range with the default policy, to its end, and reads them with
-aiokafka again, all with the garbage collector tuned as `driftline backtest` tunes it; the
-round's anchor is the mean of the two raw reads around its backtest. The backtest's rate:
-prediction events over the wall time of the run (from resolving the offsets to the last
-window judged). Each round also times the backtest's read path alone (its consumer and
-options, its decoder, nothing else), which shows how much of the backtest's time the join,
-the windows and the judging take.
+The topics are filled once (predictions and their labels, 6 partitions, 50 predictions a
+second of event time, or ``--rate``). Each round then reads them all with aiokafka,
+backtests them in this process over the whole range with the default policy, to its end, and
+reads them with aiokafka again, all with the garbage collector tuned as `driftline backtest`
+tunes it; the round's anchor is the mean of the two raw reads around its backtest. The
+backtest's rate: prediction events over the wall time of the run (from resolving the offsets
+to the last window judged). Each round also times the backtest's read path alone (its
+consumer and options, its decoder, nothing else), which shows how much of the backtest's
+time the join, the windows and the judging take.
 The result is the median of the rounds' rates and of their ratios.
 
-    .venv/bin/python bench/bench_backtest.py [--events 2000000] [--rounds 3]
+    .venv/bin/python bench/bench_backtest.py [--events 2000000] [--rounds 3] [--rate 50]
 """
 
 from __future__ import annotations
@@ -46,16 +46,17 @@ GOAL = 100_000  # prediction events/s on one process
 GOAL_RATIO = 0.5  # of aiokafka's raw consume rate (events of both topics)
 
 
-def filled(bootstrap: str, events: int, home: Path) -> KafkaSettings:
-    """Fresh topics filled with ``events`` predictions and their labels, and the champion
-    (v1 with its reference profile) registered under ``home``."""
+def filled(bootstrap: str, events: int, home: Path, rate: float) -> KafkaSettings:
+    """Fresh topics filled with ``events`` predictions and their labels, ``rate`` predictions
+    a second of event time, and the champion (v1 with its reference profile) registered
+    under ``home``."""
     kafka = KafkaSettings(bootstrap_servers=bootstrap, topic_prefix=f"bt{uuid.uuid4().hex[:6]}.")
     create_topics(kafka)
     from producers.bootstrap import bootstrap as register_champion
 
     register_champion(home, rows=4000)
     began = time.perf_counter()
-    fill(kafka, events)
+    fill(kafka, events, rate)
     print(f"filled {2 * events:,} messages in {time.perf_counter() - began:.0f} s", flush=True)
     return kafka
 
@@ -86,7 +87,7 @@ def read_decode_rate(settings: MonitorSettings, events: int) -> float:
         consumer.close()
 
 
-def one_round(kafka: KafkaSettings, home: Path, events: int
+def one_round(kafka: KafkaSettings, home: Path, events: int, rate: float
               ) -> tuple[float, float, float, float, dict[str, int]]:
     """aiokafka's raw rate (events/s, both topics) read right before and right after the
     backtest (their mean is the round's anchor, so that a change of the machine's load
@@ -95,7 +96,7 @@ def one_round(kafka: KafkaSettings, home: Path, events: int
     backtest's counts."""
     before = asyncio.run(raw_rate(kafka, 2 * events))
     settings = MonitorSettings(home=home, kafka=kafka, window_size=60.0)
-    end = T0 + events / 50.0
+    end = T0 + events / rate
     began = time.perf_counter()
     result = run_backtest(settings, BacktestRequest(start=T0, end=end))
     seconds = time.perf_counter() - began
@@ -108,6 +109,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=2_000_000,
                         help="predictions (and as many labels)")
+    parser.add_argument("--rate", type=float, default=50.0,
+                        help="predictions per second of event time (windows of 60 s: 50 "
+                        "gives 3,000 predictions a window, 1,000 gives 60,000)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="backtests of the same topics; the median is the result")
     args = parser.parse_args()
@@ -117,17 +121,19 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as tmp:
             home = Path(tmp)
-            kafka = filled(bootstrap, args.events, home)
+            kafka = filled(bootstrap, args.events, home, args.rate)
             # The collector as `driftline backtest` tunes it, for the backtest and for every
             # raw read alike: aiokafka reads about 1.5x as fast with it as with the default
             # one, which would otherwise slow the first round's first read alone.
             tune_gc()
             for _ in range(args.rounds):
-                before, after, rate, read_decode, counts = one_round(kafka, home, args.events)
+                before, after, rate, read_decode, counts = one_round(kafka, home, args.events,
+                                                                     args.rate)
                 raw = (before + after) / 2
                 rows.append((raw, rate, read_decode))
-                print(f"{args.events:,} predictions + {args.events:,} labels, 6 partitions, "
-                      f"one process; joined {counts['joined']:,}, read {counts['read']:,}")
+                print(f"{args.events:,} predictions + {args.events:,} labels, {args.rate:g} a "
+                      f"second of event time, 6 partitions, one process; joined "
+                      f"{counts['joined']:,}, read {counts['read']:,}")
                 print(f"{'measure':48} {'events/s':>12}")
                 print(f"{'aiokafka raw consume, both topics, before':48} {before:12,.0f}")
                 print(f"{'aiokafka raw consume, both topics, after':48} {after:12,.0f}")

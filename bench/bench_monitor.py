@@ -42,14 +42,16 @@ PORT = int(os.environ.get("DRIFTLINE_BENCH_MONITOR_KAFKA_PORT", "29392"))
 _STAMP = re.compile(r"(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})")
 
 
-def fill(kafka: KafkaSettings, n: int) -> None:
+def fill(kafka: KafkaSettings, n: int, rate: float = 50.0) -> None:
+    """``n`` predictions, ``rate`` per second of event time, each with its label 60 s of
+    event time later."""
     batch = LoanGenerator(3).sample(n)
     t0 = 1_700_000_000.0
     with Producer(kafka) as producer:
         for i, (row, label, p) in enumerate(zip(batch.rows(), batch.labels.tolist(),
                                                 batch.probabilities.tolist(), strict=True)):
             pid = f"b{i:08d}"
-            t = t0 + i / 50.0
+            t = t0 + i / rate
             producer.send(kafka.topic("predictions"), PredictionEvent(
                 prediction_id=pid, event_time=t, model_name="credit-risk", model_version="1",
                 features=row, score=p, decision="LOW"))

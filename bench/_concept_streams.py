@@ -33,7 +33,14 @@ Detectors, each on the same stream per seed:
   fed one partition after another;
 - river's ``ADWIN``, ``PageHinkley`` and ``KSWIN`` (defaults) on the error stream;
 - ``periodic``: as many alarms as driftline raised on that seed, evenly spaced over the
-  monitored stream at a random phase (a detector must beat it).
+  monitored stream at a random phase (a detector must beat it);
+- ``CUSUM knowing both rates (floor)``: Page's CUSUM told the seed's error rate before the
+  onset and after the change (the share of errors in the last quarter of the stream), its
+  threshold set for the false alarms the contract allows driftline's concept detector (a
+  quarter of one per 30 days at one labeled event a second): the optimal detector for a step
+  between known rates (:mod:`_oracle_cusum`), so its median delay is a floor for the others
+  at that false-alarm rate. It stops at its first alarm after the onset, and is left out of
+  the gradual stream, where a step between two known rates is not the change.
 
 A detection delay is counted in events from the onset (gradual drifts: from the start of the
 transition) to the first alarm at or after it; alarms before it are false alarms.
@@ -41,16 +48,19 @@ transition) to the first alarm at or after it; alarms before it are false alarms
 
 from __future__ import annotations
 
+import functools
 import itertools
 import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import _oracle_cusum
 import numpy as np
 
 from driftline.events import FeatureStatistic
 from monitor.drift.concept import ConceptDriftDetector
+from monitor.drift.contract import family_budget
 from monitor.merging.concept import ConceptParams
 from monitor.merging.merge import WindowMerger
 from monitor.merging.policy import DriftPolicy
@@ -66,6 +76,7 @@ PARTITIONS = 6
 LABEL_RATE = 1.0  # labeled events a second (the policy's clock), for the GLR threshold
 RUN = 500  # events of the whole stream applied per partition between sends
 BUCKETS = {"": 1.0, ", 60-s buckets": 60.0}  # row suffix -> error bucket width (seconds)
+ORACLE = "CUSUM knowing both rates (floor)"
 
 
 @dataclass(frozen=True)
@@ -265,6 +276,33 @@ def river_alarms(make: Callable[[], object], errors: list[int]) -> list[int]:
     return out
 
 
+@functools.cache
+def _cusum_threshold(p0: float, p1: float) -> float:
+    return _oracle_cusum.threshold(p0, p1, family_budget(1.0, "concept"), LABEL_RATE)
+
+
+def _rate(errors: list[int]) -> float:
+    return float(f"{sum(errors) / len(errors):.3g}")  # (3 digits: the thresholds are cached)
+
+
+def oracle_alarms(errors: list[int], onset: int) -> list[int]:
+    """The positions (in the whole stream) at which the CUSUM knowing both error rates
+    alarms, through its first alarm at or after ``onset``: the rate before it and the rate
+    in the last quarter of the stream. A model without an error before the onset is known
+    to have changed at its first error after it. None when the errors do not rise."""
+    p0, p1 = _rate(errors[:onset - TRAIN]), _rate(errors[-len(errors) // 4:])
+    if p1 <= p0 or p1 >= 1:
+        return []
+    if p0 == 0:
+        return [TRAIN + errors.index(1, onset - TRAIN)]
+    out = []
+    for i in _oracle_cusum.alarms(errors, p0, p1, _cusum_threshold(p0, p1)):
+        out.append(TRAIN + i)
+        if TRAIN + i >= onset:
+            break
+    return out
+
+
 def _periodic(count: int, seed: int) -> list[int]:
     """``count`` alarms evenly spaced over the monitored stream, at a random phase (a fixed
     phase could put one exactly on the onset)."""
@@ -281,9 +319,12 @@ def run_stream(name: str, seeds: int, kswin: bool) -> list[Alarms]:
 
     pooled = [f"driftline, {PARTITIONS} partitions{suffix}" for suffix in BUCKETS]
     results = {n: Alarms(n) for n in ("driftline", *pooled, "river ADWIN", "river PageHinkley",
-                                      "river KSWIN", "periodic (driftline's count)")}
+                                      "river KSWIN", "periodic (driftline's count)",
+                                      ORACLE)}
     if not kswin:
         del results["river KSWIN"]
+    if "gradual" in name:  # (a step between two known rates is not this change)
+        del results[ORACLE]
     for seed in range(seeds):
         stream = STREAMS[name](seed)
         errors = errors_of(stream)
@@ -296,6 +337,8 @@ def run_stream(name: str, seeds: int, kswin: bool) -> list[Alarms]:
             "river PageHinkley": river_alarms(drift.PageHinkley, errors),
             "periodic (driftline's count)": _periodic(len(ours), seed),
         }
+        if ORACLE in results:
+            found[ORACLE] = oracle_alarms(errors, stream.onset)
         if kswin:
             found["river KSWIN"] = river_alarms(lambda s=seed: drift.KSWIN(seed=s), errors)
         for n, positions in found.items():

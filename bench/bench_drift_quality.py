@@ -91,7 +91,9 @@ detection
     streams driftline's detector was not tuned on (river's SEA, STAGGER, Agrawal with other
     functions, abrupt and gradual, and the OptWin/MOA Bernoulli error streams): driftline,
     driftline split over six partitions as the monitor runs it, river's ADWIN, PageHinkley
-    and (``--kswin``) KSWIN, and a periodic baseline; see ``bench/_concept_streams.py``.
+    and (``--kswin``) KSWIN, a periodic baseline, and a floor (a CUSUM told the error rates
+    before and after the change, ``bench/_oracle_cusum.py``); see
+    ``bench/_concept_streams.py``.
 
 detection-matched
     The detection part's streams with driftline at the contract whose false alarms on 30-day

@@ -1,16 +1,28 @@
 """Every Prometheus metric driftline's services register, read from the services' own
-metrics classes (each on a registry of its own): name as exposed, type, label names, help.
-Used by the conventions test, the docs test and the dashboard and alert-rule checks."""
+metrics classes (each on a registry of its own): name as exposed, type, label names, help;
+and the alert rules that use them (``deploy/prometheus/alerts.yml``). Used by the conventions
+test, the docs test and the dashboard and alert-rule checks."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+import yaml
 from prometheus_client import CollectorRegistry
 
 from monitor.worker.batch_histogram import BatchHistogram
 
-__all__ = ["Declared", "declared_metrics", "series_names"]
+__all__ = ["ALERT_RULES", "Declared", "alert_rules", "declared_metrics", "series_names"]
+
+ALERT_RULES = Path(__file__).resolve().parents[1] / "deploy" / "prometheus" / "alerts.yml"
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    """Every rule of ``deploy/prometheus/alerts.yml``, over its groups."""
+    return [rule for group in yaml.safe_load(ALERT_RULES.read_text())["groups"]
+            for rule in group["rules"]]
 
 
 @dataclass(frozen=True)

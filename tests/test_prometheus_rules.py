@@ -12,10 +12,10 @@ from pathlib import Path
 
 import yaml
 
-from tests.metrics_catalog import declared_metrics, series_names
+from tests.metrics_catalog import ALERT_RULES as RULES
+from tests.metrics_catalog import alert_rules, declared_metrics, series_names
 
 ROOT = Path(__file__).resolve().parents[1]
-RULES = ROOT / "deploy" / "prometheus" / "alerts.yml"
 RULE_TESTS = ROOT / "tests" / "prometheus" / "alerts.test.yml"
 
 
@@ -29,8 +29,7 @@ def _promtool(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_the_alert_rules_are_valid():
     done = _promtool("check", "rules", str(RULES))
     assert done.returncode == 0, done.stdout + done.stderr
-    rules = sum(len(g["rules"]) for g in yaml.safe_load(RULES.read_text())["groups"])
-    assert f"SUCCESS: {rules} rules found" in done.stdout
+    assert f"SUCCESS: {len(alert_rules())} rules found" in done.stdout
 
 
 def test_each_alert_fires_on_its_series_and_not_on_quiet_ones():
@@ -39,8 +38,7 @@ def test_each_alert_fires_on_its_series_and_not_on_quiet_ones():
 
 
 def test_every_alert_has_a_test():
-    alerts = {r["alert"] for g in yaml.safe_load(RULES.read_text())["groups"]
-              for r in g["rules"]}
+    alerts = {r["alert"] for r in alert_rules()}
     tested = {t["alertname"] for case in yaml.safe_load(RULE_TESTS.read_text())["tests"]
               for t in case.get("alert_rule_test", [])}
     assert alerts == tested
@@ -57,7 +55,7 @@ def test_prometheus_loads_the_rules_and_the_config_is_valid():
 def test_the_rules_and_their_tests_name_only_metrics_the_services_export():
     exported = {series: set(labels) for metric in declared_metrics()
                 for series, labels in series_names(metric).items()}
-    rules = [r["expr"] for g in yaml.safe_load(RULES.read_text())["groups"] for r in g["rules"]]
+    rules = [r["expr"] for r in alert_rules()]
     series = [s["series"] for case in yaml.safe_load(RULE_TESTS.read_text())["tests"]
               for s in case["input_series"]]
     for text in [*rules, *series]:

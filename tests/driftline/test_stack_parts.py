@@ -16,6 +16,7 @@ from driftline.deployment import SCRAPED
 from driftline.stack.control import Stack
 from driftline.stack.processes import ProcessTable, group_members
 from driftline.stack.settings import StackSettings
+from tests.metrics_catalog import alert_rules
 
 
 def _stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Stack:
@@ -41,9 +42,7 @@ def test_the_stacks_prometheus_scrapes_every_service_with_the_rules(tmp_path, mo
     done = subprocess.run([promtool, "check", "config", str(config_file)],
                           capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    alerts = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "alerts.yml"
-    rules = sum(len(g["rules"]) for g in yaml.safe_load(alerts.read_text())["groups"])
-    assert f" {rules} rules found" in done.stdout + done.stderr
+    assert f" {len(alert_rules())} rules found" in done.stdout + done.stderr
 
 
 def test_the_services_get_the_stacks_connections_over_the_callers(tmp_path, monkeypatch):

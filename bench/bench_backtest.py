@@ -33,10 +33,10 @@ from confluent_kafka import TopicPartition
 
 from driftline.events import LabelEvent, PredictionEvent
 from driftline.intake import decode_run
-from driftline.kafka import Consumer, create_topics
+from driftline.kafka import create_topics
 from driftline.process import tune_gc
 from driftline.settings import KafkaSettings
-from monitor.backtest.loop import READ_OPTIONS
+from monitor.backtest.loop import range_consumer
 from monitor.backtest.run import BacktestRequest, run_backtest
 from monitor.settings import MonitorSettings
 
@@ -67,7 +67,7 @@ def read_decode_rate(settings: MonitorSettings, events: int) -> float:
     nothing else: what the backtest's read path costs without the join, the windows and the
     judging."""
     kafka = settings.kafka
-    consumer = Consumer(kafka, None, offset_reset="error", strict=True, options=READ_OPTIONS)
+    consumer = range_consumer(kafka)
     decoders = {kafka.topic("predictions"): PredictionEvent, kafka.topic("labels"): LabelEvent}
     try:
         consumer.client.assign([TopicPartition(topic, p, 0) for topic in decoders

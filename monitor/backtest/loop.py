@@ -29,23 +29,28 @@ from confluent_kafka import Message, TopicPartition
 from prometheus_client import CollectorRegistry
 
 from driftline.kafka import Consumer
+from driftline.settings import KafkaSettings
 from monitor.backtest.sink import MemorySink
 from monitor.settings import MonitorSettings
 from monitor.state.partition import Partial, PartitionState
 from monitor.worker.metrics import SourceMetrics
 from monitor.worker.source_loop import SourceLoop, _Bad, _Run, internal_topics
 
-__all__ = ["READ_OPTIONS", "RangeLoop", "ReadRange"]
+__all__ = ["RangeLoop", "ReadRange", "range_consumer"]
 
 log = logging.getLogger(__name__)
 
-# librdkafka's options for reading a range through: large fetches, per partition too, and a
-# deep local queue, so that history arrives in few round trips
-READ_OPTIONS: dict[str, Any] = {
-    "fetch.max.bytes": 52_428_800,
-    "max.partition.fetch.bytes": 10_485_760,
-    "queued.max.messages.kbytes": 262_144,
-}
+
+def range_consumer(kafka: KafkaSettings) -> Consumer:
+    """The consumer a range is read through: no group, an error for an offset out of range,
+    and large fetches (per partition too) with a deep local queue, so that history arrives
+    in few round trips."""
+    return Consumer(kafka, None, offset_reset="error", strict=True, options={
+        "fetch.max.bytes": 52_428_800,
+        "max.partition.fetch.bytes": 10_485_760,
+        "queued.max.messages.kbytes": 262_144,
+    })
+
 
 TopicPartitionKey = tuple[str, int]
 
@@ -98,8 +103,7 @@ class RangeLoop(SourceLoop):
 
     def plan(self) -> dict[TopicPartitionKey, tuple[int, int]]:
         """Resolve the offset ranges of both topics (kept in ``reading.offsets``)."""
-        consumer = self._consumer = Consumer(self.kafka, None, offset_reset="error",
-                                             strict=True, options=READ_OPTIONS)
+        consumer = self._consumer = range_consumer(self.kafka)
         since_ms = max(int((self.reading.start - self.reading.lookback) * 1000), 0)
         ranges: dict[TopicPartitionKey, tuple[int, int]] = {}
         for topic in (self.predictions, self.labels):

@@ -129,10 +129,10 @@ from driftline.features import CREDIT_RISK
 from driftline.profile import ReferenceProfile, build_profile
 from monitor.drift.accumulator import WindowAccumulator
 from monitor.drift.concept import ConceptDriftDetector
-from monitor.drift.contract import family_budget, per_test_alpha
+from monitor.drift.contract import family_budget
 from monitor.drift.evidence import WindowEvidence
 from monitor.drift.judge import DriftConfig
-from monitor.drift.pooled import POOLED_METHOD, POOLED_SCALES
+from monitor.drift.pooled import POOLED_METHOD, POOLED_SCALES, pooled_alpha
 from monitor.drift.sequential import SEQUENTIAL_METHOD
 from monitor.drift.windows import EventTimeWindows, Window, WindowClock
 from monitor.merging.policy import DriftPolicy
@@ -826,22 +826,24 @@ WITHIN = (1, 3, 6)
 
 
 def _score_ceiling(ref_scores: np.ndarray, delta: float, rows: int, windows: int,
-                   config: DriftConfig, tests: int, draws: int = 100_000) -> float:
+                   window_seconds: float, config: DriftConfig, tests: int,
+                   draws: int = 100_000) -> tuple[float, float, float]:
     """The share of seeds in which the most powerful test of a shift of ``delta`` in the
     score's log-odds would flag within ``windows`` windows of ``rows``, taking the looks the
-    window tests and the pools take, each at its level under the contract: a two-sided
-    z-test on the mean log-odds with their spread known, against the mean of the reference
-    (whose own noise it includes). The log-odds of the loan model's scores are close to
-    normal (skew and excess kurtosis under 0.05), for which this test is the most powerful
-    one for a location shift; the e-CUSUM is left out. Simulated over ``draws`` seeds."""
+    window tests and the pools take, each at its level under the contract (the judge's and
+    the pools' own: :meth:`DriftConfig.contracted`, :func:`pooled_alpha`): a two-sided z-test
+    on the mean log-odds with their spread known, against the mean of the reference (whose
+    own noise it includes). It is the most powerful test of a location shift when the
+    log-odds are normal; their skew and excess kurtosis in the reference are returned beside
+    the share to show how close they are. The e-CUSUM is left out. Simulated over ``draws``
+    seeds."""
     from scipy import stats
 
     logit = np.log(ref_scores / (1 - ref_scores))
     spread, m = float(logit.std()), len(logit)
-    look = config.look_every or 300.0
-    z_window = stats.norm.isf(per_test_alpha(config.window_budget, look, tests) / 2)
-    z_pool = stats.norm.isf(
-        per_test_alpha(config.pooled_budget / len(POOLED_SCALES), look, tests) / 2)
+    look = config.look_every or window_seconds
+    z_window = stats.norm.isf(config.contracted(window_seconds, tests).ks_p_value / 2)
+    z_pool = stats.norm.isf(pooled_alpha(config, look, tests) / 2)
     rng = np.random.default_rng(7)
     reference = rng.normal(0.0, spread / np.sqrt(m), draws)
     means = rng.normal(delta, spread / np.sqrt(rows), (draws, windows))
@@ -853,7 +855,7 @@ def _score_ceiling(ref_scores: np.ndarray, delta: float, rows: int, windows: int
             z = (means[:, i - k + 1:i + 1].mean(axis=1) - reference) / (
                 spread * np.sqrt(1 / (rows * k) + 1 / m))
             hit |= np.abs(z) > (z_window if k == 1 else z_pool)
-    return float(hit.mean())
+    return float(hit.mean()), float(stats.skew(logit)), float(stats.kurtosis(logit))
 
 
 def sensitivity(seeds: int, with_evidently: bool, windows_per_seed: int = 6,
@@ -930,11 +932,13 @@ def sensitivity(seeds: int, with_evidently: bool, windows_per_seed: int = 6,
                       f"{shares}   {evs}  {goal}", flush=True)
                 if goal == "NOT met" and kind == "score":
                     delta = float(label.rpartition("+")[2])
-                    ceiling = _score_ceiling(ref_scores, delta, rows, windows_per_seed, config,
-                                             len(profile.numeric) + len(profile.categorical) + 1)
+                    ceiling, skew, kurtosis = _score_ceiling(
+                        ref_scores, delta, rows, windows_per_seed, 300.0, config,
+                        len(profile.numeric) + len(profile.categorical) + 1)
                     print(f"{'':<12} ceiling: the most powerful test at these looks and levels "
                           f"flags within {windows_per_seed} windows in {ceiling:.2f} of seeds "
-                          f"(Evidently: {q:.2f})", flush=True)
+                          f"(Evidently: {q:.2f}; the reference's log-odds: skew {skew:.3f}, "
+                          f"excess kurtosis {kurtosis:.3f})", flush=True)
     verdict = met == checked
     if checked:
         print(f"goal (at the contract, flag within 6 windows at least as often as Evidently's "

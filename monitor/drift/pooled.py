@@ -45,10 +45,20 @@ from monitor.drift.contract import per_test_alpha
 from monitor.drift.judge import DriftConfig, FeatureJudgement, WindowReport, p_ratio
 from monitor.drift.sequential import window_p_value
 
-__all__ = ["POOLED_METHOD", "POOLED_SCALES", "PooledEvidence", "PooledState"]
+__all__ = ["POOLED_METHOD", "POOLED_SCALES", "PooledEvidence", "PooledState", "pooled_alpha"]
 
 POOLED_METHOD = "pooled"
 POOLED_SCALES = (2, 4, 6)  # windows per pool, the newest window included
+
+
+def pooled_alpha(config: DriftConfig, look: float, tests: int) -> float:
+    """The level of each scale's pooled test of each of a window's ``tests`` columns, at a
+    look every ``look`` seconds: the pooled budget split evenly over the scales.
+
+    >>> round(pooled_alpha(DriftConfig(), 300.0, tests=8), 9)  # 5-minute windows, 8 tests
+    6.03e-07
+    """
+    return per_test_alpha(config.pooled_budget / len(POOLED_SCALES), look, tests)
 
 
 class PooledState(msgspec.Struct, kw_only=True):
@@ -94,7 +104,7 @@ class PooledEvidence:
         look = max(config.look_every or length, length)
         recent = state.recent if state.window_end == report.window_start else []
         tests = len(report.features) + (report.score is not None)
-        alpha = per_test_alpha(config.pooled_budget / len(POOLED_SCALES), look, tests)
+        alpha = pooled_alpha(config, look, tests)
         pools = self._pools(window, recent, config)
         # (encoded at once: the stored counts do not follow later changes of the window's)
         state.recent = [*recent, window.state][-(max(POOLED_SCALES) - 1):]

@@ -163,7 +163,8 @@ class ModelPolicy(_Strict):
         "turns the evidence over windows off (unset: 0.5).")
     pooled_share: Fraction | None = Field(
         None, description="The share of the evidence over windows' budget spent by the tests "
-        "of pooled windows (the last 2, 4 and 6 windows' rows together), the rest by the "
+        "of pooled windows (the last 2, 4 and 6 windows' rows together at every window, 12 "
+        "and 24 at one window in 3 and 6), the rest by the "
         "e-CUSUMs (unset: 0.5).")
     sequential_kappa: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] | None = Field(
         None, description="The calibrator kappa turning a window's p-value into an e-value "

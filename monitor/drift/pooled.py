@@ -4,38 +4,45 @@ A shift too small for one window's rows can be plain in the rows of a few window
 A window's test sees only its rows, and the e-CUSUM (:mod:`monitor.drift.sequential`)
 turns each window's p-value into an e-value, which keeps little of a p-value near 0.05.
 Adding the windows' counts keeps all of it: at each judged window :class:`PooledEvidence`
-adds its counts to those of the windows just before it (:data:`POOLED_SCALES`: 2, 4 and 6
-windows in all) and tests each pooled column with the p-value the e-CUSUM takes
-(:func:`~monitor.drift.sequential.window_p_value`: binned KS, rank sum and chi-square,
-Bonferroni over the three, for a number and the score; chi-square for a category).
+adds its counts to those of the windows just before it (:data:`POOLS`: 2, 4 and 6 windows
+in all at every window, 12 at one window in 3 and 24 at one in 6) and tests each pooled
+column with the p-value the e-CUSUM takes (:func:`~monitor.drift.sequential.window_p_value`:
+binned KS, rank sum and chi-square, Bonferroni over the three, for a number and the score;
+chi-square for a category). The long pools catch, within two hours of 5-minute windows, a
+shift too small for six windows' rows that the e-CUSUM would take many hours to build up;
+judging them at one window in 3 or 6 keeps their cost and their share of the budget small.
 
 Level: a union bound. The pooled tests spend their share of the contract
-(:attr:`~monitor.drift.judge.DriftConfig.pooled_budget`) split evenly over the scales; at
-every look each scale's test of each column gets ``alpha = B / scales * look / 30 days /
-tests`` (:func:`~monitor.drift.contract.per_test_alpha`), so the expected number of pooled
-rejections over 30 days of stable traffic is at most their budget whatever the dependence
-between overlapping pools, the windows and the shared reference: the same argument as the
-window tests', and it needs only each look's p-value to be valid (the two-sample tests
-count the reference's sampling noise). Pools are made of contiguous windows that do not
-overlap: like the e-CUSUM, only windows that start at or after the end of the last window
-fed are fed, a gap (a window with too few rows, or none) starts the pools again, and looks
-are counted at the window's length.
+(:attr:`~monitor.drift.judge.DriftConfig.pooled_budget`) evenly over their looks: a pool
+judged at one window in ``every`` looks ``1 / every`` as often, so every look of every pool
+gets ``alpha = B / sum(1 / every) * look / 30 days / tests``
+(:func:`~monitor.drift.contract.per_test_alpha`; ``sum(1 / every)`` is 3.5), and the
+expected number of pooled rejections over 30 days of stable traffic is at most their
+budget whatever the dependence between overlapping pools, the windows and the shared
+reference: the same argument as the window tests', and it needs only each look's p-value
+to be valid (the two-sample tests count the reference's sampling noise). Which windows a
+long pool is judged at is set by the window's place in time (its end over its length), so
+a restarted publisher and a backtest judge the same ones. Pools are made of contiguous
+windows that do not overlap: like the e-CUSUM, only windows that start at or after the end
+of the last window fed are fed, a gap (a window with too few rows, or none) starts the
+pools again, and looks are counted at the window's length.
 
-How it decides. A column whose pooled p-value is at or under its scale's level is drifted
-in that window, with method ``"pooled"`` (value: the p-value, threshold: the level) when the
+How it decides. A column whose pooled p-value is at or under the level is drifted in that
+window, with method ``"pooled"`` (value: the p-value, threshold: the level) when the
 window's own test and the e-CUSUM did not reject; every judgement of a pooled column carries
-a ``pooled`` statistic for the scale with the strongest evidence (``log p / log alpha``
-largest), and its ratio is at least that share while the pools hold the shift, so the
-drift policy does not clear the finding meanwhile. Features decided by their own rule (a
-policy file's method) are outside the contract and are not pooled.
+a ``pooled`` statistic for the pool with the strongest evidence (the smallest p-value: every
+pool has the same level), and its ratio is at least ``log p / log alpha`` while the pools
+hold the shift, so the drift policy does not clear the finding meanwhile. Features decided
+by their own rule (a policy file's method) are outside the contract and are not pooled.
 
-The state is plain data per model version (:class:`PooledState`: the last windows' counts)
-in any ``MutableMapping[str, bytes]`` (a faust table in the app).
+The state is plain data per model version (:class:`PooledState`, and the last 23 windows'
+counts, a record each) in any ``MutableMapping[str, bytes]`` (a faust table in the app).
 """
 
 from __future__ import annotations
 
 from collections.abc import MutableMapping
+from typing import NamedTuple
 
 import msgspec
 
@@ -45,47 +52,85 @@ from monitor.drift.contract import per_test_alpha
 from monitor.drift.judge import DriftConfig, FeatureJudgement, WindowReport, p_ratio
 from monitor.drift.sequential import window_p_value
 
-__all__ = ["POOLED_METHOD", "POOLED_SCALES", "PooledEvidence", "PooledState", "pooled_alpha"]
+__all__ = ["POOLED_METHOD", "POOLS", "Pool", "PooledEvidence", "PooledState", "pooled_alpha"]
 
 POOLED_METHOD = "pooled"
-POOLED_SCALES = (2, 4, 6)  # windows per pool, the newest window included
+
+
+class Pool(NamedTuple):
+    """A pool of ``windows`` windows (the newest included), judged at one window in
+    ``every``."""
+
+    windows: int
+    every: int
+
+
+POOLS = (Pool(2, 1), Pool(4, 1), Pool(6, 1), Pool(12, 3), Pool(24, 6))
+_LONGEST = max(pool.windows for pool in POOLS)
 
 
 def pooled_alpha(config: DriftConfig, look: float, tests: int) -> float:
-    """The level of each scale's pooled test of each of a window's ``tests`` columns, at a
-    look every ``look`` seconds: the pooled budget split evenly over the scales.
+    """The level of every pooled test of each of a window's ``tests`` columns, windows
+    looked at every ``look`` seconds: the pooled budget split evenly over the pools' looks.
 
     >>> round(pooled_alpha(DriftConfig(), 300.0, tests=8), 9)  # 5-minute windows, 8 tests
-    6.03e-07
+    5.17e-07
     """
-    return per_test_alpha(config.pooled_budget / len(POOLED_SCALES), look, tests)
+    looks = sum(1 / pool.every for pool in POOLS)
+    return per_test_alpha(config.pooled_budget / looks, look, tests)
+
+
+def _judged(pool: Pool, window_end: float, length: float) -> bool:
+    """Whether ``pool`` is judged at the window ending at ``window_end`` (one in
+    ``pool.every``, by the window's place in time)."""
+    return pool.every == 1 or round(window_end / length) % pool.every == 0
 
 
 class PooledState(msgspec.Struct, kw_only=True):
-    """The counts of one model version's last windows fed (oldest first, contiguous) and the
-    end of the last one."""
+    """Where one model version's pooling stands: the end of the last window fed, how many
+    windows fed are contiguous up to it (``kept``, the last one included, at most
+    :data:`SLOTS`) and how many have been fed (``fed``; the window fed ``i``-th is kept in
+    slot ``i % SLOTS``)."""
 
     window_end: float | None = None
-    recent: list[WindowState] = []
+    kept: int = 0
+    fed: int = 0
 
 
+SLOTS = _LONGEST - 1  # windows kept: what the longest pool adds to the newest one
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(PooledState)
+_window_decoder = msgspec.json.Decoder(WindowState)
 
 
 class PooledEvidence:
     """Test each judged window's columns pooled with the windows before it.
 
-    ``store`` holds one :class:`PooledState` per model version (default: a dict).
+    ``store`` holds, per model version, its :class:`PooledState` under
+    ``"<model>\\t<version>"`` and the counts of its last windows fed, one per key
+    (``"<model>\\t<version>\\t<slot>"``), so that no record grows with the pools: a
+    window's counts are written once (default: a dict).
     """
 
     def __init__(self, store: MutableMapping[str, bytes] | None = None) -> None:
         self.store: MutableMapping[str, bytes] = {} if store is None else store
 
     def state(self, model_name: str, model_version: str) -> PooledState:
-        """The recent windows of one model version."""
+        """Where one model version's pooling stands."""
         data = self.store.get(f"{model_name}\t{model_version}")
         return PooledState() if data is None else _decoder.decode(data)
+
+    def recent(self, model_name: str, model_version: str,
+               count: int | None = None) -> list[WindowState]:
+        """The counts of the last ``count`` (default: all kept) contiguous windows fed of
+        one model version, oldest first."""
+        state = self.state(model_name, model_version)
+        return self._recent(f"{model_name}\t{model_version}", state,
+                            state.kept if count is None else min(count, state.kept))
+
+    def _recent(self, key: str, state: PooledState, count: int) -> list[WindowState]:
+        return [_window_decoder.decode(self.store[f"{key}\t{i % SLOTS}"])
+                for i in range(state.fed - count, state.fed)]
 
     def observe(self, report: WindowReport, window: WindowAccumulator,
                 config: DriftConfig) -> WindowReport:
@@ -102,14 +147,17 @@ class PooledEvidence:
         if length <= 0:
             return report
         look = max(config.look_every or length, length)
-        recent = state.recent if state.window_end == report.window_start else []
+        kept = state.kept if state.window_end == report.window_start else 0
         tests = len(report.features) + (report.score is not None)
         alpha = pooled_alpha(config, look, tests)
-        pools = self._pools(window, recent, config)
+        sizes = [pool.windows for pool in POOLS
+                 if pool.windows <= kept + 1 and _judged(pool, report.window_end, length)]
+        pools = self._pools(window, self._recent(key, state, sizes[-1] - 1 if sizes else 0),
+                            sizes, config)
         # (encoded at once: the stored counts do not follow later changes of the window's)
-        state.recent = [*recent, window.state][-(max(POOLED_SCALES) - 1):]
-        state.window_end = report.window_end
-        self.store[key] = _encoder.encode(state)
+        self.store[f"{key}\t{state.fed % SLOTS}"] = _encoder.encode(window.state)
+        self.store[key] = _encoder.encode(PooledState(
+            window_end=report.window_end, kept=min(kept + 1, SLOTS), fed=state.fed + 1))
         if not pools:
             return report
         features = [self._fold(j, [p.feature(j.feature) for p in pools], config, alpha)
@@ -120,15 +168,18 @@ class PooledEvidence:
         return report.rejudged(features, score)
 
     @staticmethod
-    def _pools(window: WindowAccumulator, recent: list[WindowState],
+    def _pools(window: WindowAccumulator, recent: list[WindowState], sizes: list[int],
                config: DriftConfig) -> list[WindowReport]:
-        """The reports of the pools that fit, smallest first: one pool grows from the newest
-        window back through ``recent`` and is judged at each of :data:`POOLED_SCALES`."""
+        """The reports of the pools of ``sizes`` windows (ascending; the largest is the
+        window and all of ``recent``): one pool grows from the newest window back through
+        ``recent`` and is judged at each size."""
+        if not sizes:
+            return []
         pool = WindowAccumulator(window.profile, window.window).merge(window)
         reports = []
         for size, older in enumerate(reversed(recent), start=2):
             pool.merge(WindowAccumulator.from_state(window.profile, older))
-            if size in POOLED_SCALES:
+            if size in sizes:
                 reports.append(pool.evaluate(config))
         return reports
 

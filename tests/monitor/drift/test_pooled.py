@@ -13,7 +13,7 @@ from monitor.drift.accumulator import WindowAccumulator
 from monitor.drift.contract import per_test_alpha
 from monitor.drift.evidence import WindowEvidence
 from monitor.drift.judge import DriftConfig, FeatureRule
-from monitor.drift.pooled import POOLED_METHOD, POOLED_SCALES, PooledEvidence
+from monitor.drift.pooled import POOLED_METHOD, POOLS, PooledEvidence, pooled_alpha
 from monitor.drift.sequential import window_p_value
 from monitor.drift.windows import Window
 from monitor.merging.policy import DriftPolicy
@@ -60,14 +60,46 @@ def test_a_pool_is_judged_as_one_window_holding_its_rows(loan_profile):
         assert _stat(judged, feature).value == pytest.approx(window_p_value(j))
 
 
-def test_each_scale_gets_its_share_of_the_pooled_budget_at_every_look(loan_profile):
+# looks per window of all pools together: 2, 4 and 6 windows at each, 12 at one in 3, 24 at
+# one in 6
+LOOKS = 3 + 1 / 3 + 1 / 6
+
+
+def test_every_look_of_every_pool_gets_its_share_of_the_pooled_budget(loan_profile):
     evidence = PooledEvidence()
     for acc in windows(loan_profile, 4, 3, 600):
         judged = evidence.observe(acc.evaluate(CONFIG), acc, CONFIG)
-    level = per_test_alpha(CONFIG.pooled_budget / len(POOLED_SCALES), 300.0, TESTS)
+    level = per_test_alpha(CONFIG.pooled_budget / LOOKS, 300.0, TESTS)
     assert _stat(judged, "loan_amount").threshold == pytest.approx(level)
+    assert pooled_alpha(CONFIG, 300.0, TESTS) == pytest.approx(level)
     # a quarter of the contract is spent over windows, half of it by the pools
-    assert level * len(POOLED_SCALES) * TESTS * 8640 == pytest.approx(0.125)
+    assert level * LOOKS * TESTS * 8640 == pytest.approx(0.125)
+
+
+def test_the_long_pools_are_judged_at_one_window_in_3_and_6_by_its_place_in_time(
+    loan_profile, monkeypatch,
+):
+    import monitor.drift.pooled as pooled
+
+    judged_sizes: list[tuple[int, list[int]]] = []
+    pools = PooledEvidence._pools
+
+    def spy(window, recent, sizes, config):
+        judged_sizes.append((round(window.window.end / 300.0), list(sizes)))
+        return pools(window, recent, sizes, config)
+
+    monkeypatch.setattr(pooled.PooledEvidence, "_pools", staticmethod(spy))
+    evidence = PooledEvidence()
+    for acc in windows(loan_profile, 10, 30, 200, first=5):  # windows ending at 6..35 x 300 s
+        evidence.observe(acc.evaluate(CONFIG), acc, CONFIG)
+    sizes = dict(judged_sizes)
+    assert sizes[6] == []  # the first window: nothing to pool with
+    assert sizes[7] == [2] and sizes[11] == [2, 4, 6]
+    assert sizes[16] == [2, 4, 6] and sizes[17] == [2, 4, 6]  # 12 fit, not at one in 3
+    assert sizes[18] == [2, 4, 6, 12]
+    assert sizes[29] == [2, 4, 6] and sizes[30] == [2, 4, 6, 12, 24]  # 24 fit from 29 on
+    assert sizes[33] == [2, 4, 6, 12] and sizes[34] == [2, 4, 6]
+    assert len(evidence.recent("credit-risk", "1")) == max(p.windows for p in POOLS) - 1
 
 
 def test_stable_windows_raise_no_pooled_rejection(loan_profile):
@@ -82,7 +114,7 @@ def test_stable_pools_reject_no_more_often_than_their_levels_add_up_to(loan_prof
     # a contract loose enough for a level of 0.01 per scale and test: the expected number of
     # (window, test) pairs with a rejecting pool is at most the levels' sum over the scales
     level = 0.01
-    budget = level * len(POOLED_SCALES) * TESTS * 8640
+    budget = level * LOOKS * TESTS * 8640
     config = DriftConfig(look_every=300.0, false_alarms=budget / 0.125)
     evidence = PooledEvidence()
     rejected = looks = 0
@@ -94,9 +126,9 @@ def test_stable_pools_reject_no_more_often_than_their_levels_add_up_to(loan_prof
                 assert stat.threshold == pytest.approx(level)
                 looks += 1
                 rejected += stat.drifted
-    bound = looks * level * len(POOLED_SCALES)
+    bound = looks * level * LOOKS  # (the pools judged at a window: LOOKS on average, or fewer)
     # overlapping pools reject together: a margin of several standard deviations
-    assert rejected <= bound + 4 * math.sqrt(bound * len(POOLED_SCALES))
+    assert rejected <= bound + 4 * math.sqrt(bound * len(POOLS))
 
 
 def test_a_score_shift_no_window_rejects_is_flagged_by_the_pools_and_raised_at_once(
@@ -123,7 +155,7 @@ def test_a_gap_or_an_overlapping_window_starts_no_pool_across_it(loan_profile):
         evidence.observe(acc.evaluate(CONFIG), acc, CONFIG)
     after_gap = evidence.observe(accs[2].evaluate(CONFIG), accs[2], CONFIG)
     assert _stat(after_gap, "loan_amount") is None  # pools start again at the gap
-    assert len(evidence.state("credit-risk", "1").recent) == 1
+    assert len(evidence.recent("credit-risk", "1")) == 1
     overlapping = WindowAccumulator(loan_profile, Window(1000.0, 1300.0))
     overlapping.merge(accs[3])
     report = overlapping.evaluate(CONFIG)
@@ -140,7 +172,7 @@ def test_the_state_round_trips_and_a_restarted_evidence_goes_on_the_same(loan_pr
     restarted = PooledEvidence(dict(store))  # a new process reading the table back
     got += [restarted.observe(a.evaluate(CONFIG), a, CONFIG) for a in accs[4:]]
     assert got == expected
-    assert len(restarted.state("credit-risk", "1").recent) == max(POOLED_SCALES) - 1
+    assert len(restarted.recent("credit-risk", "1")) == len(accs)  # all: under 23
 
 
 def test_features_judged_by_their_own_rule_and_a_zero_share_are_not_pooled(loan_profile):
@@ -184,3 +216,21 @@ def test_a_restarted_merger_pools_as_the_one_before_it(loan_profile):
     got += [j.drift for p in partials[8:] for j in second.add(p, now=0.0)]
     assert got == expected and len(got) == 8
     assert any(r.score.method == POOLED_METHOD for r in got)
+
+
+def test_no_record_grows_with_the_pools_and_an_old_record_starts_them_again(loan_profile):
+    store: dict[str, bytes] = {}
+    evidence = PooledEvidence(store)
+    accs = list(windows(loan_profile, 12, 30, 600))
+    for acc in accs:
+        evidence.observe(acc.evaluate(CONFIG), acc, CONFIG)
+    one_window = len(msgspec.json.encode(accs[-1].state))
+    assert len(store) == 1 + max(p.windows for p in POOLS) - 1  # the state, 23 windows
+    assert max(len(v) for v in store.values()) <= 1.05 * one_window
+    # a record written as one blob of windows (no slots) reads as nothing kept: pools start
+    # again rather than reading windows it does not describe
+    old = PooledEvidence({"credit-risk\t1": msgspec.json.encode(
+        {"window_end": accs[-1].window.end, "recent": [accs[-1].state]})})
+    (later,) = windows(loan_profile, 12, 1, 600, first=30)
+    assert _stat(old.observe(later.evaluate(CONFIG), later, CONFIG), "loan_amount") is None
+    assert len(old.recent("credit-risk", "1")) == 1

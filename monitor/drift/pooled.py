@@ -32,8 +32,11 @@ window, with method ``"pooled"`` (value: the p-value, threshold: the level) when
 window's own test and the e-CUSUM did not reject; every judgement of a pooled column carries
 a ``pooled`` statistic for the pool with the strongest evidence (the smallest p-value: every
 pool has the same level), and its ratio is at least ``log p / log alpha`` while the pools
-hold the shift, so the drift policy does not clear the finding meanwhile. Features decided
-by their own rule (a policy file's method) are outside the contract and are not pooled.
+hold the shift, so the drift policy does not clear the finding meanwhile. Between two looks
+of a long pool its last p-value counts towards that ratio (capped under 1: only a look
+rejects), so a shift only the long pools see raises one event, not one at every look.
+Features decided by their own rule (a policy file's method) are outside the contract and are
+not pooled.
 
 The state is plain data per model version (:class:`PooledState`, and the last 23 windows'
 counts, a record each) in any ``MutableMapping[str, bytes]`` (a faust table in the app).
@@ -67,6 +70,8 @@ class Pool(NamedTuple):
 
 POOLS = (Pool(2, 1), Pool(4, 1), Pool(6, 1), Pool(12, 3), Pool(24, 6))
 _LONGEST = max(pool.windows for pool in POOLS)
+_EVERY_WINDOW = {pool.windows for pool in POOLS if pool.every == 1}
+_SCORE = "\tscore"  # the score's key among the held p-values (no feature's name)
 
 
 def pooled_alpha(config: DriftConfig, look: float, tests: int) -> float:
@@ -86,6 +91,14 @@ def _judged(pool: Pool, window_end: float, length: float) -> bool:
     return pool.every == 1 or round(window_end / length) % pool.every == 0
 
 
+def _p_values(pool: WindowReport) -> dict[str, float]:
+    """A pool's p-value per column (the score under :data:`_SCORE`)."""
+    judged = [(j.feature, j) for j in pool.features]
+    if pool.score is not None:
+        judged.append((_SCORE, pool.score))
+    return {column: p for column, j in judged if (p := window_p_value(j)) is not None}
+
+
 class PooledState(msgspec.Struct, kw_only=True):
     """Where one model version's pooling stands: the end of the last window fed, how many
     windows fed are contiguous up to it (``kept``, the last one included, at most
@@ -95,6 +108,10 @@ class PooledState(msgspec.Struct, kw_only=True):
     window_end: float | None = None
     kept: int = 0
     fed: int = 0
+    # per pool judged at one window in several (its size), each column's p-value at its
+    # last look: between looks it holds the column's ratio, so that a shift only that pool
+    # sees does not clear and raise again at every look
+    held: dict[str, dict[str, float]] = {}
 
 
 SLOTS = _LONGEST - 1  # windows kept: what the longest pool adds to the newest one
@@ -154,17 +171,28 @@ class PooledEvidence:
                  if pool.windows <= kept + 1 and _judged(pool, report.window_end, length)]
         pools = self._pools(window, self._recent(key, state, sizes[-1] - 1 if sizes else 0),
                             sizes, config)
+        held = dict(state.held) if kept else {}
+        for size, pool in zip(sizes, pools, strict=True):
+            if size not in _EVERY_WINDOW:
+                held[str(size)] = _p_values(pool)
         # (encoded at once: the stored counts do not follow later changes of the window's)
         self.store[f"{key}\t{state.fed % SLOTS}"] = _encoder.encode(window.state)
         self.store[key] = _encoder.encode(PooledState(
-            window_end=report.window_end, kept=min(kept + 1, SLOTS), fed=state.fed + 1))
+            window_end=report.window_end, kept=min(kept + 1, SLOTS), fed=state.fed + 1,
+            held=held))
         if not pools:
             return report
-        features = [self._fold(j, [p.feature(j.feature) for p in pools], config, alpha)
+
+        def carried(column: str) -> float | None:
+            return min((ps[column] for ps in held.values() if column in ps), default=None)
+
+        features = [self._fold(j, [p.feature(j.feature) for p in pools], config, alpha,
+                               carried(j.feature))
                     for j in report.features]
         score = report.score
         if score is not None:
-            score = self._fold(score, [p.score for p in pools], config, alpha)
+            score = self._fold(score, [p.score for p in pools], config, alpha,
+                               carried(_SCORE))
         return report.rejudged(features, score)
 
     @staticmethod
@@ -185,7 +213,7 @@ class PooledEvidence:
 
     @staticmethod
     def _fold(j: FeatureJudgement, pooled: list[FeatureJudgement | None],
-              config: DriftConfig, alpha: float) -> FeatureJudgement:
+              config: DriftConfig, alpha: float, carried: float | None) -> FeatureJudgement:
         if config.for_feature(j.feature) is not config:
             return j  # decided by its own rule, outside the contract
         best: float | None = None
@@ -195,8 +223,9 @@ class PooledEvidence:
                 best = p
         if best is None:
             return j
-        strength = p_ratio(best, alpha)
         rejected = best <= alpha
+        # a long pool's last look holds the ratio until its next one (never a rejection)
+        strength = p_ratio(best if carried is None else min(best, carried), alpha)
         stat = FeatureStatistic(feature=j.feature, statistic=POOLED_METHOD, value=best,
                                 threshold=alpha, drifted=rejected,
                                 feature_type=j.feature_type)  # type: ignore[arg-type]

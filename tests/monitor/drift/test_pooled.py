@@ -234,3 +234,24 @@ def test_no_record_grows_with_the_pools_and_an_old_record_starts_them_again(loan
     (later,) = windows(loan_profile, 12, 1, 600, first=30)
     assert _stat(old.observe(later.evaluate(CONFIG), later, CONFIG), "loan_amount") is None
     assert len(old.recent("credit-risk", "1")) == 1
+
+
+def test_a_shift_only_the_long_pools_see_raises_one_event_and_holds_between_their_looks(
+    loan_profile,
+):
+    # the score's log-odds up by 0.1 in windows of 600 rows: too small for six windows'
+    # rows, plain in 12 or 24; the 24-window pool looks at one window in 6, and between its
+    # looks its last p-value holds the finding, so the policy neither clears nor raises again
+    evidence, policy, flagged, events, ratios = WindowEvidence(), DriftPolicy(), [], [], []
+    for i, acc in enumerate(windows(loan_profile, 14, 60, 600, log_odds=0.1)):
+        judged = evidence.judge(acc, CONFIG)
+        if judged.score.drifted:
+            flagged.append((i, judged.score.method))
+        events += [(i, e.kind) for e in policy.observe_window(judged)]
+        if flagged:
+            ratios.append(judged.score.ratio)
+    first, method = flagged[0]
+    assert first >= 6 and method == POOLED_METHOD  # no window or six-window pool caught it
+    assert events == [(first, "prediction")]
+    assert min(ratios) >= 0.5  # never calm again: the policy's clear ratio
+    assert {e for e in evidence.pooled.state("credit-risk", "1").held} == {"12", "24"}

@@ -145,6 +145,15 @@ class PooledEvidence:
         return self._recent(f"{model_name}\t{model_version}", state,
                             state.kept if count is None else min(count, state.kept))
 
+    def forget(self, model_name: str, model_version: str) -> None:
+        """Delete one model version's records (a version that left service: its windows'
+        counts would otherwise stay in the table for good). If it serves again, its pools
+        start again, as after any gap."""
+        key = f"{model_name}\t{model_version}"
+        for name in (key, *(f"{key}\t{slot}" for slot in range(SLOTS))):
+            if self.store.get(name) is not None:
+                del self.store[name]
+
     def _recent(self, key: str, state: PooledState, count: int) -> list[WindowState]:
         return [_window_decoder.decode(self.store[f"{key}\t{i % SLOTS}"])
                 for i in range(state.fed - count, state.fed)]

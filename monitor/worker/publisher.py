@@ -199,11 +199,14 @@ class WindowPublisher:
     def _live(self, judged: Judged) -> bool:
         """Whether the judged window's version is live (by window start): a version seen
         for the first time starts its counters at 0, versions that left service lose their
-        series, and a window of a retired version counts in no metric."""
+        series and their pooled windows' counts, and a window of a retired version counts
+        in no metric."""
         seen = self.versions.see(judged.model_name, judged.model_version, judged.window_start)
         for model, version in seen.retired:
-            log.info("%s v%s left service: its metric series are removed", model, version)
+            log.info("%s v%s left service: its metric series and pooled windows are removed",
+                     model, version)
             self.metrics.retire(model, version)
+            self.merger.evidence.pooled.forget(model, version)
         if seen.new:
             self.metrics.start_version(judged.model_name, judged.model_version)
         return seen.live

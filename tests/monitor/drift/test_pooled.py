@@ -13,7 +13,7 @@ from monitor.drift.accumulator import WindowAccumulator
 from monitor.drift.contract import per_test_alpha
 from monitor.drift.evidence import WindowEvidence
 from monitor.drift.judge import DriftConfig, FeatureRule
-from monitor.drift.pooled import POOLED_METHOD, POOLS, PooledEvidence, pooled_alpha
+from monitor.drift.pooled import POOLED_METHOD, POOLS, PooledEvidence, PooledState, pooled_alpha
 from monitor.drift.sequential import window_p_value
 from monitor.drift.windows import Window
 from monitor.merging.policy import DriftPolicy
@@ -255,3 +255,19 @@ def test_a_shift_only_the_long_pools_see_raises_one_event_and_holds_between_thei
     assert events == [(first, "prediction")]
     assert min(ratios) >= 0.5  # never calm again: the policy's clear ratio
     assert {e for e in evidence.pooled.state("credit-risk", "1").held} == {"12", "24"}
+
+
+def test_a_forgotten_version_leaves_no_record_and_pools_again_from_scratch(loan_profile):
+    store: dict[str, bytes] = {}
+    evidence = PooledEvidence(store)
+    accs = list(windows(loan_profile, 13, 8, 600))
+    for acc in accs[:7]:
+        evidence.observe(acc.evaluate(CONFIG), acc, CONFIG)
+    other = PooledState(window_end=1.0, kept=1, fed=1)
+    store["credit-risk\t2"] = msgspec.json.encode(other)  # another version: kept
+    evidence.forget("credit-risk", "1")
+    assert list(store) == ["credit-risk\t2"]
+    evidence.forget("credit-risk", "1")  # nothing left: no error
+    judged = evidence.observe(accs[7].evaluate(CONFIG), accs[7], CONFIG)
+    assert _stat(judged, "loan_amount") is None  # the first window of new pools
+    assert len(evidence.recent("credit-risk", "1")) == 1

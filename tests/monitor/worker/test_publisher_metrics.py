@@ -1,6 +1,6 @@
 """The publisher's metrics: a model version's counters start at 0 when it is first judged,
 performance windows set its label coverage, and a version that left service loses every
-series (a late window of it counts nowhere)."""
+series and its pooled windows (a late window of it counts nowhere)."""
 
 from __future__ import annotations
 
@@ -69,3 +69,5 @@ def test_a_version_that_left_service_loses_every_series() -> None:
     asyncio.run(publisher._publish(_performance("1", 30.0, 10, 2)))  # late, of retired v1
     assert _series(registry, "1") == []
     assert len(publisher.reports.sent) == 4  # the report is published all the same
+    # and its pooled windows' counts leave the table with it, once
+    publisher.merger.evidence.pooled.forget.assert_called_once_with(MODEL, "1")

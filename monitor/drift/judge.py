@@ -63,8 +63,10 @@ __all__ = [
     "FeatureJudgement",
     "FeatureRule",
     "WindowReport",
+    "categorical_p_values",
     "judge_categorical",
     "judge_numeric",
+    "numeric_p_values",
     "p_ratio",
     "severity",
 ]
@@ -482,7 +484,7 @@ def judge_numeric(
     _, p_ranks = st.binned_rank_sum(ref_counts, cur_counts)
     statistics.append(_stat(name, "rank_sum_p_value", p_ranks, alpha, p_ranks < alpha,
                             feature_type))
-    if n >= _CHI_SQUARE_PER_BIN * len(counts):  # its asymptotic p-value needs the counts
+    if _chi_square_fits(n, len(counts)):
         _, p_bins = st.binned_chi_square(ref_counts, cur_counts)
         statistics.append(_stat(name, "bins_chi_square_p_value", p_bins, alpha, p_bins < alpha,
                                 feature_type))
@@ -505,6 +507,39 @@ def judge_numeric(
 
 # expected window rows per bin before the binned chi-square's p-value is reported
 _CHI_SQUARE_PER_BIN = 5
+
+
+def _chi_square_fits(rows: int, bins: int) -> bool:
+    """Whether a window of ``rows`` over ``bins`` bins is large enough for the binned
+    chi-square's asymptotic p-value."""
+    return rows >= _CHI_SQUARE_PER_BIN * bins
+
+
+def numeric_p_values(reference: NumericProfile, counts: Sequence[int]) -> dict[str, float]:
+    """The p-values :func:`judge_numeric` reports for a number's window counts, by statistic
+    name, and nothing else (the pooled windows need only these): the binned KS, the rank
+    sum and, when the window is large enough, the chi-square over the bins.
+
+    >>> from driftline.profile import NumericProfile
+    >>> ref = NumericProfile(name="x", cuts=[1.0, 2.0, 3.0], counts=[250, 250, 250, 250],
+    ...     quantiles={}, mean=2.0, std=1.15, minimum=0.0, maximum=4.0, count=1000)
+    >>> sorted(numeric_p_values(ref, [2, 2, 2, 2]))  # 8 rows: too few for the chi-square
+    ['ks_p_value', 'rank_sum_p_value']
+    """
+    ref_counts = np.asarray(reference.counts, dtype=float)
+    cur_counts = np.asarray(counts, dtype=float)
+    found = {"ks_p_value": st.binned_ks(ref_counts, cur_counts)[1],
+             "rank_sum_p_value": st.binned_rank_sum(ref_counts, cur_counts)[1]}
+    if _chi_square_fits(int(sum(counts)), len(counts)):
+        found["bins_chi_square_p_value"] = st.binned_chi_square(ref_counts, cur_counts)[1]
+    return found
+
+
+def categorical_p_values(reference: CategoricalProfile,
+                         counts: Mapping[str, int]) -> dict[str, float]:
+    """The p-value :func:`judge_categorical` reports for a category's window counts: the
+    chi-square's."""
+    return {"chi_square_p_value": st.chi_square(reference.counts, counts)[1]}
 
 
 def _reference_points(reference: NumericProfile) -> np.ndarray:

@@ -50,10 +50,18 @@ from typing import NamedTuple
 import msgspec
 
 from driftline.events import FeatureStatistic
+from driftline.profile import NumericProfile
 from monitor.drift.accumulator import WindowAccumulator, WindowState
 from monitor.drift.contract import per_test_alpha
-from monitor.drift.judge import DriftConfig, FeatureJudgement, WindowReport, p_ratio
-from monitor.drift.sequential import window_p_value
+from monitor.drift.judge import (
+    DriftConfig,
+    FeatureJudgement,
+    WindowReport,
+    categorical_p_values,
+    numeric_p_values,
+    p_ratio,
+)
+from monitor.drift.sequential import combined_p_value
 
 __all__ = ["POOLED_METHOD", "POOLS", "Pool", "PooledEvidence", "PooledState", "pooled_alpha"]
 
@@ -91,12 +99,25 @@ def _judged(pool: Pool, window_end: float, length: float) -> bool:
     return pool.every == 1 or round(window_end / length) % pool.every == 0
 
 
-def _p_values(pool: WindowReport) -> dict[str, float]:
-    """A pool's p-value per column (the score under :data:`_SCORE`)."""
-    judged = [(j.feature, j) for j in pool.features]
-    if pool.score is not None:
-        judged.append((_SCORE, pool.score))
-    return {column: p for column, j in judged if (p := window_p_value(j)) is not None}
+def _p_values(pool: WindowAccumulator, config: DriftConfig) -> dict[str, float]:
+    """A pool's p-value per column that the window's judgement has (every feature and the
+    score not ignored; the score under :data:`_SCORE`): what
+    :func:`~monitor.drift.sequential.window_p_value` takes from the judgement of the pool
+    as one window, without judging the rest (effect sizes, verdicts)."""
+    profile, state, ignored = pool.profile, pool.state, config.ignored
+    found: dict[str, float | None] = {}
+    for ref in profile.numeric:
+        if ref.name not in ignored:
+            found[ref.name] = combined_p_value(
+                numeric_p_values(ref, state.numeric[ref.name].counts))
+    for cref in profile.categorical:
+        if cref.name not in ignored:
+            found[cref.name] = combined_p_value(
+                categorical_p_values(cref, state.categorical[cref.name].counts))
+    score = profile.score
+    if isinstance(score, NumericProfile) and state.score is not None and score.name not in ignored:
+        found[_SCORE] = combined_p_value(numeric_p_values(score, state.score.counts))
+    return {column: p for column, p in found.items() if p is not None}
 
 
 class PooledState(msgspec.Struct, kw_only=True):
@@ -183,7 +204,7 @@ class PooledEvidence:
         held = dict(state.held) if kept else {}
         for size, pool in zip(sizes, pools, strict=True):
             if size not in _EVERY_WINDOW:
-                held[str(size)] = _p_values(pool)
+                held[str(size)] = pool
         # (encoded at once: the stored counts do not follow later changes of the window's)
         self.store[f"{key}\t{state.fed % SLOTS}"] = _encoder.encode(window.state)
         self.store[key] = _encoder.encode(PooledState(
@@ -195,41 +216,37 @@ class PooledEvidence:
         def carried(column: str) -> float | None:
             return min((ps[column] for ps in held.values() if column in ps), default=None)
 
-        features = [self._fold(j, [p.feature(j.feature) for p in pools], config, alpha,
+        features = [self._fold(j, [p.get(j.feature) for p in pools], config, alpha,
                                carried(j.feature))
                     for j in report.features]
         score = report.score
         if score is not None:
-            score = self._fold(score, [p.score for p in pools], config, alpha,
+            score = self._fold(score, [p.get(_SCORE) for p in pools], config, alpha,
                                carried(_SCORE))
         return report.rejudged(features, score)
 
     @staticmethod
     def _pools(window: WindowAccumulator, recent: list[WindowState], sizes: list[int],
-               config: DriftConfig) -> list[WindowReport]:
-        """The reports of the pools of ``sizes`` windows (ascending; the largest is the
-        window and all of ``recent``): one pool grows from the newest window back through
-        ``recent`` and is judged at each size."""
+               config: DriftConfig) -> list[dict[str, float]]:
+        """The p-values (:func:`_p_values`) of the pools of ``sizes`` windows (ascending;
+        the largest is the window and all of ``recent``): one pool grows from the newest
+        window back through ``recent`` and is tested at each size."""
         if not sizes:
             return []
         pool = WindowAccumulator(window.profile, window.window).merge(window)
-        reports = []
+        tested: list[dict[str, float]] = []
         for size, older in enumerate(reversed(recent), start=2):
             pool.merge(WindowAccumulator.from_state(window.profile, older))
             if size in sizes:
-                reports.append(pool.evaluate(config))
-        return reports
+                tested.append(_p_values(pool, config))
+        return tested
 
     @staticmethod
-    def _fold(j: FeatureJudgement, pooled: list[FeatureJudgement | None],
+    def _fold(j: FeatureJudgement, pooled: list[float | None],
               config: DriftConfig, alpha: float, carried: float | None) -> FeatureJudgement:
         if config.for_feature(j.feature) is not config:
             return j  # decided by its own rule, outside the contract
-        best: float | None = None
-        for other in pooled:
-            p = None if other is None else window_p_value(other)
-            if p is not None and (best is None or p < best):
-                best = p
+        best = min((p for p in pooled if p is not None), default=None)
         if best is None:
             return j
         rejected = best <= alpha

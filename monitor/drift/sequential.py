@@ -67,7 +67,7 @@ are judged.
 from __future__ import annotations
 
 import math
-from collections.abc import MutableMapping
+from collections.abc import Mapping, MutableMapping
 
 import msgspec
 
@@ -80,6 +80,7 @@ __all__ = [
     "Cusum",
     "SequentialEvidence",
     "SequentialState",
+    "combined_p_value",
     "p_to_e",
     "window_p_value",
 ]
@@ -97,7 +98,18 @@ def window_p_value(j: FeatureJudgement) -> float | None:
     chi-square p-values times their number (Bonferroni over them: the rank sum sees a shift
     of location best, the chi-square one of spread, KS any change of shape), leaving out
     the chi-square when the window is too small for its p-value."""
-    found = {s.statistic: s.value for s in j.statistics if s.statistic in _P_STATISTICS}
+    return combined_p_value({s.statistic: s.value for s in j.statistics
+                             if s.statistic in _P_STATISTICS})
+
+
+def combined_p_value(found: Mapping[str, float]) -> float | None:
+    """:func:`window_p_value` from a column's test p-values by statistic name (those of
+    :func:`~monitor.drift.judge.numeric_p_values` or
+    :func:`~monitor.drift.judge.categorical_p_values`).
+
+    >>> combined_p_value({"ks_p_value": 0.2, "rank_sum_p_value": 0.01})
+    0.02
+    """
     numeric = [found[name] for name in _NUMERIC_TESTS if name in found]
     if numeric:
         return min(1.0, len(numeric) * min(numeric))

@@ -133,7 +133,7 @@ from monitor.drift.concept import ConceptDriftDetector
 from monitor.drift.contract import family_budget
 from monitor.drift.evidence import WindowEvidence
 from monitor.drift.judge import DriftConfig
-from monitor.drift.pooled import POOLED_METHOD, POOLS, pooled_alpha
+from monitor.drift.pooled import POOLED_METHOD, pooled_alpha, pools_at
 from monitor.drift.sequential import SEQUENTIAL_METHOD
 from monitor.drift.windows import EventTimeWindows, Window, WindowClock
 from monitor.merging.policy import DriftPolicy
@@ -851,7 +851,8 @@ def _score_ceiling(ref_scores: np.ndarray, delta: float, rows: int, windows: int
     means = rng.normal(delta, spread / np.sqrt(rows), (draws, windows))
     hit = np.zeros(draws, dtype=bool)
     for i in range(windows):
-        for k in (1, *(p.windows for p in POOLS if (i + 1) % p.every == 0)):
+        ends = (i + 1) * window_seconds  # (the windows start at 0)
+        for k in (1, *(p.windows for p in pools_at(ends, window_seconds))):
             if k > i + 1:
                 continue
             z = (means[:, i - k + 1:i + 1].mean(axis=1) - reference) / (

@@ -63,7 +63,9 @@ from monitor.drift.judge import (
 )
 from monitor.drift.sequential import combined_p_value
 
-__all__ = ["POOLED_METHOD", "POOLS", "Pool", "PooledEvidence", "PooledState", "pooled_alpha"]
+__all__ = [
+    "POOLED_METHOD", "POOLS", "Pool", "PooledEvidence", "PooledState", "pooled_alpha", "pools_at",
+]
 
 POOLED_METHOD = "pooled"
 
@@ -93,10 +95,15 @@ def pooled_alpha(config: DriftConfig, look: float, tests: int) -> float:
     return per_test_alpha(config.pooled_budget / looks, look, tests)
 
 
-def _judged(pool: Pool, window_end: float, length: float) -> bool:
-    """Whether ``pool`` is judged at the window ending at ``window_end`` (one in
-    ``pool.every``, by the window's place in time)."""
-    return pool.every == 1 or round(window_end / length) % pool.every == 0
+def pools_at(window_end: float, length: float) -> list[Pool]:
+    """The pools judged at the window of ``length`` seconds ending at ``window_end``: each at
+    one window in ``pool.every``, by the window's place in time.
+
+    >>> [p.windows for p in pools_at(3600.0, 300.0)], [p.windows for p in pools_at(3300.0, 300.0)]
+    ([2, 4, 6, 12, 24], [2, 4, 6])
+    """
+    at = round(window_end / length)
+    return [pool for pool in POOLS if pool.every == 1 or at % pool.every == 0]
 
 
 def _p_values(pool: WindowAccumulator, config: DriftConfig) -> dict[str, float]:
@@ -172,8 +179,7 @@ class PooledEvidence:
         start again, as after any gap."""
         key = f"{model_name}\t{model_version}"
         for name in (key, *(f"{key}\t{slot}" for slot in range(SLOTS))):
-            if self.store.get(name) is not None:
-                del self.store[name]
+            self.store.pop(name, None)
 
     def _recent(self, key: str, state: PooledState, count: int) -> list[WindowState]:
         return [_window_decoder.decode(self.store[f"{key}\t{i % SLOTS}"])
@@ -197,8 +203,8 @@ class PooledEvidence:
         kept = state.kept if state.window_end == report.window_start else 0
         tests = len(report.features) + (report.score is not None)
         alpha = pooled_alpha(config, look, tests)
-        sizes = [pool.windows for pool in POOLS
-                 if pool.windows <= kept + 1 and _judged(pool, report.window_end, length)]
+        sizes = [pool.windows for pool in pools_at(report.window_end, length)
+                 if pool.windows <= kept + 1]
         pools = self._pools(window, self._recent(key, state, sizes[-1] - 1 if sizes else 0),
                             sizes, config)
         held = dict(state.held) if kept else {}

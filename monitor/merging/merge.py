@@ -192,6 +192,11 @@ class WindowMerger:
     def pending(self) -> int:
         return len(self._pending)
 
+    def retire(self, model_name: str, model_version: str) -> None:
+        """Drop what the evidence over windows keeps of a version that left service (its
+        pooled windows' counts); if it serves again, its pools start again."""
+        self.evidence.pooled.forget(model_name, model_version)
+
     def is_judged(self, partial: Partial) -> bool:
         """Whether the window ``partial`` belongs to was judged already (a late share): windows
         of one kind and model version are judged in order of their end."""

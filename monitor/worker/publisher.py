@@ -206,7 +206,7 @@ class WindowPublisher:
             log.info("%s v%s left service: its metric series and pooled windows are removed",
                      model, version)
             self.metrics.retire(model, version)
-            self.merger.evidence.pooled.forget(model, version)
+            self.merger.retire(model, version)
         if seen.new:
             self.metrics.start_version(judged.model_name, judged.model_version)
         return seen.live

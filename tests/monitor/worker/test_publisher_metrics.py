@@ -70,4 +70,4 @@ def test_a_version_that_left_service_loses_every_series() -> None:
     assert _series(registry, "1") == []
     assert len(publisher.reports.sent) == 4  # the report is published all the same
     # and its pooled windows' counts leave the table with it, once
-    publisher.merger.evidence.pooled.forget.assert_called_once_with(MODEL, "1")
+    publisher.merger.retire.assert_called_once_with(MODEL, "1")

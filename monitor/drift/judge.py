@@ -459,7 +459,8 @@ def judge_numeric(
     ref_counts = np.asarray(reference.counts, dtype=float)
     cur_counts = np.asarray(counts, dtype=float)
     psi_value = st.psi(ref_counts, cur_counts, config.psi_epsilon)
-    d, p = st.binned_ks(ref_counts, cur_counts)
+    d, p_values = _numeric_tests(ref_counts, cur_counts)
+    p = p_values["ks_p_value"]
     ref_points = _reference_points(reference)
     cur_points = np.where(cur_counts > 0, np.asarray(sums, float) / np.maximum(cur_counts, 1), 0.0)
     scale = reference.std if reference.std > 0 else 1.0
@@ -481,13 +482,11 @@ def judge_numeric(
               w >= config.wasserstein_threshold, feature_type),
         _missing(name, feature_type, missing, n, reference.missing, reference.count, config),
     ]
-    _, p_ranks = st.binned_rank_sum(ref_counts, cur_counts)
-    statistics.append(_stat(name, "rank_sum_p_value", p_ranks, alpha, p_ranks < alpha,
-                            feature_type))
-    if _chi_square_fits(n, len(counts)):
-        _, p_bins = st.binned_chi_square(ref_counts, cur_counts)
-        statistics.append(_stat(name, "bins_chi_square_p_value", p_bins, alpha, p_bins < alpha,
-                                feature_type))
+    for statistic in ("rank_sum_p_value", "bins_chi_square_p_value"):
+        if statistic in p_values:
+            value = p_values[statistic]
+            statistics.append(_stat(name, statistic, value, alpha, value < alpha,
+                                    feature_type))
     method = config.numeric_headline()
     effect = psi_value / config.psi_threshold
     if method == "ks":
@@ -526,13 +525,20 @@ def numeric_p_values(reference: NumericProfile, counts: Sequence[int]) -> dict[s
     >>> sorted(numeric_p_values(ref, [2, 2, 2, 2]))  # 8 rows: too few for the chi-square
     ['ks_p_value', 'rank_sum_p_value']
     """
-    ref_counts = np.asarray(reference.counts, dtype=float)
-    cur_counts = np.asarray(counts, dtype=float)
-    found = {"ks_p_value": st.binned_ks(ref_counts, cur_counts)[1],
-             "rank_sum_p_value": st.binned_rank_sum(ref_counts, cur_counts)[1]}
-    if _chi_square_fits(int(sum(counts)), len(counts)):
+    return _numeric_tests(np.asarray(reference.counts, dtype=float),
+                          np.asarray(counts, dtype=float))[1]
+
+
+def _numeric_tests(ref_counts: np.ndarray, cur_counts: np.ndarray
+                   ) -> tuple[float, dict[str, float]]:
+    """The binned KS statistic and the p-values of a number's window counts against the
+    reference's, by statistic name: the KS, the rank sum and, when the window is large
+    enough, the chi-square over the bins."""
+    d, p = st.binned_ks(ref_counts, cur_counts)
+    found = {"ks_p_value": p, "rank_sum_p_value": st.binned_rank_sum(ref_counts, cur_counts)[1]}
+    if _chi_square_fits(int(cur_counts.sum()), len(cur_counts)):
         found["bins_chi_square_p_value"] = st.binned_chi_square(ref_counts, cur_counts)[1]
-    return found
+    return d, found
 
 
 def categorical_p_values(reference: CategoricalProfile,

@@ -42,8 +42,8 @@ def _registries() -> dict[str, CollectorRegistry]:
     from scorer.metrics import ScorerMetrics
 
     monitor = CollectorRegistry()
-    SourceMetrics(monitor)
-    PublisherMetrics(monitor)
+    source = SourceMetrics(monitor)
+    PublisherMetrics(monitor, dead_lettered=source.dead_lettered)  # as the worker shares it
     return {"scorer": ScorerMetrics().registry, "monitor": monitor,
             "retrainer": RetrainerMetrics().registry}
 

@@ -43,6 +43,7 @@ from monitor.worker.metrics import (
     PublisherMetrics,
     ShippedMetrics,
     SourceMetrics,
+    dead_lettered_counter,
     readiness,
 )
 from monitor.worker.policy_store import offset_memory_table
@@ -180,7 +181,6 @@ def build_monitor(
     k = settings.kafka
     app_id = f"{k.topic_prefix}{settings.monitor_app_id}"
     app = faust_app(settings, app_id)
-    metrics = PublisherMetrics()
     own = internal_topics(app_id)
     source: SourceLoop | None = None
     sources: SourceThread | SourceProcesses
@@ -189,9 +189,12 @@ def build_monitor(
         REGISTRY.register(shipped)
         sources = SourceProcesses(settings, app_id, settings.source_processes, shipped,
                                   loop=app.loop, beacon=app.beacon)
+        dead_lettered = dead_lettered_counter(shipped.worker)
     else:
         source = SourceLoop(settings, app_id, profiles, SourceMetrics())
         sources = SourceThread(source, loop=app.loop, beacon=app.beacon)
+        dead_lettered = source.metrics.dead_lettered
+    metrics = PublisherMetrics(dead_lettered=dead_lettered)
     monitor = Monitor(app=app, settings=settings, metrics=metrics, source=source,
                       sources=sources)
 

@@ -33,6 +33,7 @@ __all__ = [
     "PublisherMetrics",
     "ShippedMetrics",
     "SourceMetrics",
+    "dead_lettered_counter",
     "readiness",
     "ship",
 ]
@@ -51,6 +52,14 @@ DELAY_BUCKETS = (1.0, 10.0, 60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0,
                  86400.0, 259200.0, 604800.0)
 
 
+def dead_lettered_counter(registry: CollectorRegistry | None) -> Counter:
+    """``driftline_monitor_dead_lettered_total``: counted by the source loop and, for the
+    partials it cannot decode, by the publisher."""
+    return Counter("driftline_monitor_dead_lettered_total",
+                   "Messages sent to the dead-letter topic, by the topic they were read from",
+                   ["topic"], registry=registry)
+
+
 class SourceMetrics:
     """The source loop's metrics; one instance per registry (prometheus_client's default
     registry, the one ``/metrics`` serves, takes each name once)."""
@@ -59,9 +68,7 @@ class SourceMetrics:
         self.events = Counter("driftline_monitor_events_total",
                               "Events processed, by source topic and outcome",
                               ["topic", "outcome"], registry=registry)
-        self.dead_lettered = Counter("driftline_monitor_dead_lettered_total",
-                                     "Messages sent to the dead-letter topic, by the topic "
-                                     "they were read from", ["topic"], registry=registry)
+        self.dead_lettered = dead_lettered_counter(registry)
         self.rerouted = Counter("driftline_monitor_rerouted_total",
                                 "Messages read from a partition their key does not belong to "
                                 "(written by another partitioner than murmur2), produced again "
@@ -118,10 +125,14 @@ class SourceMetrics:
 
 
 class PublisherMetrics:
-    """The publisher's metrics (the worker's own process)."""
+    """The publisher's metrics (the worker's own process). ``dead_lettered`` is the source
+    loop's counter of that name where the worker has one (the source loop in a thread, or
+    :attr:`ShippedMetrics.worker`'s): a registry takes each name once."""
 
-    def __init__(self, registry: CollectorRegistry | None = REGISTRY) -> None:
+    def __init__(self, registry: CollectorRegistry | None = REGISTRY, *,
+                 dead_lettered: Counter | None = None) -> None:
         r = registry
+        self.dead_lettered = dead_lettered or dead_lettered_counter(r)
         self.windows = Counter("driftline_monitor_windows_judged_total",
                                "Windows judged", ["model", "version", "kind"], registry=r)
         self.window_rows = Gauge("driftline_monitor_window_rows",
@@ -214,17 +225,24 @@ class ShippedMetrics:
     >>> shipped.update(0, [family]); shipped.update(1, [family])
     >>> [s.value for m in shipped.collect() for s in m.samples]
     [4.0]
+    >>> dead_lettered_counter(shipped.worker).labels("t.partials").inc()
+    >>> [(s.labels["topic"], s.value) for m in shipped.collect() for s in m.samples
+    ...  if m.name == "driftline_monitor_dead_lettered"]
+    [('t.partials', 1.0)]
     """
 
     def __init__(self) -> None:
         self._latest: dict[int, list[MetricFamily]] = {}
+        # what the worker's own process counts under a source metric's name (the dead
+        # letters of the publisher), summed with the rest
+        self.worker = CollectorRegistry()
 
     def update(self, process: int, families: list[MetricFamily]) -> None:
         self._latest[process] = families
 
     def collect(self) -> Iterator[Metric]:
         merged: dict[str, tuple[str, str, dict[tuple[str, Any], float]]] = {}
-        for families in list(self._latest.values()):
+        for families in [*self._latest.values(), ship(self.worker)]:
             for name, kind, doc, samples in families:
                 _, _, values = merged.setdefault(name, (kind, doc, {}))
                 for sample, labels, value in samples:

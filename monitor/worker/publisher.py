@@ -87,6 +87,8 @@ class WindowPublisher:
         self.webhook = webhook
         self.dead_letters = dead_letters
         self.source_topic = source_topic
+        if dead_letters is not None:
+            metrics.dead_lettered.labels(source_topic)  # at 0 from the start
         self.versions = LiveVersions(version_horizon)  # which versions have metric series
         self.order = InOrder()  # the ack order of the partials taken
         self.waiting: dict[WindowKey, list[list[Any]]] = {}  # a window's shares not acked
@@ -185,6 +187,7 @@ class WindowPublisher:
                     offset=offset, key=key if isinstance(key, bytes) else None,
                     value=raw if isinstance(raw, bytes) else None, service="monitor")
                 await self.dead_letters.send(key=letter.key, value=encode(letter))
+                self.metrics.dead_lettered.labels(self.source_topic).inc()
             return None
 
     async def _publish(self, judged: Judged) -> None:

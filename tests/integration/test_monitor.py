@@ -412,6 +412,11 @@ def test_the_workers_metrics_count_what_its_source_process_did(shifted_run: Run)
         for p in range(6):  # caught up: the lag of every partition is on it, and nothing
             assert sample("driftline_monitor_consumer_lag_messages", topic=f"{prefix}{topic}",
                           partition=str(p)) == 0
+    # the publisher's own dead letters (partials it cannot decode: none here) are summed in
+    # beside its source processes'
+    assert [v for (name, labels), v in metrics.items()
+            if name == "driftline_monitor_dead_lettered_total"
+            and dict(labels)["topic"].endswith("-partials")] == [0.0]
     assert sample("driftline_monitor_join_state_slots") == len(fed.predictions)  # tombstones
     judged = [v for (name, _), v in metrics.items()
               if name == "driftline_monitor_windows_judged_total"]  # the judge's own

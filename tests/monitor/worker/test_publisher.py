@@ -15,6 +15,7 @@ from monitor.merging.concept import ConceptParams
 from monitor.merging.merge import WindowMerger
 from monitor.state.error_buckets import ErrorBuckets
 from monitor.state.partition import Partial
+from monitor.worker.metrics import PublisherMetrics
 from monitor.worker.publisher import WindowPublisher
 
 _encode = msgspec.json.Encoder().encode
@@ -157,9 +158,13 @@ def test_the_agent_runs_the_stream_without_faust_acks() -> None:
 
 
 def test_partials_that_do_not_decode_are_dead_lettered_acked_and_the_stream_goes_on() -> None:
+    from prometheus_client import CollectorRegistry
+
     publisher, _, events, _ = _publisher()
     dead = FakeSink()
     publisher.dead_letters, publisher.source_topic = dead, "t.mon-partials"
+    registry = CollectorRegistry()
+    publisher.metrics = PublisherMetrics(registry)
     acked: list[int] = []
     hostile = [None, b"", _heartbeat(1.0) + b"," + _heartbeat(2.0), b'{"kind": 7}',
                _heartbeat(3.0)[:-1] + b',"x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
@@ -178,6 +183,8 @@ def test_partials_that_do_not_decode_are_dead_lettered_acked_and_the_stream_goes
     assert all(x["error"].startswith("invalid Partial") for x in letters)
     assert "tombstone" in letters[0]["error"] and "nested too deeply" in letters[4]["error"]
     assert len(events.sent) == 1  # the valid detection after them was handled
+    assert registry.get_sample_value("driftline_monitor_dead_lettered_total",
+                                     {"topic": "t.mon-partials"}) == len(hostile)
 
 
 def test_the_heartbeat_gauge_holds_when_the_newest_heartbeat_handled_was_sent() -> None:

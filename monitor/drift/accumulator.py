@@ -290,6 +290,14 @@ class WindowAccumulator:
             ]
         return self
 
+    def judged_score(self, ignored: frozenset[str]) -> tuple[NumericProfile, NumericCounts] | None:
+        """The score's reference and window counts when the window's judgement tests the score
+        (a numeric score in the profile, counted, not ``ignored``); None otherwise."""
+        ref, counts = self.profile.score, self.state.score
+        if isinstance(ref, NumericProfile) and counts is not None and ref.name not in ignored:
+            return ref, counts
+        return None
+
     def evaluate(self, config: DriftConfig | None = None) -> WindowReport:
         """Judge the window against the profile: per-feature verdicts and dataset drift.
 
@@ -300,10 +308,10 @@ class WindowAccumulator:
         st = self.state
         features: list[FeatureJudgement] = []
         ignored = config.ignored
-        with_score = (isinstance(self.profile.score, NumericProfile) and st.score is not None
-                      and self.profile.score.name not in ignored)
+        judged_score = self.judged_score(ignored)
         tests = sum(ref.name not in ignored for ref in self.profile.numeric) + sum(
-            ref.name not in ignored for ref in self.profile.categorical) + with_score
+            ref.name not in ignored for ref in self.profile.categorical) + (
+            judged_score is not None)
         config = config.contracted(st.window_end - st.window_start, tests)
         for ref in self.profile.numeric:
             if ref.name in ignored:
@@ -318,12 +326,10 @@ class WindowAccumulator:
             features.append(judge_categorical(cref, cc.counts, cc.missing,
                                               config.for_feature(cref.name)))
         score = None
-        if with_score:
-            assert isinstance(self.profile.score, NumericProfile) and st.score is not None
-            score = judge_numeric(
-                self.profile.score, st.score.counts, st.score.sums, st.score.missing,
-                config.for_feature(self.profile.score.name), feature_type="score",
-            )
+        if judged_score is not None:
+            ref, counts = judged_score
+            score = judge_numeric(ref, counts.counts, counts.sums, counts.missing,
+                                  config.for_feature(ref.name), feature_type="score")
         drifted = [j.feature for j in features if j.drifted]
         share = len(drifted) / len(features) if features else 0.0
         judged = st.rows >= config.min_rows

@@ -50,7 +50,6 @@ from typing import NamedTuple
 import msgspec
 
 from driftline.events import FeatureStatistic
-from driftline.profile import NumericProfile
 from monitor.drift.accumulator import WindowAccumulator, WindowState
 from monitor.drift.contract import per_test_alpha
 from monitor.drift.judge import (
@@ -121,9 +120,10 @@ def _p_values(pool: WindowAccumulator, config: DriftConfig) -> dict[str, float]:
         if cref.name not in ignored:
             found[cref.name] = combined_p_value(
                 categorical_p_values(cref, state.categorical[cref.name].counts))
-    score = profile.score
-    if isinstance(score, NumericProfile) and state.score is not None and score.name not in ignored:
-        found[_SCORE] = combined_p_value(numeric_p_values(score, state.score.counts))
+    judged_score = pool.judged_score(ignored)
+    if judged_score is not None:
+        ref, counts = judged_score
+        found[_SCORE] = combined_p_value(numeric_p_values(ref, counts.counts))
     return {column: p for column, p in found.items() if p is not None}
 
 

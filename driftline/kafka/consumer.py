@@ -21,7 +21,6 @@ from confluent_kafka import OFFSET_END, KafkaError, KafkaException, Message, Top
 from confluent_kafka import Consumer as _ConfluentConsumer
 
 from driftline.kafka.messages import each
-from driftline.kafka.producer import METADATA_REFRESH_MS
 from driftline.logs import client_logging
 from driftline.settings import KafkaSettings
 
@@ -102,8 +101,6 @@ class Consumer:
             "enable.auto.commit": stored,
             "enable.auto.offset.store": False,
             "enable.partition.eof": False,
-            # (leaders re-read as often as the producer's: see driftline.kafka.producer)
-            "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
             **(options or {}),
         }
         # ``client``: an existing confluent-kafka consumer, or a stand-in in unit tests

@@ -36,8 +36,6 @@ log = logging.getLogger(__name__)
 DeliveryCallback = Callable[[KafkaError | None, Message], None]
 Headers = Sequence[tuple[str, bytes | str]] | dict[str, bytes | str] | None
 
-METADATA_REFRESH_MS = 10_000
-
 _DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,
     "acks": "all",
@@ -47,11 +45,6 @@ _DEFAULTS: dict[str, Any] = {
     # murmur2 like the Java client and aiokafka (faust): the same key lands on the same
     # partition whichever client wrote it, which the monitor's co-partitioned join needs.
     "partitioner": "murmur2_random",
-    # Leaders re-read every 10 s rather than every 5 minutes: when a broker dies, the refresh
-    # librdkafka makes at once can still name it leader (the controller fences it a few
-    # seconds later), and its partitions then wait for the next periodic refresh (seen: a
-    # leader killed on a three-node cluster left a producer's messages queued over 60 s).
-    "topic.metadata.refresh.interval.ms": METADATA_REFRESH_MS,
 }
 
 

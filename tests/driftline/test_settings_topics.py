@@ -27,6 +27,17 @@ def test_security_settings_reach_both_clients(monkeypatch):
     assert "s3cret" not in repr(settings)  # secrets never print
 
 
+def test_every_client_rereads_leaders_every_10_s_unless_the_client_options_say(monkeypatch):
+    from driftline.kafka.consumer import Consumer
+    from driftline.kafka.producer import Producer
+
+    key = "topic.metadata.refresh.interval.ms"
+    kafka = KafkaSettings(bootstrap_servers="k1:9092")
+    assert Producer(kafka)._config[key] == Consumer(kafka, client=object()).config[key] == 10_000
+    mine = KafkaSettings(bootstrap_servers="k1:9092", client_options={key: 60_000})
+    assert Producer(mine)._config[key] == Consumer(mine, client=object()).config[key] == 60_000
+
+
 def test_sasl_without_mechanism_fails_fast(monkeypatch):
     monkeypatch.setenv("DRIFTLINE_KAFKA_SECURITY_PROTOCOL", "SASL_SSL")
     with pytest.raises(ValidationError, match="SASL_MECHANISM"):

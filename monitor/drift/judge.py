@@ -508,12 +508,6 @@ def judge_numeric(
 _CHI_SQUARE_PER_BIN = 5
 
 
-def _chi_square_fits(rows: int, bins: int) -> bool:
-    """Whether a window of ``rows`` over ``bins`` bins is large enough for the binned
-    chi-square's asymptotic p-value."""
-    return rows >= _CHI_SQUARE_PER_BIN * bins
-
-
 def numeric_p_values(reference: NumericProfile, counts: Sequence[int]) -> dict[str, float]:
     """The p-values :func:`judge_numeric` reports for a number's window counts, by statistic
     name, and nothing else (the pooled windows need only these): the binned KS, the rank
@@ -536,7 +530,7 @@ def _numeric_tests(ref_counts: np.ndarray, cur_counts: np.ndarray
     enough, the chi-square over the bins."""
     d, p = st.binned_ks(ref_counts, cur_counts)
     found = {"ks_p_value": p, "rank_sum_p_value": st.binned_rank_sum(ref_counts, cur_counts)[1]}
-    if _chi_square_fits(int(cur_counts.sum()), len(cur_counts)):
+    if cur_counts.sum() >= _CHI_SQUARE_PER_BIN * len(cur_counts):  # its asymptotic p-value
         found["bins_chi_square_p_value"] = st.binned_chi_square(ref_counts, cur_counts)[1]
     return d, found
 

@@ -132,7 +132,8 @@ class PublisherMetrics:
     def __init__(self, registry: CollectorRegistry | None = REGISTRY, *,
                  dead_lettered: Counter | None = None) -> None:
         r = registry
-        self.dead_lettered = dead_lettered or dead_lettered_counter(r)
+        self.dead_lettered = (dead_lettered if dead_lettered is not None
+                              else dead_lettered_counter(r))
         self.windows = Counter("driftline_monitor_windows_judged_total",
                                "Windows judged", ["model", "version", "kind"], registry=r)
         self.window_rows = Gauge("driftline_monitor_window_rows",

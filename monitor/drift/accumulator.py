@@ -61,6 +61,7 @@ from monitor.drift.judge import (
     judge_categorical,
     judge_numeric,
 )
+from monitor.drift.spans import merge_spans, offset_ranges, widen
 from monitor.drift.windows import Window
 
 __all__ = [
@@ -244,13 +245,7 @@ class WindowAccumulator:
                            [v for v in scores if v is not None])
         for (topic, partition), group in groupby(evidence, key=itemgetter(0, 1)):
             offsets = [e[2] for e in group]
-            first, last = min(offsets), max(offsets)
-            where = f"{topic}:{partition}"
-            span = st.offsets.get(where)
-            if span is None:
-                st.offsets[where] = [first, last]
-            else:
-                span[0], span[1] = min(span[0], first), max(span[1], last)
+            widen(st.offsets, f"{topic}:{partition}", min(offsets), max(offsets))
 
     def _columns(self, rows: list[Mapping[str, FeatureValue]]) -> list[Sequence[object]]:
         """The profile's numeric then categorical features of ``rows``, a list of values per
@@ -283,11 +278,7 @@ class WindowAccumulator:
             a.categorical[name].merge(cc)
         if a.score is not None and b.score is not None:
             a.score.merge(b.score)
-        for where, (first, last) in b.offsets.items():
-            span = a.offsets.get(where)
-            a.offsets[where] = [first, last] if span is None else [
-                min(span[0], first), max(span[1], last)
-            ]
+        merge_spans(a.offsets, b.offsets)
         return self
 
     def judged_score(self, ignored: frozenset[str]) -> tuple[NumericProfile, NumericCounts] | None:
@@ -352,14 +343,7 @@ class WindowAccumulator:
 
     def evidence(self) -> list[OffsetRange]:
         """The offset ranges of the counted events, per topic partition, sorted."""
-        ranges = []
-        for where, (first, last) in self.state.offsets.items():
-            topic, _, partition = where.rpartition(":")
-            ranges.append(
-                OffsetRange(topic=topic, partition=int(partition), first_offset=first,
-                            last_offset=last)
-            )
-        return sorted(ranges, key=lambda r: (r.topic, r.partition))
+        return offset_ranges(self.state.offsets)
 
     def encode(self) -> bytes:
         """The state as JSON bytes."""

@@ -46,9 +46,10 @@ from collections.abc import Mapping, Sequence
 import msgspec
 import numpy as np
 
-from driftline.events import FeatureStatistic
+from driftline.events import FeatureStatistic, OffsetRange
 from driftline.intervals import binned_auc_standard_error
 from monitor.drift.judge import FeatureJudgement
+from monitor.drift.spans import merge_spans, offset_ranges, widen
 
 __all__ = [
     "DEFAULT_TOLERANCES",
@@ -147,6 +148,9 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
     delay_min: float | None = None
     delay_max: float | None = None
     delay_histogram: list[int] = []
+    # where the events that completed the labeled pairs were read: "topic:partition" ->
+    # [first, last] offset (see monitor.drift.spans); the evidence of a performance event
+    offsets: dict[str, list[int]] = {}
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -203,11 +207,13 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         self.update_many([score], [label], None if delay is None else [delay])
 
     def update_many(self, scores: Sequence[float], labels: Sequence[int],
-                    delays: Sequence[float] | None = None) -> None:
+                    delays: Sequence[float] | None = None,
+                    span: tuple[str, int, int] | None = None) -> None:
         """Count labeled predictions in order, each as :meth:`update` would, to the same
         counts and the same float sums bit for bit (``delays``: one per prediction, or None
-        for none). Many at once are counted by numpy; the sums still add one value at a
-        time, in order.
+        for none; ``span``: ``("topic:partition", first, last)``, the offsets of the events
+        that completed the pairs). Many at once are counted by numpy; the sums still add one
+        value at a time, in order.
 
         >>> one, many = PerformanceAccumulator(), PerformanceAccumulator()
         >>> scores, labels = [i / 40 for i in range(40)], [i % 3 == 0 for i in range(40)]
@@ -219,6 +225,8 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         """
         if not self.labeled:
             self.log_loss_sq_sum = self.brier_sq_sum = 0.0
+        if span is not None:
+            widen(self.offsets, *span)
         if len(scores) < _BULK:
             self._update_each(scores, labels, delays)
             return
@@ -348,7 +356,19 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         maxs = [d for d in (self.delay_max, other.delay_max) if d is not None]
         self.delay_min = min(mins) if mins else None
         self.delay_max = max(maxs) if maxs else None
+        merge_spans(self.offsets, other.offsets)
         return self
+
+    def evidence(self) -> list[OffsetRange]:
+        """The offset ranges of the events that completed the labeled pairs, per topic
+        partition.
+
+        >>> acc = PerformanceAccumulator()
+        >>> acc.update_many([0.2, 0.9], [0, 1], span=("labels:3", 17, 18))
+        >>> acc.merge(PerformanceAccumulator(offsets={"labels:3": [4, 9]})).evidence()
+        [OffsetRange(topic='labels', partition=3, first_offset=4, last_offset=18)]
+        """
+        return offset_ranges(self.offsets)
 
     def roc_auc(self) -> float | None:
         """Binned ROC AUC, or None while one class is absent."""

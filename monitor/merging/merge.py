@@ -387,6 +387,7 @@ class WindowMerger:
             if judgements and report.labeled >= self.min_labeled:
                 event = policy.observe(
                     "performance", p.model_name, p.model_version, p.start, p.end, judgements,
+                    evidence=p.performance.evidence(),
                 )
                 if event is not None:
                     judged.events.append(event)

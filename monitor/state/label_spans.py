@@ -66,13 +66,16 @@ def count_by_span(
     windows: EventTimeWindows,
     accumulator: Callable[[str, str, Window], Any],
     versions: Pairs | None = None,
+    read_at: tuple[str, Sequence[int]] | None = None,
 ) -> bool:
     """Count ``joined`` (pairs of one model version) in their performance windows, each
     pair in those ending after its mark (``marks``: which windows were closed when it
     joined); ``accumulator(name, version, window)`` gives a window's accumulator (None: it
     has none, nothing counts in it); ``versions``: :func:`version_runs` of ``joined``, when
-    the caller has it. False, counting nothing, when the windows are not in
-    whole seconds or the pairs are of several versions: count them one by one then.
+    the caller has it; ``read_at``: ``"topic:partition"`` and the offset there of the event
+    that completed each pair, for each window's span of them. False, counting nothing, when
+    the windows are not in whole seconds or the pairs are of several versions: count them
+    one by one then.
 
     >>> from driftline.events import LabeledEvent, PredictionEvent
     >>> from monitor.drift.performance import PerformanceAccumulator
@@ -89,6 +92,12 @@ def count_by_span(
     True
     >>> {start: a.labeled for start, a in sorted(accs.items())}
     {0.0: 1, 60.0: 1}
+    >>> accs.clear()
+    >>> count_by_span([pair(10.0), pair(70.0), pair(20.0)], [0.0, 0.0, 0.0],
+    ...               EventTimeWindows(size=60), acc, read_at=("labels:2", [7, 8, 9]))
+    True
+    >>> {start: a.offsets for start, a in sorted(accs.items())}
+    {0.0: {'labels:2': [7, 9]}, 60.0: {'labels:2': [8, 8]}}
     """
     n = len(joined)
     if not windows.whole or not n:
@@ -131,11 +140,14 @@ def count_by_span(
     scores = np.fromiter(map(_score, predictions), np.float64, n)
     labels = np.fromiter(map(_label, joined), np.int64, n)
     delays = np.fromiter(map(_delay, joined), np.float64, n)
+    where, at = (None, None) if read_at is None else (
+        read_at[0], np.asarray(read_at[1], dtype=np.int64))
     for acc, parts in chosen.values():
         which = parts[0] if len(parts) == 1 else np.sort(np.concatenate(parts))
+        span = None if at is None else (where, int(at[which].min()), int(at[which].max()))
         if len(which) == n:
-            acc.update_many(scores.tolist(), labels.tolist(), delays.tolist())
+            acc.update_many(scores.tolist(), labels.tolist(), delays.tolist(), span)
         else:
             acc.update_many(scores[which].tolist(), labels[which].tolist(),
-                            delays[which].tolist())
+                            delays[which].tolist(), span)
     return True

@@ -388,7 +388,8 @@ class PartitionState:
             if mark > self.perf_closed:
                 self.perf_closed = mark
         if marks:
-            self._count_labels(step.labeled, marks, step.versions())
+            self._count_labels(step.labeled, marks, step.versions(),
+                               (f"{topic}:{self.partition}", step.joined_at))
             self._count_early(step.labeled)
         return step
 
@@ -424,7 +425,8 @@ class PartitionState:
                 closed = mark
         self.label_max, self.perf_closed = label_max, closed
         if marks:
-            self._count_labels(step.labeled, marks, step.versions())
+            self._count_labels(step.labeled, marks, step.versions(),
+                               (f"{topic}:{self.partition}", step.joined_at))
             self._count_early(step.labeled)
         return step
 
@@ -509,15 +511,18 @@ class PartitionState:
         return float(key.rsplit("\t", 1)[1]) + self.config.windows.size
 
     def _count_labels(self, joined: list[LabeledEvent], marks: list[float],
-                      versions: Pairs | None = None) -> None:
+                      versions: Pairs | None = None,
+                      read_at: tuple[str, list[int]] | None = None) -> None:
         """Count joined pairs in the performance windows of their predictions, each in
         those that were not closed when it joined (``marks``: the ``perf_closed`` of each
         then; a window closed, perhaps not popped yet, does not count it); each window's
-        pairs in order, in one call (``versions``: the pairs' version_runs, when known)."""
+        pairs in order, in one call (``versions``: the pairs' version_runs, when known;
+        ``read_at``: where the event completing each pair was read, for the windows'
+        evidence)."""
         if len(joined) > 1 and count_by_span(
                 joined, marks, self.config.windows,
                 lambda name, version, w: self._perf.get(_window_key(name, version, w.start)),
-                versions):
+                versions, read_at):
             return
         cached = self._label_targets
         chosen: dict[int, tuple[PerformanceAccumulator, list[int]]] = {}
@@ -538,8 +543,12 @@ class PartitionState:
                         entry[1].append(i)
         for acc, which in chosen.values():
             pairs = joined if len(which) == len(joined) else [joined[i] for i in which]
+            span = None
+            if read_at is not None:
+                offsets = [read_at[1][i] for i in which]
+                span = (read_at[0], min(offsets), max(offsets))
             acc.update_many(list(map(_score, pairs)), list(map(_label, pairs)),
-                            list(map(_delay, pairs)))
+                            list(map(_delay, pairs)), span)
 
     def _label_windows(
         self, name: str, version: str, event_time: float

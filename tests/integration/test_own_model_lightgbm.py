@@ -2,7 +2,10 @@
 registry: an ``LGBMClassifier`` fitted on scikit-learn's breast-cancer data and logged with
 ``mlflow.sklearn.log_model`` in skops format is registered from its ``runs:/`` URI with
 ``driftline models register`` (which names the LightGBM types it must be told to trust),
-then served by the scorer, which answers and publishes exactly the scores LightGBM gives."""
+then served by the scorer, which answers and publishes exactly the scores LightGBM gives.
+When its labels change meaning, the retrainer answers a drift event with a clone of it
+(``DRIFTLINE_RETRAIN_PIPELINE=champion``) that passes the gate, keeps the trust given to
+version 1, and is what the scorer serves next."""
 
 from __future__ import annotations
 
@@ -10,20 +13,27 @@ import json
 from pathlib import Path
 
 import mlflow
+import msgspec
 import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from lightgbm import LGBMClassifier
 from sklearn.datasets import load_breast_cancer
+from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from driftline.cli import app as cli
+from driftline.events import LabeledEvent, PredictionEvent
+from driftline.kafka import Producer
 from driftline.model.adopt import UntrustedTypesError
-from driftline.model.registry import configure, get_alias
+from driftline.model.registry import configure, get_alias, load_model
 from driftline.model.trust import TRUSTED_TYPES_TAG
+from retrainer.service import Retrainer
+from retrainer.settings import RetrainerSettings
 from scorer.app import create_app
-from tests.scorer.support import scorer_settings, wait_for_predictions
+from tests.retrainer.support import T0, drift_event
+from tests.scorer.support import scorer_settings, wait_for_predictions, wait_until
 
 NAME = "cancer-lgbm"
 LIGHTGBM_TYPES = ["lightgbm.basic.Booster", "lightgbm.sklearn.LGBMClassifier"]
@@ -34,6 +44,15 @@ def _register(home: Path, *args: str):
         cli, ["models", "register", *args],
         env={"DRIFTLINE_HOME": str(home), "DRIFTLINE_LOG_LEVEL": "WARNING"},
     )
+
+
+def _register_trusting(home: Path, uri: str, csv: Path, refused: UntrustedTypesError):
+    """Register again, accepting the types the model's logger recorded and naming each other
+    type the refusal needed."""
+    trust = [arg for t in refused.needed if t not in (refused.recorded or ())
+             for arg in ("--trust", t)]
+    return _register(home, uri, "--reference", str(csv), "--label", "target", "--name", NAME,
+                     "--trust-recorded", *trust)
 
 
 @pytest.fixture
@@ -69,9 +88,7 @@ def test_a_lightgbm_classifier_logged_to_mlflow_is_registered_and_served(
     assert "recorded these types as trusted: " + ", ".join(recorded) in str(refused.exception)
 
     # accepting the recorded list, and naming each type it does not cover
-    trust = [arg for t in needed if t not in recorded for arg in ("--trust", t)]
-    result = _register(tmp_path, uri, "--reference", str(csv), "--label", "target",
-                       "--name", NAME, "--trust-recorded", *trust)
+    result = _register_trusting(tmp_path, uri, csv, refused.exception)
     assert result.exit_code == 0, f"{result.output}\n{result.exception!r}"
     assert f"registered {NAME} version 1 as @champion" in result.output
     assert "recorded as trusted when logged: " + ", ".join(recorded) in result.output
@@ -99,3 +116,64 @@ def test_a_lightgbm_classifier_logged_to_mlflow_is_registered_and_served(
         event = published[answer["prediction_id"]]
         assert (event.model_name, event.model_version, event.score) == (
             NAME, "1", answer["score"])
+
+
+def test_a_lightgbm_champion_is_retrained_from_a_clone_that_the_scorer_then_serves(
+    kafka, driftline_topics, tmp_path, logged, group_id
+):
+    uri, _, features, csv = logged
+    refused = _register(tmp_path, uri, "--reference", str(csv), "--label", "target",
+                        "--name", NAME)
+    registered = _register_trusting(tmp_path, uri, csv, refused.exception)
+    assert registered.exit_code == 0, f"{registered.output}\n{registered.exception!r}"
+
+    # the labels change meaning: version 1 now ranks every row backwards
+    target = load_breast_cancer(as_frame=True).frame["target"].to_numpy()
+    flipped = 1 - target
+    rows = features.to_dict("records")
+    with Producer(kafka) as producer:
+        for i, (row, label) in enumerate(zip(rows, flipped.tolist(), strict=True)):
+            t = T0 + i / 10
+            prediction = PredictionEvent(
+                prediction_id=f"lgbm{i:04d}", event_time=t, model_name=NAME, model_version="1",
+                features=row, score=0.5, decision="positive")
+            producer.send(driftline_topics["labeled"], LabeledEvent(
+                event_time=t, prediction=prediction, label=label, label_time=t + 30.0,
+                delay_seconds=30.0))
+        drift = msgspec.structs.replace(
+            drift_event("drift-lgbm", at=T0 + len(rows) / 10), model_name=NAME)
+        producer.send(driftline_topics["drift-events"], drift)
+
+    retrainer = Retrainer(RetrainerSettings(
+        home=tmp_path, kafka=kafka, model_name=NAME, retrain_pipeline="champion",
+        retrain_metrics_port=0, retrain_group=group_id, retrain_min_rows=500,
+        retrain_data_wait=30.0, gate_margin=0.02,
+    ))
+    retrainer.start()
+    try:
+        wait_until(lambda: retrainer.results, 180, "the retrain")
+        result = retrainer.results[0]
+    finally:
+        retrainer.stop()
+    assert result.promoted, result.reason
+    assert (result.version, result.champion_before) == ("2", "1")
+    assert result.challenger["roc_auc"] > 0.9 > 0.1 > result.champion["roc_auc"]
+    assert get_alias(NAME, "champion") == "2"
+
+    # a clone: LightGBM with version 1's parameters, trusted as version 1 was, fitted anew
+    tags = {v: mlflow.MlflowClient().get_model_version(NAME, v).tags for v in ("1", "2")}
+    assert tags["2"][TRUSTED_TYPES_TAG] == tags["1"][TRUSTED_TYPES_TAG]
+    retrained = load_model(NAME, "2").estimator
+    assert type(retrained) is LGBMClassifier
+    assert retrained.get_params() == LGBMClassifier(
+        n_estimators=40, random_state=0, verbose=-1).get_params()
+    assert roc_auc_score(flipped, retrained.predict_proba(features)[:, 1]) > 0.9
+
+    expected = retrained.predict_proba(features.head(50))[:, 1]
+    with TestClient(create_app(scorer_settings(tmp_path, kafka, model_name=NAME))) as client:
+        assert client.get("/model").json()["version"] == "2"
+        batch = client.post("/predict/batch", json={"rows": rows[:50]})
+        assert batch.status_code == 200, batch.text
+    answers = batch.json()["predictions"]
+    assert {a["model_version"] for a in answers} == {"2"}
+    np.testing.assert_allclose([a["score"] for a in answers], expected, rtol=0, atol=1e-9)

@@ -151,6 +151,9 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
     # where the events that completed the labeled pairs were read: "topic:partition" ->
     # [first, last] offset (see monitor.drift.spans); the evidence of a performance event
     offsets: dict[str, list[int]] = {}
+    # where the counted predictions were read (the same form); a performance-estimate
+    # event's evidence
+    scored_offsets: dict[str, list[int]] = {}
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.threshold <= 1.0:
@@ -169,16 +172,20 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
     def labeled(self) -> int:
         return self.tp + self.fp + self.tn + self.fn
 
-    def add_predictions(self, n: int = 1, scores: Sequence[float] | None = None) -> None:
+    def add_predictions(self, n: int = 1, scores: Sequence[float] | None = None,
+                        span: tuple[str, int, int] | None = None) -> None:
         """Count ``n`` predictions made in the window (labeled or not), for the label
-        coverage, and their ``scores`` (``n`` of them) for the estimate of the unlabeled part.
+        coverage, and their ``scores`` (``n`` of them) for the estimate of the unlabeled part
+        (``span``: ``("topic:partition", first, last)``, where they were read).
 
         >>> acc = PerformanceAccumulator(bins=4)
-        >>> acc.add_predictions(3, [0.1, 0.3, 0.9])
-        >>> acc.add_score(0.95)
-        >>> acc.predictions, acc.scored
-        (4, [1, 1, 0, 2])
+        >>> acc.add_predictions(3, [0.1, 0.3, 0.9], span=("predictions:1", 5, 7))
+        >>> acc.add_score(0.95, ("predictions:1", 9))
+        >>> acc.predictions, acc.scored, acc.scored_offsets
+        (4, [1, 1, 0, 2], {'predictions:1': [5, 9]})
         """
+        if span is not None:
+            widen(self.scored_offsets, *span)
         self.predictions += n
         if scores is None:
             return
@@ -193,8 +200,11 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         self.scored = (np.asarray(self.scored, dtype=np.int64)
                        + np.bincount(b, minlength=bins)).tolist()
 
-    def add_score(self, score: float) -> None:
-        """Count one prediction with its score (:meth:`add_predictions` of one)."""
+    def add_score(self, score: float, read_at: tuple[str, int] | None = None) -> None:
+        """Count one prediction with its score (:meth:`add_predictions` of one; ``read_at``:
+        ``("topic:partition", offset)``)."""
+        if read_at is not None:
+            widen(self.scored_offsets, read_at[0], read_at[1], read_at[1])
         self.predictions += 1
         self._bin_score(score)
 
@@ -326,8 +336,10 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         >>> early.predictions, early.scored, early.labeled, acc.labeled
         (2, [1, 0, 0, 1], 0, 1)
         """
-        return PerformanceAccumulator(threshold=self.threshold, bins=self.bins,
-                                      predictions=self.predictions, scored=list(self.scored))
+        return PerformanceAccumulator(
+            threshold=self.threshold, bins=self.bins, predictions=self.predictions,
+            scored=list(self.scored),
+            scored_offsets={where: list(span) for where, span in self.scored_offsets.items()})
 
     def merge(self, other: PerformanceAccumulator) -> PerformanceAccumulator:
         """Add ``other`` (same threshold and bins) into this one; returns self."""
@@ -357,6 +369,7 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         self.delay_min = min(mins) if mins else None
         self.delay_max = max(maxs) if maxs else None
         merge_spans(self.offsets, other.offsets)
+        merge_spans(self.scored_offsets, other.scored_offsets)
         return self
 
     def evidence(self) -> list[OffsetRange]:
@@ -369,6 +382,10 @@ class PerformanceAccumulator(msgspec.Struct, kw_only=True):
         [OffsetRange(topic='labels', partition=3, first_offset=4, last_offset=18)]
         """
         return offset_ranges(self.offsets)
+
+    def scored_evidence(self) -> list[OffsetRange]:
+        """The offset ranges of the counted predictions, per topic partition."""
+        return offset_ranges(self.scored_offsets)
 
     def roc_auc(self) -> float | None:
         """Binned ROC AUC, or None while one class is absent."""

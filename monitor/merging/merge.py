@@ -418,7 +418,8 @@ class WindowMerger:
                                     min_predictions=self.min_labeled, alpha=alpha)
         if judgements and estimate.unlabeled > 0 and estimate.predictions >= self.min_labeled:
             event = policy.observe("performance-estimate", p.model_name, p.model_version,
-                                   p.start, p.end, judgements)
+                                   p.start, p.end, judgements,
+                                   evidence=p.performance.scored_evidence())
             # the realized metrics already raised the window's drop: one event says it
             if event is not None and not any(e.kind == "performance" for e in judged.events):
                 judged.events.append(event)

@@ -332,6 +332,7 @@ class PartitionState:
         found = self._targets.get
         labels_mark = self._labels_mark()
         partition = self.partition
+        where = f"{topic}:{partition}"
         times, breaks = _bulk_plan(predictions, results)
         named: tuple[str, str, str] = ("", "", "")
         marks: list[float] = []  # per joined pair, which windows were closed when it joined
@@ -354,7 +355,7 @@ class PartitionState:
                 if acc is not None:
                     acc.update(prediction.features, prediction.score, evidence=evidence)
                 if perf is not None:
-                    perf.add_score(prediction.score)
+                    perf.add_score(prediction.score, (where, offset))
             if type(result) is tuple:
                 step.labeled.append(result[0])
                 step.prediction_raws.append(result[1])
@@ -372,7 +373,7 @@ class PartitionState:
                     for acc, perf in targets[1]:
                         acc.update_many(features, scores, span)  # type: ignore[union-attr]
                         if perf is not None:
-                            perf.add_predictions(k, scores)
+                            perf.add_predictions(k, scores, (where, span[2], span[3]))
                     # The pairs among them: every window they count in is open past the
                     # watermark, so past any mark from before the stretch as well
                     mark = self.perf_closed

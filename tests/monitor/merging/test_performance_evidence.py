@@ -1,6 +1,7 @@
 """A performance window keeps where the events that completed its labeled pairs were read, and
-a performance event names those offsets as its evidence, as a covariate event names its
-predictions'."""
+where its predictions were: a performance event names the first as its evidence, a
+performance-estimate event (which judges the predictions' scores) the second, as a covariate
+event names its predictions'."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from operator import itemgetter
 import numpy as np
 
 from driftline.events import LabelEvent, OffsetRange, PredictionEvent
-from driftline.profile import build_profile
+from driftline.profile import build_profile, with_calibration
 from monitor.drift.performance import PerformanceAccumulator
 from monitor.drift.windows import EventTimeWindows
 from monitor.merging.merge import WindowMerger
@@ -78,6 +79,22 @@ def _performance_offsets(partials) -> dict[float, dict[str, list[int]]]:
     return {p.window_start: p.performance.offsets for p in partials if p.kind == "performance"}
 
 
+def _scored_offsets(partials) -> dict[float, dict[str, list[int]]]:
+    return {p.window_start: p.performance.scored_offsets for p in partials
+            if p.kind == "performance"}
+
+
+def _predictions_read(events) -> dict[float, dict[str, list[int]]]:
+    """Per performance window, the span of its predictions' offsets."""
+    spans: dict[float, dict[str, list[int]]] = {}
+    for topic, offset, event in events:
+        if topic == "predictions":
+            start = event.event_time // WINDOW * WINDOW
+            span = spans.setdefault(start, {}).setdefault("predictions:3", [offset, offset])
+            span[0], span[1] = min(span[0], offset), max(span[1], offset)
+    return spans
+
+
 def test_each_performance_window_spans_the_offsets_that_completed_its_pairs() -> None:
     events = _events(600, early_labels={3, 250, 251, 599})
     profile = _profile()
@@ -102,6 +119,9 @@ def test_each_performance_window_spans_the_offsets_that_completed_its_pairs() ->
     assert set(found[0.0]) == {"labels:3", "predictions:3"}
     assert set(found[60.0]) == {"labels:3"}
     assert _performance_offsets(batched) == found
+    scored = _scored_offsets(singly)
+    assert scored == {start: _predictions_read(events)[start] for start in found}
+    assert _scored_offsets(batched) == scored
     assert max(len(run) for run in runs_of(events)) >= 20  # the labels' runs are counted whole
 
 
@@ -115,19 +135,46 @@ def _share(partition: int, first: int, last: int, rng: np.random.Generator) -> P
                    model_version="1", window_start=0.0, window_end=300.0, performance=acc)
 
 
-def test_a_performance_event_names_every_partitions_offsets_as_its_evidence() -> None:
-    profile = _profile()
+def _the_event(profile, shares: list[Partial]):
+    """The one event a merger of two partitions raises from their performance ``shares``,
+    once both partitions have passed the window."""
     merger = WindowMerger(partitions=2, profiles=lambda n, v: profile,
                           baselines=lambda n, v: {"roc_auc": 0.83, "accuracy": 0.75},
                           policy=DriftPolicy(raise_after=1), idle_timeout=1e9, started=0.0)
-    rng = np.random.default_rng(5)
-    partials = [_share(1, 40, 339, rng), _share(0, 7, 306, rng),
-                *(Partial(kind="watermark", partition=p, watermark=400.0,
-                          performance_watermark=400.0) for p in (0, 1))]
-    judged = [j for partial in partials for j in merger.add(partial, now=0.0)]
+    beats = [Partial(kind="watermark", partition=p, watermark=400.0,
+                     performance_watermark=400.0) for p in (0, 1)]
+    judged = [j for partial in [*shares, *beats] for j in merger.add(partial, now=0.0)]
     [event] = [e for j in judged for e in j.events]
+    return event
+
+
+def test_a_performance_event_names_every_partitions_offsets_as_its_evidence() -> None:
+    profile = _profile()
+    rng = np.random.default_rng(5)
+    event = _the_event(profile, [_share(1, 40, 339, rng), _share(0, 7, 306, rng)])
     assert event.kind == "performance"
     assert event.evidence == [
         OffsetRange(topic="labels", partition=0, first_offset=7, last_offset=306),
         OffsetRange(topic="labels", partition=1, first_offset=40, last_offset=339),
+    ]
+
+
+def test_a_performance_estimate_event_names_the_offsets_of_the_windows_predictions() -> None:
+    rng = np.random.default_rng(7)
+    reference = rng.random(2_000)
+    profile = with_calibration(_profile(), reference, rng.random(2_000) < reference)
+    partials = []
+    for partition, first in ((0, 12), (1, 30)):
+        acc = PerformanceAccumulator()
+        scores = rng.beta(6, 6, 1_500)  # scores near 0.5: an AUC far under the baseline's
+        acc.add_predictions(1_500, scores.tolist(),
+                            span=(f"predictions:{partition}", first, first + 1_499))
+        partials.append(Partial(kind="performance", partition=partition, watermark=None,
+                                model_name="m", model_version="1", window_start=0.0,
+                                window_end=300.0, performance=acc))
+    event = _the_event(profile, partials)
+    assert event.kind == "performance-estimate"
+    assert event.evidence == [
+        OffsetRange(topic="predictions", partition=0, first_offset=12, last_offset=1511),
+        OffsetRange(topic="predictions", partition=1, first_offset=30, last_offset=1529),
     ]

@@ -27,10 +27,12 @@ from driftline.report.digest import STATISTICS, Marker, PerfPoint, Point
 
 __all__ = [
     "categorical_chart",
+    "distribution_map",
     "numeric_chart",
     "performance_chart",
     "statistic_chart",
     "timeline_chart",
+    "window_grid",
 ]
 
 WIDTH = 9.0  # inches; the page scales figures to its column
@@ -233,6 +235,95 @@ def categorical_chart(title: str, references: Sequence[tuple[str, CategoricalPro
         ax.set_ylabel("share", fontsize=8, color="#555")
         ax.set_title(title)
         ax.legend(loc="upper right")
+        return _svg(fig)
+
+
+# one window's distribution: its start, end, version's profile and counts on that profile's bins
+Column = tuple[float, float, NumericProfile, Sequence[int]]
+
+
+def window_grid(columns: Sequence[Column], low: float, high: float, steps: int = 60
+                ) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """Every window's distribution on one grid: x edges (seconds; a window runs to the next
+    one's start, and a gap between windows is a column of NaN), y edges (``steps`` equal
+    steps from ``low`` to ``high``), and per step and column the share of the window's rows
+    that its own version's bins put in the step. Of windows with the same start, the one with
+    the most rows is kept.
+
+    >>> from driftline.profile import build_profile
+    >>> ref = build_profile({}, np.linspace(0, 1, 1001), numeric=[], categorical=[]).score
+    >>> low_half = [1 if c <= 0.5 else 0 for c in [*ref.cuts, 1.0]]
+    >>> xs, ys, z = window_grid([(0, 60, ref, low_half), (120, 180, ref, low_half[::-1])],
+    ...                         0.0, 1.0, steps=4)
+    >>> xs, z.shape
+    ([0, 60, 120, 180], (4, 3))
+    >>> np.round(z, 2).tolist()  # the first window's rows low, the last one's high
+    [[0.5, nan, 0.0], [0.5, nan, 0.0], [0.0, nan, 0.5], [0.0, nan, 0.5]]
+    """
+    kept: dict[float, Column] = {}
+    for column in columns:
+        start, _, _, counts = column
+        if start not in kept or sum(counts) > sum(kept[start][3]):
+            kept[start] = column
+    ordered = [kept[t] for t in sorted(kept)]
+    ys = np.linspace(low, high, steps + 1)
+    mids = (ys[:-1] + ys[1:]) / 2
+    xs: list[float] = []
+    shares: list[np.ndarray] = []
+    gap = np.full(steps, np.nan)
+    for i, (start, end, profile, counts) in enumerate(ordered):
+        after = ordered[i + 1][0] if i + 1 < len(ordered) else end
+        xs.append(start)
+        edges = _edges(profile)
+        c = np.asarray(counts, dtype=float)
+        if len(c) != len(edges) - 1 or c.sum() <= 0:
+            shares.append(gap)
+        else:
+            density = _density(c, np.diff(edges))
+            at = np.searchsorted(edges, mids, side="right") - 1
+            inside = (at >= 0) & (at < len(c))
+            shares.append(np.where(inside, density[np.clip(at, 0, len(c) - 1)], 0.0)
+                          * (ys[1] - ys[0]))
+        if after > end:  # no window between this one's end and the next one's start
+            xs.append(end)
+            shares.append(gap)
+    if ordered:
+        xs.append(ordered[-1][1])
+    z = np.column_stack(shares) if shares else np.empty((steps, 0))
+    return xs, ys, z
+
+
+def distribution_map(title: str, columns: Sequence[Column], start: float, end: float,
+                     moves: Sequence[tuple[float, str]] = ()) -> str:
+    """Every window's distribution over time as a heat map (the windows' share of rows per
+    step of the value, each on its own version's bins), the versions' reference medians as
+    dashed lines, and the alias ``moves``; drawn as one embedded image, so a year of windows
+    costs the page no more than an hour."""
+    profiles = list({id(c[2]): c[2] for c in columns}.values())
+    low, high = _span(profiles)
+    xs, ys, z = window_grid(columns, low, high)
+    with mpl.rc_context(_RC):
+        fig, (ax,) = _figure(2.4)
+        finite = z[np.isfinite(z)]
+        top = float(np.quantile(finite, 0.99)) if finite.size else 1.0
+        mesh = ax.pcolormesh(_dates(xs), ys, np.ma.masked_invalid(z), cmap="Blues", vmin=0.0,
+                             vmax=top if top > 0 else 1.0, shading="flat", rasterized=True)
+        colourbar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.025)
+        colourbar.set_label("share of the window's rows", fontsize=7.5, color="#555")
+        colourbar.ax.tick_params(labelsize=7)
+        for profile, colour in zip(profiles, REFERENCES, strict=False):
+            median = profile.quantiles.get("0.5")
+            if median is not None:
+                ax.axhline(median, color=colour, linestyle="--", linewidth=1.0,
+                           label=f"reference median {median:.3g}")
+        _moves(ax, moves)
+        ax.set_ylim(low, high)
+        ax.set_title(title, pad=20)
+        ax.set_ylabel("value", fontsize=8, color="#555")
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(loc="lower left", bbox_to_anchor=(0.0, 1.0), ncols=3)
+        _time_axis(ax, start, end)
+        ax.grid(False)
         return _svg(fig)
 
 

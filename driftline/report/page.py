@@ -133,7 +133,7 @@ def build_report(data: ReportInput) -> str:
     parts = [
         _summary(data, windows, events, versions, features, perf, start, end),
         _features(data, features, start, end),
-        _score(data, scores, start, end),
+        _score(data, windows, scores, start, end),
         _performance(data, perf, versions, start, end),
         _event_section(digests),
     ]
@@ -330,15 +330,34 @@ def _features(data: ReportInput, features: Sequence[FeatureDigest], start: float
     return _section("features", "Features", body)
 
 
-def _score(data: ReportInput, scores: Sequence[FeatureDigest], start: float,
-           end: float) -> str:
+def _score(data: ReportInput, windows: Sequence[WindowRecord],
+           scores: Sequence[FeatureDigest], start: float, end: float) -> str:
     if not scores:
         return _section("score", "Score distribution",
                         "<p>No judged score in this range.</p>")
     intro = ('<p class="muted">The model\'s score against the score on its training data: '
              "a moved score is prediction drift.</p>")
-    return _section("score", "Score distribution over time",
-                    intro + "".join(_feature_block(data, d, start, end) for d in scores))
+    return _section("score", "Score distribution over time", intro + "".join(
+        _feature_block(data, d, start, end) + _score_map(data, windows, d, start, end)
+        for d in scores))
+
+
+def _score_map(data: ReportInput, windows: Sequence[WindowRecord], d: FeatureDigest,
+               start: float, end: float) -> str:
+    """Every window's score distribution of ``d``'s model as a heat map, when at least two
+    windows carry their counts and their version's reference profile is given."""
+    columns = []
+    for w in windows:
+        score = None if w.drift is None else w.drift.score
+        profile = _profile(data, w.model_name, w.model_version)
+        if (w.model_name == d.model_name and score is not None
+                and isinstance(score.counts, list) and profile is not None
+                and profile.score is not None):
+            columns.append((w.window_start, w.window_end, profile.score, score.counts))
+    if len(columns) < 2:
+        return ""
+    return charts.distribution_map(f"{d.name} of every window", columns, start, end,
+                                   _moves(data, d.model_name, start, end))
 
 
 def _intervals(points: Sequence[PerfPoint]) -> dict[str, list[tuple[float, float] | None]]:

@@ -6,6 +6,7 @@ import dataclasses
 import re
 
 import msgspec
+import numpy as np
 import pytest
 
 from driftline.events import Driver
@@ -76,6 +77,10 @@ def test_performance_shows_each_versions_gate_and_the_label_coverage(page: str):
 def test_the_page_loads_nothing_from_outside_the_file(page: str):
     assert "<script" not in page.lower()
     assert "<link" not in page.lower() and "@import" not in page
+    # images are embedded: PNG data in the page itself
+    inline = re.compile(r'"data:image/png;base64,[A-Za-z0-9+/=\s]*"')
+    assert inline.search(page)
+    page = inline.sub('""', page)
     without_namespaces = re.sub(r'xmlns(:\w+)?="[^"]*"', "", page)
     assert not re.search(r"(https?:|//[a-z])", without_namespaces)
     assert set(re.findall(r'(?:href|src)="([^"#]?)', page)) <= {""}
@@ -266,3 +271,24 @@ def test_every_statistic_the_monitor_reports_has_a_label_and_a_side():
         names |= {s.statistic for j in [*report.features, report.score] for s in j.statistics}
     assert {"pooled", "e_cusum", "rank_sum_p_value"} <= names
     assert names <= set(STATISTICS)
+
+
+def test_every_windows_score_is_drawn_as_one_embedded_heat_map(page: str):
+    score = page[page.index('id="score"'):page.index('id="performance"')]
+    heat = score[score.index("score of every window"):]
+    assert heat.count("<image") == 1 and "data:image/png;base64," in heat
+    assert "share of the window" in heat and "reference median" in heat
+
+
+def test_the_heat_map_keeps_the_fuller_of_two_windows_at_one_start_and_blanks_bad_counts(
+        short_day):
+    from driftline.report.charts import window_grid
+
+    ref = short_day.profiles[(MODEL, "1")].score
+    bins = len(ref.cuts) + 1
+    top, bottom = [0] * (bins - 1) + [50], [30] + [0] * (bins - 1)
+    xs, _, z = window_grid([(0.0, 60.0, ref, bottom), (0.0, 60.0, ref, top),
+                            (60.0, 120.0, ref, [1, 2])], ref.minimum, ref.maximum, steps=10)
+    assert xs == [0.0, 60.0, 120.0]
+    assert z[-1, 0] > 0 and z[0, 0] == 0  # the window of 50 rows, not the one of 30
+    assert np.isnan(z[:, 1]).all()  # counts on other bins than its profile's: not drawn

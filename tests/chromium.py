@@ -50,6 +50,12 @@ class PageVisit:
     screenshots: dict[str, Path] = field(default_factory=dict)
 
     @property
+    def fetched(self) -> list[str]:
+        """The URLs requested, less the ``data:`` URLs of what the page itself holds (its
+        embedded images)."""
+        return [url for url in self.requested if not url.startswith("data:")]
+
+    @property
     def errors(self) -> list[str]:
         return [text for level, text in self.console if level == "error"] + self.exceptions
 

@@ -75,12 +75,13 @@ def test_the_report_of_a_monitored_run_renders_every_section_offline_in_chromium
     said = _report(registry_home, kafka, app_id, out)
     assert "drift events" in said
     visit = open_page(out, shots=tmp_path / "shots")
-    assert visit.requested == [out.resolve().as_uri()]
+    assert visit.fetched == [out.resolve().as_uri()]
     assert visit.errors == []
     sections = {s["id"]: s for s in visit.sections}
     assert list(sections) == list(SECTIONS)
     assert all(s["height"] > 100 for s in sections.values())
     assert sections["summary"]["charts"] == 1 and sections["performance"]["charts"] == 1
+    assert sections["score"]["charts"] == 3  # distribution, statistic, every window's map
     html = out.read_text()
     features = html[html.index('id="features"'):html.index('id="score"')].count(
         '<div class="feature"')
@@ -96,7 +97,7 @@ def test_the_report_of_a_monitored_run_renders_every_section_offline_in_chromium
 def test_the_monitor_serves_the_same_report_at_its_report_path(monitored_run):
     _kafka, _app_id, served = monitored_run
     visit = open_page(served)
-    assert visit.requested == [served.resolve().as_uri()] and visit.errors == []
+    assert visit.fetched == [served.resolve().as_uri()] and visit.errors == []
     sections = {s["id"]: s for s in visit.sections}
     assert list(sections) == list(SECTIONS)
     assert "loan_amount moved" in sections["features"]["text"]

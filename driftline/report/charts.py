@@ -297,8 +297,8 @@ def distribution_map(title: str, columns: Sequence[Column], start: float, end: f
                      moves: Sequence[tuple[float, str]] = ()) -> str:
     """Every window's distribution over time as a heat map (the windows' share of rows per
     step of the value, each on its own version's bins), the versions' reference medians as
-    dashed lines, and the alias ``moves``; drawn as one embedded image, so a year of windows
-    costs the page no more than an hour."""
+    dashed lines, and the alias ``moves``; the mesh is one embedded raster image, whose size
+    follows the figure's pixels rather than the number of windows."""
     profiles = list({id(c[2]): c[2] for c in columns}.values())
     low, high = _span(profiles)
     xs, ys, z = window_grid(columns, low, high)

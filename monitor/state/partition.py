@@ -389,8 +389,7 @@ class PartitionState:
             if mark > self.perf_closed:
                 self.perf_closed = mark
         if marks:
-            self._count_labels(step.labeled, marks, step.versions(),
-                               (f"{topic}:{self.partition}", step.joined_at))
+            self._count_labels(step.labeled, marks, step.versions(), (where, step.joined_at))
             self._count_early(step.labeled)
         return step
 

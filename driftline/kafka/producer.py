@@ -2,7 +2,8 @@
 
 Idempotent with ``acks=all``; every delivery report is counted; a full local queue is retried
 by polling for a bounded time before :class:`~driftline.errors.PublishError`; ``close``
-flushes. No network call happens until the first message is produced.
+flushes, then destroys the client (its threads and connections end then, not whenever the
+object is collected). No network call happens until the first message is produced.
 
 A delivery callback may produce (a failed message sent again, or to the dead-letter topic),
 but it runs inside the producer's own poll or flush, where no blocking call on the same
@@ -67,6 +68,7 @@ class Producer:
         self._config = {**_DEFAULTS, **settings.confluent_config(), **client_logging(),
                         **(options or {})}
         self._client: _ConfluentProducer | None = None
+        self._closed = False
         self._lock = threading.Lock()
         self._background_poll = background_poll
         self._poller: threading.Thread | None = None
@@ -84,9 +86,12 @@ class Producer:
 
     @property
     def client(self) -> _ConfluentProducer:
-        """The underlying confluent-kafka producer, created on first use."""
+        """The underlying confluent-kafka producer, created on first use; PublishError once
+        the producer is closed."""
         if self._client is None:
             with self._lock:
+                if self._closed:
+                    raise PublishError("the producer is closed")
                 if self._client is None:
                     self._client = _ConfluentProducer(self._config)
                     if self._background_poll:
@@ -274,13 +279,25 @@ class Producer:
         return (0 if self._client is None else len(self._client)) + len(self._deferred)
 
     def close(self, timeout: float = 30.0) -> int:
-        """Flush and stop the poll thread; returns how many messages were left undelivered."""
+        """Flush, stop the poll thread and destroy the client; returns how many messages
+        were left undelivered. A closed producer produces no more (PublishError); closing
+        again does nothing."""
+        if self._closed:
+            return 0
         remaining = self.flush(timeout)
         self._stopping.set()
         if self._poller is not None:
             self._poller.join(timeout=1.0)
         if remaining:
             log.error("%d messages were still queued when the producer closed", remaining)
+        with self._lock:
+            self._closed = True
+            client, self._client = self._client, None
+        if client is not None and not remaining and not (self._poller and self._poller.is_alive()):
+            # (with messages left, librdkafka's close would wait for them without a bound,
+            # and a poll still running in a callback needs the client: the handle then ends
+            # when the last reference to it goes)
+            client.close()
         return remaining
 
     def __enter__(self) -> Producer:

@@ -118,3 +118,40 @@ def test_a_poll_from_a_delivery_callback_raises_instead_of_reaching_the_client()
     producer.produce("t", b"a", on_delivery=lambda _err, _msg: producer.poll(0))
     with pytest.raises(RuntimeError, match="delivery callback"):
         producer.poll(0)
+
+
+_CLOSE_SCRIPT = textwrap.dedent("""
+    import os
+    from driftline.errors import PublishError
+    from driftline.kafka import Producer
+    from driftline.settings import KafkaSettings
+
+    def threads():  # this process's threads, librdkafka's native ones included
+        return len(os.listdir("/proc/self/task"))
+
+    before = threads()
+    producer = Producer(KafkaSettings(bootstrap_servers="127.0.0.1:1"), background_poll=True,
+                        options={"log_level": 0})
+    producer.client
+    opened = threads()
+    left = producer.close(timeout=1.0)
+    closed = threads()
+    try:
+        producer.produce("t", b"late")
+        late = "produced"
+    except PublishError as e:
+        late = "refused" if "closed" in str(e) else str(e)
+    print(before, opened, closed, left, late, producer.close(), producer.pending())
+""")
+
+
+def test_close_destroys_the_client_and_its_threads_while_the_producer_lives_on():
+    # librdkafka's threads keep reconnecting to a gone broker for as long as the client
+    # lives, so a closed producer that something still holds must not keep its client.
+    # (In a child process: no other client's threads come or go meanwhile.)
+    run = subprocess.run([sys.executable, "-c", _CLOSE_SCRIPT], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode == 0, run.stderr[-2000:]
+    before, opened, closed, left, late, again, pending = run.stdout.split()
+    assert int(opened) > int(before) and closed == before
+    assert (left, late, again, pending) == ("0", "refused", "0", "0")

@@ -18,7 +18,8 @@ def test_each_cluster_node_is_a_voter_on_its_own_ports_with_replicated_internal_
     tmp_path,
 ):
     cluster = LocalCluster(DriftlineSettings(
-        home=tmp_path, kafka=KafkaSettings(local_port=29500, local_controller_port=29501)))
+        home=tmp_path, kafka=KafkaSettings(bootstrap_servers=None, local_port=29500,
+                                           local_controller_port=29501)))
     conf = _properties(cluster.nodes[2])
     assert conf["node.id"] == "2"
     assert conf["controller.quorum.voters"] == (
@@ -57,7 +58,8 @@ def test_the_cluster_is_started_only_once_each_node_lists_every_broker(tmp_path,
     import driftline.localcluster as localcluster
 
     cluster = LocalCluster(DriftlineSettings(
-        home=tmp_path, kafka=KafkaSettings(local_port=29500, local_controller_port=29501)))
+        home=tmp_path, kafka=KafkaSettings(bootstrap_servers=None, local_port=29500,
+                                           local_controller_port=29501)))
     seen = {"127.0.0.1:29500": {1: 0, 2: 0, 3: 0}, "127.0.0.1:29502": {1: 0, 2: 0, 3: 0},
             "127.0.0.1:29504": {3: 0}}
     asked = []

@@ -49,24 +49,20 @@ policy.toml: models.m.features.x.threshhold: unknown key; did you mean threshold
 
 from __future__ import annotations
 
-import difflib
-import tomllib
-import types
-import typing
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
 
-from driftline.errors import ConfigurationError
+from driftline.errors import ConfigurationError  # noqa: F401  (its doctests catch it)
 from driftline.events import DriftKind
+from driftline.toml_file import load_toml, parse_toml
 
 __all__ = [
     "DEFAULT_RETRAIN_KINDS",
@@ -239,86 +235,10 @@ def parse_kinds(value: str, *, source: str = "DRIFTLINE_RETRAIN_KINDS") -> tuple
 def parse_policy_file(text: str, *, source: str = "policy file") -> PolicyFile:
     """Parse and validate a policy file's text; ConfigurationError names each key at fault
     as ``<source>: <dotted path>: <what is wrong>``."""
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigurationError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return PolicyFile.model_validate(data)
-    except ValidationError as exc:
-        problems = [_problem(error) for error in exc.errors(include_url=False)]
-        raise ConfigurationError("\n".join(f"{source}: {p}" for p in problems)) from None
+    return parse_toml(text, PolicyFile, source=source)
 
 
 def load_policy_file(path: Path | str) -> PolicyFile:
     """Read, parse and validate the policy file at ``path`` (ConfigurationError when it
     cannot be read or is invalid)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigurationError(f"{path}: cannot read the policy file: {exc}") from None
-    return parse_policy_file(text, source=str(path))
-
-
-def _problem(error: Any) -> str:
-    """One validation error as ``dotted.path: message``, suggesting the key meant when the
-    key is unknown."""
-    loc = [str(part) for part in error["loc"] if not _is_validator_tag(part)]
-    where = ".".join(loc) or "(top level)"
-    if error["type"] == "extra_forbidden":
-        known = _keys_at(loc[:-1])
-        close = difflib.get_close_matches(loc[-1], known, n=1)
-        hint = f"; did you mean {close[0]}?" if close else f"; known keys: {', '.join(known)}"
-        return f"{where}: unknown key{hint}"
-    message = error["msg"].removeprefix("Value error, ")
-    if error["type"] != "missing" and "input" in error and not isinstance(error["input"], dict):
-        message += f" (got {error['input']!r})"
-    return f"{where}: {message}"
-
-
-def _is_validator_tag(part: Any) -> bool:
-    # pydantic adds the name of a union's branch or a constrained type to some locations
-    return isinstance(part, str) and ("[" in part or part in ("constrained-float",))
-
-
-def _keys_at(path: list[str]) -> list[str]:
-    """The keys a table at ``path`` of the file may hold."""
-    node: Any = PolicyFile
-    for part in path:
-        node = _child(node, part)
-        if node is None:
-            return []
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        return list(node.model_fields)
-    if typing.get_origin(node) is dict:
-        key = typing.get_args(node)[0]
-        if typing.get_origin(key) is Literal:
-            return [str(k) for k in typing.get_args(key)]
-    return []
-
-
-def _child(node: Any, part: str) -> Any:
-    node = _unwrap(node)
-    if isinstance(node, type) and issubclass(node, BaseModel):
-        field = node.model_fields.get(part)
-        return None if field is None else field.annotation
-    if typing.get_origin(node) is dict:
-        return typing.get_args(node)[1]
-    return None
-
-
-def _unwrap(node: Any) -> Any:
-    """``X | None`` and ``Annotated[X, ...]`` as ``X``."""
-    while True:
-        origin = typing.get_origin(node)
-        if origin is Annotated:
-            node = typing.get_args(node)[0]
-        elif origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(node) if a is not type(None)]
-            if len(args) != 1:
-                return node
-            node = args[0]
-        else:
-            return node
+    return load_toml(path, PolicyFile, what="policy file")

@@ -206,10 +206,16 @@ def register(app: typer.Typer) -> None:
             None, help="The tier of scores above no threshold (default: negative; LOW with "
             "--tier)."
         ),
+        features: str = typer.Option(
+            None, metavar="FILE", help="A feature file (TOML) declaring each input's valid "
+            "range or known categories: the scorer refuses requests outside the ranges and "
+            "the retrainer can fit its default pipeline (docs/scoring.md)."
+        ),
     ) -> None:
         """Register a binary classifier driftline did not train: its signature and the
         reference profile from the reference data, holdout metrics when labelled, the types
-        you trust in its skops file and the decision tiers the scorer answers with."""
+        you trust in its skops file, the decision tiers the scorer answers with and, with a
+        feature file, its inputs' valid ranges."""
         from driftline.model.adopt import register_adopted
         from driftline.model.decision import DecisionPolicy
 
@@ -220,7 +226,7 @@ def register(app: typer.Typer) -> None:
         adopted = register_adopted(
             settings.home, source, reference, name=name or settings.model_name, label=label,
             alias=alias, trust=trust or (), trust_listed=trust_listed,
-            trust_recorded=trust_recorded, decision=decision,
+            trust_recorded=trust_recorded, decision=decision, features=features,
         )
         ref = adopted.ref
         where = f" as @{adopted.alias}" if adopted.alias else " (no alias)"
@@ -236,6 +242,50 @@ def register(app: typer.Typer) -> None:
         tiers = ", ".join(f"{n} > {t}" for n, t in reversed(decision.tiers))
         typer.echo(f"answers {decision.score_name} and {decision.decision_name} ({tiers}, "
                    f"else {decision.otherwise})")
+        if adopted.features is None:
+            typer.echo("requests checked against the signature's types only (no --features); "
+                       "retrain it with DRIFTLINE_RETRAIN_PIPELINE=champion")
+        else:
+            typer.echo(f"requests checked against the ranges of "
+                       f"{len(adopted.features.numeric)} numeric inputs; "
+                       f"{len(adopted.features.categorical)} categorical inputs declared")
+
+    @models_app.command("draft-features")
+    def models_draft_features(
+        reference: str = typer.Option(
+            ..., help="Reference data, CSV or Parquet: the model's input columns (and the "
+            "label column with --label, left out of the draft)."
+        ),
+        label: str = typer.Option(None, help="The label column, not an input."),
+        output: str = typer.Option(
+            None, help="Write the draft to this file (refused if it exists) instead of "
+            "printing it."
+        ),
+    ) -> None:
+        """Draft a feature file for `models register --features` from reference data: each
+        number's smallest and largest value, each text input's categories. Correct it
+        before use: a valid range is what a request may carry, not what a sample held."""
+        from pathlib import Path
+
+        from driftline.model.adopt import (
+            AdoptionError,
+            draft_feature_file,
+            read_reference,
+            split_reference,
+        )
+
+        text = draft_feature_file(split_reference(read_reference(reference), label=label))
+        if output is None:
+            typer.echo(text, nl=False)
+            return
+        try:
+            with Path(output).open("x", encoding="utf-8") as out:
+                out.write(text)
+        except FileExistsError:
+            raise AdoptionError(f"{output} exists; choose another --output or remove "
+                                "it") from None
+        typer.echo(f"wrote {output}: correct each range and category list, then register "
+                   f"with --features {output}")
 
     @models_app.command("evaluate")
     def models_evaluate(

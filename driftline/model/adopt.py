@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from driftline.errors import DriftlineError
+from driftline.feature_file import draft, load_feature_file
+from driftline.features import FeatureSchema
 from driftline.model.decision import DecisionPolicy
 from driftline.model.importance import importance_shares
 from driftline.model.registry import ModelVersionRef
@@ -47,7 +49,9 @@ __all__ = [
     "LoadedSource",
     "Reference",
     "UntrustedTypesError",
+    "check_reference_fits",
     "check_trust",
+    "draft_feature_file",
     "holdout_metrics",
     "load_source",
     "read_reference",
@@ -116,6 +120,7 @@ class Adopted:
     metrics: dict[str, float]
     trusted_types: list[str]
     recorded: list[str] | None = None  # the trusted types its logger recorded in MLflow
+    features: FeatureSchema | None = None  # the declared inputs (--features), if any
 
 
 @dataclass(frozen=True)
@@ -435,6 +440,52 @@ def reference_profile(reference: Reference, scores: np.ndarray,
     return with_importance(profile, shares)
 
 
+def check_reference_fits(schema: FeatureSchema, reference: Reference) -> None:
+    """AdoptionError naming each declared input the reference data does not fit: numbers
+    outside their range (the scorer would refuse such requests, so the range is wrong, or
+    the data), and categories the file does not list."""
+    frame = reference.features
+    problems = []
+    for f in schema.numeric:
+        values = frame[f.name].to_numpy(dtype=float)
+        values = values[~np.isnan(values)]
+        outside = (values < f.minimum) | (values > f.maximum)
+        if outside.any():
+            problems.append(
+                f"{f.name}: {int(outside.sum())} of {len(values)} values outside "
+                f"[{f.minimum:g}, {f.maximum:g}] (they span {values.min():g} to "
+                f"{values.max():g}); requests like them would be refused")
+    for f in schema.categorical:
+        seen = frame[f.name].dropna().astype(str)
+        unknown = sorted(set(seen) - set(f.categories))
+        if unknown:
+            shown = ", ".join(map(repr, unknown[:10])) + (" ..." if len(unknown) > 10 else "")
+            problems.append(f"{f.name}: {len(unknown)} categories not in the feature file's "
+                            f"list: {shown}")
+    if problems:
+        raise AdoptionError("the reference data does not fit the feature file; correct the "
+                            "file (or the data):\n  " + "\n  ".join(problems))
+
+
+def draft_feature_file(reference: Reference) -> str:
+    """A first feature file for the reference's inputs (:func:`driftline.feature_file.draft`):
+    each number's range and each text input's categories as the data holds them, the most
+    frequent first."""
+    frame = reference.features
+    numeric, categorical = [], []
+    for name in frame.columns:
+        column = frame[name]
+        if column.dtype.kind in "biuf":
+            values = column.to_numpy(dtype=float)
+            present = values[~np.isnan(values)]
+            numeric.append((str(name), *((float(present.min()), float(present.max()))
+                                         if len(present) else (math.nan, math.nan))))
+        else:
+            counts = column.dropna().astype(str).value_counts(sort=True)
+            categorical.append((str(name), list(counts.index)))
+    return draft(numeric, categorical)
+
+
 def register_adopted(
     home: Path,
     source: str,
@@ -448,18 +499,23 @@ def register_adopted(
     trust_recorded: bool = False,
     decision: DecisionPolicy | None = None,
     description: str = "",
+    features: Path | str | None = None,
 ) -> Adopted:
     """Check and register ``source`` as a new version of ``name``.
 
     ``alias`` None points ``champion`` at the version when the model has no champion yet.
-    Everything is checked before anything is written to the registry.
+    ``features``: a feature file (:mod:`driftline.feature_file`) declaring every input's
+    valid range or known categories, recorded with the version. Everything is checked before
+    anything is written to the registry.
     """
     import mlflow
     from mlflow.models import infer_signature
 
     from driftline.model.registry import configure, get_alias, register_version
+    from driftline.model.signature import columns_from_signature
 
     decision = decision or DecisionPolicy()
+    declared = None if features is None else load_feature_file(features)
     experiment_id = configure(home)  # an MLflow URI is resolved against this registry
     loaded = load_source(source, trust=trust, trust_listed=trust_listed,
                          trust_recorded=trust_recorded)
@@ -475,6 +531,11 @@ def register_adopted(
         metrics = holdout_metrics(reference.labels, scores, decision.tiers[-1][1])
     profile = reference_profile(reference, scores, loaded.estimator)
     signature = infer_signature(reference.features.head(100), scores[:100])
+    schema = None
+    if declared is not None:
+        schema = declared.schema([(c.name, c.kind) for c in columns_from_signature(signature)],
+                                 target=label or "label")
+        check_reference_fits(schema, reference)
     if alias is None and get_alias(name, "champion") is None:
         alias = "champion"
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{name}"):
@@ -485,6 +546,7 @@ def register_adopted(
                 "reference_rows": len(reference.features),
                 "label": label or "",
                 "estimator": type(loaded.estimator).__name__,
+                "features": str(features or "")[:500],
             }
         )
         if metrics:
@@ -500,5 +562,6 @@ def register_adopted(
             tags={"driftline.source": source[:5000]},
             trusted_types=loaded.accepted,
             decision=decision,
+            features=schema,
         )
-    return Adopted(ref, alias, metrics, loaded.accepted, loaded.recorded)
+    return Adopted(ref, alias, metrics, loaded.accepted, loaded.recorded, schema)

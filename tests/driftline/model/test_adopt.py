@@ -20,6 +20,7 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from typer.testing import CliRunner
 
 from driftline import cli
+from driftline.feature_file import parse_feature_file
 from driftline.model.adopt import (
     AdoptionError,
     UntrustedTypesError,
@@ -257,3 +258,94 @@ def test_trusting_the_recorded_types_of_a_file_that_records_none_is_refused(tmp_
     with pytest.raises(AdoptionError, match="records no trusted types"):
         load_source(str(path), trust_recorded=True)
     assert load_source(str(path)).recorded is None
+
+
+def _feature_file(path: Path, columns: list[str], frame: pd.DataFrame) -> Path:
+    """Every input declared numeric, from 0 to ten times its largest reference value."""
+    path.write_text("".join(f"[numeric.{c}]\nminimum = 0\nmaximum = {10 * frame[c].max()}\n"
+                            for c in columns))
+    return path
+
+
+def test_a_feature_file_is_recorded_its_ranges_refuse_requests_and_the_default_pipeline_fits(
+    files, cancer, tmp_path
+):
+    from driftline.events import LabeledEvent, PredictionEvent
+    from driftline.model.validation import InvalidInputError, parse
+    from retrainer.dataset import RangePolicy, build_dataset
+    from retrainer.train import train_and_evaluate
+    from tests.retrainer.support import sourced
+
+    columns = files_columns(files)
+    features = _feature_file(tmp_path / "features.toml", columns, cancer)
+    result = _register(tmp_path, str(files["hgb"]), "--reference", str(files["csv"]),
+                       "--label", "target", "--name", "cancer", "--features", str(features))
+    assert result.exit_code == 0, result.output
+    assert "requests checked against the ranges of 30 numeric inputs" in result.output
+    configure(tmp_path)
+    loaded = load_model("cancer", "1")
+    assert loaded.features is not None and loaded.features.numeric_names == columns
+    served = serve_loaded(loaded, "champion", max_rows=10)
+    row = cancer[columns].iloc[0].to_dict()
+    assert parse(served.row, json.dumps(row).encode()) == row
+    with pytest.raises(InvalidInputError) as refused:
+        parse(served.row, json.dumps({**row, "mean_radius": -1.0}).encode())
+    assert [e["loc"] for e in refused.value.errors] == [("mean_radius",)]
+    # with every input declared, the retrainer fits its default pipeline for the model
+    events = [LabeledEvent(event_time=float(i), label=int(label), label_time=float(i),
+                           delay_seconds=0.0, prediction=PredictionEvent(
+                               prediction_id=f"c{i}", event_time=float(i), model_name="cancer",
+                               model_version="1", features=features_row, score=0.5,
+                               decision="LOW"))
+              for i, (features_row, label) in enumerate(zip(
+                  cancer[columns].to_dict("records"), cancer["target"], strict=True))]
+    dataset = build_dataset(sourced(events),
+                            RangePolicy(window=None, min_rows=100, holdout_fraction=0.25))
+    evaluation = train_and_evaluate(dataset, loaded, name="cancer", pipeline="default")
+    assert evaluation.challenger.features == loaded.features
+    assert evaluation.challenger.columns == tuple(columns)
+
+
+def test_without_a_feature_file_the_output_says_what_is_checked(files, tmp_path):
+    result = _register(tmp_path, str(files["hgb"]), "--reference", str(files["csv"]),
+                       "--name", "cancer")
+    assert result.exit_code == 0, result.output
+    assert "requests checked against the signature's types only" in result.output
+    configure(tmp_path)
+    assert load_model("cancer", "1").features is None
+
+
+def test_a_feature_file_that_does_not_fit_registers_nothing(files, cancer, tmp_path):
+    columns = files_columns(files)
+    missing = _feature_file(tmp_path / "missing.toml", columns[1:], cancer)
+    narrow = tmp_path / "narrow.toml"
+    narrow.write_text(_feature_file(tmp_path / "all.toml", columns, cancer).read_text()
+                      .replace(f"maximum = {10 * cancer['mean_radius'].max()}", "maximum = 10",
+                               1))
+    for path, expected in [(missing, "mean_radius: an input of the model (float) is not "
+                            "declared"),
+                           (narrow, "mean_radius: 522 of 569 values outside [0, 10]")]:
+        result = _register(tmp_path, str(files["hgb"]), "--reference", str(files["csv"]),
+                           "--name", "cancer", "--features", str(path))
+        assert result.exit_code != 0 and expected in str(result.exception), result.exception
+    configure(tmp_path)
+    assert mlflow.MlflowClient().search_registered_models() == []
+
+
+def test_a_drafted_feature_file_parses_and_registers_and_is_never_written_over(
+    files, tmp_path
+):
+    draft = tmp_path / "features.toml"
+    args = ["models", "draft-features", "--reference", str(files["csv"]), "--label", "target"]
+    printed = CliRunner().invoke(cli.app, args)
+    assert printed.exit_code == 0, printed.output
+    written = CliRunner().invoke(cli.app, [*args, "--output", str(draft)])
+    assert written.exit_code == 0 and draft.read_text() == printed.output
+    again = CliRunner().invoke(cli.app, [*args, "--output", str(draft)])
+    assert again.exit_code != 0 and "exists" in str(again.exception)
+    assert draft.read_text() == printed.output
+    declared = parse_feature_file(draft.read_text())
+    assert list(declared.numeric) == files_columns(files) and not declared.categorical
+    registered = _register(tmp_path, str(files["hgb"]), "--reference", str(files["csv"]),
+                           "--name", "cancer", "--features", str(draft))
+    assert registered.exit_code == 0, registered.output

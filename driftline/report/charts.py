@@ -13,8 +13,9 @@ import io
 import itertools
 import math
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
@@ -26,7 +27,10 @@ from driftline.profile import CategoricalProfile, NumericProfile
 from driftline.report.digest import STATISTICS, Marker, PerfPoint, Point
 
 __all__ = [
+    "OTHER",
     "categorical_chart",
+    "category_grid",
+    "category_map",
     "distribution_map",
     "numeric_chart",
     "performance_chart",
@@ -34,6 +38,8 @@ __all__ = [
     "timeline_chart",
     "window_grid",
 ]
+
+_T = TypeVar("_T", bound=tuple[Any, ...])
 
 WIDTH = 9.0  # inches; the page scales figures to its column
 REFERENCES = ("#8c8c8c", "#2a9d8f", "#8e44ad", "#e76f51")
@@ -242,6 +248,91 @@ def categorical_chart(title: str, references: Sequence[tuple[str, CategoricalPro
 Column = tuple[float, float, NumericProfile, Sequence[int]]
 
 
+def _placed(columns: Sequence[_T], rows: Callable[[_T], float]
+            ) -> tuple[list[float], list[_T | None]]:
+    """Windows (each starting with its start and end seconds) on one time axis: the x edges
+    (a window runs to the next one's start) and per column the window, or None for a gap
+    between two windows. Of windows with the same start, the one with the most ``rows``."""
+    kept: dict[float, _T] = {}
+    for column in columns:
+        start = column[0]
+        if start not in kept or rows(column) > rows(kept[start]):
+            kept[start] = column
+    ordered = [kept[t] for t in sorted(kept)]
+    xs: list[float] = []
+    placed: list[_T | None] = []
+    for i, column in enumerate(ordered):
+        start, end = column[0], column[1]
+        after = ordered[i + 1][0] if i + 1 < len(ordered) else end
+        xs.append(start)
+        placed.append(column)
+        if after > end:  # no window between this one's end and the next one's start
+            xs.append(end)
+            placed.append(None)
+    if ordered:
+        xs.append(ordered[-1][1])
+    return xs, placed
+
+
+# one window's categories: its start, end and counts per category
+CategoryColumn = tuple[float, float, Mapping[str, int]]
+OTHER = "(other)"
+
+
+def category_grid(columns: Sequence[CategoryColumn], categories: Sequence[str]
+                  ) -> tuple[list[float], np.ndarray]:
+    """Every window's category shares on one grid: x edges as :func:`window_grid` places
+    them, and per category (the given ones, then :data:`OTHER` for every other, the
+    monitor's own "(other)" included) and column the share of the window's rows.
+
+    >>> xs, z = category_grid([(0, 60, {"web": 3, "app": 1}), (120, 180, {"kiosk": 2})],
+    ...                       ["web", "app"])
+    >>> xs, z.tolist()
+    ([0, 60, 120, 180], [[0.75, nan, 0.0], [0.25, nan, 0.0], [0.0, nan, 1.0]])
+    """
+    xs, placed = _placed(columns, lambda column: sum(column[2].values()))
+    row = {c: i for i, c in enumerate(categories)}
+    z = np.full((len(categories) + 1, len(placed)), np.nan)
+    for j, column in enumerate(placed):
+        total = 0 if column is None else sum(column[2].values())
+        if column is None or total <= 0:
+            continue
+        z[:, j] = 0.0
+        for category, count in column[2].items():
+            z[row.get(category, len(categories)), j] += count / total
+    return xs, z
+
+
+def category_map(title: str, references: Sequence[CategoricalProfile],
+                 columns: Sequence[CategoryColumn], start: float, end: float,
+                 moves: Sequence[tuple[float, str]] = (), most: int = 12) -> str:
+    """Every window's category shares over time as a heat map: one row per category of the
+    references (the ``most`` frequent first), one for all others, and the alias ``moves``;
+    the mesh is one embedded raster image."""
+    categories: list[str] = []
+    for p in references:
+        categories += [c for c in sorted(p.counts, key=lambda c: -p.counts[c])
+                       if c not in categories and c != OTHER]
+    categories = categories[:most]
+    xs, z = category_grid(columns, categories)
+    names = [*categories, OTHER]
+    with mpl.rc_context(_RC):
+        fig, (ax,) = _figure(0.9 + 0.2 * len(names))
+        mesh = ax.pcolormesh(_dates(xs), np.arange(len(names) + 1), np.ma.masked_invalid(z),
+                             cmap="Blues", vmin=0.0, vmax=1.0, shading="flat",
+                             rasterized=True)
+        colourbar = fig.colorbar(mesh, ax=ax, pad=0.01, fraction=0.025)
+        colourbar.set_label("share of the window's rows", fontsize=7.5, color="#555")
+        colourbar.ax.tick_params(labelsize=7)
+        _moves(ax, moves)
+        ax.set_yticks(np.arange(len(names)) + 0.5, names, fontsize=7.5)
+        ax.set_ylim(len(names), 0)  # the most frequent at the top
+        ax.set_title(title, pad=20 if moves else 6)
+        _time_axis(ax, start, end)
+        ax.grid(False)
+        return _svg(fig)
+
+
 def window_grid(columns: Sequence[Column], low: float, high: float, steps: int = 60
                 ) -> tuple[list[float], np.ndarray, np.ndarray]:
     """Every window's distribution on one grid: x edges (seconds; a window runs to the next
@@ -260,20 +351,16 @@ def window_grid(columns: Sequence[Column], low: float, high: float, steps: int =
     >>> np.round(z, 2).tolist()  # the first window's rows low, the last one's high
     [[0.5, nan, 0.0], [0.5, nan, 0.0], [0.0, nan, 0.5], [0.0, nan, 0.5]]
     """
-    kept: dict[float, Column] = {}
-    for column in columns:
-        start, _, _, counts = column
-        if start not in kept or sum(counts) > sum(kept[start][3]):
-            kept[start] = column
-    ordered = [kept[t] for t in sorted(kept)]
+    xs, placed = _placed(columns, lambda column: sum(column[3]))
     ys = np.linspace(low, high, steps + 1)
     mids = (ys[:-1] + ys[1:]) / 2
-    xs: list[float] = []
     shares: list[np.ndarray] = []
     gap = np.full(steps, np.nan)
-    for i, (start, end, profile, counts) in enumerate(ordered):
-        after = ordered[i + 1][0] if i + 1 < len(ordered) else end
-        xs.append(start)
+    for column in placed:
+        if column is None:
+            shares.append(gap)
+            continue
+        _, _, profile, counts = column
         edges = _edges(profile)
         c = np.asarray(counts, dtype=float)
         if len(c) != len(edges) - 1 or c.sum() <= 0:
@@ -284,11 +371,6 @@ def window_grid(columns: Sequence[Column], low: float, high: float, steps: int =
             inside = (at >= 0) & (at < len(c))
             shares.append(np.where(inside, density[np.clip(at, 0, len(c) - 1)], 0.0)
                           * (ys[1] - ys[0]))
-        if after > end:  # no window between this one's end and the next one's start
-            xs.append(end)
-            shares.append(gap)
-    if ordered:
-        xs.append(ordered[-1][1])
     z = np.column_stack(shares) if shares else np.empty((steps, 0))
     return xs, ys, z
 

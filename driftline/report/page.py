@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from driftline.events import DriftEvent, Driver, FeatureStatistic
-from driftline.profile import NumericProfile, ReferenceProfile
+from driftline.profile import CategoricalProfile, NumericProfile, ReferenceProfile
 from driftline.report import charts
 from driftline.report.digest import (
     STATISTICS,
@@ -132,7 +132,7 @@ def build_report(data: ReportInput) -> str:
     digests = event_digests(data, events, windows)
     parts = [
         _summary(data, windows, events, versions, features, perf, start, end),
-        _features(data, features, start, end),
+        _features(data, windows, features, start, end),
         _score(data, windows, scores, start, end),
         _performance(data, perf, versions, start, end),
         _event_section(digests),
@@ -299,7 +299,8 @@ def _stats_table(pairs: Iterable[tuple[str, WindowRecord, object]]) -> str:
             f"<th></th></tr>{''.join(rows)}</table>")
 
 
-def _feature_block(data: ReportInput, d: FeatureDigest, start: float, end: float) -> str:
+def _feature_block(data: ReportInput, windows: Sequence[WindowRecord], d: FeatureDigest,
+                   start: float, end: float) -> str:
     if d.sustained:
         badge = _badge(f"moved · {d.severity}", d.severity or "low")
     elif d.drifted_windows:
@@ -316,17 +317,19 @@ def _feature_block(data: ReportInput, d: FeatureDigest, start: float, end: float
     return (f'<div class="feature" id="{_anchor(d)}"><h3>{_e(d.name)} '
             f'<span class="muted">({_e(d.kind)}, {_e(d.model_name)})</span></h3>'
             f'<p class="verdict">{badge}{_e(d.verdict)}</p>'
-            f"{_distribution(data, d)}{chart}{table}</div>")
+            f"{_distribution(data, d)}{_window_map(data, windows, d, start, end)}{chart}"
+            f"{table}</div>")
 
 
-def _features(data: ReportInput, features: Sequence[FeatureDigest], start: float,
-              end: float) -> str:
+def _features(data: ReportInput, windows: Sequence[WindowRecord],
+              features: Sequence[FeatureDigest], start: float, end: float) -> str:
     if not features:
         return _section("features", "Features", "<p>No drift window in this range.</p>")
     intro = ('<p class="muted">Most moved first. Each feature: its verdict in words, the '
-             "reference distribution, the deciding statistic per window with its threshold, "
-             "and every statistic of its worst window.</p>")
-    body = intro + "".join(_feature_block(data, d, start, end) for d in features)
+             "reference distribution, its distribution in every window, the deciding "
+             "statistic per window with its threshold, and every statistic of its worst "
+             "window.</p>")
+    body = intro + "".join(_feature_block(data, windows, d, start, end) for d in features)
     return _section("features", "Features", body)
 
 
@@ -338,26 +341,40 @@ def _score(data: ReportInput, windows: Sequence[WindowRecord],
     intro = ('<p class="muted">The model\'s score against the score on its training data: '
              "a moved score is prediction drift.</p>")
     return _section("score", "Score distribution over time", intro + "".join(
-        _feature_block(data, d, start, end) + _score_map(data, windows, d, start, end)
-        for d in scores))
+        _feature_block(data, windows, d, start, end) for d in scores))
 
 
-def _score_map(data: ReportInput, windows: Sequence[WindowRecord], d: FeatureDigest,
-               start: float, end: float) -> str:
-    """Every window's score distribution of ``d``'s model as a heat map, when at least two
-    windows carry their counts and their version's reference profile is given."""
-    columns = []
+def _window_map(data: ReportInput, windows: Sequence[WindowRecord], d: FeatureDigest,
+                start: float, end: float) -> str:
+    """Every window's distribution of ``d`` (the score, a number or a category) as a heat
+    map, when at least two windows carry its counts and their version's reference profile
+    is given."""
+    columns: list = []
+    references: dict[str, CategoricalProfile] = {}
     for w in windows:
-        score = None if w.drift is None else w.drift.score
         profile = _profile(data, w.model_name, w.model_version)
-        if (w.model_name == d.model_name and score is not None
-                and isinstance(score.counts, list) and profile is not None
-                and profile.score is not None):
-            columns.append((w.window_start, w.window_end, profile.score, score.counts))
+        if w.model_name != d.model_name or w.drift is None or profile is None:
+            continue
+        if d.kind == "score":
+            judged, reference = w.drift.score, profile.score
+        else:
+            judged = next((j for j in w.drift.features if j.feature == d.name), None)
+            reference = (profile.numeric_by_name.get(d.name) if d.kind != "categorical"
+                         else profile.categorical_by_name.get(d.name))
+        if judged is None or reference is None:
+            continue
+        if isinstance(reference, CategoricalProfile) and isinstance(judged.counts, dict):
+            references.setdefault(w.model_version, reference)
+            columns.append((w.window_start, w.window_end, judged.counts))
+        elif not isinstance(reference, CategoricalProfile) and isinstance(judged.counts, list):
+            columns.append((w.window_start, w.window_end, reference, judged.counts))
     if len(columns) < 2:
         return ""
-    return charts.distribution_map(f"{d.name} of every window", columns, start, end,
-                                   _moves(data, d.model_name, start, end))
+    title, moves = f"{d.name} of every window", _moves(data, d.model_name, start, end)
+    if references:
+        return charts.category_map(title, list(references.values()), columns, start, end,
+                                   moves)
+    return charts.distribution_map(title, columns, start, end, moves)
 
 
 def _intervals(points: Sequence[PerfPoint]) -> dict[str, list[tuple[float, float] | None]]:

@@ -16,7 +16,7 @@ from driftline.report.inputs import DriftWindow, Judgement, WindowRecord
 from driftline.report.live import within
 from monitor.merging.merge import Judged
 from tests.hostile import hostile_values
-from tests.report_day import MODEL, NUMERIC, synthetic_day
+from tests.report_day import CATEGORICAL, MODEL, NUMERIC, synthetic_day
 
 
 @pytest.fixture(scope="module")
@@ -278,6 +278,32 @@ def test_every_windows_score_is_drawn_as_one_embedded_heat_map(page: str):
     heat = score[score.index("score of every window"):]
     assert heat.count("<image") == 1 and "data:image/png;base64," in heat
     assert "share of the window" in heat and "reference median" in heat
+
+
+def test_every_features_windows_are_drawn_as_a_heat_map_in_its_own_block(page: str):
+    features = page[page.index('id="features"'):page.index('id="score"')]
+    blocks = features.split('<div class="feature"')[1:]
+    names = [block[block.index("<h3>") + 4:block.index(" <span")] for block in blocks]
+    assert sorted(names) == sorted(NUMERIC + CATEGORICAL)
+    for name, block in zip(names, blocks, strict=True):
+        assert f"{name} of every window" in block, name
+        assert "data:image/png;base64," in block  # (the map's mesh is the one raster)
+    channel = blocks[names.index("channel")]
+    title = channel.index("channel of every window")
+    chart = channel[channel.rindex("<svg", 0, title):channel.index("</svg>", title)]
+    assert all(f">{c}<" in chart for c in ("web", "branch", "broker", "(other)"))
+
+
+def test_the_category_grid_puts_unlisted_categories_and_the_monitors_other_in_one_row():
+    from driftline.report.charts import category_grid
+
+    xs, z = category_grid([(0.0, 60.0, {"web": 2, "(other)": 1, "kiosk": 1}),
+                           (60.0, 120.0, {"web": 5}), (60.0, 120.0, {"app": 1}),
+                           (120.0, 180.0, {})], ["web", "app"])
+    assert xs == [0.0, 60.0, 120.0, 180.0]
+    assert z[:, 0].tolist() == [0.5, 0.0, 0.5]
+    assert z[:, 1].tolist() == [1.0, 0.0, 0.0]  # the fuller of two windows at one start
+    assert np.isnan(z[:, 2]).all()  # a window without rows: not drawn
 
 
 def test_the_heat_map_keeps_the_fuller_of_two_windows_at_one_start_and_blanks_bad_counts(

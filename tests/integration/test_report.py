@@ -81,12 +81,13 @@ def test_the_report_of_a_monitored_run_renders_every_section_offline_in_chromium
     assert list(sections) == list(SECTIONS)
     assert all(s["height"] > 100 for s in sections.values())
     assert sections["summary"]["charts"] == 1 and sections["performance"]["charts"] == 1
-    assert sections["score"]["charts"] == 3  # distribution, statistic, every window's map
+    assert sections["score"]["charts"] == 3  # distribution, every window's map, statistic
     html = out.read_text()
     features = html[html.index('id="features"'):html.index('id="score"')].count(
         '<div class="feature"')
     assert features >= 5
-    assert sections["features"]["charts"] == 2 * features  # distribution and statistic
+    # each: distribution, every window's map, statistic
+    assert sections["features"]["charts"] == 3 * features
     assert "loan_amount moved" in sections["features"]["text"]
     assert "loan_amount" in sections["summary"]["text"].split("Did it hurt")[0]
     assert "covariate drift on credit-risk v1" in sections["events"]["text"]

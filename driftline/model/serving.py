@@ -10,9 +10,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from driftline.features import FeatureSchema
 from driftline.model.decision import DecisionPolicy, DecisionPolicyError
 from driftline.model.registry import LoadedModel
-from driftline.model.served import ModelError, ServedModel
+from driftline.model.served import Column, ModelError, ServedModel
 from driftline.model.signature import columns_from_signature
 from driftline.model.validation import (
     ENTITY_FIELD,
@@ -81,7 +82,7 @@ def serve_loaded(loaded: LoadedModel, alias: str, *, max_rows: int) -> ServedMod
             "run_id": loaded.run_id,
             "created_at": loaded.created_at,
             "estimator": _describe(loaded.estimator),
-            "inputs": [{"name": c.name, "type": c.kind, "required": c.required} for c in columns],
+            "inputs": [_public_input(c, features) for c in columns],
             "metrics": loaded.metrics,
             "tags": loaded.tags,
             "description": loaded.description,
@@ -111,3 +112,25 @@ def _describe(estimator: Any) -> str:
     if steps:
         return "Pipeline(" + ", ".join(type(s).__name__ for _, s in steps) + ")"
     return type(estimator).__name__
+
+
+def _public_input(column: Column, features: FeatureSchema | None) -> dict[str, Any]:
+    """One input as ``GET /model`` shows it: name, type, whether required and, where the
+    version records them, a number's valid range or a text input's known categories.
+
+    >>> from driftline.features import CREDIT_RISK
+    >>> _public_input(Column("employment_years", "float"), CREDIT_RISK)
+    {'name': 'employment_years', 'type': 'float', 'required': True, 'minimum': 0.0, 'maximum': 60.0}
+    >>> _public_input(Column("channel", "str"), None)
+    {'name': 'channel', 'type': 'str', 'required': True}
+    """
+    out: dict[str, Any] = {"name": column.name, "type": column.kind,
+                           "required": column.required}
+    if features is not None:
+        numeric = {f.name: f for f in features.numeric}.get(column.name)
+        categorical = {f.name: f for f in features.categorical}.get(column.name)
+        if numeric is not None and column.kind in ("float", "int"):
+            out.update(minimum=numeric.minimum, maximum=numeric.maximum)
+        elif categorical is not None:
+            out["categories"] = list(categorical.categories)
+    return out

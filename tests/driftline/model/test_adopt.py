@@ -291,6 +291,9 @@ def test_a_feature_file_is_recorded_its_ranges_refuse_requests_and_the_default_p
     with pytest.raises(InvalidInputError) as refused:
         parse(served.row, json.dumps({**row, "mean_radius": -1.0}).encode())
     assert [e["loc"] for e in refused.value.errors] == [("mean_radius",)]
+    first = served.info["inputs"][0]  # as GET /model shows it
+    assert first == {"name": "mean_radius", "type": "float", "required": True, "minimum": 0.0,
+                     "maximum": 10 * cancer["mean_radius"].max()}
     # with every input declared, the retrainer fits its default pipeline for the model
     events = [LabeledEvent(event_time=float(i), label=int(label), label_time=float(i),
                            delay_seconds=0.0, prediction=PredictionEvent(

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from driftline.kafka.admin import create_topics, delete_topics, wait_for_broker
@@ -46,6 +47,10 @@ CLUSTER_HEAP = "384m"  # per node: three nodes in about 1.5 GB with the JVMs' ow
 # Hypothesis keeps what it stores (found examples, constants) under driftline's home, not in
 # the working directory.
 set_hypothesis_home_dir(REPO / ".driftline" / "hypothesis")
+# Property tests judge behaviour, not speed: Hypothesis' default deadline (200 ms an example)
+# is a timed assertion that a busy machine can fail; benchmarks measure speed.
+hypothesis_settings.register_profile("driftline", deadline=None)
+hypothesis_settings.load_profile("driftline")
 
 
 def _docker_answers() -> bool:

@@ -256,8 +256,12 @@ def test_batches_that_find_the_buffer_full_wait_for_room_one_at_a_time(served, t
         await asyncio.sleep(0.05)
         assert publisher.published == []  # 90 queued + 30 > 100: both wait
         publisher.queued = 50  # acknowledged: room for one batch of 30, not for two
+        # (however slow the machine: the first batch's turn ends only once it published)
+        while not publisher.published and not answers[0].done():
+            await asyncio.sleep(0.005)
         await asyncio.sleep(0.05)
         assert len(publisher.published) == 1  # the second waits on, it is not refused
+        assert not answers[1].done()
         publisher.queued = 0
         return await asyncio.gather(*answers)
 

@@ -179,6 +179,18 @@ def _density(counts: Sequence[float], widths: np.ndarray) -> np.ndarray:
     return c / max(total, 1.0) / np.where(widths > 0, widths, 1.0)
 
 
+def _short(value: float) -> str:
+    """A value in three significant digits, large ones with a k, M or G.
+
+    >>> _short(0.1234), _short(5_000.0), _short(298_123.0), _short(1_234_567.0)
+    ('0.123', '5k', '298k', '1.23M')
+    """
+    for unit, size in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.3g}{unit}"
+    return f"{value:.3g}"
+
+
 def _span(profiles: Sequence[NumericProfile]) -> tuple[float, float]:
     """The x range that shows the bulk of every profile: 1st to 99th percentile, padded."""
     lows = [p.quantiles.get("0.01", p.minimum) for p in profiles]
@@ -397,9 +409,11 @@ def distribution_map(title: str, columns: Sequence[Column], start: float, end: f
             median = profile.quantiles.get("0.5")
             if median is not None:
                 ax.axhline(median, color=colour, linestyle="--", linewidth=1.0,
-                           label=f"reference median {median:.3g}")
+                           label=f"reference median {_short(median)}")
         _moves(ax, moves)
         ax.set_ylim(low, high)
+        if max(abs(low), abs(high)) >= 10_000:  # 250k, 1.5M: no "1e6" offset under the title
+            ax.yaxis.set_major_formatter(EngFormatter(sep=""))
         ax.set_title(title, pad=20)
         ax.set_ylabel("value", fontsize=8, color="#555")
         if ax.get_legend_handles_labels()[0]:

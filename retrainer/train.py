@@ -57,7 +57,7 @@ class Challenger:
     model: Any
     signature: Any  # mlflow.models.ModelSignature
     profile: ReferenceProfile
-    features: FeatureSchema | None  # None for a model registered without feature ranges
+    features: FeatureSchema | None  # None for a model registered without a feature file
     columns: tuple[str, ...]
     pipeline: str
 
@@ -178,8 +178,9 @@ def train_and_evaluate(
     features = feature_schema(champion)
     if features is None and pipeline != "champion":
         raise TrainingError(
-            f"{name} was registered without feature ranges (driftline models register), so "
-            "only a clone of it can be retrained: set DRIFTLINE_RETRAIN_PIPELINE=champion"
+            f"{name} was registered without a feature file (driftline models register "
+            "without --features), so only a clone of it can be retrained: set "
+            "DRIFTLINE_RETRAIN_PIPELINE=champion, or register a version with --features"
         )
     factory = pipeline_factory(pipeline, champion)
     # a clone expects the champion's own input layout, which its signature records

@@ -472,17 +472,14 @@ def draft_feature_file(reference: Reference) -> str:
     each number's range and each text input's categories as the data holds them, the most
     frequent first."""
     frame = reference.features
-    numeric, categorical = [], []
-    for name in frame.columns:
-        column = frame[name]
-        if column.dtype.kind in "biuf":
-            values = column.to_numpy(dtype=float)
-            present = values[~np.isnan(values)]
-            numeric.append((str(name), *((float(present.min()), float(present.max()))
-                                         if len(present) else (math.nan, math.nan))))
-        else:
-            counts = column.dropna().astype(str).value_counts(sort=True)
-            categorical.append((str(name), list(counts.index)))
+    numeric = []
+    for name in reference.numeric:
+        values = frame[name].to_numpy(dtype=float)
+        present = values[~np.isnan(values)]
+        numeric.append((str(name), *((float(present.min()), float(present.max()))
+                                     if len(present) else (math.nan, math.nan))))
+    categorical = [(str(name), list(frame[name].dropna().astype(str).value_counts().index))
+                   for name in reference.categorical]
     return draft(numeric, categorical)
 
 
@@ -525,17 +522,17 @@ def register_adopted(
         label=label,
         columns=None if fitted is None else [str(c) for c in fitted],
     )
+    schema = None
+    if declared is not None:  # (fitted before the scoring and the importance, which take long)
+        inputs = columns_from_signature(infer_signature(reference.features.head(100)))
+        schema = declared.schema([(c.name, c.kind) for c in inputs], target=label or "label")
+        check_reference_fits(schema, reference)
     scores = score_reference(loaded.estimator, reference)
     metrics = {}
     if reference.labels is not None:
         metrics = holdout_metrics(reference.labels, scores, decision.tiers[-1][1])
     profile = reference_profile(reference, scores, loaded.estimator)
     signature = infer_signature(reference.features.head(100), scores[:100])
-    schema = None
-    if declared is not None:
-        schema = declared.schema([(c.name, c.kind) for c in columns_from_signature(signature)],
-                                 target=label or "label")
-        check_reference_fits(schema, reference)
     if alias is None and get_alias(name, "champion") is None:
         alias = "champion"
     with mlflow.start_run(experiment_id=experiment_id, run_name=f"register-{name}"):

@@ -191,6 +191,12 @@ def _short(value: float) -> str:
     return f"{value:.3g}"
 
 
+def _large_values(axis, low: float, high: float) -> None:
+    """Money and counts on ``axis`` as 250k and 1.5M (not with a "1e6" offset)."""
+    if max(abs(low), abs(high)) >= 10_000:
+        axis.set_major_formatter(EngFormatter(sep=""))
+
+
 def _span(profiles: Sequence[NumericProfile]) -> tuple[float, float]:
     """The x range that shows the bulk of every profile: 1st to 99th percentile, padded."""
     lows = [p.quantiles.get("0.01", p.minimum) for p in profiles]
@@ -218,8 +224,7 @@ def numeric_chart(title: str, references: Sequence[tuple[str, NumericProfile]],
                       label=f"{label} ({int(sum(counts)):,} rows)")
         low, high = _span([p for _, p in references] or [w[1] for w in windows])
         ax.set_xlim(low, high)
-        if max(abs(low), abs(high)) >= 10_000:  # money and counts: 250k, 1.5M
-            ax.xaxis.set_major_formatter(EngFormatter(sep=""))
+        _large_values(ax.xaxis, low, high)
         ax.set_title(title)
         ax.set_ylabel("density", fontsize=8, color="#555")
         ax.set_yticks([])
@@ -412,8 +417,7 @@ def distribution_map(title: str, columns: Sequence[Column], start: float, end: f
                            label=f"reference median {_short(median)}")
         _moves(ax, moves)
         ax.set_ylim(low, high)
-        if max(abs(low), abs(high)) >= 10_000:  # 250k, 1.5M: no "1e6" offset under the title
-            ax.yaxis.set_major_formatter(EngFormatter(sep=""))
+        _large_values(ax.yaxis, low, high)
         ax.set_title(title, pad=20)
         ax.set_ylabel("value", fontsize=8, color="#555")
         if ax.get_legend_handles_labels()[0]:

@@ -244,6 +244,14 @@ def _profile(data: ReportInput, model: str, version: str) -> ReferenceProfile | 
     return data.profiles.get((model, version))
 
 
+def _reference_of(profile: ReferenceProfile, d: FeatureDigest
+                  ) -> NumericProfile | CategoricalProfile | None:
+    """``d``'s reference in ``profile``: the score's, a number's or a category's."""
+    if d.kind == "score":
+        return profile.score
+    return profile.numeric_by_name.get(d.name) or profile.categorical_by_name.get(d.name)
+
+
 def _distribution(data: ReportInput, d: FeatureDigest) -> str:
     """The reference of every version judged in the range, and the last and the worst
     window's own distribution when their judgements carry counts."""
@@ -260,17 +268,15 @@ def _distribution(data: ReportInput, d: FeatureDigest) -> str:
         shown.append(("worst window " + fmt_time(d.worst[0].window_start), *d.worst))
     title = f"{d.name}: reference{'s' if len(profiles) > 1 else ''} and windows"
     by_version = dict(profiles)
-
-    def numeric_of(profile: ReferenceProfile) -> NumericProfile | None:
-        return profile.score if d.kind == "score" else profile.numeric_by_name.get(d.name)
-
-    numeric = [(f"reference v{v}", n) for v, p in profiles if (n := numeric_of(p)) is not None]
-    categorical = [(f"reference v{v}", c) for v, p in profiles
-                   if (c := p.categorical_by_name.get(d.name)) is not None]
+    references = [(f"reference v{v}", r) for v, p in profiles
+                  if (r := _reference_of(p, d)) is not None]
+    numeric = [(label, r) for label, r in references if isinstance(r, NumericProfile)]
+    categorical = [(label, r) for label, r in references if isinstance(r, CategoricalProfile)]
     if numeric:
         current = [(label, n, j.counts) for label, w, j in shown
                    if isinstance(j.counts, list) and w.model_version in by_version
-                   and (n := numeric_of(by_version[w.model_version])) is not None]
+                   and isinstance(n := _reference_of(by_version[w.model_version], d),
+                                  NumericProfile)]
         chart = charts.numeric_chart(title, numeric, current)
     elif categorical:
         current = [(label, j.counts) for label, _w, j in shown if isinstance(j.counts, dict)]
@@ -355,12 +361,9 @@ def _window_map(data: ReportInput, windows: Sequence[WindowRecord], d: FeatureDi
         profile = _profile(data, w.model_name, w.model_version)
         if w.model_name != d.model_name or w.drift is None or profile is None:
             continue
-        if d.kind == "score":
-            judged, reference = w.drift.score, profile.score
-        else:
-            judged = next((j for j in w.drift.features if j.feature == d.name), None)
-            reference = (profile.numeric_by_name.get(d.name) if d.kind != "categorical"
-                         else profile.categorical_by_name.get(d.name))
+        judged = (w.drift.score if d.kind == "score" else
+                  next((j for j in w.drift.features if j.feature == d.name), None))
+        reference = _reference_of(profile, d)
         if judged is None or reference is None:
             continue
         if isinstance(reference, CategoricalProfile) and isinstance(judged.counts, dict):

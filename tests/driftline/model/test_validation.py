@@ -150,7 +150,7 @@ def _mutated_rows(template: dict):
     )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(_mutated_rows(APPLICATION), min_size=0, max_size=4))
 def test_fast_parser_agrees_with_pydantic_on_the_credit_risk_inputs(models_fast, rows):
     batch, fast = models_fast
@@ -160,7 +160,7 @@ def test_fast_parser_agrees_with_pydantic_on_the_credit_risk_inputs(models_fast,
 MIXED_ROW = {"x": 1.5, "n": 3, "flag": True, "a b": "s", "maybe": None, "rows": "r"}
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.lists(_mutated_rows(MIXED_ROW), min_size=1, max_size=3))
 def test_fast_parser_agrees_with_pydantic_on_every_column_kind(rows):
     batch, fast = _validators(MIXED, None)
